@@ -1,0 +1,47 @@
+/**
+ * Training, evaluation and generation (browser-safe: no file system; see `node/` for files and the CLI).
+ */
+export { ByteTokenizer, tokenizerByName, type StreamDecoder, type Tokenizer } from './tokenizer.js';
+export {
+  firstInvalidUtf8,
+  gunzip,
+  isGzip,
+  looksLikeFasta,
+  parseFasta,
+  prepareCorpus,
+  type CorpusFormat,
+  type PreparedCorpus,
+  type PrepareCorpusOptions,
+} from './corpus.js';
+export { BatchSampler, splitTokens, type DataSplit, type SamplerOptions, type SamplerState, type SplitOptions } from './data.js';
+export { learningRate, validateSchedule, type LrSchedule, type ScheduleKind } from './schedule.js';
+export { AdamW, clipGradNorm, resolveAdamW, type AdamWConfig, type AdamWOptions, type UpdateInfo } from './optimizer.js';
+export {
+  optionsFromState,
+  train,
+  Trainer,
+  validateTrainOptions,
+  type CheckpointReason,
+  type RandomStateful,
+  type StepInfo,
+  type StopReason,
+  type StoredTrainOptions,
+  type TrainerSnapshot,
+  type TrainerState,
+  type TrainHooks,
+  type TrainOptions,
+  type TrainResult,
+  type ValidationInfo,
+} from './trainer.js';
+export { evaluate, evaluationWindows, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+export {
+  drawFrom,
+  generateTokens,
+  sampleToken,
+  samplingDistribution,
+  validateSampling,
+  type GenerateOptions,
+  type SamplingOptions,
+} from './generate.js';
+export { CHECKPOINT_FILES, decodeTrainerSnapshot, encodeTrainerSnapshot } from './checkpoint.js';
+export { BigramLanguageModel, type BigramOptions } from './bigram.js';
