@@ -1,0 +1,77 @@
+/**
+ * Boundary checks and small helpers shared by the attention modules (not exported from the package).
+ */
+import type { Backend, Float } from '../backend/backend.js';
+import { ShapeError } from '../errors.js';
+
+/** Throws ShapeError unless `arr` holds exactly `dims.product` elements. */
+export function checkLength(what: string, arr: ArrayLike<number> | null | undefined, dims: Record<string, number>): void {
+  const want = Object.values(dims).reduce((a, x) => a * x, 1);
+  const shape = `[${Object.entries(dims).map(([k, v]) => `${k} ${v}`).join(', ')}]`;
+  if (!arr || typeof arr.length !== 'number') {
+    throw new ShapeError(`${what} must be a typed array of shape ${shape} (${want} elements), got ${String(arr)}`);
+  }
+  if (arr.length !== want) {
+    throw new ShapeError(`${what} must have shape ${shape} = ${want} elements, got ${arr.length}`);
+  }
+}
+
+/** Checks `batch` and `seqLen` are positive integers. */
+export function checkBatchSeq(what: string, batch: number, seqLen: number): void {
+  if (!Number.isInteger(batch) || batch < 1) throw new ShapeError(`${what}: batch must be a positive integer, got ${batch}`);
+  if (!Number.isInteger(seqLen) || seqLen < 1) {
+    throw new ShapeError(`${what}: seqLen must be a positive integer, got ${seqLen}`);
+  }
+}
+
+/**
+ * Copies an HF `attention_mask` `[batch, seqLen]` (1 = real token, 0 = padding) into a buffer of `be`,
+ * after checking its length and values. Null/undefined stays null (no mask).
+ */
+export function copyMask(be: Backend, what: string, mask: ArrayLike<number> | null | undefined, batch: number, seqLen: number): Int32Array | null {
+  if (mask === null || mask === undefined) return null;
+  checkLength(`${what}: attention_mask`, mask, { batch, seq: seqLen });
+  const out = be.ints(batch * seqLen);
+  for (let i = 0; i < out.length; i++) {
+    const m = mask[i]!;
+    if (m !== 0 && m !== 1) {
+      throw new ShapeError(
+        `${what}: attention_mask values must be 0 (padding) or 1 (real token), got ${m} at [${Math.floor(i / seqLen)}, ${i % seqLen}]`,
+      );
+    }
+    out[i] = m;
+  }
+  return out;
+}
+
+/** `[0, 1, …, n−1]` as a buffer of `be`. */
+export function iota(be: Backend, n: number): Int32Array {
+  const out = be.ints(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return out;
+}
+
+/** `y = x·Wᵀ`: x `[rows, inDim]`, W `[outDim, inDim]` (HF nn.Linear without bias), y `[rows, outDim]`. */
+export function linearForward(be: Backend, x: Float, w: Float, y: Float, rows: number, inDim: number, outDim: number): void {
+  be.gemm({ m: rows, n: outDim, k: inDim, a: x, lda: inDim, b: w, ldb: inDim, transB: true, c: y, ldc: outDim });
+}
+
+/**
+ * Backward of `y = x·Wᵀ`: `dW += dyᵀ·x` and `dx += dy·W` (both accumulate; dx may be null).
+ */
+export function linearBackward(
+  be: Backend,
+  x: Float,
+  w: Float,
+  dy: Float,
+  dw: Float,
+  dx: Float | null,
+  rows: number,
+  inDim: number,
+  outDim: number,
+): void {
+  // dW [outDim, inDim] += dyᵀ [outDim, rows] · x [rows, inDim]
+  be.gemm({ m: outDim, n: inDim, k: rows, a: dy, lda: outDim, transA: true, b: x, ldb: inDim, c: dw, ldc: inDim, accumulate: true });
+  // dx [rows, inDim] += dy [rows, outDim] · W [outDim, inDim]
+  if (dx) be.gemm({ m: rows, n: inDim, k: outDim, a: dy, lda: outDim, b: w, ldb: inDim, c: dx, ldc: inDim, accumulate: true });
+}
