@@ -1,0 +1,144 @@
+/**
+ * Model presets for the CLI (`--preset tiny|small|base`). Each is a real Reformer in HF's terms:
+ * mixed local and LSH layers (the trax/HF enwik8 pattern), axial position embeddings, reversible
+ * layers, and the HF enwik8 byte vocabulary (id = byte + 2, 0 = pad, 1 = end of text; 258 ids).
+ *
+ * Sizing rule (2 CPU cores, about 10 minutes of training for the default): one training token costs
+ * about 4× its forward FLOPs (forward, reversible recompute, backward ≈ 2×). The forward per token and
+ * layer is ≈ 2·(projections + feed-forward) + attention-window work:
+ *   local: 2·4·D²  + 2·2·D·F  + 4·H·d·W_local        (W = (before + 1)·chunk keys per query)
+ *   lsh:   2·3·D²  + 2·2·D·F  + 4·H·d·W_lsh·R        (+ hashing, sorting)
+ * plus the LM head 2·2D·V. `small` (D 128, F 256, H·d 128, W 128, R 1, 4 layers, V 258) is ≈ 1.4 MFLOP
+ * per token forward, ≈ 6 MFLOP per trained token, ≈ 24 GFLOP per 4096-token step: a few seconds per
+ * step on 2 cores with the SIMD backend, i.e. a few hundred steps (≈ 0.5–1 M tokens, about one pass
+ * over the embedded ~1 MB corpus) in 10 minutes: enough for a byte-level model to learn words.
+ */
+import { ConfigError } from '../errors.js';
+import { ReformerConfig, type ReformerConfigInput } from './reformer-config.js';
+import { resolveOptions, type ReformerOptions } from './options.js';
+
+export type PresetName = 'tiny' | 'small' | 'base';
+
+/** The preset the CLI uses when none is given. */
+export const DEFAULT_PRESET: PresetName = 'small';
+
+export const PRESET_NAMES: readonly PresetName[] = Object.freeze(['tiny', 'small', 'base']);
+
+export interface Preset {
+  readonly name: PresetName;
+  readonly config: ReformerConfig;
+  readonly options: ReformerOptions;
+  /** Training sequence length: `Π axial_pos_shape` (HF requires equality in training). */
+  readonly seqLen: number;
+  /** Why each choice was made (shown by the CLI's `--help` / model card). */
+  readonly notes: readonly string[];
+}
+
+/** HF enwik8 conventions shared by all presets. */
+const BYTE_LM: ReformerConfigInput = {
+  vocab_size: 258, // 256 bytes + pad (0) + end of text (1); byte b has id b + 2 (HF google/reformer-enwik8 card)
+  pad_token_id: 0,
+  eos_token_id: 1,
+  is_decoder: true, // causal LM (ReformerModelWithLMHead requires it)
+  lsh_num_chunks_after: 0, // causal: never look ahead
+  local_num_chunks_after: 0,
+  lsh_num_chunks_before: 1, // paper Sec. 2: a chunk attends to itself and one chunk back
+  local_num_chunks_before: 1,
+  hidden_act: 'gelu_new', // trax ReformerLM's FastGelu
+  axial_pos_embds: true,
+  tie_word_embeddings: false,
+};
+
+const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: string[] }>> = {
+  tiny: {
+    config: {
+      ...BYTE_LM,
+      hidden_size: 64,
+      num_attention_heads: 2,
+      attention_head_size: 32,
+      feed_forward_size: 128,
+      attn_layers: ['local', 'lsh'],
+      local_attn_chunk_length: 64,
+      lsh_attn_chunk_length: 64,
+      num_hashes: 1,
+      num_buckets: 32, // 2·L/chunk = 2·1024/64 (paper: chunk m = 2l/n_buckets)
+      axial_pos_shape: [32, 32],
+      axial_pos_embds_dim: [32, 32],
+      max_position_embeddings: 1024,
+      hidden_dropout_prob: 0,
+      local_attention_probs_dropout_prob: 0,
+      lsh_attention_probs_dropout_prob: 0,
+      chunk_size_feed_forward: 0,
+      chunk_size_lm_head: 0,
+    },
+    notes: [
+      'smoke-test size: 2 layers (one local, one LSH), hidden 64, sequence 1024 (axial 32×32); seconds per step even on the reference backend',
+    ],
+  },
+  small: {
+    config: {
+      ...BYTE_LM,
+      hidden_size: 128, // each reversible stream; the encoder output is 256 wide
+      num_attention_heads: 2,
+      attention_head_size: 64, // H·d = 128 = D, as in HF's crime-and-punishment checkpoint (2 × 64)
+      feed_forward_size: 256, // 2·D: the feed-forward dominates FLOPs at this width; 4·D would cost ~40% more per step
+      attn_layers: ['local', 'lsh', 'local', 'lsh'], // HF crime-and-punishment pattern: local layers are cheap and exact, LSH layers reach across the whole 4096 tokens
+      local_attn_chunk_length: 64, // window 128 keys per query
+      lsh_attn_chunk_length: 64,
+      num_hashes: 1, // training rounds; LSH-1 trained models improve with more rounds at eval (paper Table 2)
+      num_buckets: 128, // 2·L/chunk = 2·4096/64 (paper Sec. 2: m = 2l/n_buckets); HF's auto rule gives the same
+      axial_pos_shape: [64, 64], // 64·64 = 4096 = training length; a 4096×128 table would be 524k parameters, axial is 8k
+      axial_pos_embds_dim: [64, 64],
+      max_position_embeddings: 4096,
+      hidden_dropout_prob: 0, // 10 minutes is far from over-fitting: dropout would only slow learning
+      local_attention_probs_dropout_prob: 0,
+      lsh_attention_probs_dropout_prob: 0,
+      chunk_size_feed_forward: 0, // [4096, 256] activations are 4 MB: no need to trade speed for memory
+      chunk_size_lm_head: 0,
+    },
+    notes: [
+      'default: 4 layers local/lsh/local/lsh, hidden 128, 2 heads × 64, feed-forward 256, sequence 4096 (axial 64×64), chunks 64, 128 buckets, 1 hash round',
+      'about 24 GFLOP per 4096-token training step: a few hundred steps in 10 minutes on 2 cores',
+      'dropout 0 and no chunking: a 10-minute run under-fits, and 4096-token activations are small',
+    ],
+  },
+  base: {
+    config: {
+      ...BYTE_LM,
+      hidden_size: 256,
+      num_attention_heads: 4,
+      attention_head_size: 64,
+      feed_forward_size: 1024,
+      attn_layers: ['local', 'local', 'lsh', 'local', 'local', 'lsh'], // trax/HF enwik8 pattern (mostly local, every third LSH)
+      local_attn_chunk_length: 128,
+      lsh_attn_chunk_length: 128,
+      num_hashes: 2,
+      num_buckets: [16, 16], // 2·16384/128 = 256 buckets, factorised as HF does above its limit
+      axial_pos_shape: [128, 128],
+      axial_pos_embds_dim: [128, 128],
+      max_position_embeddings: 16384,
+      hidden_dropout_prob: 0.05, // HF defaults: longer runs start to over-fit a ~1 MB corpus
+      local_attention_probs_dropout_prob: 0.05,
+      lsh_attention_probs_dropout_prob: 0,
+      chunk_size_feed_forward: 1024, // paper Eq. 10: bounded [1024, 1024] feed-forward activations
+      chunk_size_lm_head: 1024,
+    },
+    notes: [
+      'longer runs or faster machines: 6 layers (enwik8 pattern), hidden 256, 4 heads × 64, sequence 16384 (axial 128×128), 2 hash rounds, chunked feed-forward and LM head',
+    ],
+  },
+};
+
+/**
+ * A preset by name. `overrides` are HF fields applied on top (validated together).
+ * @throws ConfigError for an unknown name (field `preset`) or invalid overrides.
+ */
+export function preset(name: PresetName = DEFAULT_PRESET, overrides: ReformerConfigInput = {}, options: Partial<ReformerOptions> = {}): Preset {
+  const p = Object.prototype.hasOwnProperty.call(PRESETS, name) ? PRESETS[name] : undefined;
+  if (!p) {
+    throw new ConfigError('preset', `is ${JSON.stringify(name)}; choose one of ${PRESET_NAMES.join(', ')} (default ${DEFAULT_PRESET})`);
+  }
+  const config = new ReformerConfig({ ...p.config, ...overrides });
+  const seqLen = config.axial_pos_shape.reduce((a, b) => a * b, 1);
+  return Object.freeze({ name, config, options: resolveOptions(options), seqLen, notes: Object.freeze([...p.notes]) });
+}

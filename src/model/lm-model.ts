@@ -1,0 +1,170 @@
+/**
+ * HF `ReformerModelWithLMHead`: `ReformerModel` (prefix `reformer.`) + `ReformerOnlyLMHead`
+ * (`lm_head.decoder.weight` [V, 2D], `lm_head.bias` [V], tied with `lm_head.decoder.bias`) + the
+ * shifted cross-entropy (logits[:, t] predicts labels[:, t + 1], −100 ignored, mean over counted
+ * targets). Implements `CausalLanguageModel` for the trainer and the CLI.
+ *
+ * Requires `is_decoder: true` and `*_num_chunks_after == 0` for the attention types in use (HF asserts
+ * the same); the constructor throws ConfigError otherwise.
+ */
+import type { Backend, Float } from '../backend/backend.js';
+import { resolveOptions, type ReformerOptions } from '../config/options.js';
+import { checkCausalLM, type ReformerConfig } from '../config/reformer-config.js';
+import { ShapeError } from '../errors.js';
+import { checkLabels, lmHeadForward, lmHeadLoss, type LmHeadWeights } from '../nn/lm-head.js';
+import { Rng } from '../util/rng.js';
+import type { CausalLanguageModel, LossResult, TokenBatch } from './language-model.js';
+import { Parameters, type ParamSpec } from './parameters.js';
+import { ReformerModel, reformerParamSpecs, type EncoderInput, type EncoderOutput } from './reformer-model.js';
+
+/** Per-call extras beyond `TokenBatch` (fixtures, conformance). */
+export interface LmCallOptions {
+  /** Injected LSH rotations per layer index (see `EncoderInput.rotations`). */
+  readonly rotations?: ReadonlyArray<Float | null | undefined> | null;
+}
+
+/** Result of `forwardBackward`. */
+export interface LmTrainResult extends LossResult {
+  /** d(loss)/d(embedding output) [batch, seqLen, hidden_size] (HF `grad:embedding_output`). */
+  readonly dEmbedding: Float;
+  /** The training forward's logits [batch, seqLen, vocab] if asked for, else null. */
+  readonly logits: Float | null;
+}
+
+/** HF parameter names of the LM (encoder under `reformer.`, then the head). */
+export function lmParamSpecs(config: ReformerConfig): ParamSpec[] {
+  return [
+    ...reformerParamSpecs(config, 'reformer.'),
+    { name: 'lm_head.decoder.weight', shape: [config.vocab_size, 2 * config.hidden_size], init: { kind: 'normal', std: config.initializer_range } },
+    { name: 'lm_head.bias', shape: [config.vocab_size], init: { kind: 'zeros' } },
+  ];
+}
+
+export class ReformerModelWithLMHead implements CausalLanguageModel {
+  readonly backend: Backend;
+  readonly config: ReformerConfig;
+  readonly options: ReformerOptions;
+  readonly parameters: Parameters;
+  /** The encoder (`reformer.*` parameters live in the same store). */
+  readonly reformer: ReformerModel;
+
+  /**
+   * @param options our switches (reversible, paper-exact attention, seed). Parameters are HF-initialised
+   *   from `options.seed`; load weights with `loadCheckpoint` / `parameters.set`.
+   * @throws ConfigError if the config is not a causal LM (see `checkCausalLM`).
+   */
+  constructor(backend: Backend, config: ReformerConfig, options: Partial<ReformerOptions> = {}) {
+    checkCausalLM(config);
+    this.backend = backend;
+    this.config = config;
+    this.options = resolveOptions(options);
+    this.parameters = new Parameters(backend, lmParamSpecs(config));
+    this.parameters.initialize(new Rng(this.options.seed));
+    this.reformer = new ReformerModel(backend, config, { options: this.options, prefix: 'reformer.', parameters: this.parameters });
+  }
+
+  get vocabSize(): number {
+    return this.config.vocab_size;
+  }
+
+  get params(): Float {
+    return this.parameters.params;
+  }
+
+  get grads(): Float {
+    return this.parameters.grads;
+  }
+
+  /** Training-mode forward + backward; ACCUMULATES gradients into `grads`. */
+  lossAndGrad(batch: TokenBatch): LossResult {
+    const r = this.forwardBackward(batch);
+    return { loss: r.loss, tokens: r.tokens };
+  }
+
+  /**
+   * Training-mode forward and backward with extras: injected rotations, the gradient at the embedding
+   * output, optionally the training logits. Gradients ACCUMULATE into `grads`.
+   */
+  forwardBackward(batch: TokenBatch, call: LmCallOptions & { returnLogits?: boolean } = {}): LmTrainResult {
+    const be = this.backend;
+    const labels = this.labelsOf(batch);
+    const enc = this.reformer.forward(this.encoderInput(batch, true, call));
+    const D2 = 2 * this.config.hidden_size;
+    const rows = batch.batch * batch.seqLen;
+    let logits: Float | null = null;
+    if (call.returnLogits) logits = this.head(enc);
+    const dOut = be.floats(rows * D2);
+    const head = this.headWeights();
+    const { loss, tokens } = lmHeadLoss(be, head.w, enc.output, batch.batch, batch.seqLen, D2, this.vocabSize, labels, this.config.chunk_size_lm_head, {
+      weight: head.g.weight,
+      bias: head.g.bias,
+      dh: dOut,
+    });
+    const dEmbedding = this.reformer.backward(enc, dOut);
+    return { loss, tokens, dEmbedding, logits };
+  }
+
+  /** Evaluation-mode loss (no dropout, no gradients; eval padding applies). */
+  loss(batch: TokenBatch, call: LmCallOptions = {}): LossResult {
+    const labels = this.labelsOf(batch);
+    const enc = this.reformer.forward(this.encoderInput(batch, false, call));
+    const head = this.headWeights();
+    return lmHeadLoss(this.backend, head.w, enc.output, batch.batch, batch.seqLen, 2 * this.config.hidden_size, this.vocabSize, labels, this.config.chunk_size_lm_head, null);
+  }
+
+  /** Evaluation-mode logits [batch, seqLen, vocab] (fresh buffer). */
+  logits(batch: TokenBatch, call: LmCallOptions = {}): Float {
+    const enc = this.reformer.forward(this.encoderInput(batch, false, call));
+    return this.head(enc);
+  }
+
+  /** Evaluation-mode logits and loss from ONE forward (one rotation draw), as HF's `model(ids, labels=...)`. */
+  evaluate(batch: TokenBatch, call: LmCallOptions = {}): { logits: Float } & LossResult {
+    const labels = this.labelsOf(batch);
+    const enc = this.reformer.forward(this.encoderInput(batch, false, call));
+    const head = this.headWeights();
+    const r = lmHeadLoss(this.backend, head.w, enc.output, batch.batch, batch.seqLen, 2 * this.config.hidden_size, this.vocabSize, labels, this.config.chunk_size_lm_head, null);
+    return { logits: this.head(enc), ...r };
+  }
+
+  /** The config with `num_buckets` resolved by the first LSH forward (see `ReformerModel.resolvedConfig`). */
+  resolvedConfig(): ReformerConfig {
+    return this.reformer.resolvedConfig();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private head(enc: EncoderOutput): Float {
+    const rows = enc.batch * enc.seqLen;
+    const logits = this.backend.floats(rows * this.vocabSize);
+    lmHeadForward(this.backend, this.headWeights().w, enc.output, rows, 2 * this.config.hidden_size, this.vocabSize, this.config.chunk_size_lm_head, logits);
+    return logits;
+  }
+
+  private headWeights(): { w: LmHeadWeights; g: LmHeadWeights } {
+    const P = this.parameters;
+    return {
+      w: { weight: P.param('lm_head.decoder.weight'), bias: P.param('lm_head.bias') },
+      g: { weight: P.grad('lm_head.decoder.weight'), bias: P.grad('lm_head.bias') },
+    };
+  }
+
+  private labelsOf(batch: TokenBatch): Int32Array {
+    const labels = batch.labels ?? batch.inputIds;
+    const n = batch.batch * batch.seqLen;
+    if (labels.length !== n) throw new ShapeError(`labels must have batch·seqLen = ${n} elements, got ${labels.length}`);
+    checkLabels(labels, n, this.vocabSize);
+    return labels;
+  }
+
+  private encoderInput(batch: TokenBatch, training: boolean, call: LmCallOptions): EncoderInput {
+    return {
+      inputIds: batch.inputIds,
+      batch: batch.batch,
+      seqLen: batch.seqLen,
+      attentionMask: batch.attentionMask ?? null,
+      training,
+      rotations: call.rotations ?? null,
+    };
+  }
+}

@@ -1,0 +1,482 @@
+/**
+ * HF `ReformerModel`: embeddings → reversible layers → LayerNorm over concat[Y1, Y2] → dropout.
+ *
+ * Axes: B batch, L sequence (Lp after eval padding), D = hidden_size, rows = B·Lp.
+ *
+ *   emb      = Dropout(W_word[ids]) + P(pos)                         [rows, D]   (HF ReformerEmbeddings)
+ *   X1 = X2  = emb                                                               (HF: cat([emb, emb]) then chunk)
+ *   Y1 = X1 + F_l(X2),  Y2 = X2 + G_l(Y1)        for l in attn_layers            (paper Eq. 9)
+ *   out      = Dropout(LayerNorm_final(concat[Y1, Y2]))              [rows, 2D]  (attention stream first)
+ *
+ * Eval-time automatic padding (HF `_pad_to_mult_of_chunk_length`): if L is not a multiple of the
+ * chunk-length lcm and L > the smallest chunk length, ids are padded with `pad_token_id` up to the
+ * next multiple, the attention mask is extended with zeros (or created as ones-then-zeros), positions
+ * continue 0…Lp−1, and the output is cut back to L. In training this is an error naming the length.
+ *
+ * The backward (`backward`) is the reversible one by default (options.reversible), or ordinary
+ * back-propagation over stored layer inputs; both give the same gradients.
+ */
+import type { Backend, Float } from '../backend/backend.js';
+import type { AttentionBlockWeights } from '../attention/block.js';
+import type { AttentionConfig } from '../attention/config.js';
+import { resolveOptions, type ReformerOptions } from '../config/options.js';
+import { checkSequenceLength, type AttnLayerType, type ReformerConfig } from '../config/reformer-config.js';
+import { ConfigError, ShapeError, UsageError } from '../errors.js';
+import { applyDropout } from '../nn/dropout.js';
+import {
+  axialPositionBackward,
+  axialPositionForward,
+  checkTokenIds,
+  plainPositionBackward,
+  plainPositionForward,
+  wordEmbeddingBackward,
+  wordEmbeddingForward,
+  type AxialDropout,
+  type AxialSpec,
+} from '../nn/embeddings.js';
+import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js';
+import { layerNormBackward, layerNormForward, type LayerNormCache } from '../nn/layer-norm.js';
+import { Rng } from '../util/rng.js';
+import { Parameters, type ParamSpec } from './parameters.js';
+import { reversibleBackward, reversibleForward, type ReversibleBlock, type ReversibleRecord, type SublayerCall } from './reversible.js';
+import { AttentionSublayer, FeedForwardSublayer } from './sublayers.js';
+
+/** One call of the encoder. */
+export interface EncoderInput {
+  /** [batch, seqLen] token ids in [0, vocab_size). */
+  readonly inputIds: Int32Array;
+  readonly batch: number;
+  readonly seqLen: number;
+  /** [batch, seqLen], 1 = real token, 0 = padding; null/undefined = all real. */
+  readonly attentionMask?: Int32Array | null;
+  /** Training mode: dropout on, axial length must equal Π axial_pos_shape, no auto padding, backward possible. */
+  readonly training: boolean;
+  /**
+   * Injected LSH rotations per layer index (`[heads, head_size, num_hashes, rotation_size/2]`, as HF's
+   * `cap:<phase>.layers.<i>.rotations`); missing entries are drawn (from `hash_seed` or the model's generator).
+   */
+  readonly rotations?: ReadonlyArray<Float | null | undefined> | null;
+}
+
+/** Result of `ReformerModel.forward`; pass it to `backward` (training forwards only). */
+export interface EncoderOutput {
+  /** last_hidden_state [batch, seqLen, 2·hidden_size] (cut back to the original seqLen). */
+  readonly output: Float;
+  readonly batch: number;
+  readonly seqLen: number;
+  /** Length the layers ran on (> seqLen after eval padding). */
+  readonly paddedLen: number;
+  /** Embedding output [batch, paddedLen, hidden_size] (HF `embedding_output`). */
+  readonly embedding: Float;
+  /** Internal state for the backward (null in eval). */
+  readonly tape: EncoderTape | null;
+}
+
+interface EncoderTape {
+  readonly ids: Int32Array;
+  readonly positions: Int32Array;
+  readonly seeds: { word: number | null; position: number | null; output: number | null };
+  readonly record: ReversibleRecord;
+  /** concat[Y1, Y2] [rows, 2D] and the final LayerNorm statistics */
+  readonly concat: Float;
+  readonly ln: LayerNormCache;
+}
+
+/** lcm and min of the chunk lengths in use (HF `_get_least_common_mult_chunk_len`, `_get_min_chunk_len`). */
+export function chunkLengthRule(config: ReformerConfig): { lcm: number; min: number } {
+  const lengths = [...new Set(config.attn_layers)].map((t) => (t === 'lsh' ? config.lsh_attn_chunk_length : config.local_attn_chunk_length));
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const lcm = lengths.reduce((a, b) => (a * b) / gcd(a, b));
+  return { lcm, min: Math.min(...lengths) };
+}
+
+/** HF parameter names of the encoder (prefix '' for `ReformerModel`, 'reformer.' inside the LM). */
+export function reformerParamSpecs(config: ReformerConfig, prefix = ''): ParamSpec[] {
+  const D = config.hidden_size;
+  const all = config.num_attention_heads * config.attention_head_size;
+  const F = config.feed_forward_size;
+  const normal = { kind: 'normal', std: config.initializer_range } as const;
+  const ones = { kind: 'ones' } as const;
+  const zeros = { kind: 'zeros' } as const;
+  const specs: ParamSpec[] = [{ name: `${prefix}embeddings.word_embeddings.weight`, shape: [config.vocab_size, D], init: normal }];
+  if (config.axial_pos_embds) {
+    const k = config.axial_pos_shape.length;
+    config.axial_pos_shape.forEach((n, axis) => {
+      const shape = Array<number>(k).fill(1);
+      shape[axis] = n;
+      specs.push({
+        name: `${prefix}embeddings.position_embeddings.weights.${axis}`,
+        shape: [...shape, config.axial_pos_embds_dim[axis]!],
+        init: { kind: 'normal', std: config.axial_norm_std },
+      });
+    });
+  } else {
+    specs.push({ name: `${prefix}embeddings.position_embeddings.embedding.weight`, shape: [config.max_position_embeddings, D], init: normal });
+  }
+  config.attn_layers.forEach((type, i) => {
+    const p = `${prefix}encoder.layers.${i}.`;
+    specs.push({ name: `${p}attention.layer_norm.weight`, shape: [D], init: ones });
+    specs.push({ name: `${p}attention.layer_norm.bias`, shape: [D], init: zeros });
+    const proj = type === 'lsh' ? ['query_key', 'value'] : ['query', 'key', 'value'];
+    for (const w of proj) specs.push({ name: `${p}attention.self_attention.${w}.weight`, shape: [all, D], init: normal });
+    specs.push({ name: `${p}attention.output.dense.weight`, shape: [D, all], init: normal });
+    specs.push({ name: `${p}feed_forward.layer_norm.weight`, shape: [D], init: ones });
+    specs.push({ name: `${p}feed_forward.layer_norm.bias`, shape: [D], init: zeros });
+    specs.push({ name: `${p}feed_forward.dense.dense.weight`, shape: [F, D], init: normal });
+    specs.push({ name: `${p}feed_forward.dense.dense.bias`, shape: [F], init: zeros });
+    specs.push({ name: `${p}feed_forward.output.dense.weight`, shape: [D, F], init: normal });
+    specs.push({ name: `${p}feed_forward.output.dense.bias`, shape: [D], init: zeros });
+  });
+  specs.push({ name: `${prefix}encoder.layer_norm.weight`, shape: [2 * D], init: ones });
+  specs.push({ name: `${prefix}encoder.layer_norm.bias`, shape: [2 * D], init: zeros });
+  return specs;
+}
+
+/** The `ReformerConfig` fields as the attention code's `AttentionConfig` (a plain, per-layer copyable object). */
+function attentionConfigOf(config: ReformerConfig): AttentionConfig {
+  return {
+    hidden_size: config.hidden_size,
+    num_attention_heads: config.num_attention_heads,
+    attention_head_size: config.attention_head_size,
+    is_decoder: config.is_decoder,
+    layer_norm_eps: config.layer_norm_eps,
+    num_hashes: config.num_hashes,
+    num_buckets: config.num_buckets,
+    lsh_attn_chunk_length: config.lsh_attn_chunk_length,
+    lsh_num_chunks_before: config.lsh_num_chunks_before,
+    lsh_num_chunks_after: config.lsh_num_chunks_after,
+    hash_seed: config.hash_seed,
+    max_position_embeddings: config.max_position_embeddings,
+    local_attn_chunk_length: config.local_attn_chunk_length,
+    local_num_chunks_before: config.local_num_chunks_before,
+    local_num_chunks_after: config.local_num_chunks_after,
+  };
+}
+
+export interface ReformerModelInit {
+  readonly options?: Partial<ReformerOptions>;
+  /** HF name prefix: '' (default, `ReformerModel` state_dict) or 'reformer.' (inside `ReformerModelWithLMHead`). */
+  readonly prefix?: string;
+  /** Shared parameter store holding this model's names (the LM head adds its own); default: own store, HF-initialised. */
+  readonly parameters?: Parameters;
+}
+
+export class ReformerModel {
+  readonly backend: Backend;
+  readonly config: ReformerConfig;
+  readonly options: ReformerOptions;
+  readonly prefix: string;
+  readonly parameters: Parameters;
+  /** The model's generator: rotations (without hash_seed), dropout seeds. Save/restore with `rngState`. */
+  rng: Rng;
+  private readonly blocks: ReversibleBlock[];
+  private readonly attention: AttentionSublayer[];
+
+  constructor(backend: Backend, config: ReformerConfig, init: ReformerModelInit = {}) {
+    this.backend = backend;
+    this.config = config;
+    this.options = resolveOptions(init.options);
+    this.prefix = init.prefix ?? '';
+    if (init.parameters) {
+      this.parameters = init.parameters;
+    } else {
+      this.parameters = new Parameters(backend, reformerParamSpecs(config, this.prefix));
+      this.parameters.initialize(new Rng(this.options.seed));
+    }
+    this.rng = new Rng(this.options.seed).split();
+    const P = this.parameters;
+    const attnConfig = attentionConfigOf(config);
+    const ffSpec: FeedForwardSpec = {
+      hidden: config.hidden_size,
+      inner: config.feed_forward_size,
+      act: config.hidden_act,
+      eps: config.layer_norm_eps,
+      chunkSize: config.chunk_size_feed_forward,
+      dropout: config.hidden_dropout_prob,
+    };
+    this.blocks = [];
+    this.attention = [];
+    config.attn_layers.forEach((type, i) => {
+      const p = `${this.prefix}encoder.layers.${i}.`;
+      const names = (type === 'lsh' ? ['query_key', 'value'] : ['query', 'key', 'value']).map((w) => `self_attention.${w}.weight`);
+      const views = (get: (n: string) => Float): AttentionBlockWeights => {
+        const o: Record<string, Float> = {};
+        for (const n of ['layer_norm.weight', 'layer_norm.bias', ...names, 'output.dense.weight']) o[n] = get(`${p}attention.${n}`);
+        return o as unknown as AttentionBlockWeights;
+      };
+      const ffViews = (get: (n: string) => Float): FeedForwardWeights => ({
+        lnWeight: get(`${p}feed_forward.layer_norm.weight`),
+        lnBias: get(`${p}feed_forward.layer_norm.bias`),
+        w1: get(`${p}feed_forward.dense.dense.weight`),
+        b1: get(`${p}feed_forward.dense.dense.bias`),
+        w2: get(`${p}feed_forward.output.dense.weight`),
+        b2: get(`${p}feed_forward.output.dense.bias`),
+      });
+      const attn = new AttentionSublayer(
+        backend,
+        attnConfig,
+        type,
+        i,
+        views((n) => P.param(n)),
+        views((n) => P.grad(n)),
+        config.hidden_dropout_prob,
+        this.options.paperExactAttention,
+      );
+      const ff = new FeedForwardSublayer(backend, ffSpec, ffViews((n) => P.param(n)), ffViews((n) => P.grad(n)));
+      this.attention.push(attn);
+      this.blocks.push({ f: attn, g: ff });
+    });
+  }
+
+  /** Layer types in order. */
+  get layerTypes(): readonly AttnLayerType[] {
+    return this.config.attn_layers;
+  }
+
+  /**
+   * The config with `num_buckets` as resolved by the first LSH forward when it was null (HF writes it
+   * back into the config so it is saved); otherwise `config` itself.
+   */
+  resolvedConfig(): ReformerConfig {
+    if (this.config.num_buckets !== null) return this.config;
+    const resolved = this.attention.find((a) => a.resolvedNumBuckets !== null)?.resolvedNumBuckets ?? null;
+    return resolved === null ? this.config : this.config.with({ num_buckets: resolved });
+  }
+
+  /**
+   * Encoder forward. @throws ShapeError (ids, mask, training length not a multiple of the chunk lcm),
+   * ConfigError (sequence length vs max_position_embeddings / axial_pos_shape, dropout not supported).
+   */
+  forward(input: EncoderInput): EncoderOutput {
+    const be = this.backend;
+    const cfg = this.config;
+    const { batch: B, seqLen: L, training } = input;
+    if (!Number.isInteger(B) || B < 1 || !Number.isInteger(L) || L < 1) {
+      throw new ShapeError(`ReformerModel: batch and seqLen must be positive integers, got batch ${B}, seqLen ${L}`);
+    }
+    if (input.inputIds.length !== B * L) {
+      throw new ShapeError(`ReformerModel: input_ids must have batch·seqLen = ${B}·${L} = ${B * L} elements, got ${input.inputIds.length}`);
+    }
+    checkTokenIds(input.inputIds, B * L, cfg.vocab_size);
+    const mask0 = input.attentionMask ?? null;
+    if (mask0) {
+      if (mask0.length !== B * L) throw new ShapeError(`ReformerModel: attention_mask must have ${B * L} elements ([batch, seqLen]), got ${mask0.length}`);
+      for (let i = 0; i < mask0.length; i++) {
+        if (mask0[i] !== 0 && mask0[i] !== 1) throw new ShapeError(`ReformerModel: attention_mask[${i}] = ${mask0[i]}; use 1 for real tokens and 0 for padding`);
+      }
+    }
+    if (training) this.checkTrainable();
+
+    // ---- automatic padding to a multiple of the chunk-length lcm (eval), error in training
+    const { lcm, min } = chunkLengthRule(cfg);
+    let Lp = L;
+    let ids = input.inputIds;
+    let mask = mask0;
+    if (L % lcm !== 0 && L > min) {
+      Lp = L + (lcm - (L % lcm));
+      if (training) {
+        throw new ShapeError(
+          `ReformerModel: in training the sequence length ${L} must be a multiple of ${lcm} (least common multiple of the chunk lengths ` +
+            `in attn_layers); pad the input to ${Lp} (attention_mask 0 on the padding) or use ${Lp - lcm > 0 ? `${Lp - lcm} or ` : ''}${Lp}`,
+        );
+      }
+      if (cfg.pad_token_id === null) {
+        throw new ConfigError('pad_token_id', `is null, but a sequence of length ${L} must be padded to ${Lp}; set pad_token_id or pass a length that is a multiple of ${lcm}`);
+      }
+      ids = new Int32Array(B * Lp).fill(cfg.pad_token_id);
+      mask = new Int32Array(B * Lp); // zeros on the padding
+      for (let b = 0; b < B; b++) {
+        ids.set(input.inputIds.subarray(b * L, (b + 1) * L), b * Lp);
+        if (mask0) mask.set(mask0.subarray(b * L, (b + 1) * L), b * Lp);
+        else mask.fill(1, b * Lp, b * Lp + L);
+      }
+    }
+    checkSequenceLength(cfg, Lp, training);
+
+    const D = cfg.hidden_size;
+    const rows = B * Lp;
+    const n = rows * D;
+    const rng = this.rng;
+    const drop = training ? cfg.hidden_dropout_prob : 0;
+    const positions = be.ints(rows);
+    for (let r = 0; r < rows; r++) positions[r] = r % Lp; // HF: arange(Lp) per batch element
+
+    // ---- embeddings: emb = Dropout(W_word[ids]) + P(pos)
+    const seeds = {
+      word: drop > 0 ? rng.u32() : null,
+      position: drop > 0 ? rng.u32() : null,
+      output: null as number | null,
+    };
+    const idsBuf = be.ints(rows);
+    idsBuf.set(ids);
+    const emb = be.floats(n); // [rows, D]
+    wordEmbeddingForward(be, this.parameters.param(`${this.prefix}embeddings.word_embeddings.weight`), D, idsBuf, rows, emb);
+    if (seeds.word !== null) applyDropout(emb, rows, D, drop, seeds.word);
+    be.scope(() => {
+      const pos = be.floats(n);
+      this.positionForward(positions, rows, Lp, B, pos, seeds.position, drop);
+      be.add(emb, emb, pos, n);
+    });
+
+    // ---- reversible layers on X1 = X2 = emb
+    const x1 = be.floats(n);
+    const x2 = be.floats(n);
+    x1.set(emb);
+    x2.set(emb);
+    const maskBuf = mask ? be.ints(rows) : null;
+    if (maskBuf && mask) maskBuf.set(mask);
+    const call: SublayerCall = { batch: B, seqLen: Lp, training, attentionMask: maskBuf, rng, rotations: this.backendRotations(input.rotations) };
+    const mode = training ? (this.options.reversible ? 'reversible' : 'store') : 'inference';
+    const record = reversibleForward(be, this.blocks, x1, x2, n, call, mode);
+
+    // ---- out = Dropout(LayerNorm_final(concat[Y1, Y2]))
+    const concat = be.floats(2 * n); // [rows, 2D]
+    for (let r = 0; r < rows; r++) {
+      concat.set(record.y1.subarray(r * D, (r + 1) * D), r * 2 * D);
+      concat.set(record.y2.subarray(r * D, (r + 1) * D), r * 2 * D + D);
+    }
+    const normed = be.floats(2 * n);
+    const ln = layerNormForward(be, concat, rows, 2 * D, this.parameters.param(`${this.prefix}encoder.layer_norm.weight`), this.parameters.param(`${this.prefix}encoder.layer_norm.bias`), cfg.layer_norm_eps, normed);
+    if (drop > 0) {
+      seeds.output = rng.u32();
+      applyDropout(normed, rows, 2 * D, drop, seeds.output);
+    }
+
+    // ---- cut the padding back off
+    let output = normed;
+    if (Lp !== L) {
+      output = be.floats(B * L * 2 * D);
+      for (let b = 0; b < B; b++) output.set(normed.subarray(b * Lp * 2 * D, (b * Lp + L) * 2 * D), b * L * 2 * D);
+    }
+    const tape: EncoderTape | null = training ? { ids: idsBuf, positions, seeds, record, concat, ln } : null;
+    return { output, batch: B, seqLen: L, paddedLen: Lp, embedding: emb, tape };
+  }
+
+  /**
+   * Backward of a training `forward`: ACCUMULATES d(loss)/d(params) into `parameters.grads`, given
+   * dOutput = d(loss)/d(output) [batch, seqLen, 2·hidden_size]. Returns d(loss)/d(embedding output)
+   * [batch, seqLen, hidden_size] (HF `grad:embedding_output`, = dX1 + dX2). Consumes the forward's tape
+   * (a second backward of the same forward is an error).
+   */
+  backward(fwd: EncoderOutput, dOutput: Float): Float {
+    const be = this.backend;
+    const tape = fwd.tape;
+    if (!tape) throw new UsageError('ReformerModel.backward: the forward was not in training mode (input.training: true); eval forwards keep nothing to differentiate');
+    if ((tape as { consumed?: boolean }).consumed) throw new UsageError('ReformerModel.backward: this forward was already back-propagated (the reversible backward consumes its outputs); run a new forward');
+    (tape as { consumed?: boolean }).consumed = true;
+    const cfg = this.config;
+    const D = cfg.hidden_size;
+    const rows = fwd.batch * fwd.paddedLen;
+    const n = rows * D;
+    if (dOutput.length !== 2 * n) throw new ShapeError(`ReformerModel.backward: dOutput must have [batch, seqLen, 2·hidden] = ${2 * n} elements, got ${dOutput.length}`);
+    const drop = cfg.hidden_dropout_prob;
+    const P = this.parameters;
+    const dy1 = be.floats(n);
+    const dy2 = be.floats(n);
+    be.scope(() => {
+      // out = Dropout(normed)  ⇒  dnormed = mask ⊙ dOut
+      const dNormed = be.floats(2 * n);
+      dNormed.set(dOutput.subarray(0, 2 * n));
+      if (tape.seeds.output !== null) applyDropout(dNormed, rows, 2 * D, drop, tape.seeds.output);
+      // normed = LayerNorm_final(concat)
+      const dConcat = be.floats(2 * n);
+      layerNormBackward(be, tape.concat, rows, 2 * D, P.param(`${this.prefix}encoder.layer_norm.weight`), tape.ln, dNormed, dConcat, P.grad(`${this.prefix}encoder.layer_norm.weight`), P.grad(`${this.prefix}encoder.layer_norm.bias`));
+      // concat = [Y1, Y2]
+      for (let r = 0; r < rows; r++) {
+        dy1.set(dConcat.subarray(r * 2 * D, r * 2 * D + D), r * D);
+        dy2.set(dConcat.subarray(r * 2 * D + D, (r + 1) * 2 * D), r * D);
+      }
+    });
+    // layers, last to first: dy1 → dX1, dy2 → dX2
+    reversibleBackward(be, this.blocks, tape.record, dy1, dy2);
+    // X1 = X2 = emb  ⇒  demb = dX1 + dX2
+    const dEmb = be.floats(n);
+    be.add(dEmb, dy1, dy2, n);
+    // emb = Dropout(W_word[ids]) + P(pos)
+    this.positionBackward(tape.positions, rows, fwd.paddedLen, fwd.batch, dEmb, tape.seeds.position, drop);
+    be.scope(() => {
+      let g = dEmb;
+      if (tape.seeds.word !== null) {
+        g = be.floats(n);
+        g.set(dEmb);
+        applyDropout(g, rows, D, drop, tape.seeds.word);
+      }
+      wordEmbeddingBackward(be, P.grad(`${this.prefix}embeddings.word_embeddings.weight`), D, tape.ids, rows, g);
+    });
+    return dEmb;
+  }
+
+  /** Saves the generator state (for trainer checkpoints). */
+  rngState(): readonly [number, number, number, number] {
+    return this.rng.state();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private checkTrainable(): void {
+    const cfg = this.config;
+    for (const [type, field] of [
+      ['lsh', 'lsh_attention_probs_dropout_prob'],
+      ['local', 'local_attention_probs_dropout_prob'],
+    ] as const) {
+      if (cfg.attn_layers.includes(type) && cfg[field] > 0) {
+        throw new ConfigError(
+          field,
+          `is ${cfg[field]}, but dropout on attention probabilities is not implemented by the attention block; set it to 0 for training ` +
+            '(hidden_dropout_prob still applies after the attention output)',
+        );
+      }
+    }
+  }
+
+  private axialSpec(): AxialSpec {
+    return { shape: this.config.axial_pos_shape, dims: this.config.axial_pos_embds_dim };
+  }
+
+  private axialTables(get: (n: string) => Float): Float[] {
+    return this.config.axial_pos_shape.map((_, k) => get(`${this.prefix}embeddings.position_embeddings.weights.${k}`));
+  }
+
+  private positionForward(positions: Int32Array, rows: number, Lp: number, B: number, out: Float, seed: number | null, p: number): void {
+    const be = this.backend;
+    const P = this.parameters;
+    if (this.config.axial_pos_embds) {
+      const dropout: AxialDropout | null = seed !== null ? { p, seed, batch: B, seqLen: Lp } : null;
+      axialPositionForward(be, this.axialSpec(), this.axialTables((nm) => P.param(nm)), positions, rows, out, dropout);
+    } else {
+      plainPositionForward(be, P.param(`${this.prefix}embeddings.position_embeddings.embedding.weight`), this.config.hidden_size, positions, rows, out);
+      if (seed !== null) applyDropout(out, rows, this.config.hidden_size, p, seed); // HF PositionEmbeddings dropout
+    }
+  }
+
+  private positionBackward(positions: Int32Array, rows: number, Lp: number, B: number, dOut: Float, seed: number | null, p: number): void {
+    const be = this.backend;
+    const P = this.parameters;
+    if (this.config.axial_pos_embds) {
+      const dropout: AxialDropout | null = seed !== null ? { p, seed, batch: B, seqLen: Lp } : null;
+      axialPositionBackward(be, this.axialSpec(), this.axialTables((nm) => P.grad(nm)), positions, rows, dOut, dropout);
+    } else {
+      const D = this.config.hidden_size;
+      be.scope(() => {
+        let g = dOut;
+        if (seed !== null) {
+          g = be.floats(rows * D);
+          g.set(dOut.subarray(0, rows * D));
+          applyDropout(g, rows, D, p, seed);
+        }
+        plainPositionBackward(be, P.grad(`${this.prefix}embeddings.position_embeddings.embedding.weight`), D, positions, rows, g);
+      });
+    }
+  }
+
+  /** Injected rotations copied into this backend's buffers (any float array accepted). */
+  private backendRotations(rotations: EncoderInput['rotations']): Array<Float | null> | null {
+    if (!rotations) return null;
+    return rotations.map((r) => {
+      if (!r) return null;
+      const buf = this.backend.floats(r.length);
+      buf.set(r);
+      return buf;
+    });
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Reversible residual layers (RevNet, Gomez et al. 2017; Reformer paper Sec. 3, Eq. 7–9; HF
+ * `ReformerLayer` and `_ReversibleFunction`):
+ *
+ *   forward:   Y1 = X1 + F(X2)        (F = attention block)
+ *              Y2 = X2 + G(Y1)        (G = chunked feed-forward)
+ *   inverse:   X2 = Y2 − G(Y1)
+ *              X1 = Y1 − F(X2)
+ *
+ * A reversible backward keeps only the LAST layer's outputs; going backward through layer l it
+ * rebuilds the layer's inputs with the inverse while re-running F and G for their gradients
+ * (HF `ReformerLayer.backward_pass`):
+ *
+ *   g = G(Y1)  (replaying G's dropout seeds);   X2 = Y2 − g;   dY1 += ∂G/∂Y1ᵀ·dY2
+ *   f = F(X2)  (replaying F's buckets, seeds);  X1 = Y1 − f;   dX2  = dY2 + ∂F/∂X2ᵀ·dY1
+ *   dX1 = dY1
+ *
+ * Nothing is re-hashed: each sub-layer's forward returns its random `state` (buckets/rotations,
+ * dropout seeds), and a replaying forward reuses it exactly.
+ *
+ * Modes:
+ * - `reversible`: streams are updated in place; memory holds one layer's activations at a time plus
+ *   each layer's (small) random state. Backward costs one extra forward per layer.
+ * - `store`: every layer's inputs and sub-layer caches are kept (ordinary back-propagation); more
+ *   memory, no recomputation, no inversion round-off. Same gradients up to that round-off.
+ * - `inference`: in place, nothing kept (evaluation).
+ *
+ * Buffers: X1, X2, Y1, Y2 are [rows, D] with rows = batch·seqLen.
+ */
+import type { Backend, Float } from '../backend/backend.js';
+import type { Rng } from '../util/rng.js';
+
+/** Facts of one model call that every sub-layer sees. */
+export interface SublayerCall {
+  readonly batch: number;
+  readonly seqLen: number;
+  readonly training: boolean;
+  /** [batch, seqLen], 1 = real token, 0 = padding; null = no mask. */
+  readonly attentionMask: Int32Array | null;
+  /** The call's generator: fresh randomness (rotations, dropout seeds) is drawn from it. */
+  readonly rng: Rng;
+  /** Injected LSH rotations per layer index (fixtures); a missing entry means "draw". */
+  readonly rotations?: ReadonlyArray<Float | null | undefined> | null;
+}
+
+/**
+ * A residual branch of a reversible layer, `out = f(x)`, with x, out: [rows, D].
+ * `replay` null draws fresh randomness and returns it as `state`; a non-null `replay` reproduces that
+ * forward exactly. `keep` says whether the returned `cache` will be passed to `backward`.
+ */
+export interface Sublayer {
+  forward(x: Float, out: Float, call: SublayerCall, replay: unknown, keep: boolean): { state: unknown; cache: unknown };
+  /** dx += ∂f/∂xᵀ·dOut; parameter gradients accumulate. `cache` comes from a `keep` forward on the same x. */
+  backward(cache: unknown, dOut: Float, dx: Float): void;
+}
+
+/** One reversible layer: F (attention) and G (feed-forward). */
+export interface ReversibleBlock {
+  readonly f: Sublayer;
+  readonly g: Sublayer;
+}
+
+export type ReversibleMode = 'reversible' | 'store' | 'inference';
+
+/** What a training forward leaves for the backward. */
+export interface ReversibleRecord {
+  readonly mode: ReversibleMode;
+  readonly call: SublayerCall;
+  readonly n: number;
+  /** random state of F and G per layer */
+  readonly states: Array<{ f: unknown; g: unknown }>;
+  /** store mode: caches per layer (they reference each layer's own input buffers) */
+  readonly caches: Array<{ f: unknown; g: unknown }> | null;
+  /** outputs of the last layer [rows, D] (reversible mode: overwritten by the backward) */
+  readonly y1: Float;
+  readonly y2: Float;
+}
+
+/**
+ * Runs the layers on (X1, X2), each [rows, D] with n = rows·D elements.
+ * `reversible` / `inference`: X1, X2 are overwritten with the outputs (returned as y1, y2).
+ * `store`: fresh output buffers per layer; the inputs are kept for the backward.
+ */
+export function reversibleForward(
+  be: Backend,
+  blocks: readonly ReversibleBlock[],
+  x1: Float,
+  x2: Float,
+  n: number,
+  call: SublayerCall,
+  mode: ReversibleMode,
+): ReversibleRecord {
+  const states: Array<{ f: unknown; g: unknown }> = [];
+  const caches: Array<{ f: unknown; g: unknown }> | null = mode === 'store' ? [] : null;
+  const keep = mode === 'store';
+  let a = x1; // attention stream (X1 → Y1)
+  let h = x2; // hidden stream (X2 → Y2)
+  const tmp = mode === 'store' ? null : be.floats(n);
+  for (const block of blocks) {
+    const fOut = tmp ?? be.floats(n);
+    // Y1 = X1 + F(X2)
+    const fr = block.f.forward(h, fOut, call, null, keep);
+    const y1 = mode === 'store' ? be.floats(n) : a;
+    be.add(y1, a, fOut, n);
+    const gOut = tmp ?? be.floats(n);
+    // Y2 = X2 + G(Y1)
+    const gr = block.g.forward(y1, gOut, call, null, keep);
+    const y2 = mode === 'store' ? be.floats(n) : h;
+    be.add(y2, h, gOut, n);
+    if (mode !== 'inference') states.push({ f: fr.state, g: gr.state });
+    if (caches) caches.push({ f: fr.cache, g: gr.cache });
+    a = y1;
+    h = y2;
+  }
+  return { mode, call, n, states, caches, y1: a, y2: h };
+}
+
+/**
+ * Backward through all layers, from dY1, dY2 (the gradients at the last layer's outputs). Both are
+ * overwritten: on return `dy1` holds dX1 and `dy2` holds dX2 (the gradients at the first layer's
+ * inputs). Parameter gradients accumulate through the sub-layers.
+ * In reversible mode the record's y1, y2 are overwritten with the rebuilt first-layer inputs.
+ */
+export function reversibleBackward(be: Backend, blocks: readonly ReversibleBlock[], record: ReversibleRecord, dy1: Float, dy2: Float): void {
+  const { n, call, states, caches } = record;
+  if (record.mode === 'inference') throw new Error('reversibleBackward: an inference forward keeps nothing to differentiate');
+  if (caches) {
+    // store mode: ordinary back-propagation with the kept caches
+    for (let l = blocks.length - 1; l >= 0; l--) {
+      blocks[l]!.g.backward(caches[l]!.g, dy2, dy1); // Y2 = X2 + G(Y1): dY1 += ∂G/∂Y1ᵀ·dY2
+      blocks[l]!.f.backward(caches[l]!.f, dy1, dy2); // Y1 = X1 + F(X2): dX2 = dY2 + ∂F/∂X2ᵀ·dY1
+    }
+    return;
+  }
+  const y1 = record.y1;
+  const y2 = record.y2;
+  const out = be.floats(n);
+  for (let l = blocks.length - 1; l >= 0; l--) {
+    const block = blocks[l]!;
+    be.scope(() => {
+      // g = G(Y1), replaying G's dropout seeds; X2 = Y2 − g; dY1 += ∂G/∂Y1ᵀ·dY2
+      const gr = block.g.forward(y1, out, call, states[l]!.g, true);
+      be.axpy(y2, -1, out, n); // y2 now holds X2
+      block.g.backward(gr.cache, dy2, dy1);
+    });
+    be.scope(() => {
+      // f = F(X2), replaying F's buckets and seeds; X1 = Y1 − f; dX2 = dY2 + ∂F/∂X2ᵀ·dY1
+      const fr = block.f.forward(y2, out, call, states[l]!.f, true);
+      be.axpy(y1, -1, out, n); // y1 now holds X1
+      block.f.backward(fr.cache, dy1, dy2);
+    });
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * HF `ReformerOnlyLMHead` and the shifted language-modelling loss of `ReformerModelWithLMHead`.
+ *
+ *   logits[r, :] = h[r, :]·W_decᵀ + bias          h: [rows, 2D], W_dec: [V, 2D], bias: [V]
+ *   loss = mean over counted targets of  −log softmax(logits[b, t])[labels[b, t + 1]],  t < L − 1,
+ *          a target counts unless it is −100 (HF `CrossEntropyLoss` ignore_index)
+ *
+ * `chunk_size_lm_head` = c > 0 processes c rows at a time; `lmHeadLoss` fuses logits, loss and (if
+ * asked) gradients per chunk, so it never holds more than [c, V] logits (paper Sec. 3: "the
+ * computation of log-probabilities and the loss can also be chunked"). Logits are per-row, so they
+ * are identical for every chunk size.
+ */
+import type { Backend, Float } from '../backend/backend.js';
+import { ShapeError } from '../errors.js';
+import { chunkRanges } from './feed-forward.js';
+import { linearBackward, linearForward } from './linear.js';
+
+/** HF CrossEntropyLoss's `ignore_index`. */
+export const IGNORE_INDEX = -100;
+
+export interface LmHeadWeights {
+  /** lm_head.decoder.weight [V, 2D] */ readonly weight: Float;
+  /** lm_head.bias (= lm_head.decoder.bias) [V] */ readonly bias: Float;
+}
+
+/** logits[rows, V] = h[rows, width]·Wᵀ + bias, `chunkSize` rows at a time (0 = all). Overwrites logits. */
+export function lmHeadForward(be: Backend, w: LmHeadWeights, h: Float, rows: number, width: number, vocab: number, chunkSize: number, logits: Float): void {
+  for (const [r0, r1] of chunkRanges(rows, chunkSize)) {
+    linearForward(be, h.subarray(r0 * width, r1 * width), r1 - r0, width, w.weight, vocab, w.bias, logits.subarray(r0 * vocab, r1 * vocab));
+  }
+}
+
+/** Throws ShapeError unless every label is −100 or in [0, vocab). */
+export function checkLabels(labels: Int32Array, n: number, vocab: number): void {
+  if (labels.length < n) throw new ShapeError(`labels: expected ${n} values, got ${labels.length}`);
+  for (let i = 0; i < n; i++) {
+    const y = labels[i]!;
+    if (y !== IGNORE_INDEX && (y < 0 || y >= vocab)) {
+      throw new ShapeError(`labels[${i}] = ${y} must be in [0, ${vocab}) or ${IGNORE_INDEX} (ignored)`);
+    }
+  }
+}
+
+/** Number of counted targets: labels[b, t] ≠ −100 for 1 ≤ t < L. */
+export function countTargets(labels: Int32Array, batch: number, seqLen: number): number {
+  let n = 0;
+  for (let b = 0; b < batch; b++) for (let t = 1; t < seqLen; t++) if (labels[b * seqLen + t] !== IGNORE_INDEX) n++;
+  return n;
+}
+
+/** Gradient outputs of `lmHeadLoss` (accumulated); null = loss only. */
+export interface LmHeadGrads {
+  readonly weight: Float;
+  readonly bias: Float;
+  /** dL/dh [rows, width] */
+  readonly dh: Float;
+}
+
+/**
+ * Mean shifted cross-entropy of the LM head over h: [B, L, width] and labels: [B, L] (raw, unshifted).
+ * With `grads`, also accumulates dW, dbias and dh for that loss. `tokens` = counted targets; when it
+ * is 0 the loss is returned as 0 (HF would return NaN, a 0/0 mean) and no gradient flows.
+ */
+export function lmHeadLoss(
+  be: Backend,
+  w: LmHeadWeights,
+  h: Float,
+  batch: number,
+  seqLen: number,
+  width: number,
+  vocab: number,
+  labels: Int32Array,
+  chunkSize: number,
+  grads: LmHeadGrads | null,
+): { loss: number; tokens: number } {
+  const rows = batch * seqLen;
+  const tokens = countTargets(labels, batch, seqLen);
+  if (tokens === 0) return { loss: 0, tokens: 0 };
+  let sum = 0; // Σ −log p(target), float64
+  for (const [r0, r1] of chunkRanges(rows, chunkSize)) {
+    be.scope(() => {
+      const n = r1 - r0;
+      const hc = h.subarray(r0 * width, r1 * width);
+      const logits = be.floats(n * vocab);
+      linearForward(be, hc, n, width, w.weight, vocab, w.bias, logits); // logits = h·Wᵀ + b
+      const lse = be.floats(n);
+      const p = be.floats(n * vocab);
+      be.softmaxRows({ rows: n, cols: vocab, s: logits, lds: vocab, p, ldp: vocab, lse }); // p = softmax(logits), lse = log Σ exp
+      for (let i = 0; i < n; i++) {
+        const r = r0 + i;
+        const t = r % seqLen;
+        const y = t + 1 < seqLen ? labels[r + 1]! : IGNORE_INDEX; // logits[b, t] predicts labels[b, t + 1]
+        const o = i * vocab;
+        if (y === IGNORE_INDEX) {
+          if (grads) p.fill(0, o, o + vocab); // no target: no gradient from this row
+          continue;
+        }
+        sum += lse[i]! - logits[o + y]!; // −log softmax(logits)_y = lse − logit_y
+        if (grads) {
+          // dlogits = (p − onehot(y)) / N   (overwrites p)
+          for (let j = 0; j < vocab; j++) p[o + j] = p[o + j]! / tokens;
+          p[o + y] = p[o + y]! - 1 / tokens;
+        }
+      }
+      if (grads) linearBackward(be, hc, n, width, w.weight, vocab, p, grads.dh.subarray(r0 * width, r1 * width), grads.weight, grads.bias);
+    });
+  }
+  return { loss: sum / tokens, tokens };
+}
