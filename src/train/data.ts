@@ -42,13 +42,18 @@ export function splitTokens(tokens: Int32Array, options: SplitOptions): DataSpli
   const n = tokens.length;
   const nVal = f === 0 ? 0 : Math.ceil(f * n);
   const nTrain = n - nVal;
+  if (nVal > 0 && n < 2 * seqLen) {
+    throw new ConfigError(
+      'seq_len',
+      `the data holds ${n} tokens, fewer than two windows of ${seqLen} (one to train on, one to validate); ` +
+        `lower seq_len, use more data, or set the validation fraction to 0`,
+    );
+  }
   if (nVal > 0 && nVal < seqLen) {
-    const need = Math.min(1, seqLen / n);
     throw new ConfigError(
       'validation_fraction',
       `the validation split holds ${nVal} tokens (${f} of ${n}), fewer than one window of seq_len ${seqLen}; ` +
-        (need < 1 ? `raise the fraction to at least ${ceilTo(need, 4)}, ` : '') +
-        `lower seq_len, or use more data`,
+        `raise the fraction to at least ${ceilTo(seqLen / n, 4)}, lower seq_len, or use more data`,
     );
   }
   if (nTrain < seqLen) {
