@@ -1,0 +1,22 @@
+/**
+ * The handler tables every default registry starts with. To make a new component part of
+ * `reformer conformance` and of the fixture test, append its table here (see ./registry.ts).
+ */
+import { attentionConformanceHandlers } from './attention-handlers.js';
+import { ConformanceRegistry } from './registry.js';
+import type { ConformanceHandler } from './types.js';
+
+export const BUILTIN_HANDLER_TABLES: ReadonlyArray<Readonly<Record<string, ConformanceHandler>>> = [
+  attentionConformanceHandlers, // LSHSelfAttention, LocalSelfAttention, ReformerAttention
+];
+
+/**
+ * A registry with the built-in handlers, plus `extra` tables (an extra entry replaces a built-in
+ * one of the same component).
+ */
+export function createConformanceRegistry(...extra: ReadonlyArray<Readonly<Record<string, ConformanceHandler>>>): ConformanceRegistry {
+  const registry = new ConformanceRegistry();
+  for (const table of BUILTIN_HANDLER_TABLES) registry.registerAll(table);
+  for (const table of extra) registry.registerAll(table, { replace: true });
+  return registry;
+}
