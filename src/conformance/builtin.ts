@@ -3,11 +3,13 @@
  * `reformer conformance` and of the fixture test, append its table here (see ./registry.ts).
  */
 import { attentionConformanceHandlers } from './attention-handlers.js';
+import { modelConformanceHandlers } from '../model/conformance.js';
 import { ConformanceRegistry } from './registry.js';
 import type { ConformanceHandler } from './types.js';
 
 export const BUILTIN_HANDLER_TABLES: ReadonlyArray<Readonly<Record<string, ConformanceHandler>>> = [
   attentionConformanceHandlers, // LSHSelfAttention, LocalSelfAttention, ReformerAttention
+  modelConformanceHandlers, // ChunkReformerFeedForward, Axial/PositionEmbeddings, ReformerLayer, ReformerModel, ReformerModelWithLMHead
 ];
 
 /**

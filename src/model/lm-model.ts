@@ -119,12 +119,12 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
   }
 
   /** Evaluation-mode logits and loss from ONE forward (one rotation draw), as HF's `model(ids, labels=...)`. */
-  evaluate(batch: TokenBatch, call: LmCallOptions = {}): { logits: Float } & LossResult {
+  evaluate(batch: TokenBatch, call: LmCallOptions = {}): { logits: Float; encoder: EncoderOutput } & LossResult {
     const labels = this.labelsOf(batch);
     const enc = this.reformer.forward(this.encoderInput(batch, false, call));
     const head = this.headWeights();
     const r = lmHeadLoss(this.backend, head.w, enc.output, batch.batch, batch.seqLen, 2 * this.config.hidden_size, this.vocabSize, labels, this.config.chunk_size_lm_head, null);
-    return { logits: this.head(enc), ...r };
+    return { logits: this.head(enc), encoder: enc, ...r };
   }
 
   /** The config with `num_buckets` resolved by the first LSH forward (see `ReformerModel.resolvedConfig`). */

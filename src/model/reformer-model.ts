@@ -39,7 +39,7 @@ import { layerNormBackward, layerNormForward, type LayerNormCache } from '../nn/
 import { Rng } from '../util/rng.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { reversibleBackward, reversibleForward, type ReversibleBlock, type ReversibleRecord, type SublayerCall } from './reversible.js';
-import { AttentionSublayer, FeedForwardSublayer } from './sublayers.js';
+import { AttentionSublayer, FeedForwardSublayer, type AttentionState } from './sublayers.js';
 
 /** One call of the encoder. */
 export interface EncoderInput {
@@ -68,6 +68,11 @@ export interface EncoderOutput {
   readonly paddedLen: number;
   /** Embedding output [batch, paddedLen, hidden_size] (HF `embedding_output`). */
   readonly embedding: Float;
+  /**
+   * Per layer: the LSH offset buckets [batch, heads, num_hashes, paddedLen] of this forward (HF
+   * `cap:buckets`), null for local layers and short sequences.
+   */
+  readonly buckets: ReadonlyArray<Int32Array | null>;
   /** Internal state for the backward (null in eval). */
   readonly tape: EncoderTape | null;
 }
@@ -349,7 +354,8 @@ export class ReformerModel {
       for (let b = 0; b < B; b++) output.set(normed.subarray(b * Lp * 2 * D, (b * Lp + L) * 2 * D), b * L * 2 * D);
     }
     const tape: EncoderTape | null = training ? { ids: idsBuf, positions, seeds, record, concat, ln } : null;
-    return { output, batch: B, seqLen: L, paddedLen: Lp, embedding: emb, tape };
+    const buckets = record.states.map((st) => (st.f as AttentionState).buckets);
+    return { output, batch: B, seqLen: L, paddedLen: Lp, embedding: emb, buckets, tape };
   }
 
   /**

@@ -28,6 +28,7 @@
  * Buffers: X1, X2, Y1, Y2 are [rows, D] with rows = batch·seqLen.
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { UsageError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
 
 /** Facts of one model call that every sub-layer sees. */
@@ -107,7 +108,7 @@ export function reversibleForward(
     const gr = block.g.forward(y1, gOut, call, null, keep);
     const y2 = mode === 'store' ? be.floats(n) : h;
     be.add(y2, h, gOut, n);
-    if (mode !== 'inference') states.push({ f: fr.state, g: gr.state });
+    states.push({ f: fr.state, g: gr.state }); // small (buckets, seeds); also kept in inference for captures
     if (caches) caches.push({ f: fr.cache, g: gr.cache });
     a = y1;
     h = y2;
@@ -123,7 +124,7 @@ export function reversibleForward(
  */
 export function reversibleBackward(be: Backend, blocks: readonly ReversibleBlock[], record: ReversibleRecord, dy1: Float, dy2: Float): void {
   const { n, call, states, caches } = record;
-  if (record.mode === 'inference') throw new Error('reversibleBackward: an inference forward keeps nothing to differentiate');
+  if (record.mode === 'inference') throw new UsageError('reversibleBackward: an inference forward keeps nothing to differentiate; run the forward in training mode');
   if (caches) {
     // store mode: ordinary back-propagation with the kept caches
     for (let l = blocks.length - 1; l >= 0; l--) {

@@ -47,7 +47,7 @@ export class FeedForwardSublayer implements Sublayer {
 }
 
 /** Random state of one attention call. */
-interface AttentionState {
+export interface AttentionState {
   /** LSH offset buckets [batch, heads, numHashes, seqLen] of the first forward; null for local / short sequences. */
   readonly buckets: Int32Array | null;
   /** Seed of the output dropout (ReformerSelfOutput), null when inactive. */
