@@ -1,0 +1,125 @@
+/**
+ * Analytic gradients == central finite differences (float64, ReferenceBackend f64), for
+ * LSH self-attention (HF and paper-exact), local self-attention and the attention block of both kinds:
+ * the input and every weight, loss = Σ out ⊙ probe. Buckets are the first forward's (replayed in every
+ * finite-difference evaluation, as HF treats them as constants), so the loss is smooth.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Float } from '../../src/backend/backend.js';
+import { ReferenceBackend } from '../../src/backend/reference.js';
+import { attentionBlockBackward, attentionBlockForward, attentionBlockParamShapes, type AttentionBlockWeights } from '../../src/attention/block.js';
+import { lshSelfAttentionBackward, lshSelfAttentionForward } from '../../src/attention/lsh.js';
+import { localSelfAttentionBackward, localSelfAttentionForward } from '../../src/attention/local.js';
+import { Rng } from '../../src/util/rng.js';
+import { arbCase, configOf, dot, finiteDifferenceCheck, maskOf, normal, seqLenOf, type AttnCase } from './helpers.js';
+
+/** |fd − analytic| ≤ atol + rtol·|fd| with h = 1e-5 in float64 (truncation ~1e-10, rounding ~1e-11). */
+const TOL = { grad: { atol: 1e-7, rtol: 1e-5 } } as const;
+
+const small = arbCase({ maxBatch: 2, maxHeads: 2, maxHeadSize: 3, maxHidden: 4, maxChunkLength: 3, maxNumChunks: 3, maxHashes: 2 });
+
+function expectGrad(name: string, param: Float, analytic: ArrayLike<number>, loss: () => number): void {
+  const r = finiteDifferenceCheck(param, analytic, loss, TOL.grad);
+  expect(r.worst, `${name}[${r.index}]: finite difference ${r.fd}, analytic ${r.an}`).toBeLessThanOrEqual(1);
+}
+
+describe('gradients == finite differences (float64)', () => {
+  it('LSH self-attention: input, query_key.weight, value.weight (HF and paper-exact)', () => {
+    fc.assert(
+      fc.property(small, fc.boolean(), (c: AttnCase, paper) => {
+        const be = new ReferenceBackend({ dtype: 'f64' });
+        const rng = new Rng(c.seed);
+        const L = seqLenOf(c);
+        const all = c.heads * c.headSize;
+        const cfg = configOf(c);
+        const x = normal(be, c.batch * L * c.hidden, rng);
+        const w = {
+          'query_key.weight': normal(be, all * c.hidden, rng, 1 / Math.sqrt(c.hidden)),
+          'value.weight': normal(be, all * c.hidden, rng, 1 / Math.sqrt(c.hidden)),
+        };
+        const mask = maskOf(c.mask, c.batch, L, rng);
+        const probe = normal(be, c.batch * L * all, rng);
+        const opts = { batch: c.batch, seqLen: L, attentionMask: mask, rng, paperExact: paper };
+        const first = lshSelfAttentionForward(be, cfg, w, x, opts);
+        const replay = { ...opts, buckets: first.cache.attention.buckets };
+        const loss = () => dot(lshSelfAttentionForward(be, cfg, w, x, replay).out, probe);
+        const g = { 'query_key.weight': be.floats(all * c.hidden), 'value.weight': be.floats(all * c.hidden) };
+        const dx = be.floats(x.length);
+        lshSelfAttentionBackward(be, w, g, first.cache, probe, dx);
+        expectGrad('x', x, dx, loss);
+        expectGrad('query_key.weight', w['query_key.weight'], g['query_key.weight'], loss);
+        expectGrad('value.weight', w['value.weight'], g['value.weight'], loss);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('local self-attention: input, query/key/value.weight', () => {
+    fc.assert(
+      fc.property(small, (c: AttnCase) => {
+        const be = new ReferenceBackend({ dtype: 'f64' });
+        const rng = new Rng(c.seed);
+        const L = seqLenOf(c);
+        const all = c.heads * c.headSize;
+        const cfg = configOf(c);
+        const x = normal(be, c.batch * L * c.hidden, rng);
+        const std = 1 / Math.sqrt(c.hidden);
+        const w = {
+          'query.weight': normal(be, all * c.hidden, rng, std),
+          'key.weight': normal(be, all * c.hidden, rng, std),
+          'value.weight': normal(be, all * c.hidden, rng, std),
+        };
+        const mask = maskOf(c.mask, c.batch, L, rng);
+        const probe = normal(be, c.batch * L * all, rng);
+        const opts = { batch: c.batch, seqLen: L, attentionMask: mask };
+        const loss = () => dot(localSelfAttentionForward(be, cfg, w, x, opts).out, probe);
+        const first = localSelfAttentionForward(be, cfg, w, x, opts);
+        const g = { 'query.weight': be.floats(all * c.hidden), 'key.weight': be.floats(all * c.hidden), 'value.weight': be.floats(all * c.hidden) };
+        const dx = be.floats(x.length);
+        localSelfAttentionBackward(be, w, g, first.cache, probe, dx);
+        expectGrad('x', x, dx, loss);
+        for (const n of ['query.weight', 'key.weight', 'value.weight'] as const) expectGrad(n, w[n], g[n], loss);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('attention block (lsh and local): input and every weight; backward accumulates', () => {
+    fc.assert(
+      fc.property(small, fc.constantFrom('lsh' as const, 'local' as const), (c: AttnCase, kind) => {
+        const be = new ReferenceBackend({ dtype: 'f64' });
+        const rng = new Rng(c.seed);
+        const L = seqLenOf(c);
+        const cfg = configOf(c);
+        const shapes = attentionBlockParamShapes(cfg, kind);
+        const w: Record<string, Float> = {};
+        const g: Record<string, Float> = {};
+        for (const [name, shape] of shapes) {
+          const n = shape.reduce((a, s) => a * s, 1);
+          w[name] = name === 'layer_norm.weight' ? normal(be, n, rng, 0.2).map((v) => 1 + v) : normal(be, n, rng, 1 / Math.sqrt(shape.at(-1)!));
+          g[name] = be.floats(n);
+        }
+        const weights = w as unknown as AttentionBlockWeights;
+        const x = normal(be, c.batch * L * c.hidden, rng);
+        const mask = maskOf(c.mask, c.batch, L, rng);
+        const probe = normal(be, c.batch * L * c.hidden, rng);
+        const opts = { batch: c.batch, seqLen: L, attentionMask: mask, rng };
+        const first = attentionBlockForward(be, cfg, kind, weights, x, opts);
+        const replay = { ...opts, buckets: first.cache.buckets };
+        const loss = () => dot(attentionBlockForward(be, cfg, kind, weights, x, replay).out, probe);
+        const dx = be.floats(x.length);
+        attentionBlockBackward(be, weights, g as unknown as AttentionBlockWeights, first.cache, probe, dx);
+        expectGrad('x', x, dx, loss);
+        for (const [name] of shapes) expectGrad(name, w[name]!, g[name]!, loss);
+        // a second backward adds the same gradients again (accumulation, nothing overwritten)
+        const once = Float64Array.from(g['output.dense.weight']!);
+        const dx2 = Float64Array.from(dx);
+        attentionBlockBackward(be, weights, g as unknown as AttentionBlockWeights, first.cache, probe, dx);
+        for (let i = 0; i < once.length; i++) expect(g['output.dense.weight']![i]).toBeCloseTo(2 * once[i]!, 12);
+        for (let i = 0; i < dx2.length; i++) expect(dx[i]).toBeCloseTo(2 * dx2[i]!, 12);
+      }),
+      { numRuns: 20 },
+    );
+  });
+});

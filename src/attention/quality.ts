@@ -1,0 +1,176 @@
+/**
+ * Attention-quality report: how close LSH attention comes to exact full attention, per number of hash
+ * rounds (the paper's Table 2 / Fig. 4 question "how many rounds are enough?", measured on one input).
+ *
+ * For each `num_hashes` value R the LSH module runs with fresh rotations from `rng` (or the config's
+ * `hash_seed`), and is compared with the exact oracle (same shared-QK conventions and masks, float64):
+ * - output error over the real (unpadded) query positions: relative RMS `‖o_lsh − o‖ / ‖o‖` and max |·|;
+ * - attention-mass recall: for each real query i, `Σ_{j ∈ S_i} p_ij` where p is the exact softmax and
+ *   S_i the keys LSH let i attend to (any round's chunk window; in paper-exact mode only the keys
+ *   sharing i's bucket in that round). 1 means LSH saw every key that matters.
+ *
+ * O(L²) time and O(L²) memory per head (one head at a time): an analysis tool, not a training path.
+ */
+import type { Backend, Float } from '../backend/backend.js';
+import type { Rng } from '../util/rng.js';
+import type { AttentionConfig } from './config.js';
+import { lshSelfAttentionForward, type LshAttentionCache, type LshSelfAttentionWeights } from './lsh.js';
+import { exactSharedQkAttention, exactSharedQkProbabilities } from './oracle.js';
+
+export interface AttentionQualityOptions {
+  batch: number;
+  seqLen: number;
+  /** The `num_hashes` values to report, e.g. [1, 2, 4, 8]. */
+  numHashesList: readonly number[];
+  /** `[batch, seqLen]`, 1 = real token, 0 = padding. */
+  attentionMask?: ArrayLike<number> | null;
+  /** Source of the rotations (each row draws its own), unless the config sets `hash_seed`. */
+  rng?: Rng | null;
+  /** Overrides `is_decoder`. */
+  isDecoder?: boolean;
+  /** Paper-exact LSH (App. A) instead of HF's. */
+  paperExact?: boolean;
+}
+
+export interface AttentionQualityRow {
+  numHashes: number;
+  /** ‖o_lsh − o_exact‖₂ / ‖o_exact‖₂ over real query positions, all heads. */
+  relativeRmsError: number;
+  /** max |o_lsh − o_exact| over real query positions. */
+  maxAbsError: number;
+  /** Mean over real queries (and heads) of the exact softmax mass inside the attended set. */
+  meanMassRecall: number;
+  /** Smallest such mass. */
+  minMassRecall: number;
+  /** Mean number of distinct key positions a query attended to. */
+  meanAttendedKeys: number;
+}
+
+/**
+ * One row per `numHashesList` entry (same order).
+ * @param x `[batch, seqLen, hidden_size]`; weights as `LSHSelfAttention` (`query_key.weight`, `value.weight`).
+ * @throws as `lshSelfAttentionForward` (e.g. UsageError without `rng` or `hash_seed`).
+ */
+export function attentionQualityReport(
+  be: Backend,
+  cfg: AttentionConfig,
+  weights: LshSelfAttentionWeights,
+  x: Float,
+  options: AttentionQualityOptions,
+): AttentionQualityRow[] {
+  const { batch: B, seqLen: L } = options;
+  const mask = options.attentionMask ?? null;
+  const rows: AttentionQualityRow[] = [];
+  let exact: Float64Array | null = null;
+  const probs = new Map<number, Float64Array>(); // (b·H + h) → [L, L] exact probabilities
+  for (const R of options.numHashesList) {
+    const r = lshSelfAttentionForward(be, cfg, weights, x, {
+      batch: B,
+      seqLen: L,
+      numHashes: R,
+      attentionMask: mask,
+      rng: options.rng ?? null,
+      paperExact: options.paperExact ?? false,
+      ...(options.isDecoder !== undefined ? { isDecoder: options.isDecoder } : {}),
+    });
+    const c = r.cache.attention;
+    const H = c.heads;
+    const all = H * c.headSize;
+    const oracle = {
+      qk: c.qk,
+      v: c.v,
+      batch: B,
+      seqLen: L,
+      heads: H,
+      headSize: c.headSize,
+      causal: c.causal,
+      attentionMask: mask,
+    };
+    exact ??= exactSharedQkAttention(oracle).out as Float64Array;
+    // output error over real queries
+    let num = 0;
+    let den = 0;
+    let maxAbs = 0;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < L; t++) {
+        if (mask && mask[b * L + t] === 0) continue;
+        for (let j = 0; j < all; j++) {
+          const i = (b * L + t) * all + j;
+          const e = r.out[i]! - exact[i]!;
+          num += e * e;
+          den += exact[i]! * exact[i]!;
+          maxAbs = Math.max(maxAbs, Math.abs(e));
+        }
+      }
+    }
+    // attention-mass recall
+    let recallSum = 0;
+    let recallMin = Infinity;
+    let keysSum = 0;
+    let queries = 0;
+    const seen = new Uint8Array(L);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        let p = probs.get(b * H + h);
+        if (!p) {
+          p = exactSharedQkProbabilities(oracle, b, h);
+          probs.set(b * H + h, p);
+        }
+        for (let t = 0; t < L; t++) {
+          if (mask && mask[b * L + t] === 0) continue;
+          attendedSet(c, b, h, t, seen);
+          let mass = 0;
+          let keys = 0;
+          for (let j = 0; j < L; j++) {
+            if (!seen[j]) continue;
+            mass += p[t * L + j]!;
+            keys++;
+          }
+          recallSum += mass;
+          recallMin = Math.min(recallMin, mass);
+          keysSum += keys;
+          queries++;
+        }
+      }
+    }
+    rows.push({
+      numHashes: R,
+      relativeRmsError: den > 0 ? Math.sqrt(num / den) : Math.sqrt(num),
+      maxAbsError: maxAbs,
+      meanMassRecall: queries ? recallSum / queries : 1,
+      minMassRecall: queries ? Math.min(1, recallMin) : 1,
+      meanAttendedKeys: queries ? keysSum / queries : 0,
+    });
+  }
+  return rows;
+}
+
+/**
+ * Marks in `seen` (length L) the key positions query t of (b, h) attended to: the union over rounds of
+ * its chunk windows (HF `_look_adjacent` with wrap-around), restricted to its bucket in paper mode.
+ */
+function attendedSet(c: LshAttentionCache, b: number, h: number, t: number, seen: Uint8Array): void {
+  const L = c.seqLen;
+  const R = c.numHashes;
+  const RL = R * L;
+  const base = (b * c.heads + h) * RL;
+  const { chunkLength, numChunksBefore, numChunksAfter } = c.chunk;
+  const numChunks = RL / chunkLength;
+  seen.fill(0);
+  for (let n = 0; n < R; n++) {
+    const slot = c.undoSorted[base + n * L + t]!; // sorted slot of (round n, position t)
+    const chunk = Math.floor(slot / chunkLength);
+    for (let o = -numChunksBefore; o <= numChunksAfter; o++) {
+      const kc = (((chunk + o) % numChunks) + numChunks) % numChunks;
+      for (let s = kc * chunkLength; s < (kc + 1) * chunkLength; s++) {
+        const i = c.sorted[base + s]!; // i = n'·L + j
+        const j = i % L;
+        if (c.paperExact && c.buckets) {
+          const keyRound = (i - j) / L;
+          if (keyRound !== n || c.buckets[base + n * L + j] !== c.buckets[base + n * L + t]) continue;
+        }
+        seen[j] = 1;
+      }
+    }
+  }
+}
