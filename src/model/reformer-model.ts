@@ -38,7 +38,7 @@ import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js'
 import { layerNormBackward, layerNormForward, type LayerNormCache } from '../nn/layer-norm.js';
 import { Rng } from '../util/rng.js';
 import { Parameters, type ParamSpec } from './parameters.js';
-import { reversibleBackward, reversibleForward, type ReversibleBlock, type ReversibleRecord, type SublayerCall } from './reversible.js';
+import { reversibleBackward, reversibleForward, reversibleInverse, type ReversibleBlock, type ReversibleRecord, type SublayerCall } from './reversible.js';
 import { AttentionSublayer, FeedForwardSublayer, type AttentionState } from './sublayers.js';
 
 /** One call of the encoder. */
@@ -410,6 +410,26 @@ export class ReformerModel {
       wordEmbeddingBackward(be, P.grad(`${this.prefix}embeddings.word_embeddings.weight`), D, tape.ids, rows, g);
     });
     return dEmb;
+  }
+
+  /**
+   * Rebuilds the first layer's inputs (X1, X2) from the last layer's outputs of a training forward,
+   * with the inverse of paper Eq. 8 (replaying buckets and dropout seeds), into fresh buffers
+   * [batch, paddedLen, hidden]. Both should equal the embedding output up to round-off. Diagnostic:
+   * the reversible backward does the same thing internally. Call before `backward`.
+   */
+  reconstructInputs(fwd: EncoderOutput): { x1: Float; x2: Float } {
+    const tape = fwd.tape;
+    if (!tape || (tape as { consumed?: boolean }).consumed) {
+      throw new UsageError('ReformerModel.reconstructInputs: needs a training forward that has not been back-propagated yet');
+    }
+    const n = tape.record.n;
+    const x1 = this.backend.floats(n);
+    const x2 = this.backend.floats(n);
+    x1.set(tape.record.y1.subarray(0, n));
+    x2.set(tape.record.y2.subarray(0, n));
+    reversibleInverse(this.backend, this.blocks, tape.record, x1, x2);
+    return { x1, x2 };
   }
 
   /** Saves the generator state (for trainer checkpoints). */

@@ -152,3 +152,22 @@ export function reversibleBackward(be: Backend, blocks: readonly ReversibleBlock
     });
   }
 }
+
+/**
+ * The inverse alone (trax `reverse`): rebuilds the first layer's inputs from the last layer's outputs
+ * of a reversible or store-mode training forward, replaying every sub-layer's random state, without
+ * gradients. Overwrites `y1`, `y2` (which on return hold X1, X2 of layer 0). Paper Eq. 8, per layer
+ * from the last: `X2 = Y2 − G(Y1)`, `X1 = Y1 − F(X2)`.
+ */
+export function reversibleInverse(be: Backend, blocks: readonly ReversibleBlock[], record: ReversibleRecord, y1: Float, y2: Float): void {
+  const { n, call, states } = record;
+  be.scope(() => {
+    const out = be.floats(n);
+    for (let l = blocks.length - 1; l >= 0; l--) {
+      blocks[l]!.g.forward(y1, out, call, states[l]!.g, false);
+      be.axpy(y2, -1, out, n); // X2 = Y2 − G(Y1)
+      blocks[l]!.f.forward(y2, out, call, states[l]!.f, false);
+      be.axpy(y1, -1, out, n); // X1 = Y1 − F(X2)
+    }
+  });
+}

@@ -1,0 +1,171 @@
+/**
+ * HF-compatible checkpoints as BYTES (no file system in the core; `src/node/` writes files):
+ *
+ *   model.safetensors   every parameter under its HF `state_dict()` name, F32 (default) little-endian,
+ *                       `__metadata__.format = "pt"` (what transformers' safetensors loader requires);
+ *                       `lm_head.decoder.bias` is written too, equal to `lm_head.bias` (one tied parameter)
+ *   config.json         `ReformerConfig.toJSONString()` with `num_buckets` as resolved by the first LSH
+ *                       forward (HF writes it back the same way), `architectures` and `model_type`
+ *
+ * so `ReformerModelWithLMHead.from_pretrained(folder)` in transformers loads a folder holding the two
+ * files, and `lmFromCheckpoint` loads HF's own `save_pretrained(..., safe_serialization=True)` output.
+ * Our non-HF options travel in the safetensors metadata (`reformer_ts.options`), never in config.json's keys.
+ */
+import type { Backend } from '../backend/backend.js';
+import { resolveOptions, type ReformerOptions } from '../config/options.js';
+import { ReformerConfig } from '../config/reformer-config.js';
+import { ConfigError, FormatError } from '../errors.js';
+import { parseSafetensors, serializeSafetensors, type SafetensorsFile, type TensorToWrite } from '../io/safetensors.js';
+import { ReformerModelWithLMHead } from './lm-model.js';
+import type { Parameters } from './parameters.js';
+import { ReformerModel } from './reformer-model.js';
+
+/** The two files of a checkpoint folder, as bytes. */
+export interface CheckpointFiles {
+  /** `model.safetensors` */
+  readonly safetensors: Uint8Array;
+  /** `config.json` (UTF-8) */
+  readonly config: Uint8Array;
+}
+
+/** File names HF uses for the two files. */
+export const CHECKPOINT_FILE_NAMES = Object.freeze({ safetensors: 'model.safetensors', config: 'config.json' });
+
+const TIED_BIAS = 'lm_head.bias';
+const TIED_BIAS_ALIAS = 'lm_head.decoder.bias';
+const OPTIONS_KEY = 'reformer_ts.options';
+
+export interface SaveOptions {
+  /** Element type written (default F32, as HF checkpoints). F64 only for debugging. */
+  readonly dtype?: 'F32' | 'F64';
+  /** Extra `__metadata__` strings (e.g. training step); `format` and our options are added. */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** Serialises a parameter store (HF names) to safetensors bytes. `aliases` maps extra names to existing ones. */
+export function parametersToSafetensors(
+  params: Parameters,
+  metadata: Record<string, string>,
+  dtype: 'F32' | 'F64' = 'F32',
+  aliases: Readonly<Record<string, string>> = {},
+): Uint8Array {
+  const tensors: TensorToWrite[] = [];
+  const add = (name: string, source: string): void => {
+    const e = params.entry(source);
+    const view = params.param(source);
+    const data = dtype === 'F64' ? Float64Array.from(view) : view instanceof Float32Array ? view : Float32Array.from(view);
+    tensors.push({ name, shape: e.shape, data, dtype });
+  };
+  for (const e of params.entries) add(e.name, e.name);
+  for (const [alias, source] of Object.entries(aliases)) add(alias, source);
+  tensors.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return serializeSafetensors(tensors, { format: 'pt', ...metadata });
+}
+
+/** config.json bytes of a model: resolved `num_buckets`, `architectures` set when absent. */
+function configBytes(config: ReformerConfig, architecture: string): Uint8Array {
+  const json = config.toJSON();
+  if (json.architectures === undefined) json.architectures = [architecture];
+  return new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n');
+}
+
+/** Checkpoint bytes of a causal LM (`ReformerModelWithLMHead`). */
+export function lmCheckpointToBytes(model: ReformerModelWithLMHead, save: SaveOptions = {}): CheckpointFiles {
+  const metadata = { ...(save.metadata ?? {}), [OPTIONS_KEY]: JSON.stringify(model.options) };
+  return {
+    safetensors: parametersToSafetensors(model.parameters, metadata, save.dtype ?? 'F32', { [TIED_BIAS_ALIAS]: TIED_BIAS }),
+    config: configBytes(model.resolvedConfig(), 'ReformerModelWithLMHead'),
+  };
+}
+
+/** Checkpoint bytes of a bare encoder (`ReformerModel`, names without the `reformer.` prefix). */
+export function encoderCheckpointToBytes(model: ReformerModel, save: SaveOptions = {}): CheckpointFiles {
+  const metadata = { ...(save.metadata ?? {}), [OPTIONS_KEY]: JSON.stringify(model.options) };
+  return {
+    safetensors: parametersToSafetensors(model.parameters, metadata, save.dtype ?? 'F32'),
+    config: configBytes(model.resolvedConfig(), 'ReformerModel'),
+  };
+}
+
+/** Parses config.json bytes or text. @throws ConfigError (invalid JSON or fields). */
+export function configFromBytes(bytes: Uint8Array | string): ReformerConfig {
+  const text = typeof bytes === 'string' ? bytes : new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  return ReformerConfig.fromJSON(text);
+}
+
+export interface LoadOptions {
+  /** Our options; default: those stored in the checkpoint's metadata, else the defaults. */
+  readonly options?: Partial<ReformerOptions>;
+  /** Reject tensors the model does not have (default true). */
+  readonly strict?: boolean;
+}
+
+/**
+ * Copies a safetensors file's tensors into `params` by HF name, checking every shape.
+ * `lm_head.bias` may come as `lm_head.decoder.bias` (or both, if equal).
+ * @throws FormatError naming a missing tensor, a shape mismatch, differing tied biases, or (strict)
+ *   tensors the model does not have.
+ */
+export function loadParameters(params: Parameters, file: SafetensorsFile, strict = true): void {
+  const f64 = params.params instanceof Float64Array;
+  const read = (name: string): ArrayLike<number> => (f64 ? file.float64(name) : file.float32(name));
+  for (const e of params.entries) {
+    let source = e.name;
+    if (e.name === TIED_BIAS && !file.has(TIED_BIAS)) source = TIED_BIAS_ALIAS;
+    if (!file.has(source)) {
+      throw new FormatError(
+        `checkpoint: tensor "${e.name}" [${e.shape.join(', ')}] is missing; the checkpoint does not belong to this config.json ` +
+          `(has ${file.names().length} tensors, e.g. ${file.names().slice(0, 3).join(', ')})`,
+      );
+    }
+    params.set(e.name, file.entry(source).shape, read(source));
+  }
+  if (params.has(TIED_BIAS) && file.has(TIED_BIAS) && file.has(TIED_BIAS_ALIAS)) {
+    const a = file.float32(TIED_BIAS);
+    const b = file.float32(TIED_BIAS_ALIAS);
+    if (a.length !== b.length || a.some((v, i) => v !== b[i])) {
+      throw new FormatError(`checkpoint: ${TIED_BIAS} and ${TIED_BIAS_ALIAS} differ, but they are one tied parameter in HF; keep one of them`);
+    }
+  }
+  if (strict) {
+    const unknown = file.names().filter((n) => !params.has(n) && !(n === TIED_BIAS_ALIAS && params.has(TIED_BIAS)));
+    if (unknown.length > 0) {
+      throw new FormatError(
+        `checkpoint: ${unknown.length} tensor(s) the model does not have: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', ...' : ''}; ` +
+          'wrong config.json or model class (ReformerModel names have no "reformer." prefix); pass strict: false to ignore them',
+      );
+    }
+  }
+}
+
+function storedOptions(file: SafetensorsFile): Partial<ReformerOptions> {
+  const raw = file.metadata[OPTIONS_KEY];
+  if (raw === undefined) return {};
+  try {
+    return resolveOptions(JSON.parse(raw) as Partial<ReformerOptions>);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new FormatError(`checkpoint: metadata ${OPTIONS_KEY} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Builds a `ReformerModelWithLMHead` from checkpoint bytes.
+ * @throws ConfigError (config.json), FormatError (safetensors, names, shapes).
+ */
+export function lmFromCheckpoint(backend: Backend, files: { safetensors: Uint8Array; config: Uint8Array | string }, load: LoadOptions = {}): ReformerModelWithLMHead {
+  const config = configFromBytes(files.config);
+  const file = parseSafetensors(files.safetensors);
+  const model = new ReformerModelWithLMHead(backend, config, { ...storedOptions(file), ...(load.options ?? {}) });
+  loadParameters(model.parameters, file, load.strict ?? true);
+  return model;
+}
+
+/** Builds a bare `ReformerModel` from checkpoint bytes (names without the `reformer.` prefix). */
+export function encoderFromCheckpoint(backend: Backend, files: { safetensors: Uint8Array; config: Uint8Array | string }, load: LoadOptions = {}): ReformerModel {
+  const config = configFromBytes(files.config);
+  const file = parseSafetensors(files.safetensors);
+  const model = new ReformerModel(backend, config, { options: { ...storedOptions(file), ...(load.options ?? {}) } });
+  loadParameters(model.parameters, file, load.strict ?? true);
+  return model;
+}
