@@ -8,6 +8,11 @@
  *   key position > query position when causal); no self-mask; softmax; p·v.
  *
  * If `seqLen <= local_attn_chunk_length` it is ordinary attention over all positions (HF short path).
+ *
+ * HF quirk kept on purpose: a query whose window holds no valid key (e.g. a padded position 0 under a
+ * causal mask) has all scores at −1e9, so its softmax spreads over the whole window, future keys
+ * included (in fp32 the stored lse rounds to −1e9 and every probability becomes 1). Only padded
+ * queries can be in that state (a real query always sees itself), and their outputs are ignored.
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { checkBatchSeq, checkLength, copyMask, iota, linearBackward, linearForward } from './common.js';
