@@ -64,9 +64,8 @@ export function parametersToSafetensors(
 
 /** config.json bytes of a model: resolved `num_buckets`, `architectures` set when absent. */
 function configBytes(config: ReformerConfig, architecture: string): Uint8Array {
-  const json = config.toJSON();
-  if (json.architectures === undefined) json.architectures = [architecture];
-  return new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n');
+  const withArch = config.extra.architectures === undefined ? config.with({ architectures: [architecture] }) : config;
+  return new TextEncoder().encode(withArch.toJSONString());
 }
 
 /** Checkpoint bytes of a causal LM (`ReformerModelWithLMHead`). */
