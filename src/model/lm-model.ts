@@ -153,7 +153,7 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
     const labels = batch.labels ?? batch.inputIds;
     const n = batch.batch * batch.seqLen;
     if (labels.length !== n) throw new ShapeError(`labels must have batch·seqLen = ${n} elements, got ${labels.length}`);
-    checkLabels(labels, n, this.vocabSize);
+    if (batch.labels) checkLabels(labels, n, this.vocabSize); // default labels are the ids, checked by the encoder
     return labels;
   }
 
