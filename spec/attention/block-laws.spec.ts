@@ -69,7 +69,7 @@ describe('attention block and local attention laws', () => {
           }
         }
       }),
-      { numRuns: 80 },
+      { numRuns: 200 },
     );
   });
 
@@ -95,7 +95,7 @@ describe('attention block and local attention laws', () => {
           if (mask[i] === 1) expectClose(b.subarray(i * D, (i + 1) * D), a.subarray(i * D, (i + 1) * D), TOL.same, `${kind} real position ${i}`);
         }
       }),
-      { numRuns: 80 },
+      { numRuns: 200 },
     );
   });
 
@@ -117,7 +117,7 @@ describe('attention block and local attention laws', () => {
         expect(rng.state()).toEqual(state);
         expect(Array.from(again.out)).toEqual(Array.from(first.out));
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   });
 });

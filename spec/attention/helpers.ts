@@ -29,6 +29,7 @@ export interface CaseBounds {
   maxBatch?: number;
   maxHeads?: number;
   maxHeadSize?: number;
+  minHidden?: number;
   maxHidden?: number;
   maxChunkLength?: number;
   maxNumChunks?: number;
@@ -42,7 +43,7 @@ export function arbCase(b: CaseBounds = {}): fc.Arbitrary<AttnCase> {
     batch: fc.integer({ min: 1, max: b.maxBatch ?? 2 }),
     heads: fc.integer({ min: 1, max: b.maxHeads ?? 2 }),
     headSize: fc.integer({ min: 2, max: b.maxHeadSize ?? 5 }),
-    hidden: fc.integer({ min: 2, max: b.maxHidden ?? 6 }),
+    hidden: fc.integer({ min: b.minHidden ?? 2, max: b.maxHidden ?? 6 }),
     chunkLength: fc.integer({ min: 2, max: b.maxChunkLength ?? 4 }),
     numChunks: fc.integer({ min: 2, max: b.maxNumChunks ?? 4 }),
     numHashes: fc.integer({ min: 1, max: b.maxHashes ?? 3 }),

@@ -60,7 +60,7 @@ describe('LSH laws', () => {
         const b = lshAttentionForward(be, specN, qk, v, { attentionMask: mask, rotations: rotN, paperExact: paper }).out;
         expectClose(b, a, TOL.same, `${n} identical rounds vs 1`);
       }),
-      { numRuns: 80 },
+      { numRuns: 200 },
     );
   });
 
@@ -92,7 +92,7 @@ describe('LSH laws', () => {
           }
         },
       ),
-      { numRuns: 100 },
+      { numRuns: 250 },
     );
   });
 
@@ -122,7 +122,7 @@ describe('LSH laws', () => {
           if (mask[i] === 1) expectClose(b.subarray(i * all, (i + 1) * all), a.subarray(i * all, (i + 1) * all), TOL.same, `real position ${i}`);
         }
       }),
-      { numRuns: 100 },
+      { numRuns: 250 },
     );
   });
 
@@ -150,7 +150,7 @@ describe('LSH laws', () => {
           }
         }
       }),
-      { numRuns: 100 },
+      { numRuns: 250 },
     );
   });
 
@@ -192,7 +192,7 @@ describe('LSH laws', () => {
           }
         }
       }),
-      { numRuns: 100 },
+      { numRuns: 250 },
     );
   });
 
@@ -225,7 +225,7 @@ describe('LSH laws', () => {
           }
         }
       }),
-      { numRuns: 80 },
+      { numRuns: 200 },
     );
   });
 
@@ -243,7 +243,7 @@ describe('LSH laws', () => {
         expect(Array.from(b.out)).toEqual(Array.from(a.out));
         expect(Array.from(b.cache.sorted)).toEqual(Array.from(a.cache.sorted));
       }),
-      { numRuns: 50 },
+      { numRuns: 100 },
     );
   });
 

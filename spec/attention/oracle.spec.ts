@@ -47,7 +47,7 @@ describe('LSH attention == exact oracle', () => {
         const want = exactSharedQkAttention({ qk, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
         expectClose(out, want.out, TOL.oracle, 'LSH (HF, spanning window) vs oracle');
       }),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 
@@ -70,7 +70,7 @@ describe('LSH attention == exact oracle', () => {
         });
         expectClose(out, want.out, TOL.oracle, 'LSH (paper, spanning window) vs restricted oracle');
       }),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 
@@ -100,7 +100,7 @@ describe('LSH attention == exact oracle', () => {
         const want = exactSharedQkAttention({ qk, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
         expectClose(out, want.out, TOL.oracle, 'LSH short path vs oracle');
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   });
 });
@@ -125,7 +125,7 @@ describe('local attention == exact oracle', () => {
         const want = exactLocalAttention({ q, k, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
         expectClose(out, want.out, TOL.oracle, 'local (spanning window) vs oracle');
       }),
-      { numRuns: 60 },
+      { numRuns: 150 },
     );
   });
 
@@ -139,7 +139,7 @@ describe('local attention == exact oracle', () => {
         const want = exactLocalAttention({ q, k, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
         expectClose(out, want.out, TOL.oracle, 'local short path vs oracle');
       }),
-      { numRuns: 40 },
+      { numRuns: 100 },
     );
   });
 });
