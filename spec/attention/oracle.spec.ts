@@ -5,7 +5,7 @@
  *   restricted to "shares a bucket with the query in at least one round" (App. A Eq. 11-16);
  * - the short-sequence path (L <= chunk length) equals the oracle, for LSH and local attention;
  * - local attention whose window spans the sequence equals the local oracle.
- * Any buckets, rounds, factorisations, causal or not, any padding.
+ * Any buckets (hashed, or arbitrary replayed ones), rounds, factorisations, causal or not, any padding.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { lshAttentionForward, lshSpecFromConfig } from '../../src/attention/lsh.
 import { localAttentionForward, localSpecFromConfig } from '../../src/attention/local.js';
 import { exactLocalAttention, exactSharedQkAttention } from '../../src/attention/oracle.js';
 import { Rng } from '../../src/util/rng.js';
+import { bucketCount } from '../../src/attention/config.js';
 import { expectClose } from '../helpers/close.js';
 import { arbCase, configOf, maskOf, normal, seqLenOf, type AttnCase } from './helpers.js';
 
@@ -25,6 +26,21 @@ const arbSpanning = arbCase().chain((c) => {
   const total = (c.numHashes * seqLenOf(c)) / c.chunkLength;
   return fc.integer({ min: 0, max: total - 1 }).map((before): AttnCase => ({ ...c, before, after: total - 1 - before }));
 });
+
+/**
+ * Arbitrary offset buckets [B, H, R, L] (not from hashing; replayed): values in round r's range
+ * [r·N_eff, (r+1)·N_eff), often few distinct values so buckets span several chunks.
+ */
+function arbitraryBuckets(c: AttnCase, L: number, padded: boolean, rng: Rng): Int32Array {
+  const nEff = bucketCount(c.numBuckets) + (padded ? 1 : 0);
+  const distinct = 1 + rng.int(nEff);
+  const out = new Int32Array(c.batch * c.heads * c.numHashes * L);
+  for (let i = 0; i < out.length; i++) {
+    const r = Math.floor(i / L) % c.numHashes;
+    out[i] = r * nEff + rng.int(distinct);
+  }
+  return out;
+}
 
 function lshSetup(c: AttnCase) {
   const be = new ReferenceBackend({ dtype: 'f64' });
@@ -40,10 +56,11 @@ function lshSetup(c: AttnCase) {
 describe('LSH attention == exact oracle', () => {
   it('HF mode: a window spanning all chunks gives full shared-QK attention', () => {
     fc.assert(
-      fc.property(arbSpanning, (c) => {
+      fc.property(arbSpanning, fc.boolean(), (c, arbitrary) => {
         const { be, rng, L, qk, v, mask } = lshSetup(c);
         const spec = lshSpecFromConfig(configOf(c), c.batch, L);
-        const { out } = lshAttentionForward(be, spec, qk, v, { attentionMask: mask, rng });
+        const buckets = arbitrary ? arbitraryBuckets(c, L, mask !== null && mask.includes(0), rng) : null;
+        const { out } = lshAttentionForward(be, spec, qk, v, { attentionMask: mask, rng, buckets });
         const want = exactSharedQkAttention({ qk, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
         expectClose(out, want.out, TOL.oracle, 'LSH (HF, spanning window) vs oracle');
       }),
@@ -53,10 +70,11 @@ describe('LSH attention == exact oracle', () => {
 
   it('paper-exact mode: a window spanning all chunks gives the oracle restricted to shared buckets', () => {
     fc.assert(
-      fc.property(arbSpanning, (c) => {
+      fc.property(arbSpanning, fc.boolean(), (c, arbitrary) => {
         const { be, rng, L, qk, v, mask } = lshSetup(c);
         const spec = lshSpecFromConfig(configOf(c), c.batch, L);
-        const { out, cache } = lshAttentionForward(be, spec, qk, v, { attentionMask: mask, rng, paperExact: true });
+        const buckets = arbitrary ? arbitraryBuckets(c, L, mask !== null && mask.includes(0), rng) : null;
+        const { out, cache } = lshAttentionForward(be, spec, qk, v, { attentionMask: mask, rng, paperExact: true, buckets });
         const want = exactSharedQkAttention({
           qk,
           v,
