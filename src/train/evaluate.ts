@@ -101,7 +101,7 @@ export function evaluate(model: CausalLanguageModel, tokens: Int32Array, options
       group.forEach((w, b) => labels!.fill(-100, b * seqLen, b * seqLen + w.firstCounted));
     }
     const batch: TokenBatch = { inputIds, batch: group.length, seqLen, attentionMask: null, labels };
-    const r = model.loss(batch);
+    const r = model.backend.scope(() => model.loss(batch));
     if (r.tokens > 0) {
       nats += r.loss * r.tokens;
       targets += r.tokens;

@@ -153,9 +153,12 @@ export function* generateTokens(model: CausalLanguageModel, prompt: ArrayLike<nu
       attentionMask = new Int32Array(len);
       attentionMask.fill(1, 0, ctx.length);
     }
-    const logits: Float = model.logits({ inputIds, batch: 1, seqLen: len, attentionMask, labels: null });
-    if (logits.length !== len * vocab) throw new ShapeError(`model.logits returned ${logits.length} values, expected seqLen·vocab = ${len}·${vocab}`);
-    const row = Float64Array.from(logits.subarray((ctx.length - 1) * vocab, ctx.length * vocab));
+    // copy the one row we need out of the scope: the model's buffers are freed when it ends
+    const row = model.backend.scope(() => {
+      const logits: Float = model.logits({ inputIds, batch: 1, seqLen: len, attentionMask, labels: null });
+      if (logits.length !== len * vocab) throw new ShapeError(`model.logits returned ${logits.length} values, expected seqLen·vocab = ${len}·${vocab}`);
+      return Float64Array.from(logits.subarray((ctx.length - 1) * vocab, ctx.length * vocab));
+    });
     for (const id of suppress) if (id >= 0 && id < vocab) row[id] = -Infinity;
     const id = sampleToken(row, sampling, rng);
     context.push(id);

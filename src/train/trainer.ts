@@ -15,7 +15,7 @@
  * and the model's own RNG if it has one (`RandomStateful`). Restoring a snapshot into a trainer built
  * with the same options and the same parameters gives exactly the losses of an uninterrupted run
  * (test/train/trainer.test.ts). The order inside a step is fixed: train, then validation (if due), then
- * the checkpoint hook (if due), so a snapshot taken at step s is after that step's validation.
+ * the checkpoint hook (if due); validation restores the model's RNG, so it never changes what training draws.
  *
  * Stopping: at `steps` (an absolute step count, so a resumed run stops at the same place), after
  * `minutes` of wall-clock time in this call, or when `hooks.shouldStop()` returns true (checked between
@@ -199,7 +199,8 @@ export class Trainer {
     const { model } = this;
     model.grads.fill(0);
     const batch = this.sampler.next();
-    const r = model.lossAndGrad(batch);
+    // temporaries of the forward/backward are freed when the step's scope ends (WASM arena)
+    const r = model.backend.scope(() => model.lossAndGrad(batch));
     if (!Number.isFinite(r.loss) || r.tokens <= 0) {
       throw new NumericalError(
         `step ${s}: the loss is ${r.loss} over ${r.tokens} target tokens; the parameters were not updated. ${this.recoveryHint()}`,
@@ -229,15 +230,25 @@ export class Trainer {
     };
   }
 
-  /** Bits per byte on the validation split (capped at `evalWindows` windows), or null if it is empty. */
+  /**
+   * Bits per byte on the validation split (capped at `evalWindows` windows), or null if it is empty.
+   * The model's random state (`RandomStateful`) is restored afterwards: validation never shifts the
+   * randomness of training, so runs that validate at different steps still train identically.
+   */
   validate(): ValidationInfo | null {
     if (this.data.validation.length < this.options.seqLen) return null;
-    const r = evaluate(this.model, this.data.validation, {
-      seqLen: this.options.seqLen,
-      batch: this.options.evalBatch ?? this.options.batch,
-      ...(this.options.evalWindows !== undefined ? { maxWindows: this.options.evalWindows } : {}),
-      bytesPerToken: this.options.bytesPerToken ?? 1,
-    });
+    const saved = hasRandomState(this.model) ? this.model.getRandomState() : null;
+    let r;
+    try {
+      r = evaluate(this.model, this.data.validation, {
+        seqLen: this.options.seqLen,
+        batch: this.options.evalBatch ?? this.options.batch,
+        ...(this.options.evalWindows !== undefined ? { maxWindows: this.options.evalWindows } : {}),
+        bytesPerToken: this.options.bytesPerToken ?? 1,
+      });
+    } finally {
+      if (saved && hasRandomState(this.model)) this.model.setRandomState(saved);
+    }
     this.lastValidation = { step: this.step, loss: r.loss, bitsPerByte: r.bitsPerByte, targets: r.targets, windows: r.windows };
     return this.lastValidation;
   }

@@ -17,8 +17,9 @@ export function corpusTokens(bytes: number): Int32Array {
 }
 
 /**
- * A bigram model that, like dropout, randomly drops targets from the loss with its own RNG: its
- * training losses depend on the RNG state, so an exact resume must restore it (RandomStateful).
+ * A bigram model that, like dropout, randomly drops targets from the loss with its own RNG, in training
+ * and (like fresh LSH rotations) in evaluation: its losses depend on the RNG state, so an exact resume
+ * must restore it (RandomStateful), and validation must not disturb it.
  */
 export class TargetDropoutBigram extends BigramLanguageModel implements RandomStateful {
   private rng: Rng;
@@ -27,10 +28,17 @@ export class TargetDropoutBigram extends BigramLanguageModel implements RandomSt
     this.rng = new Rng(seed + 1);
   }
   override lossAndGrad(batch: TokenBatch): LossResult {
+    return super.lossAndGrad(this.drop(batch));
+  }
+  /** Like the Reformer's eval forward (fresh LSH rotations), evaluation draws from the RNG too. */
+  override loss(batch: TokenBatch): LossResult {
+    return super.loss(this.drop(batch));
+  }
+  private drop(batch: TokenBatch): TokenBatch {
     const labels = (batch.labels ?? batch.inputIds).slice();
     for (let i = 0; i < labels.length; i++) if (this.rng.uniform() < this.dropRate) labels[i] = -100;
     labels[1] = batch.inputIds[1]!; // keep at least one target
-    return super.lossAndGrad({ ...batch, labels });
+    return { ...batch, labels };
   }
   getRandomState(): RngState {
     return this.rng.state();

@@ -60,12 +60,12 @@ describe('Trainer', () => {
     });
   }
 
-  it('a stop request ends the run after the current step with a final checkpoint, and resuming from it continues exactly', async () => {
-    const ref = new BigramLanguageModel(be, { vocabSize: 258, seed: 5 });
+  it('a stop request ends the run after the current step with a final checkpoint (after a validation that consumed model randomness), and resuming from it continues exactly', async () => {
+    const ref = new TargetDropoutBigram(be, 5);
     const refLosses: number[] = [];
     await train(ref, data, base, { onStep: (s) => void refLosses.push(s.loss) });
 
-    const a = new BigramLanguageModel(be, { vocabSize: 258, seed: 5 });
+    const a = new TargetDropoutBigram(be, 5);
     let stop = false;
     let final: { snap: TrainerSnapshot; params: Float32Array } | null = null;
     const r = await train(a, data, base, {
@@ -80,7 +80,8 @@ describe('Trainer', () => {
     expect(r.stoppedBy).toBe('stop-request');
     expect(r.step).toBe(13);
     expect(final!.snap.state.step).toBe(13);
-    const b = new BigramLanguageModel(be, { vocabSize: 258, seed: 0 });
+    expect(final!.snap.state.lastValidation?.step).toBe(13); // an extra validation the reference run did not do
+    const b = new TargetDropoutBigram(be, 0);
     b.params.set(final!.params);
     const rest: number[] = [];
     await train(b, data, base, { onStep: (s) => void rest.push(s.loss) }, final!.snap);

@@ -1,0 +1,95 @@
+/**
+ * Training checkpoints on disk: one directory per checkpoint, written atomically (`atomic.ts`), holding
+ * the model's files (`config.json`, `model.safetensors`) and the trainer's (`trainer_state.json`,
+ * `optimizer.safetensors`), plus `manifest.json`. See `train/checkpoint.ts` for the layout.
+ *
+ * A training run directory (`--out`) looks like
+ *   <out>/checkpoint/        the newest checkpoint (replaced atomically at each save)
+ *   <out>/metrics.jsonl      one JSON record per logged step / validation
+ *   <out>/training.svg       training and validation bits per byte against step
+ * Commands that take a checkpoint accept either the run directory or the checkpoint directory.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FormatError, UsageError } from '../errors.js';
+import { CHECKPOINT_FILES, decodeTrainerSnapshot, encodeTrainerSnapshot } from '../train/checkpoint.js';
+import type { TrainerSnapshot } from '../train/trainer.js';
+import { readDirChecked, resolveCompleteDir, writeDirAtomic, type AtomicDirHooks, type Manifest } from './atomic.js';
+
+/** Name of the checkpoint directory inside a run directory. */
+export const CHECKPOINT_SUBDIR = 'checkpoint';
+
+/** What a checkpoint holds besides the manifest. */
+export interface CheckpointParts {
+  /** `config.json` text. */
+  readonly config: string;
+  /** `model.safetensors` bytes. */
+  readonly weights: Uint8Array;
+  /** Trainer state; absent for an inference-only checkpoint. */
+  readonly snapshot?: TrainerSnapshot | null;
+}
+
+/** Writes a checkpoint directory atomically (the previous one stays intact until the new one is complete). */
+export function saveCheckpoint(dir: string, parts: CheckpointParts, hooks: AtomicDirHooks = {}): void {
+  const files: Record<string, Uint8Array | string> = {
+    [CHECKPOINT_FILES.config]: parts.config,
+    [CHECKPOINT_FILES.weights]: parts.weights,
+    ...(parts.snapshot ? encodeTrainerSnapshot(parts.snapshot) : {}),
+  };
+  writeDirAtomic(dir, files, hooks);
+}
+
+export interface LoadedCheckpoint {
+  /** The directory actually read. */
+  readonly dir: string;
+  /** True if `dir` was a backup recovered after a save was interrupted between its two renames. */
+  readonly recovered: boolean;
+  readonly config: Uint8Array;
+  readonly weights: Uint8Array;
+  /** Null if the checkpoint has no trainer state (inference only). */
+  readonly snapshot: TrainerSnapshot | null;
+  readonly manifest: Manifest;
+}
+
+/**
+ * The checkpoint directory for `path`: `path/checkpoint` if `path` is a run directory, else `path`.
+ * @throws UsageError if nothing exists at `path`.
+ */
+export function checkpointDirFor(path: string): string {
+  const p = resolve(path);
+  const inner = join(p, CHECKPOINT_SUBDIR);
+  if (existsSync(inner) || hasBackup(inner)) return inner;
+  if (!existsSync(p) && !hasBackup(p)) throw new UsageError(`${path}: no such checkpoint directory`);
+  return p;
+}
+
+function hasBackup(dir: string): boolean {
+  return resolveCompleteDir(dir) !== null;
+}
+
+/**
+ * Loads and verifies a checkpoint (run directory or checkpoint directory).
+ * @throws UsageError if the path does not exist; FormatError if it is not a complete checkpoint (message
+ *   says what is missing or corrupted).
+ */
+export function loadCheckpoint(path: string): LoadedCheckpoint {
+  const dir = checkpointDirFor(path);
+  const found = resolveCompleteDir(dir);
+  if (found === null) {
+    if (existsSync(dir) && statSync(dir).isDirectory()) readDirChecked(dir); // throws the precise reason
+    throw new FormatError(`${path}: not a complete checkpoint`);
+  }
+  const { files, manifest } = readDirChecked(found);
+  for (const name of [CHECKPOINT_FILES.config, CHECKPOINT_FILES.weights]) {
+    if (!files[name]) throw new FormatError(`${found}: no ${name}`);
+  }
+  const snapshot = files[CHECKPOINT_FILES.trainerState] ? decodeTrainerSnapshot(files, found) : null;
+  return {
+    dir: found,
+    recovered: found !== dir,
+    config: files[CHECKPOINT_FILES.config]!,
+    weights: files[CHECKPOINT_FILES.weights]!,
+    snapshot,
+    manifest,
+  };
+}

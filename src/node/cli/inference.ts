@@ -1,0 +1,102 @@
+/** `reformer eval` and `reformer generate`: load a checkpoint, score a file / stream a sample. */
+import cliProgress from 'cli-progress';
+import { UsageError } from '../../errors.js';
+import { evaluate } from '../../train/evaluate.js';
+import { generateTokens } from '../../train/generate.js';
+import { ByteTokenizer } from '../../train/tokenizer.js';
+import { loadCheckpoint } from '../checkpoint.js';
+import { readCorpusFile } from '../corpus-file.js';
+import { engineForConfig, parseConfigJson, type EngineModel } from '../engine.js';
+import type { BackendKind, CliContext } from './context.js';
+
+async function loadModel(path: string, backendKind: BackendKind, threads: number, ctx: CliContext, log: (l: string) => void): Promise<EngineModel> {
+  const ck = loadCheckpoint(path);
+  if (ck.recovered) log(`note: ${path} was incomplete (a save was interrupted); using its backup ${ck.dir}`);
+  const { backend, note } = await ctx.createBackend(backendKind, threads);
+  if (note) log(`note: ${note}`);
+  const cfg = parseConfigJson(ck.config, `${ck.dir}/config.json`);
+  return engineForConfig(cfg, ctx.engines, ck.dir).load(backend, cfg, ck.weights);
+}
+
+export interface EvalFlags {
+  checkpoint: string;
+  data: string;
+  seqLen?: number;
+  batch?: number;
+  threads?: number;
+  backend?: BackendKind;
+}
+
+/** Bits per byte of the whole file; last stdout line `bits_per_byte: <value>`. Progress goes to stderr. */
+export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<number> {
+  const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
+  const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads ?? 1, ctx, info);
+  const corpus = readCorpusFile(flags.data, '--data');
+  const tokens = new ByteTokenizer().encode(corpus.bytes);
+  const seqLen = flags.seqLen ?? Math.min(em.seqLen, em.maxContext);
+  if (seqLen > em.maxContext) {
+    throw new UsageError(`--seq-len ${seqLen}: this model takes at most ${em.maxContext} tokens per window`);
+  }
+  const out = (l: string): void => void ctx.stdout.write(`${l}\n`);
+  out(`model: ${em.describe()}`);
+  out(`data: ${flags.data} (${corpus.summary})`);
+  const bar = ctx.stderr.isTTY
+    ? new cliProgress.SingleBar({ stream: ctx.stderr as NodeJS.WriteStream, format: 'eval {bar} {value}/{total} windows | ETA {eta_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic)
+    : null;
+  let started = false;
+  const r = evaluate(em.model, tokens, {
+    seqLen,
+    batch: flags.batch ?? 1,
+    onProgress: (done, total) => {
+      if (!bar) return;
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.update(done);
+    },
+  });
+  bar?.stop();
+  out(`windows: ${r.windows} of ${seqLen} tokens; scored ${r.targets} bytes`);
+  out(`loss: ${r.loss.toFixed(6)} nats per byte`);
+  out(`bits_per_byte: ${r.bitsPerByte.toFixed(6)}`);
+  return 0;
+}
+
+export interface GenerateFlags {
+  checkpoint: string;
+  prompt: string;
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  threads?: number;
+  backend?: BackendKind;
+}
+
+/** Streams the continuation of the prompt (the prompt itself is not echoed) to stdout. */
+export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Promise<number> {
+  const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
+  const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads ?? 1, ctx, info);
+  const tok = new ByteTokenizer();
+  const prompt = tok.encode(flags.prompt);
+  const decoder = tok.streamDecoder();
+  for (const id of generateTokens(em.model, prompt, {
+    maxNewTokens: flags.maxNewTokens,
+    temperature: flags.temperature,
+    topK: flags.topK,
+    topP: flags.topP,
+    seed: flags.seed,
+    window: em.fixedLength ? em.seqLen : em.maxContext,
+    padToWindow: em.fixedLength,
+    padId: tok.padId,
+    suppressIds: [tok.padId],
+    stopAfter: (x) => x === 1, // HF enwik8 configs: eos_token_id 1 ("end of text")
+  })) {
+    ctx.stdout.write(decoder.push(id));
+  }
+  ctx.stdout.write(decoder.flush());
+  if (ctx.stdout.isTTY) ctx.stdout.write('\n');
+  return 0;
+}

@@ -1,0 +1,258 @@
+/**
+ * The `reformer` command line (bin/reformer.js runs `main`). Argument parsing only: every command is a
+ * function of its parsed flags and a `CliContext` (context.ts), so tests run it in-process with their
+ * own streams and engines (`runCli`).
+ *
+ * Errors: one line on stderr (`reformer: <what>`), the stack only with --verbose. Exit codes: see EXIT.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, FormatError, ReformerError, ShapeError, UsageError } from '../../errors.js';
+import { BACKEND_KINDS, defaultContext, EXIT, NotAvailableError, type BackendKind, type CliContext } from './context.js';
+import { evalCommand, generateCommand } from './inference.js';
+import { BENCH_TARGETS, benchCommand, conformanceCommand, verifyCommand, type BenchTarget } from './misc.js';
+import { choiceFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from './parse.js';
+import { TRAIN_DEFAULTS, trainCommand, type TrainFlags } from './train.js';
+
+const EXIT_HELP = `
+Exit codes:
+  0  success
+  1  runtime failure (e.g. NaN loss: NumericalError; out of memory: ResourceError; I/O errors)
+  2  usage or input error (bad flag value, missing file, invalid config, data or checkpoint:
+     UsageError, ConfigError, FormatError, ShapeError)
+  3  not available in this build yet (the command's engine has not landed)
+  130/143  a second SIGINT/SIGTERM during training (exits at once; the last checkpoint stays intact)
+
+Errors are one line on stderr; add --verbose for the stack trace.`;
+
+const threadsOption = (): Option =>
+  new Option('--threads <n>', 'compute threads (validated; the kernels currently run on one thread)').argParser(intFlag('--threads', 1, 256));
+const backendOption = (): Option =>
+  new Option('--backend <kind>', `compute backend: ${BACKEND_KINDS.join(', ')} (default auto: WASM SIMD if it loads, else the reference backend)`).argParser(
+    choiceFlag('--backend', BACKEND_KINDS),
+  );
+
+/** Names of the options given on the command line (not defaults). */
+function explicitOptions(cmd: Command): Set<string> {
+  return new Set(cmd.options.map((o) => o.attributeName()).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
+}
+
+/** Builds the program; `setExit` receives each action's exit code. */
+export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
+  const log = (line: string): void => void ctx.stdout.write(`${line}\n`);
+  const program = new Command('reformer')
+    .description(
+      'The Reformer (Kitaev, Kaiser & Levskaya, ICLR 2020) in TypeScript + WebAssembly: train byte-level language models, ' +
+        'evaluate them in bits per byte, sample text, check HF conformance.',
+    )
+    .version(readVersion(ctx), '-V, --version', 'print the version')
+    .option('--verbose', 'print stack traces with errors')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void ctx.stdout.write(s),
+      writeErr: (s) => void ctx.stderr.write(s),
+      outputError: () => {}, // runCli prints errors as one line
+    })
+    .showSuggestionAfterError(true)
+    .addHelpText('after', EXIT_HELP);
+
+  const engine = ctx.engine;
+  program
+    .command('train')
+    .description('train a byte-level language model on a text or FASTA file (checkpoints, metrics.jsonl and training.svg in --out)')
+    .option('--data <file>', 'UTF-8 text, FASTA (.fa/.fasta/.fna or leading ">"), optionally .gz (default: the embedded Crime and Punishment)', nonEmptyFlag('--data'))
+    .option('--out <dir>', `run directory: <dir>/checkpoint, <dir>/metrics.jsonl, <dir>/training.svg (default: ${TRAIN_DEFAULTS.out}; with --resume: the resumed run)`, nonEmptyFlag('--out'))
+    .option('--preset <name>', `model size: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`, choiceFlag('--preset', engine.presets))
+    .option('--config <config.json>', 'HF ReformerConfig fields applied on top of the preset', nonEmptyFlag('--config'))
+    .option('--seq-len <n>', "training window in tokens (default: the preset's; sets axial_pos_shape to two factors of n)", intFlag('--seq-len', 2))
+    .option('--batch <n>', `windows per step (default: ${TRAIN_DEFAULTS.tokensPerStep} tokens per step, at least 1 window)`, intFlag('--batch'))
+    .option('--steps <n>', 'stop at this step (absolute: a resumed run stops at the same place); cosine decay over these steps', intFlag('--steps'))
+    .option('--minutes <m>', `stop after m minutes of this run (default ${TRAIN_DEFAULTS.minutes} when --steps is not given; with both, whichever comes first)`, numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }))
+    .option('--lr <x>', `peak learning rate of AdamW (default ${TRAIN_DEFAULTS.lr}); decays to lr/10`, numberFlag('--lr', 0, 10, { exclusiveMin: true }))
+    .option('--warmup <n>', 'linear warm-up steps (default min(100, steps/10), or 50 with --minutes only)', intFlag('--warmup', 0))
+    .option('--seed <s>', `seed of the initialisation and of the batch sampler (default ${TRAIN_DEFAULTS.seed})`, intFlag('--seed', 0))
+    .option('--resume <dir>', 'continue a run (run directory or checkpoint directory) exactly where it stopped', nonEmptyFlag('--resume'))
+    .option('--eval-every <n>', `validate (bits per byte) every n steps, 0 = only at the end (default ${TRAIN_DEFAULTS.evalEvery})`, intFlag('--eval-every', 0))
+    .option('--eval-windows <n>', `validation windows per periodic validation (default ${TRAIN_DEFAULTS.evalWindows})`, intFlag('--eval-windows'))
+    .option('--checkpoint-every <n>', 'save a checkpoint every n steps, 0 = only at the end (default: --eval-every)', intFlag('--checkpoint-every', 0))
+    .option('--val-fraction <f>', `fraction held out from the end of the data for validation (default ${TRAIN_DEFAULTS.valFraction})`, numberFlag('--val-fraction', 0, 1, { exclusiveMax: true }))
+    .addOption(threadsOption())
+    .addOption(backendOption())
+    .addHelpText(
+      'after',
+      '\nSIGINT/SIGTERM: the current step finishes, a checkpoint is saved, exit 0; a second signal exits at once.\n' +
+        'Example: reformer train --preset tiny --steps 300 --out runs/tiny\n' +
+        EXIT_HELP,
+    )
+    .action(async (flags: TrainFlags, cmd: Command) => {
+      setExit(await trainCommand(flags, explicitOptions(cmd), ctx, log));
+    });
+
+  program
+    .command('eval')
+    .description('bits per byte of a checkpoint on a whole data file (last stdout line: "bits_per_byte: <value>")')
+    .requiredOption('--checkpoint <dir>', 'checkpoint directory, or a run directory holding checkpoint/', nonEmptyFlag('--checkpoint'))
+    .requiredOption('--data <file>', 'text or FASTA file (optionally .gz) to score', nonEmptyFlag('--data'))
+    .option('--seq-len <n>', "window length (default: the model's training length); windows overlap by one token, every byte after the first is scored once", intFlag('--seq-len', 2))
+    .option('--batch <n>', 'windows per forward pass (default 1)', intFlag('--batch'))
+    .addOption(threadsOption())
+    .addOption(backendOption())
+    .addHelpText('after', EXIT_HELP)
+    .action(async (flags, _cmd: Command) => {
+      setExit(await evalCommand(flags, ctx));
+    });
+
+  program
+    .command('generate')
+    .description('sample text from a checkpoint, streamed to stdout (the prompt is not echoed)')
+    .requiredOption('--checkpoint <dir>', 'checkpoint directory, or a run directory holding checkpoint/', nonEmptyFlag('--checkpoint'))
+    .requiredOption('--prompt <text>', 'text to continue (at least one byte)', nonEmptyFlag('--prompt'))
+    .option('--max-new-tokens <n>', 'bytes to generate', intFlag('--max-new-tokens'), 200)
+    .option('--temperature <t>', 'softmax temperature; 0 = greedy (argmax)', numberFlag('--temperature', 0, 100), 1)
+    .option('--top-k <k>', 'sample among the k most likely bytes only; 0 = off', intFlag('--top-k', 0), 0)
+    .option('--top-p <p>', 'nucleus sampling: the smallest set of bytes with probability ≥ p; 1 = off', numberFlag('--top-p', 0, 1, { exclusiveMin: true }), 1)
+    .option('--seed <s>', 'sampling seed (same seed, same text)', intFlag('--seed', 0), 0)
+    .addOption(threadsOption())
+    .addOption(backendOption())
+    .addHelpText('after', '\nEach new byte re-runs the model on the last window of context (no cache).\n' + EXIT_HELP)
+    .action(async (flags, _cmd: Command) => {
+      setExit(await generateCommand(flags, ctx));
+    });
+
+  program
+    .command('verify')
+    .description('LSH vs exact attention quality report per number of hash rounds (not available yet)')
+    .option('--checkpoint <dir>', 'checkpoint whose LSH layers to check', nonEmptyFlag('--checkpoint'))
+    .option('--preset <name>', `fresh model of a preset instead: ${engine.presets.join(', ')}`, choiceFlag('--preset', engine.presets))
+    .option('--data <file>', 'text to take the input windows from', nonEmptyFlag('--data'))
+    .option('--seq-len <n>', 'sequence length of the check', intFlag('--seq-len', 2))
+    .option('--num-hashes <list>', 'hash rounds to compare, comma-separated', intListFlag('--num-hashes'), [1, 2, 4, 8])
+    .addHelpText('after', EXIT_HELP)
+    .action((flags) => {
+      if (flags.checkpoint !== undefined && flags.preset !== undefined) throw new UsageError('verify: give --checkpoint or --preset, not both');
+      verifyCommand(flags);
+    });
+
+  program
+    .command('conformance')
+    .description('run a folder of HF fixture cases (<case>.json + <case>.safetensors) and report per tensor')
+    .argument('<dir>', 'fixture folder, e.g. test/fixtures/hf-reformer')
+    .option('--dtype <dtype>', 'f32 (compare with HF fp32 outputs) or f64 (with HF float64 references)', choiceFlag('--dtype', ['f32', 'f64'] as const), 'f32')
+    .option('--filter <text>', 'only cases whose name or component contains text', nonEmptyFlag('--filter'))
+    .addHelpText('after', '\nExit code 0 when no case fails, 1 otherwise.\n' + EXIT_HELP)
+    .action((dir: string, flags) => {
+      setExit(conformanceCommand(dir, flags, ctx));
+    });
+
+  program
+    .command('bench')
+    .description(`benchmarks: ${BENCH_TARGETS.join(', ')} (not available yet)`)
+    .argument('<what>', BENCH_TARGETS.join(' | '), choiceFlag('<what>', BENCH_TARGETS))
+    .addHelpText('after', EXIT_HELP)
+    .action((what: BenchTarget) => {
+      benchCommand(what);
+    });
+
+  program
+    .command('demo')
+    .description('train a tiny model on the embedded corpus for a short while, then sample from it')
+    .option('--minutes <m>', 'training time', numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }), 1)
+    .option('--out <dir>', 'run directory (continued if it already holds a demo checkpoint)', nonEmptyFlag('--out'), 'runs/demo')
+    .option('--prompt <text>', 'prompt of the sample', nonEmptyFlag('--prompt'), 'Raskolnikov ')
+    .addOption(backendOption())
+    .addHelpText('after', EXIT_HELP)
+    .action(async (flags: { minutes: number; out: string; prompt: string; backend?: BackendKind }) => {
+      const exists = (() => {
+        try {
+          readFileSync(join(flags.out, 'checkpoint', 'manifest.json'));
+          return true;
+        } catch {
+          return false;
+        }
+      })();
+      const trainFlags: TrainFlags = exists
+        ? { resume: flags.out, minutes: flags.minutes, ...(flags.backend ? { backend: flags.backend } : {}) }
+        : { out: flags.out, preset: engine.presets[0]!, minutes: flags.minutes, evalEvery: 50, ...(flags.backend ? { backend: flags.backend } : {}) };
+      const explicit = new Set(Object.keys(trainFlags));
+      const code = await trainCommand(trainFlags, explicit, ctx, log);
+      if (code !== 0) return setExit(code);
+      log(`\nsample (temperature 0.8, top-k 40) after "${flags.prompt}":\n`);
+      ctx.stdout.write(flags.prompt);
+      setExit(
+        await generateCommand(
+          { checkpoint: flags.out, prompt: flags.prompt, maxNewTokens: 300, temperature: 0.8, topK: 40, topP: 1, seed: 0, ...(flags.backend ? { backend: flags.backend } : {}) },
+          ctx,
+        ),
+      );
+      ctx.stdout.write('\n');
+    });
+
+  return program;
+}
+
+function readVersion(ctx: CliContext): string {
+  try {
+    return (JSON.parse(readFileSync(join(ctx.packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Exit code of an error (see EXIT). */
+export function exitCodeOf(e: unknown): number {
+  if (e instanceof NotAvailableError) return EXIT.unavailable;
+  if (e instanceof UsageError || e instanceof ConfigError || e instanceof FormatError || e instanceof ShapeError) return EXIT.usage;
+  if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  return EXIT.failure;
+}
+
+/** One line for an error: the message with its kind, newlines flattened. */
+export function errorLine(e: unknown): string {
+  let text: string;
+  if (e instanceof CommanderError) text = e.message.replace(/^error: /, '');
+  else if (e instanceof UsageError || e instanceof NotAvailableError) text = e.message;
+  else if (e instanceof ReformerError) text = `${e.name}: ${e.message}`;
+  else if (e instanceof Error) text = `${e.name}: ${e.message}`;
+  else text = String(e);
+  return `reformer: ${text.replace(/\s*\n\s*/g, ' ')}`;
+}
+
+/**
+ * Runs the CLI on `argv` (without `node` and the script) and returns the exit code; never calls
+ * process.exit. `overrides` replace parts of the default context (tests).
+ */
+export async function runCli(argv: readonly string[], overrides: Partial<CliContext> = {}): Promise<number> {
+  const ctx: CliContext = { ...defaultContext(), ...overrides };
+  const verbose = argv.includes('--verbose');
+  let code: number = EXIT.ok;
+  const program = buildProgram(ctx, (c) => {
+    code = c;
+  });
+  try {
+    if (argv.length === 0) {
+      ctx.stderr.write(program.helpInformation());
+      return EXIT.usage;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError && (e.code === 'commander.helpDisplayed' || e.code === 'commander.version')) return EXIT.ok;
+    if (e instanceof CommanderError && e.code === 'commander.help') return EXIT.usage;
+    ctx.stderr.write(`${errorLine(e)}\n`);
+    if (verbose && e instanceof Error && e.stack) ctx.stderr.write(`${e.stack}\n`);
+    return exitCodeOf(e);
+  }
+}
+
+/** Entry point of bin/reformer.js. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  // `reformer generate ... | head`: a closed pipe ends the command quietly
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(EXIT.ok);
+      throw e;
+    });
+  }
+  return runCli(argv);
+}

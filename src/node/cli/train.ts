@@ -1,0 +1,236 @@
+/**
+ * `reformer train`: data file -> byte tokens -> train/validation split -> Trainer, with progress,
+ * JSONL metrics, periodic atomic checkpoints, an SVG of the curves, and a graceful stop on SIGINT/SIGTERM.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { FormatError, UsageError } from '../../errors.js';
+import { splitTokens } from '../../train/data.js';
+import { ByteTokenizer } from '../../train/tokenizer.js';
+import { optionsFromState, Trainer, type TrainerSnapshot, type TrainOptions, type TrainResult } from '../../train/trainer.js';
+import { writeFileAtomic } from '../atomic.js';
+import { CHECKPOINT_SUBDIR, checkpointDirFor, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
+import { checkReadableFile, readCorpusFile } from '../corpus-file.js';
+import { engineForConfig, parseConfigJson, type EngineModel } from '../engine.js';
+import { MetricsLog } from '../metrics.js';
+import { trainingCurveSvg } from '../plot.js';
+import { fmtDuration, TrainingProgress } from '../progress.js';
+import { StopSignals } from '../signals.js';
+import type { BackendKind, CliContext } from './context.js';
+
+export interface TrainFlags {
+  data?: string;
+  out?: string;
+  preset?: string;
+  config?: string;
+  seqLen?: number;
+  batch?: number;
+  steps?: number;
+  minutes?: number;
+  lr?: number;
+  warmup?: number;
+  seed?: number;
+  resume?: string;
+  evalEvery?: number;
+  evalWindows?: number;
+  checkpointEvery?: number;
+  valFraction?: number;
+  threads?: number;
+  backend?: BackendKind;
+}
+
+/** Defaults of a new run (documented in `--help`). */
+export const TRAIN_DEFAULTS = {
+  minutes: 10,
+  lr: 1e-3,
+  tokensPerStep: 4096,
+  seed: 1,
+  evalEvery: 100,
+  evalWindows: 16,
+  valFraction: 0.05,
+  out: 'runs/train',
+} as const;
+
+/** Caller fields stored in `trainer_state.json` (`extra`). */
+interface TrainExtra {
+  data?: { path: string; bytes: number; format: string; fingerprint: string };
+  tokenizer?: string;
+  model_seed?: number;
+  preset?: string | null;
+  validation_fraction?: number;
+}
+
+/** FNV-1a over the token ids: detects resuming on other data. */
+function fingerprint(tokens: Int32Array): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < tokens.length; i++) {
+    h ^= tokens[i]!;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${tokens.length}:${h.toString(16).padStart(8, '0')}`;
+}
+
+/** Runs `reformer train`; returns the exit code. `explicit` = flags given on the command line. */
+export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<string>, ctx: CliContext, log: (line: string) => void): Promise<number> {
+  // ---- what to resume
+  let resumed: LoadedCheckpoint | null = null;
+  let resumeDir: string | null = null;
+  if (flags.resume !== undefined) {
+    if (explicit.has('preset') || explicit.has('config')) {
+      throw new UsageError('--preset/--config cannot be combined with --resume: the model comes from the checkpoint');
+    }
+    resumeDir = checkpointDirFor(flags.resume);
+    resumed = loadCheckpoint(flags.resume);
+    if (!resumed.snapshot) throw new FormatError(`--resume ${flags.resume}: the checkpoint has no trainer state (inference only); nothing to resume`);
+    if (resumed.recovered) log(`note: ${resumeDir} was incomplete (a save was interrupted); resuming from its backup ${resumed.dir}`);
+  }
+  const stored = resumed?.snapshot?.state ?? null;
+  const storedOptions = stored ? optionsFromState(stored) : null;
+  const extra = (stored?.extra ?? {}) as TrainExtra;
+
+  // ---- output location (refuse to overwrite another run's checkpoint)
+  const checkpointDir = flags.out !== undefined ? join(resolve(flags.out), CHECKPOINT_SUBDIR) : (resumeDir ?? join(resolve(TRAIN_DEFAULTS.out), CHECKPOINT_SUBDIR));
+  if (!resumed && (existsSync(checkpointDir) || existsSync(join(checkpointDir, 'manifest.json')))) {
+    const runDir = dirname(checkpointDir);
+    throw new UsageError(`--out ${flags.out ?? TRAIN_DEFAULTS.out}: ${runDir} already holds a checkpoint; continue it with --resume ${runDir}, or choose another --out`);
+  }
+  const runDir = dirname(checkpointDir);
+
+  // ---- data
+  const dataPath = flags.data ?? extra.data?.path ?? join(ctx.packageRoot, 'data', 'crime-and-punishment.txt');
+  const corpus = readCorpusFile(dataPath, '--data');
+  const tokenizer = new ByteTokenizer();
+  const tokens = tokenizer.encode(corpus.bytes);
+  const fp = fingerprint(tokens);
+  if (extra.data && extra.data.fingerprint !== fp) {
+    log(`warning: ${dataPath} differs from the data this checkpoint was trained on (${extra.data.path}); the continuation is not the original run's`);
+  }
+
+  // ---- model
+  const threads = flags.threads ?? 1;
+  const { backend, note } = await ctx.createBackend(flags.backend ?? 'auto', threads);
+  if (note) log(`note: ${note}`);
+  let em: EngineModel;
+  const modelSeed = flags.seed ?? extra.model_seed ?? TRAIN_DEFAULTS.seed;
+  if (resumed) {
+    const cfg = parseConfigJson(resumed.config, `${resumed.dir}/config.json`);
+    em = engineForConfig(cfg, ctx.engines, resumed.dir).load(backend, cfg, resumed.weights);
+    if (flags.seqLen !== undefined && flags.seqLen !== em.seqLen) {
+      throw new UsageError(`--seq-len ${flags.seqLen}: the checkpoint trains on windows of ${em.seqLen}; leave --seq-len out when resuming`);
+    }
+  } else {
+    let configObj: Record<string, unknown> | undefined;
+    if (flags.config !== undefined) {
+      checkReadableFile(flags.config, '--config');
+      configObj = parseConfigJson(readFileSync(flags.config), flags.config);
+    }
+    em = ctx.engine.create(backend, {
+      ...(flags.preset !== undefined ? { preset: flags.preset } : {}),
+      ...(configObj ? { config: configObj } : {}),
+      ...(flags.seqLen !== undefined ? { seqLen: flags.seqLen } : {}),
+      seed: modelSeed,
+    });
+  }
+  const seqLen = em.seqLen;
+
+  // ---- options: flags, else the checkpoint's, else defaults
+  const pick = <T>(key: string, flag: T | undefined, fromState: T | undefined, fallback: T): T =>
+    explicit.has(key) && flag !== undefined ? flag : (fromState ?? flag ?? fallback);
+  const byFlags = explicit.has('steps') || explicit.has('minutes');
+  const steps = byFlags ? flags.steps : storedOptions ? storedOptions.steps : undefined;
+  const minutes = byFlags ? flags.minutes : storedOptions ? storedOptions.minutes : TRAIN_DEFAULTS.minutes;
+  const defaultWarmup = steps !== undefined ? Math.min(100, Math.ceil(steps / 10)) : 50;
+  const evalEvery = pick('evalEvery', flags.evalEvery, storedOptions?.evalEvery, TRAIN_DEFAULTS.evalEvery);
+  const options: TrainOptions = {
+    batch: pick('batch', flags.batch, storedOptions?.batch, Math.max(1, Math.round(TRAIN_DEFAULTS.tokensPerStep / seqLen))),
+    seqLen,
+    ...(steps !== undefined ? { steps } : {}),
+    ...(minutes !== undefined ? { minutes } : {}),
+    lr: pick('lr', flags.lr, storedOptions?.lr, TRAIN_DEFAULTS.lr),
+    warmupSteps: pick('warmup', flags.warmup, storedOptions?.warmupSteps, defaultWarmup),
+    ...(storedOptions?.minLr !== undefined && !explicit.has('lr') ? { minLr: storedOptions.minLr } : {}),
+    ...(storedOptions?.optimizer ? { optimizer: storedOptions.optimizer } : {}),
+    // the sampler's seed differs from the model's initialisation seed
+    seed: storedOptions && !explicit.has('seed') ? storedOptions.seed : modelSeed + 1,
+    evalEvery,
+    evalWindows: pick('evalWindows', flags.evalWindows, storedOptions?.evalWindows, TRAIN_DEFAULTS.evalWindows),
+    checkpointEvery: pick('checkpointEvery', flags.checkpointEvery, storedOptions?.checkpointEvery, evalEvery),
+    bytesPerToken: 1,
+  };
+  if (resumed && storedOptions) {
+    for (const k of ['lr', 'batch', 'warmup', 'seed'] as const) {
+      if (explicit.has(k)) log(`note: --${k} overrides the checkpoint's setting; the continuation differs from the original run`);
+    }
+  }
+  const validationFraction = pick('valFraction', flags.valFraction, extra.validation_fraction, TRAIN_DEFAULTS.valFraction);
+  const data = splitTokens(tokens, { validationFraction, seqLen });
+
+  const trainer = new Trainer(em.model, data, options);
+  trainer.extra = {
+    data: { path: resolve(dataPath), bytes: corpus.bytes.length, format: corpus.format, fingerprint: fp },
+    tokenizer: tokenizer.name,
+    model_seed: modelSeed,
+    preset: resumed ? (extra.preset ?? null) : (flags.preset ?? ctx.engine.defaultPreset),
+    validation_fraction: validationFraction,
+  } satisfies TrainExtra;
+  if (resumed) trainer.restore(resumed.snapshot!);
+
+  log(`model: ${em.describe()}; backend ${backend.name}`);
+  log(`data: ${dataPath} (${corpus.summary}): ${data.train.length} training and ${data.validation.length} validation tokens`);
+  const budget = [options.steps !== undefined ? `until step ${options.steps}` : null, options.minutes !== undefined ? `for at most ${fmtDuration(Math.round(options.minutes * 60))}` : null]
+    .filter(Boolean)
+    .join(' or ');
+  log(
+    `training ${resumed ? `from step ${trainer.step} ` : ''}${budget}: batch ${options.batch} × ${seqLen} tokens, lr ${options.lr} ` +
+      `(${trainer.schedule.kind}, warm-up ${options.warmupSteps}), validation and checkpoint every ${options.evalEvery} / ${options.checkpointEvery} steps -> ${checkpointDir}`,
+  );
+
+  // ---- logging, checkpoints, plot, signals
+  const metrics = new MetricsLog(join(runDir, 'metrics.jsonl'));
+  if (resumed) metrics.truncateAfter(trainer.step);
+  const progress = new TrainingProgress({
+    stream: ctx.stdout as NodeJS.WritableStream,
+    tty: Boolean(ctx.stdout.isTTY),
+    ...(options.steps !== undefined ? { totalSteps: options.steps } : {}),
+    ...(options.minutes !== undefined ? { minutes: options.minutes } : {}),
+    startStep: trainer.step,
+  });
+  const title = `${em.kind}${trainer.extra.preset ? ` ${String(trainer.extra.preset)}` : ''} on ${basename(dataPath)}`;
+  const writePlot = async (): Promise<void> => {
+    writeFileAtomic(join(runDir, 'training.svg'), await trainingCurveSvg(metrics.read(), title));
+  };
+  const save = async (snapshot: TrainerSnapshot): Promise<void> => {
+    saveCheckpoint(checkpointDir, { config: em.configJson(), weights: em.weights(), snapshot });
+    await writePlot();
+  };
+  const signals = ctx.handleSignals
+    ? new StopSignals((sig) => progress.message(`received ${sig}: finishing the current step and saving a checkpoint (send it again to exit at once)`)).install()
+    : null;
+
+  let result: TrainResult;
+  try {
+    result = await trainer.run({
+      onStep: (s) => {
+        metrics.step(s);
+        progress.step(s);
+      },
+      onValidation: (v) => {
+        metrics.validation(v);
+        progress.validation(v);
+      },
+      onCheckpoint: (snapshot) => save(snapshot),
+      shouldStop: () => signals?.requested ?? false,
+    });
+  } finally {
+    progress.stop();
+    signals?.dispose();
+  }
+
+  const why =
+    result.stoppedBy === 'stop-request' ? `interrupted by ${signals?.signal ?? 'a stop request'}` : result.stoppedBy === 'time' ? 'time budget reached' : 'step budget reached';
+  log(`${why} at step ${result.step}`);
+  if (result.lastValidation) log(`validation: ${result.lastValidation.bitsPerByte.toFixed(4)} bits per byte at step ${result.lastValidation.step}`);
+  log(`checkpoint: ${checkpointDir} (metrics ${join(runDir, 'metrics.jsonl')}, curves ${join(runDir, 'training.svg')})`);
+  if (result.stoppedBy !== 'steps') log(`resume with: reformer train --resume ${runDir}`);
+  return 0;
+}

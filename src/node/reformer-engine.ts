@@ -1,0 +1,117 @@
+/**
+ * The Reformer behind the CLI: `ReformerModelWithLMHead` (model/lm-model.ts) from a preset
+ * (config/presets.ts) or a config.json; checkpoint bytes by model/checkpoint.ts (HF `state_dict()`
+ * names, HF-loadable config.json).
+ *
+ * The wrapper adds `RandomStateful` (the model's generator of hash rotations and dropout seeds,
+ * `model.reformer.rng`), so a resumed training run draws the same rotations as an uninterrupted one.
+ */
+import type { Backend, Float } from '../backend/backend.js';
+import { DEFAULT_PRESET, PRESET_NAMES, preset, type PresetName } from '../config/presets.js';
+import type { ReformerConfig, ReformerConfigInput } from '../config/reformer-config.js';
+import { ConfigError } from '../errors.js';
+import type { CausalLanguageModel, LossResult, TokenBatch } from '../model/language-model.js';
+import { lmCheckpointToBytes, lmFromCheckpoint } from '../model/checkpoint.js';
+import { ReformerModelWithLMHead } from '../model/lm-model.js';
+import type { RandomStateful } from '../train/trainer.js';
+import { Rng, type RngState } from '../util/rng.js';
+import type { CreateSpec, EngineModel, ModelEngine } from './engine.js';
+
+/** `ReformerModelWithLMHead` as a `CausalLanguageModel` with a saveable random state. */
+export class ReformerLM implements CausalLanguageModel, RandomStateful {
+  readonly lm: ReformerModelWithLMHead;
+  constructor(lm: ReformerModelWithLMHead) {
+    this.lm = lm;
+  }
+  get backend(): Backend {
+    return this.lm.backend;
+  }
+  get vocabSize(): number {
+    return this.lm.vocabSize;
+  }
+  get params(): Float {
+    return this.lm.params;
+  }
+  get grads(): Float {
+    return this.lm.grads;
+  }
+  lossAndGrad(batch: TokenBatch): LossResult {
+    return this.lm.lossAndGrad(batch);
+  }
+  loss(batch: TokenBatch): LossResult {
+    return this.lm.loss(batch);
+  }
+  logits(batch: TokenBatch): Float {
+    return this.lm.logits(batch);
+  }
+  getRandomState(): RngState {
+    return this.lm.reformer.rng.state();
+  }
+  setRandomState(state: RngState): void {
+    this.lm.reformer.rng = Rng.fromState(state);
+  }
+}
+
+/** Two factors a·b = n with a ≤ b as close as possible (axial_pos_shape for a training length n). */
+export function axialFactors(n: number): [number, number] {
+  let a = Math.floor(Math.sqrt(n));
+  while (n % a !== 0) a--;
+  return [a, n / a];
+}
+
+/** Training length of a config: Π axial_pos_shape with axial embeddings, else max_position_embeddings. */
+function trainingLength(c: ReformerConfig): number {
+  return c.axial_pos_embds ? c.axial_pos_shape.reduce((x, y) => x * y, 1) : c.max_position_embeddings;
+}
+
+function wrap(lm: ReformerModelWithLMHead, label: string): EngineModel {
+  const config = lm.config;
+  const seqLen = trainingLength(config);
+  return {
+    model: new ReformerLM(lm),
+    kind: 'reformer',
+    seqLen,
+    maxContext: config.axial_pos_embds ? Math.min(seqLen, config.max_position_embeddings) : config.max_position_embeddings,
+    fixedLength: false,
+    describe: () =>
+      `reformer${label ? ` ${label}` : ''}: ${config.numLayers} layers (${config.attn_layers.join('/')}), hidden ${config.hidden_size}, ` +
+      `${config.num_attention_heads}×${config.attention_head_size} heads, sequence ${seqLen}, ${lm.params.length.toLocaleString('en-US')} parameters`,
+    configJson: () => new TextDecoder().decode(lmCheckpointToBytes(lm).config),
+    weights: () => lmCheckpointToBytes(lm).safetensors,
+  };
+}
+
+export const reformerEngine: ModelEngine = {
+  name: 'reformer',
+  presets: PRESET_NAMES,
+  defaultPreset: DEFAULT_PRESET,
+
+  create(backend: Backend, spec: CreateSpec): EngineModel {
+    const name = (spec.preset ?? DEFAULT_PRESET) as PresetName;
+    const overrides: ReformerConfigInput = { ...(spec.config ?? {}) };
+    const base = preset(name, overrides);
+    let config = base.config;
+    if (spec.seqLen !== undefined && spec.seqLen !== trainingLength(config)) {
+      if (!config.axial_pos_embds) {
+        if (spec.seqLen > config.max_position_embeddings) {
+          throw new ConfigError('max_position_embeddings', `${config.max_position_embeddings} < --seq-len ${spec.seqLen}; raise it in the config`);
+        }
+      } else {
+        // a new training length needs axial factors with that product; buckets follow HF's rule for the new length
+        config = config.with({
+          axial_pos_shape: axialFactors(spec.seqLen),
+          max_position_embeddings: spec.seqLen,
+          num_buckets: null,
+        });
+      }
+    }
+    const lm = new ReformerModelWithLMHead(backend, config, { seed: spec.seed });
+    return wrap(lm, name);
+  },
+
+  load(backend: Backend, configObj: Record<string, unknown>, weights: Uint8Array): EngineModel {
+    // model/checkpoint.ts: HF names, tied lm_head bias, our options from the safetensors metadata
+    const lm = lmFromCheckpoint(backend, { safetensors: weights, config: JSON.stringify(configObj) });
+    return wrap(lm, '');
+  },
+};
