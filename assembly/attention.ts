@@ -1,0 +1,300 @@
+// Chunked attention over rows already in attention order (semantics: Backend.chunkAttentionForward /
+// chunkAttentionBackward, ChunkAttentionParams). Fused per query chunk c:
+//   window  = key chunks c − before … c + after (mod numChunks), W = (before + 1 + after)·L keys
+//   S [L, W] = Q_c · K_windowᵀ        (K window transposed into scratch, then a direct 4×8 micro-GEMM)
+//   masks by replacement (padding / causal → maskValue, then self → selfMaskValue, then paper mode)
+//   lse_i = logsumexp(S_i) stored as f32 and re-read; P = exp(S − lse)
+//   out_c = Σ_o P[:, o-th L columns] · V_(chunk o)   (one micro-GEMM per neighbour chunk, in place)
+// The backward recomputes S and P from q, k and the forward's lse, then
+//   dP = dOut_c · V_windowᵀ,  dS = P ⊙ (dP − Σ_w P·dP + dlse) on live scores (replaced scores: 0),
+//   dq_c += dS·K_window,  dk_window += dSᵀ·Q_c,  dv_window += Pᵀ·dOut_c   (accumulating).
+// Query chunks [chunkBegin, chunkEnd) only, so the work can be split; each call needs its own scratch.
+// The backward's dk/dv updates touch neighbour chunks: concurrent calls on the same dk/dv must cover
+// disjoint key windows or use separate gradient buffers.
+import { gemmDirect } from './gemm';
+import { EXP_TABLE, expv, transposeBlock } from './simd';
+import { softmaxRow } from './softmax';
+
+// @ts-ignore: decorator
+@inline function align64(x: usize): usize {
+  return (x + 63) & ~(<usize>63);
+}
+
+/** Scratch bytes of one chunk-attention call (forward: backward = 0). */
+export function chunkAttentionScratchBytes(d: i32, chunkLength: i32, before: i32, after: i32, backward: i32): usize {
+  const w = <usize>(before + 1 + after) * <usize>chunkLength;
+  const lw = align64(<usize>chunkLength * w * 4);
+  const dw = align64(<usize>d * w * 4);
+  const keys = align64(w * 4);
+  let total = lw + dw + 3 * keys; // S, KT, kpos, kinv, krow
+  if (backward != 0) total += lw + dw + lw; // dP, VT, live
+  return total;
+}
+
+/** Geometry and inputs shared by forward and backward (plain struct in linear memory would be overkill). */
+// @ts-ignore: decorator
+@inline function windowChunk(c: i32, o: i32, before: i32, numChunks: i32): i32 {
+  let kc = (c - before + o) % numChunks;
+  if (kc < 0) kc += numChunks;
+  return kc;
+}
+
+/**
+ * Fills, for query chunk c: KT [d, W] (transposed keys of the window), kpos [W], kinv [W]
+ * (−1 where the key row is padding), krow [W] (key row index); and VT [d, W] when vt != 0.
+ */
+function buildWindow(
+  c: i32, numChunks: i32, L: i32, d: i32, before: i32, nb: i32,
+  k: usize, ldkB: usize, v: usize, ldvB: usize,
+  pos: usize, keyValid: usize,
+  kt: usize, vt: usize, kpos: usize, kinv: usize, krow: usize,
+): void {
+  const w = nb * L;
+  const wB = <usize>w << 2;
+  for (let o = 0; o < nb; o++) {
+    const kc = windowChunk(c, o, before, numChunks);
+    const row0 = kc * L;
+    const col0 = <usize>(o * L) << 2;
+    transposeBlock(L, d, k + <usize>row0 * ldkB, ldkB, kt + col0, wB);
+    if (vt != 0) transposeBlock(L, d, v + <usize>row0 * ldvB, ldvB, vt + col0, wB);
+    for (let r = 0; r < L; r++) {
+      const slot = <usize>(o * L + r) << 2;
+      const row = row0 + r;
+      store<i32>(kpos + slot, load<i32>(pos + (<usize>row << 2)));
+      store<i32>(kinv + slot, keyValid != 0 && load<i32>(keyValid + (<usize>row << 2)) == 0 ? -1 : 0);
+      store<i32>(krow + slot, row);
+    }
+  }
+}
+
+/**
+ * Masks one score row S[w], w < W, of query row i (position qPos) by replacement; writes live[w]
+ * (−1 if the score is still q·k, else 0) when live != 0.
+ */
+function maskRow(
+  srow: usize, w: i32, i: i32, qPos: i32,
+  kpos: usize, kinv: usize, krow: usize,
+  causal: bool, maskValue: f32, hasSelf: bool, selfValue: f32,
+  paper: usize, seqLen: i32, numHashes: i32,
+  live: usize,
+): void {
+  if (paper == 0) {
+    const qv = i32x4.splat(qPos);
+    const mv = f32x4.splat(maskValue);
+    const sv = f32x4.splat(selfValue);
+    let j = 0;
+    for (; j + 4 <= w; j += 4) {
+      const o = <usize>j << 2;
+      const kp = v128.load(kpos + o);
+      let inv = v128.load(kinv + o);
+      if (causal) inv = v128.or(inv, i32x4.lt_s(qv, kp));
+      let s = v128.bitselect(mv, v128.load(srow + o), inv);
+      let lv = v128.not(inv);
+      if (hasSelf) {
+        const self = i32x4.eq(qv, kp);
+        s = v128.bitselect(sv, s, self);
+        lv = v128.andnot(lv, self);
+      }
+      v128.store(srow + o, s);
+      if (live != 0) v128.store(live + o, lv);
+    }
+    for (; j < w; j++) {
+      const o = <usize>j << 2;
+      const kp = load<i32>(kpos + o);
+      let s = load<f32>(srow + o);
+      let lv = -1;
+      if (load<i32>(kinv + o) != 0 || (causal && qPos < kp)) {
+        s = maskValue;
+        lv = 0;
+      }
+      if (hasSelf && qPos == kp) {
+        s = selfValue;
+        lv = 0;
+      }
+      store<f32>(srow + o, s);
+      if (live != 0) store<i32>(live + o, lv);
+    }
+    return;
+  }
+  // paper-exact multi-round mode (Kitaev et al. App. A, Eq. 11-16), scalar
+  const round = i / seqLen;
+  const qBucket = load<i32>(paper + ((<usize>round * <usize>seqLen + <usize>qPos) << 2));
+  for (let j = 0; j < w; j++) {
+    const o = <usize>j << 2;
+    const kp = load<i32>(kpos + o);
+    const row = load<i32>(krow + o);
+    let s = load<f32>(srow + o);
+    let lv = -1;
+    let masked = false;
+    if (load<i32>(kinv + o) != 0 || (causal && qPos < kp)) {
+      s = maskValue;
+      lv = 0;
+      masked = true;
+    }
+    if (hasSelf && qPos == kp) {
+      s = selfValue; // overrides the mask: a token may fall back to itself
+      lv = 0;
+      masked = false;
+    }
+    if (row / seqLen != round || load<i32>(paper + ((<usize>round * <usize>seqLen + <usize>kp) << 2)) != qBucket) {
+      // j ∉ P_i^(r): another round's row or another bucket (m_ij = ∞)
+      s = maskValue;
+      lv = 0;
+    } else if (!masked) {
+      // m_ij = log N_ij, N_ij = rounds in which i and j share a bucket
+      let shared = 0;
+      for (let r = 0; r < numHashes; r++) {
+        const base = paper + ((<usize>r * <usize>seqLen) << 2);
+        if (load<i32>(base + (<usize>qPos << 2)) == load<i32>(base + (<usize>kp << 2))) shared++;
+      }
+      s = <f32>(<f64>s - Math.log(<f64>shared));
+    }
+    store<f32>(srow + o, s);
+    if (live != 0) store<i32>(live + o, lv);
+  }
+}
+
+/**
+ * Forward. Strides in elements; pointers to element 0 of each operand (offsets applied by the caller).
+ * keyValid = 0: all keys valid; paper = 0: standard mode (else [numHashes, seqLen] buckets).
+ */
+export function chunkAttentionForward(
+  n: i32, d: i32, L: i32, before: i32, after: i32,
+  q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
+  pos: usize, keyValid: usize, causal: i32, maskValue: f32, hasSelf: i32, selfValue: f32,
+  paper: usize, seqLen: i32, numHashes: i32,
+  chunkBegin: i32, chunkEnd: i32,
+  out: usize, ldOut: i32, lse: usize, scratch: usize,
+): void {
+  const numChunks = n / L;
+  const nb = before + 1 + after;
+  const w = nb * L;
+  const wB = <usize>w << 2;
+  const ldqB = <usize>ldq << 2;
+  const ldkB = <usize>ldk << 2;
+  const ldvB = <usize>ldv << 2;
+  const ldoB = <usize>ldOut << 2;
+  const sBuf = scratch;
+  const kt = sBuf + align64(<usize>L * wB);
+  const kpos = kt + align64(<usize>d * wB);
+  const kinv = kpos + align64(wB);
+  const krow = kinv + align64(wB);
+  for (let c = chunkBegin; c < chunkEnd; c++) {
+    buildWindow(c, numChunks, L, d, before, nb, k, ldkB, v, ldvB, pos, keyValid, kt, 0, kpos, kinv, krow);
+    const qc = q + <usize>(c * L) * ldqB;
+    // S = Q_c · K_windowᵀ
+    gemmDirect(L, w, d, qc, ldqB, 4, kt, wB, sBuf, wB, false);
+    for (let qi = 0; qi < L; qi++) {
+      const i = c * L + qi;
+      const srow = sBuf + <usize>qi * wB;
+      maskRow(srow, w, i, load<i32>(pos + (<usize>i << 2)), kpos, kinv, krow,
+        causal != 0, maskValue, hasSelf != 0, selfValue, paper, seqLen, numHashes, 0);
+      softmaxRow(w, srow, srow, lse + (<usize>i << 2));
+    }
+    // out_c = Σ_o P_o · V_(chunk o)
+    const oc = out + <usize>(c * L) * ldoB;
+    for (let o = 0; o < nb; o++) {
+      const kc = windowChunk(c, o, before, numChunks);
+      gemmDirect(L, d, L, sBuf + (<usize>(o * L) << 2), wB, 4, v + <usize>(kc * L) * ldvB, ldvB, oc, ldoB, o > 0);
+    }
+  }
+}
+
+/** Backward (accumulates dq, dk, dv, which share the strides of q, k, v). dLse = 0: none. */
+export function chunkAttentionBackward(
+  n: i32, d: i32, L: i32, before: i32, after: i32,
+  q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
+  pos: usize, keyValid: usize, causal: i32, maskValue: f32, hasSelf: i32, selfValue: f32,
+  paper: usize, seqLen: i32, numHashes: i32,
+  chunkBegin: i32, chunkEnd: i32,
+  lse: usize, dOut: usize, ldOut: i32, dLse: usize,
+  dq: usize, dk: usize, dv: usize, scratch: usize,
+): void {
+  const numChunks = n / L;
+  const nb = before + 1 + after;
+  const w = nb * L;
+  const wB = <usize>w << 2;
+  const ldqB = <usize>ldq << 2;
+  const ldkB = <usize>ldk << 2;
+  const ldvB = <usize>ldv << 2;
+  const ldoB = <usize>ldOut << 2;
+  const sBuf = scratch; // S, then P
+  const kt = sBuf + align64(<usize>L * wB);
+  const kpos = kt + align64(<usize>d * wB);
+  const kinv = kpos + align64(wB);
+  const krow = kinv + align64(wB);
+  const dpBuf = krow + align64(wB); // dP, then dS
+  const vt = dpBuf + align64(<usize>L * wB);
+  const live = vt + align64(<usize>d * wB);
+  const e0 = v128.load(EXP_TABLE, 0), e1 = v128.load(EXP_TABLE, 16), e2 = v128.load(EXP_TABLE, 32), e3 = v128.load(EXP_TABLE, 48);
+  const e4 = v128.load(EXP_TABLE, 64), e5 = v128.load(EXP_TABLE, 80), e6 = v128.load(EXP_TABLE, 96), e7 = v128.load(EXP_TABLE, 112);
+  const e8 = v128.load(EXP_TABLE, 128), e9 = v128.load(EXP_TABLE, 144), e10 = v128.load(EXP_TABLE, 160), e11 = v128.load(EXP_TABLE, 176);
+  for (let c = chunkBegin; c < chunkEnd; c++) {
+    buildWindow(c, numChunks, L, d, before, nb, k, ldkB, v, ldvB, pos, keyValid, kt, vt, kpos, kinv, krow);
+    const qc = q + <usize>(c * L) * ldqB;
+    const goc = dOut + <usize>(c * L) * ldoB;
+    // S = Q_c · K_windowᵀ, masked; dP = dOut_c · V_windowᵀ
+    gemmDirect(L, w, d, qc, ldqB, 4, kt, wB, sBuf, wB, false);
+    gemmDirect(L, w, d, goc, ldoB, 4, vt, wB, dpBuf, wB, false);
+    for (let qi = 0; qi < L; qi++) {
+      const i = c * L + qi;
+      const srow = sBuf + <usize>qi * wB;
+      const dprow = dpBuf + <usize>qi * wB;
+      const lrow = live + <usize>qi * wB;
+      maskRow(srow, w, i, load<i32>(pos + (<usize>i << 2)), kpos, kinv, krow,
+        causal != 0, maskValue, hasSelf != 0, selfValue, paper, seqLen, numHashes, lrow);
+      // P = exp(S − lse) (forward's stored lse); rowdot = Σ_w P·dP
+      const l = load<f32>(lse + (<usize>i << 2));
+      let dotv = f32x4.splat(0);
+      let dot: f32 = 0;
+      if (l == -Infinity) {
+        memory.fill(srow, 0, wB);
+      } else {
+        const lv = f32x4.splat(l);
+        let j = 0;
+        for (; j + 4 <= w; j += 4) {
+          const o = <usize>j << 2;
+          const p = expv(f32x4.sub(v128.load(srow + o), lv), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11);
+          v128.store(srow + o, p);
+          dotv = f32x4.add(dotv, f32x4.mul(p, v128.load(dprow + o)));
+        }
+        for (; j < w; j++) {
+          const o = <usize>j << 2;
+          const p = f32x4.extract_lane(
+            expv(f32x4.splat(load<f32>(srow + o) - l), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11), 0);
+          store<f32>(srow + o, p);
+          dot += p * load<f32>(dprow + o);
+        }
+        dot += f32x4.extract_lane(dotv, 0) + f32x4.extract_lane(dotv, 1) + f32x4.extract_lane(dotv, 2) + f32x4.extract_lane(dotv, 3);
+      }
+      // dS = P ⊙ (dP − rowdot + dlse) on live scores, in place of dP
+      const g: f32 = dLse != 0 ? load<f32>(dLse + (<usize>i << 2)) : 0;
+      const shift = g - dot;
+      const shv = f32x4.splat(shift);
+      let j = 0;
+      for (; j + 4 <= w; j += 4) {
+        const o = <usize>j << 2;
+        const ds = f32x4.mul(v128.load(srow + o), f32x4.add(v128.load(dprow + o), shv));
+        v128.store(dprow + o, v128.and(ds, v128.load(lrow + o)));
+      }
+      for (; j < w; j++) {
+        const o = <usize>j << 2;
+        const ds = load<f32>(srow + o) * (load<f32>(dprow + o) + shift);
+        store<f32>(dprow + o, load<i32>(lrow + o) != 0 ? ds : 0);
+      }
+    }
+    const dqc = dq + <usize>(c * L) * ldqB;
+    for (let o = 0; o < nb; o++) {
+      const kc = windowChunk(c, o, before, numChunks);
+      const col = <usize>(o * L) << 2;
+      const rowK = <usize>(kc * L) * ldkB;
+      const rowV = <usize>(kc * L) * ldvB;
+      // dq_c += dS_o · K_(chunk o)
+      gemmDirect(L, d, L, dpBuf + col, wB, 4, k + rowK, ldkB, dqc, ldqB, true);
+      // dk_(chunk o) += dS_oᵀ · Q_c
+      gemmDirect(L, d, L, dpBuf + col, 4, wB, qc, ldqB, dk + rowK, ldkB, true);
+      // dv_(chunk o) += P_oᵀ · dOut_c
+      gemmDirect(L, d, L, sBuf + col, 4, wB, goc, ldoB, dv + rowV, ldvB, true);
+    }
+  }
+}

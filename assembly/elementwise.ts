@@ -1,0 +1,109 @@
+// Element-wise helpers over contiguous f32 buffers (semantics: Backend.add ... sumSquares).
+
+/** out = a + b (out may alias a or b). */
+export function add(out: usize, a: usize, b: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+  }
+}
+
+/** y += alpha·x */
+export function axpy(y: usize, alpha: f64, x: usize, n: i32): void {
+  const al = <f32>alpha;
+  const av = f32x4.splat(al);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(av, v128.load(x + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(y + o) + al * load<f32>(x + o));
+  }
+}
+
+/** x *= alpha */
+export function scale(x: usize, alpha: f64, n: i32): void {
+  const al = <f32>alpha;
+  const av = f32x4.splat(al);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(x + o, f32x4.mul(v128.load(x + o), av));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(x + o, load<f32>(x + o) * al);
+  }
+}
+
+/** x[r, :] += v for r < rows; x: [rows, cols] contiguous, v: [cols]. */
+export function addRowVector(x: usize, v: usize, rows: i32, cols: i32): void {
+  const rowB = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowB;
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(xr + o, f32x4.add(v128.load(xr + o), v128.load(v + o)));
+    }
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      store<f32>(xr + o, load<f32>(xr + o) + load<f32>(v + o));
+    }
+  }
+}
+
+/**
+ * out[:] += Σ_r x[r, :]; column sums accumulated in f64 in `acc` (scratch of cols f64), rows read
+ * contiguously.
+ */
+export function sumRows(out: usize, x: usize, rows: i32, cols: i32, acc: usize): void {
+  memory.fill(acc, 0, <usize>cols << 3);
+  const rowB = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowB;
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const v = v128.load(xr + (<usize>j << 2));
+      const ap = acc + (<usize>j << 3);
+      v128.store(ap, f64x2.add(v128.load(ap), f64x2.promote_low_f32x4(v)));
+      v128.store(ap, f64x2.add(v128.load(ap, 16), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1))), 16);
+    }
+    for (; j < cols; j++) {
+      const ap = acc + (<usize>j << 3);
+      store<f64>(ap, load<f64>(ap) + <f64>load<f32>(xr + (<usize>j << 2)));
+    }
+  }
+  for (let j = 0; j < cols; j++) {
+    const o = out + (<usize>j << 2);
+    store<f32>(o, <f32>(<f64>load<f32>(o) + load<f64>(acc + (<usize>j << 3))));
+  }
+}
+
+/** Σ x_i² accumulated in f64 (each square is exact in f64). */
+export function sumSquares(x: usize, n: i32): f64 {
+  let a0 = f64x2.splat(0);
+  let a1 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1));
+    a0 = f64x2.add(a0, f64x2.mul(lo, lo));
+    a1 = f64x2.add(a1, f64x2.mul(hi, hi));
+  }
+  const t = f64x2.add(a0, a1);
+  let s = f64x2.extract_lane(t, 0) + f64x2.extract_lane(t, 1);
+  for (; i < n; i++) {
+    const v = <f64>load<f32>(x + (<usize>i << 2));
+    s += v * v;
+  }
+  return s;
+}

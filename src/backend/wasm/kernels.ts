@@ -1,0 +1,101 @@
+/**
+ * The exports of the AssemblyScript kernel module (assembly/index.ts), as TypeScript sees them.
+ *
+ * Every pointer is a byte address in the module's one linear memory (a JS number; addresses at or
+ * above 2^31 are passed as is and wrap to the same u32 bits). Sizes and strides are element counts.
+ * Booleans are passed as 0 / 1, and a null optional buffer as address 0 (the arena never hands out
+ * address 0: it starts above the module's static data). Kernels never allocate, check or throw.
+ */
+export interface KernelExports {
+  readonly memory?: WebAssembly.Memory;
+  /** First byte after the static data (constant tables). */
+  heapBase(): number;
+
+  gemmScratchBytes(m: number, n: number, k: number, transB: number): number;
+  gemm(
+    m: number, n: number, k: number,
+    a: number, lda: number, transA: number,
+    b: number, ldb: number, transB: number,
+    c: number, ldc: number, accumulate: number, scratch: number,
+  ): void;
+  gemmBatched(
+    batch: number, strideA: number, strideB: number, strideC: number,
+    m: number, n: number, k: number,
+    a: number, lda: number, transA: number,
+    b: number, ldb: number, transB: number,
+    c: number, ldc: number, accumulate: number, scratch: number,
+  ): void;
+
+  lshHashScratchBytes(rows: number, dHead: number, numHashes: number, half: number): number;
+  lshHash(
+    x: number, ldx: number, rows: number, dHead: number,
+    rot: number, numHashes: number,
+    factors: number, numFactors: number, half: number,
+    buckets: number, scratch: number,
+  ): void;
+
+  argsortKeys(perm: number, keys: number, n: number, numKeys: number, counts: number): void;
+  invertPermutation(inv: number, perm: number, n: number): void;
+  gatherRows(rows: number, cols: number, index: number, src: number, ldSrc: number, dst: number, ldDst: number): void;
+  scatterRows(rows: number, cols: number, index: number, src: number, ldSrc: number, dst: number, ldDst: number): void;
+  scatterAddRows(rows: number, cols: number, index: number, src: number, ldSrc: number, dst: number, ldDst: number): void;
+
+  softmaxRows(rows: number, cols: number, s: number, lds: number, p: number, ldp: number, lse: number): void;
+  softmaxRowsBackward(
+    rows: number, cols: number, p: number, ldp: number, dp: number, lddp: number, dlse: number, ds: number, ldds: number,
+  ): void;
+
+  layerNormForward(
+    rows: number, cols: number, x: number, gamma: number, beta: number, eps: number, y: number, mean: number, rstd: number,
+  ): void;
+  layerNormBackward(
+    rows: number, cols: number, dy: number, x: number, mean: number, rstd: number, gamma: number,
+    dx: number, dgamma: number, dbeta: number,
+  ): void;
+  rmsNormForward(rows: number, cols: number, x: number, y: number, rstd: number, eps: number, scale: number): void;
+  rmsNormBackward(rows: number, cols: number, dy: number, x: number, rstd: number, scale: number, dx: number): void;
+
+  /** kind: 0 relu, 1 gelu, 2 gelu_new */
+  activationForward(kind: number, x: number, y: number, n: number): void;
+  activationBackward(kind: number, x: number, dy: number, dx: number, n: number): void;
+
+  add(out: number, a: number, b: number, n: number): void;
+  axpy(y: number, alpha: number, x: number, n: number): void;
+  scale(x: number, alpha: number, n: number): void;
+  addRowVector(x: number, v: number, rows: number, cols: number): void;
+  sumRows(out: number, x: number, rows: number, cols: number, acc: number): void;
+  sumSquares(x: number, n: number): number;
+
+  chunkAttentionScratchBytes(d: number, chunkLength: number, before: number, after: number, backward: number): number;
+  chunkAttentionForward(
+    n: number, d: number, chunkLength: number, before: number, after: number,
+    q: number, ldq: number, k: number, ldk: number, v: number, ldv: number,
+    pos: number, keyValid: number, causal: number, maskValue: number, hasSelf: number, selfValue: number,
+    paper: number, seqLen: number, numHashes: number,
+    chunkBegin: number, chunkEnd: number,
+    out: number, ldOut: number, lse: number, scratch: number,
+  ): void;
+  chunkAttentionBackward(
+    n: number, d: number, chunkLength: number, before: number, after: number,
+    q: number, ldq: number, k: number, ldk: number, v: number, ldv: number,
+    pos: number, keyValid: number, causal: number, maskValue: number, hasSelf: number, selfValue: number,
+    paper: number, seqLen: number, numHashes: number,
+    chunkBegin: number, chunkEnd: number,
+    lse: number, dOut: number, ldOut: number, dLse: number,
+    dq: number, dk: number, dv: number, scratch: number,
+  ): void;
+
+  adamw(
+    n: number, param: number, grad: number, m: number, v: number,
+    beta1: number, beta2: number, eps: number, decay: number, stepSize: number, invSqrtBc2: number,
+  ): void;
+}
+
+/** Names every kernel module must export (checked at instantiation). */
+export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = [
+  'heapBase', 'gemmScratchBytes', 'gemm', 'gemmBatched', 'lshHashScratchBytes', 'lshHash', 'argsortKeys',
+  'invertPermutation', 'gatherRows', 'scatterRows', 'scatterAddRows', 'softmaxRows', 'softmaxRowsBackward',
+  'layerNormForward', 'layerNormBackward', 'rmsNormForward', 'rmsNormBackward', 'activationForward',
+  'activationBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows', 'sumSquares',
+  'chunkAttentionScratchBytes', 'chunkAttentionForward', 'chunkAttentionBackward', 'adamw',
+];
