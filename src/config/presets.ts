@@ -120,8 +120,8 @@ const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: stri
       axial_pos_shape: [128, 128],
       axial_pos_embds_dim: [128, 128],
       max_position_embeddings: 16384,
-      hidden_dropout_prob: 0.05, // HF defaults: longer runs start to over-fit a ~1 MB corpus
-      local_attention_probs_dropout_prob: 0.05,
+      hidden_dropout_prob: 0.05, // HF default: longer runs start to over-fit a ~1 MB corpus
+      local_attention_probs_dropout_prob: 0, // attention-probability dropout is not implemented by the attention block (training refuses it)
       lsh_attention_probs_dropout_prob: 0,
       chunk_size_feed_forward: 1024, // paper Eq. 10: bounded [1024, 1024] feed-forward activations
       chunk_size_lm_head: 1024,
