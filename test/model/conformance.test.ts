@@ -4,12 +4,13 @@
  * ReformerModel and ReformerModelWithLMHead (eval logits/loss, train loss, every parameter gradient,
  * grad:embedding_output), on the f32 reference backend against HF's fp32 numbers.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import { createConformanceRegistry, formatConformanceReport, runConformance } from '../../src/conformance/index.js';
 import { MODEL_CONFORMANCE_CASES, modelConformanceHandlers } from '../../src/model/conformance.js';
+import { loadWasmBackendSync } from '../../src/node/wasm.js';
 import { HF_FIXTURES_DIR } from '../../spec/helpers/fixtures.js';
 
 function load(name: string) {
@@ -41,6 +42,14 @@ describe('HF fixtures, model components', () => {
     expect(report.failed, formatConformanceReport(report)).toBe(0);
     expect(report.passed).toBe(MODEL_CONFORMANCE_CASES.length);
     for (const c of report.cases) console.log(`${c.name} (f64 vs ref64): worst scaled error ${c.worstScaledError?.toExponential(2)}`);
+  });
+
+  const wasmBuilt = existsSync(join(import.meta.dirname, '..', '..', 'build', 'kernels.simd.wasm'));
+  it.skipIf(!wasmBuilt)('every model case also passes on the WASM backend (freed memory poisoned with NaN)', () => {
+    const be = loadWasmBackendSync({ poisonFreed: true });
+    const report = be.scope(() => runConformance(MODEL_CONFORMANCE_CASES.map(load), { backend: be }));
+    expect(report.failed, formatConformanceReport(report)).toBe(0);
+    expect(report.passed).toBe(MODEL_CONFORMANCE_CASES.length);
   });
 
   it('the default registry (reformer conformance) includes the model handlers', () => {
