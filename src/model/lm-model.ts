@@ -21,6 +21,8 @@ import { ReformerModel, reformerParamSpecs, type EncoderInput, type EncoderOutpu
 export interface LmCallOptions {
   /** Injected LSH rotations per layer index (see `EncoderInput.rotations`). */
   readonly rotations?: ReadonlyArray<Float | null | undefined> | null;
+  /** Hash rounds of every LSH layer for this call instead of `num_hashes` (see `EncoderInput.numHashes`). */
+  readonly numHashes?: number | null;
 }
 
 /** Result of `forwardBackward`. */
@@ -165,6 +167,7 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
       attentionMask: batch.attentionMask ?? null,
       training,
       rotations: call.rotations ?? null,
+      numHashes: call.numHashes ?? null,
     };
   }
 }

@@ -56,6 +56,8 @@ export interface EncoderInput {
    * `cap:<phase>.layers.<i>.rotations`); missing entries are drawn (from `hash_seed` or the model's generator).
    */
   readonly rotations?: ReadonlyArray<Float | null | undefined> | null;
+  /** Hash rounds of every LSH layer for this call instead of `num_hashes` (HF's per-call `num_hashes`; more rounds at eval help, paper Table 2). */
+  readonly numHashes?: number | null;
 }
 
 /** Result of `ReformerModel.forward`; pass it to `backward` (training forwards only). */
@@ -330,7 +332,18 @@ export class ReformerModel {
     x2.set(emb);
     const maskBuf = mask ? be.ints(rows) : null;
     if (maskBuf && mask) maskBuf.set(mask);
-    const call: SublayerCall = { batch: B, seqLen: Lp, training, attentionMask: maskBuf, rng, rotations: this.backendRotations(input.rotations) };
+    if (input.numHashes != null && (!Number.isInteger(input.numHashes) || input.numHashes < 1)) {
+      throw new ShapeError(`ReformerModel: numHashes must be a positive integer, got ${input.numHashes}`);
+    }
+    const call: SublayerCall = {
+      batch: B,
+      seqLen: Lp,
+      training,
+      attentionMask: maskBuf,
+      rng,
+      rotations: this.backendRotations(input.rotations),
+      numHashes: input.numHashes ?? null,
+    };
     const mode = training ? (this.options.reversible ? 'reversible' : 'store') : 'inference';
     const record = reversibleForward(be, this.blocks, x1, x2, n, call, mode);
 

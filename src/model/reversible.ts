@@ -42,6 +42,8 @@ export interface SublayerCall {
   readonly rng: Rng;
   /** Injected LSH rotations per layer index (fixtures); a missing entry means "draw". */
   readonly rotations?: ReadonlyArray<Float | null | undefined> | null;
+  /** Overrides `num_hashes` of every LSH layer for this call (HF `num_hashes` argument; paper Table 2). */
+  readonly numHashes?: number | null;
 }
 
 /**

@@ -102,6 +102,7 @@ export class AttentionSublayer implements Sublayer {
         rotations: prior ? null : (call.rotations?.[this.layerIndex] ?? null),
         buckets: prior ? prior.buckets : null,
         paperExact: this.paperExact,
+        ...(call.numHashes ? { numHashes: call.numHashes } : {}),
       });
       if (this.kind === 'lsh' && this.attnConfig.num_buckets == null && r.cache.numBuckets !== null) {
         // HF _set_num_buckets: the first hashing forward fixes num_buckets for this layer

@@ -230,6 +230,18 @@ describe('num_buckets: null', () => {
   });
 });
 
+describe('per-call num_hashes (HF num_hashes argument)', () => {
+  it('overrides the hash rounds of the LSH layers for one call', () => {
+    const m = new ReformerModelWithLMHead(be, small);
+    const batch = { inputIds: ids(1, 32, 20), batch: 1, seqLen: 32 };
+    expect(m.loss(batch, { numHashes: 2 }).loss).toBe(m.loss(batch).loss); // = num_hashes, same rotations (hash_seed)
+    const four = m.loss(batch, { numHashes: 4 }).loss;
+    expect(Number.isFinite(four)).toBe(true);
+    expect(four).not.toBe(m.loss(batch).loss);
+    expect(() => m.loss(batch, { numHashes: 0 })).toThrow(ShapeError);
+  });
+});
+
 describe('HF-named weights', () => {
   it('a fixture safetensors (HF state_dict names) loads with strict: false and reproduces HF eval logits', () => {
     const fx = loadFixture('model_lm_local_lsh_train');
