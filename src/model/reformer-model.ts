@@ -87,6 +87,8 @@ interface EncoderTape {
   /** concat[Y1, Y2] [rows, 2D] and the final LayerNorm statistics */
   readonly concat: Float;
   readonly ln: LayerNormCache;
+  /** Set by `backward`: the reversible backward overwrites the outputs, so a tape is used once. */
+  consumed: boolean;
 }
 
 /** lcm and min of the chunk lengths in use (HF `_get_least_common_mult_chunk_len`, `_get_min_chunk_len`). */
@@ -272,6 +274,9 @@ export class ReformerModel {
         if (mask0[i] !== 0 && mask0[i] !== 1) throw new ShapeError(`ReformerModel: attention_mask[${i}] = ${mask0[i]}; use 1 for real tokens and 0 for padding`);
       }
     }
+    if (input.numHashes != null && (!Number.isInteger(input.numHashes) || input.numHashes < 1)) {
+      throw new ShapeError(`ReformerModel: numHashes must be a positive integer, got ${input.numHashes}`);
+    }
     if (training) this.checkTrainable();
 
     // ---- automatic padding to a multiple of the chunk-length lcm (eval), error in training
@@ -332,9 +337,6 @@ export class ReformerModel {
     x2.set(emb);
     const maskBuf = mask ? be.ints(rows) : null;
     if (maskBuf && mask) maskBuf.set(mask);
-    if (input.numHashes != null && (!Number.isInteger(input.numHashes) || input.numHashes < 1)) {
-      throw new ShapeError(`ReformerModel: numHashes must be a positive integer, got ${input.numHashes}`);
-    }
     const call: SublayerCall = {
       batch: B,
       seqLen: Lp,
@@ -366,7 +368,7 @@ export class ReformerModel {
       output = be.floats(B * L * 2 * D);
       for (let b = 0; b < B; b++) output.set(normed.subarray(b * Lp * 2 * D, (b * Lp + L) * 2 * D), b * L * 2 * D);
     }
-    const tape: EncoderTape | null = training ? { ids: idsBuf, positions, seeds, record, concat, ln } : null;
+    const tape: EncoderTape | null = training ? { ids: idsBuf, positions, seeds, record, concat, ln, consumed: false } : null;
     const buckets = record.states.map((st) => (st.f as AttentionState).buckets);
     return { output, batch: B, seqLen: L, paddedLen: Lp, embedding: emb, buckets, tape };
   }
@@ -381,8 +383,8 @@ export class ReformerModel {
     const be = this.backend;
     const tape = fwd.tape;
     if (!tape) throw new UsageError('ReformerModel.backward: the forward was not in training mode (input.training: true); eval forwards keep nothing to differentiate');
-    if ((tape as { consumed?: boolean }).consumed) throw new UsageError('ReformerModel.backward: this forward was already back-propagated (the reversible backward consumes its outputs); run a new forward');
-    (tape as { consumed?: boolean }).consumed = true;
+    if (tape.consumed) throw new UsageError('ReformerModel.backward: this forward was already back-propagated (the reversible backward consumes its outputs); run a new forward');
+    tape.consumed = true;
     const cfg = this.config;
     const D = cfg.hidden_size;
     const rows = fwd.batch * fwd.paddedLen;
@@ -433,7 +435,7 @@ export class ReformerModel {
    */
   reconstructInputs(fwd: EncoderOutput): { x1: Float; x2: Float } {
     const tape = fwd.tape;
-    if (!tape || (tape as { consumed?: boolean }).consumed) {
+    if (!tape || tape.consumed) {
       throw new UsageError('ReformerModel.reconstructInputs: needs a training forward that has not been back-propagated yet');
     }
     const n = tape.record.n;
