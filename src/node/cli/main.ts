@@ -28,8 +28,11 @@ Errors are one line on stderr; add --verbose for the stack trace.`;
 
 const threadsOption = (): Option =>
   new Option('--threads <n>', 'compute threads (validated; the kernels currently run on one thread)').argParser(intFlag('--threads', 1, 256));
-const backendOption = (): Option =>
-  new Option('--backend <kind>', `compute backend: ${BACKEND_KINDS.join(', ')} (default auto: WASM SIMD if it loads, else the reference backend)`).argParser(
+const backendOption = (resume = false): Option =>
+  new Option(
+    '--backend <kind>',
+    `compute backend: ${BACKEND_KINDS.join(', ')} (default auto: WASM SIMD if it loads, else the reference backend${resume ? "; with --resume: the checkpoint's" : ''})`,
+  ).argParser(
     choiceFlag('--backend', BACKEND_KINDS),
   );
 
@@ -78,7 +81,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--checkpoint-every <n>', 'save a checkpoint every n steps, 0 = only at the end (default: --eval-every)', intFlag('--checkpoint-every', 0))
     .option('--val-fraction <f>', `fraction held out from the end of the data for validation (default ${TRAIN_DEFAULTS.valFraction})`, numberFlag('--val-fraction', 0, 1, { exclusiveMax: true }))
     .addOption(threadsOption())
-    .addOption(backendOption())
+    .addOption(backendOption(true))
     .addHelpText(
       'after',
       '\nSIGINT/SIGTERM: the current step finishes, a checkpoint is saved, exit 0; a second signal exits at once.\n' +

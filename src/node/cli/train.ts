@@ -58,6 +58,8 @@ interface TrainExtra {
   model_seed?: number;
   preset?: string | null;
   validation_fraction?: number;
+  /** Backend kind that ran the steps: backends differ in the last bits, so a resume keeps it by default. */
+  backend?: 'wasm' | 'reference';
 }
 
 /** FNV-1a over the token ids: detects resuming on other data. */
@@ -108,7 +110,8 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
 
   // ---- model
   const threads = flags.threads ?? 1;
-  const { backend, note } = await ctx.createBackend(flags.backend ?? 'auto', threads);
+  const backendKind: BackendKind = flags.backend ?? extra.backend ?? 'auto';
+  const { backend, note } = await ctx.createBackend(backendKind, threads);
   if (note) log(`note: ${note}`);
   let em: EngineModel;
   const modelSeed = flags.seed ?? extra.model_seed ?? TRAIN_DEFAULTS.seed;
@@ -172,7 +175,11 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     model_seed: modelSeed,
     preset: resumed ? (extra.preset ?? null) : (flags.preset ?? ctx.engine.defaultPreset),
     validation_fraction: validationFraction,
+    backend: backend.name.startsWith('wasm') ? 'wasm' : 'reference',
   } satisfies TrainExtra;
+  if (extra.backend && trainer.extra.backend !== extra.backend) {
+    log(`note: the checkpoint was trained on the ${extra.backend} backend, this run uses ${backend.name}; results differ in the last bits from an uninterrupted run`);
+  }
   if (resumed) trainer.restore(resumed.snapshot!);
 
   log(`model: ${em.describe()}; backend ${backend.name}`);

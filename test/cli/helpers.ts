@@ -1,0 +1,44 @@
+/** Runs the CLI in-process with captured output, and locates the compiled CLI for child-process tests. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from '../../src/node/cli/main.js';
+import type { CliContext, OutStream } from '../../src/node/cli/context.js';
+
+export const REPO = join(import.meta.dirname, '..', '..');
+export const BIN = join(REPO, 'bin', 'reformer.js');
+export const CORPUS = join(REPO, 'data', 'crime-and-punishment.txt');
+export const SHARED_DATA = join(REPO, '..', 'shared', 'data');
+
+/** A stream that keeps what is written. */
+export class Capture implements OutStream {
+  text = '';
+  isTTY = false;
+  write(s: string): boolean {
+    this.text += s;
+    return true;
+  }
+  lines(): string[] {
+    return this.text.split('\n').filter((l) => l.length > 0);
+  }
+}
+
+export interface CliRun {
+  code: number;
+  stdout: Capture;
+  stderr: Capture;
+}
+
+/** `reformer <argv>` in this process (signals not handled). */
+export async function cli(argv: string[], ctx: Partial<CliContext> = {}): Promise<CliRun> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await runCli(argv, { stdout, stderr, handleSignals: false, ...ctx });
+  return { code, stdout, stderr };
+}
+
+/** Fails clearly if the compiled CLI is missing (child-process tests run dist/, as the bin does). */
+export function requireDist(): void {
+  if (!existsSync(join(REPO, 'dist', 'src', 'node', 'cli', 'main.js'))) {
+    throw new Error('dist/ is missing: run `npm run build:ts` before these tests (npm test does)');
+  }
+}
