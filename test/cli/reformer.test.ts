@@ -1,0 +1,36 @@
+/** The CLI with its real engine: a tiny Reformer trains, evaluates and samples from its checkpoint. */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../src/node/checkpoint.js';
+import { cli, SHARED_DATA } from './helpers.js';
+
+describe('reformer train / eval / generate with ReformerModelWithLMHead', () => {
+  it('tiny preset on the lambda phage genome: HF checkpoint files, bits per byte, a sample of bases', async () => {
+    const run = join(mkdtempSync(join(tmpdir(), 'reformer-real-')), 'run');
+    const data = join(SHARED_DATA, 'lambda-phage', 'lambda_virus.fa');
+    const t = await cli(['train', '--preset', 'tiny', '--seq-len', '128', '--batch', '2', '--steps', '8', '--eval-every', '4', '--eval-windows', '2', '--lr', '0.003', '--data', data, '--out', run]);
+    expect(t.stderr.text).toBe('');
+    expect(t.code).toBe(0);
+    expect(t.stdout.text).toMatch(/^model: reformer tiny: 2 layers \(local\/lsh\), hidden 64, .* sequence 128/m);
+    const ck = loadCheckpoint(run);
+    const config = JSON.parse(new TextDecoder().decode(ck.config));
+    expect(config).toMatchObject({ model_type: 'reformer', axial_pos_shape: [8, 16], max_position_embeddings: 128, is_decoder: true });
+    expect(ck.snapshot!.state.step).toBe(8);
+    expect(ck.snapshot!.state.modelRandom).toHaveLength(4); // the model's RNG travels with the checkpoint
+
+    const e = await cli(['eval', '--checkpoint', run, '--data', data, '--batch', '16']);
+    expect(e.code).toBe(0);
+    const bpb = Number(/^bits_per_byte: (\d+\.\d+)$/.exec(e.stdout.lines().at(-1)!)![1]);
+    expect(bpb).toBeGreaterThan(1);
+    expect(bpb).toBeLessThan(8.1); // 8 steps: far from the 2 bits of four bases, but a number
+
+    const g = await cli(['generate', '--checkpoint', run, '--prompt', 'GATTACA', '--max-new-tokens', '12', '--seed', '5']);
+    expect(g.code).toBe(0);
+    expect([...g.stdout.text].length).toBeLessThanOrEqual(12);
+    const again = await cli(['generate', '--checkpoint', run, '--prompt', 'GATTACA', '--max-new-tokens', '12', '--seed', '5']);
+    expect(again.stdout.text).toBe(g.stdout.text);
+    expect(readFileSync(join(run, 'training.svg'), 'utf8')).toContain('<svg');
+  });
+});
