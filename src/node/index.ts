@@ -1,0 +1,26 @@
+/**
+ * Node-only adapters (package export `reformer-ts/node`): files, checkpoints on disk, progress,
+ * signals, model engines, the WASM loader, the conformance folder runner, and the CLI entry point.
+ * Everything browser-safe lives in the core (`reformer-ts`).
+ */
+export { MANIFEST, readDirChecked, resolveCompleteDir, writeDirAtomic, writeFileAtomic, type AtomicDirHooks, type Manifest } from './atomic.js';
+export {
+  CHECKPOINT_SUBDIR,
+  checkpointDirFor,
+  loadCheckpoint,
+  saveCheckpoint,
+  type CheckpointParts,
+  type LoadedCheckpoint,
+} from './checkpoint.js';
+export { checkReadableFile, formatFromPath, readCorpusFile } from './corpus-file.js';
+export { engineForConfig, parseConfigJson, type CreateSpec, type EngineModel, type ModelEngine } from './engine.js';
+export { axialFactors, reformerEngine, ReformerLM } from './reformer-engine.js';
+export { bigramEngine } from './bigram-engine.js';
+export { MetricsLog, type MetricsRecord, type TrainRecord, type ValidationRecord } from './metrics.js';
+export { trainingCurveSpec, trainingCurveSvg } from './plot.js';
+export { fmtDuration, TrainingProgress, type ProgressOptions } from './progress.js';
+export { StopSignals, type StopSignal } from './signals.js';
+export { defaultBuildDir, loadWasmBackend, loadWasmBackendSync, relaxedSimdSupported, type LoadWasmBackendOptions } from './wasm.js';
+export { readConformanceFolder, runConformanceFolder } from './conformance.js';
+export { EXIT, NotAvailableError, type CliContext } from './cli/context.js';
+export { main, runCli } from './cli/main.js';
