@@ -75,6 +75,15 @@ const attnCase: fc.Arbitrary<AttnCase> = fc.record({
   seed: fc.integer(),
 });
 
+/** Realistic LSH / local geometries (d = 64, chunks of 32 or 64): full micro-kernel tiles. */
+const realisticCase: fc.Arbitrary<AttnCase> = attnCase.chain((c) =>
+  fc.record({
+    d: fc.constantFrom(32, 64),
+    chunkLength: fc.constantFrom(32, 64),
+    numChunks: fc.integer({ min: 1, max: 4 }),
+  }).map((big) => ({ ...c, ...big, before: Math.min(c.before, 1), after: Math.min(c.after, 1) })),
+);
+
 interface Built {
   fwd: ChunkAttentionForwardParams;
   /** bound on |score| (for the lse tolerance) */
@@ -166,70 +175,76 @@ function toWasm(be: WasmBackend, p: ChunkAttentionForwardParams): ChunkAttention
 describe.each(VARIANTS)('chunk attention (%s) == reference', (variant) => {
   const be = wasmBackend(variant);
 
+  function checkForward(c: AttnCase): void {
+    const { fwd, scoreBound } = build(c, new Rng(c.seed));
+    const want = { ...fwd, out: Float32Array.from(fwd.out), lse: Float32Array.from(fwd.lse) };
+    ref.chunkAttentionForward(want);
+    const got = be.scope(() => {
+      const w = toWasm(be, fwd);
+      be.chunkAttentionForward(w);
+      return { out: copy(w.out), lse: copy(w.lse) };
+    });
+    expectClose(got.lse, want.lse, { atol: TOL.lse.atol * (1 + scoreBound), rtol: TOL.lse.rtol }, 'lse');
+    const tol = withSlack(TOL.attention, paperSelfSlack(fwd));
+    expectCloseScaled(got.out, want.out, tol, maxAbs(want.out) * (1 + scoreBound), 'out');
+  }
+
+  function checkBackward(c: AttnCase): void {
+    const rng = new Rng(c.seed);
+    const { fwd, scoreBound } = build(c, rng);
+    // the forward's lse (reference, all chunks) is an input of the backward
+    const lse = Float32Array.from(fwd.lse);
+    ref.chunkAttentionForward({ ...fwd, out: Float32Array.from(fwd.out), lse, chunkBegin: 0, chunkEnd: c.numChunks });
+    const len = fwd.q.length;
+    const bwd: ChunkAttentionBackwardParams = {
+      ...fwd,
+      lse,
+      dOut: randomFloats(rng, len, 1),
+      dOutOffset: fwd.outOffset ?? 0,
+      ldOut: fwd.ldOut ?? fwd.d,
+      dLse: c.withDlse ? randomFloats(rng, fwd.n, 1) : null,
+      dq: randomFloats(rng, len, 1),
+      dk: randomFloats(rng, len, 1),
+      dv: randomFloats(rng, len, 1),
+    };
+    const want = { ...bwd, dq: Float32Array.from(bwd.dq), dk: Float32Array.from(bwd.dk), dv: Float32Array.from(bwd.dv) };
+    ref.chunkAttentionBackward(want);
+    const got = be.scope(() => {
+      const base = toWasm(be, fwd);
+      const w: ChunkAttentionBackwardParams = {
+        ...base,
+        lse: floatsOf(be, lse),
+        dOut: floatsOf(be, bwd.dOut),
+        dOutOffset: bwd.dOutOffset,
+        ldOut: bwd.ldOut,
+        dLse: bwd.dLse ? floatsOf(be, bwd.dLse) : null,
+        dq: floatsOf(be, bwd.dq),
+        dk: floatsOf(be, bwd.dk),
+        dv: floatsOf(be, bwd.dv),
+      };
+      be.chunkAttentionBackward(w);
+      return { dq: copy(w.dq), dk: copy(w.dk), dv: copy(w.dv) };
+    });
+    const scale = (x: Float32Array) => Math.max(1, maxAbs(x)) * (1 + scoreBound);
+    const tol = withSlack(TOL.attentionGrad, paperSelfSlack(fwd));
+    expectCloseScaled(got.dv, want.dv, tol, scale(want.dv), 'dv');
+    expectCloseScaled(got.dq, want.dq, tol, scale(want.dq), 'dq');
+    expectCloseScaled(got.dk, want.dk, tol, scale(want.dk), 'dk');
+  }
+
   it('forward: out and stored lse', () => {
-    fc.assert(
-      fc.property(attnCase, (c) => {
-        const { fwd, scoreBound } = build(c, new Rng(c.seed));
-        const want = { ...fwd, out: Float32Array.from(fwd.out), lse: Float32Array.from(fwd.lse) };
-        ref.chunkAttentionForward(want);
-        const got = be.scope(() => {
-          const w = toWasm(be, fwd);
-          be.chunkAttentionForward(w);
-          return { out: copy(w.out), lse: copy(w.lse) };
-        });
-        expectClose(got.lse, want.lse, { atol: TOL.lse.atol * (1 + scoreBound), rtol: TOL.lse.rtol }, 'lse');
-        const tol = withSlack(TOL.attention, paperSelfSlack(fwd));
-        expectCloseScaled(got.out, want.out, tol, maxAbs(want.out) * (1 + scoreBound), 'out');
-      }),
-      { numRuns: 120 },
-    );
+    fc.assert(fc.property(attnCase, checkForward), { numRuns: 300 });
   });
 
   it('backward: accumulated dq, dk, dv (P recomputed from the stored lse)', () => {
-    fc.assert(
-      fc.property(attnCase, (c) => {
-        const rng = new Rng(c.seed);
-        const { fwd, scoreBound } = build(c, rng);
-        // the forward's lse (reference, all chunks) is an input of the backward
-        const lse = Float32Array.from(fwd.lse);
-        ref.chunkAttentionForward({ ...fwd, out: Float32Array.from(fwd.out), lse, chunkBegin: 0, chunkEnd: c.numChunks });
-        const len = fwd.q.length;
-        const bwd: ChunkAttentionBackwardParams = {
-          ...fwd,
-          lse,
-          dOut: randomFloats(rng, len, 1),
-          dOutOffset: fwd.outOffset ?? 0,
-          ldOut: fwd.ldOut ?? fwd.d,
-          dLse: c.withDlse ? randomFloats(rng, fwd.n, 1) : null,
-          dq: randomFloats(rng, len, 1),
-          dk: randomFloats(rng, len, 1),
-          dv: randomFloats(rng, len, 1),
-        };
-        const want = { ...bwd, dq: Float32Array.from(bwd.dq), dk: Float32Array.from(bwd.dk), dv: Float32Array.from(bwd.dv) };
-        ref.chunkAttentionBackward(want);
-        const got = be.scope(() => {
-          const base = toWasm(be, fwd);
-          const w: ChunkAttentionBackwardParams = {
-            ...base,
-            lse: floatsOf(be, lse),
-            dOut: floatsOf(be, bwd.dOut),
-            dOutOffset: bwd.dOutOffset,
-            ldOut: bwd.ldOut,
-            dLse: bwd.dLse ? floatsOf(be, bwd.dLse) : null,
-            dq: floatsOf(be, bwd.dq),
-            dk: floatsOf(be, bwd.dk),
-            dv: floatsOf(be, bwd.dv),
-          };
-          be.chunkAttentionBackward(w);
-          return { dq: copy(w.dq), dk: copy(w.dk), dv: copy(w.dv) };
-        });
-        const scale = (x: Float32Array) => Math.max(1, maxAbs(x)) * (1 + scoreBound);
-        const tol = withSlack(TOL.attentionGrad, paperSelfSlack(fwd));
-        expectCloseScaled(got.dv, want.dv, tol, scale(want.dv), 'dv');
-        expectCloseScaled(got.dq, want.dq, tol, scale(want.dq), 'dq');
-        expectCloseScaled(got.dk, want.dk, tol, scale(want.dk), 'dk');
-      }),
-      { numRuns: 120 },
-    );
+    fc.assert(fc.property(attnCase, checkBackward), { numRuns: 300 });
+  });
+
+  it('forward at realistic sizes (d = 32 / 64, chunks of 32 / 64)', () => {
+    fc.assert(fc.property(realisticCase, checkForward), { numRuns: 8 });
+  });
+
+  it('backward at realistic sizes', () => {
+    fc.assert(fc.property(realisticCase, checkBackward), { numRuns: 6 });
   });
 });

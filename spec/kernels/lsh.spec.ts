@@ -21,7 +21,7 @@ interface HashCase {
   rows: number;
   dHead: number;
   numHashes: number;
-  factors: number[];
+  factors: readonly number[];
   pad: number;
   off: number;
   seed: number;
