@@ -26,6 +26,10 @@ describe('reformer train / eval / generate with ReformerModelWithLMHead', () => 
     expect(bpb).toBeGreaterThan(1);
     expect(bpb).toBeLessThan(8.1); // 8 steps: far from the 2 bits of four bases, but a number
 
+    const tooLong = await cli(['eval', '--checkpoint', run, '--data', data, '--seq-len', '4096']);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr.text).toBe('reformer: --seq-len 4096: this model takes at most 128 tokens per window\n');
+
     const g = await cli(['generate', '--checkpoint', run, '--prompt', 'GATTACA', '--max-new-tokens', '12', '--seed', '5']);
     expect(g.code).toBe(0);
     expect([...g.stdout.text].length).toBeLessThanOrEqual(12);

@@ -115,6 +115,24 @@ describe('resume', () => {
     expect(readFileSync(join(cut, 'checkpoint', 'model.safetensors'))).toEqual(readFileSync(join(whole, 'checkpoint', 'model.safetensors')));
   });
 
+  it('a NaN loss exits 1 with one line naming the step, and leaves the checkpoint intact', async () => {
+    const run = join(tmp(), 'nan');
+    expect((await cli(['train', '--out', run, '--backend', 'reference', '--seq-len', '32', '--steps', '4', '--warmup', '1'], bigram)).code).toBe(0);
+    // poison the weights of the saved model (through the engine, so the checkpoint stays well-formed)
+    const ck = loadCheckpoint(run);
+    const em = bigramEngine.load(new ReferenceBackend(), { vocab_size: 258 }, ck.weights);
+    em.model.params.fill(NaN, 258 * 258);
+    const { saveCheckpoint } = await import('../../src/node/checkpoint.js');
+    saveCheckpoint(ck.dir, { config: new TextDecoder().decode(ck.config), weights: em.weights(), snapshot: ck.snapshot });
+    const before = readFileSync(join(run, 'checkpoint', 'model.safetensors'));
+    const r = await cli(['train', '--resume', run, '--steps', '8'], bigram);
+    expect(r.code).toBe(1);
+    expect(r.stderr.lines()).toEqual([
+      'reformer: NumericalError: step 5: the loss is NaN over 3968 target tokens; the parameters were not updated. The last checkpoint (step 4) is intact: resume from it with a lower learning rate or stronger gradient clipping.',
+    ]);
+    expect(readFileSync(join(run, 'checkpoint', 'model.safetensors'))).toEqual(before);
+  });
+
   it('resuming an inference-only or damaged checkpoint is a clear input error', async () => {
     const run = join(tmp(), 'r');
     expect((await cli(['train', '--out', run, '--backend', 'reference', '--seq-len', '32', '--steps', '3'], bigram)).code).toBe(0);

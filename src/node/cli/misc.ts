@@ -29,7 +29,7 @@ export interface VerifyFlags {
 
 export function verifyCommand(_flags: VerifyFlags): never {
   throw new NotAvailableError(
-    'verify: not available yet: the LSH-vs-exact attention report (src/attention/quality.ts) is not wired to checkpoints and data in the CLI yet',
+    'verify: not available yet: the LSH-vs-exact report (attention/quality.ts) needs each LSH layer\'s attention input, which ReformerModel.forward does not expose yet',
   );
 }
 
