@@ -1,0 +1,17 @@
+/**
+ * The WASM backend (browser-safe part): `WasmBackend`, instantiation from bytes or a compiled module,
+ * the arena and the kernel ABI types. Node code loads the builds from disk with src/node/wasm.ts.
+ */
+export { WasmBackend, type WasmBackendInit, type WasmVariant } from './wasm-backend.js';
+export {
+  DEFAULT_PRIVATE_INITIAL_BYTES,
+  DEFAULT_SHARED_INITIAL_BYTES,
+  instantiateWasmBackend,
+  instantiateWasmBackendSync,
+  sharedMemoryAvailable,
+  wasmBuildFileName,
+  type InstantiateWasmOptions,
+  type WasmBackendOptions,
+} from './load.js';
+export { Arena, ARENA_ALIGN, WASM_MAX_BYTES, WASM_MAX_PAGES, WASM_PAGE_BYTES, type ArenaOptions } from './arena.js';
+export { KERNEL_EXPORT_NAMES, type KernelExports } from './kernels.js';
