@@ -79,7 +79,7 @@ export class TrainingProgress {
   /** A message line (printed above the bar in TTY mode). */
   message(text: string): void {
     if (this.bar) {
-      // cli-progress has no "log above": stop, print, restart keeps the bar intact enough for a rare message
+      // clear the bar line and print the message; the bar redraws itself below it at its next update
       this.stream.write(`\r\x1b[K${text}\n`);
     } else {
       this.line(text);
