@@ -1,13 +1,33 @@
 /** Runs the CLI in-process with captured output, and locates the compiled CLI for child-process tests. */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Rng } from '../../src/util/rng.js';
 import { runCli } from '../../src/node/cli/main.js';
 import type { CliContext, OutStream } from '../../src/node/cli/context.js';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 export const BIN = join(REPO, 'bin', 'reformer.js');
 export const CORPUS = join(REPO, 'data', 'crime-and-punishment.txt');
-export const SHARED_DATA = join(REPO, '..', 'shared', 'data');
+
+/**
+ * Writes a FASTA file of `records` records of uniformly random bases (seeded), 60 per line; gzipped if
+ * the path ends in .gz. The best possible model needs exactly 2 bits per base.
+ */
+export function writeRandomFasta(path: string, records: number, basesPerRecord: number, seed = 1): void {
+  const rng = new Rng(seed);
+  let text = '';
+  for (let r = 0; r < records; r++) {
+    text += `>record_${r} synthetic\n`;
+    for (let i = 0; i < basesPerRecord; i += 60) {
+      let line = '';
+      for (let j = i; j < Math.min(i + 60, basesPerRecord); j++) line += 'ACGT'[rng.int(4)];
+      text += `${line}\n`;
+    }
+  }
+  const bytes = new TextEncoder().encode(text);
+  writeFileSync(path, path.endsWith('.gz') ? gzipSync(bytes) : bytes);
+}
 
 /** A stream that keeps what is written. */
 export class Capture implements OutStream {

@@ -4,12 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/node/checkpoint.js';
-import { cli, SHARED_DATA } from './helpers.js';
+import { cli, writeRandomFasta } from './helpers.js';
 
 describe('reformer train / eval / generate with ReformerModelWithLMHead', () => {
-  it('tiny preset on the lambda phage genome: HF checkpoint files, bits per byte, a sample of bases', async () => {
-    const run = join(mkdtempSync(join(tmpdir(), 'reformer-real-')), 'run');
-    const data = join(SHARED_DATA, 'lambda-phage', 'lambda_virus.fa');
+  it('tiny preset on a FASTA genome: HF checkpoint files, bits per byte, a sample of bases', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reformer-real-'));
+    const run = join(dir, 'run');
+    const data = join(dir, 'genome.fa');
+    writeRandomFasta(data, 2, 4000);
     const t = await cli(['train', '--preset', 'tiny', '--seq-len', '128', '--batch', '2', '--steps', '8', '--eval-every', '4', '--eval-windows', '2', '--lr', '0.003', '--data', data, '--out', run]);
     expect(t.stderr.text).toBe('');
     expect(t.code).toBe(0);

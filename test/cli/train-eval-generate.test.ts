@@ -3,7 +3,7 @@
  * metrics and an SVG; eval prints bits per byte last; generate streams; a run interrupted again and
  * again by its time budget and resumed each time trains exactly like an uninterrupted one.
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { bigramEngine } from '../../src/node/bigram-engine.js';
 import { loadCheckpoint } from '../../src/node/checkpoint.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { ByteTokenizer } from '../../src/train/tokenizer.js';
-import { cli, SHARED_DATA } from './helpers.js';
+import { cli, CORPUS, writeRandomFasta } from './helpers.js';
 
 const bigram = { engine: bigramEngine } as const;
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'reformer-e2e-'));
@@ -48,7 +48,8 @@ describe('train -> eval -> generate (bigram engine)', () => {
   });
 
   it('eval prints bits_per_byte last, equal to evaluating the loaded model directly', async () => {
-    const data = join(SHARED_DATA, 'enwik8-sample', 'enwik5');
+    const data = join(tmp(), 'tail.txt');
+    writeFileSync(data, readFileSync(CORPUS).subarray(-100_000)); // the held-out end of the corpus
     const r = await cli(['eval', '--checkpoint', run, '--data', data, '--batch', '8', '--backend', 'reference'], bigram);
     expect(r.code).toBe(0);
     const last = r.stdout.lines().at(-1)!;
@@ -81,10 +82,12 @@ describe('train -> eval -> generate (bigram engine)', () => {
     expect(again.code).toBe(2);
     expect(again.stderr.text).toMatch(/already holds a checkpoint; continue it with --resume/);
     const dna = join(tmp(), 'dna');
-    const r = await cli(['train', '--data', join(SHARED_DATA, 'ecoli-k12-mg1655', 'MG1655-K12.fasta.gz'), '--steps', '30', '--out', dna, ...common], bigram);
+    const genome = join(tmp(), 'genome.fna.gz');
+    writeRandomFasta(genome, 3, 20_000);
+    const r = await cli(['train', '--data', genome, '--steps', '30', '--out', dna, ...common], bigram);
     expect(r.code).toBe(0);
-    expect(r.stdout.text).toMatch(/fasta, 1 record, 4639675 bases/);
-    // four bases: a bigram model quickly gets close to 2 bits per base
+    expect(r.stdout.text).toMatch(/fasta, 3 records, 60000 bases/);
+    // four equally likely bases: a bigram model quickly gets close to the optimum of 2 bits per base
     expect(loadCheckpoint(dna).snapshot!.state.lastValidation!.bitsPerByte).toBeLessThan(2.3);
   });
 });
