@@ -543,7 +543,8 @@ function maskedScores(p: ChunkAttentionParams, g: ChunkGeometry, i: number, keyR
         score -= Math.log(shared);
       }
     }
-    s[w] = score;
+    // scores live in the buffers' precision, as torch keeps them (matters for −1e5 − log N in paper mode)
+    s[w] = p.q instanceof Float32Array ? Math.fround(score) : score;
     g.scoreIsLive[w] = live ? 1 : 0;
   }
 }
