@@ -44,6 +44,8 @@ export class Arena {
   private topByte: number;
   /** Bytes at or above this address have never been handed out (still zero, as the engine created them). */
   private highWater: number;
+  /** Highest `top` since construction or the last `resetPeak()` (for memory measurements). */
+  private peakTop: number;
   private readonly buffers = new Set<ArrayBufferLike>();
   private current: ArrayBufferLike;
   private f32: Float32Array;
@@ -61,6 +63,7 @@ export class Arena {
     this.base = alignUp(Math.max(heapBase, ARENA_ALIGN), ARENA_ALIGN);
     this.topByte = this.base;
     this.highWater = this.base;
+    this.peakTop = this.base;
     this.poisonFreed = options.poisonFreed ?? false;
   }
 
@@ -72,6 +75,19 @@ export class Arena {
   /** Bytes of live allocations. */
   get liveBytes(): number {
     return this.topByte - this.base;
+  }
+
+  /**
+   * High-water mark: the most bytes of live allocations (kernel scratch included) since construction
+   * or the last `resetPeak()`. Measures the peak memory of a forward or a training step.
+   */
+  get peakBytes(): number {
+    return this.peakTop - this.base;
+  }
+
+  /** Starts a new high-water measurement from the current live bytes. */
+  resetPeak(): void {
+    this.peakTop = this.topByte;
   }
 
   /** Current size of the memory in bytes. */
@@ -119,6 +135,7 @@ export class Arena {
     if (end > this.capacity) this.grow(end, bytes, what);
     this.topByte = end;
     if (end > this.highWater) this.highWater = end;
+    if (end > this.peakTop) this.peakTop = end;
     return ptr;
   }
 
