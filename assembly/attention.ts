@@ -4,10 +4,11 @@
 //   S [L, W] = Q_c · K_windowᵀ        (K window transposed into scratch, then a direct 4×8 micro-GEMM)
 //   masks by replacement (padding / causal → maskValue, then self → selfMaskValue, then paper mode)
 //   lse_i = logsumexp(S_i) stored as f32 and re-read; P = exp(S − lse)
-//   out_c = Σ_o P[:, o-th L columns] · V_(chunk o)   (one micro-GEMM per neighbour chunk, in place)
-// The backward recomputes S and P from q, k and the forward's lse, then
-//   dP = dOut_c · V_windowᵀ,  dS = P ⊙ (dP − Σ_w P·dP + dlse) on live scores (replaced scores: 0),
-//   dq_c += dS·K_window,  dk_window += dSᵀ·Q_c,  dv_window += Pᵀ·dOut_c   (accumulating).
+//   optional attention dropout: P' = M ⊙ P / (1 − prob), M from (seed, row, slot) (src/backend/attention-dropout.ts)
+//   out_c = Σ_o P'[:, o-th L columns] · V_(chunk o)   (one micro-GEMM per neighbour chunk, in place)
+// The backward recomputes S and P from q, k and the forward's lse (and M from the seed), then
+//   dP' = dOut_c · V_windowᵀ, dP = M ⊙ dP'/(1 − prob), dS = P ⊙ (dP − Σ_w P·dP + dlse) on live scores
+//   (replaced scores: 0), dq_c += dS·K_window,  dk_window += dSᵀ·Q_c,  dv_window += P'ᵀ·dOut_c (accumulating).
 // Query chunks [chunkBegin, chunkEnd) only, so the work can be split; each call needs its own scratch.
 // The backward's dk/dv updates touch neighbour chunks: concurrent calls on the same dk/dv must cover
 // disjoint key windows or use separate gradient buffers.
@@ -29,6 +30,52 @@ export function chunkAttentionScratchBytes(d: i32, chunkLength: i32, before: i32
   let total = lw + dw + 3 * keys; // S, KT, kpos, kinv, krow
   if (backward != 0) total += lw + dw + lw; // dP, VT, live
   return total;
+}
+
+// ---- attention-probability dropout: the same bits as src/backend/attention-dropout.ts
+
+// @ts-ignore: decorator
+@inline function fmix32(h: u32): u32 {
+  h ^= h >>> 16;
+  h *= 0x85ebca6b;
+  h ^= h >>> 13;
+  h *= 0xc2b2ae35;
+  h ^= h >>> 16;
+  return h;
+}
+
+// @ts-ignore: decorator
+@inline function fmix32x4(h: v128): v128 {
+  h = v128.xor(h, i32x4.shr_u(h, 16));
+  h = i32x4.mul(h, i32x4.splat(<i32>0x85ebca6b));
+  h = v128.xor(h, i32x4.shr_u(h, 13));
+  h = i32x4.mul(h, i32x4.splat(<i32>0xc2b2ae35));
+  return v128.xor(h, i32x4.shr_u(h, 16));
+}
+
+/**
+ * row[j] *= keep(seed, i, j) ? scale : 0 for j < w, keep ⇔ fmix32(key_i + j·0x27D4EB2F) ≥ threshold (unsigned),
+ * key_i = fmix32(seed XOR i·0x9E3779B1).
+ */
+function dropoutRow(row: usize, w: i32, i: i32, seed: u32, threshold: u32, scale: f32): void {
+  const key = fmix32(seed ^ (<u32>i * 0x9e3779b1));
+  const C: u32 = 0x27d4eb2f;
+  const thr = i32x4.splat(<i32>threshold);
+  const sc = f32x4.splat(scale);
+  let ctr = i32x4.add(i32x4.splat(<i32>key), i32x4.mul(i32x4(0, 1, 2, 3), i32x4.splat(<i32>C)));
+  const step = i32x4.splat(<i32>(C * 4));
+  let j = 0;
+  for (; j + 4 <= w; j += 4) {
+    const o = <usize>j << 2;
+    const kept = i32x4.ge_u(fmix32x4(ctr), thr);
+    v128.store(row + o, v128.and(f32x4.mul(v128.load(row + o), sc), kept));
+    ctr = i32x4.add(ctr, step);
+  }
+  for (; j < w; j++) {
+    const o = <usize>j << 2;
+    const bits = fmix32(key + <u32>j * C);
+    store<f32>(row + o, bits >= threshold ? load<f32>(row + o) * scale : 0);
+  }
 }
 
 /** Geometry and inputs shared by forward and backward (plain struct in linear memory would be overkill). */
@@ -156,7 +203,8 @@ function maskRow(
 
 /**
  * Forward. Strides in elements; pointers to element 0 of each operand (offsets applied by the caller).
- * keyValid = 0: all keys valid; paper = 0: standard mode (else [numHashes, seqLen] buckets).
+ * keyValid = 0: all keys valid; paper = 0: standard mode (else [numHashes, seqLen] buckets);
+ * dropThreshold = 0: no attention dropout (else floor(prob·2^32), dropScale = 1/(1 − prob)).
  */
 export function chunkAttentionForward(
   n: i32, d: i32, L: i32, before: i32, after: i32,
@@ -165,6 +213,7 @@ export function chunkAttentionForward(
   paper: usize, seqLen: i32, numHashes: i32,
   chunkBegin: i32, chunkEnd: i32,
   out: usize, ldOut: i32, lse: usize, scratch: usize,
+  dropSeed: u32, dropThreshold: u32, dropScale: f32,
 ): void {
   const numChunks = n / L;
   const nb = before + 1 + after;
@@ -190,6 +239,7 @@ export function chunkAttentionForward(
       maskRow(srow, w, i, load<i32>(pos + (<usize>i << 2)), kpos, kinv, krow,
         causal != 0, maskValue, hasSelf != 0, selfValue, paper, seqLen, numHashes, 0);
       softmaxRow(w, srow, srow, lse + (<usize>i << 2));
+      if (dropThreshold != 0) dropoutRow(srow, w, i, dropSeed, dropThreshold, dropScale);
     }
     // out_c = Σ_o P_o · V_(chunk o)
     const oc = out + <usize>(c * L) * ldoB;
@@ -209,6 +259,7 @@ export function chunkAttentionBackward(
   chunkBegin: i32, chunkEnd: i32,
   lse: usize, dOut: usize, ldOut: i32, dLse: usize,
   dq: usize, dk: usize, dv: usize, scratch: usize,
+  dropSeed: u32, dropThreshold: u32, dropScale: f32,
 ): void {
   const numChunks = n / L;
   const nb = before + 1 + after;
@@ -243,6 +294,8 @@ export function chunkAttentionBackward(
       const lrow = live + <usize>qi * wB;
       maskRow(srow, w, i, load<i32>(pos + (<usize>i << 2)), kpos, kinv, krow,
         causal != 0, maskValue, hasSelf != 0, selfValue, paper, seqLen, numHashes, lrow);
+      // dropout (forward's mask): dP = M ⊙ dP' / (1 − prob)
+      if (dropThreshold != 0) dropoutRow(dprow, w, i, dropSeed, dropThreshold, dropScale);
       // P = exp(S − lse) (forward's stored lse); rowdot = Σ_w P·dP
       const l = load<f32>(lse + (<usize>i << 2));
       let dotv = f32x4.splat(0);
@@ -282,6 +335,8 @@ export function chunkAttentionBackward(
         const ds = load<f32>(srow + o) * (load<f32>(dprow + o) + shift);
         store<f32>(dprow + o, load<i32>(lrow + o) != 0 ? ds : 0);
       }
+      // P' = M ⊙ P / (1 − prob) for dv_window += P'ᵀ·dOut_c
+      if (dropThreshold != 0) dropoutRow(srow, w, i, dropSeed, dropThreshold, dropScale);
     }
     const dqc = dq + <usize>(c * L) * ldqB;
     for (let o = 0; o < nb; o++) {

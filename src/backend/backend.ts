@@ -210,7 +210,7 @@ export interface RmsNormBackwardParams {
  *     query's round differs from the query's; and `log N_ij` is subtracted from the remaining scores,
  *     `N_ij` = number of rounds in which i and j share a bucket.
  * Then `lse_i = logsumexp_j s_ij` (stored at buffer precision before use), `p = exp(s − lse)`,
- * `out_i = Σ_j p_ij v_j`.
+ * optionally dropout on p (`dropout`), `out_i = Σ_j p_ij v_j`.
  */
 export interface ChunkAttentionParams {
   /** Number of rows; a multiple of chunkLength. */
@@ -244,6 +244,21 @@ export interface ChunkAttentionParams {
   /** Process only query chunks [chunkBegin, chunkEnd) (for splitting work); default all. */
   chunkBegin?: number;
   chunkEnd?: number;
+  /**
+   * Dropout on the attention probabilities (HF `*_attention_probs_dropout_prob`, training only): after the
+   * softmax, `p_iw ← keep(seed, i, w) ? p_iw/(1 − prob) : 0` before `P·V`; `lse` stays the undropped one.
+   * The mask is a pure function of (seed, row i, window slot w) (attention-dropout.ts), so the backward
+   * replays it from the same parameters. Null / absent / prob 0: none.
+   */
+  dropout?: AttentionDropout | null;
+}
+
+/** Attention-probability dropout of one chunk-attention call (see `ChunkAttentionParams.dropout`). */
+export interface AttentionDropout {
+  /** Drop probability in [0, 1). */
+  prob: number;
+  /** 32-bit seed (an integer in [0, 2^32)); one per call, e.g. per (layer, batch element, head). */
+  seed: number;
 }
 
 /** Extra inputs of the paper-exact multi-round mode (see ChunkAttentionParams). */
@@ -265,7 +280,8 @@ export interface ChunkAttentionForwardParams extends ChunkAttentionParams {
 
 /**
  * Backward of the chunked attention. Scores and probabilities are recomputed from q, k and the
- * forward's `lse` (same masks); the forward's buckets and order are constants.
+ * forward's `lse` (same masks, same dropout mask when `dropout` is given: pass the forward's); the
+ * forward's buckets and order are constants.
  * Accumulates `dq`, `dk`, `dv` (same layouts and strides as q, k, v).
  */
 export interface ChunkAttentionBackwardParams extends ChunkAttentionParams {

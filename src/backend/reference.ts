@@ -28,6 +28,7 @@ import type {
   SoftmaxParams,
 } from './backend.js';
 import { activationDerivative, activationValue } from './activations.js';
+import { attentionDropoutRow } from './attention-dropout.js';
 import * as v from './validate.js';
 
 export interface ReferenceBackendOptions {
@@ -326,6 +327,7 @@ export class ReferenceBackend implements Backend {
     const g = chunkGeometry(p);
     const s = new Float64Array(g.window);
     const keyRows = new Int32Array(g.window);
+    const keep = new Float64Array(g.window); // dropout factors of the row: 1/(1 − prob) or 0 (all 1 without dropout)
     const ldOut = p.ldOut ?? p.d;
     const outOff = p.outOffset ?? 0;
     const lseOff = p.lseOffset ?? 0;
@@ -334,6 +336,7 @@ export class ReferenceBackend implements Backend {
       for (let qi = 0; qi < p.chunkLength; qi++) {
         const i = c * p.chunkLength + qi;
         maskedScores(p, g, i, keyRows, s);
+        dropoutFactors(p, i, keep);
         // lse stored at buffer precision, then re-read (torch stores fp32 logsumexp before subtracting)
         p.lse[lseOff + i] = logSumExp(s, 0, g.window);
         const l = p.lse[lseOff + i]!;
@@ -341,7 +344,8 @@ export class ReferenceBackend implements Backend {
         for (let dd = 0; dd < p.d; dd++) {
           let acc = 0;
           for (let w = 0; w < g.window; w++) {
-            const prob = l === -Infinity ? 0 : Math.exp(s[w]! - l);
+            // p' = dropout(exp(s − lse)) (HF: dropout on the probabilities, before P·V)
+            const prob = l === -Infinity ? 0 : Math.exp(s[w]! - l) * keep[w]!;
             acc += prob * p.v[g.vOff + keyRows[w]! * g.ldv + dd]!;
           }
           p.out[o + dd] = acc;
@@ -357,6 +361,7 @@ export class ReferenceBackend implements Backend {
     const prob = new Float64Array(g.window);
     const dprob = new Float64Array(g.window);
     const keyRows = new Int32Array(g.window);
+    const keep = new Float64Array(g.window);
     const ldOut = p.ldOut ?? p.d;
     const dOutOff = p.dOutOffset ?? 0;
     const lseOff = p.lseOffset ?? 0;
@@ -365,26 +370,28 @@ export class ReferenceBackend implements Backend {
       for (let qi = 0; qi < p.chunkLength; qi++) {
         const i = c * p.chunkLength + qi;
         maskedScores(p, g, i, keyRows, s);
+        dropoutFactors(p, i, keep); // the forward's mask, replayed from (seed, i, w)
         const l = p.lse[lseOff + i]!;
         const gLse = p.dLse ? p.dLse[(p.dLseOffset ?? 0) + i]! : 0;
         const go = dOutOff + i * ldOut;
-        // forward: p_w = exp(s_w − lse); out = Σ_w p_w v_w
+        // forward: p_w = exp(s_w − lse); p'_w = keep_w·p_w; out = Σ_w p'_w v_w
         let dot = 0;
         for (let w = 0; w < g.window; w++) {
           prob[w] = l === -Infinity ? 0 : Math.exp(s[w]! - l);
-          let dpw = 0; // dp_w = dOut · v_w
+          let dpw = 0; // dp'_w = dOut · v_w, then dp_w = keep_w · dp'_w
           const vo = g.vOff + keyRows[w]! * g.ldv;
           for (let dd = 0; dd < p.d; dd++) dpw += p.dOut[go + dd]! * p.v[vo + dd]!;
-          dprob[w] = dpw;
-          dot += prob[w]! * dpw;
+          dprob[w] = dpw * keep[w]!;
+          dot += prob[w]! * dprob[w]!;
         }
         const qo = g.qOff + i * g.ldq;
         for (let w = 0; w < g.window; w++) {
           const row = keyRows[w]!;
           const pw = prob[w]!;
-          // dv_w += p_w · dOut
+          // dv_w += p'_w · dOut
           const vo = g.vOff + row * g.ldv;
-          for (let dd = 0; dd < p.d; dd++) p.dv[vo + dd] = p.dv[vo + dd]! + pw * p.dOut[go + dd]!;
+          const pkw = pw * keep[w]!;
+          for (let dd = 0; dd < p.d; dd++) p.dv[vo + dd] = p.dv[vo + dd]! + pkw * p.dOut[go + dd]!;
           // ds_w = p_w (dp_w − Σ p·dp + dlse); replaced (masked) scores carry no gradient
           if (!g.scoreIsLive[w]) continue;
           const ds = pw * (dprob[w]! - dot + gLse);
@@ -495,6 +502,12 @@ function chunkGeometry(p: ChunkAttentionParams): ChunkGeometry {
     ldv: p.ldv ?? p.d,
     scoreIsLive: new Uint8Array(window),
   };
+}
+
+/** Dropout factors of query row i's window slots (1 everywhere without dropout). */
+function dropoutFactors(p: ChunkAttentionParams, i: number, keep: Float64Array): void {
+  if (p.dropout && p.dropout.prob > 0) attentionDropoutRow(keep, keep.length, p.dropout.prob, p.dropout.seed, i);
+  else keep.fill(1);
 }
 
 /** Rows of the keys seen by query chunk c: chunks c−before … c+after modulo numChunks, in that order. */

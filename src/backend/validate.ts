@@ -312,6 +312,15 @@ function validateChunkCommon(op: string, p: ChunkAttentionParams): { begin: numb
   checkBlock(op, 'v', p.v, p.vOffset ?? 0, p.n, p.d, p.ldv ?? p.d);
   checkVec(op, 'pos', p.pos, p.n);
   if (p.keyValid) checkVec(op, 'keyValid', p.keyValid, p.n);
+  if (p.dropout) {
+    const { prob, seed } = p.dropout;
+    if (typeof prob !== 'number' || !(prob >= 0 && prob < 1)) {
+      throw new ShapeError(`${op}: dropout.prob must be a number in [0, 1), got ${String(prob)}`);
+    }
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new ShapeError(`${op}: dropout.seed must be an integer in [0, 2^32), got ${String(seed)}`);
+    }
+  }
   if (p.paper) {
     const { seqLen, numHashes, buckets } = p.paper;
     checkInt(op, 'paper.seqLen', seqLen, 1);

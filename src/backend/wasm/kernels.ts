@@ -67,6 +67,7 @@ export interface KernelExports {
   sumSquares(x: number, n: number): number;
 
   chunkAttentionScratchBytes(d: number, chunkLength: number, before: number, after: number, backward: number): number;
+  /** dropThreshold 0: no attention dropout; else floor(prob·2^32) (u32), dropScale 1/(1 − prob) (attention-dropout.ts). */
   chunkAttentionForward(
     n: number, d: number, chunkLength: number, before: number, after: number,
     q: number, ldq: number, k: number, ldk: number, v: number, ldv: number,
@@ -74,6 +75,7 @@ export interface KernelExports {
     paper: number, seqLen: number, numHashes: number,
     chunkBegin: number, chunkEnd: number,
     out: number, ldOut: number, lse: number, scratch: number,
+    dropSeed: number, dropThreshold: number, dropScale: number,
   ): void;
   chunkAttentionBackward(
     n: number, d: number, chunkLength: number, before: number, after: number,
@@ -83,6 +85,7 @@ export interface KernelExports {
     chunkBegin: number, chunkEnd: number,
     lse: number, dOut: number, ldOut: number, dLse: number,
     dq: number, dk: number, dv: number, scratch: number,
+    dropSeed: number, dropThreshold: number, dropScale: number,
   ): void;
 
   adamw(

@@ -37,6 +37,7 @@ import type {
   SoftmaxBackwardParams,
   SoftmaxParams,
 } from '../backend.js';
+import { dropoutThreshold } from '../attention-dropout.js';
 import * as v from '../validate.js';
 import { Arena, type ArenaOptions } from './arena.js';
 import type { KernelExports } from './kernels.js';
@@ -347,6 +348,7 @@ export class WasmBackend implements Backend {
         c.pos, c.keyValid, p.causal ? 1 : 0, p.maskValue, c.hasSelf, c.selfValue,
         c.paper, c.seqLen, c.numHashes, c.begin, c.end,
         out, p.ldOut ?? p.d, lse, s,
+        c.dropSeed, c.dropThreshold, c.dropScale,
       ),
     );
   }
@@ -369,12 +371,17 @@ export class WasmBackend implements Backend {
         c.pos, c.keyValid, p.causal ? 1 : 0, p.maskValue, c.hasSelf, c.selfValue,
         c.paper, c.seqLen, c.numHashes, c.begin, c.end,
         lse, dOut, p.ldOut ?? p.d, dLse, dq, dk, dv, s,
+        c.dropSeed, c.dropThreshold, c.dropScale,
       ),
     );
   }
 
   private chunkCommon(op: string, p: ChunkAttentionParams) {
+    const drop = p.dropout && p.dropout.prob > 0 ? p.dropout : null;
     return {
+      dropSeed: drop ? drop.seed >>> 0 : 0,
+      dropThreshold: drop ? dropoutThreshold(drop.prob) : 0,
+      dropScale: drop ? 1 / (1 - drop.prob) : 1,
       q: this.f(op, 'q', p.q, p.qOffset ?? 0),
       k: this.f(op, 'k', p.k, p.kOffset ?? 0),
       v: this.f(op, 'v', p.v, p.vOffset ?? 0),
