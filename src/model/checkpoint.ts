@@ -13,12 +13,13 @@
  */
 import type { Backend } from '../backend/backend.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
-import { ReformerConfig } from '../config/reformer-config.js';
+import { checkCausalLM, ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, FormatError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile, type TensorToWrite } from '../io/safetensors.js';
-import { ReformerModelWithLMHead } from './lm-model.js';
-import type { Parameters } from './parameters.js';
-import { ReformerModel } from './reformer-model.js';
+import { lmParamSpecs, ReformerModelWithLMHead } from './lm-model.js';
+import type { Parameters, ParamSpec } from './parameters.js';
+import { ReformerModel, reformerParamSpecs } from './reformer-model.js';
+import { firstNonFinite } from './validate-inputs.js';
 
 /** The two files of a checkpoint folder, as bytes. */
 export interface CheckpointFiles {
@@ -86,8 +87,9 @@ export function encoderCheckpointToBytes(model: ReformerModel, save: SaveOptions
   };
 }
 
-/** Parses config.json bytes or text. @throws ConfigError (invalid JSON or fields). */
-export function configFromBytes(bytes: Uint8Array | string): ReformerConfig {
+/** Parses config.json bytes, text or an already-parsed object. @throws ConfigError (invalid JSON or fields). */
+export function configFromBytes(bytes: Uint8Array | string | Record<string, unknown>): ReformerConfig {
+  if (!(bytes instanceof Uint8Array) && typeof bytes !== 'string') return ReformerConfig.fromJSON(bytes);
   const text = typeof bytes === 'string' ? bytes : new TextDecoder('utf-8', { fatal: false }).decode(bytes);
   return ReformerConfig.fromJSON(text);
 }
@@ -100,10 +102,11 @@ export interface LoadOptions {
 }
 
 /**
- * Copies a safetensors file's tensors into `params` by HF name, checking every shape.
+ * Copies a safetensors file's tensors into `params` by HF name, checking every shape and that every
+ * value is finite (one pass per tensor, at load time only).
  * `lm_head.bias` may come as `lm_head.decoder.bias` (or both, if equal).
- * @throws FormatError naming a missing tensor, a shape mismatch, differing tied biases, or (strict)
- *   tensors the model does not have.
+ * @throws FormatError naming a missing tensor, a shape mismatch, a NaN or infinite weight, differing
+ *   tied biases, or (strict) tensors the model does not have.
  */
 export function loadParameters(params: Parameters, file: SafetensorsFile, strict = true): void {
   const f64 = params.params instanceof Float64Array;
@@ -117,7 +120,17 @@ export function loadParameters(params: Parameters, file: SafetensorsFile, strict
           `(has ${file.names().length} tensors, e.g. ${file.names().slice(0, 3).join(', ')})`,
       );
     }
-    params.set(e.name, file.entry(source).shape, read(source));
+    const data = read(source);
+    const bad = firstNonFinite(data);
+    if (bad >= 0) {
+      let count = 0;
+      for (let i = bad; i < data.length; i++) if (!Number.isFinite(data[i]!)) count++;
+      throw new FormatError(
+        `checkpoint: tensor "${source}" holds ${count} NaN or infinite value(s) of ${data.length} (first at index ${bad}: ${data[bad]}); ` +
+          'the weights are damaged (a diverged training run or a corrupted file): load an earlier checkpoint',
+      );
+    }
+    params.set(e.name, file.entry(source).shape, data);
   }
   if (params.has(TIED_BIAS) && file.has(TIED_BIAS) && file.has(TIED_BIAS_ALIAS)) {
     const a = file.float32(TIED_BIAS);
@@ -128,6 +141,43 @@ export function loadParameters(params: Parameters, file: SafetensorsFile, strict
   }
   if (strict) {
     const unknown = file.names().filter((n) => !params.has(n) && !(n === TIED_BIAS_ALIAS && params.has(TIED_BIAS)));
+    if (unknown.length > 0) {
+      throw new FormatError(
+        `checkpoint: ${unknown.length} tensor(s) the model does not have: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', ...' : ''}; ` +
+          'wrong config.json or model class (ReformerModel names have no "reformer." prefix); pass strict: false to ignore them',
+      );
+    }
+  }
+}
+
+/**
+ * Checks a safetensors file against the parameter layout a config.json implies, BEFORE a model is
+ * built: every parameter present under its HF name (`lm_head.bias` may come as `lm_head.decoder.bias`)
+ * with the layout's shape, and (strict) no foreign tensors. So a config.json that describes another
+ * (possibly huge) model than the weights fails here with FormatError, without allocating its
+ * parameters: what loading then allocates is bounded by the tensors actually in the file.
+ */
+export function checkWeightsFit(specs: readonly ParamSpec[], file: SafetensorsFile, strict = true): void {
+  const names = new Set<string>();
+  for (const spec of specs) {
+    names.add(spec.name);
+    const source = spec.name === TIED_BIAS && !file.has(TIED_BIAS) ? TIED_BIAS_ALIAS : spec.name;
+    if (!file.has(source)) {
+      throw new FormatError(
+        `checkpoint: tensor "${spec.name}" [${spec.shape.join(', ')}] is missing; the checkpoint does not belong to this config.json ` +
+          `(has ${file.names().length} tensors, e.g. ${file.names().slice(0, 3).join(', ')})`,
+      );
+    }
+    const got = file.entry(source).shape;
+    if (got.length !== spec.shape.length || got.some((d, i) => d !== spec.shape[i])) {
+      throw new FormatError(
+        `checkpoint: tensor "${source}" has shape [${got.join(', ')}], but config.json implies [${spec.shape.join(', ')}]; ` +
+          'the checkpoint and config.json disagree (use the config.json saved with these weights)',
+      );
+    }
+  }
+  if (strict) {
+    const unknown = file.names().filter((n) => !names.has(n) && !(n === TIED_BIAS_ALIAS && names.has(TIED_BIAS)));
     if (unknown.length > 0) {
       throw new FormatError(
         `checkpoint: ${unknown.length} tensor(s) the model does not have: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', ...' : ''}; ` +
@@ -152,18 +202,29 @@ function storedOptions(file: SafetensorsFile): Partial<ReformerOptions> {
  * Builds a `ReformerModelWithLMHead` from checkpoint bytes.
  * @throws ConfigError (config.json), FormatError (safetensors, names, shapes).
  */
-export function lmFromCheckpoint(backend: Backend, files: { safetensors: Uint8Array; config: Uint8Array | string }, load: LoadOptions = {}): ReformerModelWithLMHead {
+export function lmFromCheckpoint(
+  backend: Backend,
+  files: { safetensors: Uint8Array; config: Uint8Array | string | Record<string, unknown> },
+  load: LoadOptions = {},
+): ReformerModelWithLMHead {
   const config = configFromBytes(files.config);
   const file = parseSafetensors(files.safetensors);
+  checkCausalLM(config);
+  checkWeightsFit(lmParamSpecs(config), file, load.strict ?? true);
   const model = new ReformerModelWithLMHead(backend, config, { ...storedOptions(file), ...(load.options ?? {}) });
   loadParameters(model.parameters, file, load.strict ?? true);
   return model;
 }
 
 /** Builds a bare `ReformerModel` from checkpoint bytes (names without the `reformer.` prefix). */
-export function encoderFromCheckpoint(backend: Backend, files: { safetensors: Uint8Array; config: Uint8Array | string }, load: LoadOptions = {}): ReformerModel {
+export function encoderFromCheckpoint(
+  backend: Backend,
+  files: { safetensors: Uint8Array; config: Uint8Array | string | Record<string, unknown> },
+  load: LoadOptions = {},
+): ReformerModel {
   const config = configFromBytes(files.config);
   const file = parseSafetensors(files.safetensors);
+  checkWeightsFit(reformerParamSpecs(config), file, load.strict ?? true);
   const model = new ReformerModel(backend, config, { options: { ...storedOptions(file), ...(load.options ?? {}) } });
   loadParameters(model.parameters, file, load.strict ?? true);
   return model;

@@ -16,6 +16,7 @@ import { Rng } from '../util/rng.js';
 import type { CausalLanguageModel, LossResult, TokenBatch } from './language-model.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { ReformerModel, reformerParamSpecs, type EncoderInput, type EncoderOutput } from './reformer-model.js';
+import { requireReformerConfig, validateTokenBatch } from './validate-inputs.js';
 
 /** Per-call extras beyond `TokenBatch` (fixtures, conformance). */
 export interface LmCallOptions {
@@ -56,6 +57,7 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
    * @throws ConfigError if the config is not a causal LM (see `checkCausalLM`).
    */
   constructor(backend: Backend, config: ReformerConfig, options: Partial<ReformerOptions> = {}) {
+    requireReformerConfig(config, 'ReformerModelWithLMHead');
     checkCausalLM(config);
     this.backend = backend;
     this.config = config;
@@ -152,6 +154,7 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
   }
 
   private labelsOf(batch: TokenBatch): Int32Array {
+    validateTokenBatch(batch, 'ReformerModelWithLMHead');
     const labels = batch.labels ?? batch.inputIds;
     const n = batch.batch * batch.seqLen;
     if (labels.length !== n) throw new ShapeError(`labels must have batch·seqLen = ${n} elements, got ${labels.length}`);
@@ -160,6 +163,7 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
   }
 
   private encoderInput(batch: TokenBatch, training: boolean, call: LmCallOptions): EncoderInput {
+    validateTokenBatch(batch, 'ReformerModelWithLMHead');
     return {
       inputIds: batch.inputIds,
       batch: batch.batch,

@@ -38,6 +38,7 @@ import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js'
 import { layerNormBackward, layerNormForward, type LayerNormCache } from '../nn/layer-norm.js';
 import { Rng } from '../util/rng.js';
 import { Parameters, type ParamSpec } from './parameters.js';
+import { requireReformerConfig, validateRotations, validateTokenBatch } from './validate-inputs.js';
 import { reversibleBackward, reversibleForward, reversibleInverse, type ReversibleBlock, type ReversibleRecord, type SublayerCall } from './reversible.js';
 import { AttentionSublayer, FeedForwardSublayer, type AttentionState } from './sublayers.js';
 
@@ -182,6 +183,7 @@ export class ReformerModel {
   private readonly attention: AttentionSublayer[];
 
   constructor(backend: Backend, config: ReformerConfig, init: ReformerModelInit = {}) {
+    requireReformerConfig(config, 'ReformerModel');
     this.backend = backend;
     this.config = config;
     this.options = resolveOptions(init.options);
@@ -259,6 +261,8 @@ export class ReformerModel {
   forward(input: EncoderInput): EncoderOutput {
     const be = this.backend;
     const cfg = this.config;
+    validateTokenBatch(input, 'ReformerModel');
+    validateRotations(input.rotations, 'ReformerModel');
     const { batch: B, seqLen: L, training } = input;
     if (!Number.isInteger(B) || B < 1 || !Number.isInteger(L) || L < 1) {
       throw new ShapeError(`ReformerModel: batch and seqLen must be positive integers, got batch ${B}, seqLen ${L}`);

@@ -111,7 +111,7 @@ export const reformerEngine: ModelEngine = {
 
   load(backend: Backend, configObj: Record<string, unknown>, weights: Uint8Array): EngineModel {
     // model/checkpoint.ts: HF names, tied lm_head bias, our options from the safetensors metadata
-    const lm = lmFromCheckpoint(backend, { safetensors: weights, config: JSON.stringify(configObj) });
+    const lm = lmFromCheckpoint(backend, { safetensors: weights, config: configObj });
     return wrap(lm, '');
   },
 };

@@ -131,7 +131,8 @@ export interface GenerateOptions extends SamplingOptions {
 /**
  * Streams `maxNewTokens` sampled token ids after `prompt` (`[promptTokens]`, at least one token).
  * Each step runs `model.logits` on the current context (see the file header: no cache).
- * @throws ConfigError for invalid options or an empty prompt; ShapeError if the model returns logits of the wrong size.
+ * @throws ConfigError for invalid options (a pad id outside the vocabulary) or an empty prompt; ShapeError for prompt ids
+ *   outside the vocabulary or if the model returns logits of the wrong size.
  */
 export function* generateTokens(model: CausalLanguageModel, prompt: ArrayLike<number>, options: GenerateOptions): Generator<number, void, void> {
   const sampling = validateSampling(options);
@@ -140,6 +141,15 @@ export function* generateTokens(model: CausalLanguageModel, prompt: ArrayLike<nu
   if (!Number.isSafeInteger(window) || window <= 0) throw new ConfigError('window', `must be a positive integer, got ${window}`);
   if (prompt.length === 0) throw new ConfigError('prompt', 'is empty; the model needs at least one token of context');
   const vocab = model.vocabSize;
+  for (let i = 0; i < prompt.length; i++) {
+    const t = prompt[i]!;
+    if (!Number.isInteger(t) || t < 0 || t >= vocab) {
+      throw new ShapeError(`prompt[${i}] = ${t} is outside the vocabulary [0, ${vocab}); encode the prompt with the model's tokenizer`);
+    }
+  }
+  if (options.padId !== undefined && (!Number.isInteger(options.padId) || options.padId < 0 || options.padId >= vocab)) {
+    throw new ConfigError('pad_id', `is ${options.padId}, outside the vocabulary [0, ${vocab}); use the model's pad_token_id`);
+  }
   const rng = new Rng(options.seed ?? 0);
   const context: number[] = Array.from(prompt);
   const suppress = options.suppressIds ?? [];
