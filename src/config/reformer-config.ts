@@ -188,7 +188,11 @@ export class ReformerConfig implements ReformerConfigFields {
     }
     const fields = validate(input);
     const extra: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(input)) if (!REFORMER_FIELD_NAMES.includes(k)) extra[k] = deepFreeze(structuredClone(v));
+    for (const [k, v] of Object.entries(input)) {
+      if (REFORMER_FIELD_NAMES.includes(k)) continue;
+      checkExtraValue(k, v);
+      extra[k] = deepFreeze(structuredClone(v));
+    }
     Object.assign(this, fields);
     Object.defineProperty(this, 'extra', { value: Object.freeze(extra), enumerable: false });
     Object.freeze(this);
@@ -226,6 +230,9 @@ export class ReformerConfig implements ReformerConfigFields {
 
   /** A new validated config with some fields changed (extra keys kept). */
   with(changes: ReformerConfigInput): ReformerConfig {
+    if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
+      throw new ConfigError('config', `with() expects an object of ReformerConfig fields, got ${describe(changes)}`);
+    }
     const base = this.toJSON();
     // num_hidden_layers is derived: drop it when the layers change so it is re-derived.
     if ('attn_layers' in changes && !('num_hidden_layers' in changes)) delete base.num_hidden_layers;
@@ -409,6 +416,29 @@ function validate(input: ReformerConfigInput): Omit<ReformerConfigFields, never>
   return f;
 }
 
+/** Deepest nesting of objects/arrays accepted in a non-Reformer key (HF configs nest a few levels). */
+export const MAX_EXTRA_DEPTH = 64;
+
+/**
+ * A non-Reformer key of config.json is kept verbatim, so it must be plain JSON data: not `__proto__`
+ * (it would replace the prototype instead of being kept), nested at most MAX_EXTRA_DEPTH levels (a deeper
+ * value overflows the stack when copied or written back). Iterative: never recurses on the input.
+ */
+function checkExtraValue(key: string, value: unknown): void {
+  if (key === '__proto__') {
+    throw new ConfigError('__proto__', 'is not a valid config.json key (it would be read as the object prototype); remove it');
+  }
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_EXTRA_DEPTH) {
+      throw new ConfigError(key, `nests objects/arrays more than ${MAX_EXTRA_DEPTH} levels deep; config.json values must be shallow JSON data`);
+    }
+    for (const x of Object.values(v as object)) stack.push([x, depth + 1]);
+  }
+}
+
 function describe(v: unknown): string {
   if (typeof v === 'string') return `"${v}" (a string)`;
   if (Array.isArray(v)) return `[${v.map((x) => (typeof x === 'string' ? `"${x}"` : String(x))).join(', ')}]`;
@@ -424,16 +454,26 @@ function number(field: string, v: unknown): number {
   return v;
 }
 
+/** Largest size or id: token ids, positions and indices are int32 in the kernels. */
+export const MAX_CONFIG_INT = 0x7fffffff;
+
+function notAboveInt32(field: string, x: number, v: unknown): number {
+  if (x > MAX_CONFIG_INT) {
+    throw new ConfigError(field, `must be at most ${MAX_CONFIG_INT} (sizes and ids are int32), got ${describe(v)}`);
+  }
+  return x;
+}
+
 function posInt(field: string, v: unknown): number {
   const x = number(field, v);
   if (!Number.isInteger(x) || x < 1) throw new ConfigError(field, `must be a positive integer, got ${describe(v)}; e.g. ${Math.max(1, Math.round(Math.abs(x)))}`);
-  return x;
+  return notAboveInt32(field, x, v);
 }
 
 function nonNegInt(field: string, v: unknown): number {
   const x = number(field, v);
   if (!Number.isInteger(x) || x < 0) throw new ConfigError(field, `must be a non-negative integer, got ${describe(v)}; e.g. ${Math.max(0, Math.round(Math.abs(x)))}`);
-  return x;
+  return notAboveInt32(field, x, v);
 }
 
 function optionalNonNegInt(field: string, v: unknown): number | null {
@@ -504,11 +544,15 @@ function numBuckets(v: unknown): NumBuckets {
         `${where}must be an even integer ≥ 2 (angular LSH splits [xR, −xR]), got ${describe(x)}; e.g. ${evenAbove(x)}`,
       );
     }
-    return x;
+    return notAboveInt32('num_buckets', x, x);
   };
   if (Array.isArray(v)) {
     if (v.length === 0) throw new ConfigError('num_buckets', 'is an empty list; give even factors such as [8, 8], an even integer, or null');
     v.forEach((x, i) => checkOne(x, `factor ${i} `));
+    const total = product(v as number[]);
+    if (total > MAX_CONFIG_INT) {
+      throw new ConfigError('num_buckets', `factors [${v.join(', ')}] multiply to ${total} buckets, more than ${MAX_CONFIG_INT}; use fewer or smaller factors`);
+    }
     return Object.freeze([...(v as number[])]);
   }
   return checkOne(v, '');

@@ -232,7 +232,7 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`entry "${name}" is not an object`);
     const info = raw as Record<string, unknown>;
     const dtype = info.dtype;
-    if (typeof dtype !== 'string' || !(dtype in ITEM_SIZE)) {
+    if (typeof dtype !== 'string' || !Object.hasOwn(ITEM_SIZE, dtype)) {
       fail(`tensor "${name}": unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(ITEM_SIZE).join(', ')})`);
     }
     const shape = info.shape;
