@@ -115,12 +115,24 @@ export function readDirChecked(dir: string, verifyHashes = true): { files: Recor
     throw new FormatError(`${mpath}: not a reformer-ts checkpoint manifest`);
   }
   const files: Record<string, Uint8Array> = {};
-  for (const [name, info] of Object.entries(manifest.files)) {
+  for (const [name, info] of Object.entries(manifest.files as Record<string, unknown>)) {
+    // a hand-edited or corrupted manifest must not read outside the directory or crash on a bad entry
+    if (name === '' || name !== basename(name) || name === '.' || name === '..' || name === MANIFEST) {
+      throw new FormatError(`${mpath}: lists "${name}", which is not a plain file name of the checkpoint directory`);
+    }
+    const entry = info as { bytes?: unknown; sha256?: unknown } | null;
+    if (entry === null || typeof entry !== 'object' || !Number.isSafeInteger(entry.bytes) || (entry.bytes as number) < 0 || typeof entry.sha256 !== 'string') {
+      throw new FormatError(`${mpath}: the entry of ${name} must be {"bytes": <non-negative integer>, "sha256": "<hex>"}, got ${JSON.stringify(info)}`);
+    }
     const p = join(dir, name);
     if (!existsSync(p)) throw new FormatError(`${dir}: ${name} is listed in the manifest but missing`);
+    const st = statSync(p);
+    if (!st.isFile()) throw new FormatError(`${dir}: ${name} is listed in the manifest but is not a regular file`);
+    // sizes are compared before reading, so a wrong file is never read whole
+    if (st.size !== entry.bytes) throw new FormatError(`${dir}: ${name} has ${st.size} bytes, the manifest says ${entry.bytes}`);
     const bytes = new Uint8Array(readFileSync(p));
-    if (bytes.byteLength !== info.bytes) throw new FormatError(`${dir}: ${name} has ${bytes.byteLength} bytes, the manifest says ${info.bytes}`);
-    if (verifyHashes && sha256(bytes) !== info.sha256) throw new FormatError(`${dir}: ${name} does not match its SHA-256 in the manifest (corrupted?)`);
+    if (bytes.byteLength !== entry.bytes) throw new FormatError(`${dir}: ${name} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`);
+    if (verifyHashes && sha256(bytes) !== entry.sha256) throw new FormatError(`${dir}: ${name} does not match its SHA-256 in the manifest (corrupted?)`);
     files[name] = bytes;
   }
   return { files, manifest };
