@@ -25,7 +25,7 @@ export interface TinyOptions {
   readonly causalOnly?: boolean;
   /** Allowed activations (gradient checks avoid relu's kink). */
   readonly acts?: readonly HiddenAct[];
-  /** Allow dropout > 0. */
+  /** Allow dropout > 0 (hidden, and attention probabilities of LSH and local layers). */
   readonly dropout?: boolean;
   /** Allow padding masks. */
   readonly padding?: boolean;
@@ -50,6 +50,7 @@ export function arbTinyCase(opts: TinyOptions = {}): fc.Arbitrary<TinyCase> {
       before: fc.integer({ min: 0, max: 1 }),
       after: fc.integer({ min: 0, max: 1 }),
       dropout: opts.dropout ? fc.constantFrom(0, 0.2) : fc.constant(0),
+      attnDropout: opts.dropout ? fc.constantFrom(0, 0.3) : fc.constant(0),
       ffChunk: fc.constantFrom(0, 5),
       batch: fc.integer({ min: 1, max: 2 }),
       padded: opts.padding === false ? fc.constant(false) : fc.boolean(),
@@ -83,8 +84,8 @@ export function arbTinyCase(opts: TinyOptions = {}): fc.Arbitrary<TinyCase> {
         axial_pos_embds_dim: [r.hidden / 2, r.hidden / 2],
         max_position_embeddings: L,
         hidden_dropout_prob: r.dropout,
-        lsh_attention_probs_dropout_prob: 0,
-        local_attention_probs_dropout_prob: 0,
+        lsh_attention_probs_dropout_prob: r.attnDropout,
+        local_attention_probs_dropout_prob: r.attnDropout,
         chunk_size_feed_forward: r.ffChunk,
         chunk_size_lm_head: r.ffChunk,
         initializer_range: r.initStd,

@@ -8,10 +8,10 @@
  * `Y1 = X1 + F(X2)` (Eq. 9) belongs to the reversible layer, not here.
  *
  * Reversible recompute (HF `ReformerLayer.backward_pass`): run `attentionBlockForward` again on the
- * reconstructed input with `{ buckets: firstCache.buckets }`; no rotation is drawn and nothing is
- * re-hashed, so the recompute equals the first forward; then call `attentionBlockBackward`.
+ * reconstructed input with `{ buckets: firstCache.buckets }` (and the same `dropout` seed); no rotation is
+ * drawn and nothing is re-hashed, so the recompute equals the first forward; then call `attentionBlockBackward`.
  */
-import type { Backend, Float } from '../backend/backend.js';
+import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
 import { checkBatchSeq, checkLength, linearBackward, linearForward } from './common.js';
 import { ATTENTION_DEFAULTS, headLayout, type AttentionConfig, type NumBuckets } from './config.js';
@@ -89,6 +89,12 @@ export interface AttentionBlockOptions {
   buckets?: Int32Array | null;
   /** LSH only: paper-exact multi-round attention (App. A); default false (HF). */
   paperExact?: boolean;
+  /**
+   * Dropout on the attention probabilities with the layer's seed (HF `lsh_attention_probs_dropout_prob` /
+   * `local_attention_probs_dropout_prob`, training only). Pass the same value to a reversible recompute:
+   * the mask is a function of the seed, so the recompute and the backward replay it. Null: none.
+   */
+  dropout?: AttentionDropout | null;
 }
 
 export interface AttentionBlockCache {
@@ -189,6 +195,7 @@ export function attentionBlockForward(
         rng: options.rng ?? null,
         buckets: options.buckets ?? null,
         paperExact: options.paperExact ?? false,
+        dropout: options.dropout ?? null,
         ...(options.numHashes !== undefined ? { numHashes: options.numHashes } : {}),
         ...(options.isDecoder !== undefined ? { isDecoder: options.isDecoder } : {}),
       },
@@ -211,6 +218,7 @@ export function attentionBlockForward(
         batch: B,
         seqLen: L,
         attentionMask: options.attentionMask ?? null,
+        dropout: options.dropout ?? null,
         ...(options.isDecoder !== undefined ? { isDecoder: options.isDecoder } : {}),
       },
     );

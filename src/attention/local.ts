@@ -14,7 +14,8 @@
  * included (in fp32 the stored lse rounds to −1e9 and every probability becomes 1). Only padded
  * queries can be in that state (a real query always sees itself), and their outputs are ignored.
  */
-import type { Backend, Float } from '../backend/backend.js';
+import { attentionDropoutCallSeed } from '../backend/attention-dropout.js';
+import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
 import { checkBatchSeq, checkLength, copyMask, iota, linearBackward, linearForward } from './common.js';
 import {
   MASK_VALUE,
@@ -54,6 +55,8 @@ export interface LocalAttentionCache {
   readonly attentionMask: Int32Array | null;
   /** `[batch, heads, seqLen]` log-sum-exp of each query's window. */
   readonly lse: Float;
+  /** Attention-probability dropout of the forward (the layer's seed), replayed by the backward; null: none. */
+  readonly dropout: AttentionDropout | null;
 }
 
 /** Resolves a `LocalAttentionSpec` from the config (HF names); `isDecoder` overrides `is_decoder`. */
@@ -66,6 +69,8 @@ export function localSpecFromConfig(cfg: AttentionConfig, batch: number, seqLen:
  * Local attention over projected vectors.
  * @param q,k,v `[batch, seqLen, heads·headSize]` (k unscaled; divided by √d here, as HF)
  * @param attentionMask `[batch, seqLen]` (1 = real, 0 = padding; masks keys), or null
+ * @param dropout dropout on the attention probabilities (HF `local_attention_probs_dropout_prob`, training
+ *   only) with the layer's seed; head h of batch element b uses `attentionDropoutCallSeed(seed, b·heads + h)`.
  * @returns out `[batch, seqLen, heads·headSize]` and the cache.
  * @throws ShapeError for bad lengths (names the next valid sequence length).
  */
@@ -76,6 +81,7 @@ export function localAttentionForward(
   k: Float,
   v: Float,
   attentionMask: ArrayLike<number> | null = null,
+  dropout: AttentionDropout | null = null,
 ): { out: Float; cache: LocalAttentionCache } {
   const { batch: B, seqLen: L, heads: H, headSize: d } = spec;
   checkBatchSeq('local attention', B, L);
@@ -105,6 +111,7 @@ export function localAttentionForward(
     kScaled,
     attentionMask: mask,
     lse: be.floats(B * H * L), // [B, H, L]
+    dropout: dropout && dropout.prob > 0 ? { prob: dropout.prob, seed: dropout.seed } : null,
   };
   const out = be.floats(B * L * all); // [B, L, H·d]
   be.scope(() => {
@@ -114,7 +121,7 @@ export function localAttentionForward(
       for (let h = 0; h < H; h++) {
         const off = b * L * all + h * d;
         be.chunkAttentionForward({
-          ...localParams(cache, pos, keyValid, off),
+          ...localParams(cache, pos, keyValid, off, b * H + h),
           out,
           outOffset: off,
           ldOut: all,
@@ -146,7 +153,7 @@ export function localAttentionBackward(be: Backend, cache: LocalAttentionCache, 
         const off = b * L * all + h * d;
         // forward: out = softmax(masked q·(k/√d)ᵀ)·v per window
         be.chunkAttentionBackward({
-          ...localParams(cache, pos, keyValid, off),
+          ...localParams(cache, pos, keyValid, off, b * H + h),
           lse: cache.lse,
           lseOffset: (b * H + h) * L,
           dOut,
@@ -163,7 +170,7 @@ export function localAttentionBackward(be: Backend, cache: LocalAttentionCache, 
   });
 }
 
-function localParams(cache: LocalAttentionCache, pos: Int32Array, keyValid: Int32Array | null, off: number) {
+function localParams(cache: LocalAttentionCache, pos: Int32Array, keyValid: Int32Array | null, off: number, bh: number) {
   const all = cache.heads * cache.headSize;
   return {
     n: cache.seqLen,
@@ -185,6 +192,7 @@ function localParams(cache: LocalAttentionCache, pos: Int32Array, keyValid: Int3
     causal: cache.causal,
     maskValue: MASK_VALUE,
     selfMaskValue: null, // HF LocalSelfAttention has no self-mask
+    dropout: cache.dropout ? { prob: cache.dropout.prob, seed: attentionDropoutCallSeed(cache.dropout.seed, bh) } : null,
   };
 }
 
@@ -204,6 +212,8 @@ export interface LocalSelfAttentionOptions {
   attentionMask?: ArrayLike<number> | null;
   /** Overrides `is_decoder`. */
   isDecoder?: boolean;
+  /** Attention-probability dropout with the layer's seed (training only); null: none. */
+  dropout?: AttentionDropout | null;
 }
 
 export interface LocalSelfAttentionCache {
@@ -238,7 +248,7 @@ export function localSelfAttentionForward(
     proj.push(y);
   }
   const spec = localSpecFromConfig(cfg, B, L, options.isDecoder !== undefined ? { isDecoder: options.isDecoder } : {});
-  const { out, cache } = localAttentionForward(be, spec, proj[0]!, proj[1]!, proj[2]!, options.attentionMask ?? null);
+  const { out, cache } = localAttentionForward(be, spec, proj[0]!, proj[1]!, proj[2]!, options.attentionMask ?? null, options.dropout ?? null);
   return { out, cache: { kind: 'local', x, hidden: D, attention: cache } };
 }
 

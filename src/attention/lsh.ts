@@ -18,7 +18,8 @@
  * Memory: the cache holds O(batch·heads·num_hashes·seqLen·headSize) values; no [seq, seq] buffer
  * is ever allocated (temporaries are per head, O(num_hashes·seqLen·headSize)).
  */
-import type { Backend, Float } from '../backend/backend.js';
+import { attentionDropoutCallSeed } from '../backend/attention-dropout.js';
+import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
 import { checkBatchSeq, checkLength, copyMask, linearBackward, linearForward } from './common.js';
@@ -80,6 +81,12 @@ export interface LshAttentionOptions {
   buckets?: Int32Array | null;
   /** Paper-exact multi-round attention (App. A): cross-bucket masking and the N_ij correction. Default false (HF). */
   paperExact?: boolean;
+  /**
+   * Dropout on the attention probabilities (HF `lsh_attention_probs_dropout_prob`, training only), with the
+   * layer's seed: head h of batch element b uses `attentionDropoutCallSeed(seed, b·heads + h)`, so a replaying
+   * forward (reversible recompute) and the backward see the same mask. Null: none.
+   */
+  dropout?: AttentionDropout | null;
 }
 
 /** Everything the backward needs; also HF's captured intermediates (see `lshCaptures`). */
@@ -98,6 +105,8 @@ export interface LshAttentionCache {
   readonly chunk: ChunkSpec;
   readonly causal: boolean;
   readonly paperExact: boolean;
+  /** Attention-probability dropout of the forward (the layer's seed), replayed by the backward; null: none. */
+  readonly dropout: AttentionDropout | null;
   /** True if `seqLen <= lsh_attn_chunk_length` (no hashing, plain attention). */
   readonly shortPath: boolean;
   /** References to the forward's inputs `[batch, seqLen, heads·headSize]`; must stay unchanged until the backward. */
@@ -232,6 +241,7 @@ export function lshAttentionForward(
     chunk,
     causal: spec.causal,
     paperExact: !shortPath && (options.paperExact ?? false),
+    dropout: options.dropout && options.dropout.prob > 0 ? { prob: options.dropout.prob, seed: options.dropout.seed } : null,
     shortPath,
     qk,
     v,
@@ -451,6 +461,7 @@ function attentionParams(cache: LshAttentionCache, rows: SortedRows, qs: Float, 
       cache.paperExact && cache.buckets
         ? { seqLen: cache.seqLen, numHashes: cache.numHashes, buckets: cache.buckets.subarray(bh * RL, (bh + 1) * RL) }
         : null,
+    dropout: cache.dropout ? { prob: cache.dropout.prob, seed: attentionDropoutCallSeed(cache.dropout.seed, bh) } : null,
   };
 }
 

@@ -232,6 +232,7 @@ export class ReformerModel {
         views((n) => P.grad(n)),
         config.hidden_dropout_prob,
         this.options.paperExactAttention,
+        type === 'lsh' ? config.lsh_attention_probs_dropout_prob : config.local_attention_probs_dropout_prob,
       );
       const ff = new FeedForwardSublayer(backend, ffSpec, ffViews((n) => P.param(n)), ffViews((n) => P.grad(n)));
       this.attention.push(attn);
@@ -256,7 +257,7 @@ export class ReformerModel {
 
   /**
    * Encoder forward. @throws ShapeError (ids, mask, training length not a multiple of the chunk lcm),
-   * ConfigError (sequence length vs max_position_embeddings / axial_pos_shape, dropout not supported).
+   * ConfigError (sequence length vs max_position_embeddings / axial_pos_shape).
    */
   forward(input: EncoderInput): EncoderOutput {
     const be = this.backend;
@@ -281,7 +282,6 @@ export class ReformerModel {
     if (input.numHashes != null && (!Number.isInteger(input.numHashes) || input.numHashes < 1)) {
       throw new ShapeError(`ReformerModel: numHashes must be a positive integer, got ${input.numHashes}`);
     }
-    if (training) this.checkTrainable();
 
     // ---- automatic padding to a multiple of the chunk-length lcm (eval), error in training
     const { lcm, min } = chunkLengthRule(cfg);
@@ -457,22 +457,6 @@ export class ReformerModel {
   }
 
   // ------------------------------------------------------------------ internals
-
-  private checkTrainable(): void {
-    const cfg = this.config;
-    for (const [type, field] of [
-      ['lsh', 'lsh_attention_probs_dropout_prob'],
-      ['local', 'local_attention_probs_dropout_prob'],
-    ] as const) {
-      if (cfg.attn_layers.includes(type) && cfg[field] > 0) {
-        throw new ConfigError(
-          field,
-          `is ${cfg[field]}, but dropout on attention probabilities is not implemented by the attention block; set it to 0 for training ` +
-            '(hidden_dropout_prob still applies after the attention output)',
-        );
-      }
-    }
-  }
 
   private axialSpec(): AxialSpec {
     return { shape: this.config.axial_pos_shape, dims: this.config.axial_pos_embds_dim };

@@ -6,7 +6,8 @@
  * - `AttentionSublayer`: F = HF `ReformerAttention` (src/attention/block.ts: LayerNorm → LSH or local
  *   self-attention → output dense) followed by HF `ReformerSelfOutput`'s dropout (hidden_dropout_prob).
  *   Its random state is the LSH buckets of the forward (replayed in the reversible recompute: nothing
- *   is re-hashed) and the output-dropout seed.
+ *   is re-hashed), the output-dropout seed and the attention-probability dropout seed
+ *   (`lsh_attention_probs_dropout_prob` / `local_attention_probs_dropout_prob`).
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { attentionBlockBackward, attentionBlockForward, type AttentionBlockCache, type AttentionBlockWeights } from '../attention/block.js';
@@ -52,6 +53,8 @@ export interface AttentionState {
   readonly buckets: Int32Array | null;
   /** Seed of the output dropout (ReformerSelfOutput), null when inactive. */
   readonly dropoutSeed: number | null;
+  /** Seed of the attention-probability dropout (the layer's mask, see backend/attention-dropout.ts), null when inactive. */
+  readonly probsSeed: number | null;
 }
 
 interface AttentionSublayerCache {
@@ -78,6 +81,8 @@ export class AttentionSublayer implements Sublayer {
     /** hidden_dropout_prob (applied after output.dense in training) */
     private readonly dropout: number,
     private readonly paperExact: boolean,
+    /** `lsh_attention_probs_dropout_prob` or `local_attention_probs_dropout_prob` of this layer's kind (training only) */
+    private readonly probsDropout = 0,
   ) {
     this.attnConfig = { ...config };
   }
@@ -93,6 +98,7 @@ export class AttentionSublayer implements Sublayer {
     const D = this.attnConfig.hidden_size;
     const prior = replay as AttentionState | null;
     const dropoutSeed = prior ? prior.dropoutSeed : call.training && this.dropout > 0 ? call.rng.u32() : null;
+    const probsSeed = prior ? prior.probsSeed : call.training && this.probsDropout > 0 ? call.rng.u32() : null;
     const run = (): AttentionBlockCache => {
       const r = attentionBlockForward(be, this.attnConfig, this.kind, this.weights, x, {
         batch: call.batch,
@@ -102,6 +108,7 @@ export class AttentionSublayer implements Sublayer {
         rotations: prior ? null : (call.rotations?.[this.layerIndex] ?? null),
         buckets: prior ? prior.buckets : null,
         paperExact: this.paperExact,
+        dropout: probsSeed !== null ? { prob: this.probsDropout, seed: probsSeed } : null,
         ...(call.numHashes ? { numHashes: call.numHashes } : {}),
       });
       if (this.kind === 'lsh' && this.attnConfig.num_buckets == null && r.cache.numBuckets !== null) {
@@ -114,7 +121,7 @@ export class AttentionSublayer implements Sublayer {
     };
     if (keep) {
       const block = run();
-      return { state: { buckets: block.buckets, dropoutSeed }, cache: { block, rows, dropoutSeed } };
+      return { state: { buckets: block.buckets, dropoutSeed, probsSeed }, cache: { block, rows, dropoutSeed } };
     }
     // Not kept: run inside a scope so the block's temporaries die here; only the buckets survive.
     let buckets: Int32Array | null = null;
@@ -124,7 +131,7 @@ export class AttentionSublayer implements Sublayer {
         buckets = block.buckets.slice(); // plain copy: the state must outlive the scope
       }
     });
-    return { state: { buckets: prior ? prior.buckets : buckets, dropoutSeed }, cache: null };
+    return { state: { buckets: prior ? prior.buckets : buckets, dropoutSeed, probsSeed }, cache: null };
   }
 
   backward(cache: unknown, dOut: Float, dx: Float): void {

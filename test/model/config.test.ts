@@ -173,9 +173,6 @@ describe('presets', () => {
       expect(p.seqLen).toBe(p.config.axial_pos_shape.reduce((a, b) => a * b, 1));
       expect(() => checkSequenceLength(p.config, p.seqLen, true)).not.toThrow();
       expect(p.notes.length).toBeGreaterThan(0);
-      // trainable as is: the model refuses attention-probability dropout in training
-      expect(p.config.lsh_attention_probs_dropout_prob).toBe(0);
-      expect(p.config.local_attention_probs_dropout_prob).toBe(0);
     }
   });
 

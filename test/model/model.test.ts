@@ -193,15 +193,17 @@ describe('errors of use', () => {
     expect(() => m.backward(tr, be.floats(tr.output.length))).toThrow(/already back-propagated/);
   });
 
-  it('attention-probability dropout in training is refused with the field named (not implemented by the attention block)', () => {
-    const m = new ReformerModelWithLMHead(be, small.with({ local_attention_probs_dropout_prob: 0.1 }));
-    try {
-      m.lossAndGrad({ inputIds: ids(1, 32, 20), batch: 1, seqLen: 32 });
-      expect.fail('no error');
-    } catch (e) {
-      expect((e as ConfigError).field).toBe('local_attention_probs_dropout_prob');
+  it('attention-probability dropout (local and LSH) is active in training only, and its gradients replay the mask', () => {
+    for (const field of ['local_attention_probs_dropout_prob', 'lsh_attention_probs_dropout_prob'] as const) {
+      const batch = { inputIds: ids(1, 32, 20), batch: 1, seqLen: 32 };
+      const m = new ReformerModelWithLMHead(be, small.with({ [field]: 0.3 }), { seed: 1 });
+      const plain = new ReformerModelWithLMHead(be, small, { seed: 1 });
+      const t1 = m.lossAndGrad(batch).loss;
+      const t2 = m.lossAndGrad(batch).loss;
+      expect(t1, field).not.toBe(t2); // a new mask per step
+      expect(t1, field).not.toBe(plain.lossAndGrad(batch).loss);
+      expect(m.loss(batch).loss, field).toBe(plain.loss(batch).loss); // no dropout in evaluation
     }
-    expect(() => m.loss({ inputIds: ids(1, 32, 20), batch: 1, seqLen: 32 })).not.toThrow(); // eval has no dropout
   });
 });
 
