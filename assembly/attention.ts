@@ -10,8 +10,14 @@
 //   dP' = dOut_c · V_windowᵀ, dP = M ⊙ dP'/(1 − prob), dS = P ⊙ (dP − Σ_w P·dP + dlse) on live scores
 //   (replaced scores: 0), dq_c += dS·K_window,  dk_window += dSᵀ·Q_c,  dv_window += P'ᵀ·dOut_c (accumulating).
 // Query chunks [chunkBegin, chunkEnd) only, so the work can be split; each call needs its own scratch.
-// The backward's dk/dv updates touch neighbour chunks: concurrent calls on the same dk/dv must cover
-// disjoint key windows or use separate gradient buffers.
+// The backward's dk/dv updates touch neighbour chunks. Its `partition` mode splits the work over
+// threads without races and with the bits of one call: the call owns chunks [chunkBegin, chunkEnd)
+// (dq rows of those query chunks, dk/dv rows of those key chunks) and visits, in ascending chunk
+// order, every query chunk whose window holds an owned key chunk: owned query chunks fully, the others
+// (at most before + after "halo" chunks past each end) recomputed, with only their owned dk/dv updates
+// applied. So every dk/dv row receives the same contributions in the same order (query chunk
+// ascending, window slot ascending) as in one call over all chunks, and concurrent calls over disjoint
+// ranges write disjoint rows.
 import { gemmDirect } from './gemm';
 import { EXP_TABLE, expv, transposeBlock } from './simd';
 import { softmaxRow } from './softmax';
@@ -250,7 +256,11 @@ export function chunkAttentionForward(
   }
 }
 
-/** Backward (accumulates dq, dk, dv, which share the strides of q, k, v). dLse = 0: none. */
+/**
+ * Backward (accumulates dq, dk, dv, which share the strides of q, k, v). dLse = 0: none.
+ * partition = 0: query chunks [chunkBegin, chunkEnd) and all their dk/dv updates; 1: the call owns
+ * chunks [chunkBegin, chunkEnd) (see the file header: race-free, bit-identical splits).
+ */
 export function chunkAttentionBackward(
   n: i32, d: i32, L: i32, before: i32, after: i32,
   q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
@@ -260,6 +270,7 @@ export function chunkAttentionBackward(
   lse: usize, dOut: usize, ldOut: i32, dLse: usize,
   dq: usize, dk: usize, dv: usize, scratch: usize,
   dropSeed: u32, dropThreshold: u32, dropScale: f32,
+  partition: i32,
 ): void {
   const numChunks = n / L;
   const nb = before + 1 + after;
@@ -280,7 +291,19 @@ export function chunkAttentionBackward(
   const e0 = v128.load(EXP_TABLE, 0), e1 = v128.load(EXP_TABLE, 16), e2 = v128.load(EXP_TABLE, 32), e3 = v128.load(EXP_TABLE, 48);
   const e4 = v128.load(EXP_TABLE, 64), e5 = v128.load(EXP_TABLE, 80), e6 = v128.load(EXP_TABLE, 96), e7 = v128.load(EXP_TABLE, 112);
   const e8 = v128.load(EXP_TABLE, 128), e9 = v128.load(EXP_TABLE, 144), e10 = v128.load(EXP_TABLE, 160), e11 = v128.load(EXP_TABLE, 176);
-  for (let c = chunkBegin; c < chunkEnd; c++) {
+  const first = partition != 0 ? 0 : chunkBegin;
+  const last = partition != 0 ? numChunks : chunkEnd;
+  for (let c = first; c < last; c++) {
+    // own: dq and every dk/dv update of this query chunk; else (partition halo) only owned dk/dv rows
+    const own = c >= chunkBegin && c < chunkEnd;
+    if (!own) {
+      let touches = false;
+      for (let o = 0; o < nb; o++) {
+        const kc = windowChunk(c, o, before, numChunks);
+        if (kc >= chunkBegin && kc < chunkEnd) touches = true;
+      }
+      if (!touches) continue;
+    }
     buildWindow(c, numChunks, L, d, before, nb, k, ldkB, v, ldvB, pos, keyValid, kt, vt, kpos, kinv, krow);
     const qc = q + <usize>(c * L) * ldqB;
     const goc = dOut + <usize>(c * L) * ldoB;
@@ -345,7 +368,8 @@ export function chunkAttentionBackward(
       const rowK = <usize>(kc * L) * ldkB;
       const rowV = <usize>(kc * L) * ldvB;
       // dq_c += dS_o · K_(chunk o)
-      gemmDirect(L, d, L, dpBuf + col, wB, 4, k + rowK, ldkB, dqc, ldqB, true);
+      if (own) gemmDirect(L, d, L, dpBuf + col, wB, 4, k + rowK, ldkB, dqc, ldqB, true);
+      if (partition != 0 && (kc < chunkBegin || kc >= chunkEnd)) continue; // another call's rows
       // dk_(chunk o) += dS_oᵀ · Q_c
       gemmDirect(L, d, L, dpBuf + col, 4, wB, qc, ldqB, dk + rowK, ldkB, true);
       // dv_(chunk o) += P_oᵀ · dOut_c

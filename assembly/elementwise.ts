@@ -62,11 +62,13 @@ export function addRowVector(x: usize, v: usize, rows: i32, cols: i32): void {
 
 /**
  * out[:] += Σ_r x[r, :]; column sums accumulated in f64 in `acc` (scratch of cols f64), rows read
- * contiguously.
+ * contiguously. x: [rows, cols] with row stride ldx (elements), so a column range of a wider matrix
+ * can be summed on its own (each column's sum is independent of the others: the bits do not depend
+ * on how the columns are split).
  */
-export function sumRows(out: usize, x: usize, rows: i32, cols: i32, acc: usize): void {
+export function sumRowsStrided(out: usize, x: usize, rows: i32, cols: i32, ldx: i32, acc: usize): void {
   memory.fill(acc, 0, <usize>cols << 3);
-  const rowB = <usize>cols << 2;
+  const rowB = <usize>ldx << 2;
   for (let r = 0; r < rows; r++) {
     const xr = x + <usize>r * rowB;
     let j = 0;
@@ -85,6 +87,11 @@ export function sumRows(out: usize, x: usize, rows: i32, cols: i32, acc: usize):
     const o = out + (<usize>j << 2);
     store<f32>(o, <f32>(<f64>load<f32>(o) + load<f64>(acc + (<usize>j << 3))));
   }
+}
+
+/** out[:] += Σ_r x[r, :] for a contiguous x: [rows, cols] (acc: scratch of cols f64). */
+export function sumRows(out: usize, x: usize, rows: i32, cols: i32, acc: usize): void {
+  sumRowsStrided(out, x, rows, cols, cols, acc);
 }
 
 /** Σ x_i² accumulated in f64 (each square is exact in f64). */

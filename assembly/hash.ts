@@ -16,20 +16,24 @@ export function lshHashScratchBytes(rows: i32, dHead: i32, numHashes: i32, half:
 
 /**
  * x: [rows, dHead] (row stride ldx elements); rot: [dHead, numHashes·half] contiguous;
- * factors: numFactors i32 (even, ≥ 2), half = Σ factors/2; buckets out: [numHashes, rows] i32.
+ * factors: numFactors i32 (even, ≥ 2), half = Σ factors/2; buckets out: [numHashes, ldBuckets] i32
+ * (round h of row r at h·ldBuckets + r; ldBuckets = rows for one call over all rows, the total row
+ * count when rows [r0, r1) of a larger call are hashed: x and buckets then point at row r0).
+ * Rows are rotated in blocks of HASH_ROW_BLOCK from the first row, so a split at multiples of
+ * HASH_ROW_BLOCK rows gives the bits of the single call.
  */
 export function lshHash(
   x: usize, ldx: i32, rows: i32, dHead: i32,
   rot: usize, numHashes: i32,
   factors: usize, numFactors: i32, half: i32,
-  buckets: usize, scratch: usize,
+  buckets: usize, ldBuckets: i32, scratch: usize,
 ): void {
   const width = numHashes * half;
   const rotated = scratch;
   const gemmScratch = scratch + (((<usize>min(rows, HASH_ROW_BLOCK) * <usize>width * 4 + 63) >> 6) << 6);
   for (let r0 = 0; r0 < rows; r0 += HASH_ROW_BLOCK) {
     const nr = min(HASH_ROW_BLOCK, rows - r0);
-    gemmInto(nr, width, dHead, x + <usize>r0 * (<usize>ldx << 2), ldx, false, rot, width, false, rotated, width, false, gemmScratch);
+    gemmInto(nr, width, dHead, x + <usize>r0 * (<usize>ldx << 2), ldx, false, rot, width, false, rotated, width, false, gemmScratch, 0, nr);
     for (let t = 0; t < nr; t++) {
       const rowp = rotated + <usize>t * <usize>width * 4;
       for (let h = 0; h < numHashes; h++) {
@@ -61,7 +65,7 @@ export function lshHash(
           radix *= f;
           start += <usize>fh << 2;
         }
-        store<i32>(buckets + ((<usize>h * <usize>rows + <usize>(r0 + t)) << 2), bucket);
+        store<i32>(buckets + ((<usize>h * <usize>ldBuckets + <usize>(r0 + t)) << 2), bucket);
       }
     }
   }

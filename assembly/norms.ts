@@ -126,6 +126,97 @@ export function layerNormBackward(
   }
 }
 
+/**
+ * The dx part of layerNormBackward alone (rows may be any row range: pointers at its first row).
+ * Same instructions per element as layerNormBackward, so splitting rows over threads keeps the bits.
+ */
+export function layerNormBackwardDx(
+  rows: i32, cols: i32, dy: usize, x: usize, mean: usize, rstd: usize, gamma: usize, dx: usize,
+): void {
+  const rowB = <usize>cols << 2;
+  const inv = <f32>1 / <f32>cols;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowB;
+    const dyr = dy + <usize>r * rowB;
+    const dxr = dx + <usize>r * rowB;
+    const m = load<f32>(mean + (<usize>r << 2));
+    const rs = load<f32>(rstd + (<usize>r << 2));
+    const mv = f32x4.splat(m);
+    const rv = f32x4.splat(rs);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = <usize>j << 2;
+      const xhat = f32x4.mul(f32x4.sub(v128.load(xr + o), mv), rv);
+      const dxhat = f32x4.mul(v128.load(dyr + o), v128.load(gamma + o));
+      a1 = f32x4.add(a1, dxhat);
+      a2 = f32x4.add(a2, f32x4.mul(dxhat, xhat));
+    }
+    let s1 = hsum(a1);
+    let s2 = hsum(a2);
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      const xhat = (load<f32>(xr + o) - m) * rs;
+      const dxhat = load<f32>(dyr + o) * load<f32>(gamma + o);
+      s1 += dxhat;
+      s2 += dxhat * xhat;
+    }
+    const meanDxhat = s1 * inv;
+    const meanDxhatXhat = s2 * inv;
+    const md = f32x4.splat(meanDxhat);
+    const mdx = f32x4.splat(meanDxhatXhat);
+    j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = <usize>j << 2;
+      const xhat = f32x4.mul(f32x4.sub(v128.load(xr + o), mv), rv);
+      const dxhat = f32x4.mul(v128.load(dyr + o), v128.load(gamma + o));
+      const t = f32x4.sub(f32x4.sub(dxhat, md), f32x4.mul(xhat, mdx));
+      v128.store(dxr + o, f32x4.add(v128.load(dxr + o), f32x4.mul(rv, t)));
+    }
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      const xhat = (load<f32>(xr + o) - m) * rs;
+      const dxhat = load<f32>(dyr + o) * load<f32>(gamma + o);
+      store<f32>(dxr + o, load<f32>(dxr + o) + rs * (dxhat - meanDxhat - xhat * meanDxhatXhat));
+    }
+  }
+}
+
+/**
+ * The dgamma / dbeta part of layerNormBackward for columns [colBegin, colEnd) over all rows, rows in
+ * order (the accumulation order of layerNormBackward): column ranges can run on different threads.
+ */
+export function layerNormBackwardParams(
+  rows: i32, cols: i32, colBegin: i32, colEnd: i32, dy: usize, x: usize, mean: usize, rstd: usize,
+  dgamma: usize, dbeta: usize,
+): void {
+  const rowB = <usize>cols << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowB;
+    const dyr = dy + <usize>r * rowB;
+    const m = load<f32>(mean + (<usize>r << 2));
+    const rs = load<f32>(rstd + (<usize>r << 2));
+    const mv = f32x4.splat(m);
+    const rv = f32x4.splat(rs);
+    let j = colBegin;
+    for (; j + 4 <= colEnd; j += 4) {
+      const o = <usize>j << 2;
+      const g = v128.load(dyr + o);
+      const xhat = f32x4.mul(f32x4.sub(v128.load(xr + o), mv), rv);
+      v128.store(dbeta + o, f32x4.add(v128.load(dbeta + o), g));
+      v128.store(dgamma + o, f32x4.add(v128.load(dgamma + o), f32x4.mul(g, xhat)));
+    }
+    for (; j < colEnd; j++) {
+      const o = <usize>j << 2;
+      const g = load<f32>(dyr + o);
+      const xhat = (load<f32>(xr + o) - m) * rs;
+      store<f32>(dbeta + o, load<f32>(dbeta + o) + g);
+      store<f32>(dgamma + o, load<f32>(dgamma + o) + g * xhat);
+    }
+  }
+}
+
 /** y = x·rstd·scale, rstd = 1/sqrt(mean(x²) + eps): [rows] out. */
 export function rmsNormForward(rows: i32, cols: i32, x: usize, y: usize, rstd: usize, eps: f64, scale: f64): void {
   const rowB = <usize>cols << 2;

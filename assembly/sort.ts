@@ -94,3 +94,43 @@ export function scatterAddRows(rows: i32, cols: i32, index: usize, src: usize, l
     addRow(d, src + <usize>i * lsB, cols);
   }
 }
+
+// ------------------------------------------------------------------------ argsortKeys split over threads
+// The same stable counting sort in three steps, so that parts of the key array can be counted and
+// placed by different threads with the permutation of argsortKeys (it is unique: stable order):
+//   1. argsortCount per part p (keys [i0, i1)):   counts[p, key] = occurrences of key in the part
+//   2. argsortOffsets once (fixed order):         counts[p, key] = first output slot of (key, part p)
+//      = Σ_{key' < key} total[key'] + Σ_{p' < p} counts[p', key]
+//   3. argsortPlace per part:                      perm[counts[p, key]++] = i for i in [i0, i1)
+
+/** counts[key] = occurrences of key among keys[0, n) (counts: numKeys i32, overwritten). */
+export function argsortCount(keys: usize, n: i32, numKeys: i32, counts: usize): void {
+  memory.fill(counts, 0, <usize>numKeys << 2);
+  for (let i = 0; i < n; i++) {
+    const p = counts + (<usize>load<i32>(keys + (<usize>i << 2)) << 2);
+    store<i32>(p, load<i32>(p) + 1);
+  }
+}
+
+/** counts [parts, numKeys] (from argsortCount) → first output slot of each (part, key), in place. */
+export function argsortOffsets(counts: usize, parts: i32, numKeys: i32): void {
+  let run = 0;
+  for (let key = 0; key < numKeys; key++) {
+    for (let p = 0; p < parts; p++) {
+      const a = counts + ((<usize>p * <usize>numKeys + <usize>key) << 2);
+      const c = load<i32>(a);
+      store<i32>(a, run);
+      run += c;
+    }
+  }
+}
+
+/** perm[offsets[keys[i]]++] = indexBase + i for i < n (keys and indices of one part; offsets: numKeys i32). */
+export function argsortPlace(perm: usize, keys: usize, n: i32, indexBase: i32, offsets: usize): void {
+  for (let i = 0; i < n; i++) {
+    const p = offsets + (<usize>load<i32>(keys + (<usize>i << 2)) << 2);
+    const slot = load<i32>(p);
+    store<i32>(perm + (<usize>slot << 2), indexBase + i);
+    store<i32>(p, slot + 1);
+  }
+}

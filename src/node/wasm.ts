@@ -2,8 +2,10 @@
  * Node adapter of the WASM backend: reads the kernel builds from this package's `build/` folder,
  * enables relaxed SIMD in V8 before compiling, and picks the best build this process can run.
  *
- *   const be = await loadWasmBackend();                       // relaxed if possible, shared memory
+ *   const be = await loadWasmBackend();                       // relaxed if possible, shared memory, all cores
  *   const be = loadWasmBackendSync({ variant: 'simd' });      // force the plain SIMD build
+ *   const be = await loadWasmBackend({ threads: 1 });         // no worker threads
+ *   be.close();                                               // stops the workers (they never keep the process alive)
  *
  * Relaxed SIMD: Node 20 (V8 11.3) rejects relaxed opcodes unless `--experimental-wasm-relaxed-simd` is
  * set; this module sets it with `v8.setFlagsFromString` (allowed after start-up for this flag, and
@@ -13,6 +15,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
 import v8 from 'node:v8';
 import { UsageError } from '../errors.js';
 import {
@@ -24,6 +27,7 @@ import {
   type WasmVariant,
 } from '../backend/wasm/load.js';
 import type { WasmBackend } from '../backend/wasm/wasm-backend.js';
+import { WorkerPool } from './threads/pool.js';
 
 export interface LoadWasmBackendOptions extends WasmBackendOptions {
   /** 'auto' (default): relaxed SIMD if this engine accepts it, else plain SIMD. */
@@ -32,6 +36,47 @@ export interface LoadWasmBackendOptions extends WasmBackendOptions {
   shared?: 'auto' | boolean;
   /** Folder with the `kernels.*.wasm` builds. Default: the package's `build/`. */
   buildDir?: string;
+  /**
+   * Compute threads, the calling thread included (an integer in [1, 256]). Default: all cores
+   * (`os.availableParallelism()`), or 1 when the memory is not shared. More than 1 starts
+   * `threads − 1` worker threads on the shared memory (src/node/threads/pool.ts); results are
+   * bit-identical for any thread count. Stop them with `backend.close()` (they are unref'ed: an
+   * idle pool never keeps the process alive).
+   */
+  threads?: number;
+  /** Milliseconds the threads spin before sleeping after a split operation. Default 0.5. */
+  spinMs?: number;
+}
+
+/** Default `threads`: the cores this process may use. */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(256, availableParallelism()));
+}
+
+/** The thread count to use, or a UsageError for an invalid or impossible request. */
+function resolveThreads(options: LoadWasmBackendOptions, shared: boolean): number {
+  const t = options.threads;
+  if (t === undefined) return shared ? defaultThreads() : 1;
+  if (!Number.isInteger(t) || t < 1 || t > 256) throw new UsageError(`threads must be an integer in [1, 256], got ${t}`);
+  if (t > 1 && !shared) {
+    throw new UsageError(
+      `threads: ${t} needs a shared WebAssembly memory, but ${options.shared === false ? 'shared: false was requested' : 'SharedArrayBuffer is unavailable'}; use threads: 1`,
+    );
+  }
+  return t;
+}
+
+/** Attaches a worker pool of `threads` to a freshly loaded backend (returns the pool, or null for 1 thread). */
+function attachPool(backend: WasmBackend, module: WebAssembly.Module, threads: number, options: LoadWasmBackendOptions): WorkerPool | null {
+  if (threads <= 1) return null;
+  const pool = new WorkerPool({
+    module,
+    memory: backend.arena.memory,
+    threads,
+    ...(options.spinMs !== undefined ? { spinMs: options.spinMs } : {}),
+  });
+  backend.setExecutor(pool);
+  return pool;
 }
 
 let relaxedFlagSet = false;
@@ -108,16 +153,31 @@ function compiled(path: string, bytes: Uint8Array<ArrayBuffer>): WebAssembly.Mod
  */
 export async function loadWasmBackend(options: LoadWasmBackendOptions = {}): Promise<WasmBackend> {
   const r = resolve(options);
+  const threads = resolveThreads(options, r.shared);
   let module = moduleCache.get(r.path);
   if (!module) {
     module = await WebAssembly.compile(r.bytes);
     moduleCache.set(r.path, module);
   }
-  return instantiateWasmBackend({ ...options, source: module, variant: r.variant, shared: r.shared });
+  const backend = await instantiateWasmBackend({ ...options, source: module, variant: r.variant, shared: r.shared });
+  const pool = attachPool(backend, module, threads, options);
+  if (pool) {
+    try {
+      await pool.ready();
+    } catch (e) {
+      backend.close();
+      throw new UsageError(`could not start ${threads - 1} worker thread(s) for the WASM kernels: ${(e as Error).message}; use threads: 1`);
+    }
+  }
+  return backend;
 }
 
-/** Synchronous `loadWasmBackend`. */
+/** Synchronous `loadWasmBackend` (the workers finish starting in the background; the first split operation waits for them). */
 export function loadWasmBackendSync(options: LoadWasmBackendOptions = {}): WasmBackend {
   const r = resolve(options);
-  return instantiateWasmBackendSync({ ...options, source: compiled(r.path, r.bytes), variant: r.variant, shared: r.shared });
+  const threads = resolveThreads(options, r.shared);
+  const module = compiled(r.path, r.bytes);
+  const backend = instantiateWasmBackendSync({ ...options, source: module, variant: r.variant, shared: r.shared });
+  attachPool(backend, module, threads, options);
+  return backend;
 }

@@ -18,6 +18,14 @@ export interface KernelExports {
     b: number, ldb: number, transB: number,
     c: number, ldc: number, accumulate: number, scratch: number,
   ): void;
+  /** Rows [rowBegin, rowEnd) of `gemm` (path chosen from the whole m, n, k: the bits of one call). */
+  gemmRows(
+    m: number, n: number, k: number,
+    a: number, lda: number, transA: number,
+    b: number, ldb: number, transB: number,
+    c: number, ldc: number, accumulate: number, scratch: number,
+    rowBegin: number, rowEnd: number,
+  ): void;
   gemmBatched(
     batch: number, strideA: number, strideB: number, strideC: number,
     m: number, n: number, k: number,
@@ -31,10 +39,14 @@ export interface KernelExports {
     x: number, ldx: number, rows: number, dHead: number,
     rot: number, numHashes: number,
     factors: number, numFactors: number, half: number,
-    buckets: number, scratch: number,
+    buckets: number, ldBuckets: number, scratch: number,
   ): void;
 
   argsortKeys(perm: number, keys: number, n: number, numKeys: number, counts: number): void;
+  /** Split counting sort (assembly/sort.ts): per-part counts, offsets in a fixed order, per-part placement. */
+  argsortCount(keys: number, n: number, numKeys: number, counts: number): void;
+  argsortOffsets(counts: number, parts: number, numKeys: number): void;
+  argsortPlace(perm: number, keys: number, n: number, indexBase: number, offsets: number): void;
   invertPermutation(inv: number, perm: number, n: number): void;
   gatherRows(rows: number, cols: number, index: number, src: number, ldSrc: number, dst: number, ldDst: number): void;
   scatterRows(rows: number, cols: number, index: number, src: number, ldSrc: number, dst: number, ldDst: number): void;
@@ -52,6 +64,14 @@ export interface KernelExports {
     rows: number, cols: number, dy: number, x: number, mean: number, rstd: number, gamma: number,
     dx: number, dgamma: number, dbeta: number,
   ): void;
+  /** layerNormBackward's dx alone (any row range) and its dgamma/dbeta for columns [colBegin, colEnd). */
+  layerNormBackwardDx(
+    rows: number, cols: number, dy: number, x: number, mean: number, rstd: number, gamma: number, dx: number,
+  ): void;
+  layerNormBackwardParams(
+    rows: number, cols: number, colBegin: number, colEnd: number, dy: number, x: number, mean: number, rstd: number,
+    dgamma: number, dbeta: number,
+  ): void;
   rmsNormForward(rows: number, cols: number, x: number, y: number, rstd: number, eps: number, scale: number): void;
   rmsNormBackward(rows: number, cols: number, dy: number, x: number, rstd: number, scale: number, dx: number): void;
 
@@ -64,6 +84,8 @@ export interface KernelExports {
   scale(x: number, alpha: number, n: number): void;
   addRowVector(x: number, v: number, rows: number, cols: number): void;
   sumRows(out: number, x: number, rows: number, cols: number, acc: number): void;
+  /** sumRows over x with row stride ldx (a column range of a wider matrix). */
+  sumRowsStrided(out: number, x: number, rows: number, cols: number, ldx: number, acc: number): void;
   sumSquares(x: number, n: number): number;
 
   chunkAttentionScratchBytes(d: number, chunkLength: number, before: number, after: number, backward: number): number;
@@ -86,6 +108,8 @@ export interface KernelExports {
     lse: number, dOut: number, ldOut: number, dLse: number,
     dq: number, dk: number, dv: number, scratch: number,
     dropSeed: number, dropThreshold: number, dropScale: number,
+    /** 1: the call owns chunks [chunkBegin, chunkEnd) (race-free, bit-identical thread splits); 0: query chunks only. */
+    partition: number,
   ): void;
 
   adamw(
@@ -96,9 +120,14 @@ export interface KernelExports {
 
 /** Names every kernel module must export (checked at instantiation). */
 export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = [
-  'heapBase', 'gemmScratchBytes', 'gemm', 'gemmBatched', 'lshHashScratchBytes', 'lshHash', 'argsortKeys',
+  'heapBase', 'gemmScratchBytes', 'gemm', 'gemmRows', 'gemmBatched', 'lshHashScratchBytes', 'lshHash', 'argsortKeys',
+  'argsortCount', 'argsortOffsets', 'argsortPlace',
   'invertPermutation', 'gatherRows', 'scatterRows', 'scatterAddRows', 'softmaxRows', 'softmaxRowsBackward',
-  'layerNormForward', 'layerNormBackward', 'rmsNormForward', 'rmsNormBackward', 'activationForward',
-  'activationBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows', 'sumSquares',
-  'chunkAttentionScratchBytes', 'chunkAttentionForward', 'chunkAttentionBackward', 'adamw',
+  'layerNormForward', 'layerNormBackward', 'layerNormBackwardDx', 'layerNormBackwardParams', 'rmsNormForward',
+  'rmsNormBackward', 'activationForward', 'activationBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows',
+  'sumRowsStrided', 'sumSquares', 'chunkAttentionScratchBytes', 'chunkAttentionForward', 'chunkAttentionBackward',
+  'adamw',
 ];
+
+/** Name of a kernel entry point (a function export of the module). */
+export type KernelName = Exclude<keyof KernelExports, 'memory'>;

@@ -18,6 +18,7 @@
  */
 import { FormatError, ResourceError, UsageError } from '../../errors.js';
 import { WASM_MAX_BYTES, WASM_MAX_PAGES, WASM_PAGE_BYTES } from './arena.js';
+import type { ParallelPolicy } from './executor.js';
 import { KERNEL_EXPORT_NAMES, type KernelExports } from './kernels.js';
 import { WasmBackend, type WasmVariant } from './wasm-backend.js';
 
@@ -53,6 +54,8 @@ export interface WasmBackendOptions {
   initialMemoryBytes?: number;
   /** Fill memory released by `scope()` with NaN to catch use after scope (tests). Default false. */
   poisonFreed?: boolean;
+  /** When operations are split over threads, once an executor is attached (see WasmBackend.threads). */
+  parallel?: ParallelPolicy;
 }
 
 export interface InstantiateWasmOptions extends WasmBackendOptions {
@@ -86,7 +89,13 @@ function finish(instance: WebAssembly.Instance, memory: WebAssembly.Memory, opti
   if (missing.length > 0) {
     throw new FormatError(`the WASM module is not a reformer-ts kernel build: missing exports ${missing.join(', ')}`);
   }
-  return new WasmBackend({ exports, memory, variant: options.variant, poisonFreed: options.poisonFreed ?? false });
+  return new WasmBackend({
+    exports,
+    memory,
+    variant: options.variant,
+    poisonFreed: options.poisonFreed ?? false,
+    ...(options.parallel ? { parallel: options.parallel } : {}),
+  });
 }
 
 function linkError(e: unknown, options: InstantiateWasmOptions): Error {

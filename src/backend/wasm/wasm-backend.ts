@@ -40,7 +40,8 @@ import type {
 import { dropoutThreshold } from '../attention-dropout.js';
 import * as v from '../validate.js';
 import { Arena, type ArenaOptions } from './arena.js';
-import type { KernelExports } from './kernels.js';
+import { DEFAULT_MIN_WORK_NS, splitRange, type KernelCall, type KernelExecutor, type ParallelPolicy } from './executor.js';
+import type { KernelExports, KernelName } from './kernels.js';
 
 /** The two kernel builds: plain 128-bit SIMD, or with relaxed SIMD (fused multiply-add). */
 export type WasmVariant = 'simd' | 'relaxed-simd';
@@ -51,6 +52,10 @@ export interface WasmBackendInit extends ArenaOptions {
   exports: KernelExports;
   memory: WebAssembly.Memory;
   variant: WasmVariant;
+  /** Runs parts of large operations on other threads (needs a shared memory); default none (one thread). */
+  executor?: KernelExecutor | null;
+  /** When an operation is split (see ParallelPolicy). */
+  parallel?: ParallelPolicy;
 }
 
 export class WasmBackend implements Backend {
@@ -58,16 +63,110 @@ export class WasmBackend implements Backend {
   readonly name: string;
   readonly dtype: DType = 'f32';
   readonly variant: WasmVariant;
-  /** The allocator over the module's memory (exposed for tests, diagnostics and the future thread pool). */
+  /** The allocator over the module's memory (exposed for tests, diagnostics and the thread pool). */
   readonly arena: Arena;
   /** The raw kernel exports (pointer-level; no validation). */
   readonly kernels: KernelExports;
+  private executor: KernelExecutor | null = null;
+  private minWorkNs: number;
 
   constructor(init: WasmBackendInit) {
     this.kernels = init.exports;
     this.variant = init.variant;
     this.name = `wasm-${init.variant}`;
     this.arena = new Arena(init.memory, this.kernels.heapBase() >>> 0, { poisonFreed: init.poisonFreed ?? false });
+    this.minWorkNs = DEFAULT_MIN_WORK_NS;
+    if (init.parallel) this.setParallelPolicy(init.parallel);
+    if (init.executor) this.setExecutor(init.executor);
+  }
+
+  /**
+   * Threads one operation may use, the calling thread included (1 without an executor).
+   *
+   * Threading. With an executor (Node: `loadWasmBackend({ threads })`), operations estimated above
+   * `ParallelPolicy.minWorkNs` of work are split into one part per thread: gemm by row ranges (the
+   * path is chosen from the whole product), gemmBatched by matrices, the chunked attention by chunk
+   * ranges (the backward in its race-free `partition` mode), hashing by blocks of 128 rows, the
+   * counting sort by key ranges (count, fixed-order offsets, place), row gathers/scatters, norms and
+   * softmax by rows (layer-norm parameter gradients by columns), element-wise ops by ranges of 16.
+   * Every output element is computed by the same instructions in the same order whatever the split,
+   * so results are bit-identical for any thread count. Stay on one thread: `scatterAddRows` (repeated
+   * indices add up in order), `sumSquares` (one f64 sum), `invertPermutation`, and small calls.
+   */
+  get threads(): number {
+    return this.executor ? this.executor.threads : 1;
+  }
+
+  /**
+   * Attaches an executor (or detaches with null; the previous one is not closed).
+   * @throws UsageError if the executor has several threads but the memory is not shared
+   */
+  setExecutor(executor: KernelExecutor | null): void {
+    if (executor && executor.threads > 1 && !this.arena.shared) {
+      throw new UsageError(
+        `a ${executor.threads}-thread executor needs a shared WebAssembly memory (SharedArrayBuffer); this backend's memory is private: load it with shared memory or use 1 thread`,
+      );
+    }
+    this.executor = executor;
+  }
+
+  /** Sets when operations are split (`minWorkNs ≥ 0`; 0 splits every operation that can be split: tests). */
+  setParallelPolicy(policy: ParallelPolicy): void {
+    const w = policy.minWorkNs ?? DEFAULT_MIN_WORK_NS;
+    if (!(w >= 0)) throw new UsageError(`parallel.minWorkNs must be a number ≥ 0, got ${w}`);
+    this.minWorkNs = w;
+  }
+
+  /** Stops the executor's threads (if any); the backend keeps working on the calling thread. Idempotent. */
+  close(): void {
+    const e = this.executor;
+    this.executor = null;
+    e?.close();
+  }
+
+  /** Number of parts for an operation of about `workNs` single-thread nanoseconds. */
+  private partsFor(workNs: number): number {
+    const t = this.threads;
+    return t > 1 && workNs >= this.minWorkNs ? t : 1;
+  }
+
+  private call(c: KernelCall): void {
+    (this.kernels[c.kernel] as (...args: number[]) => unknown)(...c.args);
+  }
+
+  /** Runs calls[0] here and the others on the executor's threads; returns when all are done. */
+  private runCalls(calls: readonly KernelCall[]): void {
+    if (calls.length === 1) {
+      this.call(calls[0]!);
+      return;
+    }
+    this.executor!.run(() => this.call(calls[0]!), calls.slice(1));
+  }
+
+  /**
+   * Splits [0, total) into `parts` ranges (multiples of `unit`) and runs `make(begin, end, part)`'s
+   * call for each, with `scratchBytes` of scratch per part (freed afterwards).
+   */
+  private split(
+    kernel: KernelName,
+    total: number,
+    parts: number,
+    unit: number,
+    scratchBytes: number,
+    make: (begin: number, end: number, scratch: number) => number[],
+  ): void {
+    const bounds = splitRange(total, parts, unit);
+    const mark = this.arena.mark();
+    try {
+      const calls: KernelCall[] = [];
+      for (let i = 0; i + 1 < bounds.length; i++) {
+        const scratch = scratchBytes > 0 ? this.arena.alloc(scratchBytes) : 0;
+        calls.push({ kernel, args: make(bounds[i]!, bounds[i + 1]!, scratch) });
+      }
+      this.runCalls(calls);
+    } finally {
+      this.arena.release(mark);
+    }
   }
 
   /** True if the memory is shared (SharedArrayBuffer): it can grow while buffers are live. */
@@ -150,9 +249,16 @@ export class WasmBackend implements Backend {
     const b = this.f(op, 'B', p.b, p.bOffset ?? 0);
     const c = this.f(op, 'C', p.c, p.cOffset ?? 0);
     const k = this.kernels;
-    this.withScratch(k.gemmScratchBytes(p.m, p.n, p.k, p.transB ? 1 : 0) >>> 0, (s) =>
-      k.gemm(p.m, p.n, p.k, a, p.lda, p.transA ? 1 : 0, b, p.ldb, p.transB ? 1 : 0, c, p.ldc, p.accumulate ? 1 : 0, s),
-    );
+    const bytes = k.gemmScratchBytes(p.m, p.n, p.k, p.transB ? 1 : 0) >>> 0;
+    const flags = [p.transA ? 1 : 0, p.transB ? 1 : 0, p.accumulate ? 1 : 0] as const;
+    const parts = this.partsFor((p.m * p.n * p.k) / 15);
+    if (parts > 1 && p.m >= 8) {
+      // row ranges (multiples of the 4-row micro-tile); gemmRows picks the path from the whole product
+      this.split('gemmRows', p.m, parts, 4, bytes, (r0, r1, s) =>
+        [p.m, p.n, p.k, a, p.lda, flags[0], b, p.ldb, flags[1], c, p.ldc, flags[2], s, r0, r1]);
+      return;
+    }
+    this.withScratch(bytes, (s) => k.gemm(p.m, p.n, p.k, a, p.lda, flags[0], b, p.ldb, flags[1], c, p.ldc, flags[2], s));
   }
 
   gemmBatched(p: GemmBatchedParams): void {
@@ -163,7 +269,22 @@ export class WasmBackend implements Backend {
     const b = this.f(op, 'B', p.b, p.bOffset ?? 0);
     const c = this.f(op, 'C', p.c, p.cOffset ?? 0);
     const k = this.kernels;
-    this.withScratch(k.gemmScratchBytes(p.m, p.n, p.k, p.transB ? 1 : 0) >>> 0, (s) =>
+    const bytes = k.gemmScratchBytes(p.m, p.n, p.k, p.transB ? 1 : 0) >>> 0;
+    const parts = this.partsFor(p.batch * ((p.m * p.n * p.k) / 15 + 30));
+    if (parts > 1 && p.batch >= 2) {
+      // whole matrices per part: each product is computed as in one call
+      this.split('gemmBatched', p.batch, parts, 1, bytes, (i0, i1, s) => [
+        i1 - i0, p.strideA, p.strideB, p.strideC, p.m, p.n, p.k,
+        a + i0 * p.strideA * 4, p.lda, p.transA ? 1 : 0, b + i0 * p.strideB * 4, p.ldb, p.transB ? 1 : 0,
+        c + i0 * p.strideC * 4, p.ldc, p.accumulate ? 1 : 0, s,
+      ]);
+      return;
+    }
+    if (parts > 1 && p.m >= 8) {
+      this.gemm(p); // one matrix: split its rows
+      return;
+    }
+    this.withScratch(bytes, (s) =>
       k.gemmBatched(
         p.batch, p.strideA, p.strideB, p.strideC,
         p.m, p.n, p.k, a, p.lda, p.transA ? 1 : 0, b, p.ldb, p.transB ? 1 : 0, c, p.ldc, p.accumulate ? 1 : 0, s,
@@ -175,30 +296,46 @@ export class WasmBackend implements Backend {
 
   add(out: Float, a: Float, b: Float, n: number): void {
     v.validateElementwise('add', n, ['out', out], ['a', a], ['b', b]);
-    this.kernels.add(this.f('add', 'out', out), this.f('add', 'a', a), this.f('add', 'b', b), n);
+    const o = this.f('add', 'out', out);
+    const ap = this.f('add', 'a', a);
+    const bp = this.f('add', 'b', b);
+    this.split('add', n, this.partsFor(n * 0.5), 16, 0, (i0, i1) => [o + 4 * i0, ap + 4 * i0, bp + 4 * i0, i1 - i0]);
   }
 
   axpy(y: Float, alpha: number, x: Float, n: number): void {
     v.validateElementwise('axpy', n, ['y', y], ['x', x]);
     v.checkFinite('axpy', 'alpha', alpha);
-    this.kernels.axpy(this.f('axpy', 'y', y), alpha, this.f('axpy', 'x', x), n);
+    const yp = this.f('axpy', 'y', y);
+    const xp = this.f('axpy', 'x', x);
+    this.split('axpy', n, this.partsFor(n * 0.5), 16, 0, (i0, i1) => [yp + 4 * i0, alpha, xp + 4 * i0, i1 - i0]);
   }
 
   scale(x: Float, alpha: number, n: number): void {
     v.validateElementwise('scale', n, ['x', x]);
     v.checkFinite('scale', 'alpha', alpha);
-    this.kernels.scale(this.f('scale', 'x', x), alpha, n);
+    const xp = this.f('scale', 'x', x);
+    this.split('scale', n, this.partsFor(n * 0.4), 16, 0, (i0, i1) => [xp + 4 * i0, alpha, i1 - i0]);
   }
 
   addRowVector(x: Float, vec: Float, rows: number, cols: number): void {
     v.validateRowVector('addRowVector', x, vec, rows, cols);
-    this.kernels.addRowVector(this.f('addRowVector', 'x', x), this.f('addRowVector', 'vector', vec), rows, cols);
+    const xp = this.f('addRowVector', 'x', x);
+    const vp = this.f('addRowVector', 'vector', vec);
+    this.split('addRowVector', rows, this.partsFor(rows * cols * 0.5), 1, 0, (r0, r1) => [xp + 4 * r0 * cols, vp, r1 - r0, cols]);
   }
 
   sumRows(out: Float, x: Float, rows: number, cols: number): void {
     v.validateRowVector('sumRows', x, out, rows, cols);
     const o = this.f('sumRows', 'out', out);
     const xp = this.f('sumRows', 'x', x);
+    const parts = this.partsFor(rows * cols);
+    if (parts > 1 && cols >= 8) {
+      // column ranges: each column's f64 sum runs over the rows in order, as in one call
+      const bounds = splitRange(cols, parts, 4);
+      const width = Math.max(...bounds.slice(1).map((e, i) => e - bounds[i]!));
+      this.split('sumRowsStrided', cols, parts, 4, width * 8, (c0, c1, s) => [o + 4 * c0, xp + 4 * c0, rows, c1 - c0, cols, s]);
+      return;
+    }
     this.withScratch(cols * 8, (s) => this.kernels.sumRows(o, xp, rows, cols, s));
   }
 
@@ -212,13 +349,20 @@ export class WasmBackend implements Backend {
   activationForward(kind: Activation, x: Float, y: Float, n: number): void {
     const op = 'activationForward';
     v.validateElementwise(op, n, ['x', x], ['y', y]);
-    this.kernels.activationForward(activationKind(op, kind), this.f(op, 'x', x), this.f(op, 'y', y), n);
+    const kd = activationKind(op, kind);
+    const xp = this.f(op, 'x', x);
+    const yp = this.f(op, 'y', y);
+    this.split('activationForward', n, this.partsFor(n * 2), 16, 0, (i0, i1) => [kd, xp + 4 * i0, yp + 4 * i0, i1 - i0]);
   }
 
   activationBackward(kind: Activation, x: Float, dy: Float, dx: Float, n: number): void {
     const op = 'activationBackward';
     v.validateElementwise(op, n, ['x', x], ['dy', dy], ['dx', dx]);
-    this.kernels.activationBackward(activationKind(op, kind), this.f(op, 'x', x), this.f(op, 'dy', dy), this.f(op, 'dx', dx), n);
+    const kd = activationKind(op, kind);
+    const xp = this.f(op, 'x', x);
+    const dyp = this.f(op, 'dy', dy);
+    const dxp = this.f(op, 'dx', dx);
+    this.split('activationBackward', n, this.partsFor(n * 3), 16, 0, (i0, i1) => [kd, xp + 4 * i0, dyp + 4 * i0, dxp + 4 * i0, i1 - i0]);
   }
 
   // ---------------------------------------------------------------- normalisation
@@ -226,34 +370,63 @@ export class WasmBackend implements Backend {
   layerNormForward(p: LayerNormParams): void {
     v.validateLayerNorm(p);
     const op = 'layerNormForward';
-    this.kernels.layerNormForward(
-      p.rows, p.cols, this.f(op, 'x', p.x), this.f(op, 'gamma', p.gamma), this.f(op, 'beta', p.beta), p.eps,
-      this.f(op, 'y', p.y), this.f(op, 'mean', p.mean), this.f(op, 'rstd', p.rstd),
-    );
+    const x = this.f(op, 'x', p.x);
+    const gamma = this.f(op, 'gamma', p.gamma);
+    const beta = this.f(op, 'beta', p.beta);
+    const y = this.f(op, 'y', p.y);
+    const mean = this.f(op, 'mean', p.mean);
+    const rstd = this.f(op, 'rstd', p.rstd);
+    const C = p.cols;
+    this.split('layerNormForward', p.rows, this.partsFor(p.rows * C * 2), 1, 0, (r0, r1) =>
+      [r1 - r0, C, x + 4 * r0 * C, gamma, beta, p.eps, y + 4 * r0 * C, mean + 4 * r0, rstd + 4 * r0]);
   }
 
   layerNormBackward(p: LayerNormBackwardParams): void {
     v.validateLayerNormBackward(p);
     const op = 'layerNormBackward';
-    this.kernels.layerNormBackward(
-      p.rows, p.cols, this.f(op, 'dy', p.dy), this.f(op, 'x', p.x), this.f(op, 'mean', p.mean),
-      this.f(op, 'rstd', p.rstd), this.f(op, 'gamma', p.gamma), this.f(op, 'dx', p.dx),
-      this.f(op, 'dgamma', p.dgamma), this.f(op, 'dbeta', p.dbeta),
-    );
+    const dy = this.f(op, 'dy', p.dy);
+    const x = this.f(op, 'x', p.x);
+    const mean = this.f(op, 'mean', p.mean);
+    const rstd = this.f(op, 'rstd', p.rstd);
+    const gamma = this.f(op, 'gamma', p.gamma);
+    const dx = this.f(op, 'dx', p.dx);
+    const dgamma = this.f(op, 'dgamma', p.dgamma);
+    const dbeta = this.f(op, 'dbeta', p.dbeta);
+    const R = p.rows;
+    const C = p.cols;
+    const parts = this.partsFor(R * C * 3);
+    if (parts === 1) {
+      this.kernels.layerNormBackward(R, C, dy, x, mean, rstd, gamma, dx, dgamma, dbeta);
+      return;
+    }
+    // dx by row ranges, then dgamma / dbeta by column ranges (each column accumulates over the rows in
+    // order): the same per-element instructions as the fused kernel
+    this.split('layerNormBackwardDx', R, parts, 1, 0, (r0, r1) =>
+      [r1 - r0, C, dy + 4 * r0 * C, x + 4 * r0 * C, mean + 4 * r0, rstd + 4 * r0, gamma, dx + 4 * r0 * C]);
+    this.split('layerNormBackwardParams', C, parts, 4, 0, (c0, c1) => [R, C, c0, c1, dy, x, mean, rstd, dgamma, dbeta]);
   }
 
   rmsNormForward(p: RmsNormParams): void {
     v.validateRmsNorm(p);
     const op = 'rmsNormForward';
-    this.kernels.rmsNormForward(p.rows, p.cols, this.f(op, 'x', p.x), this.f(op, 'y', p.y), this.f(op, 'rstd', p.rstd), p.eps, p.scale);
+    const x = this.f(op, 'x', p.x);
+    const y = this.f(op, 'y', p.y);
+    const rstd = this.f(op, 'rstd', p.rstd);
+    const C = p.cols;
+    this.split('rmsNormForward', p.rows, this.partsFor(p.rows * C * 1.5), 1, 0, (r0, r1) =>
+      [r1 - r0, C, x + 4 * r0 * C, y + 4 * r0 * C, rstd + 4 * r0, p.eps, p.scale]);
   }
 
   rmsNormBackward(p: RmsNormBackwardParams): void {
     v.validateRmsNormBackward(p);
     const op = 'rmsNormBackward';
-    this.kernels.rmsNormBackward(
-      p.rows, p.cols, this.f(op, 'dy', p.dy), this.f(op, 'x', p.x), this.f(op, 'rstd', p.rstd), p.scale, this.f(op, 'dx', p.dx),
-    );
+    const dy = this.f(op, 'dy', p.dy);
+    const x = this.f(op, 'x', p.x);
+    const rstd = this.f(op, 'rstd', p.rstd);
+    const dx = this.f(op, 'dx', p.dx);
+    const C = p.cols;
+    this.split('rmsNormBackward', p.rows, this.partsFor(p.rows * C * 1.5), 1, 0, (r0, r1) =>
+      [r1 - r0, C, dy + 4 * r0 * C, x + 4 * r0 * C, rstd + 4 * r0, p.scale, dx + 4 * r0 * C]);
   }
 
   // ---------------------------------------------------------------- softmax
@@ -261,19 +434,22 @@ export class WasmBackend implements Backend {
   softmaxRows(p: SoftmaxParams): void {
     v.validateSoftmax(p);
     const op = 'softmaxRows';
-    this.kernels.softmaxRows(
-      p.rows, p.cols, this.f(op, 's', p.s, p.sOffset ?? 0), p.lds, this.f(op, 'p', p.p, p.pOffset ?? 0), p.ldp,
-      this.f(op, 'lse', p.lse, p.lseOffset ?? 0),
-    );
+    const sp = this.f(op, 's', p.s, p.sOffset ?? 0);
+    const pp = this.f(op, 'p', p.p, p.pOffset ?? 0);
+    const lse = this.f(op, 'lse', p.lse, p.lseOffset ?? 0);
+    this.split('softmaxRows', p.rows, this.partsFor(p.rows * (p.cols * 4 + 20)), 1, 0, (r0, r1) =>
+      [r1 - r0, p.cols, sp + 4 * r0 * p.lds, p.lds, pp + 4 * r0 * p.ldp, p.ldp, lse + 4 * r0]);
   }
 
   softmaxRowsBackward(p: SoftmaxBackwardParams): void {
     v.validateSoftmaxBackward(p);
     const op = 'softmaxRowsBackward';
-    this.kernels.softmaxRowsBackward(
-      p.rows, p.cols, this.f(op, 'p', p.p, p.pOffset ?? 0), p.ldp, this.f(op, 'dp', p.dp, p.dpOffset ?? 0), p.lddp,
-      p.dlse ? this.f(op, 'dlse', p.dlse, p.dlseOffset ?? 0) : 0, this.f(op, 'ds', p.ds, p.dsOffset ?? 0), p.ldds,
-    );
+    const pp = this.f(op, 'p', p.p, p.pOffset ?? 0);
+    const dp = this.f(op, 'dp', p.dp, p.dpOffset ?? 0);
+    const dlse = p.dlse ? this.f(op, 'dlse', p.dlse, p.dlseOffset ?? 0) : 0;
+    const ds = this.f(op, 'ds', p.ds, p.dsOffset ?? 0);
+    this.split('softmaxRowsBackward', p.rows, this.partsFor(p.rows * (p.cols * 2 + 10)), 1, 0, (r0, r1) =>
+      [r1 - r0, p.cols, pp + 4 * r0 * p.ldp, p.ldp, dp + 4 * r0 * p.lddp, p.lddp, dlse ? dlse + 4 * r0 : 0, ds + 4 * r0 * p.ldds, p.ldds]);
   }
 
   // ---------------------------------------------------------------- LSH hashing and sorting
@@ -290,8 +466,14 @@ export class WasmBackend implements Backend {
     try {
       const factorsPtr = this.arena.alloc(p.factors.length * 4);
       new Int32Array(this.arena.buffer, factorsPtr, p.factors.length).set(p.factors);
-      const scratch = this.arena.alloc(k.lshHashScratchBytes(p.rows, p.dHead, p.numHashes, half) >>> 0);
-      k.lshHash(x, p.ldx, p.rows, p.dHead, rot, p.numHashes, factorsPtr, p.factors.length, half, buckets, scratch);
+      const bytes = k.lshHashScratchBytes(p.rows, p.dHead, p.numHashes, half) >>> 0;
+      const width = p.numHashes * half;
+      const parts = this.partsFor(p.rows * ((p.dHead * width) / 15 + 2 * width));
+      // blocks of HASH_ROW_BLOCK = 128 rows, as the kernel rotates them: the bits of one call
+      this.split('lshHash', p.rows, parts, 128, bytes, (r0, r1, s) => [
+        x + 4 * r0 * p.ldx, p.ldx, r1 - r0, p.dHead, rot, p.numHashes, factorsPtr, p.factors.length, half,
+        buckets + 4 * r0, p.rows, s,
+      ]);
     } finally {
       this.arena.release(mark);
     }
@@ -301,6 +483,31 @@ export class WasmBackend implements Backend {
     v.validateArgsort(perm, keys, n, numKeys);
     const pp = this.i('argsortKeys', 'perm', perm);
     const kp = this.i('argsortKeys', 'keys', keys);
+    const parts = this.partsFor(n * 5 + numKeys);
+    if (parts > 1 && n >= 1024) {
+      // stable counting sort in three steps: per-part counts, offsets in a fixed order, per-part
+      // placement; the permutation is unique (stable), so it is the same for any split
+      const bounds = splitRange(n, parts, 16);
+      const np = bounds.length - 1;
+      const mark = this.arena.mark();
+      try {
+        const counts = this.arena.alloc(np * numKeys * 4);
+        const at = (i: number): number => counts + i * numKeys * 4;
+        const range = (i: number): [number, number] => [bounds[i]!, bounds[i + 1]!];
+        this.runCalls(Array.from({ length: np }, (_, i) => {
+          const [i0, i1] = range(i);
+          return { kernel: 'argsortCount' as const, args: [kp + 4 * i0, i1 - i0, numKeys, at(i)] };
+        }));
+        this.kernels.argsortOffsets(counts, np, numKeys);
+        this.runCalls(Array.from({ length: np }, (_, i) => {
+          const [i0, i1] = range(i);
+          return { kernel: 'argsortPlace' as const, args: [pp, kp + 4 * i0, i1 - i0, i0, at(i)] };
+        }));
+      } finally {
+        this.arena.release(mark);
+      }
+      return;
+    }
     this.withScratch((numKeys + 1) * 4, (s) => this.kernels.argsortKeys(pp, kp, n, numKeys, s));
   }
 
@@ -311,25 +518,36 @@ export class WasmBackend implements Backend {
   }
 
   gatherRows(p: RowsParams): void {
-    v.validateRows('gatherRows', p, rowsAddressable(p.src, p.srcOffset ?? 0, p.ldSrc, p.cols), 'src');
-    this.rows('gatherRows', p, this.kernels.gatherRows);
+    const targets = rowsAddressable(p.src, p.srcOffset ?? 0, p.ldSrc, p.cols);
+    v.validateRows('gatherRows', p, targets, 'src');
+    this.rows('gatherRows', p, this.partsFor(p.rows * (p.cols * 0.5 + 10)));
   }
 
   scatterRows(p: RowsParams): void {
-    v.validateRows('scatterRows', p, rowsAddressable(p.dst, p.dstOffset ?? 0, p.ldDst, p.cols), 'dst');
-    this.rows('scatterRows', p, this.kernels.scatterRows);
+    const targets = rowsAddressable(p.dst, p.dstOffset ?? 0, p.ldDst, p.cols);
+    v.validateRows('scatterRows', p, targets, 'dst');
+    let parts = this.partsFor(p.rows * (p.cols * 0.5 + 10));
+    // threads write disjoint rows only if no target repeats (the contract; else: one thread, last write wins)
+    if (parts > 1 && (p.cols === 0 || !distinct(p.index, p.indexOffset ?? 0, p.rows, targets))) parts = 1;
+    this.rows('scatterRows', p, parts);
   }
 
   scatterAddRows(p: RowsParams): void {
     v.validateRows('scatterAddRows', p, rowsAddressable(p.dst, p.dstOffset ?? 0, p.ldDst, p.cols), 'dst');
-    this.rows('scatterAddRows', p, this.kernels.scatterAddRows);
+    this.rows('scatterAddRows', p, 1); // repeated targets add up in order of i: one thread
   }
 
-  private rows(op: string, p: RowsParams, kernel: KernelExports['gatherRows']): void {
-    kernel(
-      p.rows, p.cols, this.i(op, 'index', p.index, p.indexOffset ?? 0),
-      this.f(op, 'src', p.src, p.srcOffset ?? 0), p.ldSrc, this.f(op, 'dst', p.dst, p.dstOffset ?? 0), p.ldDst,
-    );
+  /** gather/scatter by ranges of i (index, and the side not indexed, advance with i). */
+  private rows(op: 'gatherRows' | 'scatterRows' | 'scatterAddRows', p: RowsParams, parts: number): void {
+    const index = this.i(op, 'index', p.index, p.indexOffset ?? 0);
+    const src = this.f(op, 'src', p.src, p.srcOffset ?? 0);
+    const dst = this.f(op, 'dst', p.dst, p.dstOffset ?? 0);
+    const gather = op === 'gatherRows';
+    this.split(op, p.rows, parts, 16, 0, (i0, i1) => [
+      i1 - i0, p.cols, index + 4 * i0,
+      gather ? src : src + 4 * i0 * p.ldSrc, p.ldSrc,
+      gather ? dst + 4 * i0 * p.ldDst : dst, p.ldDst,
+    ]);
   }
 
   // ---------------------------------------------------------------- attention
@@ -341,16 +559,18 @@ export class WasmBackend implements Backend {
     const out = this.f(op, 'out', p.out, p.outOffset ?? 0);
     const lse = this.f(op, 'lse', p.lse, p.lseOffset ?? 0);
     const k = this.kernels;
-    this.withScratch(k.chunkAttentionScratchBytes(p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter, 0) >>> 0, (s) =>
-      k.chunkAttentionForward(
-        p.n, p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter,
-        c.q, c.ldq, c.k, c.ldk, c.v, c.ldv,
-        c.pos, c.keyValid, p.causal ? 1 : 0, p.maskValue, c.hasSelf, c.selfValue,
-        c.paper, c.seqLen, c.numHashes, c.begin, c.end,
-        out, p.ldOut ?? p.d, lse, s,
-        c.dropSeed, c.dropThreshold, c.dropScale,
-      ),
-    );
+    const bytes = k.chunkAttentionScratchBytes(p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter, 0) >>> 0;
+    const window = (p.numChunksBefore + 1 + p.numChunksAfter) * p.chunkLength;
+    const parts = this.partsFor(((c.end - c.begin) * p.chunkLength * window * p.d) / 7.5);
+    // query chunk ranges: each chunk's rows are written by one call, computed as in one call
+    this.split('chunkAttentionForward', c.end - c.begin, parts, 1, bytes, (c0, c1, s) => [
+      p.n, p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter,
+      c.q, c.ldq, c.k, c.ldk, c.v, c.ldv,
+      c.pos, c.keyValid, p.causal ? 1 : 0, p.maskValue, c.hasSelf, c.selfValue,
+      c.paper, c.seqLen, c.numHashes, c.begin + c0, c.begin + c1,
+      out, p.ldOut ?? p.d, lse, s,
+      c.dropSeed, c.dropThreshold, c.dropScale,
+    ]);
   }
 
   chunkAttentionBackward(p: ChunkAttentionBackwardParams): void {
@@ -364,16 +584,23 @@ export class WasmBackend implements Backend {
     const dk = this.f(op, 'dk', p.dk, p.kOffset ?? 0);
     const dv = this.f(op, 'dv', p.dv, p.vOffset ?? 0);
     const k = this.kernels;
-    this.withScratch(k.chunkAttentionScratchBytes(p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter, 1) >>> 0, (s) =>
-      k.chunkAttentionBackward(
-        p.n, p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter,
-        c.q, c.ldq, c.k, c.ldk, c.v, c.ldv,
-        c.pos, c.keyValid, p.causal ? 1 : 0, p.maskValue, c.hasSelf, c.selfValue,
-        c.paper, c.seqLen, c.numHashes, c.begin, c.end,
-        lse, dOut, p.ldOut ?? p.d, dLse, dq, dk, dv, s,
-        c.dropSeed, c.dropThreshold, c.dropScale,
-      ),
-    );
+    const bytes = k.chunkAttentionScratchBytes(p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter, 1) >>> 0;
+    const numChunks = p.chunkLength > 0 ? p.n / p.chunkLength : 0;
+    const window = (p.numChunksBefore + 1 + p.numChunksAfter) * p.chunkLength;
+    // only a call over all chunks is split: in partition mode each part owns a chunk range (dq rows of
+    // its query chunks, dk/dv rows of its key chunks) and recomputes the few neighbouring query chunks
+    // whose windows reach into it, so parts write disjoint rows in the order of one call
+    const all = c.begin === 0 && c.end === numChunks;
+    const parts = all ? this.partsFor((p.n * window * p.d) / 3) : 1;
+    const partition = parts > 1 ? 1 : 0;
+    this.split('chunkAttentionBackward', c.end - c.begin, parts, 1, bytes, (c0, c1, s) => [
+      p.n, p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter,
+      c.q, c.ldq, c.k, c.ldk, c.v, c.ldv,
+      c.pos, c.keyValid, p.causal ? 1 : 0, p.maskValue, c.hasSelf, c.selfValue,
+      c.paper, c.seqLen, c.numHashes, c.begin + c0, c.begin + c1,
+      lse, dOut, p.ldOut ?? p.d, dLse, dq, dk, dv, s,
+      c.dropSeed, c.dropThreshold, c.dropScale, partition,
+    ]);
   }
 
   private chunkCommon(op: string, p: ChunkAttentionParams) {
@@ -407,10 +634,14 @@ export class WasmBackend implements Backend {
     const op = 'adamw';
     const bc1 = 1 - p.beta1 ** p.step;
     const bc2 = 1 - p.beta2 ** p.step;
-    this.kernels.adamw(
-      p.n, this.f(op, 'param', p.param), this.f(op, 'grad', p.grad), this.f(op, 'm', p.m), this.f(op, 'v', p.v),
+    const param = this.f(op, 'param', p.param);
+    const grad = this.f(op, 'grad', p.grad);
+    const m = this.f(op, 'm', p.m);
+    const vv = this.f(op, 'v', p.v);
+    this.split('adamw', p.n, this.partsFor(p.n * 2), 16, 0, (i0, i1) => [
+      i1 - i0, param + 4 * i0, grad + 4 * i0, m + 4 * i0, vv + 4 * i0,
       p.beta1, p.beta2, p.eps, 1 - p.lr * p.weightDecay, p.lr / bc1, 1 / Math.sqrt(bc2),
-    );
+    ]);
   }
 }
 
@@ -433,6 +664,17 @@ function describe(arr: unknown): string {
   if (arr === null || arr === undefined) return String(arr);
   const ctor = (arr as { constructor?: { name?: string } }).constructor;
   return ctor?.name ?? typeof arr;
+}
+
+/** True if index[offset … offset + rows) has no repeated value (all in [0, targets)). */
+function distinct(index: Int32Array, offset: number, rows: number, targets: number): boolean {
+  const seen = new Uint8Array(targets);
+  for (let i = 0; i < rows; i++) {
+    const j = index[offset + i]!;
+    if (seen[j]) return false;
+    seen[j] = 1;
+  }
+  return true;
 }
 
 /** How many whole rows of `cols` elements with stride `ld` fit in `arr` after `offset` (as the reference). */

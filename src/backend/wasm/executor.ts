@@ -1,0 +1,64 @@
+/**
+ * How the WASM backend runs one operation on several threads (browser-safe: no `node:` imports).
+ *
+ * The `WasmBackend` splits a large operation into parts (row ranges of a gemm, chunk ranges of the
+ * chunked attention, ...) so that every output element is computed by the same instructions in the
+ * same order whatever the number of parts: results are bit-identical for any thread count. Each part
+ * is one call of a kernel export with numeric arguments (`KernelCall`). An executor runs those calls on
+ * other threads whose instances of the SAME compiled module import the SAME shared
+ * `WebAssembly.Memory`, while the calling thread runs its own part.
+ *
+ * The Node implementation is src/node/threads/pool.ts (worker_threads, dispatch and completion through
+ * Atomics on a shared control block: spin briefly, then wait). A browser implementation would do the
+ * same with Web Workers (cross-origin isolation is required for shared memory; the main thread of a
+ * page cannot `Atomics.wait`, so it would run the backend in a worker).
+ */
+import type { KernelName } from './kernels.js';
+
+/** One kernel call: a function export of the kernel module and its arguments (numbers: sizes, byte addresses, flags). */
+export interface KernelCall {
+  readonly kernel: KernelName;
+  readonly args: readonly number[];
+}
+
+/** Most arguments a `KernelCall` may have (the executor's per-thread argument slots). */
+export const MAX_KERNEL_ARGS = 48;
+
+export interface KernelExecutor {
+  /** Threads available to one operation, the calling thread included (≥ 1). */
+  readonly threads: number;
+  /**
+   * Starts `remote[i]` on helper thread i (`remote.length ≤ threads − 1`), runs `local()` on the calling
+   * thread, and returns once every call has finished, also when `local` throws (the remote calls use
+   * scratch memory that the caller frees afterwards). Synchronous: the calling thread blocks.
+   * @throws Error if a remote call trapped (its message names the kernel), or if the executor is closed
+   */
+  run(local: () => void, remote: readonly KernelCall[]): void;
+  /** Stops the helper threads; later `run` calls throw. Idempotent. */
+  close(): void;
+}
+
+/**
+ * When an operation is worth splitting. A dispatch costs about 2 µs when the helper threads are
+ * spinning and 90–200 µs when they sleep (futex wake on a VM: ../shared/PERF-NOTES.md §5), so only
+ * operations estimated above `minWorkNs` of single-thread work are split.
+ */
+export interface ParallelPolicy {
+  /** Estimated single-thread nanoseconds below which an operation stays on the calling thread. Default 1e6 (1 ms). */
+  minWorkNs?: number;
+}
+
+export const DEFAULT_MIN_WORK_NS = 1_000_000;
+
+/**
+ * `parts` ranges `[b[i], b[i+1])` covering [0, total): boundaries at multiples of `unit` (except the
+ * end), sizes as equal as the unit allows. Returns [0, total] for one part.
+ */
+export function splitRange(total: number, parts: number, unit: number): number[] {
+  const units = Math.ceil(total / unit);
+  const p = Math.max(1, Math.min(parts, units));
+  const bounds = [0];
+  for (let i = 1; i < p; i++) bounds.push(Math.min(total, Math.round((i * units) / p) * unit));
+  bounds.push(total);
+  return bounds;
+}
