@@ -451,7 +451,7 @@ function number(field: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) {
     throw new ConfigError(field, `must be a finite number, got ${describe(v)}`);
   }
-  return v;
+  return v + 0; // -0 becomes 0, as config.json writes it
 }
 
 /** Largest size or id: token ids, positions and indices are int32 in the kernels. */
