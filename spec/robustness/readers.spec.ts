@@ -179,7 +179,7 @@ function checkSafetensors(bytes: Uint8Array): void {
     // views into the input, inside it
     expect(e.bytes.buffer).toBe(bytes.buffer);
     expect(e.bytes.byteOffset + e.bytes.byteLength).toBeLessThanOrEqual(bytes.byteOffset + bytes.byteLength);
-    for (const read of [() => st.float32(name), () => st.float64(name), () => st.int32(name)]) {
+    for (const read of [(): unknown => st.float32(name), (): unknown => st.float64(name), (): unknown => st.int32(name)]) {
       const r = observe(read);
       expectTypedOnly(r.error, FormatError, ShapeError);
       expect(r.bytes).toBeLessThanOrEqual(8 * Math.max(e.bytes.byteLength, 1));
