@@ -95,7 +95,7 @@ function fuzz(be: Backend, name: string, numRuns: number): void {
 
 describe('edge batches that are valid', () => {
   it('every position masked, a single token, and the largest id give finite outputs on both backends', () => {
-    for (const be of [loadWasmBackendSync({ variant: 'simd', poisonFreed: true }), new ReferenceBackend()] as Backend[]) {
+    for (const be of [loadWasmBackendSync({ variant: 'simd', poisonFreed: true, threads: 1 }), new ReferenceBackend()] as Backend[]) {
       const model = new ReformerModelWithLMHead(be, SMALL, { seed: 4 });
       be.scope(() => {
         const ids = new Int32Array(32).fill(VOCAB - 1);
@@ -115,6 +115,6 @@ describe('edge batches that are valid', () => {
 });
 
 describe('random and malformed TokenBatch inputs into ReformerModelWithLMHead', () => {
-  fuzz(loadWasmBackendSync({ variant: 'simd', poisonFreed: true }), 'WASM backend (freed memory poisoned with NaN)', 300);
+  fuzz(loadWasmBackendSync({ variant: 'simd', poisonFreed: true, threads: 1 }), 'WASM backend (freed memory poisoned with NaN)', 300);
   fuzz(new ReferenceBackend(), 'reference backend', 150);
 });
