@@ -34,6 +34,11 @@ export interface KernelExecutor {
    * @throws Error if a remote call trapped (its message names the kernel), or if the executor is closed
    */
   run(local: () => void, remote: readonly KernelCall[]): void;
+  /**
+   * True while the helper threads are known to be awake (spinning after a recent `run`), so that a
+   * dispatch costs microseconds rather than a futex wake: smaller operations are then worth splitting.
+   */
+  hot?(): boolean;
   /** Stops the helper threads; later `run` calls throw. Idempotent. */
   close(): void;
 }
@@ -46,9 +51,12 @@ export interface KernelExecutor {
 export interface ParallelPolicy {
   /** Estimated single-thread nanoseconds below which an operation stays on the calling thread. Default 1e6 (1 ms). */
   minWorkNs?: number;
+  /** The same while the helper threads are awake (`KernelExecutor.hot()`). Default 1e5 (0.1 ms). */
+  minWorkNsHot?: number;
 }
 
 export const DEFAULT_MIN_WORK_NS = 1_000_000;
+export const DEFAULT_MIN_WORK_NS_HOT = 100_000;
 
 /**
  * `parts` ranges `[b[i], b[i+1])` covering [0, total): boundaries at multiples of `unit` (except the

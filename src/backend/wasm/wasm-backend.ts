@@ -40,7 +40,14 @@ import type {
 import { dropoutThreshold } from '../attention-dropout.js';
 import * as v from '../validate.js';
 import { Arena, type ArenaOptions } from './arena.js';
-import { DEFAULT_MIN_WORK_NS, splitRange, type KernelCall, type KernelExecutor, type ParallelPolicy } from './executor.js';
+import {
+  DEFAULT_MIN_WORK_NS,
+  DEFAULT_MIN_WORK_NS_HOT,
+  splitRange,
+  type KernelCall,
+  type KernelExecutor,
+  type ParallelPolicy,
+} from './executor.js';
 import type { KernelExports, KernelName } from './kernels.js';
 
 /** The two kernel builds: plain 128-bit SIMD, or with relaxed SIMD (fused multiply-add). */
@@ -69,6 +76,7 @@ export class WasmBackend implements Backend {
   readonly kernels: KernelExports;
   private executor: KernelExecutor | null = null;
   private minWorkNs: number;
+  private minWorkNsHot: number;
 
   constructor(init: WasmBackendInit) {
     this.kernels = init.exports;
@@ -76,6 +84,7 @@ export class WasmBackend implements Backend {
     this.name = `wasm-${init.variant}`;
     this.arena = new Arena(init.memory, this.kernels.heapBase() >>> 0, { poisonFreed: init.poisonFreed ?? false });
     this.minWorkNs = DEFAULT_MIN_WORK_NS;
+    this.minWorkNsHot = DEFAULT_MIN_WORK_NS_HOT;
     if (init.parallel) this.setParallelPolicy(init.parallel);
     if (init.executor) this.setExecutor(init.executor);
   }
@@ -110,11 +119,18 @@ export class WasmBackend implements Backend {
     this.executor = executor;
   }
 
-  /** Sets when operations are split (`minWorkNs ≥ 0`; 0 splits every operation that can be split: tests). */
+  /**
+   * Sets when operations are split (thresholds ≥ 0; `minWorkNs: 0` splits every operation that can be
+   * split: tests). `minWorkNsHot` defaults to min(minWorkNs, 1e5).
+   * @throws UsageError for a negative or non-numeric threshold
+   */
   setParallelPolicy(policy: ParallelPolicy): void {
     const w = policy.minWorkNs ?? DEFAULT_MIN_WORK_NS;
+    const h = policy.minWorkNsHot ?? Math.min(w, DEFAULT_MIN_WORK_NS_HOT);
     if (!(w >= 0)) throw new UsageError(`parallel.minWorkNs must be a number ≥ 0, got ${w}`);
+    if (!(h >= 0)) throw new UsageError(`parallel.minWorkNsHot must be a number ≥ 0, got ${h}`);
     this.minWorkNs = w;
+    this.minWorkNsHot = h;
   }
 
   /** Stops the executor's threads (if any); the backend keeps working on the calling thread. Idempotent. */
@@ -126,8 +142,10 @@ export class WasmBackend implements Backend {
 
   /** Number of parts for an operation of about `workNs` single-thread nanoseconds. */
   private partsFor(workNs: number): number {
-    const t = this.threads;
-    return t > 1 && workNs >= this.minWorkNs ? t : 1;
+    const e = this.executor;
+    if (!e || e.threads <= 1) return 1;
+    if (workNs >= this.minWorkNs) return e.threads;
+    return workNs >= this.minWorkNsHot && e.hot?.() === true ? e.threads : 1;
   }
 
   private call(c: KernelCall): void {

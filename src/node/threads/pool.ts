@@ -61,6 +61,8 @@ export class WorkerPool implements KernelExecutor {
   private readonly readyPromise: Promise<void>;
   private closed = false;
   private busy = false;
+  /** performance.now() at the end of the last run (the workers spin for spinMs after it). */
+  private lastEnd = -Infinity;
 
   /**
    * Starts `threads − 1` workers (they instantiate the module in the background; the first `run`
@@ -159,7 +161,12 @@ export class WorkerPool implements KernelExecutor {
       if (errors.length > 0) throw new Error(`WASM kernel trapped on a worker thread: ${errors.join('; ')}`);
     } finally {
       this.busy = false;
+      this.lastEnd = performance.now();
     }
+  }
+
+  hot(): boolean {
+    return performance.now() - this.lastEnd < this.spinMs * 0.8;
   }
 
   close(): void {
