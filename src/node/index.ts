@@ -1,6 +1,7 @@
 /**
  * Node-only adapters (package export `reformer-ts/node`): files, checkpoints on disk, progress,
- * signals, model engines, the WASM loader, the conformance folder runner, and the CLI entry point.
+ * signals, model engines, the WASM loader and its worker-thread pool, the conformance folder runner,
+ * and the CLI entry point.
  * Everything browser-safe lives in the core (`reformer-ts`).
  */
 export { MANIFEST, readDirChecked, resolveCompleteDir, writeDirAtomic, writeFileAtomic, type AtomicDirHooks, type Manifest } from './atomic.js';
@@ -20,7 +21,15 @@ export { MetricsLog, type MetricsRecord, type TrainRecord, type ValidationRecord
 export { trainingCurveSpec, trainingCurveSvg } from './plot.js';
 export { fmtDuration, TrainingProgress, type ProgressOptions } from './progress.js';
 export { StopSignals, type StopSignal } from './signals.js';
-export { defaultBuildDir, loadWasmBackend, loadWasmBackendSync, relaxedSimdSupported, type LoadWasmBackendOptions } from './wasm.js';
+export {
+  defaultBuildDir,
+  defaultThreads,
+  loadWasmBackend,
+  loadWasmBackendSync,
+  relaxedSimdSupported,
+  type LoadWasmBackendOptions,
+} from './wasm.js';
+export { WorkerPool, type WorkerPoolOptions } from './threads/pool.js';
 export { readConformanceFolder, runConformanceFolder } from './conformance.js';
 export { EXIT, NotAvailableError, type CliContext } from './cli/context.js';
 export { main, runCli } from './cli/main.js';
