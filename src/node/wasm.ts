@@ -66,6 +66,9 @@ function resolveThreads(options: LoadWasmBackendOptions, shared: boolean): numbe
   return t;
 }
 
+/** Stops the pool of a backend that became unreachable without `close()` (the workers hold memory and threads). */
+const poolFinalizer = new FinalizationRegistry<WorkerPool>((pool) => pool.close());
+
 /** Attaches a worker pool of `threads` to a freshly loaded backend (returns the pool, or null for 1 thread). */
 function attachPool(backend: WasmBackend, module: WebAssembly.Module, threads: number, options: LoadWasmBackendOptions): WorkerPool | null {
   if (threads <= 1) return null;
@@ -76,6 +79,7 @@ function attachPool(backend: WasmBackend, module: WebAssembly.Module, threads: n
     ...(options.spinMs !== undefined ? { spinMs: options.spinMs } : {}),
   });
   backend.setExecutor(pool);
+  poolFinalizer.register(backend, pool);
   return pool;
 }
 
