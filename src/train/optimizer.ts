@@ -140,6 +140,7 @@ export class AdamW {
     }
     const step = Number(f.metadata.step);
     if (!Number.isSafeInteger(step) || step < 0) throw new FormatError(`optimizer state: step ${JSON.stringify(f.metadata.step)} is not a non-negative integer`);
+    const read: Partial<Record<'m' | 'v', Float>> = {};
     for (const name of ['m', 'v'] as const) {
       const shape = f.has(name) ? f.entry(name).shape : null;
       if (!shape || shape.length !== 1 || shape[0] !== this.n) {
@@ -148,8 +149,18 @@ export class AdamW {
         );
       }
       const data = this.backend.dtype === 'f64' ? f.float64(name) : f.float32(name);
-      (name === 'm' ? this.m : this.v).set(data);
+      // one pass: finite, and v (a running mean of squares) never negative
+      for (let i = 0; i < data.length; i++) {
+        const x = data[i]!;
+        if (!Number.isFinite(x) || (name === 'v' && x < 0)) {
+          throw new FormatError(`optimizer state: tensor "${name}"[${i}] = ${x}${name === 'v' ? ' (must be finite and ≥ 0)' : ' (must be finite)'}; the file is damaged: resume from an earlier checkpoint`);
+        }
+      }
+      read[name] = data;
     }
+    // nothing is changed until both moments passed the checks
+    this.m.set(read.m!);
+    this.v.set(read.v!);
     this.step = step;
   }
 }

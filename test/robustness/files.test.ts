@@ -18,6 +18,7 @@ import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { MANIFEST } from '../../src/node/atomic.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/node/checkpoint.js';
 import { readCorpusFile } from '../../src/node/corpus-file.js';
+import { AdamW } from '../../src/train/optimizer.js';
 import type { TrainerSnapshot } from '../../src/train/trainer.js';
 import { expectTyped, largestAllocation, SMALL } from './helpers.js';
 
@@ -274,5 +275,43 @@ describe('training data files', () => {
   it('a folder or a missing path is a UsageError naming the flag', () => {
     expectTyped(() => readCorpusFile(dir, '--data'), UsageError, /^--data .*: is not a regular file$/);
     expectTyped(() => readCorpusFile(join(dir, 'nope.txt'), '--data'), UsageError, /^--data .*nope\.txt: no such file$/);
+  });
+});
+
+describe('optimizer state of a training checkpoint', () => {
+  const be = new ReferenceBackend();
+  const good = (): AdamW => {
+    const opt = new AdamW(be, 6);
+    const params = be.floats(6);
+    const grads = be.floats(6);
+    grads.set([0.1, -0.2, 0.3, 0, 1, -1]);
+    opt.update(params, grads, 0.01);
+    return opt;
+  };
+  /** The state with one value of `name` replaced. */
+  function edited(name: 'm' | 'v', at: number, value: number): Uint8Array {
+    const st = parseSafetensors(good().toBytes());
+    return serializeSafetensors(
+      st.names().map((n) => ({ name: n, shape: st.entry(n).shape, data: st.float32(n).map((x, i) => (n === name && i === at ? value : x)) })),
+      st.metadata as Record<string, string>,
+    );
+  }
+
+  it('NaN or infinite moments, a negative second moment, or a truncated file are FormatErrors that change nothing', () => {
+    const target = new AdamW(be, 6);
+    expect(() => target.loadBytes(good().toBytes())).not.toThrow();
+    expect(target.step).toBe(1);
+    const fresh = new AdamW(be, 6);
+    for (const [name, at, value, message] of [
+      ['m', 2, Number.NaN, /tensor "m"\[2\] = NaN \(must be finite\)/],
+      ['v', 5, Infinity, /tensor "v"\[5\] = Infinity \(must be finite and ≥ 0\)/],
+      ['v', 0, -1, /tensor "v"\[0\] = -1 \(must be finite and ≥ 0\)/],
+    ] as const) {
+      expectTyped(() => fresh.loadBytes(edited(name, at, value)), FormatError, /^optimizer state: /, message, /resume from an earlier checkpoint/);
+    }
+    expectTyped(() => fresh.loadBytes(good().toBytes().subarray(0, 40)), FormatError, /^safetensors: /);
+    expect(fresh.step).toBe(0); // a rejected file changed nothing: not even the moment read before the bad one
+    expect(Array.from(fresh.m).every((x) => x === 0)).toBe(true);
+    expect(() => new AdamW(be, 7).loadBytes(good().toBytes())).toThrow(/tensor "m" has shape \[6\], expected \[7\]/);
   });
 });
