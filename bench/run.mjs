@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Kernel benchmark: the WASM backend against the TypeScript reference backend, on the BUILT library
-// (dist/; run `npm run build` first). tinybench 6, one thread, fixed seeded inputs.
+// (dist/; run `npm run build` first). tinybench 6, one thread, fixed seeded inputs. (1 thread vs all
+// threads: `reformer bench kernels`; attention vs sequence length: `reformer bench attention`.)
 //
 //   npm run bench                          table (WASM variant chosen automatically: relaxed if available)
 //   npm run bench -- --json                same, plus one JSON object as the last line
@@ -31,7 +32,7 @@ const quick = args.includes('--quick');
 const vi = args.indexOf('--variant');
 const variant = vi >= 0 ? args[vi + 1] : 'auto';
 
-const wasm = await loadWasmBackend({ variant, shared: true });
+const wasm = await loadWasmBackend({ variant, shared: true, threads: 1 }); // one thread: `reformer bench kernels` compares thread counts
 const ref = new ReferenceBackend();
 const rng = new Rng(20200113);
 const TIME = quick ? 150 : 600;
