@@ -23,7 +23,9 @@
  *   each layer's (small) random state. Backward costs one extra forward per layer.
  * - `store`: every layer's inputs and sub-layer caches are kept (ordinary back-propagation); more
  *   memory, no recomputation, no inversion round-off. Same gradients up to that round-off.
- * - `inference`: in place, nothing kept (evaluation).
+ * - `inference`: in place, nothing kept (evaluation); each branch adds its output straight into the
+ *   other stream (`Sublayer.addForward`: attention head by head, feed-forward row block by row block),
+ *   so memory holds the two streams plus per-head / per-block temporaries and no [rows, D] buffer more.
  *
  * Buffers: X1, X2, Y1, Y2 are [rows, D] with rows = batch·seqLen.
  */
@@ -44,6 +46,18 @@ export interface SublayerCall {
   readonly rotations?: ReadonlyArray<Float | null | undefined> | null;
   /** Overrides `num_hashes` of every LSH layer for this call (HF `num_hashes` argument; paper Table 2). */
   readonly numHashes?: number | null;
+  /**
+   * Diagnostics (`reformer verify`): called with each layer's attention-branch input X2 [rows, D] just
+   * before F runs on it (first forward only, not in a backward's recompute). The buffer is live model
+   * state: copy what you keep, never modify it.
+   */
+  readonly onAttentionInput?: ((layer: number, x: Float) => void) | null;
+  /**
+   * Inference mode: keep each LSH layer's buckets in the returned states (HF `cap:buckets`; a plain
+   * copy of [batch, heads, num_hashes, seqLen] ints per layer). Default true; the streaming LM loss
+   * turns it off.
+   */
+  readonly captureBuckets?: boolean;
 }
 
 /**
@@ -55,6 +69,19 @@ export interface Sublayer {
   forward(x: Float, out: Float, call: SublayerCall, replay: unknown, keep: boolean): { state: unknown; cache: unknown };
   /** dx += ∂f/∂xᵀ·dOut; parameter gradients accumulate. `cache` comes from a `keep` forward on the same x. */
   backward(cache: unknown, dOut: Float, dx: Float): void;
+  /**
+   * Evaluation (inference mode): `y += f(x)` in place, memory-lean (streamed over rows / heads, nothing
+   * kept for a backward). Draws fresh randomness like `forward(x, out, call, null, false)` and returns
+   * its state. x must not alias y.
+   */
+  addForward(x: Float, y: Float, call: SublayerCall): { state: unknown };
+  /**
+   * Optional fused step of the reversible backward: replays f(x) with `state`, subtracts it from y in
+   * place (y = x_other + f(x) becomes x_other) and back-propagates dOut (dx += ∂f/∂xᵀ·dOut, parameter
+   * gradients accumulate), piece by piece so the whole cache never exists at once. Without it the
+   * backward runs `forward(keep)`, the subtraction and `backward`.
+   */
+  reverseBackward?(x: Float, y: Float, dOut: Float, dx: Float, call: SublayerCall, state: unknown): void;
 }
 
 /** One reversible layer: F (attention) and G (feed-forward). */
@@ -94,27 +121,42 @@ export function reversibleForward(
   mode: ReversibleMode,
 ): ReversibleRecord {
   const states: Array<{ f: unknown; g: unknown }> = [];
+  if (mode === 'inference') {
+    for (const [l, block] of blocks.entries()) {
+      call.onAttentionInput?.(l, x2);
+      const fr = block.f.addForward(x2, x1, call); // Y1 = X1 + F(X2), in place
+      const gr = block.g.addForward(x1, x2, call); // Y2 = X2 + G(Y1), in place
+      states.push({ f: fr.state, g: gr.state }); // small (buckets if captured, seeds)
+    }
+    return { mode, call, n, states, caches: null, y1: x1, y2: x2 };
+  }
   const caches: Array<{ f: unknown; g: unknown }> | null = mode === 'store' ? [] : null;
   const keep = mode === 'store';
   let a = x1; // attention stream (X1 → Y1)
   let h = x2; // hidden stream (X2 → Y2)
-  const tmp = mode === 'store' ? null : be.floats(n);
-  for (const block of blocks) {
-    const fOut = tmp ?? be.floats(n);
-    // Y1 = X1 + F(X2)
-    const fr = block.f.forward(h, fOut, call, null, keep);
-    const y1 = mode === 'store' ? be.floats(n) : a;
-    be.add(y1, a, fOut, n);
-    const gOut = tmp ?? be.floats(n);
-    // Y2 = X2 + G(Y1)
-    const gr = block.g.forward(y1, gOut, call, null, keep);
-    const y2 = mode === 'store' ? be.floats(n) : h;
-    be.add(y2, h, gOut, n);
-    states.push({ f: fr.state, g: gr.state }); // small (buckets, seeds); also kept in inference for captures
-    if (caches) caches.push({ f: fr.cache, g: gr.cache });
-    a = y1;
-    h = y2;
-  }
+  // reversible: one branch-output buffer, freed with the layers' temporaries (only states are kept)
+  const layers = (): void => {
+    const tmp = mode === 'store' ? null : be.floats(n);
+    for (const [l, block] of blocks.entries()) {
+      const fOut = tmp ?? be.floats(n);
+      // Y1 = X1 + F(X2)
+      call.onAttentionInput?.(l, h);
+      const fr = block.f.forward(h, fOut, call, null, keep);
+      const y1 = mode === 'store' ? be.floats(n) : a;
+      be.add(y1, a, fOut, n);
+      const gOut = tmp ?? be.floats(n);
+      // Y2 = X2 + G(Y1)
+      const gr = block.g.forward(y1, gOut, call, null, keep);
+      const y2 = mode === 'store' ? be.floats(n) : h;
+      be.add(y2, h, gOut, n);
+      states.push({ f: fr.state, g: gr.state }); // small (buckets, seeds); also kept in inference for captures
+      if (caches) caches.push({ f: fr.cache, g: gr.cache });
+      a = y1;
+      h = y2;
+    }
+  };
+  if (mode === 'store') layers();
+  else be.scope(layers);
   return { mode, call, n, states, caches, y1: a, y2: h };
 }
 
@@ -142,6 +184,10 @@ export function reversibleBackward(be: Backend, blocks: readonly ReversibleBlock
     const block = blocks[l]!;
     be.scope(() => {
       // g = G(Y1), replaying G's dropout seeds; X2 = Y2 − g; dY1 += ∂G/∂Y1ᵀ·dY2
+      if (block.g.reverseBackward) {
+        block.g.reverseBackward(y1, y2, dy2, dy1, call, states[l]!.g); // y2 now holds X2
+        return;
+      }
       const gr = block.g.forward(y1, out, call, states[l]!.g, true);
       be.axpy(y2, -1, out, n); // y2 now holds X2
       block.g.backward(gr.cache, dy2, dy1);

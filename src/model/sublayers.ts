@@ -14,7 +14,8 @@ import { attentionBlockBackward, attentionBlockForward, type AttentionBlockCache
 import type { AttentionConfig, NumBuckets } from '../attention/config.js';
 import type { AttnLayerType } from '../config/reformer-config.js';
 import { applyDropout } from '../nn/dropout.js';
-import { feedForwardBackward, feedForwardForward, type FeedForwardCache, type FeedForwardSeeds, type FeedForwardSpec, type FeedForwardWeights } from '../nn/feed-forward.js';
+import { attentionBlockAddForward } from '../attention/lean.js';
+import { feedForwardAddForward, feedForwardBackward, feedForwardForward, feedForwardReverseBackward, type FeedForwardCache, type FeedForwardSeeds, type FeedForwardSpec, type FeedForwardWeights } from '../nn/feed-forward.js';
 import type { Sublayer, SublayerCall } from './reversible.js';
 
 /** Random state of one feed-forward call. */
@@ -44,6 +45,19 @@ export class FeedForwardSublayer implements Sublayer {
 
   backward(cache: unknown, dOut: Float, dx: Float): void {
     feedForwardBackward(this.be, this.spec, this.weights, this.grads, cache as FeedForwardCache, dOut, dx);
+  }
+
+  /** Reversible backward step: X2 = Y2 − G(Y1), dY1 += ∂G/∂Y1ᵀ·dY2, block by block (no [rows, F] activations). */
+  reverseBackward(x: Float, y: Float, dOut: Float, dx: Float, call: SublayerCall, state: unknown): void {
+    const seeds = (state as FeedForwardState).seeds;
+    feedForwardReverseBackward(this.be, this.spec, this.weights, this.grads, x, call.batch * call.seqLen, y, seeds, dOut, dx);
+  }
+
+  /** y += G(x) in row blocks (evaluation: no dropout, so no seeds are drawn, as in `forward`). */
+  addForward(x: Float, y: Float, call: SublayerCall): { state: FeedForwardState } {
+    const seeds: FeedForwardSeeds = call.training && this.spec.dropout > 0 ? [call.rng.u32(), call.rng.u32()] : null;
+    feedForwardAddForward(this.be, this.spec, this.weights, x, call.batch * call.seqLen, y, seeds);
+    return { state: { seeds } };
   }
 }
 
@@ -132,6 +146,37 @@ export class AttentionSublayer implements Sublayer {
       }
     });
     return { state: { buckets: prior ? prior.buckets : buckets, dropoutSeed, probsSeed }, cache: null };
+  }
+
+  /**
+   * y += F(x) in evaluation mode, streamed (src/attention/lean.ts): local attention block by block,
+   * LSH head by head; the buckets are kept in the state only if `call.captureBuckets` (default true).
+   * Training calls (dropout) and paper-exact attention take the cached forward into a temporary.
+   */
+  addForward(x: Float, y: Float, call: SublayerCall): { state: AttentionState } {
+    const be = this.be;
+    const n = call.batch * call.seqLen * this.attnConfig.hidden_size;
+    if (call.training || this.paperExact) {
+      return be.scope(() => {
+        const out = be.floats(n);
+        const { state } = this.forward(x, out, call, null, false);
+        be.add(y, y, out, n);
+        return { state };
+      });
+    }
+    const r = attentionBlockAddForward(be, this.attnConfig, this.kind, this.weights, x, y, {
+      batch: call.batch,
+      seqLen: call.seqLen,
+      attentionMask: call.attentionMask,
+      rng: call.rng,
+      rotations: call.rotations?.[this.layerIndex] ?? null,
+      captureBuckets: call.captureBuckets ?? true,
+      ...(call.numHashes ? { numHashes: call.numHashes } : {}),
+    });
+    if (this.kind === 'lsh' && this.attnConfig.num_buckets == null && r.numBuckets !== null) {
+      this.attnConfig = { ...this.attnConfig, num_buckets: r.numBuckets }; // HF _set_num_buckets
+    }
+    return { state: { buckets: r.buckets, dropoutSeed: null, probsSeed: null } };
   }
 
   backward(cache: unknown, dOut: Float, dx: Float): void {

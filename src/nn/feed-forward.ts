@@ -113,8 +113,76 @@ export function feedForwardForward(
     const stored = forwardChunk(be, spec, w, x, 0, rows, seeds, out.subarray(0, rows * D));
     return { x, rows, seeds, stored };
   }
-  for (const [r0, r1] of ranges) be.scope(() => void forwardChunk(be, spec, w, x, r0, r1 - r0, seeds, out.subarray(r0 * D, r1 * D)));
+  // nothing kept: blocks of rows even when the config does not chunk (same output, O(block·F) memory)
+  for (const [r0, r1] of keep ? ranges : chunkRanges(rows, leanBlockRows(spec))) {
+    be.scope(() => void forwardChunk(be, spec, w, x, r0, r1 - r0, seeds, out.subarray(r0 * D, r1 * D)));
+  }
   return { x, rows, seeds, stored: null };
+}
+
+/** Rows per block where nothing is kept: `chunk_size_feed_forward`, or FF_LEAN_BLOCK_ROWS when it is 0. */
+function leanBlockRows(spec: FeedForwardSpec): number {
+  return spec.chunkSize > 0 ? spec.chunkSize : FF_LEAN_BLOCK_ROWS;
+}
+
+/**
+ * The feed-forward's step of the reversible backward (paper Sec. 3; HF `ReformerLayer.backward_pass`),
+ * fused block by block so that no [rows, F] activation exists at once:
+ *
+ *   g = G(Y1) (replaying the dropout seeds);  X2 = Y2 − g;  dY1 += ∂G/∂Y1ᵀ·dY2
+ *
+ * x = Y1 [rows, D] (unchanged), y = Y2 (overwritten with X2), dOut = dY2, dx = dY1 (accumulated);
+ * parameter gradients accumulate into `g`. Same values as `feedForwardForward` + `axpy` +
+ * `feedForwardBackward` (parameter gradients summed block by block: equal up to rounding).
+ */
+export function feedForwardReverseBackward(
+  be: Backend,
+  spec: FeedForwardSpec,
+  w: FeedForwardWeights,
+  g: FeedForwardWeights,
+  x: Float,
+  rows: number,
+  y: Float,
+  seeds: FeedForwardSeeds,
+  dOut: Float,
+  dx: Float,
+): void {
+  const { hidden: D } = spec;
+  for (const [r0, r1] of chunkRanges(rows, leanBlockRows(spec))) {
+    be.scope(() => {
+      const n = r1 - r0;
+      const out = be.floats(n * D);
+      const acts = forwardChunk(be, spec, w, x, r0, n, seeds, out); // g rows
+      const yb = y.subarray(r0 * D, r1 * D);
+      be.axpy(yb, -1, out, n * D); // X2 = Y2 − g
+      backwardChunk(be, spec, w, g, acts, x, r0, n, seeds, dOut, dx); // dY1 += ∂G/∂Y1ᵀ·dY2
+    });
+  }
+}
+
+/** Rows per block of `feedForwardAddForward` when the config does not chunk (`chunk_size_feed_forward` 0). */
+export const FF_LEAN_BLOCK_ROWS = 4096;
+
+/**
+ * Evaluation-mode residual update in place: `y[rows, D] += FF(x[rows, D])` (paper Eq. 9, `Y2 = X2 + G(Y1)`),
+ * in blocks of `chunk_size_feed_forward` rows (FF_LEAN_BLOCK_ROWS when 0), so temporaries are
+ * [block, F] and no [rows, D] output buffer is needed. Per row the same operations as
+ * `feedForwardForward` followed by `add`, so the result is bit-identical on the reference backend.
+ * @param seeds dropout seeds (training) or null (eval). x must not alias y.
+ */
+export function feedForwardAddForward(be: Backend, spec: FeedForwardSpec, w: FeedForwardWeights, x: Float, rows: number, y: Float, seeds: FeedForwardSeeds = null): void {
+  const { hidden: D } = spec;
+  const block = spec.chunkSize > 0 ? spec.chunkSize : FF_LEAN_BLOCK_ROWS;
+  be.scope(() => {
+    const out = be.floats(Math.min(block, rows) * D); // [block, D] FF(x) rows, reused
+    for (const [r0, r1] of chunkRanges(rows, block)) {
+      const n = r1 - r0;
+      const o = out.subarray(0, n * D);
+      be.scope(() => void forwardChunk(be, spec, w, x, r0, n, seeds, o));
+      const yb = y.subarray(r0 * D, r1 * D);
+      be.add(yb, yb, o, n * D); // Y2 = X2 + G(Y1)
+    }
+  });
 }
 
 /** Backward of one chunk given its activations: accumulates parameter gradients and dx rows. */

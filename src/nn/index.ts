@@ -15,7 +15,7 @@ export {
   checkPlainPositions,
 } from './embeddings.js';
 export type { AxialSpec, AxialDropout } from './embeddings.js';
-export { feedForwardForward, feedForwardBackward, chunkRanges } from './feed-forward.js';
+export { feedForwardForward, feedForwardBackward, feedForwardAddForward, chunkRanges, FF_LEAN_BLOCK_ROWS } from './feed-forward.js';
 export type { FeedForwardSpec, FeedForwardWeights, FeedForwardSeeds, FeedForwardCache } from './feed-forward.js';
-export { lmHeadForward, lmHeadLoss, checkLabels, countTargets, IGNORE_INDEX } from './lm-head.js';
+export { lmHeadForward, lmHeadLoss, lmHeadLossRows, checkLabels, countTargets, IGNORE_INDEX } from './lm-head.js';
 export type { LmHeadWeights, LmHeadGrads } from './lm-head.js';
