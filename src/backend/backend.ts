@@ -321,6 +321,14 @@ export interface Backend {
   /** e.g. `reference-f32`, `reference-f64`, `wasm-simd`, `wasm-relaxed-simd`. */
   readonly name: string;
   readonly dtype: DType;
+  /**
+   * The most bytes all live buffers together can take, if the backend has a hard limit (WASM: one
+   * 32-bit memory, 4 GiB); undefined = only the machine's memory limits it. The models check their
+   * memory estimate (model/memory.ts) against it before a run.
+   */
+  readonly maxBufferBytes?: number;
+  /** Threads one operation may use (WASM with a worker pool); undefined = 1. Memory estimates count scratch per thread. */
+  readonly threads?: number;
 
   /** A zeroed float buffer of `n` elements that this backend's kernels accept. */
   floats(n: number): Float;

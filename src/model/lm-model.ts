@@ -11,9 +11,10 @@ import type { Backend, Float } from '../backend/backend.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
 import { checkCausalLM, type ReformerConfig } from '../config/reformer-config.js';
 import { ShapeError } from '../errors.js';
-import { checkLabels, lmHeadForward, lmHeadLoss, type LmHeadWeights } from '../nn/lm-head.js';
+import { checkLabels, countTargets, lmHeadForward, lmHeadLoss, lmHeadLossRows, type LmHeadWeights } from '../nn/lm-head.js';
 import { Rng } from '../util/rng.js';
 import type { CausalLanguageModel, LossResult, TokenBatch } from './language-model.js';
+import { checkMemory, estimateMemory, type MemoryEstimate, type MemoryMode } from './memory.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { ReformerModel, reformerParamSpecs, type EncoderInput, type EncoderOutput } from './reformer-model.js';
 import { requireReformerConfig, validateTokenBatch } from './validate-inputs.js';
@@ -92,34 +93,53 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
   forwardBackward(batch: TokenBatch, call: LmCallOptions & { returnLogits?: boolean } = {}): LmTrainResult {
     const be = this.backend;
     const labels = this.labelsOf(batch);
-    const enc = this.reformer.forward(this.encoderInput(batch, true, call));
+    const input = this.encoderInput(batch, true, call);
     const D2 = 2 * this.config.hidden_size;
-    const rows = batch.batch * batch.seqLen;
-    let logits: Float | null = null;
-    if (call.returnLogits) logits = this.head(enc);
-    const dOut = be.floats(rows * D2);
+    const V = this.vocabSize;
+    const chunk = this.config.chunk_size_lm_head;
     const head = this.headWeights();
-    const { loss, tokens } = lmHeadLoss(be, head.w, enc.output, batch.batch, batch.seqLen, D2, this.vocabSize, labels, this.config.chunk_size_lm_head, {
-      weight: head.g.weight,
-      bias: head.g.bias,
-      dh: dOut,
+    this.checkMemory(batch, 'train', call.returnLogits ?? false);
+    const tokens = countTargets(labels, batch.batch, batch.seqLen);
+    const logits = call.returnLogits ? be.floats(batch.batch * batch.seqLen * V) : null;
+    let sum = 0; // Σ −log p(target) over the blocks
+    // the head consumes the encoder output block by block and hands back dL/dh (never [rows, 2D] or [rows, V] at once)
+    const { dEmbedding } = this.reformer.trainRows(input, (r0, n, h, dh) => {
+      if (logits) lmHeadForward(be, head.w, h, n, D2, V, chunk, logits.subarray(r0 * V, (r0 + n) * V));
+      sum += lmHeadLossRows(be, head.w, h, r0, n, batch.seqLen, D2, V, labels, tokens, chunk, { weight: head.g.weight, bias: head.g.bias, dh: dh! });
     });
-    const dEmbedding = this.reformer.backward(enc, dOut);
-    return { loss, tokens, dEmbedding, logits };
+    return { loss: tokens === 0 ? 0 : sum / tokens, tokens, dEmbedding, logits };
   }
 
-  /** Evaluation-mode loss (no dropout, no gradients; eval padding applies). */
+  /**
+   * Evaluation-mode loss (no dropout, no gradients; eval padding applies). Streams: the encoder output
+   * and the logits exist one block of rows at a time, so memory is the two residual streams plus
+   * per-block temporaries (a 2^20-token loss fits the 4 GiB WASM memory).
+   */
   loss(batch: TokenBatch, call: LmCallOptions = {}): LossResult {
     const labels = this.labelsOf(batch);
-    const enc = this.reformer.forward(this.encoderInput(batch, false, call));
+    const input = this.encoderInput(batch, false, call);
+    const D2 = 2 * this.config.hidden_size;
     const head = this.headWeights();
-    return lmHeadLoss(this.backend, head.w, enc.output, batch.batch, batch.seqLen, 2 * this.config.hidden_size, this.vocabSize, labels, this.config.chunk_size_lm_head, null);
+    this.checkMemory(batch, 'forward', false);
+    const tokens = countTargets(labels, batch.batch, batch.seqLen);
+    let sum = 0;
+    this.reformer.forwardRows(input, (r0, n, h) => {
+      sum += lmHeadLossRows(this.backend, head.w, h, r0, n, batch.seqLen, D2, this.vocabSize, labels, tokens, this.config.chunk_size_lm_head, null);
+    });
+    return { loss: tokens === 0 ? 0 : sum / tokens, tokens };
   }
 
-  /** Evaluation-mode logits [batch, seqLen, vocab] (fresh buffer). */
+  /** Evaluation-mode logits [batch, seqLen, vocab] (fresh buffer; the encoder output is streamed into it). */
   logits(batch: TokenBatch, call: LmCallOptions = {}): Float {
-    const enc = this.reformer.forward(this.encoderInput(batch, false, call));
-    return this.head(enc);
+    const input = this.encoderInput(batch, false, call);
+    const V = this.vocabSize;
+    this.checkMemory(batch, 'forward', true);
+    const logits = this.backend.floats(batch.batch * batch.seqLen * V);
+    const head = this.headWeights();
+    this.reformer.forwardRows(input, (r0, n, h) => {
+      lmHeadForward(this.backend, head.w, h, n, 2 * this.config.hidden_size, V, this.config.chunk_size_lm_head, logits.subarray(r0 * V, (r0 + n) * V));
+    });
+    return logits;
   }
 
   /** Evaluation-mode logits and loss from ONE forward (one rotation draw), as HF's `model(ids, labels=...)`. */
@@ -136,7 +156,38 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
     return this.reformer.resolvedConfig();
   }
 
+  /**
+   * The memory this call would need (model/memory.ts), for `batch` in `mode`, from the model's options
+   * and the backend's thread count.
+   */
+  memoryEstimate(batch: Pick<TokenBatch, 'batch' | 'seqLen' | 'attentionMask'>, mode: MemoryMode, options: { logits?: boolean; optimizer?: boolean } = {}): MemoryEstimate {
+    return estimateMemory(this.config, {
+      batch: batch.batch,
+      seqLen: batch.seqLen,
+      mode,
+      reversible: this.options.reversible,
+      padding: batch.attentionMask != null,
+      threads: this.backend.threads ?? 1,
+      ...options,
+    });
+  }
+
   // ------------------------------------------------------------------ internals
+
+  /**
+   * Refuses a run whose estimated peak exceeds the backend's hard limit (WASM: 4 GiB) before anything
+   * is allocated: ResourceError with the numbers and a way out (see `checkMemory`).
+   */
+  private checkMemory(batch: TokenBatch, mode: MemoryMode, logits: boolean): void {
+    const limit = this.backend.maxBufferBytes;
+    if (limit === undefined) return;
+    checkMemory(
+      this.config,
+      { batch: batch.batch, seqLen: batch.seqLen, mode, reversible: this.options.reversible, padding: batch.attentionMask != null, threads: this.backend.threads ?? 1, logits },
+      limit,
+      `the ${this.backend.name} backend's memory limit (one 32-bit WebAssembly memory)`,
+    );
+  }
 
   private head(enc: EncoderOutput): Float {
     const rows = enc.batch * enc.seqLen;

@@ -35,7 +35,7 @@ import {
   type AxialSpec,
 } from '../nn/embeddings.js';
 import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js';
-import { layerNormBackward, layerNormForward, type LayerNormCache } from '../nn/layer-norm.js';
+import { layerNormBackward, layerNormForward } from '../nn/layer-norm.js';
 import { Rng } from '../util/rng.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { requireReformerConfig, validateRotations, validateTokenBatch } from './validate-inputs.js';
@@ -59,6 +59,13 @@ export interface EncoderInput {
   readonly rotations?: ReadonlyArray<Float | null | undefined> | null;
   /** Hash rounds of every LSH layer for this call instead of `num_hashes` (HF's per-call `num_hashes`; more rounds at eval help, paper Table 2). */
   readonly numHashes?: number | null;
+  /**
+   * Diagnostics: called with each layer's attention-block input X2 [batch, paddedLen, hidden_size] (the
+   * input of HF `ReformerAttention`, before its LayerNorm), in layer order as the layers run; used by
+   * `reformer verify` to compare each LSH layer with exact attention. The buffer is the model's: copy
+   * what you keep, never modify it.
+   */
+  readonly onAttentionInput?: ((layer: number, hidden: Float) => void) | null;
 }
 
 /** Result of `ReformerModel.forward`; pass it to `backward` (training forwards only). */
@@ -80,16 +87,45 @@ export interface EncoderOutput {
   readonly tape: EncoderTape | null;
 }
 
-interface EncoderTape {
+/**
+ * One encoder run up to the last layer: its sizes, what the embedding backward needs and the layers'
+ * record. The final LayerNorm is not stored: `outputRows` computes it block by block (and recomputes
+ * it for the backward) from the last layer's outputs `record.y1`, `record.y2`.
+ */
+interface EncoderRun {
+  readonly batch: number;
+  /** Length before eval padding. */
+  readonly seqLen: number;
+  /** Length the layers ran on. */
+  readonly paddedLen: number;
+  readonly training: boolean;
+  /** [batch·paddedLen] token ids (a buffer of the backend) */
   readonly ids: Int32Array;
+  /** [batch·paddedLen] positions t of each row */
   readonly positions: Int32Array;
   readonly seeds: { word: number | null; position: number | null; output: number | null };
   readonly record: ReversibleRecord;
-  /** concat[Y1, Y2] [rows, 2D] and the final LayerNorm statistics */
-  readonly concat: Float;
-  readonly ln: LayerNormCache;
+  /** Copy of the embedding output [batch, paddedLen, hidden] if asked for (HF `embedding_output`), else null. */
+  readonly embedding: Float | null;
+}
+
+interface EncoderTape {
+  readonly run: EncoderRun;
   /** Set by `backward`: the reversible backward overwrites the outputs, so a tape is used once. */
   consumed: boolean;
+}
+
+/**
+ * Consumer of the encoder output one block of rows at a time (e.g. the LM head): `h` [n, 2·hidden]
+ * holds rows r0 … r0 + n − 1 of last_hidden_state [batch·seqLen, 2·hidden] (padding cut off). In
+ * training (`trainRows`) the sink writes d(loss)/dh for those rows into `dh` [n, 2·hidden] (zeroed).
+ * `h` and `dh` are valid during the call only.
+ */
+export type OutputSink = (r0: number, n: number, h: Float, dh: Float | null) => void;
+
+/** Rows per block of the final LayerNorm and the output sink (at most ~16 MiB of [block, vocab] logits downstream). */
+export function outputBlockRows(config: Pick<ReformerConfig, 'vocab_size'>): number {
+  return Math.max(64, Math.min(4096, Math.floor((4 << 20) / Math.max(1, config.vocab_size))));
 }
 
 /** lcm and min of the chunk lengths in use (HF `_get_least_common_mult_chunk_len`, `_get_min_chunk_len`). */
@@ -256,10 +292,127 @@ export class ReformerModel {
   }
 
   /**
-   * Encoder forward. @throws ShapeError (ids, mask, training length not a multiple of the chunk lcm),
+   * Encoder forward: last_hidden_state [batch, seqLen, 2·hidden] in one buffer (and, in training, a
+   * tape for `backward`). Evaluation runs the layers memory-lean (in place, streamed; see
+   * reversible.ts); for very long sequences use `forwardRows`, which never holds the whole output.
+   * @throws ShapeError (ids, mask, training length not a multiple of the chunk lcm),
    * ConfigError (sequence length vs max_position_embeddings / axial_pos_shape).
    */
   forward(input: EncoderInput): EncoderOutput {
+    const run = this.encode(input, { keepEmbedding: true, captureBuckets: true });
+    const D2 = 2 * this.config.hidden_size;
+    const output = this.backend.floats(run.batch * run.seqLen * D2); // [B, L, 2D]
+    this.outputRows(run, (r0, n, h) => output.set(h.subarray(0, n * D2), r0 * D2), null);
+    const tape: EncoderTape | null = run.training ? { run, consumed: false } : null;
+    return {
+      output,
+      batch: run.batch,
+      seqLen: run.seqLen,
+      paddedLen: run.paddedLen,
+      embedding: run.embedding!,
+      buckets: bucketsOf(run.record),
+      tape,
+    };
+  }
+
+  /**
+   * Evaluation forward whose output is consumed block by block (`sink(r0, n, h, null)`) and never
+   * held whole: memory is the two residual streams [batch·seqLen, hidden] plus per-block and per-head
+   * temporaries (what makes a 2^20-token forward fit a 4 GiB WASM memory). Buffers allocated here are
+   * freed on return. `captureBuckets` (default false) returns each LSH layer's buckets.
+   */
+  forwardRows(input: EncoderInput, sink: OutputSink, options: { captureBuckets?: boolean } = {}): { batch: number; seqLen: number; paddedLen: number; buckets: Array<Int32Array | null> } {
+    if (input.training) throw new UsageError('ReformerModel.forwardRows: evaluation only (training: false); train with trainRows or forward + backward');
+    return this.backend.scope(() => {
+      const run = this.encode(input, { keepEmbedding: false, captureBuckets: options.captureBuckets ?? false });
+      this.outputRows(run, sink, null);
+      return { batch: run.batch, seqLen: run.seqLen, paddedLen: run.paddedLen, buckets: bucketsOf(run.record) };
+    });
+  }
+
+  /**
+   * Training forward and backward in one call, the output consumed block by block: `sink(r0, n, h, dh)`
+   * gets the output rows and writes d(loss)/dh into `dh`; the final LayerNorm is differentiated block
+   * by block, then the layers (reversible or stored, per options) and the embeddings. Parameter
+   * gradients ACCUMULATE. Returns d(loss)/d(embedding output) [batch, seqLen, hidden] (a buffer in the
+   * caller's scope); every other buffer is freed on return.
+   */
+  trainRows(input: EncoderInput, sink: OutputSink): { dEmbedding: Float; buckets: Array<Int32Array | null> } {
+    if (!input.training) throw new UsageError('ReformerModel.trainRows: needs training: true (use forwardRows for evaluation)');
+    const be = this.backend;
+    const dEmbedding = be.floats(input.batch * input.seqLen * this.config.hidden_size);
+    const buckets = be.scope(() => {
+      const run = this.encode(input, { keepEmbedding: false, captureBuckets: true });
+      const n = run.record.n;
+      const dy1 = be.floats(n);
+      const dy2 = be.floats(n);
+      this.outputRows(run, sink, { dy1, dy2 });
+      this.layersBackward(run, dy1, dy2, dEmbedding);
+      return bucketsOf(run.record);
+    });
+    return { dEmbedding, buckets };
+  }
+
+  /**
+   * Backward of a training `forward`: ACCUMULATES d(loss)/d(params) into `parameters.grads`, given
+   * dOutput = d(loss)/d(output) [batch, seqLen, 2·hidden_size]. Returns d(loss)/d(embedding output)
+   * [batch, seqLen, hidden_size] (HF `grad:embedding_output`, = dX1 + dX2). Consumes the forward's tape
+   * (a second backward of the same forward is an error).
+   */
+  backward(fwd: EncoderOutput, dOutput: Float): Float {
+    const be = this.backend;
+    const tape = fwd.tape;
+    if (!tape) throw new UsageError('ReformerModel.backward: the forward was not in training mode (input.training: true); eval forwards keep nothing to differentiate');
+    if (tape.consumed) throw new UsageError('ReformerModel.backward: this forward was already back-propagated (the reversible backward consumes its outputs); run a new forward');
+    const run = tape.run;
+    const D2 = 2 * this.config.hidden_size;
+    const n = run.record.n;
+    if (dOutput.length !== 2 * n) throw new ShapeError(`ReformerModel.backward: dOutput must have [batch, seqLen, 2·hidden] = ${2 * n} elements, got ${dOutput.length}`);
+    tape.consumed = true;
+    const dEmb = be.floats(n);
+    be.scope(() => {
+      const dy1 = be.floats(n);
+      const dy2 = be.floats(n);
+      this.outputRows(run, (r0, nr, _h, dh) => dh!.set(dOutput.subarray(r0 * D2, (r0 + nr) * D2)), { dy1, dy2 });
+      this.layersBackward(run, dy1, dy2, dEmb);
+    });
+    return dEmb;
+  }
+
+  /**
+   * Rebuilds the first layer's inputs (X1, X2) from the last layer's outputs of a training forward,
+   * with the inverse of paper Eq. 8 (replaying buckets and dropout seeds), into fresh buffers
+   * [batch, paddedLen, hidden]. Both should equal the embedding output up to round-off. Diagnostic:
+   * the reversible backward does the same thing internally. Call before `backward`.
+   */
+  reconstructInputs(fwd: EncoderOutput): { x1: Float; x2: Float } {
+    const tape = fwd.tape;
+    if (!tape || tape.consumed) {
+      throw new UsageError('ReformerModel.reconstructInputs: needs a training forward that has not been back-propagated yet');
+    }
+    const record = tape.run.record;
+    const n = record.n;
+    const x1 = this.backend.floats(n);
+    const x2 = this.backend.floats(n);
+    x1.set(record.y1.subarray(0, n));
+    x2.set(record.y2.subarray(0, n));
+    reversibleInverse(this.backend, this.blocks, record, x1, x2);
+    return { x1, x2 };
+  }
+
+  /** Saves the generator state (for trainer checkpoints). */
+  rngState(): readonly [number, number, number, number] {
+    return this.rng.state();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  /**
+   * Validation, eval padding, embeddings and the layers: X1 = X2 = emb, then Y1, Y2 of the last layer
+   * in `record` (the final LayerNorm is left to `outputRows`). Draws the dropout seeds in HF order
+   * (word, position, the layers', then the output's).
+   */
+  private encode(input: EncoderInput, opts: { keepEmbedding: boolean; captureBuckets: boolean }): EncoderRun {
     const be = this.backend;
     const cfg = this.config;
     validateTokenBatch(input, 'ReformerModel');
@@ -317,7 +470,7 @@ export class ReformerModel {
     const positions = be.ints(rows);
     for (let r = 0; r < rows; r++) positions[r] = r % Lp; // HF: arange(Lp) per batch element
 
-    // ---- embeddings: emb = Dropout(W_word[ids]) + P(pos)
+    // ---- embeddings: X1 = X2 = emb = Dropout(W_word[ids]) + P(pos)   (HF: cat([emb, emb]) then chunk)
     const seeds = {
       word: drop > 0 ? rng.u32() : null,
       position: drop > 0 ? rng.u32() : null,
@@ -325,20 +478,20 @@ export class ReformerModel {
     };
     const idsBuf = be.ints(rows);
     idsBuf.set(ids);
-    const emb = be.floats(n); // [rows, D]
-    wordEmbeddingForward(be, this.parameters.param(`${this.prefix}embeddings.word_embeddings.weight`), D, idsBuf, rows, emb);
-    if (seeds.word !== null) applyDropout(emb, rows, D, drop, seeds.word);
-    be.scope(() => {
-      const pos = be.floats(n);
-      this.positionForward(positions, rows, Lp, B, pos, seeds.position, drop);
-      be.add(emb, emb, pos, n);
-    });
+    const x1 = be.floats(n); // [rows, D] attention stream
+    const x2 = be.floats(n); // [rows, D] hidden stream
+    wordEmbeddingForward(be, this.parameters.param(`${this.prefix}embeddings.word_embeddings.weight`), D, idsBuf, rows, x1);
+    if (seeds.word !== null) applyDropout(x1, rows, D, drop, seeds.word);
+    this.positionForward(positions, rows, Lp, B, x2, seeds.position, drop); // P(pos), in X2 for now
+    be.add(x1, x1, x2, n);
+    x2.set(x1);
+    let embedding: Float | null = null;
+    if (opts.keepEmbedding) {
+      embedding = be.floats(n);
+      embedding.set(x1);
+    }
 
-    // ---- reversible layers on X1 = X2 = emb
-    const x1 = be.floats(n);
-    const x2 = be.floats(n);
-    x1.set(emb);
-    x2.set(emb);
+    // ---- reversible layers on (X1, X2)
     const maskBuf = mask ? be.ints(rows) : null;
     if (maskBuf && mask) maskBuf.set(mask);
     const call: SublayerCall = {
@@ -349,114 +502,93 @@ export class ReformerModel {
       rng,
       rotations: this.backendRotations(input.rotations),
       numHashes: input.numHashes ?? null,
+      onAttentionInput: input.onAttentionInput ?? null,
+      captureBuckets: opts.captureBuckets,
     };
     const mode = training ? (this.options.reversible ? 'reversible' : 'store') : 'inference';
     const record = reversibleForward(be, this.blocks, x1, x2, n, call, mode);
-
-    // ---- out = Dropout(LayerNorm_final(concat[Y1, Y2]))
-    const concat = be.floats(2 * n); // [rows, 2D]
-    for (let r = 0; r < rows; r++) {
-      concat.set(record.y1.subarray(r * D, (r + 1) * D), r * 2 * D);
-      concat.set(record.y2.subarray(r * D, (r + 1) * D), r * 2 * D + D);
-    }
-    const normed = be.floats(2 * n);
-    const ln = layerNormForward(be, concat, rows, 2 * D, this.parameters.param(`${this.prefix}encoder.layer_norm.weight`), this.parameters.param(`${this.prefix}encoder.layer_norm.bias`), cfg.layer_norm_eps, normed);
-    if (drop > 0) {
-      seeds.output = rng.u32();
-      applyDropout(normed, rows, 2 * D, drop, seeds.output);
-    }
-
-    // ---- cut the padding back off
-    let output = normed;
-    if (Lp !== L) {
-      output = be.floats(B * L * 2 * D);
-      for (let b = 0; b < B; b++) output.set(normed.subarray(b * Lp * 2 * D, (b * Lp + L) * 2 * D), b * L * 2 * D);
-    }
-    const tape: EncoderTape | null = training ? { ids: idsBuf, positions, seeds, record, concat, ln, consumed: false } : null;
-    const buckets = record.states.map((st) => (st.f as AttentionState).buckets);
-    return { output, batch: B, seqLen: L, paddedLen: Lp, embedding: emb, buckets, tape };
+    if (drop > 0) seeds.output = rng.u32(); // the final dropout's seed, drawn after the layers'
+    return { batch: B, seqLen: L, paddedLen: Lp, training, ids: idsBuf, positions, seeds, record, embedding };
   }
 
   /**
-   * Backward of a training `forward`: ACCUMULATES d(loss)/d(params) into `parameters.grads`, given
-   * dOutput = d(loss)/d(output) [batch, seqLen, 2·hidden_size]. Returns d(loss)/d(embedding output)
-   * [batch, seqLen, hidden_size] (HF `grad:embedding_output`, = dX1 + dX2). Consumes the forward's tape
-   * (a second backward of the same forward is an error).
+   * out = Dropout(LayerNorm_final(concat[Y1, Y2])) one block of rows at a time (padding rows skipped),
+   * handed to `sink`. With `grad` (training backward), the sink's dh is back-propagated through the
+   * dropout and the LayerNorm into the rows of dy1, dy2 (the gradients at Y1, Y2; overwritten), and
+   * the LayerNorm's γ, β gradients accumulate. The LayerNorm is recomputed from Y1, Y2 (no cache).
    */
-  backward(fwd: EncoderOutput, dOutput: Float): Float {
+  private outputRows(run: EncoderRun, sink: OutputSink, grad: { dy1: Float; dy2: Float } | null): void {
     const be = this.backend;
-    const tape = fwd.tape;
-    if (!tape) throw new UsageError('ReformerModel.backward: the forward was not in training mode (input.training: true); eval forwards keep nothing to differentiate');
-    if (tape.consumed) throw new UsageError('ReformerModel.backward: this forward was already back-propagated (the reversible backward consumes its outputs); run a new forward');
-    tape.consumed = true;
     const cfg = this.config;
     const D = cfg.hidden_size;
-    const rows = fwd.batch * fwd.paddedLen;
-    const n = rows * D;
-    if (dOutput.length !== 2 * n) throw new ShapeError(`ReformerModel.backward: dOutput must have [batch, seqLen, 2·hidden] = ${2 * n} elements, got ${dOutput.length}`);
-    const drop = cfg.hidden_dropout_prob;
+    const D2 = 2 * D;
+    const { batch: B, seqLen: L, paddedLen: Lp, record } = run;
     const P = this.parameters;
-    const dy1 = be.floats(n);
-    const dy2 = be.floats(n);
+    const gamma = P.param(`${this.prefix}encoder.layer_norm.weight`);
+    const beta = P.param(`${this.prefix}encoder.layer_norm.bias`);
+    const drop = run.training ? cfg.hidden_dropout_prob : 0;
+    const seed = run.seeds.output;
+    const block = Math.min(outputBlockRows(cfg), L);
     be.scope(() => {
-      // out = Dropout(normed)  ⇒  dnormed = mask ⊙ dOut
-      const dNormed = be.floats(2 * n);
-      dNormed.set(dOutput.subarray(0, 2 * n));
-      if (tape.seeds.output !== null) applyDropout(dNormed, rows, 2 * D, drop, tape.seeds.output);
-      // normed = LayerNorm_final(concat)
-      const dConcat = be.floats(2 * n);
-      layerNormBackward(be, tape.concat, rows, 2 * D, P.param(`${this.prefix}encoder.layer_norm.weight`), tape.ln, dNormed, dConcat, P.grad(`${this.prefix}encoder.layer_norm.weight`), P.grad(`${this.prefix}encoder.layer_norm.bias`));
-      // concat = [Y1, Y2]
-      for (let r = 0; r < rows; r++) {
-        dy1.set(dConcat.subarray(r * 2 * D, r * 2 * D + D), r * D);
-        dy2.set(dConcat.subarray(r * 2 * D + D, (r + 1) * 2 * D), r * D);
+      const iota = be.ints(block);
+      for (let i = 0; i < block; i++) iota[i] = i;
+      for (let b = 0; b < B; b++) {
+        for (let t0 = 0; t0 < L; t0 += block) {
+          be.scope(() => {
+            const n = Math.min(block, L - t0);
+            const pr = b * Lp + t0; // first (padded) row of the block
+            const idx = iota.subarray(0, n);
+            // concat[i] = [Y1[pr + i], Y2[pr + i]]   [n, 2D]
+            const concat = be.floats(n * D2);
+            be.gatherRows({ rows: n, cols: D, index: idx, src: record.y1, srcOffset: pr * D, ldSrc: D, dst: concat, ldDst: D2 });
+            be.gatherRows({ rows: n, cols: D, index: idx, src: record.y2, srcOffset: pr * D, ldSrc: D, dst: concat, dstOffset: D, ldDst: D2 });
+            const h = be.floats(n * D2);
+            const ln = layerNormForward(be, concat, n, D2, gamma, beta, cfg.layer_norm_eps, h);
+            if (seed !== null) applyDropout(h, n, D2, drop, seed, pr);
+            const dh = grad ? be.floats(n * D2) : null;
+            sink(b * L + t0, n, h, dh);
+            if (!grad || !dh) return;
+            // out = Dropout(normed)  ⇒  dnormed = mask ⊙ dOut
+            if (seed !== null) applyDropout(dh, n, D2, drop, seed, pr);
+            // normed = LayerNorm_final(concat)
+            const dConcat = be.floats(n * D2);
+            layerNormBackward(be, concat, n, D2, gamma, ln, dh, dConcat, P.grad(`${this.prefix}encoder.layer_norm.weight`), P.grad(`${this.prefix}encoder.layer_norm.bias`));
+            // concat = [Y1, Y2]
+            be.gatherRows({ rows: n, cols: D, index: idx, src: dConcat, ldSrc: D2, dst: grad.dy1, dstOffset: pr * D, ldDst: D });
+            be.gatherRows({ rows: n, cols: D, index: idx, src: dConcat, srcOffset: D, ldSrc: D2, dst: grad.dy2, dstOffset: pr * D, ldDst: D });
+          });
+        }
       }
     });
-    // layers, last to first: dy1 → dX1, dy2 → dX2
-    reversibleBackward(be, this.blocks, tape.record, dy1, dy2);
-    // X1 = X2 = emb  ⇒  demb = dX1 + dX2
-    const dEmb = be.floats(n);
-    be.add(dEmb, dy1, dy2, n);
-    // emb = Dropout(W_word[ids]) + P(pos)
-    this.positionBackward(tape.positions, rows, fwd.paddedLen, fwd.batch, dEmb, tape.seeds.position, drop);
-    be.scope(() => {
-      let g = dEmb;
-      if (tape.seeds.word !== null) {
-        g = be.floats(n);
-        g.set(dEmb);
-        applyDropout(g, rows, D, drop, tape.seeds.word);
-      }
-      wordEmbeddingBackward(be, P.grad(`${this.prefix}embeddings.word_embeddings.weight`), D, tape.ids, rows, g);
-    });
-    return dEmb;
   }
 
   /**
-   * Rebuilds the first layer's inputs (X1, X2) from the last layer's outputs of a training forward,
-   * with the inverse of paper Eq. 8 (replaying buckets and dropout seeds), into fresh buffers
-   * [batch, paddedLen, hidden]. Both should equal the embedding output up to round-off. Diagnostic:
-   * the reversible backward does the same thing internally. Call before `backward`.
+   * Backward of the layers and the embeddings, from dy1, dy2 (gradients at the last layer's outputs;
+   * overwritten): parameter gradients accumulate; dEmb [rows, D] receives d(loss)/d(embedding output).
    */
-  reconstructInputs(fwd: EncoderOutput): { x1: Float; x2: Float } {
-    const tape = fwd.tape;
-    if (!tape || tape.consumed) {
-      throw new UsageError('ReformerModel.reconstructInputs: needs a training forward that has not been back-propagated yet');
-    }
-    const n = tape.record.n;
-    const x1 = this.backend.floats(n);
-    const x2 = this.backend.floats(n);
-    x1.set(tape.record.y1.subarray(0, n));
-    x2.set(tape.record.y2.subarray(0, n));
-    reversibleInverse(this.backend, this.blocks, tape.record, x1, x2);
-    return { x1, x2 };
+  private layersBackward(run: EncoderRun, dy1: Float, dy2: Float, dEmb: Float): void {
+    const be = this.backend;
+    const D = this.config.hidden_size;
+    const rows = run.batch * run.paddedLen;
+    const n = rows * D;
+    const drop = this.config.hidden_dropout_prob;
+    const P = this.parameters;
+    // layers, last to first: dy1 → dX1, dy2 → dX2
+    reversibleBackward(be, this.blocks, run.record, dy1, dy2);
+    // X1 = X2 = emb  ⇒  demb = dX1 + dX2
+    be.add(dEmb, dy1, dy2, n);
+    // emb = Dropout(W_word[ids]) + P(pos)
+    this.positionBackward(run.positions, rows, run.paddedLen, run.batch, dEmb, run.seeds.position, drop);
+    be.scope(() => {
+      let g = dEmb;
+      if (run.seeds.word !== null) {
+        g = be.floats(n);
+        g.set(dEmb.subarray(0, n));
+        applyDropout(g, rows, D, drop, run.seeds.word);
+      }
+      wordEmbeddingBackward(be, P.grad(`${this.prefix}embeddings.word_embeddings.weight`), D, run.ids, rows, g);
+    });
   }
-
-  /** Saves the generator state (for trainer checkpoints). */
-  rngState(): readonly [number, number, number, number] {
-    return this.rng.state();
-  }
-
-  // ------------------------------------------------------------------ internals
 
   private axialSpec(): AxialSpec {
     return { shape: this.config.axial_pos_shape, dims: this.config.axial_pos_embds_dim };
@@ -508,4 +640,9 @@ export class ReformerModel {
       return buf;
     });
   }
+}
+
+/** Per layer: the LSH buckets of a run (null for local layers, short sequences, or when not captured). */
+function bucketsOf(record: ReversibleRecord): Array<Int32Array | null> {
+  return record.states.map((st) => (st.f as AttentionState).buckets);
 }

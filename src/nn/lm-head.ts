@@ -73,21 +73,48 @@ export function lmHeadLoss(
   chunkSize: number,
   grads: LmHeadGrads | null,
 ): { loss: number; tokens: number } {
-  const rows = batch * seqLen;
   const tokens = countTargets(labels, batch, seqLen);
   if (tokens === 0) return { loss: 0, tokens: 0 };
+  const sum = lmHeadLossRows(be, w, h, 0, batch * seqLen, seqLen, width, vocab, labels, tokens, chunkSize, grads);
+  return { loss: sum / tokens, tokens };
+}
+
+/**
+ * The loss terms of one block of rows, for a head input that is produced (and consumed) block by
+ * block: `h` [n, width] holds rows r0 … r0 + n − 1 of [B·L, width] (global numbering: row r is batch
+ * ⌊r/L⌋, position r mod L). Returns Σ −log p(target) over the block's counted targets (float64;
+ * the mean loss divides the sum over all blocks by `tokens`, the count over the whole batch).
+ * With `grads`, dW and dbias accumulate the block's share of d(mean loss) and `grads.dh` — the
+ * block's [n, width] rows — accumulates dL/dh. `chunkSize` rows at a time (0 = the whole block), so
+ * at most [chunk, V] logits live at once.
+ */
+export function lmHeadLossRows(
+  be: Backend,
+  w: LmHeadWeights,
+  h: Float,
+  r0: number,
+  n: number,
+  seqLen: number,
+  width: number,
+  vocab: number,
+  labels: Int32Array,
+  tokens: number,
+  chunkSize: number,
+  grads: LmHeadGrads | null,
+): number {
+  if (tokens === 0) return 0;
   let sum = 0; // Σ −log p(target), float64
-  for (const [r0, r1] of chunkRanges(rows, chunkSize)) {
+  for (const [c0, c1] of chunkRanges(n, chunkSize)) {
     be.scope(() => {
-      const n = r1 - r0;
-      const hc = h.subarray(r0 * width, r1 * width);
-      const logits = be.floats(n * vocab);
-      linearForward(be, hc, n, width, w.weight, vocab, w.bias, logits); // logits = h·Wᵀ + b
-      const lse = be.floats(n);
-      const p = be.floats(n * vocab);
-      be.softmaxRows({ rows: n, cols: vocab, s: logits, lds: vocab, p, ldp: vocab, lse }); // p = softmax(logits), lse = log Σ exp
-      for (let i = 0; i < n; i++) {
-        const r = r0 + i;
+      const nc = c1 - c0;
+      const hc = h.subarray(c0 * width, c1 * width);
+      const logits = be.floats(nc * vocab);
+      linearForward(be, hc, nc, width, w.weight, vocab, w.bias, logits); // logits = h·Wᵀ + b
+      const lse = be.floats(nc);
+      const p = be.floats(nc * vocab);
+      be.softmaxRows({ rows: nc, cols: vocab, s: logits, lds: vocab, p, ldp: vocab, lse }); // p = softmax(logits), lse = log Σ exp
+      for (let i = 0; i < nc; i++) {
+        const r = r0 + c0 + i; // global row
         const t = r % seqLen;
         const y = t + 1 < seqLen ? labels[r + 1]! : IGNORE_INDEX; // logits[b, t] predicts labels[b, t + 1]
         const o = i * vocab;
@@ -102,8 +129,8 @@ export function lmHeadLoss(
           p[o + y] = p[o + y]! - 1 / tokens;
         }
       }
-      if (grads) linearBackward(be, hc, n, width, w.weight, vocab, p, grads.dh.subarray(r0 * width, r1 * width), grads.weight, grads.bias);
+      if (grads) linearBackward(be, hc, nc, width, w.weight, vocab, p, grads.dh.subarray(c0 * width, c1 * width), grads.weight, grads.bias);
     });
   }
-  return { loss: sum / tokens, tokens };
+  return sum;
 }

@@ -39,7 +39,7 @@ import type {
 } from '../backend.js';
 import { dropoutThreshold } from '../attention-dropout.js';
 import * as v from '../validate.js';
-import { Arena, type ArenaOptions } from './arena.js';
+import { Arena, WASM_MAX_BYTES, type ArenaOptions } from './arena.js';
 import {
   DEFAULT_MIN_WORK_NS,
   DEFAULT_MIN_WORK_NS_HOT,
@@ -104,6 +104,11 @@ export class WasmBackend implements Backend {
    */
   get threads(): number {
     return this.executor ? this.executor.threads : 1;
+  }
+
+  /** Bytes the arena can hand out at most: the 4 GiB of a 32-bit memory above the static data. */
+  get maxBufferBytes(): number {
+    return WASM_MAX_BYTES - this.arena.base;
   }
 
   /**
