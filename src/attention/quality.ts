@@ -9,13 +9,15 @@
  *   S_i the keys LSH let i attend to (any round's chunk window; in paper-exact mode only the keys
  *   sharing i's bucket in that round). 1 means LSH saw every key that matters.
  *
- * O(L²) time and O(L²) memory per head (one head at a time): an analysis tool, not a training path.
+ * The exact probabilities of every (batch, head) are computed once (float64 `[L, L]` each, shared by all
+ * rows) and the exact output is taken from them (`o_i = Σ_j p_ij v_j`, the oracle's formula).
+ * O(L²·d) time and O(batch·heads·L²) memory: an analysis tool, not a training path.
  */
 import type { Backend, Float } from '../backend/backend.js';
 import type { Rng } from '../util/rng.js';
 import type { AttentionConfig } from './config.js';
 import { lshSelfAttentionForward, type LshAttentionCache, type LshSelfAttentionWeights } from './lsh.js';
-import { exactSharedQkAttention, exactSharedQkProbabilities } from './oracle.js';
+import { exactSharedQkProbabilities, type SharedQkOracleParams } from './oracle.js';
 
 export interface AttentionQualityOptions {
   batch: number;
@@ -63,6 +65,15 @@ export function attentionQualityReport(
   const rows: AttentionQualityRow[] = [];
   let exact: Float64Array | null = null;
   const probs = new Map<number, Float64Array>(); // (b·H + h) → [L, L] exact probabilities
+  /** Exact probabilities of (b, h) (computed once). */
+  const probsOf = (oracle: SharedQkOracleParams, b: number, h: number): Float64Array => {
+    let p = probs.get(b * oracle.heads + h);
+    if (!p) {
+      p = exactSharedQkProbabilities(oracle, b, h);
+      probs.set(b * oracle.heads + h, p);
+    }
+    return p;
+  };
   for (const R of options.numHashesList) {
     const r = lshSelfAttentionForward(be, cfg, weights, x, {
       batch: B,
@@ -86,7 +97,7 @@ export function attentionQualityReport(
       causal: c.causal,
       attentionMask: mask,
     };
-    exact ??= exactSharedQkAttention(oracle).out as Float64Array;
+    exact ??= exactOutput(oracle, probsOf);
     // output error over real queries
     let num = 0;
     let den = 0;
@@ -111,11 +122,7 @@ export function attentionQualityReport(
     const seen = new Uint8Array(L);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
-        let p = probs.get(b * H + h);
-        if (!p) {
-          p = exactSharedQkProbabilities(oracle, b, h);
-          probs.set(b * H + h, p);
-        }
+        const p = probsOf(oracle, b, h);
         for (let t = 0; t < L; t++) {
           if (mask && mask[b * L + t] === 0) continue;
           attendedSet(c, b, h, t, seen);
@@ -143,6 +150,28 @@ export function attentionQualityReport(
     });
   }
   return rows;
+}
+
+/** Exact attention output `[batch, seqLen, heads·headSize]`: o_i = Σ_j p_ij v_j (float64, zero weights skipped). */
+function exactOutput(o: SharedQkOracleParams, probsOf: (o: SharedQkOracleParams, b: number, h: number) => Float64Array): Float64Array {
+  const { batch: B, seqLen: L, heads: H, headSize: d } = o;
+  const all = H * d;
+  const out = new Float64Array(B * L * all);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const p = probsOf(o, b, h);
+      for (let i = 0; i < L; i++) {
+        const oo = (b * L + i) * all + h * d;
+        for (let j = 0; j < L; j++) {
+          const w = p[i * L + j]!;
+          if (w === 0) continue;
+          const vo = (b * L + j) * all + h * d;
+          for (let c = 0; c < d; c++) out[oo + c] = out[oo + c]! + w * o.v[vo + c]!;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /**

@@ -9,11 +9,13 @@ import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, FormatError, ReformerError, ShapeError, UsageError } from '../../errors.js';
-import { BACKEND_KINDS, defaultContext, EXIT, NotAvailableError, type BackendKind, type CliContext } from './context.js';
+import { BACKEND_KINDS, defaultContext, EXIT, NotAvailableError, type CliContext } from './context.js';
 import { evalCommand, generateCommand } from './inference.js';
-import { BENCH_TARGETS, benchCommand, conformanceCommand, verifyCommand, type BenchTarget } from './misc.js';
+import { BENCH_TARGETS, benchCommand, conformanceCommand, type BenchTarget } from './misc.js';
 import { choiceFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from './parse.js';
+import { DEMO_DEFAULTS, demoCommand, type DemoFlags } from './demo.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainFlags } from './train.js';
+import { VERIFY_DEFAULTS, verifyCommand, type VerifyFlags } from './verify.js';
 
 const EXIT_HELP = `
 Exit codes:
@@ -125,16 +127,20 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
 
   program
     .command('verify')
-    .description('LSH vs exact attention quality report per number of hash rounds (not available yet)')
-    .option('--checkpoint <dir>', 'checkpoint whose LSH layers to check', nonEmptyFlag('--checkpoint'))
-    .option('--preset <name>', `fresh model of a preset instead: ${engine.presets.join(', ')}`, choiceFlag('--preset', engine.presets))
-    .option('--data <file>', 'text to take the input windows from', nonEmptyFlag('--data'))
-    .option('--seq-len <n>', 'sequence length of the check', intFlag('--seq-len', 2))
-    .option('--num-hashes <list>', 'hash rounds to compare, comma-separated', intListFlag('--num-hashes'), [1, 2, 4, 8])
-    .addHelpText('after', EXIT_HELP)
-    .action((flags) => {
-      if (flags.checkpoint !== undefined && flags.preset !== undefined) throw new UsageError('verify: give --checkpoint or --preset, not both');
-      verifyCommand(flags);
+    .description('LSH vs exact attention per number of hash rounds on real text: output error and attention-mass recall of every LSH layer')
+    .option('--checkpoint <dir>', 'checkpoint (or run directory) whose LSH layers to check', nonEmptyFlag('--checkpoint'))
+    .option('--preset <name>', `fresh, untrained model of a preset instead: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`, choiceFlag('--preset', engine.presets))
+    .option('--data <file>', 'text or FASTA file to take the window from (default: the embedded Crime and Punishment)', nonEmptyFlag('--data'))
+    .option('--seq-len <n>', `window length, a multiple of the chunk lengths (default ${VERIFY_DEFAULTS.seqLen}, at most the model's length; the exact oracle is O(n²))`, intFlag('--seq-len', 2))
+    .option('--offset <n>', 'first token of the window (default: start of the held-out last 5% of the data)', intFlag('--offset', 0))
+    .option('--num-hashes <list>', 'hash rounds to compare, comma-separated', intListFlag('--num-hashes'), [...VERIFY_DEFAULTS.numHashes])
+    .option('--seed <s>', `seed of the LSH rotations (and of a preset's initialisation) (default ${VERIFY_DEFAULTS.seed})`, intFlag('--seed', 0))
+    .option('--json', 'print the report as JSON instead of a table')
+    .addOption(threadsOption())
+    .addOption(backendOption())
+    .addHelpText('after', '\nExample: reformer verify --checkpoint runs/default --num-hashes 1,2,4,8\n' + EXIT_HELP)
+    .action(async (flags: VerifyFlags) => {
+      setExit(await verifyCommand(flags, ctx));
     });
 
   program
@@ -159,36 +165,21 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
 
   program
     .command('demo')
-    .description('train a tiny model on the embedded corpus for a short while, then sample from it')
-    .option('--minutes <m>', 'training time', numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }), 1)
-    .option('--out <dir>', 'run directory (continued if it already holds a demo checkpoint)', nonEmptyFlag('--out'), 'runs/demo')
-    .option('--prompt <text>', 'prompt of the sample', nonEmptyFlag('--prompt'), 'Raskolnikov ')
+    .description('the main job (npm start): train the default Reformer on the embedded book for a bounded time, report validation bits per byte before/after, save the checkpoint, print a sample')
+    .option('--minutes <m>', `training budget (default ${DEMO_DEFAULTS.minutes}; the whole command takes about 20 s more)`, numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }), DEMO_DEFAULTS.minutes)
+    .option('--out <dir>', `run directory: checkpoint/, metrics.jsonl, training.svg (default ${DEMO_DEFAULTS.out}; an existing run there is continued)`, nonEmptyFlag('--out'), DEMO_DEFAULTS.out)
+    .option('--prompt <text>', `prompt of the sample (default ${JSON.stringify(DEMO_DEFAULTS.prompt)})`, nonEmptyFlag('--prompt'), DEMO_DEFAULTS.prompt)
+    .option('--max-new-tokens <n>', `bytes to sample (default ${DEMO_DEFAULTS.maxNewTokens})`, intFlag('--max-new-tokens'), DEMO_DEFAULTS.maxNewTokens)
+    .option('--preset <name>', `model of a new run: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`, choiceFlag('--preset', engine.presets))
+    .option('--data <file>', 'training text of a new run (default: the embedded Crime and Punishment)', nonEmptyFlag('--data'))
+    .option('--steps <n>', 'at most this many training steps (default: as many as fit in --minutes, measured)', intFlag('--steps'))
+    .option('--lr <x>', `peak learning rate (default ${DEMO_DEFAULTS.lr}, cosine decay to lr/10)`, numberFlag('--lr', 0, 10, { exclusiveMin: true }))
+    .option('--seed <s>', `initialisation and sampler seed of a new run (default ${DEMO_DEFAULTS.seed})`, intFlag('--seed', 0))
+    .addOption(threadsOption())
     .addOption(backendOption())
-    .addHelpText('after', EXIT_HELP)
-    .action(async (flags: { minutes: number; out: string; prompt: string; backend?: BackendKind }) => {
-      const exists = (() => {
-        try {
-          readFileSync(join(flags.out, 'checkpoint', 'manifest.json'));
-          return true;
-        } catch {
-          return false;
-        }
-      })();
-      const trainFlags: TrainFlags = exists
-        ? { resume: flags.out, minutes: flags.minutes, ...(flags.backend ? { backend: flags.backend } : {}) }
-        : { out: flags.out, preset: engine.presets[0]!, minutes: flags.minutes, evalEvery: 50, ...(flags.backend ? { backend: flags.backend } : {}) };
-      const explicit = new Set(Object.keys(trainFlags));
-      const code = await trainCommand(trainFlags, explicit, ctx, log);
-      if (code !== 0) return setExit(code);
-      log(`\nsample (temperature 0.8, top-k 40) after "${flags.prompt}":\n`);
-      ctx.stdout.write(flags.prompt);
-      setExit(
-        await generateCommand(
-          { checkpoint: flags.out, prompt: flags.prompt, maxNewTokens: 300, temperature: 0.8, topK: 40, topP: 1, seed: 0, ...(flags.backend ? { backend: flags.backend } : {}) },
-          ctx,
-        ),
-      );
-      ctx.stdout.write('\n');
+    .addHelpText('after', '\nOutputs: <out>/checkpoint (HF config.json + model.safetensors), <out>/metrics.jsonl, <out>/training.svg.\n' + EXIT_HELP)
+    .action(async (flags: DemoFlags) => {
+      setExit(await demoCommand(flags, ctx, log));
     });
 
   return program;

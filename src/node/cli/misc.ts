@@ -1,4 +1,4 @@
-/** `reformer conformance`, `verify`, `bench`: wired where the engine exists, a clear "not available" otherwise. */
+/** `reformer conformance` and `bench`: wired where the engine exists, a clear "not available" otherwise (`verify`: verify.ts). */
 import { ReferenceBackend } from '../../backend/reference.js';
 import { formatConformanceReport } from '../../conformance/runner.js';
 import { runConformanceFolder } from '../conformance.js';
@@ -17,20 +17,6 @@ export function conformanceCommand(dir: string, flags: ConformanceFlags, ctx: Cl
   });
   ctx.stdout.write(`${formatConformanceReport(report)}\n`);
   return report.failed === 0 ? 0 : 1;
-}
-
-export interface VerifyFlags {
-  checkpoint?: string;
-  preset?: string;
-  data?: string;
-  seqLen?: number;
-  numHashes: number[];
-}
-
-export function verifyCommand(_flags: VerifyFlags): never {
-  throw new NotAvailableError(
-    'verify: not available yet: the LSH-vs-exact report (attention/quality.ts) needs each LSH layer\'s attention input, which ReformerModel.forward does not expose yet',
-  );
 }
 
 export const BENCH_TARGETS = ['kernels', 'attention', 'model', 'memory'] as const;

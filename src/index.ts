@@ -1,0 +1,330 @@
+/**
+ * reformer-ts: the Reformer (Kitaev, Kaiser & Levskaya, ICLR 2020) in TypeScript with WebAssembly SIMD
+ * kernels, HuggingFace-compatible (`ReformerConfig` fields, `state_dict()` parameter names, safetensors).
+ *
+ * This is the browser-safe core (package export `reformer-ts`): nothing here touches the file system;
+ * it takes bytes and memory. Node adapters (WASM loading from disk, checkpoint folders, the CLI) are in
+ * `reformer-ts/node` (src/node/index.ts).
+ *
+ * Modules (each file's header documents its math, shapes and conventions; docs/ARCHITECTURE.md the rules):
+ * - errors: typed errors (ConfigError, ShapeError, FormatError, UsageError, ResourceError, NumericalError)
+ * - config: `ReformerConfig` (HF fields and defaults), options, CLI presets
+ * - backend: the `Backend` interface, `ReferenceBackend` (plain TypeScript, f32/f64), `WasmBackend`
+ *   (SIMD kernels; instantiate from bytes), attention-probability dropout masks
+ * - io: safetensors reader/writer
+ * - attention: exact oracle, LSH and local self-attention, the attention block, the quality report
+ * - model: `ReformerModel`, `ReformerModelWithLMHead`, reversible layers, checkpoints as bytes
+ * - train: byte tokenizer, corpus preparation, batch sampler, AdamW, schedules, `Trainer`, evaluation
+ *   in bits per byte, generation
+ * - util: the seeded generator `Rng` (xoshiro128**)
+ *
+ * Quick example (README "Library"): load a checkpoint's bytes, compute logits, generate.
+ *
+ * ```ts
+ * import { ReferenceBackend, lmFromCheckpoint, generateTokens, ByteTokenizer } from 'reformer-ts';
+ * const lm = lmFromCheckpoint(new ReferenceBackend(), { config: configJsonText, safetensors: weightBytes });
+ * const tok = new ByteTokenizer();
+ * const ids = tok.encode('Raskolnikov ');
+ * const logits = lm.logits({ inputIds: ids, batch: 1, seqLen: ids.length }); // [1, seqLen, vocab_size]
+ * const next = [...generateTokens(lm, ids, { maxNewTokens: 40, temperature: 0.8, seed: 0 })];
+ * ```
+ */
+
+// ---- errors
+export { ConfigError, FormatError, NumericalError, ReformerError, ResourceError, ShapeError, UsageError } from './errors.js';
+
+// ---- config
+export * from './config/index.js';
+
+// ---- backend
+export type {
+  Activation,
+  AdamWParams,
+  AttentionDropout,
+  Backend,
+  ChunkAttentionBackwardParams,
+  ChunkAttentionParams,
+  DType,
+  Float,
+  GemmBatchedParams,
+  GemmParams,
+  LayerNormParams,
+  LshHashParams,
+  PaperExactParams,
+  RmsNormParams,
+  RowsParams,
+  SoftmaxBackwardParams,
+  SoftmaxParams,
+} from './backend/backend.js';
+export {
+  attentionDropoutCallSeed,
+  attentionDropoutRow,
+  dropoutRowKey,
+  dropoutSlotBits,
+  dropoutThreshold,
+  fmix32,
+} from './backend/attention-dropout.js';
+export * from './backend/wasm/index.js';
+
+// ---- io
+export {
+  MAX_HEADER_BYTES,
+  SafetensorsFile,
+  parseSafetensors,
+  serializeSafetensors,
+  type SafetensorsDType,
+  type TensorEntry,
+  type TensorToWrite,
+} from './io/safetensors.js';
+
+// ---- attention (config helpers shared with `config` are exported once, from there)
+export {
+  ATTENTION_DEFAULTS,
+  KEY_NORM_EPS,
+  MASK_VALUE,
+  SELF_MASK_VALUE,
+  attentionBlockBackward,
+  attentionBlockForward,
+  attentionBlockParamShapes,
+  attentionQualityReport,
+  autoNumBuckets,
+  bucketFactors,
+  drawRotations,
+  effectiveBucketCount,
+  exactLocalAttention,
+  exactSharedQkAttention,
+  exactSharedQkProbabilities,
+  hashBuckets,
+  localAttentionBackward,
+  localAttentionForward,
+  localSelfAttentionBackward,
+  localSelfAttentionForward,
+  localSpecFromConfig,
+  lshAttentionBackward,
+  lshAttentionForward,
+  lshCaptures,
+  lshSelfAttentionBackward,
+  lshSelfAttentionForward,
+  lshSpecFromConfig,
+  maskHasPadding,
+  rotationHalfSize,
+  rotationShape,
+  sortBuckets,
+  type AttentionBlockOptions,
+  type AttentionConfig,
+  type AttentionKind,
+  type ChunkSpec,
+  type LocalSelfAttentionWeights,
+  type LshAttentionBlockWeights,
+  type LshAttentionCache,
+  type LshAttentionOptions,
+  type LshAttentionSpec,
+  type LshSelfAttentionOptions,
+  type LshSelfAttentionWeights,
+} from './attention/index.js';
+
+// ---- model
+export * from './model/index.js';
+
+// ---- train
+export * from './train/index.js';
+
+// ---- util
+export {
+  /** The seeded generator used everywhere (xoshiro128**): u32, uniform, normal, int, split, state save/restore. */
+  Rng,
+  type RngState,
+} from './util/rng.js';
+
+// ---- doc comments for exports whose declarations carry none (the file headers document them in full)
+
+export {
+  /** Parameters of `chunkAttentionForward`: `ChunkAttentionParams` plus `out` [n, d] and the per-row log-sum-exp `lse` [n]. */
+  type ChunkAttentionForwardParams,
+  /** Parameters of `layerNormBackward`: dy, the forward's x / mean / rstd / gamma; accumulates dx, dgamma, dbeta. */
+  type LayerNormBackwardParams,
+  /** Parameters of `rmsNormBackward` (key length-normalisation): dy, x, the forward's rstd and scale; accumulates dx. */
+  type RmsNormBackwardParams,
+} from './backend/backend.js';
+export {
+  /** The oracle backend: plain TypeScript loops, float64 accumulation, f32 or f64 buffers (`{ dtype: 'f64' }` for gradient checks). */
+  ReferenceBackend,
+  /** Options of `new ReferenceBackend(options)`: `dtype` 'f32' (default) or 'f64'. */
+  type ReferenceBackendOptions,
+} from './backend/reference.js';
+export {
+  /** The SIMD WebAssembly backend: every `Backend` op as an AssemblyScript kernel on one linear memory (create it with `instantiateWasmBackend`). */
+  WasmBackend,
+  /** Construction options of `WasmBackend` (arena options plus the kernel module and variant). */
+  type WasmBackendInit,
+} from './backend/wasm/wasm-backend.js';
+export {
+  /** Memory options of an instantiated WASM backend: shared or private memory, initial/maximum bytes, poisoning of freed memory. */
+  type WasmBackendOptions,
+  /** Options of `instantiateWasmBackend[Sync]`: `WasmBackendOptions` plus the build variant (`simd`, `relaxed-simd`). */
+  type InstantiateWasmOptions,
+} from './backend/wasm/load.js';
+export {
+  /** Runs the parts of one split WASM operation on helper threads sharing the module's memory (Node: src/node/threads/pool.ts). */
+  type KernelExecutor,
+  /** Default `ParallelPolicy.minWorkNs`: operations estimated below 1 ms of single-thread work stay on the calling thread. */
+  DEFAULT_MIN_WORK_NS,
+  /** Default `ParallelPolicy.minWorkNsHot`: the same threshold (0.1 ms) while the helper threads are awake. */
+  DEFAULT_MIN_WORK_NS_HOT,
+} from './backend/wasm/executor.js';
+export {
+  /** Stack-discipline allocator of the WASM backend's linear memory (scopes, 64-byte alignment, growth, peak bytes). */
+  Arena,
+  /** Options of `Arena`: initial/maximum bytes, poisoning of freed memory. */
+  type ArenaOptions,
+} from './backend/wasm/arena.js';
+export {
+  /** Names of the CLI presets: `tiny`, `small` (the default), `base`. */
+  PRESET_NAMES,
+  /** A resolved preset: name, `ReformerConfig`, options, training length and the reasons for its choices. */
+  type Preset,
+  /** `'tiny' | 'small' | 'base'`. */
+  type PresetName,
+} from './config/presets.js';
+export {
+  /** The defaults of `ReformerOptions`: reversible backward on, HF (not paper-exact) LSH attention, seed 0. */
+  DEFAULT_OPTIONS,
+  /** Options of ours that are not HF config fields: `reversible` backward, `paperExactAttention`, `seed` of the initialisation. */
+  type ReformerOptions,
+} from './config/options.js';
+export {
+  /** Everything the LSH quality report needs besides the input: batch, seqLen, the `num_hashes` values, mask, generator. */
+  type AttentionQualityOptions,
+  /** One row of `attentionQualityReport`: relative RMS and max error vs exact attention, mean/min attention-mass recall, attended keys. */
+  type AttentionQualityRow,
+} from './attention/quality.js';
+export {
+  /** What `attentionBlockForward` keeps for the backward (layer-norm statistics, self-attention cache, LSH buckets). */
+  type AttentionBlockCache,
+  /** The weights of an LSH or a local attention block under their HF names relative to `…layers.<i>.attention.`. */
+  type AttentionBlockWeights,
+  /** The weights of a local attention block (HF names: layer_norm, self_attention.query/key/value, output.dense). */
+  type LocalAttentionBlockWeights,
+} from './attention/block.js';
+export {
+  /** Cache of `localAttentionForward` (inputs, scaled keys, mask, per-row log-sum-exp, dropout seed) for the backward. */
+  type LocalAttentionCache,
+  /** What local attention computes over projected vectors: batch, seqLen, heads, headSize, chunking, causality. */
+  type LocalAttentionSpec,
+  /** Cache of the HF `LocalSelfAttention` module forward (input reference plus the attention cache). */
+  type LocalSelfAttentionCache,
+  /** Per-call options of `localSelfAttentionForward`: batch, seqLen, attention mask, is_decoder override, attention dropout. */
+  type LocalSelfAttentionOptions,
+} from './attention/local.js';
+export {
+  /** Cache of the HF `LSHSelfAttention` module forward (input reference plus the LSH attention cache). */
+  type LshSelfAttentionCache,
+} from './attention/lsh.js';
+export {
+  /** Inputs of `hashBuckets`: shared query/key vectors, shapes, rotations, num_buckets and the padding mask. */
+  type HashParams,
+} from './attention/hashing.js';
+export {
+  /** Parameters of the exact local-attention oracle (`exactLocalAttention`). */
+  type LocalOracleParams,
+  /** Parameters of the exact shared-QK oracle (`exactSharedQkAttention`): qk, v, shapes, causality, mask. */
+  type SharedQkOracleParams,
+  /** Precision of the oracle's arithmetic: 'f64' (default) or 'f32'. */
+  type OraclePrecision,
+  /** Output of an oracle: `out` [batch, seqLen, heads·headSize] and the per-row log-sum-exp. */
+  type OracleResult,
+} from './attention/oracle.js';
+export {
+  /** HF `ReformerModel`: embeddings, reversible layers, final LayerNorm over concat[Y1, Y2]; `forward` / `backward`. */
+  ReformerModel,
+  /** Construction options of `ReformerModel`: options, HF name prefix, a shared parameter store. */
+  type ReformerModelInit,
+} from './model/reformer-model.js';
+export {
+  /** HF `ReformerModelWithLMHead`: `ReformerModel` plus the LM head; `logits`, `loss`, `lossAndGrad` (a `CausalLanguageModel`). */
+  ReformerModelWithLMHead,
+} from './model/lm-model.js';
+export {
+  /** A causal language model the trainer, evaluation and generation run on: `logits`, `loss`, `lossAndGrad`, flat params/grads. */
+  type CausalLanguageModel,
+} from './model/language-model.js';
+export {
+  /** The flat parameter and gradient buffers of a model, with views by HF `state_dict()` name. */
+  Parameters,
+  /** A named parameter: HF name, shape, initialisation, offset in the flat buffer. */
+  type ParamEntry,
+  /** Name, shape and initialisation of a parameter. */
+  type ParamSpec,
+} from './model/parameters.js';
+export {
+  /** `'reversible' | 'store' | 'inference'`: how `reversibleForward` keeps (or recomputes) activations. */
+  type ReversibleMode,
+} from './model/reversible.js';
+export {
+  /** Options of reading a checkpoint (`lmFromCheckpoint`): strict name matching, backend options. */
+  type LoadOptions,
+  /** Options of writing a checkpoint as bytes (metadata, which tensors). */
+  type SaveOptions,
+} from './model/checkpoint.js';
+export {
+  /** AdamW (decoupled weight decay, torch semantics) with global-norm gradient clipping over flat buffers; state to/from bytes. */
+  AdamW,
+  /** Hyper-parameters of `AdamW`: betas, eps, weight decay, clipping norm (each optional). */
+  type AdamWOptions,
+} from './train/optimizer.js';
+export {
+  /** A byte-bigram baseline language model (counts, no gradients), for tests of the training machinery. */
+  BigramLanguageModel,
+  /** Options of `BigramLanguageModel`: vocabulary size and smoothing. */
+  type BigramOptions,
+} from './train/bigram.js';
+export {
+  /** File names of a checkpoint folder: config.json, model.safetensors, trainer_state.json, optimizer.safetensors. */
+  CHECKPOINT_FILES,
+} from './train/checkpoint.js';
+export {
+  /** The training loop: sampler, loss and gradient, clipping, AdamW, schedule, validation, hooks, exact resume. */
+  Trainer,
+  /** Why a checkpoint hook was called: `'periodic'` or `'final'`. */
+  type CheckpointReason,
+  /** Why `Trainer.run` stopped: `'steps'`, `'time'` or `'stop-request'`. */
+  type StopReason,
+  /** The training options stored in a snapshot (without the clock), for an exact resume. */
+  type StoredTrainOptions,
+  /** Callbacks of `Trainer.run`: per step, per validation, checkpoints, stop requests. */
+  type TrainHooks,
+  /** Options of a training run: batch, seqLen, steps and/or minutes, lr and schedule, validation and checkpoint cadence, seed. */
+  type TrainOptions,
+  /** What `Trainer.run` returns: last step, stop reason, last step and validation info, final snapshot. */
+  type TrainResult,
+} from './train/trainer.js';
+export {
+  /** Learning-rate schedule: peak, warm-up, kind, total steps, floor. */
+  type LrSchedule,
+  /** `'cosine' | 'inverse-sqrt' | 'constant'`. */
+  type ScheduleKind,
+} from './train/schedule.js';
+export {
+  /** Options of `evaluate`: window length, batch, window cap, bytes per token, progress callback. */
+  type EvaluateOptions,
+  /** Result of `evaluate`: loss in nats per token, bits per byte, targets scored, windows run. */
+  type EvaluateResult,
+} from './train/evaluate.js';
+export {
+  /** Options of `generateTokens`: sampling options plus maxNewTokens, window, padding and stop rules. */
+  type GenerateOptions,
+  /** Sampling options: temperature (0 = greedy), top-k, top-p, seed. */
+  type SamplingOptions,
+} from './train/generate.js';
+export {
+  /** Options of the batch sampler: batch, seqLen, seed. */
+  type SamplerOptions,
+  /** Options of `splitTokens`: validation fraction and window length. */
+  type SplitOptions,
+} from './train/data.js';
+export {
+  /** `'auto' | 'text' | 'fasta'`: how `prepareCorpus` reads bytes. */
+  type CorpusFormat,
+  /** Options of `prepareCorpus`: format, FASTA handling. */
+  type PrepareCorpusOptions,
+} from './train/corpus.js';
