@@ -4,7 +4,8 @@
  * (UsageError, ConfigError, FormatError, ShapeError), 1 for runtime failures (ResourceError,
  * NumericalError, anything unexpected). Kinds here: --config not JSON / not an object / invalid or
  * missing fields; a checkpoint with model.safetensors or config.json missing, corrupted weights, NaN
- * weights, a config.json that is not JSON, misses fields or has invalid ones; empty and binary --data.
+ * weights, a config.json that is not JSON, misses fields or has invalid ones; empty and binary --data;
+ * a --seq-len whose working set exceeds the WASM memory (refused by the model's memory estimate).
  * (Flag values, a missing --data file, binary --data for train: test/cli/usage.test.ts.)
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -172,6 +173,26 @@ describe('empty and binary --data files', () => {
 
   it('a data file shorter than one window → ConfigError saying to lower --seq-len or add data, exit 2', async () => {
     oneLine(await cli(evalArgs(checkpoint('short'), text('short.txt', 'abc'))), 2, /^reformer: ConfigError: seq_len: the stream has 3 tokens, fewer than one window of 64; lower seq_len or use more data$/);
+  });
+});
+
+describe('a run asked to do more than the machine can hold', () => {
+  it('train --seq-len far beyond the 4 GiB WASM memory: refused before the step with the estimate and the longest length that fits, exit 1, no checkpoint', async () => {
+    const big = path('big.txt');
+    const line = 'the quick brown fox jumps over the lazy dog.\n';
+    writeFileSync(big, line.repeat(Math.ceil(2 ** 24 / line.length)));
+    const run = path('run-oversized');
+    const r = await cli(['train', '--preset', 'tiny', '--seq-len', String(2 ** 24), '--batch', '1', '--steps', '1', '--warmup', '0', '--val-fraction', '0', '--eval-every', '0', '--backend', 'wasm', '--threads', '1', '--data', big, '--out', run]);
+    oneLine(
+      r,
+      1,
+      /^reformer: ResourceError: a training step of batch 1 × 16777216 tokens needs about [\d.]+ GiB \(\d+ bytes, peak at .+?; parameters [\d.]+ MiB\), more than the wasm[\w-]* backend's memory limit .*\(4\.00 GiB\); use a sequence length of at most \d+/,
+    );
+    const [, need] = /\((\d+) bytes/.exec(r.stderr.text)!;
+    expect(Number(need)).toBeGreaterThan(4 * 2 ** 30);
+    const [, fits] = /at most (\d+)/.exec(r.stderr.text)!;
+    expect(Number(fits)).toBeLessThan(2 ** 24);
+    expect(() => loadCheckpoint(run)).toThrow(/no such checkpoint directory|not a complete checkpoint/);
   });
 });
 
