@@ -10,8 +10,8 @@ const COMMANDS: Record<string, string[]> = {
   eval: ['--checkpoint', '--data', '--seq-len', '--batch', '--threads', '--backend'],
   generate: ['--checkpoint', '--prompt', '--max-new-tokens', '--temperature', '--top-k', '--top-p', '--seed', '--threads', '--backend'],
   verify: ['--checkpoint', '--preset', '--data', '--seq-len', '--offset', '--num-hashes', '--seed', '--json', '--threads', '--backend'],
-  conformance: ['<dir>', '--dtype', '--filter'],
-  bench: ['<what>', 'kernels', 'attention', 'model', 'memory'],
+  conformance: ['<dir>', '--dtype', '--filter', '--threads'],
+  bench: ['<what>', 'kernels', 'attention', 'model', 'memory', '--json', '--threads', '--quick', '--seq-lens', '--exact-max-seconds'],
   demo: ['--minutes', '--out', '--prompt', '--max-new-tokens', '--preset', '--data', '--steps', '--lr', '--seed', '--threads', '--backend'],
 };
 
@@ -99,7 +99,7 @@ describe('usage errors exit 2 with one line naming the flag and the allowed valu
 });
 
 describe('commands whose engine has not landed exit 3 with one line', () => {
-  for (const argv of [['bench', 'kernels'], ['bench', 'memory']]) {
+  for (const argv of [['bench', 'model'], ['bench', 'memory']]) {
     it(`reformer ${argv.join(' ')}`, async () => {
       const r = await cli(argv);
       expect(r.code).toBe(3);

@@ -43,8 +43,8 @@ export interface CliContext {
   readonly engine: ModelEngine;
   /** Engines that load checkpoints, chosen by config.json's `model_type`. */
   readonly engines: readonly ModelEngine[];
-  /** The compute backend; `note` is printed (e.g. why a fallback was taken). */
-  createBackend(kind: BackendKind, threads: number): Promise<{ backend: Backend; note: string | null }>;
+  /** The compute backend (`threads`: `--threads`, undefined = all cores); `note` is printed (e.g. why a fallback was taken). */
+  createBackend(kind: BackendKind, threads: number | undefined): Promise<{ backend: Backend; note: string | null }>;
   /** Package root (holds `data/` and `package.json`). */
   readonly packageRoot: string;
   /** Install SIGINT/SIGTERM handlers during training (off for in-process tests). */
@@ -69,13 +69,16 @@ export function findPackageRoot(): string {
   }
 }
 
-/** Reference or WASM backend. `auto` = WASM if its builds load, else the reference backend (with a note). */
-export async function createBackend(kind: BackendKind, threads: number): Promise<{ backend: Backend; note: string | null }> {
-  const threadNote = threads > 1 ? `--threads ${threads}: the kernels run on one thread in this build (no worker pool yet)` : null;
+/**
+ * Reference or WASM backend. `auto` = WASM if its builds load, else the reference backend (with a note).
+ * The WASM backend runs on `threads` threads (undefined: all cores); the reference backend on one.
+ */
+export async function createBackend(kind: BackendKind, threads: number | undefined): Promise<{ backend: Backend; note: string | null }> {
+  const threadNote = threads !== undefined && threads > 1 ? `--threads ${threads}: the reference backend runs on one thread` : null;
   if (kind === 'reference') return { backend: new ReferenceBackend(), note: threadNote };
   try {
-    const backend = await loadWasmBackend();
-    return { backend, note: threadNote };
+    const backend = await loadWasmBackend(threads !== undefined ? { threads } : {});
+    return { backend, note: null };
   } catch (e) {
     if (kind === 'wasm') {
       if (e instanceof UsageError) throw e;

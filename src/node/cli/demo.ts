@@ -110,7 +110,7 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
   );
 
   // ---- the model as it is now (untrained, or the checkpoint), the split, calibration, "before"
-  const { backend, note } = await ctx.createBackend(flags.backend ?? 'auto', flags.threads ?? 1);
+  const { backend, note } = await ctx.createBackend(flags.backend ?? 'auto', flags.threads);
   if (note) log(`note: ${note}`);
   const seed = flags.seed ?? DEMO_DEFAULTS.seed;
   let em: EngineModel;

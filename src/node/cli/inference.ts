@@ -9,7 +9,7 @@ import { readCorpusFile } from '../corpus-file.js';
 import { engineForConfig, parseConfigJson, type EngineModel } from '../engine.js';
 import type { BackendKind, CliContext } from './context.js';
 
-async function loadModel(path: string, backendKind: BackendKind, threads: number, ctx: CliContext, log: (l: string) => void): Promise<EngineModel> {
+async function loadModel(path: string, backendKind: BackendKind, threads: number | undefined, ctx: CliContext, log: (l: string) => void): Promise<EngineModel> {
   const ck = loadCheckpoint(path);
   if (ck.recovered) log(`note: ${path} was incomplete (a save was interrupted); using its backup ${ck.dir}`);
   const { backend, note } = await ctx.createBackend(backendKind, threads);
@@ -30,7 +30,7 @@ export interface EvalFlags {
 /** Bits per byte of the whole file; last stdout line `bits_per_byte: <value>`. Progress goes to stderr. */
 export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<number> {
   const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
-  const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads ?? 1, ctx, info);
+  const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads, ctx, info);
   const corpus = readCorpusFile(flags.data, '--data');
   const tokens = new ByteTokenizer().encode(corpus.bytes);
   const seqLen = flags.seqLen ?? Math.min(em.seqLen, em.maxContext);
@@ -78,7 +78,7 @@ export interface GenerateFlags {
 /** Streams the continuation of the prompt (the prompt itself is not echoed) to stdout. */
 export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Promise<number> {
   const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
-  const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads ?? 1, ctx, info);
+  const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads, ctx, info);
   const tok = new ByteTokenizer();
   const prompt = tok.encode(flags.prompt);
   const decoder = tok.streamDecoder();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ConfigError, FormatError, ReformerError, ShapeError, UsageError } from '../../errors.js';
 import { BACKEND_KINDS, defaultContext, EXIT, NotAvailableError, type CliContext } from './context.js';
 import { evalCommand, generateCommand } from './inference.js';
-import { BENCH_TARGETS, benchCommand, conformanceCommand, type BenchTarget } from './misc.js';
+import { BENCH_TARGETS, benchCommand, benchOptions, conformanceCommand, type BenchFlags, type BenchTarget } from './misc.js';
 import { choiceFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from './parse.js';
 import { DEMO_DEFAULTS, demoCommand, type DemoFlags } from './demo.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainFlags } from './train.js';
@@ -29,7 +29,9 @@ Exit codes:
 Errors are one line on stderr; add --verbose for the stack trace.`;
 
 const threadsOption = (): Option =>
-  new Option('--threads <n>', 'compute threads (validated; the kernels currently run on one thread)').argParser(intFlag('--threads', 1, 256));
+  new Option('--threads <n>', 'compute threads of the WASM backend, this one included (default: all cores; results are identical for any count)').argParser(
+    intFlag('--threads', 1, 256),
+  );
 const backendOption = (resume = false): Option =>
   new Option(
     '--backend <kind>',
@@ -149,27 +151,39 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .argument('<dir>', 'fixture folder, e.g. test/fixtures/hf-reformer')
     .option('--dtype <dtype>', 'f32 (compare with HF fp32 outputs) or f64 (with HF float64 references)', choiceFlag('--dtype', ['f32', 'f64'] as const), 'f32')
     .option('--filter <text>', 'only cases whose name or component contains text', nonEmptyFlag('--filter'))
+    .addOption(
+      new Option('--threads <n>', 'accepted for uniformity: conformance runs on the reference backend (plain TypeScript, one thread)').argParser(
+        intFlag('--threads', 1, 256),
+      ),
+    )
     .addHelpText('after', '\nExit code 0 when no case fails, 1 otherwise.\n' + EXIT_HELP)
     .action((dir: string, flags) => {
       setExit(conformanceCommand(dir, flags, ctx));
     });
 
-  program
+  const bench = program
     .command('bench')
-    .description(`benchmarks: ${BENCH_TARGETS.join(', ')} (not available yet)`)
+    .description(`benchmarks: ${BENCH_TARGETS.join(', ')} (tables on stdout; --json adds one JSON object as the last line)`)
     .argument('<what>', BENCH_TARGETS.join(' | '), choiceFlag('<what>', BENCH_TARGETS))
-    .addHelpText('after', EXIT_HELP)
-    .action((what: BenchTarget) => {
-      benchCommand(what);
+    .option('--json', 'print one JSON object with the results as the last stdout line')
+    .addOption(threadsOption());
+  for (const o of benchOptions()) bench.addOption(o);
+  bench
+    .addHelpText(
+      'after',
+      '\nExamples:\n  reformer bench kernels --json\n  reformer bench attention --seq-lens 1024,4096,16384,65536,262144,1048576\n' + EXIT_HELP,
+    )
+    .action(async (what: BenchTarget, flags: BenchFlags, cmd: Command) => {
+      setExit(await benchCommand(what, flags, explicitOptions(cmd), ctx));
     });
 
   program
     .command('demo')
     .description('the main job (npm start): train the default Reformer on the embedded book for a bounded time, report validation bits per byte before/after, save the checkpoint, print a sample')
-    .option('--minutes <m>', `training budget (default ${DEMO_DEFAULTS.minutes}; the whole command takes about 20 s more)`, numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }), DEMO_DEFAULTS.minutes)
-    .option('--out <dir>', `run directory: checkpoint/, metrics.jsonl, training.svg (default ${DEMO_DEFAULTS.out}; an existing run there is continued)`, nonEmptyFlag('--out'), DEMO_DEFAULTS.out)
-    .option('--prompt <text>', `prompt of the sample (default ${JSON.stringify(DEMO_DEFAULTS.prompt)})`, nonEmptyFlag('--prompt'), DEMO_DEFAULTS.prompt)
-    .option('--max-new-tokens <n>', `bytes to sample (default ${DEMO_DEFAULTS.maxNewTokens})`, intFlag('--max-new-tokens'), DEMO_DEFAULTS.maxNewTokens)
+    .option('--minutes <m>', 'training budget in minutes (the whole command takes about 20 s more)', numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }), DEMO_DEFAULTS.minutes)
+    .option('--out <dir>', 'run directory: checkpoint/, metrics.jsonl, training.svg (an existing run there is continued)', nonEmptyFlag('--out'), DEMO_DEFAULTS.out)
+    .option('--prompt <text>', 'prompt of the sample', nonEmptyFlag('--prompt'), DEMO_DEFAULTS.prompt)
+    .option('--max-new-tokens <n>', 'bytes to sample', intFlag('--max-new-tokens'), DEMO_DEFAULTS.maxNewTokens)
     .option('--preset <name>', `model of a new run: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`, choiceFlag('--preset', engine.presets))
     .option('--data <file>', 'training text of a new run (default: the embedded Crime and Punishment)', nonEmptyFlag('--data'))
     .option('--steps <n>', 'at most this many training steps (default: as many as fit in --minutes, measured)', intFlag('--steps'))

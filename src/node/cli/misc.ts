@@ -2,6 +2,9 @@
 import { ReferenceBackend } from '../../backend/reference.js';
 import { formatConformanceReport } from '../../conformance/runner.js';
 import { runConformanceFolder } from '../conformance.js';
+import type { Option } from 'commander';
+import { UsageError } from '../../errors.js';
+import { BENCHMARKS } from '../bench/registry.js';
 import { NotAvailableError, type CliContext } from './context.js';
 
 export interface ConformanceFlags {
@@ -22,6 +25,47 @@ export function conformanceCommand(dir: string, flags: ConformanceFlags, ctx: Cl
 export const BENCH_TARGETS = ['kernels', 'attention', 'model', 'memory'] as const;
 export type BenchTarget = (typeof BENCH_TARGETS)[number];
 
-export function benchCommand(target: BenchTarget): never {
-  throw new NotAvailableError(`bench ${target}: not available yet: the ${target} benchmark has not landed in bench/ (run npm run bench when it has)`);
+/** Every flag of every benchmark (for `bench --help`), each once. */
+export function benchOptions(): Option[] {
+  const seen = new Set<string>();
+  const out: Option[] = [];
+  for (const b of BENCHMARKS) {
+    for (const o of b.options()) {
+      if (seen.has(o.attributeName())) continue;
+      seen.add(o.attributeName());
+      out.push(o);
+    }
+  }
+  return out;
+}
+
+export interface BenchFlags {
+  json?: boolean;
+  threads?: number;
+  [flag: string]: unknown;
+}
+
+/**
+ * Runs `reformer bench <target>` (src/node/bench/registry.ts); a target without a benchmark in this
+ * build exits 3. `explicit`: the flags given on the command line (flags of another benchmark are refused).
+ */
+export async function benchCommand(target: BenchTarget, flags: BenchFlags, explicit: ReadonlySet<string>, ctx: CliContext): Promise<number> {
+  const bench = BENCHMARKS.find((b) => b.name === target);
+  if (!bench) {
+    throw new NotAvailableError(`bench ${target}: not available yet: the ${target} benchmark has not landed (available: ${BENCHMARKS.map((b) => b.name).join(', ')})`);
+  }
+  const own = new Set(bench.options().map((o) => o.attributeName()));
+  for (const o of benchOptions()) {
+    if (explicit.has(o.attributeName()) && !own.has(o.attributeName())) {
+      const owner = BENCHMARKS.find((b) => b.options().some((x) => x.attributeName() === o.attributeName()));
+      throw new UsageError(`${o.long ?? o.flags} applies to bench ${owner?.name ?? '?'}, not to bench ${target}`);
+    }
+  }
+  return bench.run(flags, {
+    stdout: ctx.stdout,
+    stderr: ctx.stderr,
+    threads: flags.threads,
+    json: flags.json === true,
+    packageRoot: ctx.packageRoot,
+  });
 }

@@ -109,7 +109,7 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
   }
 
   // ---- model
-  const threads = flags.threads ?? 1;
+  const threads = flags.threads; // undefined: all cores
   const backendKind: BackendKind = flags.backend ?? extra.backend ?? 'auto';
   const { backend, note } = await ctx.createBackend(backendKind, threads);
   if (note) log(`note: ${note}`);

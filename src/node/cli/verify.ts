@@ -85,7 +85,7 @@ function maxLength(c: ReformerConfig): number {
 export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line: string) => void = () => {}): Promise<VerifyReport> {
   if (flags.checkpoint !== undefined && flags.preset !== undefined) throw new UsageError('verify: give --checkpoint or --preset, not both');
   const seed = flags.seed ?? VERIFY_DEFAULTS.seed;
-  const { backend, note } = await ctx.createBackend(flags.backend ?? 'auto', flags.threads ?? 1);
+  const { backend, note } = await ctx.createBackend(flags.backend ?? 'auto', flags.threads);
   if (note) info(`note: ${note}`);
 
   // ---- model

@@ -1,0 +1,47 @@
+/**
+ * The `reformer bench <what>` subcommands. Each lives in its own file (src/node/bench/<name>.ts) and
+ * is listed in `BENCHMARKS` below; `reformer bench <name>` runs it, adds its flags to `bench --help`,
+ * and refuses flags of other subcommands. A target of the CLI's list (`BENCH_TARGETS` in
+ * src/node/cli/misc.ts) that is not listed here exits 3 ("not available yet").
+ *
+ * To add one (e.g. `model`): write `export const modelBench: BenchSubcommand = { name: 'model', ... }`
+ * in src/node/bench/model.ts and append it to `BENCHMARKS`.
+ *
+ * Conventions: tables go to stdout, progress to stderr; with `--json` the last stdout line is one JSON
+ * object; timings are medians of tinybench runs (or of a few direct runs for calls of seconds), never
+ * asserted on by tests.
+ */
+import type { Option } from 'commander';
+import type { OutStream } from '../cli/context.js';
+import { attentionBench } from './attention.js';
+import { kernelsBench } from './kernels.js';
+
+/** What a benchmark runs with. */
+export interface BenchEnv {
+  readonly stdout: OutStream;
+  readonly stderr: OutStream;
+  /** `--threads`; undefined = all cores. */
+  readonly threads: number | undefined;
+  /** `--json`: print one JSON object as the last stdout line. */
+  readonly json: boolean;
+  /** Package root (holds `dist/` for child processes). */
+  readonly packageRoot: string;
+}
+
+export interface BenchSubcommand {
+  /** The `<what>` of `reformer bench <what>`. */
+  readonly name: string;
+  /** One line for `bench --help`. */
+  readonly summary: string;
+  /** Its own flags (commander Options; attribute names must not clash with other subcommands' flags). */
+  options(): Option[];
+  /**
+   * Runs it with the parsed flags (attribute names of its options).
+   * @returns the exit code
+   * @throws UsageError for bad flag combinations (exit 2)
+   */
+  run(flags: Record<string, unknown>, env: BenchEnv): Promise<number>;
+}
+
+/** The benchmarks of this build (`model` and `memory` are added by the model's benchmark files). */
+export const BENCHMARKS: readonly BenchSubcommand[] = [kernelsBench, attentionBench];
