@@ -6,6 +6,12 @@
  *
  * Requires `is_decoder: true` and `*_num_chunks_after == 0` for the attention types in use (HF asserts
  * the same); the constructor throws ConfigError otherwise.
+ *
+ * `loss`, `logits` and the training step consume the encoder output block by block (the logits of at
+ * most one block exist at a time; paper Sec. 3 "the computation of log-probabilities and the loss can
+ * also be chunked"); `evaluate` materialises everything (fixtures). Before a run, the memory estimate
+ * (model/memory.ts) is compared with the backend's hard limit (WASM: 4 GiB): a run that cannot fit
+ * throws ResourceError with the numbers and a way out, before anything is allocated.
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';

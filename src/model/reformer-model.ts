@@ -15,6 +15,15 @@
  *
  * The backward (`backward`) is the reversible one by default (options.reversible), or ordinary
  * back-propagation over stored layer inputs; both give the same gradients.
+ *
+ * Memory (linear in L; model/memory.ts estimates it):
+ * - Evaluation runs the layers in place on the two streams X1, X2 [rows, D], each branch streamed
+ *   (attention head by head / block by block, feed-forward in row blocks: src/attention/lean.ts,
+ *   nn/feed-forward.ts), so a layer adds only per-head and per-block temporaries.
+ * - The final LayerNorm is computed block by block of rows (`outputRows`): `forward` copies the
+ *   blocks into one output buffer, `forwardRows` hands them to a consumer (the LM head's loss) and
+ *   never holds [rows, 2D]; `trainRows` also takes dL/dh per block and back-propagates the LayerNorm
+ *   there, before the layers' backward.
  */
 import type { Backend, Float } from '../backend/backend.js';
 import type { AttentionBlockWeights } from '../attention/block.js';
