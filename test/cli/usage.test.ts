@@ -3,6 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { BENCHMARKS } from '../../src/node/bench/registry.js';
+import { BENCH_TARGETS } from '../../src/node/cli/misc.js';
 import { cli, CORPUS } from './helpers.js';
 
 const COMMANDS: Record<string, string[]> = {
@@ -99,7 +101,9 @@ describe('usage errors exit 2 with one line naming the flag and the allowed valu
 });
 
 describe('commands whose engine has not landed exit 3 with one line', () => {
-  for (const argv of [['bench', 'model'], ['bench', 'memory']]) {
+  // bench targets whose benchmark is not registered yet (src/node/bench/registry.ts); none once all landed
+  const pending = BENCH_TARGETS.filter((t) => !BENCHMARKS.some((b) => b.name === t)).map((t) => ['bench', t]);
+  for (const argv of pending) {
     it(`reformer ${argv.join(' ')}`, async () => {
       const r = await cli(argv);
       expect(r.code).toBe(3);
