@@ -7,9 +7,10 @@
  * element-wise ops, activations, AdamW, bias sums; and a whole `ReformerModelWithLMHead` training
  * step (loss and every gradient).
  *
- * The multi-thread backends split every operation (`minWorkNs: 0`) into 3 parts (2 workers + the
- * caller; on 2 cores too: the split depends on the thread count only), and also into 2, so uneven
- * and even splits and tiny parts (1 row, 1 chunk) are exercised. Inputs accumulate into random
+ * The multi-thread backends split every operation (`minWorkNs: 0`): 3 threads into 12 parts, and 2
+ * threads into 2 parts (on 2 cores too: the split depends on the thread count and policy only, and
+ * the threads take parts dynamically), so uneven and even splits and tiny parts (1 row, 1 chunk) are
+ * exercised. Inputs accumulate into random
  * initial outputs, so a part that overwrites instead of adding, or writes outside its rows, changes
  * bits. Whole buffers are compared.
  */
@@ -35,7 +36,11 @@ function backends(variant: WasmVariant): Trio {
     const opts = { variant, shared: true, poisonFreed: true } as const;
     t = {
       one: loadWasmBackendSync({ ...opts, threads: 1 }),
-      many: [3, 2].map((threads) => loadWasmBackendSync({ ...opts, threads, spinMs: 0.05, parallel: { minWorkNs: 0 } })),
+      many: [
+        // 3 threads, 12 parts per operation (tiny parts: 1 row, 1 chunk); 2 threads, 2 parts
+        loadWasmBackendSync({ ...opts, threads: 3, spinMs: 0.05, parallel: { minWorkNs: 0, partWorkNs: 0 } }),
+        loadWasmBackendSync({ ...opts, threads: 2, spinMs: 0.05, parallel: { minWorkNs: 0, partWorkNs: Infinity } }),
+      ],
     };
     trios.set(variant, t);
   }

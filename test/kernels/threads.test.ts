@@ -4,7 +4,7 @@
  * (1 thread == N threads bit for bit: spec/kernels/threads.spec.ts.)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -52,21 +52,47 @@ describe('threads option', () => {
 });
 
 describe('WorkerPool', () => {
-  it('a trap on a worker throws with the kernel name; the pool keeps working', async () => {
+  it('runs every call once whoever takes it; a trap on a worker throws with the kernel name; the pool keeps working', async () => {
     const be = await loadWasmBackend({ variant: 'simd', threads: 2 });
-    const pool = new WorkerPool({ module: new WebAssembly.Module(await import('node:fs').then((fs) => fs.readFileSync(join(REPO, 'build', 'kernels.simd.shared.wasm')))), memory: be.arena.memory, threads: 2 });
+    const bytes = readFileSync(join(REPO, 'build', 'kernels.simd.shared.wasm'));
+    const pool = new WorkerPool({ module: new WebAssembly.Module(bytes), memory: be.arena.memory, threads: 3 });
     await pool.ready();
-    const beyond = 2 ** 32 - 64; // past the memory's end: out of bounds
-    expect(() => pool.run(() => {}, [{ kernel: 'scale', args: [beyond, 2, 64] }])).toThrow(/trapped on a worker thread: scale on worker 0: .*out of bounds/);
-    const x = be.floats(64).fill(1);
-    pool.run(() => {}, [{ kernel: 'scale', args: [x.byteOffset, 3, 64] }]);
-    expect(Array.from(x)).toEqual(new Array(64).fill(3));
-    // the local part's error wins, after the remote part finished
-    expect(() => pool.run(() => { throw new RangeError('local'); }, [{ kernel: 'scale', args: [x.byteOffset, 2, 64] }])).toThrow('local');
-    expect(x[63]).toBe(6);
-    expect(() => pool.run(() => {}, [{ kernel: 'scale', args: [0, 1, 0] }, { kernel: 'scale', args: [0, 1, 0] }])).toThrow(/2 remote calls for 1 worker threads/);
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    const slowLocal = (): void => void Atomics.wait(sleeper, 0, 0, 20); // the caller is slow: workers take most calls
+    // 64 calls, each scaling its own element by 3: every element exactly once, whoever ran it
+    const x = be.floats(64 * 16).fill(1);
+    const calls = Array.from({ length: 64 }, (_, i) => ({ kernel: 'scale' as const, args: [x.byteOffset + i * 64, 3, 16] }));
+    let localCalls = 0;
+    pool.runAll(calls, (c) => {
+      localCalls++;
+      be.kernels.scale(c.args[0]!, c.args[1]!, c.args[2]!);
+    });
+    expect(Array.from(x)).toEqual(new Array(64 * 16).fill(3));
+    expect(localCalls).toBeLessThanOrEqual(64);
+    // out-of-bounds calls: the ones a worker takes trap there
+    const beyond = 2 ** 32 - 64;
+    const traps = Array.from({ length: 64 }, () => ({ kernel: 'scale' as const, args: [beyond, 2, 64] }));
+    expect(() => pool.runAll(traps, slowLocal)).toThrow(/trapped on a worker thread: scale on worker [12]: .*out of bounds/);
+    // a failing local call: runAll throws its error once every call is accounted for (if the workers
+    // took every call, the caller ran none and nothing throws); the pool still works
+    const y = be.floats(1 << 21).fill(1);
+    const long = Array.from({ length: 64 }, () => ({ kernel: 'scale' as const, args: [y.byteOffset, 1, 1 << 21] }));
+    let called = false;
+    let thrown: unknown = null;
+    try {
+      pool.runAll(long, () => {
+        called = true;
+        throw new RangeError('local');
+      });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toEqual(called ? new RangeError('local') : null);
+    pool.runAll(calls, (c) => be.kernels.scale(c.args[0]!, c.args[1]!, c.args[2]!));
+    expect(Array.from(x)).toEqual(new Array(64 * 16).fill(9));
+    expect(() => pool.runAll(new Array(65).fill(calls[0]), () => {})).toThrow(/65 calls in one job, more than 64/);
     pool.close();
-    expect(() => pool.run(() => {}, [])).toThrow(/after close/);
+    expect(() => pool.runAll(calls, () => {})).toThrow(/after close/);
     be.close();
   });
 

@@ -28,12 +28,14 @@ export interface KernelExecutor {
   /** Threads available to one operation, the calling thread included (≥ 1). */
   readonly threads: number;
   /**
-   * Starts `remote[i]` on helper thread i (`remote.length ≤ threads − 1`), runs `local()` on the calling
-   * thread, and returns once every call has finished, also when `local` throws (the remote calls use
-   * scratch memory that the caller frees afterwards). Synchronous: the calling thread blocks.
-   * @throws Error if a remote call trapped (its message names the kernel), or if the executor is closed
+   * Runs every call exactly once, on the calling thread (through `local`) or on a helper thread, in
+   * any order and assignment (threads take the next call as they become free), and returns once all
+   * have finished, also when one throws (the calls use scratch memory that the caller frees
+   * afterwards). Synchronous: the calling thread works, then blocks. Calls must write disjoint memory.
+   * @throws Error if a call trapped on a helper thread (the message names the kernel); the first error
+   *   of a `local` call; UsageError if the executor is closed or there are more than 64 calls
    */
-  run(local: () => void, remote: readonly KernelCall[]): void;
+  runAll(calls: readonly KernelCall[], local: (call: KernelCall) => void): void;
   /**
    * True while the helper threads are known to be awake (spinning after a recent `run`), so that a
    * dispatch costs microseconds rather than a futex wake: smaller operations are then worth splitting.
@@ -51,11 +53,20 @@ export interface KernelExecutor {
 export interface ParallelPolicy {
   /** Estimated single-thread nanoseconds below which an operation stays on the calling thread. Default 1e6 (1 ms). */
   minWorkNs?: number;
+  /**
+   * Work per part: an operation is cut into about `workNs / partWorkNs` parts, at least one per thread
+   * and at most 4 per thread (taken dynamically, so a thread the OS did not schedule does not hold the
+   * others up). Default 2e5 (0.2 ms).
+   */
+  partWorkNs?: number;
   /** The same while the helper threads are awake (`KernelExecutor.hot()`). Default 1e5 (0.1 ms). */
   minWorkNsHot?: number;
 }
 
 export const DEFAULT_MIN_WORK_NS = 1_000_000;
+export const DEFAULT_PART_WORK_NS = 200_000;
+/** Most parts per thread of one operation. */
+export const MAX_PARTS_PER_THREAD = 4;
 export const DEFAULT_MIN_WORK_NS_HOT = 100_000;
 
 /**

@@ -43,6 +43,8 @@ import { Arena, WASM_MAX_BYTES, type ArenaOptions } from './arena.js';
 import {
   DEFAULT_MIN_WORK_NS,
   DEFAULT_MIN_WORK_NS_HOT,
+  DEFAULT_PART_WORK_NS,
+  MAX_PARTS_PER_THREAD,
   splitRange,
   type KernelCall,
   type KernelExecutor,
@@ -77,6 +79,7 @@ export class WasmBackend implements Backend {
   private executor: KernelExecutor | null = null;
   private minWorkNs: number;
   private minWorkNsHot: number;
+  private partWorkNs: number;
 
   constructor(init: WasmBackendInit) {
     this.kernels = init.exports;
@@ -85,6 +88,7 @@ export class WasmBackend implements Backend {
     this.arena = new Arena(init.memory, this.kernels.heapBase() >>> 0, { poisonFreed: init.poisonFreed ?? false });
     this.minWorkNs = DEFAULT_MIN_WORK_NS;
     this.minWorkNsHot = DEFAULT_MIN_WORK_NS_HOT;
+    this.partWorkNs = DEFAULT_PART_WORK_NS;
     if (init.parallel) this.setParallelPolicy(init.parallel);
     if (init.executor) this.setExecutor(init.executor);
   }
@@ -93,7 +97,8 @@ export class WasmBackend implements Backend {
    * Threads one operation may use, the calling thread included (1 without an executor).
    *
    * Threading. With an executor (Node: `loadWasmBackend({ threads })`), operations estimated above
-   * `ParallelPolicy.minWorkNs` of work are split into one part per thread: gemm by row ranges (the
+   * `ParallelPolicy.minWorkNs` of work are split into 1–4 parts per thread (about
+   * `ParallelPolicy.partWorkNs` of work each), which the threads take as they become free: gemm by row ranges (the
    * path is chosen from the whole product), gemmBatched by matrices, the chunked attention by chunk
    * ranges (the backward in its race-free `partition` mode), hashing by blocks of 128 rows, the
    * counting sort by key ranges (count, fixed-order offsets, place), row gathers/scatters, norms and
@@ -132,10 +137,13 @@ export class WasmBackend implements Backend {
   setParallelPolicy(policy: ParallelPolicy): void {
     const w = policy.minWorkNs ?? DEFAULT_MIN_WORK_NS;
     const h = policy.minWorkNsHot ?? Math.min(w, DEFAULT_MIN_WORK_NS_HOT);
+    const pw = policy.partWorkNs ?? DEFAULT_PART_WORK_NS;
     if (!(w >= 0)) throw new UsageError(`parallel.minWorkNs must be a number ≥ 0, got ${w}`);
     if (!(h >= 0)) throw new UsageError(`parallel.minWorkNsHot must be a number ≥ 0, got ${h}`);
+    if (!(pw >= 0)) throw new UsageError(`parallel.partWorkNs must be a number ≥ 0, got ${pw}`);
     this.minWorkNs = w;
     this.minWorkNsHot = h;
+    this.partWorkNs = pw;
   }
 
   /** Stops the executor's threads (if any); the backend keeps working on the calling thread. Idempotent. */
@@ -145,25 +153,30 @@ export class WasmBackend implements Backend {
     e?.close();
   }
 
-  /** Number of parts for an operation of about `workNs` single-thread nanoseconds. */
-  private partsFor(workNs: number): number {
+  /**
+   * Number of parts for an operation of about `workNs` single-thread nanoseconds: 1 below the
+   * thresholds, else about workNs / partWorkNs, between `threads` and 4·`threads` (`maxPerThread`).
+   */
+  private partsFor(workNs: number, maxPerThread = MAX_PARTS_PER_THREAD): number {
     const e = this.executor;
     if (!e || e.threads <= 1) return 1;
-    if (workNs >= this.minWorkNs) return e.threads;
-    return workNs >= this.minWorkNsHot && e.hot?.() === true ? e.threads : 1;
+    const t = e.threads;
+    if (workNs < this.minWorkNs && !(workNs >= this.minWorkNsHot && e.hot?.() === true)) return 1;
+    const byWork = this.partWorkNs > 0 ? Math.floor(workNs / this.partWorkNs) : Infinity;
+    return Math.max(t, Math.min(t * maxPerThread, byWork));
   }
 
   private call(c: KernelCall): void {
     (this.kernels[c.kernel] as (...args: number[]) => unknown)(...c.args);
   }
 
-  /** Runs calls[0] here and the others on the executor's threads; returns when all are done. */
+  /** Runs the calls on this thread and the executor's threads; returns when all are done. */
   private runCalls(calls: readonly KernelCall[]): void {
     if (calls.length === 1) {
       this.call(calls[0]!);
       return;
     }
-    this.executor!.run(() => this.call(calls[0]!), calls.slice(1));
+    this.executor!.runAll(calls, (c) => this.call(c));
   }
 
   /**
@@ -614,7 +627,7 @@ export class WasmBackend implements Backend {
     // its query chunks, dk/dv rows of its key chunks) and recomputes the few neighbouring query chunks
     // whose windows reach into it, so parts write disjoint rows in the order of one call
     const all = c.begin === 0 && c.end === numChunks;
-    const parts = all ? this.partsFor((p.n * window * p.d) / 3) : 1;
+    const parts = all ? this.partsFor((p.n * window * p.d) / 3, 2) : 1;
     const partition = parts > 1 ? 1 : 0;
     this.split('chunkAttentionBackward', c.end - c.begin, parts, 1, bytes, (c0, c1, s) => [
       p.n, p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter,

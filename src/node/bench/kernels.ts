@@ -2,7 +2,8 @@
  * `reformer bench kernels`: throughput of the WASM kernels on one thread and on all threads (or
  * `--threads N`), measured in the same run, row by row (1 thread, then N threads, same inputs):
  *
- *   - matmul C = A·B and C = A·Bᵀ (the linear-layer layout), square n = 256 … 2048: GFLOP/s (2n³ flops)
+ *   - matmul C = A·B and C = A·Bᵀ (the linear-layer layout), square n = 256 … 2048: GFLOP/s (2n³ flops);
+ *     and the chunk-attention shape (64×64)·(64×128) over a batch of 1024 (gemmBatched)
  *   - chunked attention forward / backward at the LSH shape of the reference config (chunk 64, head
  *     size 64, one chunk before: 128 keys per query, 65536 rows = 1024 chunks, causal, self-mask):
  *     GFLOP/s, counting 4·rows·128·64 flops forward (S = QKᵀ, P·V) and 10·rows·128·64 backward
@@ -66,6 +67,22 @@ function cases(quick: boolean): KernelCase[] {
       });
     }
   }
+  // the chunk-attention matmul shape: (64×64)·(64×128) over a batch (../shared/PERF-NOTES.md "chunk batch")
+  const batch = quick ? 64 : 1024;
+  out.push({
+    name: `matmul batch ${batch} × (64×64)·(64×128)`,
+    unit: 'GFLOP/s',
+    higherIsBetter: true,
+    value: (s) => (2 * 64 * 64 * 128 * batch) / s / 1e9,
+    setup(be) {
+      const rng = new Rng(6);
+      const a = fill(rng, be.floats(batch * 64 * 64));
+      const b = fill(rng, be.floats(batch * 64 * 128));
+      const c = be.floats(batch * 64 * 128);
+      return () =>
+        be.gemmBatched({ batch, m: 64, n: 128, k: 64, a, lda: 64, strideA: 64 * 64, b, ldb: 128, strideB: 64 * 128, c, ldc: 128, strideC: 64 * 128 });
+    },
+  });
   // the chunked attention at the LSH shape: chunk 64, head size 64, 1 chunk before (W = 128)
   const rows = quick ? 4096 : 65536;
   const L = 64;

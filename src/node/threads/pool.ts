@@ -1,30 +1,35 @@
 /**
  * `WorkerPool`: the Node implementation of the WASM backend's `KernelExecutor`
  * (src/backend/wasm/executor.ts). `threads − 1` worker threads instantiate the same compiled kernel
- * module on the same shared `WebAssembly.Memory`; the calling thread runs its own part of every split
- * operation and the workers run the rest.
+ * module on the same shared `WebAssembly.Memory`; the calling thread works too.
  *
  * Why a small Atomics pool and not a task-queue library (piscina, workerpool, ...): the `Backend`
  * interface is synchronous (model code calls `be.gemm(...)` and uses the result on the next line), the
- * data already lives in shared memory (a task is ~15 numbers: sizes and byte addresses), and a split
- * operation is a few milliseconds, so the dispatch must cost microseconds. Message-passing pools are
- * asynchronous (a promise per task) and cost tens of µs per message; here the main thread writes the
- * arguments into a shared control block, bumps a sequence word and notifies, runs its part, then waits
- * for the workers' `done` words: about 2 µs per dispatch while the workers spin, ~0.1 ms when they were
- * asleep (futex wake on a VM: ../shared/PERF-NOTES.md §5).
+ * data already lives in shared memory (a call is ~15 numbers: sizes and byte addresses), and a split
+ * operation lasts a few milliseconds, so a dispatch must cost microseconds. Message-passing pools are
+ * asynchronous (a promise per task) and cost tens of µs per message. Here the main thread writes the
+ * calls into a shared control block, bumps a job word and notifies; then every thread, the caller
+ * included, takes calls from a shared counter until none is left; the caller waits for the last one.
+ * About 2 µs per dispatch while the workers spin, ~0.1 ms when they were asleep (futex wake on a VM:
+ * ../shared/PERF-NOTES.md §5).
  *
- * Waiting: workers spin for `spinMs` after each task (so back-to-back dispatches of one layer are
- * cheap), then sleep in `Atomics.wait` (no CPU while the process does other things). The main thread
- * spins for the same time, then waits.
+ * Dynamic claiming (rather than one fixed part per thread) keeps a split operation from waiting on a
+ * worker that the OS has not scheduled (other processes on a shared machine): the caller simply takes
+ * the remaining calls itself. Which thread runs a call never changes the result (calls write disjoint
+ * outputs with the instructions of one whole call: see WasmBackend.threads).
+ *
+ * Waiting: workers spin for `spinMs` after each job (so the back-to-back operations of one layer are
+ * cheap to dispatch), then sleep in `Atomics.wait` (no CPU while the process does other things). The
+ * caller spins for the same time, then waits.
  *
  * Shutdown: workers are `unref()`ed, so an idle pool never keeps the process alive, and `close()`
- * (or `WasmBackend.close()`) stops them. A kernel that traps on a worker makes `run` throw with its
- * message; a worker that could not start makes every later `run` throw.
+ * (or `WasmBackend.close()`) stops them. A kernel that traps on a worker makes `runAll` throw with its
+ * message. A worker that could not start makes `ready()` reject; its share is done by the others.
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { UsageError } from '../../errors.js';
 import { MAX_KERNEL_ARGS, type KernelCall, type KernelExecutor } from '../../backend/wasm/executor.js';
-import { KERNEL_EXPORT_NAMES, type KernelName } from '../../backend/wasm/kernels.js';
+import { KERNEL_EXPORT_NAMES } from '../../backend/wasm/kernels.js';
 import { WORKER_SOURCE } from './worker-source.js';
 
 export interface WorkerPoolOptions {
@@ -38,14 +43,32 @@ export interface WorkerPoolOptions {
   spinMs?: number;
 }
 
-/** Int32 words per worker slot (64 bytes: one cache line, no false sharing between slots). */
-const SLOT_INTS = 16;
-const SEQ = 0;
-const DONE = 1;
-const KERNEL = 2;
-const ARGC = 3;
-const STATUS = 4;
-const DEAD = 5;
+/** Most calls of one `runAll`. */
+export const MAX_CALLS = 64;
+
+/**
+ * Word indices of the control block (Int32 view; each hot word on its own 64-byte line), then the call
+ * table (kernel index, argc per call) and the f64 arguments (Float64 view).
+ */
+const LAYOUT = {
+  SEQ: 0, // job generation (12 bits), bumped per job; workers wait on it
+  NEXT: 16, // claim word: generation << 20 | next call index
+  COUNT: 32, // calls of the current job
+  DONE: 48, // calls finished; the main thread waits on it
+  FAILED: 64, // 1 if a call trapped on a worker
+  STOP: 80, // 1: workers exit
+  DEAD: 96, // slot + 1 of a worker that could not start
+  GEN_SHIFT: 20,
+  INDEX_MASK: (1 << 20) - 1,
+  callBase: 112,
+  callWords: 2,
+  argsBase: 0, // Float64 index, set below
+  maxArgs: MAX_KERNEL_ARGS,
+} as const;
+const GEN_MASK = (1 << (32 - LAYOUT.GEN_SHIFT)) - 1;
+const HEADER_INTS = LAYOUT.callBase + MAX_CALLS * LAYOUT.callWords;
+const ARGS_BASE = Math.ceil((HEADER_INTS * 4) / 8); // in f64 elements
+const CONTROL_BYTES = ARGS_BASE * 8 + MAX_CALLS * MAX_KERNEL_ARGS * 8;
 
 const KERNEL_INDEX = new Map<string, number>(KERNEL_EXPORT_NAMES.map((n, i) => [n, i]));
 
@@ -55,18 +78,17 @@ export class WorkerPool implements KernelExecutor {
   private readonly errorPorts: MessagePort[] = [];
   private readonly ctl: Int32Array;
   private readonly args: Float64Array;
-  private readonly gen: number[];
+  private gen = 0;
   private readonly spinMs: number;
-  private readonly stopIndex: number;
   private readonly readyPromise: Promise<void>;
   private closed = false;
   private busy = false;
-  /** performance.now() at the end of the last run (the workers spin for spinMs after it). */
+  /** performance.now() at the end of the last job (the workers spin for spinMs after it). */
   private lastEnd = -Infinity;
 
   /**
-   * Starts `threads − 1` workers (they instantiate the module in the background; the first `run`
-   * waits for them, or await `ready()`).
+   * Starts `threads − 1` workers (they instantiate the module in the background: until they are up,
+   * the calling thread does all the work; await `ready()` to be sure they started).
    * @throws UsageError if `threads` is not an integer in [2, 256] or the memory is not shared
    */
   constructor(options: WorkerPoolOptions) {
@@ -81,15 +103,11 @@ export class WorkerPool implements KernelExecutor {
     if (!(spinMs >= 0)) throw new UsageError(`WorkerPool: spinMs must be ≥ 0, got ${spinMs}`);
     this.threads = threads;
     this.spinMs = spinMs;
-    const helpers = threads - 1;
-    const headerBytes = (helpers * SLOT_INTS + SLOT_INTS) * 4; // slots + one line holding the stop word
-    const control = new SharedArrayBuffer(headerBytes + helpers * MAX_KERNEL_ARGS * 8);
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
     this.ctl = new Int32Array(control);
-    this.args = new Float64Array(control, headerBytes);
-    this.stopIndex = helpers * SLOT_INTS;
-    this.gen = new Array<number>(helpers).fill(0);
+    this.args = new Float64Array(control);
     const ready: Promise<void>[] = [];
-    for (let slot = 0; slot < helpers; slot++) {
+    for (let slot = 0; slot < threads - 1; slot++) {
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
@@ -98,18 +116,15 @@ export class WorkerPool implements KernelExecutor {
           memory: options.memory,
           control,
           names: KERNEL_EXPORT_NAMES,
-          slot,
+          slot: slot + 1,
           spinMs,
           errors: port2,
-          argsOffset: headerBytes,
-          maxArgs: MAX_KERNEL_ARGS,
-          slotInts: SLOT_INTS,
-          stopIndex: this.stopIndex,
+          layout: { ...LAYOUT, argsBase: ARGS_BASE },
         },
         transferList: [port2],
+        name: `reformer-kernels-${slot + 1}`,
         // the source is CommonJS: do not inherit --input-type=module / --experimental-default-type
         execArgv: [],
-        name: `reformer-kernels-${slot + 1}`,
       });
       worker.unref();
       port1.unref();
@@ -117,7 +132,7 @@ export class WorkerPool implements KernelExecutor {
         new Promise<void>((resolve, reject) => {
           worker.once('message', () => resolve());
           worker.once('error', (e) => {
-            Atomics.store(this.ctl, slot * SLOT_INTS + DEAD, 1);
+            Atomics.store(this.ctl, LAYOUT.DEAD, slot + 1);
             reject(e);
           });
           worker.once('exit', () => resolve());
@@ -127,9 +142,10 @@ export class WorkerPool implements KernelExecutor {
       this.errorPorts.push(port1);
     }
     this.readyPromise = Promise.all(ready).then(() => {
-      for (let slot = 0; slot < helpers; slot++) this.throwIfDead(slot);
+      const dead = Atomics.load(this.ctl, LAYOUT.DEAD);
+      if (dead !== 0) throw new Error(`WorkerPool: worker ${dead} is not running${this.drainErrors().map((m) => `: ${m}`).join('')}`);
     });
-    this.readyPromise.catch(() => {}); // reported by ready() / run()
+    this.readyPromise.catch(() => {}); // reported by ready()
   }
 
   /** Resolves when every worker has instantiated the kernels. @throws Error if one could not */
@@ -137,28 +153,57 @@ export class WorkerPool implements KernelExecutor {
     return this.readyPromise;
   }
 
-  run(local: () => void, remote: readonly KernelCall[]): void {
+  runAll(calls: readonly KernelCall[], local: (call: KernelCall) => void): void {
     if (this.closed) throw new UsageError('WorkerPool: run after close()');
-    if (remote.length > this.threads - 1) {
-      throw new UsageError(`WorkerPool: ${remote.length} remote calls for ${this.threads - 1} worker threads`);
-    }
-    if (this.busy) throw new UsageError('WorkerPool: run is not reentrant (a kernel call is already being dispatched)');
+    if (this.busy) throw new UsageError('WorkerPool: runAll is not reentrant (a kernel call is already being dispatched)');
+    const n = calls.length;
+    if (n > MAX_CALLS) throw new UsageError(`WorkerPool: ${n} calls in one job, more than ${MAX_CALLS}`);
+    if (n === 0) return;
     this.busy = true;
+    const H = this.ctl;
     try {
-      for (let i = 0; i < remote.length; i++) this.post(i, remote[i]!);
+      for (let i = 0; i < n; i++) {
+        const call = calls[i]!;
+        const index = KERNEL_INDEX.get(call.kernel);
+        if (index === undefined) throw new UsageError(`WorkerPool: unknown kernel '${call.kernel}'`);
+        if (call.args.length > MAX_KERNEL_ARGS) {
+          throw new UsageError(`WorkerPool: ${call.kernel} has ${call.args.length} arguments, more than ${MAX_KERNEL_ARGS}`);
+        }
+        H[LAYOUT.callBase + i * LAYOUT.callWords] = index;
+        H[LAYOUT.callBase + i * LAYOUT.callWords + 1] = call.args.length;
+        this.args.set(call.args, ARGS_BASE + i * MAX_KERNEL_ARGS);
+      }
+      const gen = (this.gen = (this.gen + 1) & GEN_MASK);
+      H[LAYOUT.COUNT] = n;
+      H[LAYOUT.DONE] = 0;
+      H[LAYOUT.FAILED] = 0;
+      Atomics.store(H, LAYOUT.NEXT, gen << LAYOUT.GEN_SHIFT); // publishes the calls written above
+      Atomics.store(H, LAYOUT.SEQ, gen);
+      Atomics.notify(H, LAYOUT.SEQ);
+
+      // take calls like a worker; after a local failure, take the rest without running them
       let failure: unknown = null;
-      try {
-        local();
-      } catch (e) {
-        failure = e;
+      let failed = false;
+      for (;;) {
+        const w = Atomics.load(H, LAYOUT.NEXT);
+        const i = w & LAYOUT.INDEX_MASK;
+        if (i >= n) break;
+        if (Atomics.compareExchange(H, LAYOUT.NEXT, w, w + 1) !== w) continue;
+        if (!failed) {
+          try {
+            local(calls[i]!);
+          } catch (e) {
+            failure = e;
+            failed = true;
+          }
+        }
+        Atomics.add(H, LAYOUT.DONE, 1);
       }
-      const errors: string[] = [];
-      for (let i = 0; i < remote.length; i++) {
-        const err = this.await(i);
-        if (err) errors.push(err);
+      this.awaitDone(n);
+      if (failed) throw failure;
+      if (Atomics.load(H, LAYOUT.FAILED) !== 0) {
+        throw new Error(`WASM kernel trapped on a worker thread: ${this.drainErrors().join('; ') || 'no message'}`);
       }
-      if (failure !== null) throw failure;
-      if (errors.length > 0) throw new Error(`WASM kernel trapped on a worker thread: ${errors.join('; ')}`);
     } finally {
       this.busy = false;
       this.lastEnd = performance.now();
@@ -172,58 +217,35 @@ export class WorkerPool implements KernelExecutor {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    Atomics.store(this.ctl, this.stopIndex, 1);
+    Atomics.store(this.ctl, LAYOUT.STOP, 1);
+    Atomics.store(this.ctl, LAYOUT.SEQ, (this.gen + 1) & GEN_MASK);
+    Atomics.notify(this.ctl, LAYOUT.SEQ);
     for (let i = 0; i < this.workers.length; i++) {
-      const seq = i * SLOT_INTS + SEQ;
-      Atomics.add(this.ctl, seq, 1);
-      Atomics.notify(this.ctl, seq);
       void this.workers[i]!.terminate();
       this.errorPorts[i]!.close();
     }
   }
 
-  private post(slot: number, call: KernelCall): void {
-    this.throwIfDead(slot);
-    const index = KERNEL_INDEX.get(call.kernel as KernelName);
-    if (index === undefined) throw new UsageError(`WorkerPool: unknown kernel '${call.kernel}'`);
-    if (call.args.length > MAX_KERNEL_ARGS) {
-      throw new UsageError(`WorkerPool: ${call.kernel} has ${call.args.length} arguments, more than ${MAX_KERNEL_ARGS}`);
-    }
-    const base = slot * SLOT_INTS;
-    this.args.set(call.args, slot * MAX_KERNEL_ARGS);
-    this.ctl[base + KERNEL] = index;
-    this.ctl[base + ARGC] = call.args.length;
-    const g = (this.gen[slot]! + 1) | 0;
-    this.gen[slot] = g;
-    Atomics.store(this.ctl, base + SEQ, g); // publishes the arguments written above
-    Atomics.notify(this.ctl, base + SEQ);
-  }
-
-  /** Waits for slot's current task; returns its error message or null. */
-  private await(slot: number): string | null {
-    const base = slot * SLOT_INTS;
-    const g = this.gen[slot]!;
+  /** Waits until DONE == n: spins for spinMs, then sleeps on the DONE word. */
+  private awaitDone(n: number): void {
+    const H = this.ctl;
     let t0 = performance.now();
     let i = 0;
     let d: number;
-    while ((d = Atomics.load(this.ctl, base + DONE)) !== g) {
-      if ((++i & 1023) === 0) {
-        if (Atomics.load(this.ctl, base + DEAD) !== 0) this.throwIfDead(slot);
-        if (performance.now() - t0 > this.spinMs) {
-          Atomics.wait(this.ctl, base + DONE, d, 50); // re-check the dead flag every 50 ms
-          t0 = performance.now();
-        }
+    while ((d = Atomics.load(H, LAYOUT.DONE)) !== n) {
+      if ((++i & 1023) === 0 && performance.now() - t0 > this.spinMs) {
+        Atomics.wait(H, LAYOUT.DONE, d, 50);
+        t0 = performance.now();
       }
     }
-    if (this.ctl[base + STATUS] === 0) return null;
-    const msg = receiveMessageOnPort(this.errorPorts[slot]!);
-    return msg ? String(msg.message) : `kernel on worker ${slot + 1} failed`;
   }
 
-  private throwIfDead(slot: number): void {
-    if (Atomics.load(this.ctl, slot * SLOT_INTS + DEAD) === 0) return;
-    const msg = receiveMessageOnPort(this.errorPorts[slot]!);
-    this.closed = true;
-    throw new Error(`WorkerPool: worker ${slot + 1} is not running${msg ? `: ${String(msg.message)}` : ''}`);
+  /** Error messages the workers posted. */
+  private drainErrors(): string[] {
+    const out: string[] = [];
+    for (const port of this.errorPorts) {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) out.push(String(m.message));
+    }
+    return out;
   }
 }

@@ -3,24 +3,26 @@
  * `new Worker(WORKER_SOURCE, { eval: true })`: a plain CommonJS script with no imports of this
  * package, so it runs the same from the TypeScript sources (tests), from dist/ and from bundles.
  *
- * workerData: { module, memory, control, names, slot, spinMs, errors, argsOffset, maxArgs, slotInts }
+ * workerData: { module, memory, control, names, slot, spinMs, errors, layout }
  *   - instantiates `module` on the shared `memory` (the same compiled kernels as the main thread);
- *   - loops: waits until its slot's `seq` word changes (spins for `spinMs`, then Atomics.wait), runs
- *     kernel `names[kernel]` with the slot's f64 arguments, stores `done = seq`, notifies;
- *   - on a trap: `status = 1` and the message on `errors` (read synchronously by the main thread);
- *   - if it cannot start: `dead = 1`, message on `errors`, wakes the main thread, ends;
- *   - `stop` word set: ends.
- * Slot layout (Int32 words from slot·slotInts): 0 seq, 1 done, 2 kernel, 3 argc, 4 status, 5 dead;
- * word 0 of the block past the last slot: stop. Arguments: Float64 at argsOffset + slot·maxArgs·8.
+ *   - loops: waits until the job word `SEQ` changes (spins for `spinMs`, then Atomics.wait); then
+ *     claims calls of that job one at a time from the shared claim word `NEXT` (generation in the high
+ *     bits, call index in the low bits: a compare-and-swap that fails once the job is complete or a
+ *     newer job started, so a late worker never takes a call of another job), runs each, and counts it
+ *     in `DONE` (notifying the main thread after the last one);
+ *   - on a trap: `FAILED = 1` and the message on `errors` (read synchronously by the main thread); the
+ *     call still counts as done;
+ *   - if it cannot start: `DEAD` set, message on `errors`, wakes the main thread, ends;
+ *   - `STOP` set: ends.
+ * The layout (word indices, call table) is computed by pool.ts and passed in `layout`.
  */
 export const WORKER_SOURCE = String.raw`
 'use strict';
 const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, control, names, slot, spinMs, errors, argsOffset, maxArgs, slotInts, stopIndex } = workerData;
+const { module, memory, control, names, slot, spinMs, errors, layout } = workerData;
+const { SEQ, NEXT, COUNT, DONE, FAILED, STOP, DEAD, GEN_SHIFT, INDEX_MASK, callWords, callBase, argsBase, maxArgs } = layout;
 const H = new Int32Array(control);
-const A = new Float64Array(control, argsOffset + slot * maxArgs * 8, maxArgs);
-const base = slot * slotInts;
-const SEQ = base, DONE = base + 1, KERNEL = base + 2, ARGC = base + 3, STATUS = base + 4, DEAD = base + 5;
+const A = new Float64Array(control);
 
 function message(e) {
   return e && e.message ? String(e.message) : String(e);
@@ -33,7 +35,7 @@ function main() {
     fns = names.map((n) => instance.exports[n]);
   } catch (e) {
     errors.postMessage('worker ' + slot + ' could not instantiate the kernels: ' + message(e));
-    Atomics.store(H, DEAD, 1);
+    Atomics.store(H, DEAD, slot + 1);
     Atomics.notify(H, DONE);
     return;
   }
@@ -54,20 +56,29 @@ function main() {
       }
     }
     seen = s;
-    if (Atomics.load(H, stopIndex) !== 0) return;
-    const fn = fns[H[KERNEL]];
-    const argc = H[ARGC];
-    args.length = argc;
-    for (let j = 0; j < argc; j++) args[j] = A[j];
-    try {
-      fn.apply(null, args);
-      H[STATUS] = 0;
-    } catch (e) {
-      H[STATUS] = 1;
-      errors.postMessage(names[H[KERNEL]] + ' on worker ' + slot + ': ' + message(e));
+    if (Atomics.load(H, STOP) !== 0) return;
+    const gen = s & ((1 << (32 - GEN_SHIFT)) - 1);
+    for (;;) {
+      const w = Atomics.load(H, NEXT);
+      if (((w >>> GEN_SHIFT) & ((1 << (32 - GEN_SHIFT)) - 1)) !== gen) break; // another job
+      const index = w & INDEX_MASK;
+      const count = Atomics.load(H, COUNT);
+      if (index >= count) break; // every call of this job is taken
+      if (Atomics.compareExchange(H, NEXT, w, w + 1) !== w) continue;
+      const c = callBase + index * callWords;
+      const kernel = H[c];
+      const argc = H[c + 1];
+      const a = argsBase + index * maxArgs;
+      args.length = argc;
+      for (let j = 0; j < argc; j++) args[j] = A[a + j];
+      try {
+        fns[kernel].apply(null, args);
+      } catch (e) {
+        errors.postMessage(names[kernel] + ' on worker ' + slot + ': ' + message(e));
+        Atomics.store(H, FAILED, 1);
+      }
+      if (Atomics.add(H, DONE, 1) + 1 === count) Atomics.notify(H, DONE);
     }
-    Atomics.store(H, DONE, s);
-    Atomics.notify(H, DONE);
   }
 }
 
