@@ -19,6 +19,12 @@ import type { KernelName } from './kernels.js';
 export interface KernelCall {
   readonly kernel: KernelName;
   readonly args: readonly number[];
+  /**
+   * Per-thread scratch: the thread with index t (0 = the calling thread, 1… the helpers) runs the call
+   * with `args[arg] + t·stride` (the caller reserved `threads·stride` bytes at `args[arg]`), so scratch
+   * grows with the thread count, not with the number of parts.
+   */
+  readonly scratch?: { readonly arg: number; readonly stride: number };
 }
 
 /** Most arguments a `KernelCall` may have (the executor's per-thread argument slots). */

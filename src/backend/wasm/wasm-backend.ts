@@ -57,6 +57,16 @@ export type WasmVariant = 'simd' | 'relaxed-simd';
 
 const ACTIVATION_KIND: Record<Activation, number> = { relu: 0, gelu: 1, gelu_new: 2 };
 
+/** Index of the scratch address among the arguments of the kernels that take scratch (see kernels.ts). */
+const SCRATCH_ARG: Partial<Record<KernelName, number>> = {
+  gemmRows: 12,
+  gemmBatched: 16,
+  lshHash: 11,
+  sumRowsStrided: 5,
+  chunkAttentionForward: 25,
+  chunkAttentionBackward: 29,
+};
+
 export interface WasmBackendInit extends ArenaOptions {
   exports: KernelExports;
   memory: WebAssembly.Memory;
@@ -180,8 +190,9 @@ export class WasmBackend implements Backend {
   }
 
   /**
-   * Splits [0, total) into `parts` ranges (multiples of `unit`) and runs `make(begin, end, part)`'s
-   * call for each, with `scratchBytes` of scratch per part (freed afterwards).
+   * Splits [0, total) into `parts` ranges (multiples of `unit`) and runs `make(begin, end, scratch)`'s
+   * call for each. With `scratchBytes > 0` every thread gets its own scratch of that size (the kernel's
+   * scratch argument, SCRATCH_ARG, is offset per thread by the executor); freed afterwards.
    */
   private split(
     kernel: KernelName,
@@ -192,12 +203,20 @@ export class WasmBackend implements Backend {
     make: (begin: number, end: number, scratch: number) => number[],
   ): void {
     const bounds = splitRange(total, parts, unit);
+    const n = bounds.length - 1;
     const mark = this.arena.mark();
     try {
+      const stride = Math.ceil(scratchBytes / 64) * 64;
+      const base = scratchBytes > 0 ? this.arena.alloc(stride * (n > 1 ? this.threads : 1)) : 0;
+      const arg = SCRATCH_ARG[kernel];
+      const scratch = scratchBytes > 0 && n > 1 && arg !== undefined ? { arg, stride } : undefined;
       const calls: KernelCall[] = [];
-      for (let i = 0; i + 1 < bounds.length; i++) {
-        const scratch = scratchBytes > 0 ? this.arena.alloc(scratchBytes) : 0;
-        calls.push({ kernel, args: make(bounds[i]!, bounds[i + 1]!, scratch) });
+      for (let i = 0; i < n; i++) {
+        const args = make(bounds[i]!, bounds[i + 1]!, base);
+        if (scratchBytes > 0 && (arg === undefined || args[arg] !== base)) {
+          throw new Error(`WasmBackend.split: ${kernel} takes no scratch argument at index ${String(arg)} (internal error)`);
+        }
+        calls.push(scratch ? { kernel, args, scratch } : { kernel, args });
       }
       this.runCalls(calls);
     } finally {
@@ -519,7 +538,7 @@ export class WasmBackend implements Backend {
     v.validateArgsort(perm, keys, n, numKeys);
     const pp = this.i('argsortKeys', 'perm', perm);
     const kp = this.i('argsortKeys', 'keys', keys);
-    const parts = this.partsFor(n * 5 + numKeys);
+    const parts = this.partsFor(n * 5 + numKeys, 1); // one part per thread: the counts are per part
     if (parts > 1 && n >= 1024) {
       // stable counting sort in three steps: per-part counts, offsets in a fixed order, per-part
       // placement; the permutation is unique (stable), so it is the same for any split

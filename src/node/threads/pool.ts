@@ -10,6 +10,7 @@
  * asynchronous (a promise per task) and cost tens of µs per message. Here the main thread writes the
  * calls into a shared control block, bumps a job word and notifies; then every thread, the caller
  * included, takes calls from a shared counter until none is left; the caller waits for the last one.
+ * Worker t (1 … threads − 1) offsets a call's scratch argument by t·stride (`KernelCall.scratch`).
  * About 2 µs per dispatch while the workers spin, ~0.1 ms when they were asleep (futex wake on a VM:
  * ../shared/PERF-NOTES.md §5).
  *
@@ -61,7 +62,7 @@ const LAYOUT = {
   GEN_SHIFT: 20,
   INDEX_MASK: (1 << 20) - 1,
   callBase: 112,
-  callWords: 2,
+  callWords: 4, // kernel index, argc, scratch argument index (−1: none), scratch stride in bytes
   argsBase: 0, // Float64 index, set below
   maxArgs: MAX_KERNEL_ARGS,
 } as const;
@@ -169,8 +170,11 @@ export class WorkerPool implements KernelExecutor {
         if (call.args.length > MAX_KERNEL_ARGS) {
           throw new UsageError(`WorkerPool: ${call.kernel} has ${call.args.length} arguments, more than ${MAX_KERNEL_ARGS}`);
         }
-        H[LAYOUT.callBase + i * LAYOUT.callWords] = index;
-        H[LAYOUT.callBase + i * LAYOUT.callWords + 1] = call.args.length;
+        const c = LAYOUT.callBase + i * LAYOUT.callWords;
+        H[c] = index;
+        H[c + 1] = call.args.length;
+        H[c + 2] = call.scratch ? call.scratch.arg : -1;
+        H[c + 3] = call.scratch ? call.scratch.stride : 0;
         this.args.set(call.args, ARGS_BASE + i * MAX_KERNEL_ARGS);
       }
       const gen = (this.gen = (this.gen + 1) & GEN_MASK);

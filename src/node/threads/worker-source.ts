@@ -10,6 +10,8 @@
  *     bits, call index in the low bits: a compare-and-swap that fails once the job is complete or a
  *     newer job started, so a late worker never takes a call of another job), runs each, and counts it
  *     in `DONE` (notifying the main thread after the last one);
+ *   - a call with a scratch argument (call table word 2 ≥ 0) runs with that address + slot·stride
+ *     (word 3): every thread has its own scratch;
  *   - on a trap: `FAILED = 1` and the message on `errors` (read synchronously by the main thread); the
  *     call still counts as done;
  *   - if it cannot start: `DEAD` set, message on `errors`, wakes the main thread, ends;
@@ -68,9 +70,11 @@ function main() {
       const c = callBase + index * callWords;
       const kernel = H[c];
       const argc = H[c + 1];
+      const scratchArg = H[c + 2];
       const a = argsBase + index * maxArgs;
       args.length = argc;
       for (let j = 0; j < argc; j++) args[j] = A[a + j];
+      if (scratchArg >= 0) args[scratchArg] += slot * H[c + 3]; // this thread's own scratch
       try {
         fns[kernel].apply(null, args);
       } catch (e) {
