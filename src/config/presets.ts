@@ -10,11 +10,16 @@
  *   lsh:   2·3·D²  + 2·2·D·F  + 4·H·d·W_lsh·R        (+ hashing, sorting)
  * plus the LM head 2·2D·V. `small` (D 128, F 256, H·d 128, W 128, R 1, 4 layers, V 258; 603k
  * parameters) is ≈ 1.4 MFLOP per token forward, ≈ 5.5 MFLOP per trained token, ≈ 22 GFLOP per
- * 4096-token step. Measured on the development machine: one training step (batch 1, 4096 tokens,
- * reversible backward) takes ≈ 0.65 s with the SIMD WASM backend (≈ 72 s with the plain reference
- * backend), so 10 minutes give ≈ 900 steps ≈ 3.7 M tokens, a few passes over the ~1 MB embedded
- * corpus: enough for a byte-level model to learn spelling and common words. Larger widths would see
- * fewer tokens than they have parameters in that time.
+ * 4096-token step. Measured on the development machine (2 cores): one training step (batch 1, 4096
+ * tokens, reversible backward) takes ≈ 0.4 s with the SIMD WASM backend on both cores (≈ 0.6 s on one;
+ * ≈ 72 s with the plain reference backend), so the 8.5 minutes of `npm start` give ≈ 1,200 steps ≈ 5 M
+ * tokens, a few passes over the ~1 MB embedded corpus: enough for a byte-level model to learn spelling
+ * and common words. Larger widths would see fewer tokens than they have parameters in that time.
+ *
+ * Initialisation (measured, docs/TRAINING.md): HF's `axial_norm_std` 1.0 makes the position embeddings
+ * 50× larger than the word embeddings (`initializer_range` 0.02); a short run then stays at the unigram
+ * level (4.6 bits per byte after 265 steps). `small` and `tiny` use 0.02 for both, and learn past the
+ * bigram plateau (≈ 3.5) after ≈ 500 steps (3.06 at step 600, 2.59 at 800).
  */
 import { ConfigError } from '../errors.js';
 import { ReformerConfig, type ReformerConfigInput } from './reformer-config.js';
@@ -68,6 +73,7 @@ const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: stri
       axial_pos_shape: [32, 32],
       axial_pos_embds_dim: [32, 32],
       max_position_embeddings: 1024,
+      axial_norm_std: 0.02, // as the word embeddings (HF's 1.0 drowns the tokens in a short run)
       hidden_dropout_prob: 0,
       local_attention_probs_dropout_prob: 0,
       lsh_attention_probs_dropout_prob: 0,
@@ -93,6 +99,7 @@ const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: stri
       axial_pos_shape: [64, 64], // 64·64 = 4096 = training length; a 4096×128 table would be 524k parameters, axial is 8k
       axial_pos_embds_dim: [64, 64],
       max_position_embeddings: 4096,
+      axial_norm_std: 0.02, // as the word embeddings: HF's 1.0 keeps a 10-minute run at the unigram level (docs/TRAINING.md)
       hidden_dropout_prob: 0, // 10 minutes is far from over-fitting: dropout would only slow learning
       local_attention_probs_dropout_prob: 0,
       lsh_attention_probs_dropout_prob: 0,
@@ -101,7 +108,8 @@ const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: stri
     },
     notes: [
       'default: 4 layers local/lsh/local/lsh, hidden 128, 2 heads × 64, feed-forward 256, sequence 4096 (axial 64×64), chunks 64, 128 buckets, 1 hash round',
-      '603k parameters, ≈ 22 GFLOP per 4096-token training step: ≈ 0.65 s per step with the SIMD backend, ≈ 900 steps in 10 minutes',
+      '603k parameters, ≈ 22 GFLOP per 4096-token training step: ≈ 0.4 s per step with the SIMD backend on 2 cores, ≈ 1,200 steps in the 8.5 minutes of npm start',
+      'axial_norm_std 0.02 (HF: 1.0): position embeddings as large as the word embeddings, so a short run gets past the unigram level',
       'dropout 0 and no chunking: a 10-minute run under-fits, and 4096-token activations are small',
     ],
   },
@@ -121,7 +129,7 @@ const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: stri
       axial_pos_embds_dim: [128, 128],
       max_position_embeddings: 16384,
       hidden_dropout_prob: 0.05, // HF default: longer runs start to over-fit a ~1 MB corpus
-      local_attention_probs_dropout_prob: 0, // attention-probability dropout is not implemented by the attention block (training refuses it)
+      local_attention_probs_dropout_prob: 0.05, // HF defaults: 0.05 on local attention probabilities, 0 on LSH
       lsh_attention_probs_dropout_prob: 0,
       chunk_size_feed_forward: 1024, // paper Eq. 10: bounded [1024, 1024] feed-forward activations
       chunk_size_lm_head: 1024,

@@ -52,7 +52,7 @@ export const DEMO_DEFAULTS = {
   out: 'runs/default',
   prompt: 'Raskolnikov ',
   /** Peak learning rate of AdamW (cosine decay to lr/10 over the planned steps). */
-  lr: 2e-3,
+  lr: 3e-3,
   /** Linear warm-up steps. */
   warmup: 50,
   /** Periodic validation: every `evalEvery` steps on `evalWindows` windows (≈ 1% of the time). */
