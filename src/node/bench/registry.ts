@@ -15,6 +15,8 @@ import type { Option } from 'commander';
 import type { OutStream } from '../cli/context.js';
 import { attentionBench } from './attention.js';
 import { kernelsBench } from './kernels.js';
+import { memoryBench } from './memory.js';
+import { modelBench } from './model.js';
 
 /** What a benchmark runs with. */
 export interface BenchEnv {
@@ -44,4 +46,4 @@ export interface BenchSubcommand {
 }
 
 /** The benchmarks of this build (`model` and `memory` are added by the model's benchmark files). */
-export const BENCHMARKS: readonly BenchSubcommand[] = [kernelsBench, attentionBench];
+export const BENCHMARKS: readonly BenchSubcommand[] = [kernelsBench, attentionBench, modelBench, memoryBench];

@@ -1,0 +1,171 @@
+/**
+ * Child process of `reformer bench model` and `reformer bench memory`: runs ONE whole-model measurement
+ * (`ReformerModelWithLMHead`, the given config, one length, one mode) in a fresh Node process, so its
+ * peak resident memory (`process.resourceUsage().maxRSS`) belongs to that run alone.
+ *
+ *   node dist/src/node/bench/model-child.js '{"config":{...},"seqLen":65536,"batch":1,"mode":"train","reversible":true,"threads":1,"reps":3}'
+ *
+ * - mode "forward": the evaluation loss `model.loss(batch)` (streamed: logits never held whole);
+ *   mode "train": one training step `model.lossAndGrad(batch)` (loss + gradients, no optimizer);
+ *   mode "baseline": only loads the backend (the RSS of Node + the kernels, for reference).
+ * - Warm-up (`warmup`, default true): one call of the same model code at min(seqLen, 4096) tokens on a
+ *   temporary model (the kernels' first calls run in V8's baseline tier), freed before measuring.
+ * - Then `reps` timed calls at seqLen (default 3), stopping early once `maxSeconds` of timed calls have
+ *   passed (at least one call always runs). Tokens are seeded pseudo-random ids in [0, vocab).
+ *
+ * Prints one JSON line (`ModelChildResult`); on an error, one line `error: <message>` on stderr
+ * (`error: ResourceError: ...` when the model refused the run for memory) and exit code 1.
+ */
+import { pathToFileURL } from 'node:url';
+import { ReformerConfig } from '../../config/reformer-config.js';
+import { ReformerModelWithLMHead } from '../../model/lm-model.js';
+import { Rng } from '../../util/rng.js';
+import { loadWasmBackend } from '../wasm.js';
+import { median } from './measure.js';
+
+export type ModelBenchMode = 'forward' | 'train';
+
+export interface ModelChildRequest {
+  /** HF config.json fields (already fitted to seqLen, see `fitConfigToLength`). */
+  config: Record<string, unknown>;
+  seqLen: number;
+  /** Default 1. */
+  batch?: number;
+  mode: ModelBenchMode | 'baseline';
+  /** Training: reversible backward (default true) or store-activations. */
+  reversible?: boolean;
+  /** undefined: all cores */
+  threads?: number;
+  /** Timed calls. Default 3. */
+  reps?: number;
+  /** Stop repeating once this many seconds of timed calls have passed. Default: no limit. */
+  maxSeconds?: number;
+  /** Warm-up call at min(seqLen, 4096) tokens first. Default true. */
+  warmup?: boolean;
+}
+
+export interface ModelChildResult {
+  /** Median seconds per call (null for the baseline). */
+  seconds: number | null;
+  /** Every timed call, in order. */
+  times: number[];
+  loss: number | null;
+  peak_rss_bytes: number;
+  /** High-water mark of the WASM arena during the timed calls (parameters included). */
+  wasm_peak_bytes: number;
+  /** Size of the WASM memory at the end. */
+  wasm_memory_bytes: number;
+  /** The model's own estimate of the peak (model/memory.ts). */
+  estimated_wasm_bytes: number | null;
+}
+
+/** Two factors [a, n/a] of n with a the largest divisor ≤ √n (a power of two for powers of two). */
+function axialFactors(n: number): [number, number] {
+  let a = Math.floor(Math.sqrt(n));
+  while (a > 1 && n % a !== 0) a--;
+  return [a, n / a];
+}
+
+/**
+ * The config adjusted so that a sequence of `seqLen` tokens fits: `max_position_embeddings` ≥ seqLen
+ * and, with axial position embeddings, `axial_pos_shape` with product exactly seqLen (training needs
+ * equality): the last two axes become [a, seqLen/a] (a the largest divisor ≤ √seqLen), earlier axes 1;
+ * `max_position_embeddings` then becomes seqLen (it may not exceed the product).
+ * Returns the config and a note describing the change (null if none was needed).
+ */
+export function fitConfigToLength(json: Record<string, unknown>, seqLen: number): { config: ReformerConfig; note: string | null } {
+  const base = ReformerConfig.fromJSON(json);
+  const changes: Record<string, unknown> = {};
+  const notes: string[] = [];
+  if (base.axial_pos_embds) {
+    const shape = base.axial_pos_shape;
+    const prod = shape.reduce((a, b) => a * b, 1);
+    if (prod !== seqLen) {
+      const k = shape.length;
+      const fitted = k === 1 ? [seqLen] : [...Array<number>(k - 2).fill(1), ...axialFactors(seqLen)];
+      changes['axial_pos_shape'] = fitted;
+      notes.push(`axial_pos_shape [${shape.join(', ')}] → [${fitted.join(', ')}]`);
+    }
+  }
+  // max_position_embeddings ≥ seqLen, and (axial) ≤ the new product, which config validation requires
+  const maxPos = base.max_position_embeddings;
+  if (maxPos < seqLen || (changes['axial_pos_shape'] !== undefined && maxPos > seqLen)) {
+    changes['max_position_embeddings'] = seqLen;
+    notes.push(`max_position_embeddings ${maxPos} → ${seqLen}`);
+  }
+  if (notes.length === 0) return { config: base, note: null };
+  return { config: base.with(changes), note: `adjusted to seq_len ${seqLen}: ${notes.join(', ')}` };
+}
+
+/** Seeded pseudo-random token ids [batch·seqLen] in [0, vocab). */
+function tokens(n: number, vocab: number, seed: number): Int32Array {
+  const rng = new Rng(seed);
+  const ids = new Int32Array(n);
+  for (let i = 0; i < n; i++) ids[i] = rng.int(vocab);
+  return ids;
+}
+
+export async function runModelChild(req: ModelChildRequest): Promise<ModelChildResult> {
+  const be = await loadWasmBackend(req.threads !== undefined ? { threads: req.threads } : {});
+  try {
+    if (req.mode === 'baseline') {
+      return { seconds: null, times: [], loss: null, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, wasm_peak_bytes: be.arena.peakBytes, wasm_memory_bytes: be.arena.capacity, estimated_wasm_bytes: null };
+    }
+    const mode = req.mode;
+    const B = req.batch ?? 1;
+    const L = req.seqLen;
+    const reversible = req.reversible ?? true;
+    const config = ReformerConfig.fromJSON(req.config);
+    const run = (model: ReformerModelWithLMHead, ids: Int32Array, len: number): number =>
+      be.scope(() => {
+        const batch = { inputIds: ids, batch: B, seqLen: len };
+        if (mode === 'forward') return model.loss(batch).loss;
+        model.parameters.zeroGrads();
+        return model.lossAndGrad(batch).loss;
+      });
+    if (req.warmup ?? true) {
+      const w = Math.min(L, 4096);
+      be.scope(() => {
+        const small = fitConfigToLength(req.config, w).config;
+        run(new ReformerModelWithLMHead(be, small, { reversible }), tokens(B * w, small.vocab_size, 1), w);
+      });
+    }
+    const model = new ReformerModelWithLMHead(be, config, { reversible });
+    const ids = tokens(B * L, config.vocab_size, 2);
+    const estimate = model.memoryEstimate({ batch: B, seqLen: L }, mode).bytes;
+    be.arena.resetPeak();
+    const times: number[] = [];
+    let loss: number | null = null;
+    const reps = Math.max(1, req.reps ?? 3);
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      loss = run(model, ids, L);
+      times.push((performance.now() - t0) / 1000);
+      if (req.maxSeconds !== undefined && times.reduce((a, b) => a + b, 0) >= req.maxSeconds) break;
+    }
+    return {
+      seconds: median(times),
+      times,
+      loss,
+      peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+      wasm_peak_bytes: be.arena.peakBytes,
+      wasm_memory_bytes: be.arena.capacity,
+      estimated_wasm_bytes: estimate,
+    };
+  } finally {
+    be.close();
+  }
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  try {
+    const req = JSON.parse(process.argv[2] ?? '{}') as ModelChildRequest;
+    const result = await runModelChild(req);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } catch (e) {
+    const err = e as Error;
+    process.stderr.write(`error: ${err.name === 'ResourceError' ? 'ResourceError: ' : ''}${err.message ?? String(e)}\n`);
+    process.exitCode = 1;
+  }
+}

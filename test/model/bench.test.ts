@@ -1,0 +1,107 @@
+/**
+ * `reformer bench model` / `bench memory` (src/node/bench/model.ts, memory.ts): they run, print a table
+ * and, with --json, one JSON object as the last stdout line with the documented fields; the config is
+ * fitted to the length (and says so); impossible runs are refused with the memory numbers before
+ * anything starts; bad lengths are usage errors. Nothing here asserts on timings.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ReformerConfig } from '../../src/config/reformer-config.js';
+import { fitConfigToLength } from '../../src/node/bench/model-child.js';
+import { REFERENCE_CONFIG } from '../../src/node/bench/model.js';
+import { runCli } from '../../src/node/cli/main.js';
+import { Capture } from '../cli/helpers.js';
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: Capture; stderr: Capture }> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const code = await runCli(argv, { stdout, stderr, handleSignals: false });
+  return { code, stdout, stderr };
+}
+
+function lastJson(out: Capture): Record<string, unknown> {
+  const lines = out.text.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+}
+
+describe('reformer bench model', () => {
+  it('--mode forward --json: table, config note, and the JSON line with mode, seq_len, threads, tokens_per_s, seconds, peak_rss_bytes', async () => {
+    const r = await cli(['bench', 'model', '--seq-len', '256', '--mode', 'forward', '--repeats', '1', '--threads', '1', '--json']);
+    expect(r.code, r.stderr.text).toBe(0);
+    expect(r.stdout.text).toMatch(/^mode +seq_len +threads +tokens\/s +s\/call +peak RSS/m);
+    expect(r.stdout.text).toMatch(/config adjusted to seq_len 256: axial_pos_shape \[64, 64\] → \[16, 16\]/);
+    const j = lastJson(r.stdout);
+    expect(Object.keys(j).slice(0, 6)).toEqual(['mode', 'seq_len', 'threads', 'tokens_per_s', 'seconds', 'peak_rss_bytes']);
+    expect(j.mode).toBe('forward');
+    expect(j.seq_len).toBe(256);
+    expect(j.threads).toBe(1);
+    for (const k of ['tokens_per_s', 'seconds', 'peak_rss_bytes', 'wasm_peak_bytes', 'estimated_wasm_bytes']) expect((j[k] as number) > 0, k).toBe(true);
+    expect(j.estimated_wasm_bytes as number).toBeGreaterThanOrEqual(j.wasm_peak_bytes as number);
+  });
+
+  it('--mode train with an HF config.json of the user', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-model-'));
+    const path = join(dir, 'config.json');
+    writeFileSync(path, JSON.stringify({ ...REFERENCE_CONFIG, hidden_size: 64, attention_head_size: 16, feed_forward_size: 128, axial_pos_embds_dim: [32, 32], attn_layers: ['lsh', 'local', 'lsh'], num_hidden_layers: 3 }));
+    const r = await cli(['bench', 'model', '--config', path, '--seq-len', '128', '--mode', 'train', '--repeats', '2', '--threads', '1', '--json']);
+    expect(r.code, r.stderr.text).toBe(0);
+    const j = lastJson(r.stdout);
+    expect(j.mode).toBe('train');
+    expect((j.times as number[]).length).toBe(2);
+    expect(r.stdout.text).toMatch(/3 layers \[lsh, local, lsh\]/);
+  });
+
+  it('refuses a run that cannot fit the 4 GiB WASM memory before starting it (exit 1, one line with the numbers)', async () => {
+    const r = await cli(['bench', 'model', '--seq-len', '1048576', '--mode', 'train', '--threads', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.text).toMatch(/ResourceError.*training step of batch 1 × 1048576 tokens needs about [\d.]+ GiB.*more than the 4 GiB.*use a sequence length of at most \d+, or evaluation only/);
+    expect(r.stdout.text).toBe('');
+  });
+
+  it('a training length that is not a multiple of the chunk lengths is a usage error', async () => {
+    const r = await cli(['bench', 'model', '--seq-len', '200', '--mode', 'train', '--threads', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.text).toMatch(/--seq-len 200: training needs a multiple of 64 \(the chunk lengths' lcm\); use 192 or 256/);
+  });
+
+  it('bench/configs/reference.json is the built-in reference config', () => {
+    const file = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'bench', 'configs', 'reference.json'), 'utf8')) as Record<string, unknown>;
+    expect(file).toEqual({ ...REFERENCE_CONFIG });
+    expect(() => ReformerConfig.fromJSON(file)).not.toThrow();
+  });
+
+  it('fitConfigToLength: axial shape with product L, max_position_embeddings = L; no change when it fits', () => {
+    const fit = fitConfigToLength({ ...REFERENCE_CONFIG }, 65536);
+    expect(fit.config.axial_pos_shape).toEqual([256, 256]);
+    expect(fit.config.max_position_embeddings).toBe(65536);
+    expect(fitConfigToLength({ ...REFERENCE_CONFIG }, 12288).config.axial_pos_shape).toEqual([96, 128]);
+    expect(fitConfigToLength({ ...REFERENCE_CONFIG }, 4096).note).toBeNull();
+  });
+});
+
+describe('reformer bench memory', () => {
+  it('--layers 2,4 --json: one training step per layer count and mode, peak RSS of child processes', async () => {
+    const r = await cli(['bench', 'memory', '--seq-len', '256', '--layers', '2,4', '--threads', '1', '--json']);
+    expect(r.code, r.stderr.text).toBe(0);
+    expect(r.stdout.text).toMatch(/^layers +reversible peak RSS +WASM peak +estimate +stored peak RSS/m);
+    const j = lastJson(r.stdout) as { seq_len: number; rows: Array<Record<string, number | null>> };
+    expect(j.seq_len).toBe(256);
+    expect(j.rows.map((x) => x.layers)).toEqual([2, 4]);
+    for (const row of j.rows) {
+      for (const k of ['reversible_peak_rss_bytes', 'stored_peak_rss_bytes', 'reversible_wasm_peak_bytes', 'stored_wasm_peak_bytes']) expect((row[k] as number) > 0, k).toBe(true);
+      expect(row.reversible_estimated_bytes!).toBeGreaterThanOrEqual(row.reversible_wasm_peak_bytes!);
+      expect(row.stored_estimated_bytes!).toBeGreaterThanOrEqual(row.stored_wasm_peak_bytes!);
+    }
+    // storing activations costs more WASM memory per extra layer than the reversible backward
+    const [a, b] = j.rows as [Record<string, number>, Record<string, number>];
+    expect(b.stored_wasm_peak_bytes! - a.stored_wasm_peak_bytes!).toBeGreaterThan(b.reversible_wasm_peak_bytes! - a.reversible_wasm_peak_bytes!);
+  });
+
+  it('--mode is a flag of bench model only', async () => {
+    const r = await cli(['bench', 'memory', '--mode', 'train', '--threads', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.text).toMatch(/--mode applies to bench model, not to bench memory/);
+  });
+});
