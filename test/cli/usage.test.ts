@@ -112,4 +112,9 @@ describe('commands whose engine has not landed exit 3 with one line', () => {
       expect(r.stdout.text).toBe('');
     });
   }
+  if (pending.length === 0) {
+    it('none left: every bench target has a registered benchmark', () => {
+      expect(BENCH_TARGETS.filter((t) => !BENCHMARKS.some((b) => b.name === t))).toEqual([]);
+    });
+  }
 });
