@@ -96,6 +96,37 @@ describe('WorkerPool', () => {
     be.close();
   });
 
+  it('back-to-back jobs of different sizes: every call runs exactly once, in its own job (no stale claims)', async () => {
+    const be = await loadWasmBackend({ variant: 'simd', threads: 2 });
+    const bytes = readFileSync(join(REPO, 'build', 'kernels.simd.shared.wasm'));
+    const pool = new WorkerPool({ module: new WebAssembly.Module(bytes), memory: be.arena.memory, threads: 3, spinMs: 5 });
+    await pool.ready();
+    // job j adds 1 to slots [0, count_j) of its own row (axpy with alpha 1 of a row of ones): a call
+    // run twice, skipped, or run with another job's arguments leaves a wrong count somewhere
+    const jobs = 3000;
+    const width = 16;
+    const acc = be.floats(jobs * 8 * width);
+    const ones = be.floats(width).fill(1);
+    const counts: number[] = [];
+    for (let j = 0; j < jobs; j++) {
+      const count = 1 + ((j * 7) % 8);
+      counts.push(count);
+      const calls = Array.from({ length: count }, (_, i) => ({
+        kernel: 'axpy' as const,
+        args: [acc.byteOffset + (j * 8 + i) * width * 4, 1, ones.byteOffset, width],
+      }));
+      pool.runAll(calls, (c) => be.kernels.axpy(c.args[0]!, c.args[1]!, c.args[2]!, c.args[3]!));
+    }
+    for (let j = 0; j < jobs; j++) {
+      for (let i = 0; i < 8; i++) {
+        const want = i < counts[j]! ? 1 : 0;
+        for (let e = 0; e < width; e++) if (acc[(j * 8 + i) * width + e] !== want) expect.fail(`job ${j} slot ${i}: ${acc[(j * 8 + i) * width + e]} != ${want}`);
+      }
+    }
+    pool.close();
+    be.close();
+  });
+
   it('needs a shared memory and at least 2 threads', () => {
     const module = new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
     expect(() => new WorkerPool({ module, memory: new WebAssembly.Memory({ initial: 1 }), threads: 2 })).toThrow(/must be shared/);

@@ -163,6 +163,10 @@ export class WorkerPool implements KernelExecutor {
     this.busy = true;
     const H = this.ctl;
     try {
+      const gen = (this.gen = (this.gen + 1) & GEN_MASK);
+      // close the claim word first: a worker still holding the previous job's last claim word (index ==
+      // its count) must fail its compare-and-swap instead of taking a call of the table rewritten below
+      Atomics.store(H, LAYOUT.NEXT, (gen << LAYOUT.GEN_SHIFT) | LAYOUT.INDEX_MASK);
       for (let i = 0; i < n; i++) {
         const call = calls[i]!;
         const index = KERNEL_INDEX.get(call.kernel);
@@ -177,7 +181,6 @@ export class WorkerPool implements KernelExecutor {
         H[c + 3] = call.scratch ? call.scratch.stride : 0;
         this.args.set(call.args, ARGS_BASE + i * MAX_KERNEL_ARGS);
       }
-      const gen = (this.gen = (this.gen + 1) & GEN_MASK);
       H[LAYOUT.COUNT] = n;
       H[LAYOUT.DONE] = 0;
       H[LAYOUT.FAILED] = 0;
