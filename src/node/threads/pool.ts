@@ -181,9 +181,9 @@ export class WorkerPool implements KernelExecutor {
         H[c + 3] = call.scratch ? call.scratch.stride : 0;
         this.args.set(call.args, ARGS_BASE + i * MAX_KERNEL_ARGS);
       }
-      H[LAYOUT.COUNT] = n;
-      H[LAYOUT.DONE] = 0;
-      H[LAYOUT.FAILED] = 0;
+      Atomics.store(H, LAYOUT.COUNT, n); // atomic: ordered after the closing store above
+      Atomics.store(H, LAYOUT.DONE, 0);
+      Atomics.store(H, LAYOUT.FAILED, 0);
       Atomics.store(H, LAYOUT.NEXT, gen << LAYOUT.GEN_SHIFT); // publishes the calls written above
       Atomics.store(H, LAYOUT.SEQ, gen);
       Atomics.notify(H, LAYOUT.SEQ);
