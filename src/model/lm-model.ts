@@ -191,7 +191,7 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
       this.config,
       { batch: batch.batch, seqLen: batch.seqLen, mode, reversible: this.options.reversible, padding: batch.attentionMask != null, threads: this.backend.threads ?? 1, logits },
       limit,
-      `the ${this.backend.name} backend's memory limit (one 32-bit WebAssembly memory)`,
+      `the ${this.backend.name} backend's memory limit of one 32-bit WebAssembly memory`,
     );
   }
 
