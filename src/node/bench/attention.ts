@@ -12,7 +12,7 @@
  * Exact attention is O(L²): it is skipped (with a note) at lengths where its time, extrapolated
  * quadratically from the last measured length, would exceed `--exact-max-seconds`.
  *
- * `--json`: the last stdout line is `{"threads", "baseline_rss_bytes", "rows": [{"seq_len",
+ * `--json`: the last stdout line is `{"threads", "load_average": [before, after], "baseline_rss_bytes", "rows": [{"seq_len",
  * "lsh_s_per_token", "lsh_peak_rss_bytes", "exact_s_per_token" (null if skipped),
  * "exact_peak_rss_bytes", "note"}]}`.
  */
@@ -25,7 +25,7 @@ import { UsageError } from '../../errors.js';
 import { intListFlag, numberFlag } from '../cli/parse.js';
 import { defaultThreads } from '../wasm.js';
 import type { ChildRequest, ChildResult } from './attention-child.js';
-import { fmt, fmtBytes, table } from './measure.js';
+import { fmt, fmtBytes, loadAverage, table } from './measure.js';
 import type { BenchEnv, BenchSubcommand } from './registry.js';
 
 export const DEFAULT_SEQ_LENS = [1024, 4096, 16384, 65536, 262144, 1048576] as const;
@@ -86,6 +86,7 @@ export const attentionBench: BenchSubcommand = {
     const threads = env.threads ?? defaultThreads();
     const script = childScript(env.packageRoot);
     const log = (l: string): void => void env.stderr.write(`${l}\n`);
+    const loadBefore = loadAverage();
     const base = runChild(script, { mode: 'baseline', seqLen: 0, threads });
     if ('error' in base) throw new Error(`bench attention: the baseline child failed: ${base.error}`);
     log(`bench attention: ${threads} thread(s), one layer per child process (baseline RSS ${fmtBytes(base.peak_rss_bytes)})`);
@@ -149,11 +150,12 @@ export const attentionBench: BenchSubcommand = {
     if (flat.length >= 2) {
       env.stdout.write(`LSH time per token, max/min over L ≥ 4096: ${(Math.max(...flat) / Math.min(...flat)).toFixed(2)}×\n`);
     }
+    const loadAfter = loadAverage();
     env.stdout.write(
-      `(${threads} thread(s); one attention layer of the reference config, batch 1, evaluation; medians; peak RSS of a child process per row, baseline ${fmtBytes(base.peak_rss_bytes)})\n`,
+      `(${threads} thread(s); one attention layer of the reference config, batch 1, evaluation; medians; peak RSS of a child process per row, baseline ${fmtBytes(base.peak_rss_bytes)}; load average ${loadBefore} before, ${loadAfter} after)\n`,
     );
     if (env.json) {
-      env.stdout.write(`${JSON.stringify({ threads, baseline_rss_bytes: base.peak_rss_bytes, rows })}\n`);
+      env.stdout.write(`${JSON.stringify({ threads, load_average: [loadBefore, loadAfter], baseline_rss_bytes: base.peak_rss_bytes, rows })}\n`);
     }
     return failed ? 1 : 0;
   },

@@ -12,14 +12,14 @@
  *     sort): ns per key; and the 64-wide row gather that follows it: ns per row
  *
  * `--quick`: smaller sizes and time budgets (a smoke run; numbers are noisier).
- * `--json`: the last stdout line is `{"variant", "threads", "rows": [{name, unit, higher_is_better,
+ * `--json`: the last stdout line is `{"variant", "threads", "load_average": [before, after], "rows": [{name, unit, higher_is_better,
  * one_thread, all_threads, speedup}]}` (speedup = time on 1 thread / time on N threads).
  */
 import { Option } from 'commander';
 import type { WasmBackend } from '../../backend/wasm/wasm-backend.js';
 import { Rng } from '../../util/rng.js';
 import { defaultThreads, loadWasmBackend } from '../wasm.js';
-import { fmt, medianSeconds, table } from './measure.js';
+import { fmt, loadAverage, medianSeconds, table } from './measure.js';
 import type { BenchEnv, BenchSubcommand } from './registry.js';
 
 interface KernelRow {
@@ -198,6 +198,7 @@ export const kernelsBench: BenchSubcommand = {
     const one = await loadWasmBackend({ threads: 1 });
     const many = threads > 1 ? await loadWasmBackend({ threads }) : null;
     const log = (l: string): void => void env.stderr.write(`${l}\n`);
+    const loadBefore = loadAverage();
     log(`bench kernels: ${one.name}, 1 thread${many ? ` and ${threads} threads` : ''}${quick ? ' (quick)' : ''}`);
     const rows: KernelRow[] = [];
     try {
@@ -222,11 +223,15 @@ export const kernelsBench: BenchSubcommand = {
     env.stdout.write(
       `${table(header, rows.map((r) => [r.name, r.unit, fmt(r.oneThread), fmt(r.allThreads), r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×`]))}\n`,
     );
-    env.stdout.write(`(${one.name}; medians; speedup = time on 1 thread / time on ${threads} threads, same run)\n`);
+    const loadAfter = loadAverage();
+    env.stdout.write(
+      `(${one.name}; medians; speedup = time on 1 thread / time on ${threads} threads, same run; load average ${loadBefore} before, ${loadAfter} after)\n`,
+    );
     if (env.json) {
       const json = {
         variant: one.variant,
         threads,
+        load_average: [loadBefore, loadAfter],
         rows: rows.map((r) => ({
           name: r.name,
           unit: r.unit,

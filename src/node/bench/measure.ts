@@ -6,7 +6,16 @@
  * is taken. The first calls of a WASM function run in V8's baseline tier (Liftoff, ~3× slower:
  * ../shared/PERF-NOTES.md §6), which the warm-up absorbs.
  */
+import { loadavg } from 'node:os';
 import { Bench } from 'tinybench';
+
+/**
+ * The 1-minute load average now (other processes compete for the cores: with 2 cores, a load of 1
+ * means one core was busy on average; 0 on systems without it).
+ */
+export function loadAverage(): number {
+  return Math.round(loadavg()[0]! * 100) / 100;
+}
 
 export interface TimingOptions {
   /** Time budget of the tinybench run in ms. Default 500. */
