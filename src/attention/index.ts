@@ -60,4 +60,5 @@ export {
   type OracleResult,
   type SharedQkOracleParams,
 } from './oracle.js';
+export { attentionBlockAddForward, LEAN_BLOCK_ROWS, type LeanAttentionOptions, type LeanAttentionResult } from './lean.js';
 export { attentionQualityReport, type AttentionQualityOptions, type AttentionQualityRow } from './quality.js';

@@ -1,6 +1,6 @@
 /**
  * The model: parameters under HF names, reversible layers, `ReformerModel`, `ReformerModelWithLMHead`
- * (a `CausalLanguageModel`), checkpoints as bytes, conformance handlers.
+ * (a `CausalLanguageModel`), checkpoints as bytes, conformance handlers, the memory estimate.
  */
 export type { CausalLanguageModel, LossResult, TokenBatch } from './language-model.js';
 export { Parameters } from './parameters.js';
@@ -9,7 +9,9 @@ export { reversibleForward, reversibleBackward, reversibleInverse } from './reve
 export type { ReversibleBlock, ReversibleMode, ReversibleRecord, Sublayer, SublayerCall } from './reversible.js';
 export { AttentionSublayer, FeedForwardSublayer } from './sublayers.js';
 export { ReformerModel, reformerParamSpecs, chunkLengthRule } from './reformer-model.js';
-export type { EncoderInput, EncoderOutput, ReformerModelInit } from './reformer-model.js';
+export type { EncoderInput, EncoderOutput, OutputSink, ReformerModelInit } from './reformer-model.js';
+export { estimateMemory, checkMemory, lmParameterCount } from './memory.js';
+export type { MemoryEstimate, MemoryEstimateOptions, MemoryMode } from './memory.js';
 export { ReformerModelWithLMHead, lmParamSpecs } from './lm-model.js';
 export type { LmCallOptions, LmTrainResult } from './lm-model.js';
 export {

@@ -27,8 +27,10 @@ import { ResourceError } from '../errors.js';
 import { FF_LEAN_BLOCK_ROWS } from '../nn/feed-forward.js';
 import { chunkLengthRule, outputBlockRows, reformerParamSpecs } from './reformer-model.js';
 
+/** What is estimated: 'forward' = the evaluation loss (streamed), 'train' = one training step. */
 export type MemoryMode = 'forward' | 'train';
 
+/** The run whose peak memory `estimateMemory` estimates. */
 export interface MemoryEstimateOptions {
   readonly batch: number;
   /** Tokens per sequence (before eval padding to the chunk-length multiple). */
@@ -51,6 +53,7 @@ export interface MemoryEstimateOptions {
   readonly logits?: boolean;
 }
 
+/** Result of `estimateMemory`: bytes at the peak, and where it is reached. */
 export interface MemoryEstimate {
   /** Estimated peak bytes of WASM (arena) memory, parameters and gradients included. */
   readonly bytes: number;
