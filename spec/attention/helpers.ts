@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import type { Backend, Float } from '../../src/backend/backend.js';
 import type { AttentionConfig, NumBuckets } from '../../src/attention/config.js';
 import { Rng } from '../../src/util/rng.js';
+import { entryDerivative } from '../helpers/finite-difference.js';
 
 export type MaskKind = 'none' | 'ones' | 'right' | 'left' | 'first' | 'holes';
 
@@ -119,8 +120,9 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /**
- * Central finite differences of `loss` with respect to every entry of `param` (mutated and restored),
- * compared with `analytic`. Returns the worst `|fd − an| / (atol + rtol·|fd|)` (≤ 1 passes) and where.
+ * Finite differences of `loss` with respect to every entry of `param` (mutated and restored; Richardson-
+ * extrapolated central differences, see spec/helpers/finite-difference.ts), compared with `analytic`.
+ * Returns the worst `|fd − an| / (atol + rtol·|fd|)` (≤ 1 passes) and where.
  */
 export function finiteDifferenceCheck(
   param: Float,
@@ -131,13 +133,7 @@ export function finiteDifferenceCheck(
 ): { worst: number; index: number; fd: number; an: number } {
   let worst = { worst: 0, index: -1, fd: 0, an: 0 };
   for (let i = 0; i < param.length; i++) {
-    const keep = param[i]!;
-    param[i] = keep + step;
-    const up = loss();
-    param[i] = keep - step;
-    const down = loss();
-    param[i] = keep;
-    const fd = (up - down) / (2 * step);
+    const fd = entryDerivative(param, i, loss, step);
     const an = analytic[i]!;
     const ratio = Math.abs(fd - an) / (tol.atol + tol.rtol * Math.abs(fd));
     if (ratio > worst.worst || Number.isNaN(ratio)) worst = { worst: Number.isNaN(ratio) ? Infinity : ratio, index: i, fd, an };
