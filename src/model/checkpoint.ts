@@ -103,7 +103,8 @@ export interface LoadOptions {
 
 /**
  * Copies a safetensors file's tensors into `params` by HF name, checking every shape and that every
- * value is finite (one pass per tensor, at load time only).
+ * value is finite (one pass per tensor, at load time only). All or nothing: every check runs before the
+ * first value is copied, so a rejected file leaves `params` as they were (a model keeps its weights).
  * `lm_head.bias` may come as `lm_head.decoder.bias` (or both, if equal).
  * @throws FormatError naming a missing tensor, a shape mismatch, a NaN or infinite weight, differing
  *   tied biases, or (strict) tensors the model does not have.
@@ -111,6 +112,7 @@ export interface LoadOptions {
 export function loadParameters(params: Parameters, file: SafetensorsFile, strict = true): void {
   const f64 = params.params instanceof Float64Array;
   const read = (name: string): ArrayLike<number> => (f64 ? file.float64(name) : file.float32(name));
+  const staged: { name: string; shape: readonly number[]; data: ArrayLike<number> }[] = [];
   for (const e of params.entries) {
     let source = e.name;
     if (e.name === TIED_BIAS && !file.has(TIED_BIAS)) source = TIED_BIAS_ALIAS;
@@ -119,6 +121,10 @@ export function loadParameters(params: Parameters, file: SafetensorsFile, strict
         `checkpoint: tensor "${e.name}" [${e.shape.join(', ')}] is missing; the checkpoint does not belong to this config.json ` +
           `(has ${file.names().length} tensors, e.g. ${file.names().slice(0, 3).join(', ')})`,
       );
+    }
+    const shape = file.entry(source).shape;
+    if (shape.length !== e.shape.length || shape.some((d, i) => d !== e.shape[i])) {
+      throw new FormatError(`parameter "${e.name}" has shape [${shape.join(', ')}], the model expects [${e.shape.join(', ')}]; the checkpoint and config.json disagree`);
     }
     const data = read(source);
     const bad = firstNonFinite(data);
@@ -130,7 +136,7 @@ export function loadParameters(params: Parameters, file: SafetensorsFile, strict
           'the weights are damaged (a diverged training run or a corrupted file): load an earlier checkpoint',
       );
     }
-    params.set(e.name, file.entry(source).shape, data);
+    staged.push({ name: e.name, shape, data });
   }
   if (params.has(TIED_BIAS) && file.has(TIED_BIAS) && file.has(TIED_BIAS_ALIAS)) {
     const a = file.float32(TIED_BIAS);
@@ -148,6 +154,7 @@ export function loadParameters(params: Parameters, file: SafetensorsFile, strict
       );
     }
   }
+  for (const t of staged) params.set(t.name, t.shape, t.data);
 }
 
 /**

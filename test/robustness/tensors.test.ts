@@ -8,7 +8,7 @@ import { ReferenceBackend } from '../../src/backend/reference.js';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ConfigError, FormatError, ShapeError } from '../../src/errors.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
-import { encoderCheckpointToBytes, encoderFromCheckpoint, lmCheckpointToBytes, lmFromCheckpoint } from '../../src/model/checkpoint.js';
+import { encoderCheckpointToBytes, encoderFromCheckpoint, lmCheckpointToBytes, lmFromCheckpoint, loadParameters } from '../../src/model/checkpoint.js';
 import type { TokenBatch } from '../../src/model/language-model.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { ReformerModel } from '../../src/model/reformer-model.js';
@@ -142,6 +142,26 @@ describe('NaN or Inf in weights: refused when a checkpoint is loaded, naming the
     const bad = serializeSafetensors(st.names().map((n) => ({ name: n, shape: st.entry(n).shape, data: st.float32(n).map((x, i) => (n === 'encoder.layer_norm.bias' && i === 0 ? Number.NaN : x)) })));
     expectTyped(() => encoderFromCheckpoint(be, { ...ef, safetensors: bad }), FormatError, /tensor "encoder\.layer_norm\.bias" holds 1 NaN/);
     expect(Array.from(lmFromCheckpoint(be, files).params)).toEqual(Array.from(model.params));
+  });
+
+  it('loading into an existing model is all or nothing: a bad last tensor, a wrong shape or a foreign tensor leaves every weight as it was', () => {
+    const target = new ReformerModelWithLMHead(be, SMALL, { seed: 11 });
+    const before = Float32Array.from(target.params);
+    const st = parseSafetensors(files.safetensors);
+    const last = target.parameters.entries.at(-1)!.name;
+    const rewrite = (edit: (n: string, data: Float32Array) => { name: string; shape: readonly number[]; data: Float32Array }[]): Uint8Array =>
+      serializeSafetensors(st.names().flatMap((n) => edit(n, st.float32(n))));
+    const cases: Array<[string, Uint8Array, RegExp]> = [
+      ['NaN in the last tensor', rewrite((n, data) => [{ name: n, shape: st.entry(n).shape, data: n === last || (last === 'lm_head.bias' && n === 'lm_head.decoder.bias') ? data.map((x, i) => (i === 0 ? Number.NaN : x)) : data }]), /NaN or infinite/],
+      ['a wrong shape', rewrite((n, data) => [{ name: n, shape: n === 'lm_head.decoder.weight' ? [data.length] : st.entry(n).shape, data }]), /has shape \[\d+\], the model expects/],
+      ['a foreign tensor', rewrite((n, data) => [{ name: n, shape: st.entry(n).shape, data }, ...(n === 'lm_head.decoder.weight' ? [{ name: 'extra.weight', shape: [1], data: Float32Array.of(1) }] : [])]), /tensor\(s\) the model does not have: extra\.weight/],
+    ];
+    for (const [what, bytes, message] of cases) {
+      expectTyped(() => loadParameters(target.parameters, parseSafetensors(bytes)), FormatError, message);
+      expect(Float32Array.from(target.params), what).toEqual(before);
+    }
+    loadParameters(target.parameters, parseSafetensors(files.safetensors)); // and a good file does load
+    expect(Array.from(target.params)).toEqual(Array.from(model.params));
   });
 });
 
