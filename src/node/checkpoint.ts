@@ -7,14 +7,16 @@
  *   <out>/checkpoint/        the newest checkpoint (replaced atomically at each save)
  *   <out>/metrics.jsonl      one JSON record per logged step / validation
  *   <out>/training.svg       training and validation bits per byte against step
- * Commands that take a checkpoint accept either the run directory or the checkpoint directory.
+ * Commands that take a checkpoint accept either the run directory or the checkpoint directory, or a
+ * plain HuggingFace model folder (`save_pretrained(..., safe_serialization=True)`: `config.json` +
+ * `model.safetensors`, no manifest), read as it is (inference only: it has no trainer state).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FormatError, UsageError } from '../errors.js';
 import { CHECKPOINT_FILES, decodeTrainerSnapshot, encodeTrainerSnapshot } from '../train/checkpoint.js';
 import type { TrainerSnapshot } from '../train/trainer.js';
-import { readDirChecked, resolveCompleteDir, writeDirAtomic, type AtomicDirHooks, type Manifest } from './atomic.js';
+import { MANIFEST, readDirChecked, resolveCompleteDir, writeDirAtomic, type AtomicDirHooks, type Manifest } from './atomic.js';
 
 /** Name of the checkpoint directory inside a run directory. */
 export const CHECKPOINT_SUBDIR = 'checkpoint';
@@ -48,7 +50,8 @@ export interface LoadedCheckpoint {
   readonly weights: Uint8Array;
   /** Null if the checkpoint has no trainer state (inference only). */
   readonly snapshot: TrainerSnapshot | null;
-  readonly manifest: Manifest;
+  /** Null for a plain HuggingFace folder (nothing to verify the files against). */
+  readonly manifest: Manifest | null;
 }
 
 /**
@@ -68,14 +71,16 @@ function hasBackup(dir: string): boolean {
 }
 
 /**
- * Loads and verifies a checkpoint (run directory or checkpoint directory).
+ * Loads and verifies a checkpoint (run directory or checkpoint directory), or reads a plain HuggingFace
+ * model folder (`config.json` + `model.safetensors`, no `manifest.json` and none of our trainer files).
  * @throws UsageError if the path does not exist; FormatError if it is not a complete checkpoint (message
- *   says what is missing or corrupted).
+ *   says what is missing or corrupted), or an HF folder holds only a PyTorch pickle or sharded weights.
  */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
   const dir = checkpointDirFor(path);
   const found = resolveCompleteDir(dir);
   if (found === null) {
+    if (isHuggingFaceFolder(dir)) return loadHuggingFaceFolder(dir);
     if (existsSync(dir) && statSync(dir).isDirectory()) readDirChecked(dir); // throws the precise reason
     throw new FormatError(`${path}: not a complete checkpoint`);
   }
@@ -91,5 +96,40 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     weights: files[CHECKPOINT_FILES.weights]!,
     snapshot,
     manifest,
+  };
+}
+
+/**
+ * A folder HF's `save_pretrained` could have written: a `config.json`, no manifest, and none of our
+ * trainer files (a reformer-ts checkpoint that lost its manifest is an interrupted save, not this).
+ */
+function isHuggingFaceFolder(dir: string): boolean {
+  const has = (name: string): boolean => existsSync(join(dir, name));
+  return existsSync(dir) && statSync(dir).isDirectory() && has(CHECKPOINT_FILES.config) && !has(MANIFEST) &&
+    !has(CHECKPOINT_FILES.trainerState) && !has(CHECKPOINT_FILES.optimizer);
+}
+
+/** Reads `config.json` + `model.safetensors` of an HF folder; the model validates both when it loads them. */
+function loadHuggingFaceFolder(dir: string): LoadedCheckpoint {
+  const weightsPath = join(dir, CHECKPOINT_FILES.weights);
+  if (!existsSync(weightsPath)) {
+    if (existsSync(join(dir, 'model.safetensors.index.json'))) {
+      throw new FormatError(`${dir}: sharded weights (model.safetensors.index.json) are not supported; re-save with save_pretrained(folder, safe_serialization=True, max_shard_size="100GB") to get one model.safetensors`);
+    }
+    if (existsSync(join(dir, 'pytorch_model.bin'))) {
+      throw new FormatError(`${dir}: has pytorch_model.bin (a PyTorch pickle), which is not read here; convert it once in Python: ReformerModelWithLMHead.from_pretrained(folder).save_pretrained(folder, safe_serialization=True)`);
+    }
+    throw new FormatError(`${dir}: has config.json but no ${CHECKPOINT_FILES.weights} (and no ${MANIFEST}: not a reformer-ts checkpoint either)`);
+  }
+  for (const p of [join(dir, CHECKPOINT_FILES.config), weightsPath]) {
+    if (!statSync(p).isFile()) throw new FormatError(`${p}: not a regular file`);
+  }
+  return {
+    dir,
+    recovered: false,
+    config: new Uint8Array(readFileSync(join(dir, CHECKPOINT_FILES.config))),
+    weights: new Uint8Array(readFileSync(weightsPath)),
+    snapshot: null,
+    manifest: null,
   };
 }

@@ -1,5 +1,8 @@
-/** The CLI with its real engine: a tiny Reformer trains, evaluates and samples from its checkpoint. */
-import { mkdtempSync, readFileSync } from 'node:fs';
+/**
+ * The CLI with its real engine: a tiny Reformer trains, evaluates and samples from its checkpoint, and
+ * from the same weights as a plain HuggingFace folder (config.json + model.safetensors, no manifest).
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -38,5 +41,18 @@ describe('reformer train / eval / generate with ReformerModelWithLMHead', () => 
     const again = await cli(['generate', '--checkpoint', run, '--prompt', 'GATTACA', '--max-new-tokens', '12', '--seed', '5']);
     expect(again.stdout.text).toBe(g.stdout.text);
     expect(readFileSync(join(run, 'training.svg'), 'utf8')).toContain('<svg');
+
+    // the same weights as a plain HuggingFace folder (save_pretrained layout, no manifest): read as it is
+    const hf = join(dir, 'hf');
+    mkdirSync(hf);
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(run, 'checkpoint', f), join(hf, f));
+    const hfEval = await cli(['eval', '--checkpoint', hf, '--data', data, '--batch', '16']);
+    expect(hfEval.code).toBe(0);
+    expect(hfEval.stdout.lines().at(-1)).toBe(e.stdout.lines().at(-1));
+    const hfGen = await cli(['generate', '--checkpoint', hf, '--prompt', 'GATTACA', '--max-new-tokens', '12', '--seed', '5']);
+    expect(hfGen.stdout.text).toBe(g.stdout.text);
+    const hfResume = await cli(['train', '--resume', hf, '--steps', '9']);
+    expect(hfResume.code).toBe(2);
+    expect(hfResume.stderr.text).toMatch(/^reformer: FormatError: --resume .*hf: the checkpoint has no trainer state \(inference only\); nothing to resume\n$/);
   });
 });

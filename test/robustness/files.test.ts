@@ -2,8 +2,9 @@
  * Robustness, files: safetensors with a truncated body, a header length larger than the file, a header
  * that is not JSON, offsets out of range or overlapping, dtype/shape/byte-length disagreements, a huge
  * header; config.json that is not JSON or misses fields; a checkpoint folder with one file missing or
- * a corrupted file; empty or binary data files. Each is a FormatError (ConfigError for config fields)
- * naming the file and the problem, and no reader allocates more than the input it was given.
+ * a corrupted file; a HuggingFace folder with only a PyTorch pickle or sharded weights; empty or binary
+ * data files. Each is a FormatError (ConfigError for config fields) naming the file and the problem,
+ * and no reader allocates more than the input it was given.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -242,6 +243,41 @@ describe('a checkpoint folder with one file missing or corrupted', () => {
 
   it('a folder that does not exist is a UsageError', () => {
     expectTyped(() => loadCheckpoint(join(tmpdir(), 'no-such-reformer-checkpoint-xyz')), UsageError, /no such checkpoint directory/);
+  });
+});
+
+describe('a plain HuggingFace folder (save_pretrained: config.json + model.safetensors, no manifest)', () => {
+  const hfFolder = (files: Record<string, string | Uint8Array>): string => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'reformer-hf-')), 'hf');
+    mkdirSync(dir);
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+    return dir;
+  };
+
+  it('loads as it is: the same bytes, no trainer state, no manifest', () => {
+    const weights = new Uint8Array(40).fill(3);
+    const dir = hfFolder({ 'config.json': '{"model_type": "reformer"}\n', 'model.safetensors': weights, 'generation_config.json': '{}' });
+    const ck = loadCheckpoint(dir);
+    expect(ck.dir).toBe(dir);
+    expect(ck.weights).toEqual(weights);
+    expect(new TextDecoder().decode(ck.config)).toBe('{"model_type": "reformer"}\n');
+    expect(ck.snapshot).toBeNull();
+    expect(ck.manifest).toBeNull();
+  });
+
+  it('only pytorch_model.bin, sharded weights, or no weights at all: a FormatError saying what to do', () => {
+    const config = '{"model_type": "reformer"}';
+    expectTyped(() => loadCheckpoint(hfFolder({ 'config.json': config, 'pytorch_model.bin': 'PK' })), FormatError, /pytorch_model\.bin \(a PyTorch pickle\).*safe_serialization=True/);
+    expectTyped(() => loadCheckpoint(hfFolder({ 'config.json': config, 'model.safetensors.index.json': '{}' })), FormatError, /sharded weights .* are not supported/);
+    expectTyped(() => loadCheckpoint(hfFolder({ 'config.json': config })), FormatError, /has config\.json but no model\.safetensors/);
+    const dirWeights = hfFolder({ 'config.json': config });
+    mkdirSync(join(dirWeights, 'model.safetensors'));
+    expectTyped(() => loadCheckpoint(dirWeights), FormatError, /model\.safetensors: not a regular file/);
+  });
+
+  it('a reformer-ts checkpoint that lost its manifest is still an interrupted save, not an HF folder', () => {
+    const dir = hfFolder({ 'config.json': '{}', 'model.safetensors': new Uint8Array(8), 'trainer_state.json': '{}' });
+    expectTyped(() => loadCheckpoint(dir), FormatError, /no manifest\.json; not a complete checkpoint/);
   });
 });
 

@@ -99,7 +99,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   program
     .command('eval')
     .description('bits per byte of a checkpoint on a whole data file (last stdout line: "bits_per_byte: <value>")')
-    .requiredOption('--checkpoint <dir>', 'checkpoint directory, or a run directory holding checkpoint/', nonEmptyFlag('--checkpoint'))
+    .requiredOption('--checkpoint <dir>', 'checkpoint directory, a run directory holding checkpoint/, or a HuggingFace folder (config.json + model.safetensors)', nonEmptyFlag('--checkpoint'))
     .requiredOption('--data <file>', 'text or FASTA file (optionally .gz) to score', nonEmptyFlag('--data'))
     .option('--seq-len <n>', "window length (default: the model's training length); windows overlap by one token, every byte after the first is scored once", intFlag('--seq-len', 2))
     .option('--batch <n>', 'windows per forward pass (default 1)', intFlag('--batch'))
@@ -113,7 +113,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   program
     .command('generate')
     .description('sample text from a checkpoint, streamed to stdout (the prompt is not echoed)')
-    .requiredOption('--checkpoint <dir>', 'checkpoint directory, or a run directory holding checkpoint/', nonEmptyFlag('--checkpoint'))
+    .requiredOption('--checkpoint <dir>', 'checkpoint directory, a run directory holding checkpoint/, or a HuggingFace folder (config.json + model.safetensors)', nonEmptyFlag('--checkpoint'))
     .requiredOption('--prompt <text>', 'text to continue (at least one byte)', nonEmptyFlag('--prompt'))
     .option('--max-new-tokens <n>', 'bytes to generate', intFlag('--max-new-tokens'), 200)
     .option('--temperature <t>', 'softmax temperature; 0 = greedy (argmax)', numberFlag('--temperature', 0, 100), 1)
@@ -130,7 +130,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   program
     .command('verify')
     .description('LSH vs exact attention per number of hash rounds on real text: output error and attention-mass recall of every LSH layer')
-    .option('--checkpoint <dir>', 'checkpoint (or run directory) whose LSH layers to check', nonEmptyFlag('--checkpoint'))
+    .option('--checkpoint <dir>', 'checkpoint, run directory or HuggingFace folder whose LSH layers to check', nonEmptyFlag('--checkpoint'))
     .option('--preset <name>', `fresh, untrained model of a preset instead: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`, choiceFlag('--preset', engine.presets))
     .option('--data <file>', 'text or FASTA file to take the window from (default: the embedded Crime and Punishment)', nonEmptyFlag('--data'))
     .option('--seq-len <n>', `window length, a multiple of the chunk lengths (default ${VERIFY_DEFAULTS.seqLen}, at most the model's length; the exact oracle is O(n²))`, intFlag('--seq-len', 2))
