@@ -29,29 +29,38 @@ function expectGrad(name: string, param: Float, analytic: ArrayLike<number>, los
   expect(r.worst, `${name}[${r.index}]: finite difference ${r.fd}, analytic ${r.an}`).toBeLessThanOrEqual(1);
 }
 
+/**
+ * An LSH self-attention case in float64: inputs and weights drawn from the case's seed, the analytic
+ * gradients of loss = Σ out ⊙ probe, and that loss with the first forward's buckets replayed.
+ */
+function lshCase(c: AttnCase, paperExact: boolean) {
+  const be = new ReferenceBackend({ dtype: 'f64' });
+  const rng = new Rng(c.seed);
+  const L = seqLenOf(c);
+  const all = c.heads * c.headSize;
+  const cfg = configOf(c);
+  const x = normal(be, c.batch * L * c.hidden, rng);
+  const w = {
+    'query_key.weight': normal(be, all * c.hidden, rng, 1 / Math.sqrt(c.hidden)),
+    'value.weight': normal(be, all * c.hidden, rng, 1 / Math.sqrt(c.hidden)),
+  };
+  const mask = maskOf(c.mask, c.batch, L, rng);
+  const probe = normal(be, c.batch * L * all, rng);
+  const opts = { batch: c.batch, seqLen: L, attentionMask: mask, rng, paperExact };
+  const first = lshSelfAttentionForward(be, cfg, w, x, opts);
+  const replay = { ...opts, buckets: first.cache.attention.buckets };
+  const loss = () => dot(lshSelfAttentionForward(be, cfg, w, x, replay).out, probe);
+  const g = { 'query_key.weight': be.floats(all * c.hidden), 'value.weight': be.floats(all * c.hidden) };
+  const dx = be.floats(x.length);
+  lshSelfAttentionBackward(be, w, g, first.cache, probe, dx);
+  return { x, w, g, dx, loss };
+}
+
 describe('gradients == finite differences (float64)', () => {
   it('LSH self-attention: input, query_key.weight, value.weight (HF and paper-exact)', () => {
     fc.assert(
       fc.property(small, fc.boolean(), (c: AttnCase, paper) => {
-        const be = new ReferenceBackend({ dtype: 'f64' });
-        const rng = new Rng(c.seed);
-        const L = seqLenOf(c);
-        const all = c.heads * c.headSize;
-        const cfg = configOf(c);
-        const x = normal(be, c.batch * L * c.hidden, rng);
-        const w = {
-          'query_key.weight': normal(be, all * c.hidden, rng, 1 / Math.sqrt(c.hidden)),
-          'value.weight': normal(be, all * c.hidden, rng, 1 / Math.sqrt(c.hidden)),
-        };
-        const mask = maskOf(c.mask, c.batch, L, rng);
-        const probe = normal(be, c.batch * L * all, rng);
-        const opts = { batch: c.batch, seqLen: L, attentionMask: mask, rng, paperExact: paper };
-        const first = lshSelfAttentionForward(be, cfg, w, x, opts);
-        const replay = { ...opts, buckets: first.cache.attention.buckets };
-        const loss = () => dot(lshSelfAttentionForward(be, cfg, w, x, replay).out, probe);
-        const g = { 'query_key.weight': be.floats(all * c.hidden), 'value.weight': be.floats(all * c.hidden) };
-        const dx = be.floats(x.length);
-        lshSelfAttentionBackward(be, w, g, first.cache, probe, dx);
+        const { x, w, g, dx, loss } = lshCase(c, paper);
         expectGrad('x', x, dx, loss);
         expectGrad('query_key.weight', w['query_key.weight'], g['query_key.weight'], loss);
         expectGrad('value.weight', w['value.weight'], g['value.weight'], loss);
@@ -64,32 +73,18 @@ describe('gradients == finite differences (float64)', () => {
     // found at FC_SEED=655057377 with 3000 runs: a plain central difference at h = 1e-5 gave 0.0886387 for
     // query_key.weight[6], the analytic gradient 0.0886400, and the difference converged to it as h shrank
     const c: AttnCase = { batch: 2, heads: 2, headSize: 2, hidden: 3, chunkLength: 2, numChunks: 2, numHashes: 1, numBuckets: [2, 2], before: 0, after: 1, causal: false, mask: 'holes', seed: 1959880576 };
-    const be = new ReferenceBackend({ dtype: 'f64' });
-    const rng = new Rng(c.seed);
-    const L = seqLenOf(c);
-    const all = c.heads * c.headSize;
-    const x = normal(be, c.batch * L * c.hidden, rng);
-    const w = {
-      'query_key.weight': normal(be, all * c.hidden, rng, 1 / Math.sqrt(c.hidden)),
-      'value.weight': normal(be, all * c.hidden, rng, 1 / Math.sqrt(c.hidden)),
-    };
-    const mask = maskOf(c.mask, c.batch, L, rng);
-    const probe = normal(be, c.batch * L * all, rng);
-    const opts = { batch: c.batch, seqLen: L, attentionMask: mask, rng };
-    const first = lshSelfAttentionForward(be, configOf(c), w, x, opts);
-    const loss = () => dot(lshSelfAttentionForward(be, configOf(c), w, x, { ...opts, buckets: first.cache.attention.buckets }).out, probe);
-    const g = { 'query_key.weight': be.floats(all * c.hidden), 'value.weight': be.floats(all * c.hidden) };
-    lshSelfAttentionBackward(be, w, g, first.cache, probe, be.floats(x.length));
-    expectGrad('query_key.weight', w['query_key.weight'], g['query_key.weight'], loss);
-    // the plain central difference at the same step does miss it: the check above is not vacuous
+    const { w, g, loss } = lshCase(c, false);
     const p = w['query_key.weight'];
+    const an = g['query_key.weight'][6]!;
+    expectGrad('query_key.weight', p, g['query_key.weight'], loss);
+    // the plain central difference at the same step does miss it: the check above is not vacuous
     const keep = p[6]!;
     p[6] = keep + 1e-5;
     const up = loss();
     p[6] = keep - 1e-5;
     const down = loss();
     p[6] = keep;
-    expect(Math.abs((up - down) / 2e-5 - g['query_key.weight'][6]!)).toBeGreaterThan(TOL.grad.atol + TOL.grad.rtol * Math.abs(g['query_key.weight'][6]!));
+    expect(Math.abs((up - down) / 2e-5 - an)).toBeGreaterThan(TOL.grad.atol + TOL.grad.rtol * Math.abs(an));
   });
 
   it('local self-attention: input, query/key/value.weight', () => {
