@@ -13,5 +13,6 @@ export {
 export { activationForward, activationBackward } from './activations';
 export { add, axpy, scale, addRowVector, sumRows, sumRowsStrided, sumSquares } from './elementwise';
 export { chunkAttentionForward, chunkAttentionBackward, chunkAttentionScratchBytes } from './attention';
+export { lshRoundCombine } from './rounds';
 export { adamw } from './adamw';
 export { heapBase } from './memory';

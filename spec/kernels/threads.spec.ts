@@ -3,9 +3,9 @@
  * memory), for every operation that it splits: gemm (all layouts, both paths), gemmBatched, chunked
  * attention forward and backward (the backward's race-free partition mode, wrap-around windows,
  * masks, several rounds, paper mode), layer norm and its parameter gradients, RMS norm, softmax,
- * LSH hashing (across the 128-row blocks), the split counting sort, row gathers and scatters,
- * element-wise ops, activations, AdamW, bias sums; and a whole `ReformerModelWithLMHead` training
- * step (loss and every gradient).
+ * LSH hashing (across the 128-row blocks), the split counting sort, row gathers and scatters, the
+ * online softmax over hash rounds (row ranges), element-wise ops, activations, AdamW, bias sums; and
+ * a whole `ReformerModelWithLMHead` training step (loss and every gradient).
  *
  * The multi-thread backends split every operation (`minWorkNs: 0`): 3 threads into 12 parts, and 2
  * threads into 2 parts (on 2 cores too: the split depends on the thread count and policy only, and
@@ -261,6 +261,30 @@ for (const variant of VARIANTS) {
             });
           },
         ),
+        { numRuns: 40 },
+      );
+    });
+
+    it('LSH round combination (online softmax over rounds): row ranges of one round, several rounds', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 19 }), fc.integer({ min: 1, max: 5 }), seedArb, (L, d, rounds, seed) => {
+          const rng = new Rng(seed);
+          const perms = Array.from({ length: rounds }, () => randomPermutation(rng, L));
+          const outs = Array.from({ length: rounds }, () => randomFloats(rng, L * d, 2));
+          const lses = Array.from({ length: rounds }, () => randomFloats(rng, L, 4));
+          const acc0 = randomFloats(rng, L * d);
+          sameOnAll(variant, (be) => {
+            const acc = floatsOf(be, acc0);
+            const stats = be.floats(2 * L);
+            for (let r = 0; r < rounds; r++) {
+              be.lshRoundCombine({
+                rows: L, d, seqLen: L, first: r === 0, last: r === rounds - 1,
+                pos: intsOf(be, perms[r]!), roundOut: floatsOf(be, outs[r]!), roundLse: floatsOf(be, lses[r]!), acc, stats,
+              });
+            }
+            return { acc, stats };
+          });
+        }),
         { numRuns: 40 },
       );
     });

@@ -20,11 +20,12 @@
  *   blocks of query chunks of one round gather their queries, keys and values (plus the neighbour
  *   chunks, which may belong to the previous or next round, wrapping over all rounds exactly as the
  *   joint sorted sequence does in HF), run the chunk attention, and fold the per-round outputs o⁽ⁿ⁾_t
- *   with their log-sum-exp z⁽ⁿ⁾_t into a running (online) softmax over rounds (Eq. 12):
+ *   with their log-sum-exp z⁽ⁿ⁾_t into a running (online) softmax over rounds (Eq. 12; the backend's
+ *   `lshRoundCombine`, m_t and s_t kept at buffer precision):
  *     acc_t = Σ_n exp(z⁽ⁿ⁾_t − m_t)·o⁽ⁿ⁾_t,  s_t = Σ_n exp(z⁽ⁿ⁾_t − m_t),  m_t = running max of z⁽ⁿ⁾_t,
  *     o_t = acc_t · exp(m_t − Z_t),  Z_t = logsumexp_n z⁽ⁿ⁾_t = m_t + log s_t (stored at buffer precision),
  *   which is HF's `exp(z − logsumexp(z))`-weighted sum up to rounding (fp32 quirk of Z included). Then
- *   `y += o_h · W_o[:, h·d:(h+1)·d]ᵀ`. Temporaries: qk_h, v_h, the head output [seqLen, headSize],
+ *   `y += o_h · W_o[:, h·d:(h+1)·d]ᵀ`. Temporaries: qk_h, v_h, the head output [seqLen, headSize], (m, s) [seqLen, 2],
  *   buckets and sort [num_hashes·seqLen] (ints), and per-block buffers.
  *
  * Same masks, rotations, bucket rule and short path (`seqLen <= chunk length`: one chunk, one round)
@@ -281,8 +282,7 @@ function lshAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBloc
   const qkH = be.floats(L * d); // [L, d] shared query/key vectors of head h
   const vH = be.floats(L * d); // [L, d] values of head h
   const acc = be.floats(L * d); // [L, d] running Σ_n exp(z⁽ⁿ⁾ − m)·o⁽ⁿ⁾, then the head output
-  const m = new Float64Array(L); // running max of z⁽ⁿ⁾_t
-  const s = new Float64Array(L); // running Σ_n exp(z⁽ⁿ⁾_t − m_t)
+  const stats = be.floats(2 * L); // [L, 2]: running max m_t of z⁽ⁿ⁾_t and Σ_n exp(z⁽ⁿ⁾_t − m_t)
   const buckets = shortPath ? null : be.ints(RL); // [R, L] offset buckets of head h
   const sorted = be.ints(RL); // [R·L] flat index n·L + t at each sorted slot
   const numChunks = L / c; // query chunks per round
@@ -369,7 +369,23 @@ function lshAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBloc
             out: os,
             lse: lseS,
           });
-          foldRound(r, r === R - 1, be.dtype === 'f32', before * c, nq * c, d, posE, os, lseS, acc, m, s);
+          // fold the block's query rows into the online softmax over rounds (Eq. 12, see the file header)
+          const k0 = before * c;
+          be.lshRoundCombine({
+            rows: nq * c,
+            d,
+            seqLen: L,
+            first: r === 0,
+            last: r === R - 1,
+            pos: posE,
+            posOffset: k0,
+            roundOut: os,
+            roundOutOffset: k0 * d,
+            roundLse: lseS,
+            roundLseOffset: k0,
+            acc,
+            stats,
+          });
         }
       }
       // y += o_h · W_o[:, h·d:(h+1)·d]ᵀ
@@ -377,61 +393,4 @@ function lshAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBloc
     }
   }
   return { buckets: captured, numBuckets };
-}
-
-/**
- * Online softmax over hash rounds: folds the query rows [k0, k0 + rows) of one block of round r
- * (outputs `os`, log-sum-exp `lse`, positions `pos`) into acc, m, s (see the file header). Every
- * position occurs once per round, so in the last round the fold also finishes the position:
- *   o_t = Σ_n exp(z⁽ⁿ⁾_t − Z_t)·o⁽ⁿ⁾_t = acc_t · exp(m_t − Z_t),  Z_t = logsumexp_n z⁽ⁿ⁾_t = m_t + log s_t,
- * with Z_t stored at buffer precision first (`f32`), as HF's fp32 logsumexp and lsh.ts: near the
- * self-mask value −1e5 the rounding of Z makes the round weights sum to ≠ 1, and HF's outputs carry that.
- */
-function foldRound(
-  r: number,
-  last: boolean,
-  f32: boolean,
-  k0: number,
-  rows: number,
-  d: number,
-  pos: Int32Array,
-  os: Float,
-  lse: Float,
-  acc: Float,
-  m: Float64Array,
-  s: Float64Array,
-): void {
-  for (let k = k0; k < k0 + rows; k++) {
-    const t = pos[k]!;
-    const z = lse[k]!;
-    const a = t * d;
-    const o = k * d;
-    // acc_t ← α·acc_t + β·o⁽ʳ⁾_t,  s_t ← α·s_t + β,  m_t ← max(m_t, z)
-    let alpha = 0;
-    let beta = 1;
-    if (r === 0) {
-      m[t] = z;
-      s[t] = 1;
-    } else if (z <= m[t]!) {
-      alpha = 1;
-      beta = Math.exp(z - m[t]!);
-      s[t] = s[t]! + beta;
-    } else {
-      alpha = Math.exp(m[t]! - z);
-      s[t] = s[t]! * alpha + 1;
-      m[t] = z;
-    }
-    if (last) {
-      const zt = m[t]! + Math.log(s[t]!);
-      const scale = Math.exp(m[t]! - (f32 ? Math.fround(zt) : zt));
-      alpha *= scale;
-      beta *= scale;
-    }
-    if (alpha === 0) {
-      if (beta === 1) for (let j = 0; j < d; j++) acc[a + j] = os[o + j]!;
-      else for (let j = 0; j < d; j++) acc[a + j] = beta * os[o + j]!;
-    } else {
-      for (let j = 0; j < d; j++) acc[a + j] = alpha * acc[a + j]! + beta * os[o + j]!;
-    }
-  }
 }

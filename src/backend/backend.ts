@@ -300,6 +300,58 @@ export interface ChunkAttentionBackwardParams extends ChunkAttentionParams {
   dv: Float;
 }
 
+/**
+ * One step of the online softmax over LSH hash rounds: HF's logsumexp-weighted sum over hashes
+ * (Kitaev et al. Eq. 12), `o_t = Σ_n exp(z⁽ⁿ⁾_t − Z_t)·o⁽ⁿ⁾_t` with `Z_t = logsumexp_n z⁽ⁿ⁾_t`, computed
+ * round by round without keeping the rounds. The call folds the query rows of one round, in any order
+ * (LSH: sorted order), into a running state per sequence position t = pos[k]:
+ *
+ *   acc_t = Σ_n exp(z⁽ⁿ⁾_t − m_t)·o⁽ⁿ⁾_t,   s_t = Σ_n exp(z⁽ⁿ⁾_t − m_t),   m_t = max_n z⁽ⁿ⁾_t
+ *
+ * Per row k (z = roundLse[k], o = roundOut[k, :]), with α, β computed in float64:
+ *   - `first`:     m_t = z, s_t = 1, acc_t = o (acc and stats are only written: they need no initial values);
+ *   - z ≤ m_t:     β = exp(z − m_t),  s_t ← s_t + β,    acc_t ← acc_t + β·o;
+ *   - z > m_t:     α = exp(m_t − z),  s_t ← α·s_t + 1,  m_t ← z,  acc_t ← α·acc_t + o;
+ *   - `last` also finishes the position: Z_t = m_t + log s_t, stored at buffer precision first (HF's fp32
+ *     logsumexp: near the self-mask value −1e5 the rounding of Z makes the round weights sum to ≠ 1, and
+ *     HF's outputs carry that), and α, β are multiplied by exp(m_t − Z_t), so acc_t becomes o_t.
+ * m_t and s_t are stored at buffer precision (`stats`, f32 on WASM) and re-read before use: m_t is a
+ * maximum of stored z values, so f32 holds it exactly; s_t ∈ [1, rounds] loses at most 2^-24 relative per
+ * round, which moves Z_t by ≤ rounds·6e-8 (HF sums these exponentials in fp32 too).
+ *
+ * Each position may occur at most once per call (a round visits every position once), so rows can be
+ * processed in any order and split over threads. `first` and `last` may both be set (one round).
+ */
+export interface LshRoundCombineParams {
+  /** Query rows of this call. */
+  rows: number;
+  /** Head size (columns of roundOut and acc). */
+  d: number;
+  /** Sequence length: positions are in [0, seqLen); acc and stats have seqLen rows. */
+  seqLen: number;
+  /** First round: overwrite acc_t and the state instead of combining. */
+  first: boolean;
+  /** Last round: finish o_t = acc_t·exp(m_t − Z_t) in acc. */
+  last: boolean;
+  /** Sequence position of each row: [rows], distinct, in [0, seqLen). */
+  pos: Int32Array;
+  posOffset?: number;
+  /** Per-round outputs o⁽ⁿ⁾: [rows, d] with row stride ldRoundOut (default d). */
+  roundOut: Float;
+  roundOutOffset?: number;
+  ldRoundOut?: number;
+  /** Per-round log-sum-exp z⁽ⁿ⁾ of each row: [rows]. */
+  roundLse: Float;
+  roundLseOffset?: number;
+  /** In/out: [seqLen, d] with row stride ldAcc (default d), by position. */
+  acc: Float;
+  accOffset?: number;
+  ldAcc?: number;
+  /** In/out: [seqLen, 2] = (m_t, s_t) per position. */
+  stats: Float;
+  statsOffset?: number;
+}
+
 /** Decoupled-weight-decay Adam (Loshchilov & Hutter 2019), bias-corrected, over flat buffers. */
 export interface AdamWParams {
   n: number;
@@ -392,6 +444,8 @@ export interface Backend {
   // ---- attention ----
   chunkAttentionForward(p: ChunkAttentionForwardParams): void;
   chunkAttentionBackward(p: ChunkAttentionBackwardParams): void;
+  /** Folds one hash round into the online softmax over rounds (see LshRoundCombineParams). */
+  lshRoundCombine(p: LshRoundCombineParams): void;
 
   // ---- optimiser ----
   adamw(p: AdamWParams): void;

@@ -15,6 +15,7 @@ import type {
   LayerNormBackwardParams,
   LayerNormParams,
   LshHashParams,
+  LshRoundCombineParams,
   RmsNormBackwardParams,
   RmsNormParams,
   RowsParams,
@@ -353,6 +354,49 @@ export function validateChunkBackward(p: ChunkAttentionBackwardParams): void {
   checkBlock(op, 'dq', p.dq, p.qOffset ?? 0, p.n, p.d, p.ldq ?? p.d);
   checkBlock(op, 'dk', p.dk, p.kOffset ?? 0, p.n, p.d, p.ldk ?? p.d);
   checkBlock(op, 'dv', p.dv, p.vOffset ?? 0, p.n, p.d, p.ldv ?? p.d);
+}
+
+/** Per-position generation stamps of validateLshRoundCombine's distinctness check (grown on demand, reused). */
+let seenStamp = new Int32Array(0);
+let seenGeneration = 0;
+
+export function validateLshRoundCombine(p: LshRoundCombineParams): void {
+  const op = 'lshRoundCombine';
+  checkInt(op, 'rows', p.rows);
+  checkInt(op, 'd', p.d, 1);
+  checkInt(op, 'seqLen', p.seqLen);
+  if (p.rows > p.seqLen) throw new ShapeError(`${op}: rows (${p.rows}) exceeds seqLen (${p.seqLen}); each position occurs at most once per call`);
+  const posOff = p.posOffset ?? 0;
+  checkVec(op, 'pos', p.pos, p.rows, posOff);
+  const ldOut = p.ldRoundOut ?? p.d;
+  const ldAcc = p.ldAcc ?? p.d;
+  const outOff = p.roundOutOffset ?? 0;
+  const lseOff = p.roundLseOffset ?? 0;
+  const accOff = p.accOffset ?? 0;
+  const statsOff = p.statsOffset ?? 0;
+  checkBlock(op, 'roundOut', p.roundOut, outOff, p.rows, p.d, ldOut);
+  checkVec(op, 'roundLse', p.roundLse, p.rows, lseOff);
+  checkBlock(op, 'acc', p.acc, accOff, p.seqLen, p.d, ldAcc);
+  checkVec(op, 'stats', p.stats, 2 * p.seqLen, statsOff);
+  const accEnd = blockEnd(accOff, p.seqLen, p.d, ldAcc);
+  const statsEnd = statsOff + 2 * p.seqLen;
+  checkNoOverlap(op, 'acc', p.acc, accOff, accEnd, 'roundOut', p.roundOut, outOff, blockEnd(outOff, p.rows, p.d, ldOut));
+  checkNoOverlap(op, 'acc', p.acc, accOff, accEnd, 'roundLse', p.roundLse, lseOff, lseOff + p.rows);
+  checkNoOverlap(op, 'stats', p.stats, statsOff, statsEnd, 'roundOut', p.roundOut, outOff, blockEnd(outOff, p.rows, p.d, ldOut));
+  checkNoOverlap(op, 'stats', p.stats, statsOff, statsEnd, 'roundLse', p.roundLse, lseOff, lseOff + p.rows);
+  checkNoOverlap(op, 'stats', p.stats, statsOff, statsEnd, 'acc', p.acc, accOff, accEnd);
+  // positions in range and distinct (rows of one call may then run in any order, on any thread)
+  if (seenStamp.length < p.seqLen || seenGeneration >= 2 ** 31 - 1) {
+    seenStamp = new Int32Array(Math.max(p.seqLen, seenStamp.length));
+    seenGeneration = 0;
+  }
+  const gen = ++seenGeneration;
+  for (let i = 0; i < p.rows; i++) {
+    const t = p.pos[posOff + i]!;
+    if (!(t >= 0 && t < p.seqLen)) throw new ShapeError(`${op}: pos[${i}] = ${t} is outside [0, ${p.seqLen})`);
+    if (seenStamp[t] === gen) throw new ShapeError(`${op}: position ${t} occurs twice (pos[${i}]); each position may occur once per call`);
+    seenStamp[t] = gen;
+  }
 }
 
 export function validateAdamW(p: AdamWParams): void {

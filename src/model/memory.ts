@@ -201,7 +201,7 @@ export function estimateMemory(cfg: ReformerConfig, options: MemoryEstimateOptio
 function forwardTally(t: Tally, m: Dims, materialize: boolean, seqLen: number): number {
   const { rows, D, B, L, cfg } = m;
   const n = rows * D;
-  const js = 16 * L; // fold statistics of the lean LSH (m, s: Float64Array [L])
+  const js = 4 * L; // lshRoundCombine's validation: one Int32Array [L] of position stamps (src/backend/validate.ts)
   t.phase('embeddings', () => {
     t.buf(rows); // positions
     t.buf(rows); // ids
@@ -232,6 +232,7 @@ function leanLsh(t: Tally, m: Dims): void {
   t.buf(blockRows * D);
   t.bufs(2, blockRows);
   t.bufs(3, L * d); // qk_h, v_h, acc
+  t.buf(2 * L); // stats (m, s) of the online softmax over rounds
   if (!k.short) t.buf(R * L); // buckets
   t.buf(R * L); // sorted
   const Q = Math.min(L / k.c, Math.max(1, Math.floor(LEAN_BLOCK_ROWS / k.c)));

@@ -112,6 +112,13 @@ export interface KernelExports {
     partition: number,
   ): void;
 
+  /** Online softmax over hash rounds (assembly/rounds.ts): rows of one round folded into acc/stats by position. */
+  lshRoundCombine(
+    rows: number, d: number, first: number, last: number,
+    pos: number, out: number, ldOut: number, lse: number,
+    acc: number, ldAcc: number, stats: number,
+  ): void;
+
   adamw(
     n: number, param: number, grad: number, m: number, v: number,
     beta1: number, beta2: number, eps: number, decay: number, stepSize: number, invSqrtBc2: number,
@@ -126,7 +133,7 @@ export const KERNEL_EXPORT_NAMES: readonly (keyof KernelExports)[] = [
   'layerNormForward', 'layerNormBackward', 'layerNormBackwardDx', 'layerNormBackwardParams', 'rmsNormForward',
   'rmsNormBackward', 'activationForward', 'activationBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows',
   'sumRowsStrided', 'sumSquares', 'chunkAttentionScratchBytes', 'chunkAttentionForward', 'chunkAttentionBackward',
-  'adamw',
+  'lshRoundCombine', 'adamw',
 ];
 
 /** Name of a kernel entry point (a function export of the module). */

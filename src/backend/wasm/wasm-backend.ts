@@ -31,6 +31,7 @@ import type {
   LayerNormBackwardParams,
   LayerNormParams,
   LshHashParams,
+  LshRoundCombineParams,
   RmsNormBackwardParams,
   RmsNormParams,
   RowsParams,
@@ -111,8 +112,8 @@ export class WasmBackend implements Backend {
    * `ParallelPolicy.partWorkNs` of work each), which the threads take as they become free: gemm by row ranges (the
    * path is chosen from the whole product), gemmBatched by matrices, the chunked attention by chunk
    * ranges (the backward in its race-free `partition` mode), hashing by blocks of 128 rows, the
-   * counting sort by key ranges (count, fixed-order offsets, place), row gathers/scatters, norms and
-   * softmax by rows (layer-norm parameter gradients by columns), element-wise ops by ranges of 16.
+   * counting sort by key ranges (count, fixed-order offsets, place), row gathers/scatters, norms,
+   * softmax and the round combination of LSH attention by rows (layer-norm parameter gradients by columns), element-wise ops by ranges of 16.
    * Every output element is computed by the same instructions in the same order whatever the split,
    * so results are bit-identical for any thread count. Stay on one thread: `scatterAddRows` (repeated
    * indices add up in order), `sumSquares` (one f64 sum), `invertPermutation`, and small calls.
@@ -655,6 +656,24 @@ export class WasmBackend implements Backend {
       c.paper, c.seqLen, c.numHashes, c.begin + c0, c.begin + c1,
       lse, dOut, p.ldOut ?? p.d, dLse, dq, dk, dv, s,
       c.dropSeed, c.dropThreshold, c.dropScale, partition,
+    ]);
+  }
+
+  lshRoundCombine(p: LshRoundCombineParams): void {
+    v.validateLshRoundCombine(p);
+    const op = 'lshRoundCombine';
+    const pos = this.i(op, 'pos', p.pos, p.posOffset ?? 0);
+    const out = this.f(op, 'roundOut', p.roundOut, p.roundOutOffset ?? 0);
+    const lse = this.f(op, 'roundLse', p.roundLse, p.roundLseOffset ?? 0);
+    const acc = this.f(op, 'acc', p.acc, p.accOffset ?? 0);
+    const stats = this.f(op, 'stats', p.stats, p.statsOffset ?? 0);
+    const ldOut = p.ldRoundOut ?? p.d;
+    const ldAcc = p.ldAcc ?? p.d;
+    // row ranges: the positions of one call are distinct (validated), so the parts write disjoint
+    // acc rows and stats entries, each computed from its own row only
+    this.split('lshRoundCombine', p.rows, this.partsFor(p.rows * (p.d + 60)), 16, 0, (r0, r1) => [
+      r1 - r0, p.d, p.first ? 1 : 0, p.last ? 1 : 0,
+      pos + 4 * r0, out + 4 * r0 * ldOut, ldOut, lse + 4 * r0, acc, ldAcc, stats,
     ]);
   }
 
