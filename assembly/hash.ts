@@ -3,6 +3,83 @@
 // signed argmax: argmax([s, −s]) over the factor's slice, ties to the lowest index.
 import { gemmInto, gemmScratchBytes } from './gemm';
 
+/**
+ * argmax([s, −s]) over the n f32 values s at p, ties to the lowest index (torch.argmax): the first
+ * maximum of s (index imax) and the first minimum of s (imin), then imax if max ≥ −min, else n + imin.
+ * NaN never wins a comparison (skipped); if no value beats the start (all NaN or −Infinity for the
+ * maximum), the index stays 0.
+ *
+ * Vector part (the first n & ~3 values): lane j tracks columns j, j + 4, ... with a strict > (<), so
+ * it keeps the first occurrence of its maximum (minimum); a lane starts at (∓Infinity, column j), as
+ * if its start value sat at its first column. Across lanes the largest value wins and, among equal
+ * values, the smallest column, i.e. the first occurrence overall (all lanes still at −Infinity give
+ * column 0, as the scalar loop). The scalar tail (columns ≥ n & ~3) continues with a strict >, so
+ * an equal value there never replaces the earlier one. Same result as the plain scalar loop.
+ */
+// @ts-ignore: decorator
+@inline function signedArgmax(p: usize, n: i32): i32 {
+  let maxv: f32 = -Infinity;
+  let minv: f32 = Infinity;
+  let imax = 0;
+  let imin = 0;
+  const n4 = n & ~3;
+  let c = 0;
+  if (n4 > 0) {
+    let vmax = f32x4.splat(-Infinity);
+    let vmin = f32x4.splat(Infinity);
+    let idx = i32x4(0, 1, 2, 3);
+    let vimax = idx;
+    let vimin = idx;
+    const four = i32x4.splat(4);
+    for (; c < n4; c += 4) {
+      const v = v128.load(p + (<usize>c << 2));
+      const gt = f32x4.gt(v, vmax);
+      const lt = f32x4.lt(v, vmin);
+      vmax = v128.bitselect(v, vmax, gt);
+      vimax = v128.bitselect(idx, vimax, gt);
+      vmin = v128.bitselect(v, vmin, lt);
+      vimin = v128.bitselect(idx, vimin, lt);
+      idx = i32x4.add(idx, four);
+    }
+    // lanes 0..3: larger value wins, equal values go to the smaller column (no NaN in the lanes)
+    maxv = f32x4.extract_lane(vmax, 0);
+    imax = i32x4.extract_lane(vimax, 0);
+    minv = f32x4.extract_lane(vmin, 0);
+    imin = i32x4.extract_lane(vimin, 0);
+    let v: f32 = f32x4.extract_lane(vmax, 1);
+    let i: i32 = i32x4.extract_lane(vimax, 1);
+    if (v > maxv || (v == maxv && i < imax)) { maxv = v; imax = i; }
+    v = f32x4.extract_lane(vmax, 2);
+    i = i32x4.extract_lane(vimax, 2);
+    if (v > maxv || (v == maxv && i < imax)) { maxv = v; imax = i; }
+    v = f32x4.extract_lane(vmax, 3);
+    i = i32x4.extract_lane(vimax, 3);
+    if (v > maxv || (v == maxv && i < imax)) { maxv = v; imax = i; }
+    v = f32x4.extract_lane(vmin, 1);
+    i = i32x4.extract_lane(vimin, 1);
+    if (v < minv || (v == minv && i < imin)) { minv = v; imin = i; }
+    v = f32x4.extract_lane(vmin, 2);
+    i = i32x4.extract_lane(vimin, 2);
+    if (v < minv || (v == minv && i < imin)) { minv = v; imin = i; }
+    v = f32x4.extract_lane(vmin, 3);
+    i = i32x4.extract_lane(vimin, 3);
+    if (v < minv || (v == minv && i < imin)) { minv = v; imin = i; }
+  }
+  for (; c < n; c++) {
+    const s = load<f32>(p + (<usize>c << 2));
+    if (s > maxv) {
+      maxv = s;
+      imax = c;
+    }
+    if (s < minv) {
+      minv = s;
+      imin = c;
+    }
+  }
+  // argmax over [s, −s]: indices < n come first, so a tie goes to imax
+  return maxv >= -minv ? imax : n + imin;
+}
+
 /** Rows rotated per gemm call (bounds the scratch). */
 export const HASH_ROW_BLOCK: i32 = 128;
 
@@ -43,25 +120,7 @@ export function lshHash(
         for (let fi = 0; fi < numFactors; fi++) {
           const f = load<i32>(factors + (<usize>fi << 2));
           const fh = f >> 1;
-          // first maximum of s and first minimum of s over the slice
-          let maxv: f32 = -Infinity;
-          let minv: f32 = Infinity;
-          let imax = 0;
-          let imin = 0;
-          for (let c = 0; c < fh; c++) {
-            const s = load<f32>(start + (<usize>c << 2));
-            if (s > maxv) {
-              maxv = s;
-              imax = c;
-            }
-            if (s < minv) {
-              minv = s;
-              imin = c;
-            }
-          }
-          // argmax over [s, −s]: indices < fh come first, so a tie goes to imax
-          const best = maxv >= -minv ? imax : fh + imin;
-          bucket += radix * best;
+          bucket += radix * signedArgmax(start, fh);
           radix *= f;
           start += <usize>fh << 2;
         }

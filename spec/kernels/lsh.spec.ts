@@ -1,8 +1,9 @@
 /**
  * Laws for the LSH kernels, WASM == reference:
  *  - lshHash: exactly equal buckets when every product and sum is exact in f32 (small integers, so
- *    ties happen and must go to the lowest index); with random floats, equal wherever the winning
- *    candidate beats the runner-up by more than f32 rounding can move them (computed in f64).
+ *    ties happen and must go to the lowest index; crafted slices with ties across SIMD lanes, between
+ *    the maximum and −minimum, ±Infinity and NaN, of every length 1…17); with random floats, equal
+ *    wherever the winning candidate beats the runner-up by more than f32 rounding can move them (computed in f64).
  *  - argsortKeys (stable counting sort), invertPermutation, gatherRows / scatterRows / scatterAddRows
  *    (strides, offsets, repeated indices for scatterAdd): exactly equal.
  */
@@ -13,8 +14,8 @@ import { Rng } from '../../src/util/rng.js';
 import { VARIANTS, copy, floatsOf, intsOf, randomFloats, randomInts, randomPermutation, ref, wasmBackend } from './util.js';
 
 const factorsArb = fc.oneof(
-  fc.constantFrom([2], [4], [8], [32], [64]),
-  fc.array(fc.constantFrom(2, 4, 6, 8), { minLength: 1, maxLength: 3 }),
+  fc.constantFrom([2], [4], [8], [10], [32], [64], [128, 256]),
+  fc.array(fc.constantFrom(2, 4, 6, 8, 10, 14, 18, 34), { minLength: 1, maxLength: 3 }),
 );
 
 interface HashCase {
@@ -106,6 +107,65 @@ describe.each(VARIANTS)('LSH kernels (%s) == reference', (variant) => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('lshHash: crafted slices give identical buckets (ties across SIMD lanes, max vs −min, ±Infinity, NaN, slice lengths 1…17)', () => {
+    // dHead = 1 and x = ±1: the rotated values are the rotations themselves (exact on both sides)
+    const special = [-2, -1, 0, 1, 2, Infinity, -Infinity, NaN];
+    const arb = fc.record({
+      rows: fc.integer({ min: 1, max: 40 }),
+      numHashes: fc.integer({ min: 1, max: 3 }),
+      factors: fc.array(fc.integer({ min: 1, max: 17 }).map((h) => 2 * h), { minLength: 1, maxLength: 3 }),
+      values: fc.constantFrom(special.slice(0, 5), special.slice(0, 3), special, [0, 1], [Infinity, -Infinity, NaN], [NaN, 1]),
+      seed: fc.integer(),
+    });
+    fc.assert(
+      fc.property(arb, (c) => {
+        const rng = new Rng(c.seed);
+        const half = c.factors.reduce((s, f) => s + f / 2, 0);
+        const p: LshHashParams = {
+          x: Float32Array.from({ length: c.rows }, () => (rng.int(2) === 0 ? 1 : -1)),
+          ldx: 1,
+          rows: c.rows,
+          dHead: 1,
+          rotations: Float32Array.from({ length: c.numHashes * half }, () => c.values[rng.int(c.values.length)]!),
+          numHashes: c.numHashes,
+          factors: c.factors,
+          buckets: new Int32Array(c.numHashes * c.rows),
+        };
+        const want = Int32Array.from(p.buckets);
+        ref.lshHash({ ...p, buckets: want });
+        expect(Array.from(runWasmHash(variant, p))).toEqual(Array.from(want));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('lshHash: hand-made slices (first maximum in a later lane, tie of max and −min, all −Infinity / NaN)', () => {
+    const cases: [string, number[]][] = [
+      ['equal maxima in lanes 3 and 1 (first occurrence: column 1)', [0, 5, 0, 5, 0, 5, 0, 5, 1]],
+      ['maximum repeated in one lane only, later column first in its lane', [1, 0, 0, 0, 1, 0, 3, 0, 0, 0, 3, 0]],
+      ['tie of max and −min goes to the max', [-3, 0, 1, 3, 0, 0, 0, -3]],
+      ['−min beats max', [2, 0, -3, 0, 0, 1]],
+      ['all −Infinity', [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity]],
+      ['all NaN', [NaN, NaN, NaN, NaN, NaN, NaN, NaN]],
+      ['NaN around a maximum in the tail', [NaN, NaN, NaN, NaN, NaN, 1, NaN]],
+      ['+Infinity in lane 2 and the tail', [0, 1, Infinity, 2, 0, Infinity]],
+      ['−Infinity and +Infinity', [0, -Infinity, 1, 2, Infinity, 3, -1, 0]],
+      ['length 1', [-1]],
+      ['length 2', [0, -0]],
+      ['length 3', [1, -1, 1]],
+      ['length 5, maximum in the tail', [1, 1, 1, 1, 2]],
+    ];
+    for (const [what, values] of cases) {
+      const p: LshHashParams = {
+        x: Float32Array.of(1), ldx: 1, rows: 1, dHead: 1, rotations: Float32Array.from(values), numHashes: 1,
+        factors: [2 * values.length], buckets: new Int32Array(1),
+      };
+      const want = Int32Array.from(p.buckets);
+      ref.lshHash({ ...p, buckets: want });
+      expect(Array.from(runWasmHash(variant, p)), what).toEqual(Array.from(want));
+    }
   });
 
   it('lshHash: random floats give identical buckets wherever the decision is not within rounding', () => {
