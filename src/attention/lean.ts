@@ -25,8 +25,8 @@
  *     acc_t = Σ_n exp(z⁽ⁿ⁾_t − m_t)·o⁽ⁿ⁾_t,  s_t = Σ_n exp(z⁽ⁿ⁾_t − m_t),  m_t = running max of z⁽ⁿ⁾_t,
  *     o_t = acc_t · exp(m_t − Z_t),  Z_t = logsumexp_n z⁽ⁿ⁾_t = m_t + log s_t (stored at buffer precision),
  *   which is HF's `exp(z − logsumexp(z))`-weighted sum up to rounding (fp32 quirk of Z included). Then
- *   `y += o_h · W_o[:, h·d:(h+1)·d]ᵀ`. Temporaries: qk_h, v_h, the head output [seqLen, headSize], (m, s) [seqLen, 2],
- *   buckets and sort [num_hashes·seqLen] (ints), and per-block buffers.
+ *   `y += o_h · W_o[:, h·d:(h+1)·d]ᵀ`. Temporaries: qk_h, v_h, the head output [seqLen, headSize],
+ *   (m_t, s_t) [seqLen, 2], buckets and sort [num_hashes·seqLen] (ints), and per-block buffers.
  *
  * Same masks, rotations, bucket rule and short path (`seqLen <= chunk length`: one chunk, one round)
  * as `block.ts`; the rotations are drawn from the same generator in the same order, so the lean and

@@ -113,7 +113,8 @@ export class WasmBackend implements Backend {
    * path is chosen from the whole product), gemmBatched by matrices, the chunked attention by chunk
    * ranges (the backward in its race-free `partition` mode), hashing by blocks of 128 rows, the
    * counting sort by key ranges (count, fixed-order offsets, place), row gathers/scatters, norms,
-   * softmax and the round combination of LSH attention by rows (layer-norm parameter gradients by columns), element-wise ops by ranges of 16.
+   * softmax and the LSH round combination by rows (layer-norm parameter gradients by columns),
+   * element-wise ops by ranges of 16.
    * Every output element is computed by the same instructions in the same order whatever the split,
    * so results are bit-identical for any thread count. Stay on one thread: `scatterAddRows` (repeated
    * indices add up in order), `sumSquares` (one f64 sum), `invertPermutation`, and small calls.
