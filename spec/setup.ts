@@ -2,7 +2,7 @@
  * Global fast-check configuration: every property runs from a seed so a failure can be replayed.
  *
  *   FC_SEED=<seed> npm test          replays a run (the seed is printed in every failure report)
- *   FC_NUM_RUNS=<n> npm test         more (or fewer) cases per property
+ *   FC_NUM_RUNS=<n> npm test         n cases for every property (spec/helpers/runs.ts)
  */
 import fc from 'fast-check';
 

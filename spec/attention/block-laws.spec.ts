@@ -15,6 +15,7 @@ import type { AttentionConfig } from '../../src/attention/config.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
 import { arbCase, configOf, copyOf, maskOf, normal, seqLenOf } from './helpers.js';
+import { runs } from '../helpers/runs.js';
 
 const TOL = { same: { atol: 1e-12, rtol: 1e-10 } } as const;
 
@@ -69,7 +70,7 @@ describe('attention block and local attention laws', () => {
           }
         }
       }),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 
@@ -95,7 +96,7 @@ describe('attention block and local attention laws', () => {
           if (mask[i] === 1) expectClose(b.subarray(i * D, (i + 1) * D), a.subarray(i * D, (i + 1) * D), TOL.same, `${kind} real position ${i}`);
         }
       }),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 
@@ -117,7 +118,7 @@ describe('attention block and local attention laws', () => {
         expect(rng.state()).toEqual(state);
         expect(Array.from(again.out)).toEqual(Array.from(first.out));
       }),
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   });
 });

@@ -13,6 +13,7 @@ import { lshSelfAttentionBackward, lshSelfAttentionForward } from '../../src/att
 import { localSelfAttentionBackward, localSelfAttentionForward } from '../../src/attention/local.js';
 import { Rng } from '../../src/util/rng.js';
 import { arbCase, configOf, dot, finiteDifferenceCheck, maskOf, normal, seqLenOf, type AttnCase } from './helpers.js';
+import { runs } from '../helpers/runs.js';
 
 /**
  * |fd − analytic| ≤ atol + rtol·|fd|, fd Richardson-extrapolated from central differences at h = 1e-5 and
@@ -65,7 +66,7 @@ describe('gradients == finite differences (float64)', () => {
         expectGrad('query_key.weight', w['query_key.weight'], g['query_key.weight'], loss);
         expectGrad('value.weight', w['value.weight'], g['value.weight'], loss);
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 
@@ -113,7 +114,7 @@ describe('gradients == finite differences (float64)', () => {
         expectGrad('x', x, dx, loss);
         for (const n of ['query.weight', 'key.weight', 'value.weight'] as const) expectGrad(n, w[n], g[n], loss);
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 
@@ -151,7 +152,7 @@ describe('gradients == finite differences (float64)', () => {
         for (let i = 0; i < once.length; i++) expect(g['output.dense.weight']![i]).toBeCloseTo(2 * once[i]!, 12);
         for (let i = 0; i < dx2.length; i++) expect(dx[i]).toBeCloseTo(2 * dx2[i]!, 12);
       }),
-      { numRuns: 50 },
+      { numRuns: runs(50) },
     );
   });
 });

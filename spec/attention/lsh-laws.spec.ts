@@ -22,6 +22,7 @@ import { lshAttentionForward, lshSelfAttentionForward, lshSpecFromConfig, type L
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
 import { arbCase, configOf, copyOf, maskOf, normal, seqLenOf, type AttnCase } from './helpers.js';
+import { runs } from '../helpers/runs.js';
 
 const TOL = {
   /** same computation up to summation order / identical operations */
@@ -60,7 +61,7 @@ describe('LSH laws', () => {
         const b = lshAttentionForward(be, specN, qk, v, { attentionMask: mask, rotations: rotN, paperExact: paper }).out;
         expectClose(b, a, TOL.same, `${n} identical rounds vs 1`);
       }),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 
@@ -92,7 +93,7 @@ describe('LSH laws', () => {
           }
         },
       ),
-      { numRuns: 250 },
+      { numRuns: runs(250) },
     );
   });
 
@@ -122,7 +123,7 @@ describe('LSH laws', () => {
           if (mask[i] === 1) expectClose(b.subarray(i * all, (i + 1) * all), a.subarray(i * all, (i + 1) * all), TOL.same, `real position ${i}`);
         }
       }),
-      { numRuns: 250 },
+      { numRuns: runs(250) },
     );
   });
 
@@ -150,7 +151,7 @@ describe('LSH laws', () => {
           }
         }
       }),
-      { numRuns: 250 },
+      { numRuns: runs(250) },
     );
   });
 
@@ -192,7 +193,7 @@ describe('LSH laws', () => {
           }
         }
       }),
-      { numRuns: 250 },
+      { numRuns: runs(250) },
     );
   });
 
@@ -225,7 +226,7 @@ describe('LSH laws', () => {
           }
         }
       }),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 
@@ -243,7 +244,7 @@ describe('LSH laws', () => {
         expect(Array.from(b.out)).toEqual(Array.from(a.out));
         expect(Array.from(b.cache.sorted)).toEqual(Array.from(a.cache.sorted));
       }),
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   });
 

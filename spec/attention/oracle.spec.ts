@@ -17,6 +17,7 @@ import { Rng } from '../../src/util/rng.js';
 import { bucketCount } from '../../src/attention/config.js';
 import { expectClose } from '../helpers/close.js';
 import { arbCase, configOf, maskOf, normal, seqLenOf, type AttnCase } from './helpers.js';
+import { runs } from '../helpers/runs.js';
 
 /** Oracle vs fast path in float64: only summation order differs. */
 const TOL = { oracle: { atol: 1e-10, rtol: 1e-9 } } as const;
@@ -64,7 +65,7 @@ describe('LSH attention == exact oracle', () => {
         const want = exactSharedQkAttention({ qk, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
         expectClose(out, want.out, TOL.oracle, 'LSH (HF, spanning window) vs oracle');
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 
@@ -88,7 +89,7 @@ describe('LSH attention == exact oracle', () => {
         });
         expectClose(out, want.out, TOL.oracle, 'LSH (paper, spanning window) vs restricted oracle');
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 
@@ -118,7 +119,7 @@ describe('LSH attention == exact oracle', () => {
         const want = exactSharedQkAttention({ qk, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
         expectClose(out, want.out, TOL.oracle, 'LSH short path vs oracle');
       }),
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   });
 });
@@ -143,7 +144,7 @@ describe('local attention == exact oracle', () => {
         const want = exactLocalAttention({ q, k, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
         expectClose(out, want.out, TOL.oracle, 'local (spanning window) vs oracle');
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 
@@ -157,7 +158,7 @@ describe('local attention == exact oracle', () => {
         const want = exactLocalAttention({ q, k, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
         expectClose(out, want.out, TOL.oracle, 'local short path vs oracle');
       }),
-      { numRuns: 100 },
+      { numRuns: runs(100) },
     );
   });
 });

@@ -20,6 +20,7 @@ import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
 import { entryDerivative } from '../helpers/finite-difference.js';
 import { TOL, VARIANTS, copy, expectCloseScaled, floatsOf, intsOf, maxAbs, randomFloats, randomPermutation, ref, wasmBackend } from './util.js';
+import { runs } from '../helpers/runs.js';
 
 interface DropCase {
   d: number;
@@ -108,7 +109,7 @@ describe.each(VARIANTS)('attention dropout: WASM (%s) == reference', (variant) =
         expectClose(got.lse, want.lse, { atol: TOL.lse.atol * (1 + Math.sqrt(c.d)), rtol: TOL.lse.rtol }, 'lse');
         expectCloseScaled(got.out, want.out, TOL.attention, Math.max(1, maxAbs(want.out)), 'out');
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 
@@ -148,7 +149,7 @@ describe.each(VARIANTS)('attention dropout: WASM (%s) == reference', (variant) =
         expectCloseScaled(got.dq, want.dq, TOL.attentionGrad, scale(want.dq), 'dq');
         expectCloseScaled(got.dk, want.dk, TOL.attentionGrad, scale(want.dk), 'dk');
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 
@@ -163,7 +164,7 @@ describe.each(VARIANTS)('attention dropout: WASM (%s) == reference', (variant) =
           });
         expect(run({ prob: 0, seed: c.dropSeed })).toEqual(run(null));
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 });
@@ -181,7 +182,7 @@ describe('attention dropout: reference backend laws', () => {
         };
         expect(run({ prob: 0, seed: c.dropSeed })).toEqual(run(undefined));
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -214,7 +215,7 @@ describe('attention dropout: reference backend laws', () => {
           }
         }
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -229,7 +230,7 @@ describe('attention dropout: reference backend laws', () => {
         ref.chunkAttentionForward({ ...split, chunkBegin: 0, chunkEnd: mid });
         expect(Array.from(split.out)).toEqual(Array.from(whole.out));
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
     // different seeds: different masks (checked on the mask itself, which any output difference comes from)
     const a = new Float64Array(256);

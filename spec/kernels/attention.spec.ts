@@ -31,6 +31,7 @@ import {
   ref,
   wasmBackend,
 } from './util.js';
+import { runs } from '../helpers/runs.js';
 
 interface AttnCase {
   d: number;
@@ -222,18 +223,18 @@ describe.each(VARIANTS)('chunk attention (%s) == reference', (variant) => {
   }
 
   it('forward: out and stored lse', () => {
-    fc.assert(fc.property(attnCase, checkForward), { numRuns: 300 });
+    fc.assert(fc.property(attnCase, checkForward), { numRuns: runs(300) });
   });
 
   it('backward: accumulated dq, dk, dv (P recomputed from the stored lse)', () => {
-    fc.assert(fc.property(attnCase, checkBackward), { numRuns: 300 });
+    fc.assert(fc.property(attnCase, checkBackward), { numRuns: runs(300) });
   });
 
   it('forward at realistic sizes (d = 32 / 64, chunks of 32 / 64)', () => {
-    fc.assert(fc.property(realisticCase, checkForward), { numRuns: 8 });
+    fc.assert(fc.property(realisticCase, checkForward), { numRuns: runs(8) });
   });
 
   it('backward at realistic sizes', () => {
-    fc.assert(fc.property(realisticCase, checkBackward), { numRuns: 6 });
+    fc.assert(fc.property(realisticCase, checkBackward), { numRuns: runs(6) });
   });
 });

@@ -9,6 +9,7 @@ import type { Activation } from '../../src/backend/backend.js';
 import { Rng } from '../../src/util/rng.js';
 import { TOL, VARIANTS, copy, expectCloseScaled, expectCloseToMax, floatsOf, maxAbs, randomFloats, ref, wasmBackend } from './util.js';
 import { expectClose } from '../helpers/close.js';
+import { runs } from '../helpers/runs.js';
 
 const len = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 7, 8, 9), fc.integer({ min: 0, max: 300 }));
 const mag = fc.constantFrom(1, 1e-3, 1e3);
@@ -35,7 +36,7 @@ describe.each(VARIANTS)('element-wise kernels (%s) == reference', (variant) => {
         });
         expectCloseToMax(got, want, TOL.elementwise, 'add');
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -59,7 +60,7 @@ describe.each(VARIANTS)('element-wise kernels (%s) == reference', (variant) => {
         expectCloseToMax(gotY!, wantY, TOL.elementwise, 'axpy');
         expectCloseToMax(gotX!, wantX, TOL.elementwise, 'scale');
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -84,7 +85,7 @@ describe.each(VARIANTS)('element-wise kernels (%s) == reference', (variant) => {
         expectCloseToMax(gotX!, wantX, TOL.elementwise, 'addRowVector');
         expectCloseToMax(gotOut!, wantOut, TOL.sumRows, 'sumRows');
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -96,7 +97,7 @@ describe.each(VARIANTS)('element-wise kernels (%s) == reference', (variant) => {
         const got = be.scope(() => be.sumSquares(floatsOf(be, x), n));
         expectClose([got], [want], TOL.sumSquares, 'sumSquares');
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -123,7 +124,7 @@ describe.each(VARIANTS)('element-wise kernels (%s) == reference', (variant) => {
         expectClose(gotY!, wantY, { atol: TOL.activation.atol * Math.max(1, m), rtol: TOL.activation.rtol }, `${kind} forward`);
         expectClose(gotDx!, wantDx, { atol: TOL.activation.atol * Math.max(1, m), rtol: TOL.activation.rtol }, `${kind} backward`);
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -183,7 +184,7 @@ describe.each(VARIANTS)('element-wise kernels (%s) == reference', (variant) => {
           expectCloseToMax(got.param, want.param, TOL.adamw, 'adamw param');
         },
       ),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 });

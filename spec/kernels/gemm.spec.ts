@@ -9,6 +9,7 @@ import { describe, it } from 'vitest';
 import type { GemmBatchedParams, GemmParams } from '../../src/backend/backend.js';
 import { Rng } from '../../src/util/rng.js';
 import { TOL, VARIANTS, copy, expectCloseScaled, floatsOf, randomFloats, ref, wasmBackend } from './util.js';
+import { runs } from '../helpers/runs.js';
 
 const edgeDim = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17), fc.integer({ min: 0, max: 70 }));
 
@@ -109,15 +110,15 @@ describe.each(VARIANTS)('gemm (%s) == reference', (variant) => {
   };
 
   it('small and edge sizes, transposes, strides, offsets, accumulate (direct path)', () => {
-    fc.assert(fc.property(smallCase, check), { numRuns: 300 });
+    fc.assert(fc.property(smallCase, check), { numRuns: runs(300) });
   });
 
   it('packed path across KC / MC edges', () => {
-    fc.assert(fc.property(packedCase, check), { numRuns: 10 });
+    fc.assert(fc.property(packedCase, check), { numRuns: runs(10) });
   });
 
   it('packed path across the NC edge', () => {
-    fc.assert(fc.property(wideCase, check), { numRuns: 4 });
+    fc.assert(fc.property(wideCase, check), { numRuns: runs(4) });
   });
 
   it('gemmBatched: matrix i at i·stride after the offsets', () => {
@@ -157,7 +158,7 @@ describe.each(VARIANTS)('gemm (%s) == reference', (variant) => {
         });
         expectCloseScaled(got, want.c, TOL.gemm, scaleOf(c), `batched C (batch ${batch})`);
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 });

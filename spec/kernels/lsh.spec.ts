@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { LshHashParams, RowsParams } from '../../src/backend/backend.js';
 import { Rng } from '../../src/util/rng.js';
 import { VARIANTS, copy, floatsOf, intsOf, randomFloats, randomInts, randomPermutation, ref, wasmBackend } from './util.js';
+import { runs } from '../helpers/runs.js';
 
 const factorsArb = fc.oneof(
   fc.constantFrom([2], [4], [8], [10], [32], [64], [128, 256]),
@@ -105,7 +106,7 @@ describe.each(VARIANTS)('LSH kernels (%s) == reference', (variant) => {
         ref.lshHash({ ...p, buckets: want });
         expect(Array.from(runWasmHash(variant, p))).toEqual(Array.from(want));
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 
@@ -137,7 +138,7 @@ describe.each(VARIANTS)('LSH kernels (%s) == reference', (variant) => {
         ref.lshHash({ ...p, buckets: want });
         expect(Array.from(runWasmHash(variant, p))).toEqual(Array.from(want));
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 
@@ -187,7 +188,7 @@ describe.each(VARIANTS)('LSH kernels (%s) == reference', (variant) => {
         for (let i = 0; i < off; i++) expect(got[i]).toBe(want[i]);
         expect(got[got.length - 1]).toBe(want[want.length - 1]);
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -210,7 +211,7 @@ describe.each(VARIANTS)('LSH kernels (%s) == reference', (variant) => {
         expect(Array.from(got!)).toEqual(Array.from(want));
         expect(Array.from(gotInv!)).toEqual(Array.from(wantInv));
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 
@@ -268,7 +269,7 @@ describe.each(VARIANTS)('LSH kernels (%s) == reference', (variant) => {
           expect(Array.from(got), op).toEqual(Array.from(want));
         }
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 });

@@ -9,6 +9,7 @@ import { describe, it } from 'vitest';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
 import { TOL, VARIANTS, copy, expectCloseScaled, expectCloseToMax, floatsOf, maxAbs, randomFloats, ref, wasmBackend } from './util.js';
+import { runs } from '../helpers/runs.js';
 
 const rowsArb = fc.integer({ min: 0, max: 12 });
 const colsArb = fc.oneof(fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 16, 17), fc.integer({ min: 1, max: 130 }));
@@ -52,7 +53,7 @@ describe.each(VARIANTS)('norms and softmax (%s) == reference', (variant) => {
         expectCloseToMax(got.dgamma, wantG.dgamma, TOL.layerNormGrad, 'dgamma');
         expectCloseToMax(got.dbeta, wantG.dbeta, TOL.layerNormGrad, 'dbeta');
       }),
-      { numRuns: 50 },
+      { numRuns: runs(50) },
     );
   });
 
@@ -81,7 +82,7 @@ describe.each(VARIANTS)('norms and softmax (%s) == reference', (variant) => {
         const dxScale = Math.max(maxAbs(wantDx), scale * maxAbs(want.rstd) * maxAbs(dy));
         expectCloseScaled(got.dx, wantDx, TOL.rmsNorm, dxScale, 'dx');
       }),
-      { numRuns: 50 },
+      { numRuns: runs(50) },
     );
   });
 
@@ -124,7 +125,7 @@ describe.each(VARIANTS)('norms and softmax (%s) == reference', (variant) => {
         expectClose(got.p, want.p, TOL.softmax, 'p');
         expectClose(got.lse, want.lse, TOL.lse, 'lse');
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 
@@ -151,7 +152,7 @@ describe.each(VARIANTS)('norms and softmax (%s) == reference', (variant) => {
         });
         expectCloseToMax(got, want, TOL.softmaxGrad, 'ds');
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 });

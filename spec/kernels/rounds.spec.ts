@@ -20,6 +20,7 @@ import { ShapeError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
 import { VARIANTS, copy, floatsOf, intsOf, maxAbs, randomFloats, randomPermutation, ref, wasmBackend } from './util.js';
+import { runs } from '../helpers/runs.js';
 
 /**
  * WASM vs reference (f32): the reference updates acc in f64 and rounds once per round; the kernel
@@ -198,7 +199,7 @@ describe('lshRoundCombine (reference, float64) == the logsumexp-weighted sum ove
         }
         expect(stats[stats.length - 1]).toBeNaN();
       }),
-      { numRuns: 80 },
+      { numRuns: runs(80) },
     );
   });
 });
@@ -223,7 +224,7 @@ describe.each(VARIANTS)('lshRoundCombine (%s) == reference (f32)', (variant) => 
         }
         expectClose(got.stats, want.stats, TOL_S, 'stats');
       }),
-      { numRuns: 120 },
+      { numRuns: runs(120) },
     );
   });
 
@@ -247,7 +248,7 @@ describe.each(VARIANTS)('lshRoundCombine (%s) == reference (f32)', (variant) => 
           if (ones && Math.abs(wantRow[0]! - 1) > 1e-3) quirks++;
         });
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
     expect(quirks, 'positions whose round weights sum to ≠ 1 (the quirk is exercised)').toBeGreaterThan(0);
   });

@@ -23,6 +23,7 @@ import { loadWasmBackendSync } from '../../src/node/wasm.js';
 import { Rng } from '../../src/util/rng.js';
 import { arbTinyCase } from '../model/arbitraries.js';
 import { VARIANTS, floatsOf, intsOf, randomFloats, randomInts, randomPermutation } from './util.js';
+import { runs } from '../helpers/runs.js';
 
 interface Trio {
   one: WasmBackend;
@@ -112,7 +113,7 @@ for (const variant of VARIANTS) {
             return { C: cc };
           });
         }),
-        { numRuns: 40 },
+        { numRuns: runs(40) },
       );
     });
 
@@ -132,7 +133,7 @@ for (const variant of VARIANTS) {
             return { C: cc };
           });
         }),
-        { numRuns: 30 },
+        { numRuns: runs(30) },
       );
     });
 
@@ -184,7 +185,7 @@ for (const variant of VARIANTS) {
             return { out, lse, dq, dk, dv };
           });
         }),
-        { numRuns: 60 },
+        { numRuns: runs(60) },
       );
     });
 
@@ -218,7 +219,7 @@ for (const variant of VARIANTS) {
             return { y, mean, rstd, dx: dx!, dgamma: dgamma!, dbeta: dbeta!, ry, rr, rdx: rdx!, p, lse, ds: ds! };
           });
         }),
-        { numRuns: 40 },
+        { numRuns: runs(40) },
       );
     });
 
@@ -261,7 +262,7 @@ for (const variant of VARIANTS) {
             });
           },
         ),
-        { numRuns: 40 },
+        { numRuns: runs(40) },
       );
     });
 
@@ -285,7 +286,7 @@ for (const variant of VARIANTS) {
             return { acc, stats };
           });
         }),
-        { numRuns: 40 },
+        { numRuns: runs(40) },
       );
     });
 
@@ -322,7 +323,7 @@ for (const variant of VARIANTS) {
             return { sum, y, act1, dact, xr, bias, param, m, vv };
           });
         }),
-        { numRuns: 40 },
+        { numRuns: runs(40) },
       );
     });
 
@@ -344,7 +345,7 @@ for (const variant of VARIANTS) {
             expect(got.dEmb).toEqual(want.dEmb);
           }
         }),
-        { numRuns: 6 },
+        { numRuns: runs(6) },
       );
     });
   });

@@ -14,6 +14,7 @@ import { encoderCheckpointToBytes, encoderFromCheckpoint, lmCheckpointToBytes, l
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { ReformerModel } from '../../src/model/reformer-model.js';
 import { arbTinyCase } from './arbitraries.js';
+import { runs } from '../helpers/runs.js';
 
 const be = new ReferenceBackend();
 
@@ -36,7 +37,7 @@ describe('config.json round trip', () => {
         expect(back.toJSONString()).toBe(text);
         for (const [k, v] of Object.entries(extras)) expect(back.extra[k]).toEqual(v);
       }),
-      { numRuns: 50 },
+      { numRuns: runs(50) },
     );
   });
 });
@@ -63,7 +64,7 @@ describe('checkpoint bytes round trip', () => {
         // same generator state ⇒ same rotations ⇒ same logits
         expect(Array.from(back.logits(batch, { rotations: rot }))).toEqual(Array.from(m.logits(batch, { rotations: rot })));
       }),
-      { numRuns: 25 },
+      { numRuns: runs(25) },
     );
   });
 
@@ -78,7 +79,7 @@ describe('checkpoint bytes round trip', () => {
         expect(Array.from(back.parameters.params)).toEqual(Array.from(m.parameters.params));
         expect(encoderCheckpointToBytes(back).safetensors).toEqual(files.safetensors);
       }),
-      { numRuns: 25 },
+      { numRuns: runs(25) },
     );
   });
 });

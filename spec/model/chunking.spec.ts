@@ -13,6 +13,7 @@ import { feedForwardBackward, feedForwardForward, type FeedForwardSpec, type Fee
 import { lmHeadForward, lmHeadLoss } from '../../src/nn/lm-head.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
+import { runs } from '../helpers/runs.js';
 
 const be = new ReferenceBackend({ dtype: 'f32' });
 /** Parameter-gradient agreement across chunkings (f32 sums in a different grouping). */
@@ -71,7 +72,7 @@ describe('chunked feed-forward == unchunked', () => {
         bitsEqual(b.dx, a.dx, 'dx');
         for (const k of Object.keys(a.g) as (keyof FeedForwardWeights)[]) expectClose(b.g[k], a.g[k], TOL_PARAM_GRAD, `d${k}`);
       }),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 
@@ -127,7 +128,7 @@ describe('chunked LM head == unchunked', () => {
           expectClose(b.g.bias, a.g.bias, TOL_PARAM_GRAD, 'dbias');
         },
       ),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     );
   });
 });

@@ -16,6 +16,7 @@ import { ReformerModel, type EncoderOutput } from '../../src/model/reformer-mode
 import { Rng } from '../../src/util/rng.js';
 import { entryDerivative } from '../helpers/finite-difference.js';
 import { arbTinyCase, type TinyCase } from './arbitraries.js';
+import { runs } from '../helpers/runs.js';
 
 const be = new ReferenceBackend({ dtype: 'f64' });
 /** Finite-difference step (Richardson-extrapolated central differences at h and h/2: truncation O(h⁴), rounding ~1e-16/h) and tolerance. */
@@ -120,7 +121,7 @@ describe('whole-model gradients == central finite differences (float64)', () => 
       fc.property(arbTinyCase({ causalOnly: true, acts: ['gelu', 'gelu_new'], dropout: true }), fc.integer(), (c, pick) => {
         skipped += check(lmProbe(c), pick).skipped;
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
     expect(skipped).toBeLessThan(40 * COORDS * 0.1);
   });
@@ -131,13 +132,13 @@ describe('whole-model gradients == central finite differences (float64)', () => 
       fc.property(arbTinyCase({ acts: ['gelu', 'gelu_new'], dropout: true }), fc.integer(), (c, pick) => {
         skipped += check(encoderProbe(c), pick).skipped;
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
     expect(skipped).toBeLessThan(40 * COORDS * 0.1);
   });
 
   it('the check can fail: a wrong gradient is caught', () => {
-    const c = fc.sample(arbTinyCase({ causalOnly: true, acts: ['gelu'], padding: false }), { seed: 7, numRuns: 1 })[0]!;
+    const c = fc.sample(arbTinyCase({ causalOnly: true, acts: ['gelu'], padding: false }), { seed: 7, numRuns: runs(1) })[0]!;
     const p = lmProbe(c);
     const analytic = p.analytic.bind(p);
     p.analytic = () => {

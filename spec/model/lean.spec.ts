@@ -25,6 +25,7 @@ import { Rng } from '../../src/util/rng.js';
 import { arbCase, configOf, copyOf, maskOf, normal, seqLenOf, type AttnCase } from '../attention/helpers.js';
 import { expectClose } from '../helpers/close.js';
 import { arbTinyCase } from './arbitraries.js';
+import { runs } from '../helpers/runs.js';
 
 /** Float64: the two paths sum in different orders (per-head projection, online round softmax). */
 const TOL_F64 = { atol: 1e-9, rtol: 1e-9 } as const;
@@ -83,7 +84,7 @@ describe('lean attention block == cached attention block (float64)', () => {
           });
         },
       ),
-      { numRuns: 120 },
+      { numRuns: runs(120) },
     );
   });
 });
@@ -104,7 +105,7 @@ describe('lean attention block == cached attention block (WASM, f32)', () => {
           });
         },
       ),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 });
@@ -136,7 +137,7 @@ describe('lean model paths == cached model paths (float64)', () => {
           expectClose(fresh().logits(batch), wantLogits, TOL_F64, 'logits');
         });
       }),
-      { numRuns: 25 },
+      { numRuns: runs(25) },
     );
   });
 
@@ -166,7 +167,7 @@ describe('lean model paths == cached model paths (float64)', () => {
           expectClose(a.grads, b.grads, TOL_F64, 'parameter gradients');
         });
       }),
-      { numRuns: 20 },
+      { numRuns: runs(20) },
     );
   });
 
@@ -190,7 +191,7 @@ describe('lean model paths == cached model paths (float64)', () => {
           expectClose(got, want, TOL_F64, 'rows');
         });
       }),
-      { numRuns: 20 },
+      { numRuns: runs(20) },
     );
   });
 });

@@ -17,6 +17,7 @@ import { FeedForwardSublayer } from '../../src/model/sublayers.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
 import { arbTinyCase } from './arbitraries.js';
+import { runs } from '../helpers/runs.js';
 
 const f64 = new ReferenceBackend({ dtype: 'f64' });
 const f32 = new ReferenceBackend({ dtype: 'f32' });
@@ -104,7 +105,7 @@ describe('reversible machinery (F = G = feed-forward)', () => {
           expectClose(rec.y2, want2, scaled(tol, want2), `X2 (${be.name})`);
         }
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -134,7 +135,7 @@ describe('reversible machinery (F = G = feed-forward)', () => {
         expectClose(a.dx1, b.dx1, scaled(TOL.grads64, b.dx1), 'dX1');
         expectClose(a.dx2, b.dx2, scaled(TOL.grads64, b.dx2), 'dX2');
       }),
-      { numRuns: 40 },
+      { numRuns: runs(40) },
     );
   });
 
@@ -175,7 +176,7 @@ describe('reversible Reformer (LSH and local attention)', () => {
           expectClose(x2, fwd.embedding, scaled(tol, fwd.embedding), `X2 (${be.name})`);
         }
       }),
-      { numRuns: 25 },
+      { numRuns: runs(25) },
     );
   });
 
@@ -198,7 +199,7 @@ describe('reversible Reformer (LSH and local attention)', () => {
           expectClose(a.dEmb, b.dEmb, scaled(tol, b.dEmb), `d embedding (${be.name})`);
         }
       }),
-      { numRuns: 20 },
+      { numRuns: runs(20) },
     );
   });
 });

@@ -13,6 +13,7 @@ import type { TokenBatch } from '../../src/model/language-model.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { loadWasmBackendSync } from '../../src/node/wasm.js';
 import { SMALL } from '../../test/robustness/helpers.js';
+import { runs } from '../helpers/runs.js';
 
 const VOCAB = SMALL.vocab_size;
 
@@ -115,6 +116,6 @@ describe('edge batches that are valid', () => {
 });
 
 describe('random and malformed TokenBatch inputs into ReformerModelWithLMHead', () => {
-  fuzz(loadWasmBackendSync({ variant: 'simd', poisonFreed: true, threads: 1 }), 'WASM backend (freed memory poisoned with NaN)', 300);
-  fuzz(new ReferenceBackend(), 'reference backend', 150);
+  fuzz(loadWasmBackendSync({ variant: 'simd', poisonFreed: true, threads: 1 }), 'WASM backend (freed memory poisoned with NaN)', runs(300));
+  fuzz(new ReferenceBackend(), 'reference backend', runs(150));
 });

@@ -21,6 +21,7 @@ import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from '..
 import { configFromBytes, lmCheckpointToBytes, lmFromCheckpoint } from '../../src/model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { largestAllocation, SMALL } from '../../test/robustness/helpers.js';
+import { runs } from '../helpers/runs.js';
 
 const TIME_LIMIT_MS = 2000;
 
@@ -191,7 +192,7 @@ describe('parseSafetensors fuzz', () => {
   it('random bytes: success or FormatError, bounded work and allocation', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => checkSafetensors(bytes)),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -203,7 +204,7 @@ describe('parseSafetensors fuzz', () => {
         bytes.set(body, 8);
         checkSafetensors(bytes);
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -212,7 +213,7 @@ describe('parseSafetensors fuzz', () => {
       fc.property(fc.dictionary(fc.string({ maxLength: 6 }), arbHostileValue, { maxKeys: 4 }), fc.uint8Array({ maxLength: 64 }), (header, data) => {
         checkSafetensors(join(header, data));
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -221,7 +222,7 @@ describe('parseSafetensors fuzz', () => {
       fc.property(arbValidFile, fc.array(arbByteMutation, { minLength: 1, maxLength: 3 }), (file, ms) => {
         checkSafetensors(ms.reduce(mutateBytes, file));
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 
@@ -231,7 +232,7 @@ describe('parseSafetensors fuzz', () => {
         const { header, data } = split(file);
         checkSafetensors(join(edits.reduce(applyEdit, header), data, length ?? undefined));
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 });
@@ -262,7 +263,7 @@ describe('ReformerConfig / config.json fuzz', () => {
   it('random text: success or ConfigError', () => {
     fc.assert(
       fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.json()), (s) => checkConfig(() => ReformerConfig.fromJSON(s))),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -273,7 +274,7 @@ describe('ReformerConfig / config.json fuzz', () => {
         checkConfig(() => new ReformerConfig(input));
         checkConfig(() => ReformerConfig.fromJSON(JSON.stringify(input)));
       }),
-      { numRuns: 400 },
+      { numRuns: runs(400) },
     );
   });
 
@@ -289,7 +290,7 @@ describe('ReformerConfig / config.json fuzz', () => {
         }
         checkConfig(() => configFromBytes(bytes));
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });
@@ -327,7 +328,7 @@ describe('checkpoint loading fuzz (lmFromCheckpoint: config.json + model.safeten
         bytes = ms.reduce(mutateBytes, bytes);
         checkLoad(bytes, dec.decode(files.config));
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     );
   });
 
@@ -346,7 +347,7 @@ describe('checkpoint loading fuzz (lmFromCheckpoint: config.json + model.safeten
   it('mutated config.json fields (sizes, layers, buckets, axial shapes, huge numbers, wrong types)', () => {
     fc.assert(
       fc.property(fc.oneof(arbConfigEdit, arbFields), (fields) => checkLoad(files.safetensors, JSON.stringify({ ...cfg, ...fields }))),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 });
