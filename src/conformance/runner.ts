@@ -133,7 +133,7 @@ function fmt(x: number): string {
 
 function worst(comparisons: readonly TensorComparison[]): number | null {
   let w: number | null = null;
-  for (const c of comparisons) if (c.kind === 'float' && c.scaledError !== undefined) w = Math.max(w ?? 0, c.scaledError);
+  for (const c of comparisons) if (c.kind === 'float' && c.scaledError !== undefined && !c.informational) w = Math.max(w ?? 0, c.scaledError);
   return w;
 }
 

@@ -137,7 +137,7 @@ export interface CaseReport {
   /** Why it failed or was skipped (error message, missing handler). */
   readonly reason?: string;
   readonly comparisons: readonly TensorComparison[];
-  /** Largest scaled error over the float comparisons; null if none. */
+  /** Largest scaled error over the float comparisons that count (informational ones aside); null if none. */
   readonly worstScaledError: number | null;
   readonly milliseconds: number;
 }
