@@ -38,7 +38,7 @@ export class TrainingProgress {
       this.bar = new cliProgress.SingleBar(
         {
           stream: this.stream as NodeJS.WriteStream,
-          format: `{bar} ${byTime ? '{elapsedText}/{budgetText}' : 'step {value}/{total}'} | loss {loss} | bpb {bpb}{val} | {tps} tok/s | ETA {eta_formatted}`,
+          format: `{bar} ${byTime ? '{elapsedText}/{budgetText}' : 'step {value}/{total}'} | loss {loss} | bpb {bpb}{val} | {tps} tok/s | ETA {etaText}`,
           hideCursor: true,
           etaBuffer: 20,
           fps: 5,
@@ -97,25 +97,42 @@ export class TrainingProgress {
       bpb: s ? s.bitsPerByte.toFixed(3) : '-',
       val: this.lastValidation ? ` (val ${this.lastValidation})` : '',
       tps: s ? fmtRate(s.tokensPerSecond) : '-',
+      etaText: s ? fmtEta(this.etaSeconds(s)) : '-',
       elapsedText: fmtDuration(elapsed),
       budgetText: fmtDuration(Math.round((this.opts.minutes ?? 0) * 60)),
     };
   }
 
   private eta(s: StepInfo): string {
+    const left = this.etaSeconds(s);
+    if (left === null) return '';
+    return this.opts.totalSteps !== undefined ? ` | eta ${fmtDuration(left)}` : ` | ${fmtDuration(left)} left`;
+  }
+
+  /**
+   * Seconds to the end of the run: by the step budget at the average pace so far, capped by what is
+   * left of the time budget when there is one too (the run stops at whichever comes first); null if
+   * unbounded or not yet measurable.
+   */
+  private etaSeconds(s: StepInfo): number | null {
     const elapsed = (Date.now() - this.started) / 1000;
+    const timeLeft = this.opts.minutes !== undefined ? Math.max(0, this.opts.minutes * 60 - elapsed) : null;
+    let stepsLeft: number | null = null;
     if (this.opts.totalSteps !== undefined) {
       const done = s.step - this.opts.startStep;
-      if (done <= 0) return '';
-      return ` | eta ${fmtDuration(Math.round((elapsed / done) * (this.opts.totalSteps - s.step)))}`;
+      if (done > 0) stepsLeft = (elapsed / done) * Math.max(0, this.opts.totalSteps - s.step);
     }
-    if (this.opts.minutes !== undefined) return ` | ${fmtDuration(Math.max(0, Math.round(this.opts.minutes * 60 - elapsed)))} left`;
-    return '';
+    const left = stepsLeft === null ? timeLeft : timeLeft === null ? stepsLeft : Math.min(stepsLeft, timeLeft);
+    return left === null ? null : Math.round(left);
   }
 
   private line(text: string): void {
     this.stream.write(`${text}\n`);
   }
+}
+
+function fmtEta(seconds: number | null): string {
+  return seconds === null ? '-' : fmtDuration(seconds);
 }
 
 function fmtRate(x: number): string {
