@@ -163,7 +163,7 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
   const after = validationBpb(trained, data.validation);
   const st = ck.snapshot?.state;
   const wall = (performance.now() - t0) / 1000;
-  log(`after: ${after.bpb.toFixed(4)} bits per byte on the same held-out bytes (step ${st?.step ?? '?'})`);
+  log(`after: ${after.bpb.toFixed(4)} bits per byte on the same held-out bytes (step ${st?.step ?? '?'}; all ${after.bytes.toLocaleString('en-US')} of them, where the periodic validation lines score ${DEMO_DEFAULTS.evalWindows} windows)`);
   if (st) {
     const runSteps = st.step - stepsDone;
     log(
