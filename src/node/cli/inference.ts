@@ -33,11 +33,21 @@ export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<nu
   const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads, ctx, info);
   const corpus = readCorpusFile(flags.data, '--data');
   const tokens = new ByteTokenizer().encode(corpus.bytes);
-  const seqLen = flags.seqLen ?? Math.min(em.seqLen, em.maxContext);
+  if (tokens.length < 2) {
+    throw new UsageError(`--data ${flags.data}: ${tokens.length} byte; scoring needs at least 2 (every byte after the first is predicted from the ones before it)`);
+  }
+  let seqLen = flags.seqLen ?? Math.min(em.seqLen, em.maxContext);
   if (seqLen > em.maxContext) {
     throw new UsageError(`--seq-len ${seqLen}: this model takes at most ${em.maxContext} tokens per window`);
   }
   const out = (l: string): void => void ctx.stdout.write(`${l}\n`);
+  if (tokens.length < seqLen) {
+    if (flags.seqLen !== undefined) {
+      throw new UsageError(`--seq-len ${seqLen}: ${flags.data} has only ${tokens.length.toLocaleString('en-US')} bytes, less than one window; pass --seq-len ${tokens.length} or less`);
+    }
+    info(`note: ${flags.data} has ${tokens.length.toLocaleString('en-US')} bytes, less than the model's window of ${seqLen.toLocaleString('en-US')}: scoring it as one window of ${tokens.length.toLocaleString('en-US')}`);
+    seqLen = tokens.length;
+  }
   out(`model: ${em.describe()}`);
   out(`data: ${flags.data} (${corpus.summary})`);
   const bar = ctx.stderr.isTTY
