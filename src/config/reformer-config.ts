@@ -251,13 +251,15 @@ export class ReformerConfig implements ReformerConfigFields {
  * HF's sequence-length rules for the embeddings of a forward with (padded) length `seqLen`:
  * `seqLen ≤ max_position_embeddings` (HF `ReformerEmbeddings`), and with axial embeddings
  * `Π axial_pos_shape == seqLen` in training, `≥ seqLen` in eval (HF `AxialPositionEmbeddings`).
+ * `given`: the caller's length before eval padding (named in the message when it differs).
  * @throws ConfigError naming `max_position_embeddings` or `axial_pos_shape`.
  */
-export function checkSequenceLength(config: ReformerConfig, seqLen: number, training: boolean): void {
+export function checkSequenceLength(config: ReformerConfig, seqLen: number, training: boolean, given = seqLen): void {
   if (seqLen > config.max_position_embeddings) {
+    const padded = given !== seqLen ? ` (the ${given} tokens given, padded to a multiple of the chunk length)` : '';
     throw new ConfigError(
       'max_position_embeddings',
-      `sequence length ${seqLen} exceeds max_position_embeddings ${config.max_position_embeddings}; ` +
+      `sequence length ${seqLen}${padded} exceeds max_position_embeddings ${config.max_position_embeddings}; ` +
         `use sequences of at most ${config.max_position_embeddings} tokens or raise max_position_embeddings`,
     );
   }

@@ -469,7 +469,7 @@ export class ReformerModel {
         else mask.fill(1, b * Lp, b * Lp + L);
       }
     }
-    checkSequenceLength(cfg, Lp, training);
+    checkSequenceLength(cfg, Lp, training, L);
 
     const D = cfg.hidden_size;
     const rows = B * Lp;

@@ -45,7 +45,12 @@ export class ByteTokenizer implements Tokenizer {
   readonly padId = 0;
   readonly bytesPerToken = 1;
 
+  /** @throws ShapeError if `text` is neither a string nor a Uint8Array. */
   encode(text: string | Uint8Array): Int32Array {
+    if (typeof text !== 'string' && !(text instanceof Uint8Array)) {
+      const got = text === null ? 'null' : Array.isArray(text) ? 'an array' : typeof text === 'object' ? (text as object).constructor?.name ?? 'an object' : typeof text;
+      throw new ShapeError(`ByteTokenizer.encode: expected a string or a Uint8Array of bytes, got ${got}`);
+    }
     const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text;
     const ids = new Int32Array(bytes.length);
     for (let i = 0; i < bytes.length; i++) ids[i] = bytes[i]! + ByteTokenizer.OFFSET;

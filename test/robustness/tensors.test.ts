@@ -14,6 +14,7 @@ import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { ReformerModel } from '../../src/model/reformer-model.js';
 import { checkFinite } from '../../src/model/validate-inputs.js';
 import { generateTokens } from '../../src/train/generate.js';
+import { ByteTokenizer } from '../../src/train/tokenizer.js';
 import { expectTyped, randomIds, SMALL } from './helpers.js';
 
 const be = new ReferenceBackend();
@@ -189,6 +190,16 @@ describe('mismatched shapes and lengths', () => {
     expectTyped(() => model.loss({ ...good, attentionMask: new Int32Array(64).fill(3) }), ShapeError, /attention_mask\[0\] = 3; use 1 for real tokens and 0 for padding/);
     expectTyped(() => model.lossAndGrad({ inputIds: randomIds(24, 20), batch: 1, seqLen: 24 }), ShapeError, /sequence length 24 must be a multiple of 16.*pad the input to 32/);
     expectTyped(() => model.loss({ inputIds: randomIds(48, 20), batch: 1, seqLen: 48 }), ConfigError, /max_position_embeddings: sequence length 48 exceeds max_position_embeddings 32/);
+    // eval pads 33 to 48 (chunk multiple): the message names both lengths
+    expectTyped(() => model.loss({ inputIds: randomIds(33, 20), batch: 1, seqLen: 33 }), ConfigError, /sequence length 48 \(the 33 tokens given, padded to a multiple of the chunk length\) exceeds max_position_embeddings 32/);
+  });
+
+  it('the byte tokenizer refuses what is not text or bytes (a number, null, an array) instead of encoding nothing', () => {
+    const tok = new ByteTokenizer();
+    for (const [bad, got] of [[42, 'number'], [null, 'null'], [[104, 105], 'an array'], [new Float32Array(2), 'Float32Array']] as const) {
+      expectTyped(() => tok.encode(bad as unknown as string), ShapeError, new RegExp(`ByteTokenizer\\.encode: expected a string or a Uint8Array of bytes, got ${got}`));
+    }
+    expect(Array.from(tok.encode(Buffer.from('hi')))).toEqual([106, 107]); // a Buffer is bytes
   });
 
   it('a model built from a plain object instead of a ReformerConfig is a ConfigError, not a crash later', () => {
