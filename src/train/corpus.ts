@@ -76,7 +76,7 @@ export function prepareCorpus(bytes: Uint8Array, options: PrepareCorpusOptions =
   const resolved = format === 'auto' ? (looksLikeFasta(bytes) ? 'fasta' : 'text') : format;
   if (resolved === 'fasta') {
     const { sequence, records } = parseFasta(bytes, name);
-    return { bytes: sequence, format: 'fasta', records, summary: `fasta, ${records} record${records === 1 ? '' : 's'}, ${sequence.length} bases` };
+    return { bytes: sequence, format: 'fasta', records, summary: `fasta, ${records.toLocaleString('en-US')} record${records === 1 ? '' : 's'}, ${sequence.length.toLocaleString('en-US')} bases` };
   }
   const bad = firstInvalidUtf8(bytes);
   if (bad >= 0) {
@@ -84,7 +84,7 @@ export function prepareCorpus(bytes: Uint8Array, options: PrepareCorpusOptions =
       `${name}: invalid UTF-8 at byte ${bad} (0x${hex(bytes[bad]!)}); expected UTF-8 text. Convert it first, e.g. \`iconv -f latin1 -t utf-8\``,
     );
   }
-  return { bytes, format: 'text', records: 0, summary: `text, ${bytes.length} bytes` };
+  return { bytes, format: 'text', records: 0, summary: `text, ${bytes.length.toLocaleString('en-US')} bytes` };
 }
 
 /** True if the first byte that is not whitespace is `>`. */

@@ -86,7 +86,7 @@ describe('train -> eval -> generate (bigram engine)', () => {
     writeRandomFasta(genome, 3, 20_000);
     const r = await cli(['train', '--data', genome, '--steps', '30', '--out', dna, ...common], bigram);
     expect(r.code).toBe(0);
-    expect(r.stdout.text).toMatch(/fasta, 3 records, 60000 bases/);
+    expect(r.stdout.text).toMatch(/fasta, 3 records, 60,000 bases/);
     // four equally likely bases: a bigram model quickly gets close to the optimum of 2 bits per base
     expect(loadCheckpoint(dna).snapshot!.state.lastValidation!.bitsPerByte).toBeLessThan(2.3);
   });

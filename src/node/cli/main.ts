@@ -135,7 +135,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--data <file>', 'text or FASTA file to take the window from (default: the embedded Crime and Punishment)', nonEmptyFlag('--data'))
     .option('--seq-len <n>', `window length, a multiple of the chunk lengths (default ${VERIFY_DEFAULTS.seqLen}, at most the model's length; the exact oracle is O(n²))`, intFlag('--seq-len', 2))
     .option('--offset <n>', 'first token of the window (default: start of the held-out last 5% of the data)', intFlag('--offset', 0))
-    .option('--num-hashes <list>', 'hash rounds to compare, comma-separated', intListFlag('--num-hashes'), [...VERIFY_DEFAULTS.numHashes])
+    .option('--num-hashes <list>', `hash rounds to compare, comma-separated (default: ${VERIFY_DEFAULTS.numHashes.join(',')})`, intListFlag('--num-hashes'))
     .option('--seed <s>', `seed of the LSH rotations (and of a preset's initialisation) (default ${VERIFY_DEFAULTS.seed})`, intFlag('--seed', 0))
     .option('--json', 'print the report as JSON instead of a table')
     .addOption(threadsOption())

@@ -39,7 +39,8 @@ export interface VerifyFlags {
   seqLen?: number;
   /** Start of the window in the data's tokens (default: the start of the held-out last 5%). */
   offset?: number;
-  numHashes: number[];
+  /** Hash-round counts to compare (default VERIFY_DEFAULTS.numHashes). */
+  numHashes?: number[];
   /** Seed of the rotations (and of a preset's initialisation). */
   seed?: number;
   json?: boolean;
@@ -173,7 +174,7 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
       return attentionQualityReport(be, resolved, weights, normed, {
         batch: 1,
         seqLen: L,
-        numHashesList: flags.numHashes,
+        numHashesList: flags.numHashes ?? [...VERIFY_DEFAULTS.numHashes],
         rng: new Rng(seed + 1000 * (layer + 1)),
       });
     });
