@@ -146,9 +146,14 @@ export function resolveCompleteDir(dir: string): string | null {
   const target = resolve(dir);
   if (isComplete(target)) return target;
   const parent = dirname(target);
-  if (!existsSync(parent)) return null;
   const prefix = `${basename(target)}.old-`;
-  const candidates = readdirSync(parent)
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return null; // a parent that cannot be listed (not a directory, permission denied) holds no backup we can use
+  }
+  const candidates = names
     .filter((n) => n.startsWith(prefix))
     .map((n) => join(parent, n))
     .filter(isComplete)

@@ -11,12 +11,13 @@
  * plain HuggingFace model folder (`save_pretrained(..., safe_serialization=True)`: `config.json` +
  * `model.safetensors`, no manifest), read as it is (inference only: it has no trainer state).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FormatError, UsageError } from '../errors.js';
 import { CHECKPOINT_FILES, decodeTrainerSnapshot, encodeTrainerSnapshot } from '../train/checkpoint.js';
 import type { TrainerSnapshot } from '../train/trainer.js';
 import { MANIFEST, readDirChecked, resolveCompleteDir, writeDirAtomic, type AtomicDirHooks, type Manifest } from './atomic.js';
+import { displayPath, pathError, statOrNull } from './paths.js';
 
 /** Name of the checkpoint directory inside a run directory. */
 export const CHECKPOINT_SUBDIR = 'checkpoint';
@@ -54,16 +55,41 @@ export interface LoadedCheckpoint {
   readonly manifest: Manifest | null;
 }
 
+/** Files of a reformer-ts checkpoint or an HF folder; a folder with none of them is not a checkpoint at all. */
+const CHECKPOINT_NAMES: readonly string[] = [CHECKPOINT_FILES.config, CHECKPOINT_FILES.weights, MANIFEST, CHECKPOINT_FILES.trainerState, CHECKPOINT_FILES.optimizer];
+
 /**
  * The checkpoint directory for `path`: `path/checkpoint` if `path` is a run directory, else `path`.
- * @throws UsageError if nothing exists at `path`.
+ * `flag` (e.g. `--checkpoint`) prefixes the messages.
+ * @throws UsageError if nothing exists at `path`, it is a file, a part of it is a file, or it cannot be
+ *   read (permission denied): one line naming the flag and what to pass instead.
  */
-export function checkpointDirFor(path: string): string {
+export function checkpointDirFor(path: string, flag?: string): string {
+  const subject = flag ? `${flag} ${path}` : path;
   const p = resolve(path);
+  const st = statOrNull(p, subject, 'pass the run directory or the checkpoint directory');
+  if (st === null) {
+    // `<dir>` missing but `<dir>.old-<pid>` complete: a save was interrupted between its two renames
+    if (hasBackup(p)) return p;
+    throw new UsageError(`${subject}: no such checkpoint directory`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${subject}: is a file; pass the run directory or the checkpoint directory that holds it${holderHint(p, flag)}`);
+  try {
+    accessSync(p, constants.R_OK | constants.X_OK);
+  } catch (e) {
+    throw pathError(e, subject);
+  }
   const inner = join(p, CHECKPOINT_SUBDIR);
-  if (existsSync(inner) || hasBackup(inner)) return inner;
-  if (!existsSync(p) && !hasBackup(p)) throw new UsageError(`${path}: no such checkpoint directory`);
+  if (statOrNull(inner, subject, 'pass the run directory or the checkpoint directory')?.isDirectory() || hasBackup(inner)) return inner;
   return p;
+}
+
+/** `, e.g. --checkpoint runs/x` when `file` is one of a checkpoint's files (the run or checkpoint directory above it). */
+function holderHint(file: string, flag: string | undefined): string {
+  if (!CHECKPOINT_NAMES.includes(basename(file)) && !basename(file).endsWith('.safetensors')) return '';
+  const dir = dirname(file);
+  const run = basename(dir) === CHECKPOINT_SUBDIR ? dirname(dir) : dir;
+  return `, e.g. ${flag ? `${flag} ` : ''}${displayPath(run)}`;
 }
 
 function hasBackup(dir: string): boolean {
@@ -73,11 +99,40 @@ function hasBackup(dir: string): boolean {
 /**
  * Loads and verifies a checkpoint (run directory or checkpoint directory), or reads a plain HuggingFace
  * model folder (`config.json` + `model.safetensors`, no `manifest.json` and none of our trainer files).
- * @throws UsageError if the path does not exist; FormatError if it is not a complete checkpoint (message
- *   says what is missing or corrupted), or an HF folder holds only a PyTorch pickle or sharded weights.
+ * `flag` (e.g. `--resume`) prefixes the messages about the path.
+ * @throws UsageError if the path does not exist, is a file, cannot be read, or is a folder with none of a
+ *   checkpoint's files; FormatError if it is not a complete checkpoint (message says what is missing or
+ *   corrupted), or an HF folder holds only a PyTorch pickle or sharded weights.
  */
-export function loadCheckpoint(path: string): LoadedCheckpoint {
-  const dir = checkpointDirFor(path);
+export function loadCheckpoint(path: string, flag?: string): LoadedCheckpoint {
+  const subject = flag ? `${flag} ${path}` : path;
+  try {
+    return loadCheckpointUnchecked(path, flag);
+  } catch (e) {
+    throw pathError(e, subject); // a raw EACCES/ENOTDIR from a file inside becomes one typed line
+  }
+}
+
+/**
+ * `checkpointDirFor`, and a folder with none of a checkpoint's files (no config.json, model.safetensors,
+ * manifest.json or trainer files, and no backup of an interrupted save) is refused as not a checkpoint at
+ * all: the CLI runs this on `--checkpoint`/`--resume` before any work. Returns the checkpoint directory.
+ * @throws UsageError naming `flag` (as `checkpointDirFor`, and for a folder that is not a checkpoint).
+ */
+export function checkCheckpointPath(path: string, flag?: string): string {
+  const subject = flag ? `${flag} ${path}` : path;
+  const dir = checkpointDirFor(path, flag);
+  if (existsSync(dir) && !CHECKPOINT_NAMES.some((n) => existsSync(join(dir, n))) && !hasBackup(dir)) {
+    throw new UsageError(
+      `${subject}${dir !== resolve(path) ? ` (${displayPath(dir)})` : ''}: not a checkpoint (no ${CHECKPOINT_FILES.config}, ${CHECKPOINT_FILES.weights} or ${MANIFEST}); ` +
+        `pass a run directory (holding ${CHECKPOINT_SUBDIR}/), a checkpoint directory, or a HuggingFace folder`,
+    );
+  }
+  return dir;
+}
+
+function loadCheckpointUnchecked(path: string, flag: string | undefined): LoadedCheckpoint {
+  const dir = checkCheckpointPath(path, flag);
   const found = resolveCompleteDir(dir);
   if (found === null) {
     if (isHuggingFaceFolder(dir)) return loadHuggingFaceFolder(dir);
