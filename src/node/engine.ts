@@ -39,6 +39,16 @@ export interface CreateSpec {
   readonly seed: number;
 }
 
+/** What a training length must be a multiple of (chunked attention) and the config fields that set it. */
+export interface LengthRule {
+  /** Lengths above `min` must be a multiple of this. */
+  readonly multiple: number;
+  /** Lengths up to this take the short path (attention over all positions) and need no multiple. */
+  readonly min: number;
+  /** The fields behind `multiple`, for messages, e.g. `lsh_attn_chunk_length / local_attn_chunk_length of this model`. */
+  readonly why: string;
+}
+
 export interface ModelEngine {
   readonly name: string;
   /** Preset names this engine accepts (for `--help` and validation). */
@@ -46,6 +56,12 @@ export interface ModelEngine {
   readonly defaultPreset: string;
   /** @throws ConfigError for an invalid preset/config/seqLen combination. */
   create(backend: Backend, spec: CreateSpec): EngineModel;
+  /**
+   * The training length `create(spec)` would give and the rule it must follow, without building the model
+   * (so the CLI checks `--seq-len` before any work); absent when any length trains.
+   * @throws ConfigError for an invalid preset/config, as `create`.
+   */
+  trainingLength?(spec: Omit<CreateSpec, 'seed'>): { seqLen: number; rule: LengthRule };
   /** @throws FormatError / ConfigError for a config or weights file that does not fit. */
   load(backend: Backend, config: Record<string, unknown>, weights: Uint8Array): EngineModel;
 }

@@ -13,9 +13,10 @@ import { ConfigError } from '../errors.js';
 import type { CausalLanguageModel, LossResult, TokenBatch } from '../model/language-model.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../model/lm-model.js';
+import { chunkLengthRule } from '../model/reformer-model.js';
 import type { RandomStateful } from '../train/trainer.js';
 import { Rng, type RngState } from '../util/rng.js';
-import type { CreateSpec, EngineModel, ModelEngine } from './engine.js';
+import type { CreateSpec, EngineModel, LengthRule, ModelEngine } from './engine.js';
 
 /** `ReformerModelWithLMHead` as a `CausalLanguageModel` with a saveable random state. */
 export class ReformerLM implements CausalLanguageModel, RandomStateful {
@@ -81,32 +82,60 @@ function wrap(lm: ReformerModelWithLMHead, label: string): EngineModel {
   };
 }
 
+/**
+ * What a training length of `config` must be a multiple of: the least common multiple of the chunk
+ * lengths of the attention types in `attn_layers` (`chunkLengthRule`), with the fields that set it.
+ */
+export function chunkMultiple(config: ReformerConfig): LengthRule {
+  const { lcm, min } = chunkLengthRule(config);
+  const types = [...new Set(config.attn_layers)].sort().reverse(); // 'lsh' before 'local'
+  const field = (t: string): string => `${t}_attn_chunk_length`;
+  const length = (t: string): number => (t === 'lsh' ? config.lsh_attn_chunk_length : config.local_attn_chunk_length);
+  const why =
+    types.length === 1
+      ? field(types[0]!)
+      : types.every((t) => length(t) === lcm)
+        ? types.map(field).join(' / ')
+        : `the least common multiple of ${types.map((t) => `${field(t)} ${length(t)}`).join(' and ')}`;
+  return { multiple: lcm, min, why: `${why} of this model` };
+}
+
+/** The config `create(spec)` builds: the preset, the config.json fields on top, the training length. */
+function resolveConfig(spec: Omit<CreateSpec, 'seed'>): { name: PresetName; config: ReformerConfig } {
+  const name = (spec.preset ?? DEFAULT_PRESET) as PresetName;
+  const overrides: ReformerConfigInput = { ...(spec.config ?? {}) };
+  let config = preset(name, overrides).config;
+  if (spec.seqLen !== undefined && spec.seqLen !== trainingLength(config)) {
+    if (!config.axial_pos_embds) {
+      if (spec.seqLen > config.max_position_embeddings) {
+        throw new ConfigError('max_position_embeddings', `${config.max_position_embeddings} < --seq-len ${spec.seqLen}; raise it in the config`);
+      }
+    } else {
+      // a new training length needs axial factors with that product; buckets follow HF's rule for the new length
+      config = config.with({
+        axial_pos_shape: axialFactors(spec.seqLen),
+        max_position_embeddings: spec.seqLen,
+        num_buckets: null,
+      });
+    }
+  }
+  return { name, config };
+}
+
 export const reformerEngine: ModelEngine = {
   name: 'reformer',
   presets: PRESET_NAMES,
   defaultPreset: DEFAULT_PRESET,
 
   create(backend: Backend, spec: CreateSpec): EngineModel {
-    const name = (spec.preset ?? DEFAULT_PRESET) as PresetName;
-    const overrides: ReformerConfigInput = { ...(spec.config ?? {}) };
-    const base = preset(name, overrides);
-    let config = base.config;
-    if (spec.seqLen !== undefined && spec.seqLen !== trainingLength(config)) {
-      if (!config.axial_pos_embds) {
-        if (spec.seqLen > config.max_position_embeddings) {
-          throw new ConfigError('max_position_embeddings', `${config.max_position_embeddings} < --seq-len ${spec.seqLen}; raise it in the config`);
-        }
-      } else {
-        // a new training length needs axial factors with that product; buckets follow HF's rule for the new length
-        config = config.with({
-          axial_pos_shape: axialFactors(spec.seqLen),
-          max_position_embeddings: spec.seqLen,
-          num_buckets: null,
-        });
-      }
-    }
+    const { name, config } = resolveConfig(spec);
     const lm = new ReformerModelWithLMHead(backend, config, { seed: spec.seed });
     return wrap(lm, name);
+  },
+
+  trainingLength(spec: Omit<CreateSpec, 'seed'>): { seqLen: number; rule: LengthRule } {
+    const { config } = resolveConfig(spec);
+    return { seqLen: trainingLength(config), rule: chunkMultiple(config) };
   },
 
   load(backend: Backend, configObj: Record<string, unknown>, weights: Uint8Array): EngineModel {

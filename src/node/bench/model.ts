@@ -31,8 +31,8 @@ import { WASM_MAX_BYTES } from '../../backend/wasm/arena.js';
 import type { ReformerConfig } from '../../config/reformer-config.js';
 import { FormatError, ResourceError, UsageError } from '../../errors.js';
 import { checkMemory, type MemoryEstimateOptions } from '../../model/memory.js';
-import { chunkLengthRule } from '../../model/reformer-model.js';
-import { choiceFlag, intFlag, nonEmptyFlag } from '../cli/parse.js';
+import { checkLengthMultiple, choiceFlag, intFlag, nonEmptyFlag } from '../cli/parse.js';
+import { chunkMultiple } from '../reformer-engine.js';
 import { defaultThreads } from '../wasm.js';
 import { fmt, fmtBytes, table } from './measure.js';
 import { fitConfigToLength, type ModelBenchMode, type ModelChildRequest, type ModelChildResult } from './model-child.js';
@@ -136,13 +136,9 @@ export function checkBenchMemory(config: ReformerConfig, options: MemoryEstimate
   checkMemory(config, options, WASM_MAX_BYTES, 'the 4 GiB a 32-bit WebAssembly memory can hold');
 }
 
-/** Checks a sequence length against the config's chunking (training needs a multiple of the chunk lcm). */
+/** Checks a sequence length against the config's chunking (training needs a multiple of the chunk lcm; the rule of `reformer train`). */
 export function checkBenchLength(config: ReformerConfig, L: number, mode: ModelBenchMode): void {
-  const { lcm } = chunkLengthRule(config);
-  if (mode === 'train' && L % lcm !== 0) {
-    const lo = Math.floor(L / lcm) * lcm;
-    throw new UsageError(`--seq-len ${L}: training needs a multiple of ${lcm} (the chunk lengths' lcm); use ${lo > 0 ? `${lo} or ` : ''}${lo + lcm}`);
-  }
+  if (mode === 'train') checkLengthMultiple(`--seq-len ${L}`, L, chunkMultiple(config), { what: 'a training length ' });
 }
 
 /** Flags shared by `bench model` and `bench memory`. */

@@ -3,6 +3,7 @@
  * is allowed, so every bad value exits with code 2 and one line.
  */
 import { UsageError } from '../../errors.js';
+import type { LengthRule } from '../engine.js';
 
 type Parser<T> = (value: string) => T;
 
@@ -61,4 +62,19 @@ export function nonEmptyFlag(flag: string): Parser<string> {
     if (value.length === 0) throw bad(flag, value, 'must not be empty');
     return value;
   };
+}
+
+/**
+ * Checks a sequence length against a chunk rule before any model is built (`train --seq-len`,
+ * `bench model --seq-len`; `verify --seq-len` has the same rule).
+ * @param subject what gave the length, e.g. `--seq-len 1000`.
+ * @param opts.what text before "must be", e.g. `the training length 4096 (the preset's) `;
+ *   `fix` a clause after the examples; `lowest`: suggestions at or below it are left out (default 0).
+ * @throws UsageError `--seq-len 1000: must be a multiple of 64 (lsh_attn_chunk_length / local_attn_chunk_length of this model), e.g. 960 or 1024`.
+ */
+export function checkLengthMultiple(subject: string, length: number, rule: LengthRule, opts: { what?: string; fix?: string; lowest?: number } = {}): void {
+  if (length <= rule.min || length % rule.multiple === 0) return;
+  const below = Math.floor(length / rule.multiple) * rule.multiple;
+  const eg = `${below > (opts.lowest ?? 0) ? `${below} or ` : ''}${below + rule.multiple}`;
+  throw new UsageError(`${subject}: ${opts.what ?? ''}must be a multiple of ${rule.multiple} (${rule.why}), e.g. ${eg}${opts.fix ? `; ${opts.fix}` : ''}`);
 }
