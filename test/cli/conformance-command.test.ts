@@ -26,4 +26,18 @@ describe('reformer conformance', () => {
     expect(r.stdout.text).toMatch(/^FAIL {2}broken/m);
     expect(r.stdout.lines().at(-1)).toBe('1 passed, 1 failed, 0 skipped');
   });
+
+  it('a --filter that matches no case is a usage error naming the filter and listing cases and components (exit 2), not "0 passed"', async () => {
+    const r = await cli(['conformance', FIXTURES, '--filter', 'zzz']);
+    expect(r.code).toBe(2);
+    expect(r.stdout.text).toBe('');
+    expect(r.stderr.lines()).toHaveLength(1);
+    expect(r.stderr.text.trim()).toMatch(
+      /^reformer: --filter "zzz": matches no case name or component of the \d+ cases in .*hf-reformer \(cases: axial_pos_8x8, ff_gelu_chunk16, ff_relu_chunk8, local_c16_b1a0_enc, \.\.\.; components: .*LSHSelfAttention.*ReformerModelWithLMHead\); pass a part of one of them, or leave --filter out to run all$/,
+    );
+    // a component name matches as well as a case name
+    const byComponent = await cli(['conformance', FIXTURES, '--filter', 'AxialPositionEmbeddings']);
+    expect(byComponent.code).toBe(0);
+    expect(byComponent.stdout.lines().at(-1)).toBe('1 passed, 0 failed, 0 skipped');
+  });
 });

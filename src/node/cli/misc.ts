@@ -12,12 +12,35 @@ export interface ConformanceFlags {
   filter?: string;
 }
 
-/** Runs an HF fixture folder; exit 0 if no case failed, 1 otherwise. */
+/**
+ * Runs an HF fixture folder; exit 0 if no case failed, 1 otherwise.
+ * @throws UsageError if `--filter` matches no case (naming it and listing a few cases and the components).
+ */
 export function conformanceCommand(dir: string, flags: ConformanceFlags, ctx: CliContext): number {
+  const seen: { name: string; component: string }[] = [];
+  let matched = 0;
+  const text = flags.filter;
   const report = runConformanceFolder(dir, {
     backend: new ReferenceBackend({ dtype: flags.dtype }),
-    ...(flags.filter ? { filter: (name: string, component: string) => name.includes(flags.filter!) || component.includes(flags.filter!) } : {}),
+    ...(text
+      ? {
+          filter: (name: string, component: string) => {
+            seen.push({ name, component });
+            const ok = name.includes(text) || component.includes(text);
+            if (ok) matched++;
+            return ok;
+          },
+        }
+      : {}),
   });
+  if (text && matched === 0) {
+    const few = seen.slice(0, 4).map((c) => c.name);
+    const components = [...new Set(seen.map((c) => c.component))].sort();
+    throw new UsageError(
+      `--filter ${JSON.stringify(text)}: matches no case name or component of the ${seen.length} cases in ${dir} ` +
+        `(cases: ${few.join(', ')}${seen.length > few.length ? ', ...' : ''}; components: ${components.join(', ')}); pass a part of one of them, or leave --filter out to run all`,
+    );
+  }
   ctx.stdout.write(`${formatConformanceReport(report)}\n`);
   return report.failed === 0 ? 0 : 1;
 }
