@@ -7,6 +7,7 @@
 export { MANIFEST, readDirChecked, resolveCompleteDir, writeDirAtomic, writeFileAtomic, type AtomicDirHooks, type Manifest } from './atomic.js';
 export {
   CHECKPOINT_SUBDIR,
+  checkCheckpointPath,
   checkpointDirFor,
   loadCheckpoint,
   saveCheckpoint,
@@ -14,8 +15,9 @@ export {
   type LoadedCheckpoint,
 } from './checkpoint.js';
 export { checkReadableFile, formatFromPath, readCorpusFile } from './corpus-file.js';
-export { engineForConfig, parseConfigJson, type CreateSpec, type EngineModel, type ModelEngine } from './engine.js';
-export { axialFactors, reformerEngine, ReformerLM } from './reformer-engine.js';
+export { checkOutputDir } from './paths.js';
+export { engineForConfig, parseConfigJson, type CreateSpec, type EngineModel, type LengthRule, type ModelEngine } from './engine.js';
+export { axialFactors, chunkMultiple, reformerEngine, ReformerLM } from './reformer-engine.js';
 export { bigramEngine } from './bigram-engine.js';
 export { MetricsLog, type MetricsRecord, type TrainRecord, type ValidationRecord } from './metrics.js';
 export { trainingCurveSpec, trainingCurveSvg } from './plot.js';

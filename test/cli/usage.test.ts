@@ -65,7 +65,7 @@ describe('usage errors exit 2 with one line naming the flag and the allowed valu
     [['train', '--resume', join(dir, 'nope')], /--resume|no such checkpoint directory/],
     [['eval', '--data', CORPUS], /required option '--checkpoint <dir>' not specified/],
     [['eval', '--checkpoint', join(dir, 'nope'), '--data', CORPUS], /nope: no such checkpoint directory/],
-    [['eval', '--checkpoint', dir, '--data', CORPUS], /FormatError: .*no manifest\.json; not a complete checkpoint/],
+    [['eval', '--checkpoint', dir, '--data', CORPUS], /^reformer: --checkpoint .*: not a checkpoint \(no config\.json, model\.safetensors or manifest\.json\); pass a run directory/],
     [['generate', '--checkpoint', dir, '--prompt', ''], /--prompt "": must not be empty/],
     [['generate', '--checkpoint', dir, '--prompt', 'a', '--top-p', '0'], /--top-p "0": must be a number in \(0, 1\]/],
     [['generate', '--checkpoint', dir, '--prompt', 'a', '--temperature', 'hot'], /--temperature "hot": must be a number in \[0, 100\]/],

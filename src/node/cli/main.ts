@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, FormatError, ReformerError, ShapeError, UsageError } from '../../errors.js';
 import { BACKEND_KINDS, defaultContext, EXIT, NotAvailableError, type CliContext } from './context.js';
-import { evalCommand, generateCommand } from './inference.js';
+import { checkCheckpointPath } from '../checkpoint.js';
+import { evalCommand, generateCommand, type EvalFlags, type GenerateFlags } from './inference.js';
 import { BENCH_TARGETS, benchCommand, benchOptions, conformanceCommand, type BenchFlags, type BenchTarget } from './misc.js';
 import { choiceFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from './parse.js';
 import { DEMO_DEFAULTS, demoCommand, type DemoFlags } from './demo.js';
@@ -69,17 +70,17 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .command('train')
     .description('train a byte-level language model on a text or FASTA file (checkpoints, metrics.jsonl and training.svg in --out)')
     .option('--data <file>', 'UTF-8 text, FASTA (.fa/.fasta/.fna or leading ">"), optionally .gz (default: the embedded Crime and Punishment)', nonEmptyFlag('--data'))
-    .option('--out <dir>', `run directory: <dir>/checkpoint, <dir>/metrics.jsonl, <dir>/training.svg (default: ${TRAIN_DEFAULTS.out}; with --resume: the resumed run)`, nonEmptyFlag('--out'))
+    .option('--out <dir>', `run directory: <dir>/checkpoint, <dir>/metrics.jsonl, <dir>/training.svg (default: ${TRAIN_DEFAULTS.out}; with --resume: the resumed run, or a new directory to continue into, leaving the resumed run as it is)`, nonEmptyFlag('--out'))
     .option('--preset <name>', `model size: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`, choiceFlag('--preset', engine.presets))
     .option('--config <config.json>', 'HF ReformerConfig fields applied on top of the preset', nonEmptyFlag('--config'))
     .option('--seq-len <n>', "training window in tokens (default: the preset's; sets axial_pos_shape to two factors of n)", intFlag('--seq-len', 2))
     .option('--batch <n>', `windows per step (default: ${TRAIN_DEFAULTS.tokensPerStep} tokens per step, at least 1 window)`, intFlag('--batch'))
-    .option('--steps <n>', 'stop at this step (absolute: a resumed run stops at the same place); cosine decay over these steps', intFlag('--steps'))
+    .option('--steps <n>', 'total steps to reach, counted from the start of the run, also with --resume (a checkpoint at step 700 with --steps 1000 trains 300 more); cosine decay over these steps', intFlag('--steps'))
     .option('--minutes <m>', `stop after m minutes of this run (default ${TRAIN_DEFAULTS.minutes} when --steps is not given; with both, whichever comes first)`, numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }))
     .option('--lr <x>', `peak learning rate of AdamW (default ${TRAIN_DEFAULTS.lr}); decays to lr/10`, numberFlag('--lr', 0, 10, { exclusiveMin: true }))
     .option('--warmup <n>', 'linear warm-up steps (default min(100, steps/10), or 50 with --minutes only)', intFlag('--warmup', 0))
     .option('--seed <s>', `seed of the initialisation and of the batch sampler (default ${TRAIN_DEFAULTS.seed})`, intFlag('--seed', 0))
-    .option('--resume <dir>', 'continue a run (run directory or checkpoint directory) exactly where it stopped', nonEmptyFlag('--resume'))
+    .option('--resume <dir>', 'continue a run (run directory or checkpoint directory) exactly where it stopped, on its own data (other --data needs --out <new dir>: the resumed run is never overwritten with a model of other data)', nonEmptyFlag('--resume'))
     .option('--eval-every <n>', `validate (bits per byte) every n steps, 0 = only at the end (default ${TRAIN_DEFAULTS.evalEvery})`, intFlag('--eval-every', 0))
     .option('--eval-windows <n>', `validation windows per periodic validation (default ${TRAIN_DEFAULTS.evalWindows})`, intFlag('--eval-windows'))
     .option('--checkpoint-every <n>', 'save a checkpoint every n steps, 0 = only at the end (default: --eval-every)', intFlag('--checkpoint-every', 0))
@@ -106,7 +107,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(threadsOption())
     .addOption(backendOption())
     .addHelpText('after', EXIT_HELP)
-    .action(async (flags, _cmd: Command) => {
+    .action(async (flags: EvalFlags, _cmd: Command) => {
+      checkCheckpointPath(flags.checkpoint, '--checkpoint'); // a file, a path through a file, no permission, not a checkpoint: one line naming the flag
       setExit(await evalCommand(flags, ctx));
     });
 
@@ -123,7 +125,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(threadsOption())
     .addOption(backendOption())
     .addHelpText('after', '\nEach new byte re-runs the model on the last window of context (no cache).\n' + EXIT_HELP)
-    .action(async (flags, _cmd: Command) => {
+    .action(async (flags: GenerateFlags, _cmd: Command) => {
+      checkCheckpointPath(flags.checkpoint, '--checkpoint');
       setExit(await generateCommand(flags, ctx));
     });
 
@@ -142,6 +145,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(backendOption())
     .addHelpText('after', '\nExample: reformer verify --checkpoint runs/default --num-hashes 1,2,4,8\n' + EXIT_HELP)
     .action(async (flags: VerifyFlags) => {
+      if (flags.checkpoint !== undefined && flags.preset === undefined) checkCheckpointPath(flags.checkpoint, '--checkpoint'); // both: verify says which to drop
       setExit(await verifyCommand(flags, ctx));
     });
 

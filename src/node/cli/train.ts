@@ -9,14 +9,16 @@ import { splitTokens } from '../../train/data.js';
 import { ByteTokenizer } from '../../train/tokenizer.js';
 import { optionsFromState, Trainer, type TrainerSnapshot, type TrainOptions, type TrainResult } from '../../train/trainer.js';
 import { writeFileAtomic } from '../atomic.js';
-import { CHECKPOINT_SUBDIR, checkpointDirFor, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
+import { CHECKPOINT_SUBDIR, checkCheckpointPath, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
 import { checkReadableFile, readCorpusFile } from '../corpus-file.js';
 import { engineForConfig, parseConfigJson, type EngineModel } from '../engine.js';
 import { MetricsLog } from '../metrics.js';
 import { trainingCurveSvg } from '../plot.js';
+import { checkOutputDir, displayPath } from '../paths.js';
 import { fmtDuration, TrainingProgress } from '../progress.js';
 import { StopSignals } from '../signals.js';
 import type { BackendKind, CliContext } from './context.js';
+import { checkLengthMultiple } from './parse.js';
 
 export interface TrainFlags {
   data?: string;
@@ -74,29 +76,71 @@ function fingerprint(tokens: Int32Array): string {
 
 /** Runs `reformer train`; returns the exit code. `explicit` = flags given on the command line. */
 export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<string>, ctx: CliContext, log: (line: string) => void): Promise<number> {
-  // ---- what to resume
-  let resumed: LoadedCheckpoint | null = null;
+  // ---- paths first, before any work: what to resume, where to write
   let resumeDir: string | null = null;
   if (flags.resume !== undefined) {
     if (explicit.has('preset') || explicit.has('config')) {
       throw new UsageError('--preset/--config cannot be combined with --resume: the model comes from the checkpoint');
     }
-    resumeDir = checkpointDirFor(flags.resume);
-    resumed = loadCheckpoint(flags.resume);
+    resumeDir = checkCheckpointPath(flags.resume, '--resume');
+  }
+  const checkpointDir = flags.out !== undefined ? join(resolve(flags.out), CHECKPOINT_SUBDIR) : (resumeDir ?? join(resolve(TRAIN_DEFAULTS.out), CHECKPOINT_SUBDIR));
+  const runDir = dirname(checkpointDir);
+  const outFlag = flags.out !== undefined ? `--out ${flags.out}` : resumeDir !== null ? `--resume ${flags.resume}` : `--out ${TRAIN_DEFAULTS.out} (the default)`;
+  checkOutputDir(runDir, outFlag, flags.out === undefined && resumeDir !== null ? 'pass --out <new dir> to continue into a directory this user can write to' : undefined);
+  // a resumed run writes over its own checkpoint, or into a new run directory given by --out
+  const intoNewRun = resumeDir === null || checkpointDir !== resumeDir;
+  if (intoNewRun && (existsSync(checkpointDir) || existsSync(join(checkpointDir, 'manifest.json')))) {
+    throw new UsageError(
+      resumeDir === null
+        ? `--out ${flags.out ?? TRAIN_DEFAULTS.out}: ${runDir} already holds a checkpoint; continue it with --resume ${runDir}, or choose another --out`
+        : `--out ${flags.out}: ${runDir} already holds a checkpoint, which resuming ${flags.resume} into it would overwrite; choose a new --out`,
+    );
+  }
+
+  // ---- what to resume
+  let resumed: LoadedCheckpoint | null = null;
+  if (flags.resume !== undefined) {
+    resumed = loadCheckpoint(flags.resume, '--resume');
     if (!resumed.snapshot) throw new FormatError(`--resume ${flags.resume}: the checkpoint has no trainer state (inference only); nothing to resume`);
     if (resumed.recovered) log(`note: ${resumeDir} was incomplete (a save was interrupted); resuming from its backup ${resumed.dir}`);
   }
   const stored = resumed?.snapshot?.state ?? null;
   const storedOptions = stored ? optionsFromState(stored) : null;
   const extra = (stored?.extra ?? {}) as TrainExtra;
-
-  // ---- output location (refuse to overwrite another run's checkpoint)
-  const checkpointDir = flags.out !== undefined ? join(resolve(flags.out), CHECKPOINT_SUBDIR) : (resumeDir ?? join(resolve(TRAIN_DEFAULTS.out), CHECKPOINT_SUBDIR));
-  if (!resumed && (existsSync(checkpointDir) || existsSync(join(checkpointDir, 'manifest.json')))) {
-    const runDir = dirname(checkpointDir);
-    throw new UsageError(`--out ${flags.out ?? TRAIN_DEFAULTS.out}: ${runDir} already holds a checkpoint; continue it with --resume ${runDir}, or choose another --out`);
+  if (stored && storedOptions) {
+    // --steps is the total to reach, counted from the run's start (as in the run that saved the checkpoint)
+    if (explicit.has('steps') && flags.steps !== undefined && flags.steps <= stored.step) {
+      throw new UsageError(`--steps ${flags.steps}: the checkpoint is already at step ${stored.step}; pass a larger --steps (the total to reach), or --minutes`);
+    }
+    if (!explicit.has('steps') && !explicit.has('minutes') && storedOptions.steps !== undefined && storedOptions.steps <= stored.step) {
+      throw new UsageError(`--resume ${flags.resume}: the run already reached its --steps ${storedOptions.steps} (the checkpoint is at step ${stored.step}); pass a larger --steps (the total to reach), or --minutes`);
+    }
   }
-  const runDir = dirname(checkpointDir);
+
+  // ---- a new run's model: its training length follows the chunk lengths (checked before the model is built)
+  let configObj: Record<string, unknown> | undefined;
+  if (!resumed) {
+    if (flags.config !== undefined) {
+      checkReadableFile(flags.config, '--config');
+      configObj = parseConfigJson(readFileSync(flags.config), flags.config);
+    }
+    const shape = ctx.engine.trainingLength?.({
+      ...(flags.preset !== undefined ? { preset: flags.preset } : {}),
+      ...(configObj ? { config: configObj } : {}),
+      ...(flags.seqLen !== undefined ? { seqLen: flags.seqLen } : {}),
+    });
+    if (shape && flags.seqLen !== undefined) {
+      const why = `${shape.rule.why}${flags.config !== undefined ? `, from --config ${flags.config}` : ''}`;
+      checkLengthMultiple(`--seq-len ${flags.seqLen}`, shape.seqLen, { ...shape.rule, why });
+    } else if (shape) {
+      const source = flags.config !== undefined ? `--config ${flags.config}` : `--preset ${flags.preset ?? ctx.engine.defaultPreset}`;
+      checkLengthMultiple(source, shape.seqLen, shape.rule, {
+        what: `the training length ${shape.seqLen} (no --seq-len given) `,
+        fix: `pass one with --seq-len${flags.config !== undefined ? ', or change the chunk lengths in the config' : ''}`,
+      });
+    }
+  }
 
   // ---- data
   const dataPath = flags.data ?? extra.data?.path ?? join(ctx.packageRoot, 'data', 'crime-and-punishment.txt');
@@ -104,8 +148,15 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
   const tokenizer = new ByteTokenizer();
   const tokens = tokenizer.encode(corpus.bytes);
   const fp = fingerprint(tokens);
-  if (extra.data && extra.data.fingerprint !== fp) {
-    log(`warning: ${dataPath} differs from the data this checkpoint was trained on (${extra.data.path}); the continuation is not the original run's`);
+  if (resumeDir !== null && extra.data && extra.data.fingerprint !== fp) {
+    const what =
+      flags.data !== undefined && resolve(flags.data) !== extra.data.path
+        ? `--data ${flags.data} differs from the data this checkpoint was trained on (${extra.data.path})`
+        : `--data ${dataPath}: the file changed since this checkpoint was trained on it`;
+    if (!intoNewRun) {
+      throw new UsageError(`${what}; resuming on other data would overwrite ${displayPath(runDir)}: pass --out <new dir> to fine-tune into a new run`);
+    }
+    log(`warning: ${what}; fine-tuning into the new run ${displayPath(runDir)} (${displayPath(dirname(resumeDir))} stays as it is)`);
   }
 
   // ---- model
@@ -122,11 +173,6 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
       throw new UsageError(`--seq-len ${flags.seqLen}: the checkpoint trains on windows of ${em.seqLen}; leave --seq-len out when resuming`);
     }
   } else {
-    let configObj: Record<string, unknown> | undefined;
-    if (flags.config !== undefined) {
-      checkReadableFile(flags.config, '--config');
-      configObj = parseConfigJson(readFileSync(flags.config), flags.config);
-    }
     em = ctx.engine.create(backend, {
       ...(flags.preset !== undefined ? { preset: flags.preset } : {}),
       ...(configObj ? { config: configObj } : {}),
@@ -169,6 +215,8 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
   const data = splitTokens(tokens, { validationFraction, seqLen });
 
   const trainer = new Trainer(em.model, data, options);
+  if (resumed) trainer.restore(resumed.snapshot!); // restores the checkpoint's extra too: replaced below
+  // what this run trains on (a fine-tune with --out records its own data, not the resumed run's)
   trainer.extra = {
     data: { path: resolve(dataPath), bytes: corpus.bytes.length, format: corpus.format, fingerprint: fp },
     tokenizer: tokenizer.name,
@@ -180,7 +228,6 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
   if (extra.backend && trainer.extra.backend !== extra.backend) {
     log(`note: the checkpoint was trained on the ${extra.backend} backend, this run uses ${backend.name}; results differ in the last bits from an uninterrupted run`);
   }
-  if (resumed) trainer.restore(resumed.snapshot!);
 
   log(`model: ${em.describe()}; backend ${backend.name}`);
   log(`data: ${dataPath} (${corpus.summary}): ${data.train.length} training and ${data.validation.length} validation tokens`);
