@@ -177,8 +177,8 @@ describe('empty and binary --data files', () => {
     oneLine(await cli(evalArgs(run, binary)), 2, /^reformer: FormatError: .*random\.bin: looks like binary data, not text/);
   });
 
-  it('a data file shorter than one window → ConfigError saying to lower --seq-len or add data, exit 2', async () => {
-    oneLine(await cli(evalArgs(checkpoint('short'), text('short.txt', 'abc'))), 2, /^reformer: ConfigError: seq_len: the stream has 3 tokens, fewer than one window of 64; lower seq_len or use more data$/);
+  it('a data file shorter than an explicit --seq-len → UsageError naming the flag and the length that fits, exit 2 (without --seq-len: one shorter window, test/cli/eval-short-data.test.ts)', async () => {
+    oneLine(await cli([...evalArgs(checkpoint('short'), text('short.txt', 'abc')), '--seq-len', '64']), 2, /^reformer: --seq-len 64: .*short\.txt has only 3 bytes, less than one window; pass --seq-len 3 or less$/);
   });
 });
 

@@ -24,13 +24,14 @@ import type { ReformerConfig } from '../../config/reformer-config.js';
 import { UsageError } from '../../errors.js';
 import { lmFromCheckpoint } from '../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
-import { chunkLengthRule } from '../../model/reformer-model.js';
 import { ByteTokenizer } from '../../train/tokenizer.js';
 import { Rng } from '../../util/rng.js';
 import { loadCheckpoint } from '../checkpoint.js';
 import { readCorpusFile } from '../corpus-file.js';
 import { parseConfigJson } from '../engine.js';
+import { chunkMultiple } from '../reformer-engine.js';
 import type { BackendKind, CliContext } from './context.js';
+import { checkLengthMultiple } from './parse.js';
 
 export interface VerifyFlags {
   checkpoint?: string;
@@ -111,17 +112,13 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
   if (lshLayers.length === 0) throw new UsageError(`verify: the model has no LSH layers (attn_layers ${JSON.stringify(cfg.attn_layers)}); nothing to compare`);
 
   // ---- length
-  const { lcm } = chunkLengthRule(cfg);
   const maxLen = maxLength(cfg);
   const L = flags.seqLen ?? Math.min(VERIFY_DEFAULTS.seqLen, maxLen);
   if (L > maxLen) throw new UsageError(`--seq-len ${L}: this model takes at most ${maxLen} tokens`);
   if (L <= cfg.lsh_attn_chunk_length) {
     throw new UsageError(`--seq-len ${L}: at most lsh_attn_chunk_length (${cfg.lsh_attn_chunk_length}) tokens take exact full attention (HF); use a longer window to compare LSH`);
   }
-  if (L % lcm !== 0) {
-    const next = Math.ceil(L / lcm) * lcm;
-    throw new UsageError(`--seq-len ${L}: must be a multiple of ${lcm} (the chunk lengths' least common multiple), e.g. ${next - lcm > cfg.lsh_attn_chunk_length ? `${next - lcm} or ` : ''}${next}`);
-  }
+  checkLengthMultiple(`--seq-len ${L}`, L, { ...chunkMultiple(cfg), min: 0 }, { lowest: cfg.lsh_attn_chunk_length });
 
   // ---- data window
   const dataPath = flags.data ?? `${ctx.packageRoot}/data/crime-and-punishment.txt`;
