@@ -134,6 +134,30 @@ export const REFORMER_FIELD_NAMES: readonly string[] = Object.freeze([
   'model_type',
 ]);
 
+/**
+ * Fields of HF's generic `PretrainedConfig` that a Reformer config.json may carry (written by
+ * `save_pretrained` or the Hub); kept in `extra` like any other unknown key, but expected there.
+ */
+export const HF_PRETRAINED_CONFIG_FIELD_NAMES: readonly string[] = Object.freeze([
+  '_name_or_path', 'add_cross_attention', 'architectures', 'bad_words_ids', 'bos_token_id', 'chunk_size_feed_forward',
+  'cross_attention_hidden_size', 'decoder_start_token_id', 'diversity_penalty', 'do_sample', 'early_stopping',
+  'eos_token_id', 'finetuning_task', 'forced_bos_token_id', 'forced_eos_token_id', 'id2label', 'is_encoder_decoder',
+  'label2id', 'length_penalty', 'max_length', 'min_length', 'no_repeat_ngram_size', 'num_beam_groups', 'num_beams',
+  'num_return_sequences', 'output_attentions', 'output_hidden_states', 'output_scores', 'prefix', 'problem_type',
+  'pruned_heads', 'remove_invalid_values', 'repetition_penalty', 'return_dict', 'return_dict_in_generate',
+  'sep_token_id', 'task_specific_params', 'temperature', 'tie_encoder_decoder', 'tie_word_embeddings',
+  'tokenizer_class', 'top_k', 'top_p', 'torch_dtype', 'torchscript', 'transformers_version', 'typical_p', 'use_bfloat16',
+  'use_cache',
+]);
+
+/**
+ * Keys of a config object that are neither Reformer fields nor generic HF config fields: most likely a
+ * misspelt field (they are kept and written back, as HF does, but change nothing).
+ */
+export function unrecognisedConfigKeys(obj: Readonly<Record<string, unknown>>): string[] {
+  return Object.keys(obj).filter((k) => !REFORMER_FIELD_NAMES.includes(k) && !HF_PRETRAINED_CONFIG_FIELD_NAMES.includes(k));
+}
+
 /** Input of the constructor: any subset of the fields, plus unknown keys (kept in `extra`). */
 export type ReformerConfigInput = Partial<{ -readonly [K in keyof ReformerConfigFields]: unknown }> & Record<string, unknown>;
 

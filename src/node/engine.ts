@@ -64,6 +64,8 @@ export interface ModelEngine {
   trainingLength?(spec: Omit<CreateSpec, 'seed'>): { seqLen: number; rule: LengthRule };
   /** @throws FormatError / ConfigError for a config or weights file that does not fit. */
   load(backend: Backend, config: Record<string, unknown>, weights: Uint8Array): EngineModel;
+  /** Keys of a `--config` object this engine does not know (likely misspelt); absent: no check. */
+  unrecognisedConfigKeys?(config: Readonly<Record<string, unknown>>): string[];
 }
 
 /** Parses a checkpoint's config.json bytes. @throws FormatError if it is not a JSON object. */

@@ -8,7 +8,7 @@
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { DEFAULT_PRESET, PRESET_NAMES, preset, type PresetName } from '../config/presets.js';
-import type { ReformerConfig, ReformerConfigInput } from '../config/reformer-config.js';
+import { unrecognisedConfigKeys, type ReformerConfig, type ReformerConfigInput } from '../config/reformer-config.js';
 import { ConfigError } from '../errors.js';
 import type { CausalLanguageModel, LossResult, TokenBatch } from '../model/language-model.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../model/checkpoint.js';
@@ -143,4 +143,6 @@ export const reformerEngine: ModelEngine = {
     const lm = lmFromCheckpoint(backend, { safetensors: weights, config: configObj });
     return wrap(lm, '');
   },
+
+  unrecognisedConfigKeys,
 };

@@ -97,6 +97,15 @@ describe('train --config', () => {
     expect(r.stdout.text).toMatch(/step budget reached at step 2/);
   });
 
+  it('a misspelt field is named in a note (generic HF fields are not), and the run goes on', async () => {
+    const cfg = text('typo.json', '{"num_hash": 2, "architectures": ["ReformerModelWithLMHead"], "transformers_version": "4.40.0"}');
+    const r = await train(cfg, ['--steps', '1', '--warmup', '0', '--seq-len', '64', '--batch', '1', '--eval-every', '0', '--eval-windows', '1']);
+    expect(r.code).toBe(0);
+    const notes = r.stdout.lines().filter((l) => l.startsWith('note: --config'));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(/^note: --config .*typo\.json: num_hash is not a field of this model's config \(kept in config\.json, as HF does, but it changes nothing\); check the spelling$/);
+  });
+
   it('a missing --config file → UsageError naming the flag, exit 2', async () => {
     oneLine(await train(path('nope.json')), 2, /^reformer: --config .*nope\.json: no such file$/);
   });

@@ -124,6 +124,10 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     if (flags.config !== undefined) {
       checkReadableFile(flags.config, '--config');
       configObj = parseConfigJson(readFileSync(flags.config), flags.config);
+      const unknown = ctx.engine.unrecognisedConfigKeys?.(configObj) ?? [];
+      if (unknown.length > 0) {
+        log(`note: --config ${flags.config}: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a field' : 'are not fields'} of this model's config (kept in config.json, as HF does, but ${unknown.length === 1 ? 'it changes' : 'they change'} nothing); check the spelling`);
+      }
     }
     const shape = ctx.engine.trainingLength?.({
       ...(flags.preset !== undefined ? { preset: flags.preset } : {}),
