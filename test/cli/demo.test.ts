@@ -59,4 +59,13 @@ describe('reformer demo (npm start)', () => {
     expect(r.stderr.lines()).toHaveLength(1);
     expect(r.stderr.text).toMatch(/already holds a run/);
   });
+
+  it('--out naming a file is a usage error before any work (no calibration, no validation)', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a folder');
+    const r = await cli(['demo', '--preset', 'tiny', '--data', data, '--out', file, '--minutes', '2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.text).toMatch(/^reformer: --out .*a-file: is a file, not a directory; pass a directory for the run \(a new one is created\)\n$/);
+    expect(r.stdout.text).not.toMatch(/calibration|before:/);
+  });
 });

@@ -26,6 +26,7 @@ import { CHECKPOINT_SUBDIR, loadCheckpoint } from '../checkpoint.js';
 import { readCorpusFile } from '../corpus-file.js';
 import { engineForConfig, parseConfigJson, type EngineModel } from '../engine.js';
 import { fmtDuration } from '../progress.js';
+import { checkOutputDir } from '../paths.js';
 import type { BackendKind, CliContext } from './context.js';
 import { generateCommand } from './inference.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainFlags } from './train.js';
@@ -97,6 +98,7 @@ function secondsPerStep(em: EngineModel, train: Int32Array, batch: number): numb
 export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line: string) => void): Promise<number> {
   const t0 = performance.now();
   const runDir = resolve(flags.out);
+  checkOutputDir(runDir, `--out ${flags.out}`); // before the calibration and the first validation
   const resuming = existsSync(join(runDir, CHECKPOINT_SUBDIR, 'manifest.json'));
   if (resuming && flags.preset !== undefined) {
     throw new UsageError(`--preset ${flags.preset}: ${runDir} already holds a run; it is continued with its own model (choose another --out for a new one)`);
