@@ -56,6 +56,12 @@ export async function cli(argv: string[], ctx: Partial<CliContext> = {}): Promis
   return { code, stdout, stderr };
 }
 
+/** The JSON object on the last stdout line (the `--json` contract of `reformer bench`). */
+export function lastJson(out: Capture): Record<string, unknown> {
+  const lines = out.text.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+}
+
 /** Fails clearly if the compiled CLI is missing (child-process tests run dist/, as the bin does). */
 export function requireDist(): void {
   if (!existsSync(join(REPO, 'dist', 'src', 'node', 'cli', 'main.js'))) {

@@ -11,20 +11,7 @@ import { exactSharedQkAttention } from '../../src/attention/oracle.js';
 import { createBenchLayer } from '../../src/node/bench/attention-layer.js';
 import { BENCHMARKS } from '../../src/node/bench/registry.js';
 import { BENCH_TARGETS } from '../../src/node/cli/misc.js';
-import { runCli } from '../../src/node/cli/main.js';
-import { Capture } from '../cli/helpers.js';
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: Capture; stderr: Capture }> {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const code = await runCli(argv, { stdout, stderr, handleSignals: false });
-  return { code, stdout, stderr };
-}
-
-function lastJson(out: Capture): Record<string, unknown> {
-  const lines = out.text.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-}
+import { cli, lastJson } from '../cli/helpers.js';
 
 describe('reformer bench kernels', () => {
   it('--quick --json: a table, then one JSON object with 1-thread and N-thread figures per kernel', async () => {

@@ -11,20 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { fitConfigToLength } from '../../src/node/bench/model-child.js';
 import { REFERENCE_CONFIG } from '../../src/node/bench/model.js';
-import { runCli } from '../../src/node/cli/main.js';
-import { Capture } from '../cli/helpers.js';
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: Capture; stderr: Capture }> {
-  const stdout = new Capture();
-  const stderr = new Capture();
-  const code = await runCli(argv, { stdout, stderr, handleSignals: false });
-  return { code, stdout, stderr };
-}
-
-function lastJson(out: Capture): Record<string, unknown> {
-  const lines = out.text.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-}
+import { cli, lastJson } from '../cli/helpers.js';
 
 describe('reformer bench model', () => {
   it('--mode forward --json: table, config note, and the JSON line with mode, seq_len, threads, tokens_per_s, seconds, peak_rss_bytes', async () => {
