@@ -16,7 +16,8 @@ import { reversibleBackward, reversibleForward, reversibleInverse, type Reversib
 import { FeedForwardSublayer } from '../../src/model/sublayers.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
-import { arbTinyCase } from './arbitraries.js';
+import { arbTinyCase, type TinyCase } from './arbitraries.js';
+import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { runs } from '../helpers/runs.js';
 
 const f64 = new ReferenceBackend({ dtype: 'f64' });
@@ -160,6 +161,30 @@ describe('reversible machinery (F = G = feed-forward)', () => {
 
 // ------------------------------------------------------------------ whole models
 
+/**
+ * The shrunk counterexample of FC_SEED=661066044 (a CI run): its f32 inverse error (9.9e-5) was within
+ * rounding of the residual stream (|Y1| 14.1) but not of the embedding (|emb| 2.95), which the
+ * tolerance used to scale by. Replayed in every run as an explicit example.
+ */
+const REGRESSION_661066044: TinyCase = {
+  config: new ReformerConfig({
+    vocab_size: 5, hidden_size: 8, num_attention_heads: 2, attention_head_size: 2, feed_forward_size: 5,
+    attn_layers: ['local', 'lsh'], lsh_attn_chunk_length: 4, local_attn_chunk_length: 4,
+    lsh_num_chunks_before: 0, lsh_num_chunks_after: 0, local_num_chunks_before: 0, local_num_chunks_after: 0,
+    num_hashes: 1, num_buckets: [2, 2], is_decoder: true, hidden_act: 'gelu', axial_pos_embds: false,
+    axial_pos_shape: [4, 4], axial_pos_embds_dim: [4, 4], max_position_embeddings: 16, hidden_dropout_prob: 0.2,
+    lsh_attention_probs_dropout_prob: 0, local_attention_probs_dropout_prob: 0, chunk_size_feed_forward: 0,
+    chunk_size_lm_head: 0, initializer_range: 0.6, axial_norm_std: 1, pad_token_id: 0, eos_token_id: 1,
+  }),
+  batch: 2,
+  seqLen: 16,
+  ids: Int32Array.from([3, 2, 1, 2, 1, 1, 4, 1, 0, 2, 0, 4, 3, 3, 2, 2, 2, 3, 0, 1, 1, 2, 4, 3, 0, 1, 4, 4, 0, 1, 2, 2]),
+  mask: null,
+  labels: Int32Array.from([3, 2, 1, -100, 1, 1, 4, 1, 0, -100, 0, 4, 3, 3, -100, 2, -100, -100, 0, 1, -100, 2, 4, 3, 0, 1, 4, 4, 0, 1, 2, 2]),
+  seed: 27,
+};
+
+
 describe('reversible Reformer (LSH and local attention)', () => {
   it('reconstructed layer-0 inputs equal the embedding output (f64 near-exact, f32 close)', () => {
     fc.assert(
@@ -170,13 +195,17 @@ describe('reversible Reformer (LSH and local attention)', () => {
         ] as const) {
           const model = new ReformerModel(be, c.config, { options: { seed: c.seed } });
           const fwd = model.forward({ inputIds: c.ids, batch: c.batch, seqLen: c.seqLen, attentionMask: c.mask, training: true });
+          const { y1, y2 } = fwd.tape!.run.record;
           const { x1, x2 } = model.reconstructInputs(fwd);
-          // f32 error grows with the layer count and weight scale: compare relative to the embedding's size
-          expectClose(x1, fwd.embedding, scaled(tol, fwd.embedding), `X1 (${be.name})`);
-          expectClose(x2, fwd.embedding, scaled(tol, fwd.embedding), `X2 (${be.name})`);
+          // X1 = Y1 − F(X2) cancels: its rounding error follows the size of the residual stream (the
+          // last layer's Y1, Y2, which grow with depth and weight scale), not the size of X1 itself
+          // (FC_SEED=661066044: |emb| 2.95, |Y1| 14.1, f32 error 9.9e-5).
+          const t = { atol: tol.atol * Math.max(1, maxAbs(fwd.embedding), maxAbs(y1), maxAbs(y2)), rtol: tol.rtol };
+          expectClose(x1, fwd.embedding, t, `X1 (${be.name})`);
+          expectClose(x2, fwd.embedding, t, `X2 (${be.name})`);
         }
       }),
-      { numRuns: runs(25) },
+      { numRuns: runs(25), examples: [[REGRESSION_661066044]] },
     );
   });
 
