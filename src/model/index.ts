@@ -10,7 +10,7 @@ export type { ReversibleBlock, ReversibleMode, ReversibleRecord, Sublayer, Subla
 export { AttentionSublayer, FeedForwardSublayer } from './sublayers.js';
 export { ReformerModel, reformerParamSpecs, chunkLengthRule } from './reformer-model.js';
 export type { EncoderInput, EncoderOutput, OutputSink, ReformerModelInit } from './reformer-model.js';
-export { estimateMemory, checkMemory, lmParameterCount } from './memory.js';
+export { estimateMemory, checkMemory, encoderParameterCount, lmParameterCount } from './memory.js';
 export type { MemoryEstimate, MemoryEstimateOptions, MemoryMode } from './memory.js';
 export { ReformerModelWithLMHead, lmParamSpecs } from './lm-model.js';
 export type { LmCallOptions, LmTrainResult } from './lm-model.js';

@@ -15,7 +15,11 @@
  *     `materializeOutput`, `ReformerModel.forward()` instead (whole output + embedding copy).
  *   - 'train': `lossAndGrad()` / `forwardBackward()`: training forward (reversible: nothing kept but
  *     the LSH buckets; store: every layer's inputs and caches), the streamed head and its backward,
- *     then the layers' backward (reversible: one layer's recompute + backward at a time).
+ *     then the layers' backward (reversible: one layer's recompute + backward at a time). With
+ *     `materializeOutput`, a training `ReformerModel.forward()` followed by its `backward()` (the whole
+ *     output, the caller's dOutput and the embedding copy are held as well).
+ * With `head: false` the bare encoder `ReformerModel` (`forwardRows`, `trainRows`, `forward`,
+ * `backward`): no LM-head parameters and no logits blocks.
  *
  * Browser-safe (no Node imports): the CLI and the benchmarks compare the result with the machine's
  * memory; the model compares it with `Backend.maxBufferBytes` (4 GiB for WASM).
@@ -47,8 +51,13 @@ export interface MemoryEstimateOptions {
   readonly threads?: number;
   /** A trainer's AdamW moments (2 × the parameters) live in the same memory. Default false. */
   readonly optimizer?: boolean;
-  /** 'forward' only: `ReformerModel.forward()` (whole [B, L, 2D] output and the embedding copy) instead of the streamed loss. */
+  /**
+   * `ReformerModel.forward()` (whole [B, L, 2D] output and the embedding copy; in 'train' also the
+   * caller's dOutput [B, L, 2D] for `backward()`) instead of the streamed output. Default false.
+   */
   readonly materializeOutput?: boolean;
+  /** The LM head's parameters and logits (`ReformerModelWithLMHead`). Default true; false = `ReformerModel`. */
+  readonly head?: boolean;
   /** The call also returns the logits [B, L, vocab] (`logits()`, `forwardBackward({ returnLogits })`). Default false. */
   readonly logits?: boolean;
 }
@@ -150,11 +159,16 @@ function chunkAt(spec: ChunkSpec, L: number): { c: number; before: number; after
   return { c: spec.chunkLength, before: spec.numChunksBefore, after: spec.numChunksAfter, short: false };
 }
 
-/** Number of parameters of `ReformerModelWithLMHead` for this config. */
-export function lmParameterCount(cfg: ReformerConfig): number {
+/** Number of parameters of the bare encoder `ReformerModel` for this config. */
+export function encoderParameterCount(cfg: ReformerConfig): number {
   let n = 0;
   for (const s of reformerParamSpecs(cfg, 'reformer.')) n += s.shape.reduce((a, b) => a * b, 1);
-  return n + cfg.vocab_size * 2 * cfg.hidden_size + cfg.vocab_size;
+  return n;
+}
+
+/** Number of parameters of `ReformerModelWithLMHead` for this config (the encoder's + the LM head's). */
+export function lmParameterCount(cfg: ReformerConfig): number {
+  return encoderParameterCount(cfg) + cfg.vocab_size * 2 * cfg.hidden_size + cfg.vocab_size;
 }
 
 /**
@@ -166,6 +180,8 @@ export function estimateMemory(cfg: ReformerConfig, options: MemoryEstimateOptio
   const { lcm, min } = chunkLengthRule(cfg);
   const L = seqLen % lcm !== 0 && seqLen > min ? seqLen + (lcm - (seqLen % lcm)) : seqLen;
   const threads = Math.max(1, options.threads ?? 1);
+  const head = options.head ?? true;
+  const materialize = options.materializeOutput ?? false;
   const dims: Dims = {
     cfg,
     B,
@@ -176,22 +192,22 @@ export function estimateMemory(cfg: ReformerConfig, options: MemoryEstimateOptio
     d: cfg.attention_head_size,
     all: cfg.num_attention_heads * cfg.attention_head_size,
     F: cfg.feed_forward_size,
-    V: cfg.vocab_size,
+    V: head ? cfg.vocab_size : 0, // no head: the output blocks go to the caller, no logits
     R: options.numHashes ?? cfg.num_hashes,
     mask: (options.padding ?? false) || L !== seqLen,
     threads,
     scratch: threads * GEMM_SCRATCH_BYTES,
   };
   const t = new Tally();
-  const P = lmParameterCount(cfg);
+  const P = head ? lmParameterCount(cfg) : encoderParameterCount(cfg);
   t.phase('parameters', () => t.bufs(options.optimizer ? 4 : 2, P));
   const parameterBytes = t.live;
   if (options.logits) t.phase('logits', () => t.buf(B * seqLen * cfg.vocab_size));
   let jsBytes = 0;
   if (mode === 'forward') {
-    jsBytes = forwardTally(t, dims, options.materializeOutput ?? false, seqLen);
+    jsBytes = forwardTally(t, dims, materialize, seqLen);
   } else {
-    jsBytes = trainTally(t, dims, options.reversible ?? true, seqLen);
+    jsBytes = trainTally(t, dims, options.reversible ?? true, materialize, seqLen);
   }
   return { bytes: t.peak, parameterBytes, jsBytes, paddedLen: L, peakAt: t.peakAt };
 }
@@ -302,7 +318,12 @@ function outputTally(t: Tally, m: Dims, grad: boolean): void {
 
 // ------------------------------------------------------------------ training
 
-function trainTally(t: Tally, m: Dims, reversible: boolean, seqLen: number): number {
+/**
+ * `materialize`: `ReformerModel.forward({ training: true })` then `backward()`: the embedding copy, the
+ * whole output and the caller's dOutput are held (dEmbedding is counted first, as the streamed step
+ * does: an upper bound for the encoder, which allocates it in `backward`).
+ */
+function trainTally(t: Tally, m: Dims, reversible: boolean, materialize: boolean, seqLen: number): number {
   const { rows, D, cfg, B } = m;
   const n = rows * D;
   const lshLayers = cfg.attn_layers.filter((x) => x === 'lsh').length;
@@ -317,6 +338,7 @@ function trainTally(t: Tally, m: Dims, reversible: boolean, seqLen: number): num
       t.buf(n);
       t.buf(n);
       if (cfg.axial_pos_embds) t.scope(() => t.buf(rows));
+      if (materialize) t.buf(n); // embedding copy
       if (m.mask) t.buf(rows);
     });
     if (reversible) {
@@ -348,6 +370,13 @@ function trainTally(t: Tally, m: Dims, reversible: boolean, seqLen: number): num
           t.buf(n); // Y2
         });
       });
+    }
+    if (materialize) {
+      t.phase('output', () => {
+        t.buf(B * seqLen * 2 * D); // the forward's output
+        outputTally(t, m, false);
+      });
+      t.phase('backward', () => t.buf(B * seqLen * 2 * D)); // the caller's dOutput
     }
     t.bufs(2, n); // dY1, dY2
     t.phase('final LayerNorm and LM head with backward (streamed)', () => outputTally(t, m, true));

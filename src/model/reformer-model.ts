@@ -46,6 +46,7 @@ import {
 import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js';
 import { layerNormBackward, layerNormForward } from '../nn/layer-norm.js';
 import { Rng } from '../util/rng.js';
+import { checkMemory, type MemoryMode } from './memory.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { requireReformerConfig, validateRotations, validateTokenBatch } from './validate-inputs.js';
 import { reversibleBackward, reversibleForward, reversibleInverse, type ReversibleBlock, type ReversibleRecord, type SublayerCall } from './reversible.js';
@@ -116,6 +117,13 @@ interface EncoderRun {
   readonly record: ReversibleRecord;
   /** Copy of the embedding output [batch, paddedLen, hidden] if asked for (HF `embedding_output`), else null. */
   readonly embedding: Float | null;
+}
+
+/** An input checked by `prepare`: ids and mask padded to `paddedLen` in evaluation (else the input's own). */
+interface PreparedInput {
+  readonly ids: Int32Array;
+  readonly mask: Int32Array | null;
+  readonly paddedLen: number;
 }
 
 interface EncoderTape {
@@ -305,10 +313,12 @@ export class ReformerModel {
    * tape for `backward`). Evaluation runs the layers memory-lean (in place, streamed; see
    * reversible.ts); for very long sequences use `forwardRows`, which never holds the whole output.
    * @throws ShapeError (ids, mask, training length not a multiple of the chunk lcm),
-   * ConfigError (sequence length vs max_position_embeddings / axial_pos_shape).
+   * ConfigError (sequence length vs max_position_embeddings / axial_pos_shape), ResourceError (the
+   * estimated peak of this call, and in training of its backward too, exceeds the backend's memory
+   * limit; thrown before anything is allocated).
    */
   forward(input: EncoderInput): EncoderOutput {
-    const run = this.encode(input, { keepEmbedding: true, captureBuckets: true });
+    const run = this.encode(input, this.prepare(input, true), { keepEmbedding: true, captureBuckets: true });
     const D2 = 2 * this.config.hidden_size;
     const output = this.backend.floats(run.batch * run.seqLen * D2); // [B, L, 2D]
     this.outputRows(run, (r0, n, h) => output.set(h.subarray(0, n * D2), r0 * D2), null);
@@ -329,11 +339,12 @@ export class ReformerModel {
    * held whole: memory is the two residual streams [batch·seqLen, hidden] plus per-block and per-head
    * temporaries (what makes a 2^20-token forward fit a 4 GiB WASM memory). Buffers allocated here are
    * freed on return. `captureBuckets` (default false) returns each LSH layer's buckets.
+   * @throws as `forward`.
    */
   forwardRows(input: EncoderInput, sink: OutputSink, options: { captureBuckets?: boolean } = {}): { batch: number; seqLen: number; paddedLen: number; buckets: Array<Int32Array | null> } {
     if (input.training) throw new UsageError('ReformerModel.forwardRows: evaluation only (training: false); train with trainRows or forward + backward');
     return this.backend.scope(() => {
-      const run = this.encode(input, { keepEmbedding: false, captureBuckets: options.captureBuckets ?? false });
+      const run = this.encode(input, this.prepare(input, false), { keepEmbedding: false, captureBuckets: options.captureBuckets ?? false });
       this.outputRows(run, sink, null);
       return { batch: run.batch, seqLen: run.seqLen, paddedLen: run.paddedLen, buckets: bucketsOf(run.record) };
     });
@@ -345,13 +356,15 @@ export class ReformerModel {
    * by block, then the layers (reversible or stored, per options) and the embeddings. Parameter
    * gradients ACCUMULATE. Returns d(loss)/d(embedding output) [batch, seqLen, hidden] (a buffer in the
    * caller's scope); every other buffer is freed on return.
+   * @throws as `forward`.
    */
   trainRows(input: EncoderInput, sink: OutputSink): { dEmbedding: Float; buckets: Array<Int32Array | null> } {
     if (!input.training) throw new UsageError('ReformerModel.trainRows: needs training: true (use forwardRows for evaluation)');
     const be = this.backend;
+    const prepared = this.prepare(input, false); // before dEmbedding: a refused call allocates nothing
     const dEmbedding = be.floats(input.batch * input.seqLen * this.config.hidden_size);
     const buckets = be.scope(() => {
-      const run = this.encode(input, { keepEmbedding: false, captureBuckets: true });
+      const run = this.encode(input, prepared, { keepEmbedding: false, captureBuckets: true });
       const n = run.record.n;
       const dy1 = be.floats(n);
       const dy2 = be.floats(n);
@@ -417,12 +430,11 @@ export class ReformerModel {
   // ------------------------------------------------------------------ internals
 
   /**
-   * Validation, eval padding, embeddings and the layers: X1 = X2 = emb, then Y1, Y2 of the last layer
-   * in `record` (the final LayerNorm is left to `outputRows`). Draws the dropout seeds in HF order
-   * (word, position, the layers', then the output's).
+   * Everything checked before a call allocates: the inputs, the eval padding (ids and mask padded to
+   * the chunk-length multiple, allocated in JS), the sequence length against the config, and the
+   * memory estimate of the call (`materializeOutput`: `forward`, which holds the whole output).
    */
-  private encode(input: EncoderInput, opts: { keepEmbedding: boolean; captureBuckets: boolean }): EncoderRun {
-    const be = this.backend;
+  private prepare(input: EncoderInput, materializeOutput: boolean): PreparedInput {
     const cfg = this.config;
     validateTokenBatch(input, 'ReformerModel');
     validateRotations(input.rotations, 'ReformerModel');
@@ -470,7 +482,20 @@ export class ReformerModel {
       }
     }
     checkSequenceLength(cfg, Lp, training, L);
+    this.checkMemory(input, training ? 'train' : 'forward', materializeOutput);
+    return { ids, mask, paddedLen: Lp };
+  }
 
+  /**
+   * Embeddings and the layers on a prepared input: X1 = X2 = emb, then Y1, Y2 of the last layer in
+   * `record` (the final LayerNorm is left to `outputRows`). Draws the dropout seeds in HF order (word,
+   * position, the layers', then the output's).
+   */
+  private encode(input: EncoderInput, prepared: PreparedInput, opts: { keepEmbedding: boolean; captureBuckets: boolean }): EncoderRun {
+    const be = this.backend;
+    const cfg = this.config;
+    const { batch: B, seqLen: L, training } = input;
+    const { ids, mask, paddedLen: Lp } = prepared;
     const D = cfg.hidden_size;
     const rows = B * Lp;
     const n = rows * D;
@@ -518,6 +543,32 @@ export class ReformerModel {
     const record = reversibleForward(be, this.blocks, x1, x2, n, call, mode);
     if (drop > 0) seeds.output = rng.u32(); // the final dropout's seed, drawn after the layers'
     return { batch: B, seqLen: L, paddedLen: Lp, training, ids: idsBuf, positions, seeds, record, embedding };
+  }
+
+  /**
+   * Refuses a call whose estimated peak (model/memory.ts; a training forward is estimated with its
+   * backward) exceeds the backend's hard limit (WASM: 4 GiB) before anything is allocated:
+   * ResourceError with the numbers and a way out.
+   */
+  private checkMemory(input: EncoderInput, mode: MemoryMode, materializeOutput: boolean): void {
+    const limit = this.backend.maxBufferBytes;
+    if (limit === undefined) return;
+    checkMemory(
+      this.config,
+      {
+        batch: input.batch,
+        seqLen: input.seqLen,
+        mode,
+        reversible: this.options.reversible,
+        padding: input.attentionMask != null,
+        threads: this.backend.threads ?? 1,
+        ...(input.numHashes != null ? { numHashes: input.numHashes } : {}),
+        head: false,
+        materializeOutput,
+      },
+      limit,
+      `the ${this.backend.name} backend's memory limit of one 32-bit WebAssembly memory`,
+    );
   }
 
   /**

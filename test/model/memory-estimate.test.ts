@@ -8,8 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import { ReformerConfig, type AttnLayerType } from '../../src/config/reformer-config.js';
 import { ResourceError } from '../../src/errors.js';
-import { estimateMemory, lmParameterCount } from '../../src/model/memory.js';
+import { encoderParameterCount, estimateMemory, lmParameterCount } from '../../src/model/memory.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
+import { ReformerModel } from '../../src/model/reformer-model.js';
 import { loadWasmBackendSync } from '../../src/node/wasm.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -93,6 +94,54 @@ describe('memory estimate vs the measured WASM high-water mark', () => {
     });
   }
 
+  // the bare encoder: forward() holds the whole output (and, in training, the caller's dOutput for
+  // backward()); forwardRows / trainRows stream it
+  const ENCODER: Array<{ name: string; call: 'forward' | 'forwardRows' | 'trainRows'; training: boolean; reversible: boolean; c: Case }> = [
+    { name: 'encoder forward() (eval)', call: 'forward', training: false, reversible: true, c: base },
+    { name: 'encoder forward() + backward(), reversible', call: 'forward', training: true, reversible: true, c: base },
+    { name: 'encoder forward() + backward(), store-activations, padding, 3 layers', call: 'forward', training: true, reversible: false, c: { ...base, padding: true, layers: ['lsh', 'local', 'lsh'] } },
+    { name: 'encoder forwardRows()', call: 'forwardRows', training: false, reversible: true, c: { ...base, batch: 2 } },
+    { name: 'encoder trainRows(), reversible', call: 'trainRows', training: true, reversible: true, c: base },
+  ];
+  for (const e of ENCODER) {
+    it(`${e.name}: measured ≤ estimate ≤ 1.1 × measured + 4 MiB`, () => {
+      const { c } = e;
+      const cfg = config(c);
+      be.scope(() => {
+        const start = be.arena.liveBytes;
+        const model = new ReformerModel(be, cfg, { options: { reversible: e.reversible } });
+        const rng = new Rng(7);
+        const n = c.batch * c.L;
+        const ids = new Int32Array(n).map(() => rng.int(cfg.vocab_size));
+        const mask = c.padding ? new Int32Array(n).map((_, i) => (i % c.L < c.L - 5 ? 1 : 0)) : null;
+        const input = { inputIds: ids, batch: c.batch, seqLen: c.L, attentionMask: mask, training: e.training };
+        be.arena.resetPeak();
+        be.scope(() => {
+          if (e.call === 'forwardRows') model.forwardRows(input, () => {});
+          else if (e.call === 'trainRows') model.trainRows(input, (_r0, _n, h, dh) => dh!.set(h));
+          else {
+            const fwd = model.forward(input);
+            if (e.training) model.backward(fwd, be.floats(fwd.output.length).fill(0.01));
+          }
+        });
+        const measured = be.arena.peakBytes - start;
+        const est = estimateMemory(cfg, {
+          batch: c.batch,
+          seqLen: c.L,
+          mode: e.training ? 'train' : 'forward',
+          reversible: e.reversible,
+          padding: c.padding,
+          head: false,
+          materializeOutput: e.call === 'forward',
+        });
+        console.log(`${e.name}: measured ${measured}, estimate ${est.bytes} (×${(est.bytes / measured).toFixed(3)}), peak at ${est.peakAt}`);
+        expect(est.bytes).toBeGreaterThanOrEqual(measured);
+        expect(est.bytes).toBeLessThanOrEqual(1.1 * measured + 4 * 2 ** 20);
+        expect(est.parameterBytes).toBe(2 * Math.ceil((4 * encoderParameterCount(cfg)) / 64) * 64);
+      });
+    });
+  }
+
   it('reversible memory hardly grows with depth; store-activations grows by at least the two streams per layer', () => {
     const at = (layers: number, reversible: boolean): number => {
       const cfg = config({ ...base, L: 65536, layers: Array.from({ length: layers }, (_, i) => (i % 2 ? 'lsh' : 'local')) });
@@ -153,6 +202,22 @@ describe('runs that cannot fit the 4 GiB WASM memory are refused before anything
     const e = estimateMemory(reference, { batch: 1, seqLen: 2 ** 20, mode: 'forward' });
     expect(e.bytes).toBeLessThan(be.maxBufferBytes);
     expect(e.bytes).toBeGreaterThan(2 * 2 ** 30);
+  });
+
+  it('the bare encoder: a 2^20-token training forward (with its backward) is refused before anything is allocated; forwardRows is not', () => {
+    be.scope(() => {
+      const model = new ReformerModel(be, reference);
+      const live = be.arena.liveBytes;
+      const L = 2 ** 20;
+      const input = { inputIds: new Int32Array(L), batch: 1, seqLen: L, training: true };
+      expect(() => model.forward(input)).toThrow(ResourceError);
+      expect(() => model.trainRows(input, () => {})).toThrow(/training step of batch 1 × 1048576 tokens needs about [\d.]+ GiB.*more than .*\(4\.00 GiB\); use a sequence length of at most \d+/);
+      expect(be.arena.liveBytes).toBe(live);
+      // an eval forward that holds the whole output does not fit either; the streamed one is estimated to
+      expect(() => model.forward({ ...input, training: false })).toThrow(/a forward of batch 1 × 1048576 tokens/);
+      expect(be.arena.liveBytes).toBe(live);
+      expect(estimateMemory(reference, { batch: 1, seqLen: L, mode: 'forward', head: false }).bytes).toBeLessThan(be.maxBufferBytes);
+    });
   });
 
   it('a batch too large for evaluation suggests the largest batch that fits', () => {
