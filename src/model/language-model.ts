@@ -22,12 +22,32 @@ export interface LossResult {
   readonly tokens: number;
 }
 
+/**
+ * One parameter tensor inside the flat `params`/`grads` buffers (`ParamEntry` of model/parameters.ts
+ * fits): optimizers that treat tensors differently (Adafactor factors matrices) read these.
+ */
+export interface ParamTensor {
+  /** e.g. the HF `state_dict()` name; names the tensor's optimizer state. */
+  readonly name?: string;
+  /** Element offset in the flat buffers. */
+  readonly offset: number;
+  /** Element count (product of `shape`). */
+  readonly size: number;
+  /** torch layout, e.g. `[out, in]` for a linear weight. */
+  readonly shape: readonly number[];
+}
+
 export interface CausalLanguageModel {
   readonly backend: Backend;
   readonly vocabSize: number;
   /** All parameters in one flat buffer (named views elsewhere), and their gradients (same layout). */
   readonly params: Float;
   readonly grads: Float;
+  /**
+   * Optional: the tensors of `params`, in offset order, tiling the whole buffer. Absent: optimizers see
+   * one 1-D tensor of `params.length` elements.
+   */
+  readonly paramTensors?: readonly ParamTensor[];
   /** Training-mode forward + backward: ACCUMULATES d(loss)/d(params) into `grads`; returns the loss. */
   lossAndGrad(batch: TokenBatch): LossResult;
   /** Evaluation-mode forward: the loss only (no gradients, no dropout). */

@@ -19,7 +19,7 @@ import { checkCausalLM, type ReformerConfig } from '../config/reformer-config.js
 import { ShapeError } from '../errors.js';
 import { checkLabels, countTargets, lmHeadForward, lmHeadLoss, lmHeadLossRows, type LmHeadWeights } from '../nn/lm-head.js';
 import { Rng } from '../util/rng.js';
-import type { CausalLanguageModel, LossResult, TokenBatch } from './language-model.js';
+import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from './language-model.js';
 import { checkMemory, estimateMemory, type MemoryEstimate, type MemoryMode } from './memory.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { ReformerModel, reformerParamSpecs, type EncoderInput, type EncoderOutput } from './reformer-model.js';
@@ -84,6 +84,11 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
 
   get grads(): Float {
     return this.parameters.grads;
+  }
+
+  /** Every parameter tensor (HF name, offset, size, shape), in layout order: Adafactor factors the matrices. */
+  get paramTensors(): readonly ParamTensor[] {
+    return this.parameters.entries;
   }
 
   /** Training-mode forward + backward; ACCUMULATES gradients into `grads`. */

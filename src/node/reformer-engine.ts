@@ -10,7 +10,7 @@ import type { Backend, Float } from '../backend/backend.js';
 import { DEFAULT_PRESET, PRESET_NAMES, preset, type PresetName } from '../config/presets.js';
 import { unrecognisedConfigKeys, type ReformerConfig, type ReformerConfigInput } from '../config/reformer-config.js';
 import { ConfigError } from '../errors.js';
-import type { CausalLanguageModel, LossResult, TokenBatch } from '../model/language-model.js';
+import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from '../model/language-model.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../model/lm-model.js';
 import { chunkLengthRule } from '../model/reformer-model.js';
@@ -35,6 +35,10 @@ export class ReformerLM implements CausalLanguageModel, RandomStateful {
   }
   get grads(): Float {
     return this.lm.grads;
+  }
+  /** The HF tensors (Adafactor factors the matrices). */
+  get paramTensors(): readonly ParamTensor[] {
+    return this.lm.paramTensors;
   }
   lossAndGrad(batch: TokenBatch): LossResult {
     return this.lm.lossAndGrad(batch);

@@ -10,6 +10,8 @@
  * Weight decay λ applies to every parameter (the flat buffer carries no names; pass 0 to disable).
  * The moments m and v live in buffers of the model's backend. `toBytes()`/`loadBytes()` save and
  * restore them (safetensors) for checkpoints.
+ *
+ * `Optimizer` is what the trainer needs of an optimizer; the other one is Adafactor (adafactor.ts).
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { ConfigError, FormatError, NumericalError } from '../errors.js';
@@ -37,6 +39,32 @@ export interface UpdateInfo {
   readonly gradNorm: number;
   /** Factor the gradient was scaled by (1 = not clipped). */
   readonly clipCoef: number;
+  /**
+   * The step size the optimizer used instead of the external learning rate, when it ignores that one
+   * (Adafactor with relative_step: ρ_t); absent otherwise.
+   */
+  readonly lr?: number;
+}
+
+/** The optimizers the trainer knows, by the name stored in checkpoints. */
+export type OptimizerName = 'adamw' | 'adafactor';
+
+/** What the trainer needs of an optimizer over a model's flat buffers. */
+export interface Optimizer {
+  /** `adamw` or `adafactor` (stored in `trainer_state.json`). */
+  readonly name: OptimizerName;
+  /** For messages: `AdamW`, `Adafactor`. */
+  readonly label: string;
+  /** Resolved hyper-parameters (JSON-safe). */
+  readonly config: object;
+  /** Updates applied so far. */
+  readonly step: number;
+  /** Clips `grads` to the global norm, then updates `params` in place with learning rate `lr`. */
+  update(params: Float, grads: Float, lr: number): UpdateInfo;
+  /** The state (moments, step) as safetensors. */
+  toBytes(): Uint8Array;
+  /** Restores `toBytes()` output; all or nothing. @throws FormatError. */
+  loadBytes(bytes: Uint8Array): void;
 }
 
 /**
@@ -58,7 +86,9 @@ export function clipGradNorm(be: Backend, grads: Float, n: number, maxNorm: numb
   return { gradNorm: norm, clipCoef: 1 };
 }
 
-export class AdamW {
+export class AdamW implements Optimizer {
+  readonly name = 'adamw' as const;
+  readonly label = 'AdamW';
   readonly backend: Backend;
   /** Number of parameters. */
   readonly n: number;
@@ -136,7 +166,8 @@ export class AdamW {
   loadBytes(bytes: Uint8Array): void {
     const f = parseSafetensors(bytes);
     if (f.metadata.format !== 'reformer-ts.adamw') {
-      throw new FormatError(`optimizer state: metadata format is ${JSON.stringify(f.metadata.format)}, expected "reformer-ts.adamw"`);
+      const what = f.metadata.format === 'reformer-ts.adafactor' ? "Adafactor's state" : `metadata format is ${JSON.stringify(f.metadata.format)}`;
+      throw new FormatError(`optimizer state: ${what}, expected "reformer-ts.adamw" (AdamW); a run keeps the optimizer it started with`);
     }
     const step = Number(f.metadata.step);
     if (!Number.isSafeInteger(step) || step < 0) throw new FormatError(`optimizer state: step ${JSON.stringify(f.metadata.step)} is not a non-negative integer`);
