@@ -5,7 +5,9 @@
  *   config.json             the model's configuration (HF `config.json` for the Reformer)
  *   model.safetensors       the model's parameters (HF `state_dict()` names for the Reformer)
  *   trainer_state.json      `TrainerState`: step, sampler and model RNG, options, caller fields
- *   optimizer.safetensors   AdamW moments `m`, `v` and step
+ *   optimizer.safetensors   the optimizer's state and step: AdamW moments `m`, `v` (format
+ *                           `reformer-ts.adamw`), or Adafactor's `<tensor>.row`/`.col`/`.v` (and `.m`)
+ *                           (`reformer-ts.adafactor`); `trainer_state.json` names the optimizer
  *   manifest.json           written last by the Node adapter: file names, sizes and SHA-256
  * The first two come from the model side; this module encodes and decodes the trainer's two files.
  */

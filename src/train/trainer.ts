@@ -1,18 +1,21 @@
 /**
- * The training loop: random windows -> loss and gradient -> clipping -> AdamW with a warm-up/decay
- * schedule, periodic validation in bits per byte, hooks for progress, logging and checkpoints, and a
+ * The training loop: random windows -> loss and gradient -> clipping -> AdamW or Adafactor with a
+ * warm-up/decay schedule, periodic validation in bits per byte, hooks for progress, logging and checkpoints, and a
  * resumable state.
  *
  * One step (1-based number s):
  *   grads ← 0;  batch ← sampler.next()                    [batch, seqLen] random windows of the train split
  *   loss ← model.lossAndGrad(batch)                       mean cross-entropy, nats per target token
  *   loss not finite -> NumericalError (parameters untouched)
- *   clip grads to maxGradNorm; AdamW update with lr = learningRate(s)
+ *   clip grads to maxGradNorm; optimizer update with lr = learningRate(s)
+ *                                                         (AdamW, or Adafactor: `options.optimizer.name`)
  *   bits per byte = loss / ln 2 / bytesPerToken           (bytesPerToken = 1 for the byte tokenizer)
  *
  * Resuming. `snapshot()` captures everything the continuation depends on besides the parameters (the
- * model's checkpoint holds those): step, sampler state (RNG + batches drawn), optimizer moments and step,
- * and the model's own RNG if it has one (`RandomStateful`). Restoring a snapshot into a trainer built
+ * model's checkpoint holds those): step, sampler state (RNG + batches drawn), optimizer state and step,
+ * and the model's own RNG if it has one (`RandomStateful`). A run keeps its optimizer: restoring a
+ * snapshot of the other one is refused (ConfigError naming both); a stored optimizer config without a
+ * name (checkpoints from before Adafactor) is AdamW. Restoring a snapshot into a trainer built
  * with the same options and the same parameters gives exactly the losses of an uninterrupted run
  * (test/train/trainer.test.ts). The order inside a step is fixed: train, then validation (if due), then
  * the checkpoint hook (if due); validation restores the model's RNG, so it never changes what training draws.
@@ -27,10 +30,11 @@
  */
 import { ConfigError, FormatError, NumericalError } from '../errors.js';
 import type { CausalLanguageModel } from '../model/language-model.js';
+import { Adafactor, type AdafactorConfig, type AdafactorOptions } from './adafactor.js';
 import type { RngState } from '../util/rng.js';
 import { BatchSampler, type DataSplit, type SamplerState } from './data.js';
 import { evaluate } from './evaluate.js';
-import { AdamW, type AdamWConfig, type AdamWOptions } from './optimizer.js';
+import { AdamW, type AdamWConfig, type AdamWOptions, type Optimizer, type OptimizerName } from './optimizer.js';
 import { learningRate, validateSchedule, type LrSchedule, type ScheduleKind } from './schedule.js';
 
 /** Optional model capability: its own random state (hash rotations, dropout), saved in snapshots. */
@@ -42,6 +46,50 @@ export interface RandomStateful {
 function hasRandomState(m: unknown): m is RandomStateful {
   const r = m as Partial<RandomStateful>;
   return typeof r.getRandomState === 'function' && typeof r.setRandomState === 'function';
+}
+
+/** Which optimizer and its hyper-parameters: AdamW when `name` is absent. */
+export type OptimizerOptions = ({ name?: 'adamw' } & AdamWOptions) | ({ name: 'adafactor' } & AdafactorOptions);
+
+/** A resolved optimizer config as stored in `trainer_state.json` (no `name`: AdamW, as written before Adafactor). */
+export type StoredOptimizerConfig = ({ name?: 'adamw' } & AdamWConfig) | ({ name: 'adafactor' } & AdafactorConfig);
+
+export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['adamw', 'adafactor'];
+
+const OPTIMIZER_LABELS: Record<OptimizerName, string> = { adamw: 'AdamW', adafactor: 'Adafactor' };
+
+const OPTIMIZER_KEYS: Record<OptimizerName, readonly string[]> = {
+  adamw: ['name', 'beta1', 'beta2', 'eps', 'weightDecay', 'maxGradNorm'],
+  adafactor: ['name', 'eps', 'clipThreshold', 'decayRate', 'beta1', 'weightDecay', 'scaleParameter', 'relativeStep', 'warmupInit', 'maxGradNorm'],
+};
+
+/**
+ * The optimizer's name in options or a stored config (absent: `adamw`).
+ * @throws ConfigError('optimizer') for another name.
+ */
+export function optimizerName(o: { readonly name?: unknown } | null | undefined): OptimizerName {
+  const name = o?.name ?? 'adamw';
+  if (!OPTIMIZER_NAMES.includes(name as OptimizerName)) {
+    throw new ConfigError('optimizer', `name must be one of ${OPTIMIZER_NAMES.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(name)}`);
+  }
+  return name as OptimizerName;
+}
+
+/**
+ * The optimizer of `options` for `model`: AdamW over the flat buffer, or Adafactor over the model's
+ * tensors (`paramTensors`; one 1-D tensor if the model does not describe them).
+ * @throws ConfigError naming an unknown optimizer, an option of the other optimizer, or a value out of range.
+ */
+export function createOptimizer(model: CausalLanguageModel, options: OptimizerOptions = {}): Optimizer {
+  const name = optimizerName(options);
+  for (const k of Object.keys(options)) {
+    if (!OPTIMIZER_KEYS[name].includes(k)) {
+      throw new ConfigError('optimizer', `"${k}" is not an option of ${OPTIMIZER_LABELS[name]} (its options: ${OPTIMIZER_KEYS[name].slice(1).join(', ')})`);
+    }
+  }
+  const { name: _name, ...rest } = options;
+  if (name === 'adafactor') return new Adafactor(model.backend, model.paramTensors ?? model.params.length, rest as AdafactorOptions);
+  return new AdamW(model.backend, model.params.length, rest as AdamWOptions);
 }
 
 export interface TrainOptions {
@@ -61,7 +109,8 @@ export interface TrainOptions {
   schedule?: ScheduleKind;
   /** Floor of the decay. Default lr / 10. */
   minLr?: number;
-  optimizer?: AdamWOptions;
+  /** AdamW (default) or Adafactor, with hyper-parameters; see `OptimizerOptions`. */
+  optimizer?: OptimizerOptions;
   /** Seed of the batch sampler. */
   seed: number;
   /** Validate every N steps (0 = only at the end). Default 0. Skipped when the validation split is empty. */
@@ -86,6 +135,7 @@ export interface StepInfo {
   readonly loss: number;
   /** loss / ln 2 / bytesPerToken. */
   readonly bitsPerByte: number;
+  /** Learning rate of the step (Adafactor with relative_step: the ρ_t it used instead). */
   readonly lr: number;
   /** Global gradient L2 norm before clipping. */
   readonly gradNorm: number;
@@ -146,7 +196,7 @@ export interface TrainerState {
   readonly extra: Record<string, unknown>;
 }
 
-export type StoredTrainOptions = Omit<TrainOptions, 'clock' | 'optimizer'> & { optimizer: AdamWConfig };
+export type StoredTrainOptions = Omit<TrainOptions, 'clock' | 'optimizer'> & { optimizer: StoredOptimizerConfig };
 
 /** Everything but the parameters: `state` (JSON) and the optimizer moments (safetensors bytes). */
 export interface TrainerSnapshot {
@@ -159,7 +209,8 @@ export class Trainer {
   readonly data: DataSplit;
   readonly options: Readonly<TrainOptions>;
   readonly schedule: LrSchedule;
-  readonly optimizer: AdamW;
+  /** AdamW or Adafactor (`options.optimizer`). */
+  readonly optimizer: Optimizer;
   readonly sampler: BatchSampler;
   /** Completed steps. */
   step = 0;
@@ -186,7 +237,7 @@ export class Trainer {
       minLr: options.minLr ?? options.lr / 10,
     };
     validateSchedule(this.schedule);
-    this.optimizer = new AdamW(model.backend, model.params.length, options.optimizer);
+    this.optimizer = createOptimizer(model, options.optimizer);
     this.sampler = new BatchSampler(data.train, { batch: options.batch, seqLen: options.seqLen, seed: options.seed });
     this.clock = options.clock ?? (() => performance.now());
   }
@@ -207,8 +258,11 @@ export class Trainer {
       );
     }
     let gradNorm: number;
+    let stepLr = lr;
     try {
-      gradNorm = this.optimizer.update(model.params, model.grads, lr).gradNorm;
+      const info = this.optimizer.update(model.params, model.grads, lr);
+      gradNorm = info.gradNorm;
+      stepLr = info.lr ?? lr;
     } catch (e) {
       if (e instanceof NumericalError) throw new NumericalError(`step ${s}: ${e.message}. ${this.recoveryHint()}`);
       throw e;
@@ -222,7 +276,7 @@ export class Trainer {
       step: s,
       loss: r.loss,
       bitsPerByte: r.loss / Math.LN2 / (this.options.bytesPerToken ?? 1),
-      lr,
+      lr: stepLr,
       gradNorm,
       tokensPerSecond: tokens / (dt / 1000),
       tokensSeen: this.tokensSeen,
@@ -264,7 +318,7 @@ export class Trainer {
       elapsedMs: this.elapsedMs,
       sampler: this.sampler.state(),
       modelRandom: hasRandomState(this.model) ? this.model.getRandomState() : null,
-      options: { ...rest, optimizer: this.optimizer.config },
+      options: { ...rest, optimizer: { name: this.optimizer.name, ...this.optimizer.config } as StoredOptimizerConfig },
       lastValidation: this.lastValidation,
       extra: { ...this.extra },
     };
@@ -273,11 +327,19 @@ export class Trainer {
 
   /**
    * Continues from `snapshot` (the model must already hold the parameters saved with it).
+   * @throws ConfigError if the snapshot was trained with the other optimizer (both named).
    * @throws FormatError if the optimizer state does not fit this model, or the snapshot has a model RNG state
    *   but the model has no RNG (or the reverse).
    */
   restore(snapshot: TrainerSnapshot): void {
     const s = snapshot.state;
+    const stored = optimizerName((s.options as Partial<StoredTrainOptions> | undefined)?.optimizer);
+    if (stored !== this.optimizer.name) {
+      throw new ConfigError(
+        'optimizer',
+        `the checkpoint was trained with ${OPTIMIZER_LABELS[stored]}, this trainer uses ${this.optimizer.label}; a run keeps its optimizer (the state of one does not carry over to the other): resume with ${OPTIMIZER_LABELS[stored]}, or start a new run`,
+      );
+    }
     this.optimizer.loadBytes(snapshot.optimizer);
     if (this.optimizer.step !== s.step) {
       throw new FormatError(`trainer state: step ${s.step} but the optimizer state is at step ${this.optimizer.step}; the files come from different checkpoints`);
@@ -400,5 +462,5 @@ export function validateTrainOptions(o: TrainOptions): void {
 /** Rebuilds `TrainOptions` from a stored state (for resuming with the same settings). */
 export function optionsFromState(state: TrainerState): TrainOptions {
   const { optimizer, ...rest } = state.options;
-  return { ...rest, optimizer: { ...optimizer } };
+  return { ...rest, ...(optimizer ? { optimizer: { ...optimizer } as OptimizerOptions } : {}) };
 }
