@@ -16,6 +16,7 @@ import { BENCH_TARGETS, benchCommand, benchOptions, conformanceCommand, type Ben
 import { choiceFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from './parse.js';
 import { DEMO_DEFAULTS, demoCommand, type DemoFlags } from './demo.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainFlags } from './train.js';
+import { OPTIMIZER_NAMES } from '../../train/trainer.js';
 import { VERIFY_DEFAULTS, verifyCommand, type VerifyFlags } from './verify.js';
 
 const EXIT_HELP = `
@@ -77,7 +78,17 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--batch <n>', `windows per step (default: ${TRAIN_DEFAULTS.tokensPerStep} tokens per step, at least 1 window)`, intFlag('--batch'))
     .option('--steps <n>', 'total steps to reach, counted from the start of the run, also with --resume (a checkpoint at step 700 with --steps 1000 trains 300 more); cosine decay over these steps', intFlag('--steps'))
     .option('--minutes <m>', `stop after m minutes of this run (default ${TRAIN_DEFAULTS.minutes} when --steps is not given; with both, whichever comes first)`, numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }))
-    .option('--lr <x>', `peak learning rate of AdamW (default ${TRAIN_DEFAULTS.lr}); decays to lr/10`, numberFlag('--lr', 0, 10, { exclusiveMin: true }))
+    .option(
+      '--optimizer <name>',
+      `${OPTIMIZER_NAMES.join(' or ')} (default ${TRAIN_DEFAULTS.optimizer}): AdamW, or Adafactor (Shazeer & Stern 2018, the Reformer paper's: factored second moments, ` +
+        "steps relative to each tensor's RMS, update clipping; HF transformers' semantics with an external lr); with --resume: the checkpoint's",
+      choiceFlag('--optimizer', OPTIMIZER_NAMES),
+    )
+    .option(
+      '--lr <x>',
+      `peak learning rate (default ${TRAIN_DEFAULTS.lr} for AdamW, ${TRAIN_DEFAULTS.adafactorLr} for Adafactor, where a step is lr × the tensor's RMS); decays to lr/10`,
+      numberFlag('--lr', 0, 10, { exclusiveMin: true }),
+    )
     .option('--warmup <n>', 'linear warm-up steps (default min(100, steps/10), or 50 with --minutes only)', intFlag('--warmup', 0))
     .option('--seed <s>', `seed of the initialisation and of the batch sampler (default ${TRAIN_DEFAULTS.seed})`, intFlag('--seed', 0))
     .option('--resume <dir>', 'continue a run (run directory or checkpoint directory) exactly where it stopped, on its own data (other --data needs --out <new dir>: the resumed run is never overwritten with a model of other data)', nonEmptyFlag('--resume'))

@@ -7,7 +7,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { FormatError, UsageError } from '../../errors.js';
 import { splitTokens } from '../../train/data.js';
 import { ByteTokenizer } from '../../train/tokenizer.js';
-import { optionsFromState, Trainer, type TrainerSnapshot, type TrainOptions, type TrainResult } from '../../train/trainer.js';
+import type { OptimizerName } from '../../train/optimizer.js';
+import { optimizerName, optionsFromState, Trainer, type TrainerSnapshot, type TrainOptions, type TrainResult } from '../../train/trainer.js';
 import { writeFileAtomic } from '../atomic.js';
 import { CHECKPOINT_SUBDIR, checkCheckpointPath, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
 import { checkReadableFile, readCorpusFile } from '../corpus-file.js';
@@ -30,6 +31,7 @@ export interface TrainFlags {
   steps?: number;
   minutes?: number;
   lr?: number;
+  optimizer?: OptimizerName;
   warmup?: number;
   seed?: number;
   resume?: string;
@@ -44,7 +46,15 @@ export interface TrainFlags {
 /** Defaults of a new run (documented in `--help`). */
 export const TRAIN_DEFAULTS = {
   minutes: 10,
+  optimizer: 'adamw',
+  /** AdamW's peak learning rate. */
   lr: 1e-3,
+  /**
+   * Adafactor's peak learning rate: with scale_parameter a step is lr × the tensor's RMS (at most; the
+   * update's RMS is clipped to 1), so it is larger than AdamW's. On the tiny preset 0.03 and 0.1 end
+   * level after 1,200 steps, 0.1 with a bump, 0.3 unstable, 1 diverges (docs/TRAINING.md).
+   */
+  adafactorLr: 0.03,
   tokensPerStep: 4096,
   seed: 1,
   evalEvery: 100,
@@ -63,6 +73,8 @@ interface TrainExtra {
   /** Backend kind that ran the steps: backends differ in the last bits, so a resume keeps it by default. */
   backend?: 'wasm' | 'reference';
 }
+
+const OPTIMIZER_LABEL: Record<OptimizerName, string> = { adamw: 'AdamW', adafactor: 'Adafactor' };
 
 /** FNV-1a over the token ids: detects resuming on other data. */
 function fingerprint(tokens: Int32Array): string {
@@ -108,6 +120,13 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
   const stored = resumed?.snapshot?.state ?? null;
   const storedOptions = stored ? optionsFromState(stored) : null;
   const extra = (stored?.extra ?? {}) as TrainExtra;
+  // a run keeps its optimizer (a stored config without a name is AdamW)
+  const optimizer: OptimizerName = storedOptions ? optimizerName(storedOptions.optimizer) : (flags.optimizer ?? TRAIN_DEFAULTS.optimizer);
+  if (storedOptions && explicit.has('optimizer') && flags.optimizer !== optimizer) {
+    throw new UsageError(
+      `--optimizer ${flags.optimizer}: ${flags.resume} was trained with ${OPTIMIZER_LABEL[optimizer]}, and a run keeps its optimizer (the state of one does not carry over to the other); leave --optimizer out to resume with ${OPTIMIZER_LABEL[optimizer]}, or start a new run with --out <new dir> and no --resume`,
+    );
+  }
   if (stored && storedOptions) {
     // --steps is the total to reach, counted from the run's start (as in the run that saved the checkpoint)
     if (explicit.has('steps') && flags.steps !== undefined && flags.steps <= stored.step) {
@@ -199,10 +218,10 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     seqLen,
     ...(steps !== undefined ? { steps } : {}),
     ...(minutes !== undefined ? { minutes } : {}),
-    lr: pick('lr', flags.lr, storedOptions?.lr, TRAIN_DEFAULTS.lr),
+    lr: pick('lr', flags.lr, storedOptions?.lr, optimizer === 'adafactor' ? TRAIN_DEFAULTS.adafactorLr : TRAIN_DEFAULTS.lr),
     warmupSteps: pick('warmup', flags.warmup, storedOptions?.warmupSteps, defaultWarmup),
     ...(storedOptions?.minLr !== undefined && !explicit.has('lr') ? { minLr: storedOptions.minLr } : {}),
-    ...(storedOptions?.optimizer ? { optimizer: storedOptions.optimizer } : {}),
+    optimizer: storedOptions?.optimizer ?? { name: optimizer },
     // the sampler's seed differs from the model's initialisation seed
     seed: storedOptions && !explicit.has('seed') ? storedOptions.seed : modelSeed + 1,
     evalEvery,
@@ -239,7 +258,7 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     .filter(Boolean)
     .join(' or ');
   log(
-    `training ${resumed ? `from step ${trainer.step} ` : ''}${budget}: batch ${options.batch} × ${seqLen} tokens, lr ${options.lr} ` +
+    `training ${resumed ? `from step ${trainer.step} ` : ''}${budget}: batch ${options.batch} × ${seqLen} tokens, ${trainer.optimizer.label} lr ${options.lr} ` +
       `(${trainer.schedule.kind}, warm-up ${options.warmupSteps}), validation and checkpoint every ${options.evalEvery} / ${options.checkpointEvery} steps -> ${checkpointDir}`,
   );
 
