@@ -247,6 +247,8 @@ export {
 export {
   /** A causal language model the trainer, evaluation and generation run on: `logits`, `loss`, `lossAndGrad`, flat params/grads. */
   type CausalLanguageModel,
+  /** One tensor of a model's flat buffers (name, offset, size, shape), as optimizers see it (`CausalLanguageModel.paramTensors`). */
+  type ParamTensor,
 } from './model/language-model.js';
 export {
   /** The flat parameter and gradient buffers of a model, with views by HF `state_dict()` name. */
@@ -271,7 +273,15 @@ export {
   AdamW,
   /** Hyper-parameters of `AdamW`: betas, eps, weight decay, clipping norm (each optional). */
   type AdamWOptions,
+  /** What the trainer needs of an optimizer (AdamW, Adafactor): name, update, state to/from bytes. */
+  type Optimizer,
 } from './train/optimizer.js';
+export {
+  /** Adafactor (Shazeer & Stern 2018; HF transformers' semantics): factored second moments over a model's tensors, update clipping, RMS-relative steps; state to/from bytes. */
+  Adafactor,
+  /** Hyper-parameters of `Adafactor` with HF's defaults: eps, clip_threshold, decay_rate, beta1, weight_decay, scale_parameter, relative_step, warmup_init. */
+  type AdafactorOptions,
+} from './train/adafactor.js';
 export {
   /** A byte-bigram baseline language model (counts, no gradients), for tests of the training machinery. */
   BigramLanguageModel,
@@ -283,8 +293,10 @@ export {
   CHECKPOINT_FILES,
 } from './train/checkpoint.js';
 export {
-  /** The training loop: sampler, loss and gradient, clipping, AdamW, schedule, validation, hooks, exact resume. */
+  /** The training loop: sampler, loss and gradient, clipping, AdamW or Adafactor, schedule, validation, hooks, exact resume. */
   Trainer,
+  /** Which optimizer a run uses: `{ name: 'adamw', ... }` (the default) or `{ name: 'adafactor', ... }` with its hyper-parameters. */
+  type OptimizerOptions,
   /** Why a checkpoint hook was called: `'periodic'` or `'final'`. */
   type CheckpointReason,
   /** Why `Trainer.run` stopped: `'steps'`, `'time'` or `'stop-request'`. */

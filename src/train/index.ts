@@ -15,13 +15,19 @@ export {
 } from './corpus.js';
 export { BatchSampler, splitTokens, type DataSplit, type SamplerOptions, type SamplerState, type SplitOptions } from './data.js';
 export { learningRate, validateSchedule, type LrSchedule, type ScheduleKind } from './schedule.js';
-export { AdamW, clipGradNorm, resolveAdamW, type AdamWConfig, type AdamWOptions, type UpdateInfo } from './optimizer.js';
+export { AdamW, clipGradNorm, resolveAdamW, type AdamWConfig, type AdamWOptions, type Optimizer, type OptimizerName, type UpdateInfo } from './optimizer.js';
+export { Adafactor, resolveAdafactor, type AdafactorConfig, type AdafactorOptions } from './adafactor.js';
 export {
+  createOptimizer,
+  OPTIMIZER_NAMES,
+  optimizerName,
   optionsFromState,
   train,
   Trainer,
   validateTrainOptions,
   type CheckpointReason,
+  type OptimizerOptions,
+  type StoredOptimizerConfig,
   type RandomStateful,
   type StepInfo,
   type StopReason,

@@ -54,6 +54,7 @@ export type OptimizerOptions = ({ name?: 'adamw' } & AdamWOptions) | ({ name: 'a
 /** A resolved optimizer config as stored in `trainer_state.json` (no `name`: AdamW, as written before Adafactor). */
 export type StoredOptimizerConfig = ({ name?: 'adamw' } & AdamWConfig) | ({ name: 'adafactor' } & AdafactorConfig);
 
+/** The optimizers `TrainOptions.optimizer.name` (and `reformer train --optimizer`) accept. */
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['adamw', 'adafactor'];
 
 const OPTIMIZER_LABELS: Record<OptimizerName, string> = { adamw: 'AdamW', adafactor: 'Adafactor' };
