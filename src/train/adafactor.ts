@@ -33,7 +33,9 @@
  * scale_parameter true, warmup_init false) except relative_step, false here: the trainer hands every
  * step a learning rate from its schedule (HF's relative_step = true goes with lr = None; HF refuses both).
  * With scale_parameter, lr is a step size relative to each tensor's RMS, so it is larger than AdamW's
- * (the CLI's default is in src/node/cli/train.ts, measured in docs/TRAINING.md).
+ * (the CLI's default is in src/node/cli/train.ts, measured in docs/TRAINING.md). ε1 = 0 is allowed (the
+ * factoring law in spec/train/adafactor.spec.ts uses it), but then a row, column or element whose
+ * gradient is exactly zero divides 0 by 0 (NaN parameters), as in HF.
  *
  * Memory: Σ (R + C) per factored matrix plus the size of every 1-D tensor (plus n with beta1), in
  * buffers of the model's backend (f32 on WASM, f64 on the reference backend); the arithmetic runs in

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// The cost of one optimizer update (AdamW: the WASM kernel; Adafactor: TypeScript loops over the model's
+// tensors) next to one training step (loss and gradients of 4096 tokens), on the BUILT library (dist/;
+// run `npm run build` first), WASM backend on all cores (or --threads n). Medians of repeated timings.
+//
+//   node bench/optimizer-cost.mjs [preset]     preset: tiny, small (default), base
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist', 'src');
+if (!existsSync(join(dist, 'node', 'wasm.js'))) {
+  console.error('bench: dist/ is missing; run `npm run build` first (the benchmark runs against the built library)');
+  process.exit(2);
+}
+const { loadWasmBackend } = await import(join(dist, 'node', 'wasm.js'));
+const { reformerEngine } = await import(join(dist, 'node', 'reformer-engine.js'));
+const { Adafactor } = await import(join(dist, 'train', 'adafactor.js'));
+const { AdamW } = await import(join(dist, 'train', 'optimizer.js'));
+const { Rng } = await import(join(dist, 'util', 'rng.js'));
+
+const args = process.argv.slice(2);
+const ti = args.indexOf('--threads');
+const threads = ti >= 0 ? Number(args[ti + 1]) : undefined;
+const preset = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--threads') ?? 'small';
+const be = await loadWasmBackend(threads !== undefined ? { threads } : {});
+const em = reformerEngine.create(be, { preset, seed: 1 });
+const model = em.model;
+const n = model.params.length;
+const g0 = new Float32Array(n);
+new Rng(5).fillNormal(g0, 0, 1e-3);
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** Median milliseconds of `fn` over `reps` calls after `warm` untimed ones. */
+function time(fn, reps, warm = 3) {
+  for (let i = 0; i < warm; i++) fn();
+  const ts = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    fn();
+    ts.push(performance.now() - t0);
+  }
+  return median(ts);
+}
+
+const batch = Math.max(1, Math.round(4096 / em.seqLen));
+const ids = new Int32Array(batch * em.seqLen);
+for (let i = 0; i < ids.length; i++) ids[i] = 2 + ((i * 7919) % 256);
+const stepMs = time(() => {
+  model.grads.fill(0);
+  be.scope(() => model.lossAndGrad({ inputIds: ids, batch, seqLen: em.seqLen }));
+}, preset === 'tiny' ? 10 : 5, 1);
+
+const update = (opt) => () => {
+  model.grads.set(g0); // the same gradient every call (a copy of n floats, timed with it: negligible)
+  opt.update(model.params, model.grads, 1e-3);
+};
+const adafactorMs = time(update(new Adafactor(be, model.paramTensors)), 30);
+const adamwMs = time(update(new AdamW(be, n)), 30);
+
+console.log(`preset ${preset}: ${n.toLocaleString('en-US')} parameters in ${model.paramTensors.length} tensors; backend ${be.name}, ${be.threads ?? 1} threads`);
+console.log(`training step (loss and gradients, ${batch} × ${em.seqLen} tokens): ${stepMs.toFixed(1)} ms`);
+console.log(`Adafactor update: ${adafactorMs.toFixed(2)} ms (${((100 * adafactorMs) / stepMs).toFixed(2)}% of a step)`);
+console.log(`AdamW update:     ${adamwMs.toFixed(2)} ms (${((100 * adamwMs) / stepMs).toFixed(2)}% of a step)`);
+process.exit(0);
