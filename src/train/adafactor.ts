@@ -48,7 +48,7 @@ import type { Backend, Float } from '../backend/backend.js';
 import { ConfigError, FormatError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import type { ParamTensor } from '../model/language-model.js';
-import { clipGradNorm, type Optimizer, type UpdateInfo } from './optimizer.js';
+import { checkLearningRate, clipGradNorm, type Optimizer, type UpdateInfo } from './optimizer.js';
 
 export interface AdafactorOptions {
   /** (ε1, ε2): added to G² / floor of the parameter RMS. Default (1e-30, 1e-3). */
@@ -178,11 +178,13 @@ export class Adafactor implements Optimizer {
    * Clips `grads` (in place) to the global norm, then applies one Adafactor update to every tensor of `params`.
    * @param params `[n]` parameters, updated in place.
    * @param grads `[n]` gradients of the mean loss (scaled in place when clipped).
-   * @param lr the external learning rate ρ_t of this step (ignored with relativeStep).
+   * @param lr the external learning rate ρ_t of this step: finite, ≥ 0 (checked even with relativeStep, which ignores it).
    * @returns the gradient norm, the clipping factor, and with relativeStep the ρ_t used (`lr`).
+   * @throws ConfigError('lr') for a NaN, infinite or negative `lr`; nothing is updated then (the gradient is not clipped).
    * @throws NumericalError if the gradient norm is not finite; nothing is updated then.
    */
   update(params: Float, grads: Float, lr: number): UpdateInfo {
+    checkLearningRate(this.label, lr);
     if (params.length < this.n || grads.length < this.n) {
       throw new ConfigError('params', `Adafactor was built for ${this.n} parameters but got buffers of ${params.length} and ${grads.length}`);
     }

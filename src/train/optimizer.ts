@@ -33,6 +33,20 @@ export interface AdamWOptions {
 /** Resolved hyper-parameters (every field set). */
 export type AdamWConfig = Required<AdamWOptions>;
 
+/**
+ * Refuses a learning rate that is not a finite number ≥ 0 (NaN would poison every parameter, a
+ * negative one would step uphill), before the gradient is clipped or any state is touched.
+ * @throws ConfigError('lr') naming the value and the allowed range.
+ */
+export function checkLearningRate(label: string, lr: unknown): void {
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
+    throw new ConfigError(
+      'lr',
+      `${label}.update needs a finite learning rate ≥ 0, got ${typeof lr === 'number' ? lr : `${typeof lr} ${JSON.stringify(lr)}`}; the parameters and the optimizer state were not changed`,
+    );
+  }
+}
+
 /** What one update did. */
 export interface UpdateInfo {
   /** Global L2 norm of the gradient BEFORE clipping. */
@@ -59,7 +73,7 @@ export interface Optimizer {
   readonly config: object;
   /** Updates applied so far. */
   readonly step: number;
-  /** Clips `grads` to the global norm, then updates `params` in place with learning rate `lr`. */
+  /** Clips `grads` to the global norm, then updates `params` in place with learning rate `lr` (finite, ≥ 0: else ConfigError('lr'), nothing changed). */
   update(params: Float, grads: Float, lr: number): UpdateInfo;
   /** The state (moments, step) as safetensors. */
   toBytes(): Uint8Array;
@@ -113,10 +127,12 @@ export class AdamW implements Optimizer {
    * Clips `grads` (in place) to the global norm, then applies one AdamW update to `params`.
    * @param params `[n]` parameters, updated in place.
    * @param grads `[n]` gradients of the mean loss (scaled in place when clipped).
-   * @param lr learning rate of this step.
+   * @param lr learning rate of this step: finite, ≥ 0.
+   * @throws ConfigError('lr') for a NaN, infinite or negative `lr`; nothing is updated then (the gradient is not clipped).
    * @throws NumericalError if the gradient norm is not finite; nothing is updated then.
    */
   update(params: Float, grads: Float, lr: number): UpdateInfo {
+    checkLearningRate(this.label, lr);
     if (params.length < this.n || grads.length < this.n) {
       throw new ConfigError('params', `AdamW was built for ${this.n} parameters but got buffers of ${params.length} and ${grads.length}`);
     }

@@ -112,6 +112,30 @@ describe('Adafactor', () => {
     expect(opt.toBytes()).toEqual(before);
   });
 
+  it('update refuses a NaN, infinite or negative lr with ConfigError("lr"), before clipping: parameters, gradient and state unchanged', () => {
+    for (const options of [{}, { relativeStep: true, beta1: 0.9 }] as AdafactorOptions[]) {
+      const { opt, params } = trained(options);
+      const before = opt.toBytes();
+      const p = Array.from(params);
+      for (const lr of [NaN, Infinity, -Infinity, -0.05]) {
+        const g = Float64Array.from([30, -40, 0, 0, 0, 0, 1, 1]); // norm > 1: clipping would scale it
+        let err: unknown;
+        try {
+          opt.update(params, g, lr);
+        } catch (e) {
+          err = e;
+        }
+        expect(err, `${lr} ${JSON.stringify(options)}`).toBeInstanceOf(ConfigError);
+        expect((err as ConfigError).field).toBe('lr');
+        expect((err as Error).message).toBe(`lr: Adafactor.update needs a finite learning rate ≥ 0, got ${lr}; the parameters and the optimizer state were not changed`);
+        expect(Array.from(params)).toEqual(p);
+        expect(Array.from(g)).toEqual([30, -40, 0, 0, 0, 0, 1, 1]);
+        expect(opt.toBytes()).toEqual(before);
+        expect(opt.step).toBe(3);
+      }
+    }
+  });
+
   it('hyper-parameters out of range: ConfigError naming HF\'s field and the allowed range', () => {
     const cases: [AdafactorOptions, RegExp][] = [
       [{ eps: [-1e-30, 1e-3] }, /^eps: eps1 \(added to the squared gradient\) must be ≥ 0 and finite, got -1e-30$/],

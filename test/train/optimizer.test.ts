@@ -49,6 +49,33 @@ describe('AdamW', () => {
     expect(() => new AdamW(f64, 4).loadBytes(a.toBytes())).toThrow(/shape \[3\], expected \[4\]/);
   });
 
+  it('update refuses a NaN, infinite or negative lr with ConfigError("lr"), before clipping: parameters, gradient and state unchanged', () => {
+    const opt = new AdamW(f64, 3);
+    const p = Float64Array.from([1, 2, 3]);
+    opt.update(p, Float64Array.from([0.1, -0.2, 0.3]), 1e-2);
+    const state = opt.toBytes();
+    const params = Array.from(p);
+    for (const lr of [NaN, Infinity, -Infinity, -1e-3, '0.1' as unknown as number]) {
+      const g = Float64Array.from([30, -40, 0]); // norm 50: clipping would scale it
+      let err: unknown;
+      try {
+        opt.update(p, g, lr);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, String(lr)).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).field).toBe('lr');
+      expect((err as Error).message).toMatch(/^lr: AdamW\.update needs a finite learning rate ≥ 0, got .+; the parameters and the optimizer state were not changed$/);
+      expect((err as Error).message).toContain(`got ${typeof lr === 'number' ? String(lr) : 'string "0.1"'}`);
+      expect(Array.from(p)).toEqual(params);
+      expect(Array.from(g)).toEqual([30, -40, 0]);
+      expect(opt.toBytes()).toEqual(state);
+      expect(opt.step).toBe(1);
+    }
+    opt.update(p, Float64Array.from([0.1, -0.2, 0.3]), 0); // lr 0 is allowed
+    expect(opt.step).toBe(2);
+  });
+
   it('rejects invalid hyper-parameters with the field name', () => {
     expect(() => new AdamW(f64, 2, { beta1: 1 })).toThrow(ConfigError);
     expect(() => new AdamW(f64, 2, { beta2: -0.1 })).toThrow(/beta2: must be in \[0, 1\)/);
