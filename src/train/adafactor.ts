@@ -48,7 +48,7 @@ import type { Backend, Float } from '../backend/backend.js';
 import { ConfigError, FormatError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import type { ParamTensor } from '../model/language-model.js';
-import { checkLearningRate, clipGradNorm, type Optimizer, type UpdateInfo } from './optimizer.js';
+import { checkLearningRate, checkOptionKeys, clipGradNorm, type Optimizer, type UpdateInfo } from './optimizer.js';
 
 export interface AdafactorOptions {
   /** (ε1, ε2): added to G² / floor of the parameter RMS. Default (1e-30, 1e-3). */
@@ -70,6 +70,19 @@ export interface AdafactorOptions {
   /** Global-norm gradient clipping before the update (as AdamW); `Infinity` or 0 disables it. Default 1.0. */
   maxGradNorm?: number;
 }
+
+/** The keys `AdafactorOptions` accepts (any other key is a ConfigError). */
+export const ADAFACTOR_OPTION_KEYS: readonly (keyof AdafactorOptions)[] = Object.keys({
+  eps: true,
+  clipThreshold: true,
+  decayRate: true,
+  beta1: true,
+  weightDecay: true,
+  scaleParameter: true,
+  relativeStep: true,
+  warmupInit: true,
+  maxGradNorm: true,
+} satisfies Record<keyof AdafactorOptions, true>) as (keyof AdafactorOptions)[];
 
 /** Resolved hyper-parameters (every field set; JSON-safe: `maxGradNorm` 0 = no clipping). */
 export interface AdafactorConfig {
@@ -124,7 +137,8 @@ export class Adafactor implements Optimizer {
   /**
    * @param layout the model's tensors (`CausalLanguageModel.paramTensors`): they must tile [0, n) in
    *   order; or a parameter count n, taken as one 1-D tensor named `params`.
-   * @throws ConfigError for hyper-parameters outside their ranges or a layout that does not tile the buffer.
+   * @throws ConfigError for hyper-parameters outside their ranges, a key that is not one of
+   *   `ADAFACTOR_OPTION_KEYS`, or a layout that does not tile the buffer.
    */
   constructor(backend: Backend, layout: number | readonly ParamTensor[], options: AdafactorOptions = {}) {
     this.config = resolveAdafactor(options);
@@ -365,8 +379,12 @@ function checkLayout(tensors: readonly ParamTensor[]): number {
   return at;
 }
 
-/** Fills defaults and checks ranges. @throws ConfigError naming the field (HF's name) and the allowed range. */
+/**
+ * Fills defaults and checks ranges.
+ * @throws ConfigError naming the field (HF's name) and the allowed range, or naming an unknown key (`optimizer`).
+ */
 export function resolveAdafactor(o: AdafactorOptions): AdafactorConfig {
+  checkOptionKeys('Adafactor', o, ADAFACTOR_OPTION_KEYS);
   const eps = o.eps ?? [1e-30, 1e-3];
   const c: AdafactorConfig = {
     eps: [eps[0], eps[1]],

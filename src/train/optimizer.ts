@@ -33,6 +33,31 @@ export interface AdamWOptions {
 /** Resolved hyper-parameters (every field set). */
 export type AdamWConfig = Required<AdamWOptions>;
 
+/** The keys `AdamWOptions` accepts (any other key is a ConfigError). */
+export const ADAMW_OPTION_KEYS: readonly (keyof AdamWOptions)[] = Object.keys({
+  beta1: true,
+  beta2: true,
+  eps: true,
+  weightDecay: true,
+  maxGradNorm: true,
+} satisfies Record<keyof AdamWOptions, true>) as (keyof AdamWOptions)[];
+
+/**
+ * Refuses an options object that is not a plain object, or that holds a key outside `keys` (a typo such
+ * as `betas`, or an option of the other optimizer), before anything is built.
+ * @param label the optimizer, for the message: `AdamW`, `Adafactor`.
+ * @param keys the valid keys.
+ * @throws ConfigError('optimizer') naming the key and listing the valid options.
+ */
+export function checkOptionKeys(label: string, options: unknown, keys: readonly string[]): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError('optimizer', `the options of ${label} must be an object such as { ${keys[0]}: … }, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : `${typeof options} ${JSON.stringify(options)}`}`);
+  }
+  for (const k of Object.keys(options)) {
+    if (!keys.includes(k)) throw new ConfigError('optimizer', `"${k}" is not an option of ${label} (its options: ${keys.join(', ')})`);
+  }
+}
+
 /**
  * Refuses a learning rate that is not a finite number ≥ 0 (NaN would poison every parameter, a
  * negative one would step uphill), before the gradient is clipped or any state is touched.
@@ -113,7 +138,10 @@ export class AdamW implements Optimizer {
   /** Updates applied so far (the next update uses step + 1 for bias correction). */
   step = 0;
 
-  /** @throws ConfigError for hyper-parameters outside their ranges (β in [0, 1), ε > 0, λ ≥ 0, maxGradNorm ≥ 0). */
+  /**
+   * @throws ConfigError for hyper-parameters outside their ranges (β in [0, 1), ε > 0, λ ≥ 0, maxGradNorm ≥ 0)
+   *   or a key that is not one of `ADAMW_OPTION_KEYS` (e.g. `betas`).
+   */
   constructor(backend: Backend, n: number, options: AdamWOptions = {}) {
     if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError('params', `AdamW needs a positive parameter count, got ${n}`);
     this.config = resolveAdamW(options);
@@ -212,8 +240,9 @@ export class AdamW implements Optimizer {
   }
 }
 
-/** Fills defaults and checks ranges. @throws ConfigError naming the field. */
+/** Fills defaults and checks ranges. @throws ConfigError naming the field, or naming an unknown key (`optimizer`). */
 export function resolveAdamW(o: AdamWOptions): AdamWConfig {
+  checkOptionKeys('AdamW', o, ADAMW_OPTION_KEYS);
   const c: AdamWConfig = {
     beta1: o.beta1 ?? 0.9,
     beta2: o.beta2 ?? 0.999,

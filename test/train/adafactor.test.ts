@@ -159,6 +159,14 @@ describe('Adafactor', () => {
       expect(err, JSON.stringify(o)).toBeInstanceOf(ConfigError);
       expect((err as Error).message).toMatch(re);
     }
+    // unknown keys (HF's snake_case spelling, an AdamW option, a typo) name the key and list the valid options
+    for (const key of ['clip_threshold', 'beta2', 'lr']) {
+      expect(() => new Adafactor(f64, 4, { [key]: 1 } as AdafactorOptions), key).toThrow(ConfigError);
+      expect(() => new Adafactor(f64, 4, { [key]: 1 } as AdafactorOptions), key).toThrow(
+        `optimizer: "${key}" is not an option of Adafactor (its options: eps, clipThreshold, decayRate, beta1, weightDecay, scaleParameter, relativeStep, warmupInit, maxGradNorm)`,
+      );
+    }
+    expect(() => new Adafactor(f64, 4, 'adafactor' as never)).toThrow(/^optimizer: the options of Adafactor must be an object such as \{ eps: … \}, got string "adafactor"$/);
     // HF's defaults (relative_step false here: the trainer's schedule gives lr)
     expect(new Adafactor(f64, 4).config).toEqual({
       eps: [1e-30, 1e-3], clipThreshold: 1, decayRate: -0.8, beta1: null, weightDecay: 0,
