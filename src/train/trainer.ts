@@ -60,11 +60,11 @@ export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['adamw', 'adafactor'];
 const OPTIMIZER_LABELS: Record<OptimizerName, string> = { adamw: 'AdamW', adafactor: 'Adafactor' };
 
 /**
- * The optimizer's name in options or a stored config (absent: `adamw`).
+ * The optimizer's name in options (an object or the name alone) or a stored config (absent: `adamw`).
  * @throws ConfigError('optimizer') for another name.
  */
-export function optimizerName(o: { readonly name?: unknown } | null | undefined): OptimizerName {
-  const name = o?.name ?? 'adamw';
+export function optimizerName(o: string | { readonly name?: unknown } | null | undefined): OptimizerName {
+  const name = typeof o === 'string' ? o : (o?.name ?? 'adamw');
   if (!OPTIMIZER_NAMES.includes(name as OptimizerName)) {
     throw new ConfigError('optimizer', `name must be one of ${OPTIMIZER_NAMES.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(name)}`);
   }
@@ -72,11 +72,31 @@ export function optimizerName(o: { readonly name?: unknown } | null | undefined)
 }
 
 /**
+ * `TrainOptions.optimizer` as an options object: absent → `{}` (AdamW), a name → `{ name }`.
+ * @throws ConfigError('optimizer') for an unknown name or a value that is neither a name nor an object.
+ */
+function optimizerOptions(options: OptimizerName | OptimizerOptions | undefined): OptimizerOptions {
+  if (options === undefined) return {};
+  if (typeof options === 'string') return { name: optimizerName(options) } as OptimizerOptions;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    const got = options === null ? 'null' : Array.isArray(options) ? 'an array' : `${typeof options} ${String(options)}`;
+    throw new ConfigError(
+      'optimizer',
+      `must be an optimizer name (${OPTIMIZER_NAMES.map((x) => `"${x}"`).join(' or ')}) or an object { name, ...hyper-parameters } such as { name: 'adafactor', beta1: 0.9 }, got ${got}`,
+    );
+  }
+  return options;
+}
+
+/**
  * The optimizer of `options` for `model`: AdamW over the flat buffer, or Adafactor over the model's
  * tensors (`paramTensors`; one 1-D tensor if the model does not describe them).
- * @throws ConfigError naming an unknown optimizer, an option of the other optimizer, or a value out of range.
+ * @param options `{ name?, ...hyper-parameters }`, or just the name (`'adamw'`, `'adafactor'`: its defaults).
+ * @throws ConfigError naming an unknown optimizer, a value that is neither a name nor an object, an
+ *   option of the other optimizer, or a value out of range.
  */
-export function createOptimizer(model: CausalLanguageModel, options: OptimizerOptions = {}): Optimizer {
+export function createOptimizer(model: CausalLanguageModel, optimizer: OptimizerName | OptimizerOptions = {}): Optimizer {
+  const options = optimizerOptions(optimizer);
   const name = optimizerName(options);
   // the constructors refuse keys that are not theirs (an option of the other optimizer, a typo)
   const { name: _name, ...rest } = options;
@@ -101,8 +121,13 @@ export interface TrainOptions {
   schedule?: ScheduleKind;
   /** Floor of the decay. Default lr / 10. */
   minLr?: number;
-  /** AdamW (default) or Adafactor, with hyper-parameters; see `OptimizerOptions`. */
-  optimizer?: OptimizerOptions;
+  /**
+   * AdamW (the default) or Adafactor: the name alone, `'adamw'` or `'adafactor'` (= `{ name }`, its
+   * default hyper-parameters), or `{ name, ...hyper-parameters }` (see `OptimizerOptions`; `name` absent
+   * = AdamW). Anything else is a ConfigError('optimizer'), as is a hyper-parameter the named optimizer
+   * does not have.
+   */
+  optimizer?: OptimizerName | OptimizerOptions;
   /** Seed of the batch sampler. */
   seed: number;
   /** Validate every N steps (0 = only at the end). Default 0. Skipped when the validation split is empty. */

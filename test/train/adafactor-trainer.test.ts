@@ -111,4 +111,30 @@ describe('Trainer: which optimizer', () => {
     expect(() => new Trainer(model, bigramData, { ...small, optimizer: { name: 'adafactor', decayRate: 1 } })).toThrow(/^decay_rate: must be ≤ 0/);
     expect(() => new Trainer(model, bigramData, { ...small, optimizer: { name: 'adafactor', decayRate: 1 } })).toThrow(ConfigError);
   });
+
+  it("optimizer: 'adafactor' / 'adamw' is shorthand for { name } (defaults); other non-object values are a ConfigError naming both forms", async () => {
+    const model = new BigramLanguageModel(be, { vocabSize: 258, seed: 1 });
+    const t = new Trainer(model, bigramData, { ...small, steps: 2, optimizer: 'adafactor' });
+    expect(t.optimizer).toBeInstanceOf(Adafactor);
+    expect(t.optimizer.config).toEqual(new Trainer(model, bigramData, { ...small, optimizer: { name: 'adafactor' } }).optimizer.config);
+    const r = await t.run();
+    expect(r.snapshot.state.options.optimizer).toMatchObject({ name: 'adafactor', decayRate: -0.8 });
+    new Trainer(model, bigramData, { ...small, steps: 2, optimizer: { name: 'adafactor' } }).restore(r.snapshot); // the same run
+    expect(() => new Trainer(model, bigramData, { ...small, steps: 2, optimizer: 'adamw' }).restore(r.snapshot)).toThrow(/trained with Adafactor, this trainer uses AdamW/);
+    expect(new Trainer(model, bigramData, { ...small, optimizer: 'adamw' }).optimizer).toBeInstanceOf(AdamW);
+    expect(createOptimizer(model, 'adafactor')).toBeInstanceOf(Adafactor);
+    expect(() => new Trainer(model, bigramData, { ...small, optimizer: 'adam' as never })).toThrow(/^optimizer: name must be one of "adamw", "adafactor", got "adam"$/);
+    for (const [bad, got] of [[5, 'number 5'], [true, 'boolean true'], [null, 'null'], [['adafactor'], 'an array']] as const) {
+      let err: unknown;
+      try {
+        new Trainer(model, bigramData, { ...small, optimizer: bad as never });
+      } catch (e) {
+        err = e;
+      }
+      expect(err, got).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toBe(
+        `optimizer: must be an optimizer name ("adamw" or "adafactor") or an object { name, ...hyper-parameters } such as { name: 'adafactor', beta1: 0.9 }, got ${got}`,
+      );
+    }
+  });
 });
