@@ -183,6 +183,8 @@ export interface TrainHooks {
   onCheckpoint?(snapshot: TrainerSnapshot, reason: CheckpointReason): void | Promise<void>;
   /** Checked between steps; true ends the run (after the final checkpoint). */
   shouldStop?(): boolean;
+  /** Awaited once the loop has ended, before the final validation and checkpoint (e.g. to let signal handling settle). */
+  beforeFinal?(stoppedBy: StopReason): void | Promise<void>;
 }
 
 export type StopReason = 'steps' | 'time' | 'stop-request';
@@ -418,6 +420,7 @@ export class Trainer {
         lastYield = this.clock();
       }
     }
+    await hooks.beforeFinal?.(stoppedBy);
     if (this.lastValidation?.step !== this.step) {
       const v = this.validate();
       if (v) await hooks.onValidation?.(v);

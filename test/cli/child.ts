@@ -11,8 +11,8 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startNode(args: string[], cwd: string): Child {
-  const proc = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startNode(args: string[], cwd: string, env: Record<string, string> = {}): Child {
+  const proc = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   let err = '';
   const waiters: { re: RegExp; resolve: () => void }[] = [];

@@ -1,6 +1,7 @@
 /**
  * SIGINT/SIGTERM during `reformer train` (a real child process running dist/): the first signal
- * finishes the step, saves a checkpoint and exits 0; a second signal exits at once, leaving the
+ * finishes the step, saves a checkpoint and exits 0 (a copy of it within the next 500 ms, as npx/npm
+ * forwards a process-group signal, is the same stop); a later second signal exits at once, leaving the
  * previous checkpoint intact.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -50,13 +51,32 @@ describe('signals during training', () => {
     });
   }
 
+  it('the same SIGTERM delivered twice within milliseconds (a process-group signal that npx/npm also forwards) is one stop: checkpoint saved, exit 0', async () => {
+    const run = join(mkdtempSync(join(tmpdir(), 'reformer-sigdup-')), 'run');
+    const child = startNode([TRAIN, ...ARGS, '--eval-windows', '2', '--out', run], REPO);
+    await child.waitFor(/^step 10\/100000/m);
+    child.proc.kill('SIGTERM');
+    // the copy arrives after the first was handled, as npm's forwarded one does (a few ms later)
+    await child.waitFor(/received SIGTERM/);
+    child.proc.kill('SIGTERM');
+    const { code, signal } = await child.exited;
+    expect(child.stderr()).toBe('');
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+    const m = /interrupted by SIGTERM at step (\d+)/.exec(child.stdout());
+    expect(m).not.toBeNull();
+    expect(loadCheckpoint(run).snapshot!.state.step).toBe(Number(m![1]));
+  });
+
   it('a second SIGINT exits at once (killed by the signal) and leaves the previous checkpoint loadable', async () => {
     const run = join(mkdtempSync(join(tmpdir(), 'reformer-sig2-')), 'run');
     // a long final validation (200 windows) keeps the process busy after the first signal
-    const child = startNode([TRAIN, ...ARGS, '--eval-windows', '200', '--out', run], REPO);
+    // the window in which a copy of the first signal is ignored shortened to 1 ms (default 500)
+    const child = startNode([TRAIN, ...ARGS, '--eval-windows', '200', '--out', run], REPO, { SIGNAL_WINDOW_MS: '1' });
     await child.waitFor(/^step 10\/100000/m);
     child.proc.kill('SIGINT');
     await child.waitFor(/received SIGINT/);
+    await new Promise((r) => setTimeout(r, 20));
     child.proc.kill('SIGINT');
     const { code, signal } = await child.exited;
     expect(signal).toBe('SIGINT');

@@ -49,6 +49,8 @@ export interface CliContext {
   readonly packageRoot: string;
   /** Install SIGINT/SIGTERM handlers during training (off for in-process tests). */
   readonly handleSignals: boolean;
+  /** Milliseconds after the first signal in which another is a copy of it (StopSignals; default 500). */
+  readonly signalDuplicateWindowMs?: number;
 }
 
 /** The package root: the nearest ancestor of this file with the package.json of reformer-ts. */

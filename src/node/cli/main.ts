@@ -100,7 +100,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(backendOption(true))
     .addHelpText(
       'after',
-      '\nSIGINT/SIGTERM: the current step finishes, a checkpoint is saved, exit 0; a second signal exits at once.\n' +
+      '\nSIGINT/SIGTERM: the current step finishes, a checkpoint is saved, exit 0; a second signal (later than 500 ms after the first) exits at once.\n' +
         'Example: reformer train --preset tiny --steps 300 --out runs/tiny\n' +
         EXIT_HELP,
     )

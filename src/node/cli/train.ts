@@ -281,7 +281,9 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     await writePlot();
   };
   const signals = ctx.handleSignals
-    ? new StopSignals((sig) => progress.message(`received ${sig}: finishing the current step and saving a checkpoint (send it again to exit at once)`)).install()
+    ? new StopSignals((sig) => progress.message(`received ${sig}: finishing the current step and saving a checkpoint (send it again to exit at once)`), {
+        ...(ctx.signalDuplicateWindowMs !== undefined ? { duplicateWindowMs: ctx.signalDuplicateWindowMs } : {}),
+      }).install()
     : null;
 
   let result: TrainResult;
@@ -297,6 +299,9 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
       },
       onCheckpoint: (snapshot) => save(snapshot),
       shouldStop: () => signals?.requested ?? false,
+      // after a signal: wait out the window in which copies of it are ignored, so that from the final
+      // validation on a second signal kills at once
+      beforeFinal: () => signals?.settled(),
     });
   } finally {
     progress.stop();
