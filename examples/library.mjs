@@ -21,6 +21,7 @@ console.log(`most likely next byte after "Raskolnikov ": ${JSON.stringify(tok.de
 const text = tok.encode('He was not used to crowds, and, as we said before, he avoided society of every sort.');
 console.log(`bits per byte: ${evaluate(lm, text, { seqLen: text.length }).bitsPerByte.toFixed(3)}`);
 
-// generate: sample 80 bytes (temperature 0.8, top-k 40), never the special ids 0 and 1
-const out = [...generateTokens(lm, ids, { maxNewTokens: 80, temperature: 0.8, topK: 40, seed: 0, window: 4096, suppressIds: [0, 1] })];
+// generate: sample 80 bytes (temperature 0.8, top-k 40), never the special ids 0 and 1; the context
+// window defaults to the longest input the model takes (other CausalLanguageModels need `window`)
+const out = [...generateTokens(lm, ids, { maxNewTokens: 80, temperature: 0.8, topK: 40, seed: 0, suppressIds: [0, 1] })];
 console.log(`sample: Raskolnikov ${tok.decode(out)}`);

@@ -26,7 +26,7 @@
  * const tok = new ByteTokenizer();
  * const ids = tok.encode('Raskolnikov ');
  * const logits = lm.logits({ inputIds: ids, batch: 1, seqLen: ids.length }); // [1, seqLen, vocab_size]
- * const next = [...generateTokens(lm, ids, { maxNewTokens: 40, temperature: 0.8, seed: 0 })];
+ * const next = [...generateTokens(lm, ids, { maxNewTokens: 40, temperature: 0.8, seed: 0 })]; // window: the model's longest input
  * ```
  */
 
@@ -323,10 +323,14 @@ export {
   type EvaluateResult,
 } from './train/evaluate.js';
 export {
-  /** Options of `generateTokens`: sampling options plus maxNewTokens, window, padding and stop rules. */
+  /** Options of `generateTokens`: sampling options plus maxNewTokens, window, padding and stop rules (all optional for a `ReformerModelWithLMHead`). */
   type GenerateOptions,
   /** Sampling options: temperature (0 = greedy), top-k, top-p, seed. */
   type SamplingOptions,
+  /** `generateTokens`' default number of new tokens (20). */
+  DEFAULT_MAX_NEW_TOKENS,
+  /** The longest input a model takes when it reports one (a `ReformerModelWithLMHead`), else null: `generateTokens`' default window. */
+  modelMaxContext,
 } from './train/generate.js';
 export {
   /** Options of the batch sampler: batch, seqLen, seed. */

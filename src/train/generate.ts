@@ -9,10 +9,14 @@
  *
  * No cache: the Reformer has no incremental decoding here, so every new token re-runs the model on the
  * whole context window (the last `window` tokens). Cost per token is one forward pass over the window.
+ * The window defaults to the longest input the model takes when it reports one (`modelMaxContext`: a
+ * `ReformerModelWithLMHead` does, through its `ReformerConfig`); other models need `window`.
  */
 import type { Float } from '../backend/backend.js';
+import { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { CausalLanguageModel } from '../model/language-model.js';
+import { chunkLengthRule } from '../model/reformer-model.js';
 import { Rng } from '../util/rng.js';
 
 export interface SamplingOptions {
@@ -106,13 +110,22 @@ export function sampleToken(logits: ArrayLike<number>, options: SamplingOptions,
   return drawFrom(samplingDistribution(logits, options, offset, vocab), rng);
 }
 
+/** `GenerateOptions.maxNewTokens` when it is not given. */
+export const DEFAULT_MAX_NEW_TOKENS = 20;
+
 export interface GenerateOptions extends SamplingOptions {
-  /** Tokens to generate (> 0). */
-  maxNewTokens: number;
+  /** Tokens to generate (> 0). Default `DEFAULT_MAX_NEW_TOKENS` (20, HF `generate`'s default length). */
+  maxNewTokens?: number;
   /** Seed of the sampler. Default 0. */
   seed?: number;
-  /** Context window in tokens: the model sees at most the last `window` tokens. */
-  window: number;
+  /**
+   * Context window in tokens: the model sees at most the last `window` tokens. Default: the longest
+   * input the model takes (`modelMaxContext`), e.g. 1024 for the `tiny` preset (Π axial_pos_shape
+   * [32, 32], max_position_embeddings 1024). Required for a model that does not report it (any
+   * `CausalLanguageModel` other than `ReformerModelWithLMHead`): a ConfigError names `window` then.
+   * A window longer than what the model takes is a ConfigError (not clamped), before any work.
+   */
+  window?: number;
   /**
    * Feed exactly `window` tokens every step: the context sits at the start and the rest is padding
    * (`padId`, attention mask 0), and the logits at the last real position are used. For models that
@@ -122,23 +135,48 @@ export interface GenerateOptions extends SamplingOptions {
   padToWindow?: boolean;
   /** Padding id for `padToWindow`. Default 0. */
   padId?: number;
-  /** Ids never generated (e.g. the byte tokenizer's special ids 0 and 1). */
+  /** Ids never generated (e.g. the byte tokenizer's special ids 0 and 1); they may not cover the whole vocabulary. */
   suppressIds?: readonly number[];
   /** Stop early after yielding a token for which this returns true. */
   stopAfter?: (id: number) => boolean;
 }
 
 /**
- * Streams `maxNewTokens` sampled token ids after `prompt` (`[promptTokens]`, at least one token).
- * Each step runs `model.logits` on the current context (see the file header: no cache).
- * @throws ConfigError for invalid options (a pad id outside the vocabulary) or an empty prompt; ShapeError for prompt ids
- *   outside the vocabulary or if the model returns logits of the wrong size.
+ * The longest input `model.logits` takes, when the model reports it: for a model with a
+ * `ReformerConfig` (`ReformerModelWithLMHead`), min(max_position_embeddings, Π axial_pos_shape with
+ * axial position embeddings), lowered to a multiple of the chunk lengths' lcm where longer inputs would
+ * be padded past it (HF's eval padding). null for other models (the caller must know).
  */
-export function* generateTokens(model: CausalLanguageModel, prompt: ArrayLike<number>, options: GenerateOptions): Generator<number, void, void> {
-  const sampling = validateSampling(options);
-  const { maxNewTokens, window } = options;
-  if (!Number.isSafeInteger(maxNewTokens) || maxNewTokens <= 0) throw new ConfigError('max_new_tokens', `must be a positive integer, got ${maxNewTokens}`);
-  if (!Number.isSafeInteger(window) || window <= 0) throw new ConfigError('window', `must be a positive integer, got ${window}`);
+export function modelMaxContext(model: CausalLanguageModel): number | null {
+  const config = (model as { readonly config?: unknown }).config;
+  if (!(config instanceof ReformerConfig)) return null;
+  const cap = config.axial_pos_embds
+    ? Math.min(config.max_position_embeddings, config.axial_pos_shape.reduce((a, b) => a * b, 1))
+    : config.max_position_embeddings;
+  const { lcm, min } = chunkLengthRule(config);
+  // inputs longer than the shortest chunk are padded to a multiple of lcm, which must stay ≤ cap
+  return Math.max(Math.floor(cap / lcm) * lcm, Math.min(cap, min));
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'string' ? `string ${JSON.stringify(v)}` : `${typeof v} ${String(v)}`;
+}
+
+/** The checks of `generateTokens`, in the order a caller should hear about problems; returns the resolved settings. */
+function resolveGenerate(
+  model: CausalLanguageModel,
+  prompt: ArrayLike<number>,
+  options: GenerateOptions,
+): { sampling: Required<SamplingOptions>; maxNewTokens: number; window: number } {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError('options', `must be an object such as { maxNewTokens: 40, temperature: 0.8 } (or left out), got ${describeValue(options)}`);
+  }
+  // the prompt and the vocabulary first: these are wrong whatever the window
+  if (prompt === null || typeof prompt !== 'object' || typeof (prompt as { length?: unknown }).length !== 'number') {
+    throw new ShapeError(`prompt must be an array of token ids (e.g. ByteTokenizer.encode(text)), got ${describeValue(prompt)}`);
+  }
   if (prompt.length === 0) throw new ConfigError('prompt', 'is empty; the model needs at least one token of context');
   const vocab = model.vocabSize;
   for (let i = 0; i < prompt.length; i++) {
@@ -147,11 +185,65 @@ export function* generateTokens(model: CausalLanguageModel, prompt: ArrayLike<nu
       throw new ShapeError(`prompt[${i}] = ${t} is outside the vocabulary [0, ${vocab}); encode the prompt with the model's tokenizer`);
     }
   }
+  const suppress = options.suppressIds ?? [];
+  if (suppress.length >= vocab) {
+    const suppressed = new Set(suppress.filter((id) => Number.isInteger(id) && id >= 0 && id < vocab));
+    if (suppressed.size === vocab) {
+      throw new ConfigError('suppress_ids', `suppresses all ${vocab} ids of the vocabulary, so no token could be generated; leave at least one id out`);
+    }
+  }
   if (options.padId !== undefined && (!Number.isInteger(options.padId) || options.padId < 0 || options.padId >= vocab)) {
     throw new ConfigError('pad_id', `is ${options.padId}, outside the vocabulary [0, ${vocab}); use the model's pad_token_id`);
   }
+  const sampling = validateSampling(options);
+  const maxNewTokens = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+  if (!Number.isSafeInteger(maxNewTokens) || maxNewTokens <= 0) throw new ConfigError('max_new_tokens', `must be a positive integer, got ${maxNewTokens}`);
+  // then the window: the model's longest input unless given, never longer
+  const max = modelMaxContext(model);
+  const window = options.window ?? max;
+  if (window === null) {
+    throw new ConfigError(
+      'window',
+      'is required for this model: it does not report the longest input it takes (only a ReformerModelWithLMHead does); pass window, e.g. the sequence length it was trained on',
+    );
+  }
+  if (!Number.isSafeInteger(window) || window <= 0) throw new ConfigError('window', `must be a positive integer, got ${window}`);
+  if (max !== null && window > max) {
+    throw new ConfigError(
+      'window',
+      `${window} is longer than the ${max} tokens this model takes (max_position_embeddings, Π axial_pos_shape and the chunk lengths of its config); pass at most ${max}, or leave window out to use ${max}`,
+    );
+  }
+  return { sampling, maxNewTokens, window };
+}
+
+/**
+ * Streams `maxNewTokens` sampled token ids after `prompt` (`[promptTokens]`, at least one token).
+ * Each step runs `model.logits` on the current context (see the file header: no cache).
+ * Everything is checked when `generateTokens` is called, before the first token is asked for.
+ * @param options every field is optional for a `ReformerModelWithLMHead` (defaults: 20 new tokens,
+ *   temperature 1, no top-k/top-p, seed 0, the model's longest window); other models need `window`.
+ * @throws ConfigError for invalid options: an empty prompt (`prompt`), suppressIds covering the whole
+ *   vocabulary (`suppress_ids`), a pad id outside the vocabulary, sampling values out of range, no
+ *   `window` for a model that does not report its longest input, or a window longer than it
+ *   (`window`); ShapeError for a prompt that is not an array of ids or holds ids outside the
+ *   vocabulary, or if the model returns logits of the wrong size.
+ */
+export function generateTokens(model: CausalLanguageModel, prompt: ArrayLike<number>, options: GenerateOptions = {}): Generator<number, void, void> {
+  const { sampling, maxNewTokens, window } = resolveGenerate(model, prompt, options);
+  return sampleTokens(model, Array.from(prompt), options, sampling, maxNewTokens, window);
+}
+
+function* sampleTokens(
+  model: CausalLanguageModel,
+  context: number[],
+  options: GenerateOptions,
+  sampling: Required<SamplingOptions>,
+  maxNewTokens: number,
+  window: number,
+): Generator<number, void, void> {
+  const vocab = model.vocabSize;
   const rng = new Rng(options.seed ?? 0);
-  const context: number[] = Array.from(prompt);
   const suppress = options.suppressIds ?? [];
   for (let step = 0; step < maxNewTokens; step++) {
     const ctx = context.slice(-window);

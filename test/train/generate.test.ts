@@ -1,10 +1,15 @@
-/** Streaming generation on a model whose predictions we set by hand. */
+/**
+ * Streaming generation on a model whose predictions we set by hand; the defaults and the window limit
+ * on a real (untrained) tiny Reformer.
+ */
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../../src/backend/reference.js';
-import { ConfigError } from '../../src/errors.js';
+import { preset } from '../../src/config/presets.js';
+import { ConfigError, ShapeError } from '../../src/errors.js';
 import type { TokenBatch } from '../../src/model/language-model.js';
+import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { BigramLanguageModel } from '../../src/train/bigram.js';
-import { generateTokens } from '../../src/train/generate.js';
+import { DEFAULT_MAX_NEW_TOKENS, generateTokens, modelMaxContext } from '../../src/train/generate.js';
 import { ByteTokenizer } from '../../src/train/tokenizer.js';
 
 const be = new ReferenceBackend({ dtype: 'f64' });
@@ -75,5 +80,80 @@ describe('generateTokens', () => {
     expect(() => [...generateTokens(m, [5], { maxNewTokens: 0, window: 8 })]).toThrow(/max_new_tokens/);
     expect(() => [...generateTokens(m, [5], { maxNewTokens: 3, window: 8, topP: 0 })]).toThrow(/top_p: must be in \(0, 1\]/);
     expect(() => [...generateTokens(m, [5], { maxNewTokens: 3, window: 8, temperature: -1 })]).toThrow(/temperature/);
+  });
+
+  /** The ConfigError (or other error) `f` throws: its class and message. */
+  function thrown(f: () => unknown): { error: unknown; message: string } {
+    try {
+      f();
+    } catch (e) {
+      return { error: e, message: (e as Error).message };
+    }
+    throw new Error('did not throw');
+  }
+
+  it('without options or window: the real problem first (empty prompt, all ids suppressed), then window is required for a model that does not report its length', () => {
+    const m = cyclingModel();
+    // checked when called, not when the first token is asked for
+    expect(thrown(() => generateTokens(m, [])).message).toBe('prompt: is empty; the model needs at least one token of context');
+    expect(thrown(() => generateTokens(m, [], { maxNewTokens: 3 })).error).toBeInstanceOf(ConfigError);
+    const all = Array.from({ length: 258 }, (_, i) => i);
+    const allSuppressed = thrown(() => generateTokens(m, [5], { suppressIds: all }));
+    expect(allSuppressed.error).toBeInstanceOf(ConfigError);
+    expect(allSuppressed.message).toBe('suppress_ids: suppresses all 258 ids of the vocabulary, so no token could be generated; leave at least one id out');
+    expect(thrown(() => generateTokens(m, [5], { suppressIds: [...all, 300, -1], window: 8 })).message).toMatch(/^suppress_ids: suppresses all 258 ids/);
+    expect(thrown(() => generateTokens(m, [5, 999])).error).toBeInstanceOf(ShapeError);
+    expect(thrown(() => generateTokens(m, 'abc' as never)).message).toBe('prompt must be an array of token ids (e.g. ByteTokenizer.encode(text)), got string "abc"');
+    expect(thrown(() => generateTokens(m, [5], 40 as never)).message).toMatch(/^options: must be an object .*, got number 40$/);
+    // the bigram does not report a longest input: window is required, and said so
+    const noWindow = thrown(() => generateTokens(m, [5]));
+    expect(noWindow.error).toBeInstanceOf(ConfigError);
+    expect(noWindow.message).toMatch(/^window: is required for this model: it does not report the longest input it takes/);
+    expect(modelMaxContext(m)).toBeNull();
+    // with a window, every other option has a default: 20 new tokens
+    expect([...generateTokens(m, [5], { window: 8 })]).toHaveLength(DEFAULT_MAX_NEW_TOKENS);
+    expect(DEFAULT_MAX_NEW_TOKENS).toBe(20);
+    const leftOne = all.filter((id) => id !== tok.encode('z')[0]);
+    expect(tok.decode([...generateTokens(m, [5], { window: 8, maxNewTokens: 3, suppressIds: leftOne })])).toBe('zzz');
+  });
+
+  it('a ReformerModelWithLMHead: no options needed (window = the longest input it takes); a longer window is a ConfigError', () => {
+    const rbe = new ReferenceBackend();
+    const tiny = preset('tiny');
+    const lm = new ReformerModelWithLMHead(rbe, tiny.config, tiny.options);
+    expect(modelMaxContext(lm)).toBe(1024); // Π axial_pos_shape [32, 32] = max_position_embeddings
+    const out = [...generateTokens(lm, tok.encode('Raskolnikov '))];
+    expect(out).toHaveLength(DEFAULT_MAX_NEW_TOKENS);
+    expect(out.every((id) => Number.isInteger(id) && id >= 0 && id < 258)).toBe(true);
+    // a prompt longer than the model takes: the default window keeps its last 1024 tokens
+    const long = Array.from({ length: 1100 }, (_, i) => 2 + (i % 50));
+    const seen: number[] = [];
+    const spy = Object.create(lm) as ReformerModelWithLMHead;
+    spy.logits = (b: TokenBatch) => {
+      seen.push(b.seqLen);
+      return lm.logits(b);
+    };
+    expect([...generateTokens(spy, long, { maxNewTokens: 1 })]).toHaveLength(1);
+    expect(seen).toEqual([1024]);
+    // without the window the model itself would refuse the prompt
+    expect(() => lm.logits({ inputIds: Int32Array.from(long), batch: 1, seqLen: long.length })).toThrow(ConfigError);
+    const tooLong = thrown(() => generateTokens(lm, [5], { window: 4096 }));
+    expect(tooLong.error).toBeInstanceOf(ConfigError);
+    expect(tooLong.message).toBe(
+      'window: 4096 is longer than the 1024 tokens this model takes (max_position_embeddings, Π axial_pos_shape and the chunk lengths of its config); pass at most 1024, or leave window out to use 1024',
+    );
+    expect(() => generateTokens(lm, [5], { window: 1025, padToWindow: true })).toThrow(/^window: 1025 is longer than the 1024 tokens/);
+  });
+
+  it('modelMaxContext: a max_position_embeddings that is not a multiple of the chunk lengths is lowered to one (longer inputs are padded past it)', () => {
+    const rbe = new ReferenceBackend();
+    const p = preset('tiny', { axial_pos_embds: false, max_position_embeddings: 100 });
+    const lm = new ReformerModelWithLMHead(rbe, p.config, p.options);
+    expect(modelMaxContext(lm)).toBe(64); // chunk lengths 64: 65…100 tokens are padded to 128 > 100
+    const ids = (n: number) => ({ inputIds: new Int32Array(n).fill(5), batch: 1, seqLen: n });
+    expect(lm.logits(ids(64)).length).toBe(64 * 258);
+    expect(() => lm.logits(ids(65))).toThrow(/max_position_embeddings/);
+    expect([...generateTokens(lm, new Array(80).fill(5), { maxNewTokens: 2, temperature: 0 })]).toHaveLength(2);
+    expect(() => generateTokens(lm, [5], { window: 65 })).toThrow(/^window: 65 is longer than the 64 tokens/);
   });
 });
