@@ -16,6 +16,9 @@
  * - model: `ReformerModel`, `ReformerModelWithLMHead`, reversible layers, checkpoints as bytes
  * - train: byte tokenizer, corpus preparation, batch sampler, AdamW, schedules, `Trainer`, evaluation
  *   in bits per byte, generation
+ * - conformance: the HF fixture runner (`runConformance` over case bytes, `ConformanceRegistry` of
+ *   handlers by component, `formatConformanceReport`); reading a fixture folder is `reformer-ts/node`'s
+ *   `runConformanceFolder`
  * - util: the seeded generator `Rng` (xoshiro128**)
  *
  * Quick example (README "Library"): load a checkpoint's bytes, compute logits, generate.
@@ -128,6 +131,30 @@ export * from './model/index.js';
 
 // ---- train
 export * from './train/index.js';
+
+// ---- conformance (browser-safe: cases are bytes; `readConformanceFolder` in reformer-ts/node reads a folder)
+export {
+  BUILTIN_HANDLER_TABLES,
+  ConformanceRegistry,
+  DEFAULT_CONFORMANCE_RTOL,
+  SkipCase,
+  attentionConformanceHandlers,
+  createConformanceRegistry,
+  formatConformanceReport,
+  runConformance,
+  type CaseReport,
+  type CaseStatus,
+  type ConformanceCaseInput,
+  type ConformanceCheck,
+  type ConformanceContext,
+  type ConformanceHandler,
+  type ConformanceOptions,
+  type ConformanceOutputs,
+  type ConformanceReference,
+  type ConformanceReport,
+  type FixtureJson,
+  type TensorComparison,
+} from './conformance/index.js';
 
 // ---- util
 export {

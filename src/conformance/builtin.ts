@@ -7,6 +7,7 @@ import { modelConformanceHandlers } from '../model/conformance.js';
 import { ConformanceRegistry } from './registry.js';
 import type { ConformanceHandler } from './types.js';
 
+/** The built-in handler tables (attention components, then model components), in registration order. */
 export const BUILTIN_HANDLER_TABLES: ReadonlyArray<Readonly<Record<string, ConformanceHandler>>> = [
   attentionConformanceHandlers, // LSHSelfAttention, LocalSelfAttention, ReformerAttention
   modelConformanceHandlers, // ChunkReformerFeedForward, Axial/PositionEmbeddings, ReformerLayer, ReformerModel, ReformerModelWithLMHead

@@ -23,6 +23,10 @@
 import { UsageError } from '../errors.js';
 import type { ConformanceHandler } from './types.js';
 
+/**
+ * Handlers by fixture `component` (see the file header): `register(component, handler)`,
+ * `registerAll(table)`, `get`, `has`, `components()`. Pass one to `runConformance(cases, { registry })`.
+ */
 export class ConformanceRegistry {
   private readonly handlers = new Map<string, ConformanceHandler>();
 

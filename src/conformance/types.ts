@@ -88,6 +88,7 @@ export class SkipCase extends Error {
 /** Which HF numbers to compare with: `out` = HF fp32 (`X`), `ref64` = HF float64 run (`ref64:X` where present). */
 export type ConformanceReference = 'out' | 'ref64';
 
+/** Options of `runConformance`: backend, handler registry, which HF numbers to compare with, rtol, a case filter. */
 export interface ConformanceOptions {
   /** Backend to run on. Default: a new f32 `ReferenceBackend`. */
   readonly backend?: Backend;
@@ -128,8 +129,10 @@ export interface TensorComparison {
   readonly detail?: string;
 }
 
+/** How a case ended: `passed`, `failed` (with a reason or failed comparisons) or `skipped` (no handler, `SkipCase`). */
 export type CaseStatus = 'passed' | 'failed' | 'skipped';
 
+/** The result of one case: name, component, status, reason, every comparison, worst scaled error, time. */
 export interface CaseReport {
   readonly name: string;
   readonly component: string;
@@ -142,6 +145,7 @@ export interface CaseReport {
   readonly milliseconds: number;
 }
 
+/** What `runConformance` returns: the backend and reference used, one `CaseReport` per case, and the counts. */
 export interface ConformanceReport {
   readonly backend: string;
   readonly against: ConformanceReference;

@@ -1,6 +1,7 @@
 /**
  * The public core API (src/index.ts, package export `reformer-ts`): every export is documented (a doc
- * comment on its declaration or on its re-export in src/index.ts), and the barrel exports each module's main entry points. Uses the
+ * comment on its declaration or on its re-export in src/index.ts), the barrel exports each module's main entry points
+ * (the conformance runner included), and nothing it reaches imports `node:` (browser-safe). Uses the
  * TypeScript compiler API on the sources (no build needed).
  */
 import { dirname, join } from 'node:path';
@@ -11,10 +12,12 @@ import * as api from '../../src/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Names of the exports of src/index.ts whose declarations carry no doc comment. */
-function undocumentedExports(): { names: string[]; count: number } {
-  const entry = join(root, 'src', 'index.ts');
-  const program = ts.createProgram([entry], {
+const entry = join(root, 'src', 'index.ts');
+
+
+/** The TypeScript program of src/index.ts and everything it imports. */
+function coreProgram(): ts.Program {
+  return ts.createProgram([entry], {
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
@@ -22,6 +25,11 @@ function undocumentedExports(): { names: string[]; count: number } {
     noEmit: true,
     skipLibCheck: true,
   });
+}
+
+/** Names of the exports of src/index.ts whose declarations carry no doc comment. */
+function undocumentedExports(): { names: string[]; count: number } {
+  const program = coreProgram();
   const checker = program.getTypeChecker();
   const source = program.getSourceFile(entry)!;
   const moduleSymbol = checker.getSymbolAtLocation(source)!;
@@ -55,8 +63,42 @@ describe('public API (src/index.ts)', () => {
       'ReformerModel', 'ReformerModelWithLMHead', 'lmFromCheckpoint', 'lmCheckpointToBytes',
       // train
       'ByteTokenizer', 'Trainer', 'evaluate', 'generateTokens', 'AdamW', 'Rng',
+      // conformance (README "Conformance runner")
+      'runConformance', 'ConformanceRegistry', 'createConformanceRegistry', 'formatConformanceReport', 'SkipCase',
     ]) {
       expect((api as Record<string, unknown>)[name], name).toBeDefined();
     }
   });
+
+  it('runConformance from the core entry: another port registers its handler for a component and reuses the comparison rules', () => {
+    const json = { case: 'double', component: 'MyPortDouble', config: {}, tolerance: { checked_tensors: ['out:y'], rtol_recommended_vs_out: 1e-6 } };
+    const safetensors = api.serializeSafetensors([
+      { name: 'in:x', shape: [3], data: new Float32Array([1, 2, 3]) },
+      { name: 'out:y', shape: [3], data: new Float32Array([2, 4, 6]) },
+    ]);
+    const handler: api.ConformanceHandler = (ctx) => ({ tensors: { 'out:y': ctx.floats('in:x').map((v) => 2 * v) } });
+    const registry = new api.ConformanceRegistry().register('MyPortDouble', handler);
+    const options: api.ConformanceOptions = { backend: new api.ReferenceBackend(), registry };
+    const report: api.ConformanceReport = api.runConformance([{ json, safetensors }], options);
+    expect(report.passed, api.formatConformanceReport(report)).toBe(1);
+    expect(report.cases[0]!.comparisons[0]).toMatchObject({ name: 'out:y', kind: 'float', passed: true, required: true });
+    // the built-in handlers are there too, and an extra table can be added to them
+    expect(api.createConformanceRegistry({ MyPortDouble: handler }).components()).toContain('LSHSelfAttention');
+  });
+
+  it('the core is browser-safe: nothing reachable from src/index.ts imports a node: module', () => {
+    const offenders: string[] = [];
+    let files = 0;
+    for (const sf of coreProgram().getSourceFiles()) {
+      if (!sf.fileName.startsWith(join(root, 'src').replaceAll('\\', '/'))) continue;
+      files++;
+      if (sf.fileName.includes('/src/node/')) offenders.push(`${sf.fileName} (a Node adapter)`);
+      for (const st of sf.statements) {
+        const spec = (ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) && st.moduleSpecifier && ts.isStringLiteral(st.moduleSpecifier) ? st.moduleSpecifier.text : null;
+        if (spec?.startsWith('node:')) offenders.push(`${sf.fileName}: ${spec}`);
+      }
+    }
+    expect(files).toBeGreaterThan(50);
+    expect(offenders).toEqual([]);
+  }, 60_000);
 });
