@@ -1,11 +1,19 @@
 // Load a checkpoint, compute logits, generate (README "Library"; test/api/readme-example.test.ts runs this file).
 // Usage: node examples/library.mjs [run-or-checkpoint-dir]   (default: runs/default, written by `npm start`)
-import { ByteTokenizer, evaluate, generateTokens, lmFromCheckpoint } from 'reformer-ts';
+import { ByteTokenizer, evaluate, generateTokens, lmFromCheckpoint, UsageError } from 'reformer-ts';
 import { loadCheckpoint, loadWasmBackend } from 'reformer-ts/node';
 
 const dir = process.argv[2] ?? 'runs/default';
+let checkpoint;
+try {
+  checkpoint = loadCheckpoint(dir); // config.json + model.safetensors (HF names)
+} catch (e) {
+  if (!(e instanceof UsageError)) throw e; // no such folder, not a checkpoint: say what to pass
+  console.error(`${e.message}. Usage: node examples/library.mjs [run-or-checkpoint-dir] (default runs/default, which \`npm start\` trains; \`npx reformer train --out <dir>\` writes others)`);
+  process.exit(2);
+}
+const { config, weights } = checkpoint;
 const backend = await loadWasmBackend(); // SIMD kernels on all cores; or `new ReferenceBackend()` from 'reformer-ts'
-const { config, weights } = loadCheckpoint(dir); // config.json + model.safetensors (HF names)
 const lm = lmFromCheckpoint(backend, { config, safetensors: weights }); // ReformerModelWithLMHead
 
 // logits: [batch, seqLen, vocab_size]; token ids are UTF-8 bytes + 2 (HF enwik8 convention, 258 ids)

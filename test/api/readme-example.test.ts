@@ -3,7 +3,7 @@
  * README.md and run here as child processes against the compiled package (`reformer-ts` and
  * `reformer-ts/node` resolve to dist/ through package.json "exports"), so the README stays true.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,24 @@ describe('README examples', () => {
     expect(bpb).toBeGreaterThan(7); // untrained: ≈ log2(258)
     expect(bpb).toBeLessThan(9);
     expect(out).toMatch(/^sample: Raskolnikov [\s\S]+$/m);
+  });
+
+  it('library.mjs without a checkpoint: a one-line usage message (what to pass, how to make one) and exit 2, no stack trace', () => {
+    requireDist();
+    const empty = mkdtempSync(join(tmpdir(), 'reformer-readme-')); // no runs/default here
+    const usage = / Usage: node examples\/library\.mjs \[run-or-checkpoint-dir\] \(default runs\/default, which `npm start` trains; `npx reformer train --out <dir>` writes others\)$/;
+    for (const [args, first] of [
+      [[], 'runs/default: no such checkpoint directory.'],
+      [[join(REPO, 'README.md')], `${join(REPO, 'README.md')}: is a file; pass the run directory`],
+    ] as const) {
+      const r = spawnSync(process.execPath, [join(REPO, 'examples', 'library.mjs'), ...args], { cwd: empty, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.trimEnd().split('\n');
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]!.startsWith(first), lines[0]).toBe(true);
+      expect(lines[0]).toMatch(usage);
+    }
   });
 
   it('hf-import.mjs: a plain config.json + model.safetensors folder becomes a run directory with the same weights', () => {
