@@ -234,7 +234,7 @@ function forwardTally(t: Tally, m: Dims, materialize: boolean, seqLen: number): 
     });
   });
   if (materialize) t.phase('output', () => t.buf(B * seqLen * 2 * D));
-  t.phase('final LayerNorm and LM head (streamed)', () => outputTally(t, m, false));
+  t.phase(m.V > 0 ? 'final LayerNorm and LM head (streamed)' : 'final LayerNorm (streamed)', () => outputTally(t, m, false));
   return js;
 }
 
@@ -379,7 +379,7 @@ function trainTally(t: Tally, m: Dims, reversible: boolean, materialize: boolean
       t.phase('backward', () => t.buf(B * seqLen * 2 * D)); // the caller's dOutput
     }
     t.bufs(2, n); // dY1, dY2
-    t.phase('final LayerNorm and LM head with backward (streamed)', () => outputTally(t, m, true));
+    t.phase(m.V > 0 ? 'final LayerNorm and LM head with backward (streamed)' : 'final LayerNorm with backward (streamed)', () => outputTally(t, m, true));
     if (reversible) t.buf(n); // branch output of the backward
     for (let l = cfg.attn_layers.length - 1; l >= 0; l--) {
       const type = cfg.attn_layers[l]!;
@@ -578,7 +578,11 @@ export function checkMemory(cfg: ReformerConfig, options: MemoryEstimateOptions,
   const step = options.mode === 'train' ? lcm : Math.max(1, lcm);
   const ways: string[] = [];
   const fitLen = largestFitting(cfg, { ...options, batch: options.batch }, limitBytes, step, options.seqLen);
-  if (fitLen > 0) ways.push(`a sequence length of at most ${fitLen}`);
+  if (fitLen > 0) {
+    // training with axial position embeddings takes exactly product(axial_pos_shape) tokens
+    const axial = options.mode === 'train' && cfg.axial_pos_embds ? ' (with axial_pos_shape changed to factors of it)' : '';
+    ways.push(`a sequence length of at most ${fitLen}${axial}`);
+  }
   if (options.batch > 1) {
     let b = options.batch - 1;
     while (b > 0 && estimateMemory(cfg, { ...options, batch: b }).bytes > limitBytes) b--;

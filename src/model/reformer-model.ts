@@ -465,9 +465,16 @@ export class ReformerModel {
     if (L % lcm !== 0 && L > min) {
       Lp = L + (lcm - (L % lcm));
       if (training) {
+        // with axial position embeddings only one training length exists: say that one
+        const axial = cfg.axial_pos_embds ? cfg.axial_pos_shape.reduce((a, b) => a * b, 1) : null;
+        const fix =
+          axial !== null
+            ? `with axial position embeddings training takes exactly ${axial} tokens (the product of axial_pos_shape [${cfg.axial_pos_shape.join(', ')}]): ` +
+              `use sequences of ${axial} tokens (attention_mask 0 on padding), or change axial_pos_shape`
+            : `pad the input to ${Lp} (attention_mask 0 on the padding) or use ${Lp - lcm > 0 ? `${Lp - lcm} or ` : ''}${Lp}`;
         throw new ShapeError(
           `ReformerModel: in training the sequence length ${L} must be a multiple of ${lcm} (least common multiple of the chunk lengths ` +
-            `in attn_layers); pad the input to ${Lp} (attention_mask 0 on the padding) or use ${Lp - lcm > 0 ? `${Lp - lcm} or ` : ''}${Lp}`,
+            `in attn_layers); ${fix}`,
         );
       }
       if (cfg.pad_token_id === null) {

@@ -43,7 +43,7 @@ describe('reformer bench model', () => {
   it('refuses a run that cannot fit the 4 GiB WASM memory before starting it (exit 1, one line with the numbers)', async () => {
     const r = await cli(['bench', 'model', '--seq-len', '1048576', '--mode', 'train', '--threads', '1']);
     expect(r.code).toBe(1);
-    expect(r.stderr.text).toMatch(/ResourceError.*training step of batch 1 × 1048576 tokens needs about [\d.]+ GiB.*more than the 4 GiB.*use a sequence length of at most \d+, or evaluation only/);
+    expect(r.stderr.text).toMatch(/ResourceError.*training step of batch 1 × 1048576 tokens needs about [\d.]+ GiB.*more than the 4 GiB.*use a sequence length of at most \d+ \(with axial_pos_shape changed to factors of it\), or evaluation only/);
     expect(r.stdout.text).toBe('');
   });
 

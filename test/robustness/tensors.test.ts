@@ -188,7 +188,7 @@ describe('mismatched shapes and lengths', () => {
 
   it('mask values other than 0/1, a training length that is not a multiple of the chunk lcm, and a length beyond the model', () => {
     expectTyped(() => model.loss({ ...good, attentionMask: new Int32Array(64).fill(3) }), ShapeError, /attention_mask\[0\] = 3; use 1 for real tokens and 0 for padding/);
-    expectTyped(() => model.lossAndGrad({ inputIds: randomIds(24, 20), batch: 1, seqLen: 24 }), ShapeError, /sequence length 24 must be a multiple of 16.*pad the input to 32/);
+    expectTyped(() => model.lossAndGrad({ inputIds: randomIds(24, 20), batch: 1, seqLen: 24 }), ShapeError, /sequence length 24 must be a multiple of 16.*training takes exactly 32 tokens/);
     expectTyped(() => model.loss({ inputIds: randomIds(48, 20), batch: 1, seqLen: 48 }), ConfigError, /max_position_embeddings: sequence length 48 exceeds max_position_embeddings 32/);
     // eval pads 33 to 48 (chunk multiple): the message names both lengths
     expectTyped(() => model.loss({ inputIds: randomIds(33, 20), batch: 1, seqLen: 33 }), ConfigError, /sequence length 48 \(the 33 tokens given, padded to a multiple of the chunk length\) exceeds max_position_embeddings 32/);
