@@ -28,6 +28,12 @@ describe('train -> eval -> generate (bigram engine)', () => {
   const run = join(tmp(), 'run');
   const common = ['--backend', 'reference', '--seq-len', '64', '--batch', '4', '--lr', '0.1'];
 
+  it('the plan line says "at the end only" for --eval-every 0 and --checkpoint-every 0 (not "every 0 / 0 steps")', async () => {
+    const r = await cli(['train', '--steps', '2', '--eval-every', '0', '--checkpoint-every', '0', '--out', join(tmp(), 'run0'), ...common], bigram);
+    expect(r.code).toBe(0);
+    expect(r.stdout.text).toMatch(/validation at the end only, checkpoint at the end only -> /);
+  });
+
   it('train writes a complete checkpoint, metrics.jsonl and training.svg, and learns', async () => {
     const r = await cli(['train', '--steps', '120', '--eval-every', '40', '--out', run, ...common], bigram);
     expect(r.stderr.text).toBe('');
@@ -36,6 +42,7 @@ describe('train -> eval -> generate (bigram engine)', () => {
     expect(out).toMatch(/^model: bigram baseline/m);
     expect(out).toMatch(/^step 1\/120 \| loss \d+\.\d{4} \| bpb \d+\.\d{4} \| [\d,]+ tok\/s/m);
     expect(out).toMatch(/^validation at step 40: \d+\.\d{4} bits per byte/m);
+    expect(out).toMatch(/validation every 40 steps, checkpoint every \d+ steps -> /);
     expect(out).toMatch(/^step budget reached at step 120$/m);
     const ck = loadCheckpoint(run);
     expect(ck.snapshot!.state.step).toBe(120);

@@ -252,6 +252,8 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     log(`note: the checkpoint was trained on the ${extra.backend} backend, this run uses ${backend.name}; results differ in the last bits from an uninterrupted run`);
   }
 
+  /** "validation every 100 steps", or "validation at the end only" for 0. */
+  const every = (what: string, n: number | undefined): string => (n !== undefined && n > 0 ? `${what} every ${n} steps` : `${what} at the end only`);
   log(`model: ${em.describe()}; backend ${backend.name}`);
   log(`data: ${dataPath} (${corpus.summary}): ${data.train.length} training and ${data.validation.length} validation tokens`);
   const budget = [options.steps !== undefined ? `until step ${options.steps}` : null, options.minutes !== undefined ? `for at most ${fmtDuration(Math.round(options.minutes * 60))}` : null]
@@ -259,7 +261,7 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     .join(' or ');
   log(
     `training ${resumed ? `from step ${trainer.step} ` : ''}${budget}: batch ${options.batch} × ${seqLen} tokens, ${trainer.optimizer.label} lr ${options.lr} ` +
-      `(${trainer.schedule.kind}, warm-up ${options.warmupSteps}), validation and checkpoint every ${options.evalEvery} / ${options.checkpointEvery} steps -> ${checkpointDir}`,
+      `(${trainer.schedule.kind}, warm-up ${options.warmupSteps}), ${every('validation', options.evalEvery)}, ${every('checkpoint', options.checkpointEvery)} -> ${checkpointDir}`,
   );
 
   // ---- logging, checkpoints, plot, signals
