@@ -46,9 +46,9 @@
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { ConfigError, FormatError } from '../errors.js';
-import { parseSafetensors, serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
+import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import type { ParamTensor } from '../model/language-model.js';
-import { checkLearningRate, checkOptionKeys, clipGradNorm, type Optimizer, type UpdateInfo } from './optimizer.js';
+import { checkLearningRate, checkOptionKeys, clipGradNorm, parseOptimizerState, type Optimizer, type UpdateInfo } from './optimizer.js';
 
 export interface AdafactorOptions {
   /** (ε1, ε2): added to G² / floor of the parameter RMS. Default (1e-30, 1e-3). */
@@ -311,14 +311,7 @@ export class Adafactor implements Optimizer {
    * @throws FormatError naming the tensor (or the metadata field) that does not fit.
    */
   loadBytes(bytes: Uint8Array): void {
-    const f = parseSafetensors(bytes);
-    const format = f.metadata.format;
-    if (format !== 'reformer-ts.adafactor') {
-      const what = format === 'reformer-ts.adamw' ? "AdamW's state" : `metadata format ${JSON.stringify(format)}`;
-      throw new FormatError(`optimizer state: ${what}, expected "reformer-ts.adafactor" (Adafactor); a run keeps the optimizer it started with`);
-    }
-    const step = Number(f.metadata.step);
-    if (!Number.isSafeInteger(step) || step < 0) throw new FormatError(`optimizer state: step ${JSON.stringify(f.metadata.step)} is not a non-negative integer`);
+    const { file: f, step } = parseOptimizerState(bytes, 'adafactor');
     const entries = this.stateEntries();
     const expected = new Set(entries.map((e) => e.name));
     for (const name of f.names()) {

@@ -15,7 +15,7 @@
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { ConfigError, FormatError, NumericalError } from '../errors.js';
-import { parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
+import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from '../io/safetensors.js';
 
 export interface AdamWOptions {
   /** Default 0.9. */
@@ -208,13 +208,7 @@ export class AdamW implements Optimizer {
    * @throws FormatError if the bytes are not an AdamW state or hold a different number of parameters.
    */
   loadBytes(bytes: Uint8Array): void {
-    const f = parseSafetensors(bytes);
-    if (f.metadata.format !== 'reformer-ts.adamw') {
-      const what = f.metadata.format === 'reformer-ts.adafactor' ? "Adafactor's state" : `metadata format is ${JSON.stringify(f.metadata.format)}`;
-      throw new FormatError(`optimizer state: ${what}, expected "reformer-ts.adamw" (AdamW); a run keeps the optimizer it started with`);
-    }
-    const step = Number(f.metadata.step);
-    if (!Number.isSafeInteger(step) || step < 0) throw new FormatError(`optimizer state: step ${JSON.stringify(f.metadata.step)} is not a non-negative integer`);
+    const { file: f, step } = parseOptimizerState(bytes, 'adamw');
     const read: Partial<Record<'m' | 'v', Float>> = {};
     for (const name of ['m', 'v'] as const) {
       const shape = f.has(name) ? f.entry(name).shape : null;
@@ -258,4 +252,26 @@ export function resolveAdamW(o: AdamWOptions): AdamWConfig {
   if (!(c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) throw new ConfigError('weight_decay', `must be ≥ 0 and finite, got ${c.weightDecay}`);
   if (!(c.maxGradNorm >= 0)) throw new ConfigError('max_grad_norm', `must be ≥ 0 (0 or Infinity = no clipping), got ${c.maxGradNorm}`);
   return c;
+}
+
+/** The safetensors metadata `format` of each optimizer's state. */
+const STATE_FORMATS = { adamw: ['reformer-ts.adamw', 'AdamW'], adafactor: ['reformer-ts.adafactor', 'Adafactor'] } as const;
+
+/**
+ * Parses an optimizer state written by `toBytes()` of optimizer `kind`: the file and its step.
+ * @throws FormatError if the bytes are not safetensors, hold the other optimizer's state (a run keeps
+ *   the optimizer it started with) or another format, or the step is not a non-negative integer.
+ */
+export function parseOptimizerState(bytes: Uint8Array, kind: keyof typeof STATE_FORMATS): { file: SafetensorsFile; step: number } {
+  const file = parseSafetensors(bytes);
+  const [format, label] = STATE_FORMATS[kind];
+  const given = file.metadata.format;
+  if (given !== format) {
+    const other = Object.values(STATE_FORMATS).find(([f]) => f === given);
+    const what = other ? `${other[1]}'s state` : `metadata format ${JSON.stringify(given)}`;
+    throw new FormatError(`optimizer state: ${what}, expected "${format}" (${label}); a run keeps the optimizer it started with`);
+  }
+  const step = Number(file.metadata.step);
+  if (!Number.isSafeInteger(step) || step < 0) throw new FormatError(`optimizer state: step ${JSON.stringify(file.metadata.step)} is not a non-negative integer`);
+  return { file, step };
 }
