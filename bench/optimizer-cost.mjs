@@ -4,22 +4,14 @@
 // run `npm run build` first), WASM backend on all cores (or --threads n). tinybench medians (p50).
 //
 //   node bench/optimizer-cost.mjs [preset]     preset: tiny, small (default), base
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
+import { fromDist } from './dist.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = join(root, 'dist', 'src');
-if (!existsSync(join(dist, 'node', 'wasm.js'))) {
-  console.error('bench: dist/ is missing; run `npm run build` first (the benchmark runs against the built library)');
-  process.exit(2);
-}
-const { loadWasmBackend } = await import(join(dist, 'node', 'wasm.js'));
-const { reformerEngine } = await import(join(dist, 'node', 'reformer-engine.js'));
-const { Adafactor } = await import(join(dist, 'train', 'adafactor.js'));
-const { AdamW } = await import(join(dist, 'train', 'optimizer.js'));
-const { Rng } = await import(join(dist, 'util', 'rng.js'));
+const { loadWasmBackend } = await fromDist('node/wasm.js');
+const { reformerEngine } = await fromDist('node/reformer-engine.js');
+const { Adafactor } = await fromDist('train/adafactor.js');
+const { AdamW } = await fromDist('train/optimizer.js');
+const { Rng } = await fromDist('util/rng.js');
 
 const args = process.argv.slice(2);
 const ti = args.indexOf('--threads');

@@ -11,20 +11,12 @@
 // Every WASM figure stands beside the reference figure of the same run and their ratio. The
 // reference is plain JS loops (f64 accumulation) and is very slow at large sizes; it is measured only
 // at sizes where one call takes at most a few seconds, and the table names the size it ran at.
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
+import { fromDist } from './dist.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dist = join(root, 'dist', 'src');
-if (!existsSync(join(dist, 'node', 'wasm.js'))) {
-  console.error('bench: dist/ is missing; run `npm run build` first (the benchmark runs against the built library)');
-  process.exit(2);
-}
-const { loadWasmBackend } = await import(join(dist, 'node', 'wasm.js'));
-const { ReferenceBackend } = await import(join(dist, 'backend', 'reference.js'));
-const { Rng } = await import(join(dist, 'util', 'rng.js'));
+const { loadWasmBackend } = await fromDist('node/wasm.js');
+const { ReferenceBackend } = await fromDist('backend/reference.js');
+const { Rng } = await fromDist('util/rng.js');
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

@@ -20,7 +20,7 @@ import { ShapeError } from '../errors.js';
 import { checkLabels, countTargets, lmHeadForward, lmHeadLoss, lmHeadLossRows, type LmHeadWeights } from '../nn/lm-head.js';
 import { Rng } from '../util/rng.js';
 import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from './language-model.js';
-import { checkMemory, estimateMemory, type MemoryEstimate, type MemoryMode } from './memory.js';
+import { checkBackendMemory, estimateMemory, type MemoryEstimate, type MemoryMode } from './memory.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { ReformerModel, reformerParamSpecs, type EncoderInput, type EncoderOutput } from './reformer-model.js';
 import { requireReformerConfig, validateTokenBatch } from './validate-inputs.js';
@@ -190,14 +190,7 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
    * is allocated: ResourceError with the numbers and a way out (see `checkMemory`).
    */
   private checkMemory(batch: TokenBatch, mode: MemoryMode, logits: boolean): void {
-    const limit = this.backend.maxBufferBytes;
-    if (limit === undefined) return;
-    checkMemory(
-      this.config,
-      { batch: batch.batch, seqLen: batch.seqLen, mode, reversible: this.options.reversible, padding: batch.attentionMask != null, threads: this.backend.threads ?? 1, logits },
-      limit,
-      `the ${this.backend.name} backend's memory limit of one 32-bit WebAssembly memory`,
-    );
+    checkBackendMemory(this.backend, this.config, { batch: batch.batch, seqLen: batch.seqLen, mode, reversible: this.options.reversible, padding: batch.attentionMask != null, logits });
   }
 
   private head(enc: EncoderOutput): Float {

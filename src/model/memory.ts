@@ -26,6 +26,7 @@
  */
 import { ATTENTION_DEFAULTS, autoNumBuckets, bucketCount, localChunkSpec, lshChunkSpec, rotationHalfSize, type ChunkSpec } from '../attention/config.js';
 import { LEAN_BLOCK_ROWS } from '../attention/lean.js';
+import type { Backend } from '../backend/backend.js';
 import type { ReformerConfig } from '../config/reformer-config.js';
 import { ResourceError } from '../errors.js';
 import { FF_LEAN_BLOCK_ROWS } from '../nn/feed-forward.js';
@@ -564,6 +565,18 @@ function largestFitting(cfg: ReformerConfig, o: MemoryEstimateOptions, limit: nu
     else hi = mid - 1;
   }
   return lo * step;
+}
+
+/**
+ * `checkMemory` against a backend's hard limit (`Backend.maxBufferBytes`, 4 GiB for WASM), with the
+ * backend's thread count; nothing to check for a backend without a limit. Used by both models before
+ * they allocate anything.
+ * @throws ResourceError as `checkMemory`.
+ */
+export function checkBackendMemory(backend: Pick<Backend, 'name' | 'maxBufferBytes' | 'threads'>, cfg: ReformerConfig, options: Omit<MemoryEstimateOptions, 'threads'>): void {
+  const limit = backend.maxBufferBytes;
+  if (limit === undefined) return;
+  checkMemory(cfg, { ...options, threads: backend.threads ?? 1 }, limit, `the ${backend.name} backend's memory limit of one 32-bit WebAssembly memory`);
 }
 
 /**

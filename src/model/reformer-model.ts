@@ -46,7 +46,7 @@ import {
 import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js';
 import { layerNormBackward, layerNormForward } from '../nn/layer-norm.js';
 import { Rng } from '../util/rng.js';
-import { checkMemory, type MemoryMode } from './memory.js';
+import { checkBackendMemory, type MemoryMode } from './memory.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { requireReformerConfig, validateRotations, validateTokenBatch } from './validate-inputs.js';
 import { reversibleBackward, reversibleForward, reversibleInverse, type ReversibleBlock, type ReversibleRecord, type SublayerCall } from './reversible.js';
@@ -558,24 +558,16 @@ export class ReformerModel {
    * ResourceError with the numbers and a way out.
    */
   private checkMemory(input: EncoderInput, mode: MemoryMode, materializeOutput: boolean): void {
-    const limit = this.backend.maxBufferBytes;
-    if (limit === undefined) return;
-    checkMemory(
-      this.config,
-      {
-        batch: input.batch,
-        seqLen: input.seqLen,
-        mode,
-        reversible: this.options.reversible,
-        padding: input.attentionMask != null,
-        threads: this.backend.threads ?? 1,
-        ...(input.numHashes != null ? { numHashes: input.numHashes } : {}),
-        head: false,
-        materializeOutput,
-      },
-      limit,
-      `the ${this.backend.name} backend's memory limit of one 32-bit WebAssembly memory`,
-    );
+    checkBackendMemory(this.backend, this.config, {
+      batch: input.batch,
+      seqLen: input.seqLen,
+      mode,
+      reversible: this.options.reversible,
+      padding: input.attentionMask != null,
+      ...(input.numHashes != null ? { numHashes: input.numHashes } : {}),
+      head: false,
+      materializeOutput,
+    });
   }
 
   /**
