@@ -36,10 +36,14 @@ async function time(name, fn, iterations) {
 const batch = Math.max(1, Math.round(4096 / em.seqLen));
 const ids = new Int32Array(batch * em.seqLen);
 for (let i = 0; i < ids.length; i++) ids[i] = 2 + ((i * 7919) % 256);
-const stepMs = await time('training step', () => {
-  model.grads.fill(0);
-  be.scope(() => model.lossAndGrad({ inputIds: ids, batch, seqLen: em.seqLen }));
-}, preset === 'tiny' ? 10 : 5);
+const stepMs = await time(
+  'training step',
+  () => {
+    model.grads.fill(0);
+    be.scope(() => model.lossAndGrad({ inputIds: ids, batch, seqLen: em.seqLen }));
+  },
+  preset === 'tiny' ? 10 : 5,
+);
 
 const update = (opt) => () => {
   model.grads.set(g0); // the same gradient every call (a copy of n floats, timed with it: negligible)
@@ -48,7 +52,9 @@ const update = (opt) => () => {
 const adafactorMs = await time('Adafactor update', update(new Adafactor(be, model.paramTensors)), 30);
 const adamwMs = await time('AdamW update', update(new AdamW(be, n)), 30);
 
-console.log(`preset ${preset}: ${n.toLocaleString('en-US')} parameters in ${model.paramTensors.length} tensors; backend ${be.name}, ${be.threads ?? 1} threads`);
+console.log(
+  `preset ${preset}: ${n.toLocaleString('en-US')} parameters in ${model.paramTensors.length} tensors; backend ${be.name}, ${be.threads ?? 1} threads`,
+);
 console.log(`training step (loss and gradients, ${batch} × ${em.seqLen} tokens): ${stepMs.toFixed(1)} ms`);
 console.log(`Adafactor update: ${adafactorMs.toFixed(2)} ms (${((100 * adafactorMs) / stepMs).toFixed(2)}% of a step)`);
 console.log(`AdamW update:     ${adamwMs.toFixed(2)} ms (${((100 * adamwMs) / stepMs).toFixed(2)}% of a step)`);

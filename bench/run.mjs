@@ -101,9 +101,7 @@ function gemmSeconds(be, n, transB, opts) {
 }
 
 // how the reference is timed per size (2048 would take ~40 s per call: not run)
-const REF_GEMM = quick
-  ? { 256: {} }
-  : { 256: {}, 512: { slow: true, reps: 2 }, 1024: { slow: true, reps: 1, warm: false } };
+const REF_GEMM = quick ? { 256: {} } : { 256: {}, 512: { slow: true, reps: 2 }, 1024: { slow: true, reps: 1, warm: false } };
 for (const transB of [true, false]) {
   const label = transB ? 'matmul C=A·Bᵀ (linear)' : 'matmul C=A·B';
   let lastRef = null;
@@ -131,9 +129,15 @@ for (const chunks of [64, 1024]) {
     return timeIt(`${be.name} batched ${chunks}`, () => be.gemmBatched(p), { slow });
   };
   const ws = await inScope(wasm, () => run(wasm, false));
-  const refG = chunks <= 64 ? flops / (await run(ref, true)) / 1e9 : rows.find((r) => r.name.startsWith('batched'))?.ref ?? null;
-  record(`batched chunks [${chunks},64,64]×[${chunks},64,128]`, 'GFLOP/s', 'higher', flops / ws / 1e9, refG,
-    chunks > 64 ? 'ref at 64 chunks' : '');
+  const refG = chunks <= 64 ? flops / (await run(ref, true)) / 1e9 : (rows.find((r) => r.name.startsWith('batched'))?.ref ?? null);
+  record(
+    `batched chunks [${chunks},64,64]×[${chunks},64,128]`,
+    'GFLOP/s',
+    'higher',
+    flops / ws / 1e9,
+    refG,
+    chunks > 64 ? 'ref at 64 chunks' : '',
+  );
 }
 
 // ------------------------------------------------------------------ LSH: hashing, sorting, gather
@@ -152,8 +156,14 @@ for (const chunks of [64, 1024]) {
   };
   const ws = await inScope(wasm, () => run(wasm, rowsN, false));
   const rs = await run(ref, 2048, true);
-  record(`lshHash d=64, 4 rounds × 64 buckets (${rowsN} rows)`, 'M hashes/s', 'higher', (rowsN * numHashes) / ws / 1e6,
-    (2048 * numHashes) / rs / 1e6, 'ref on 2048 rows');
+  record(
+    `lshHash d=64, 4 rounds × 64 buckets (${rowsN} rows)`,
+    'M hashes/s',
+    'higher',
+    (rowsN * numHashes) / ws / 1e6,
+    (2048 * numHashes) / rs / 1e6,
+    'ref on 2048 rows',
+  );
 }
 
 {
@@ -238,7 +248,20 @@ for (const backward of [false, true]) {
     for (let i = 0; i < n; i++) pos[i] = i;
     const out = be.floats(n * d);
     const lse = be.floats(n);
-    const base = { n, d, chunkLength: L, numChunksBefore: 1, numChunksAfter: 0, q, k, v, pos, causal: true, maskValue: -1e9, selfMaskValue: -1e5 };
+    const base = {
+      n,
+      d,
+      chunkLength: L,
+      numChunksBefore: 1,
+      numChunksAfter: 0,
+      q,
+      k,
+      v,
+      pos,
+      causal: true,
+      maskValue: -1e9,
+      selfMaskValue: -1e5,
+    };
     be.chunkAttentionForward({ ...base, out, lse });
     if (!backward) return timeIt(`${be.name} attn fwd`, () => be.chunkAttentionForward({ ...base, out, lse }), { slow });
     const dOut = fill(be.floats(n * d));
@@ -249,21 +272,20 @@ for (const backward of [false, true]) {
   const nR = 512;
   const ws = await inScope(wasm, () => run(wasm, nW, false));
   const rs = await run(ref, nR, true);
-  record(`chunk attention ${backward ? 'backward' : 'forward'} (64 q × 128 keys, d=64, causal)`, 'µs/chunk', 'lower',
-    (ws / (nW / L)) * 1e6, (rs / (nR / L)) * 1e6, `wasm on ${nW / L} chunks, ref on ${nR / L}`);
+  record(
+    `chunk attention ${backward ? 'backward' : 'forward'} (64 q × 128 keys, d=64, causal)`,
+    'µs/chunk',
+    'lower',
+    (ws / (nW / L)) * 1e6,
+    (rs / (nR / L)) * 1e6,
+    `wasm on ${nW / L} chunks, ref on ${nR / L}`,
+  );
 }
 
 // ------------------------------------------------------------------ output
 
 const header = ['kernel', 'unit', `WASM (${wasm.name})`, 'TS reference', 'WASM/ref', 'note'];
-const table = rows.map((r) => [
-  r.name,
-  r.unit,
-  fmt(r.wasm),
-  fmt(r.ref),
-  r.ratio === null ? '—' : `${fmt(r.ratio)}×`,
-  r.refNote,
-]);
+const table = rows.map((r) => [r.name, r.unit, fmt(r.wasm), fmt(r.ref), r.ratio === null ? '—' : `${fmt(r.ratio)}×`, r.refNote]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
 const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
 console.log(`\nreformer-ts kernel benchmark — ${wasm.name}, Node ${process.version}, 1 thread (ratio: how many times faster WASM is)`);

@@ -165,13 +165,13 @@ export {
 
 // ---- doc comments for exports whose declarations carry none (the file headers document them in full)
 
-export {
+export type {
   /** Parameters of `chunkAttentionForward`: `ChunkAttentionParams` plus `out` [n, d] and the per-row log-sum-exp `lse` [n]. */
-  type ChunkAttentionForwardParams,
+  ChunkAttentionForwardParams,
   /** Parameters of `layerNormBackward`: dy, the forward's x / mean / rstd / gamma; accumulates dx, dgamma, dbeta. */
-  type LayerNormBackwardParams,
+  LayerNormBackwardParams,
   /** Parameters of `rmsNormBackward` (key length-normalisation): dy, x, the forward's rstd and scale; accumulates dx. */
-  type RmsNormBackwardParams,
+  RmsNormBackwardParams,
 } from './backend/backend.js';
 export {
   /** The oracle backend: plain TypeScript loops, float64 accumulation, f32 or f64 buffers (`{ dtype: 'f64' }` for gradient checks). */
@@ -185,11 +185,11 @@ export {
   /** Construction options of `WasmBackend` (arena options plus the kernel module and variant). */
   type WasmBackendInit,
 } from './backend/wasm/wasm-backend.js';
-export {
+export type {
   /** Memory options of an instantiated WASM backend: shared or private memory, initial/maximum bytes, poisoning of freed memory. */
-  type WasmBackendOptions,
+  WasmBackendOptions,
   /** Options of `instantiateWasmBackend[Sync]`: `WasmBackendOptions` plus the build variant (`simd`, `relaxed-simd`). */
-  type InstantiateWasmOptions,
+  InstantiateWasmOptions,
 } from './backend/wasm/load.js';
 export {
   /** Runs the parts of one split WASM operation on helper threads sharing the module's memory (Node: src/node/threads/pool.ts). */
@@ -219,47 +219,47 @@ export {
   /** Options of ours that are not HF config fields: `reversible` backward, `paperExactAttention`, `seed` of the initialisation. */
   type ReformerOptions,
 } from './config/options.js';
-export {
+export type {
   /** Everything the LSH quality report needs besides the input: batch, seqLen, the `num_hashes` values, mask, generator. */
-  type AttentionQualityOptions,
+  AttentionQualityOptions,
   /** One row of `attentionQualityReport`: relative RMS and max error vs exact attention, mean/min attention-mass recall, attended keys. */
-  type AttentionQualityRow,
+  AttentionQualityRow,
 } from './attention/quality.js';
-export {
+export type {
   /** What `attentionBlockForward` keeps for the backward (layer-norm statistics, self-attention cache, LSH buckets). */
-  type AttentionBlockCache,
+  AttentionBlockCache,
   /** The weights of an LSH or a local attention block under their HF names relative to `…layers.<i>.attention.`. */
-  type AttentionBlockWeights,
+  AttentionBlockWeights,
   /** The weights of a local attention block (HF names: layer_norm, self_attention.query/key/value, output.dense). */
-  type LocalAttentionBlockWeights,
+  LocalAttentionBlockWeights,
 } from './attention/block.js';
-export {
+export type {
   /** Cache of `localAttentionForward` (inputs, scaled keys, mask, per-row log-sum-exp, dropout seed) for the backward. */
-  type LocalAttentionCache,
+  LocalAttentionCache,
   /** What local attention computes over projected vectors: batch, seqLen, heads, headSize, chunking, causality. */
-  type LocalAttentionSpec,
+  LocalAttentionSpec,
   /** Cache of the HF `LocalSelfAttention` module forward (input reference plus the attention cache). */
-  type LocalSelfAttentionCache,
+  LocalSelfAttentionCache,
   /** Per-call options of `localSelfAttentionForward`: batch, seqLen, attention mask, is_decoder override, attention dropout. */
-  type LocalSelfAttentionOptions,
+  LocalSelfAttentionOptions,
 } from './attention/local.js';
-export {
+export type {
   /** Cache of the HF `LSHSelfAttention` module forward (input reference plus the LSH attention cache). */
-  type LshSelfAttentionCache,
+  LshSelfAttentionCache,
 } from './attention/lsh.js';
-export {
+export type {
   /** Inputs of `hashBuckets`: shared query/key vectors, shapes, rotations, num_buckets and the padding mask. */
-  type HashParams,
+  HashParams,
 } from './attention/hashing.js';
-export {
+export type {
   /** Parameters of the exact local-attention oracle (`exactLocalAttention`). */
-  type LocalOracleParams,
+  LocalOracleParams,
   /** Parameters of the exact shared-QK oracle (`exactSharedQkAttention`): qk, v, shapes, causality, mask. */
-  type SharedQkOracleParams,
+  SharedQkOracleParams,
   /** Precision of the oracle's arithmetic: 'f64' (default) or 'f32'. */
-  type OraclePrecision,
+  OraclePrecision,
   /** Output of an oracle: `out` [batch, seqLen, heads·headSize] and the per-row log-sum-exp. */
-  type OracleResult,
+  OracleResult,
 } from './attention/oracle.js';
 export {
   /** HF `ReformerModel`: embeddings, reversible layers, final LayerNorm over concat[Y1, Y2]; `forward` / `backward`. */
@@ -271,11 +271,11 @@ export {
   /** HF `ReformerModelWithLMHead`: `ReformerModel` plus the LM head; `logits`, `loss`, `lossAndGrad` (a `CausalLanguageModel`). */
   ReformerModelWithLMHead,
 } from './model/lm-model.js';
-export {
+export type {
   /** A causal language model the trainer, evaluation and generation run on: `logits`, `loss`, `lossAndGrad`, flat params/grads. */
-  type CausalLanguageModel,
+  CausalLanguageModel,
   /** One tensor of a model's flat buffers (name, offset, size, shape), as optimizers see it (`CausalLanguageModel.paramTensors`). */
-  type ParamTensor,
+  ParamTensor,
 } from './model/language-model.js';
 export {
   /** The flat parameter and gradient buffers of a model, with views by HF `state_dict()` name. */
@@ -285,15 +285,15 @@ export {
   /** Name, shape and initialisation of a parameter. */
   type ParamSpec,
 } from './model/parameters.js';
-export {
+export type {
   /** `'reversible' | 'store' | 'inference'`: how `reversibleForward` keeps (or recomputes) activations. */
-  type ReversibleMode,
+  ReversibleMode,
 } from './model/reversible.js';
-export {
+export type {
   /** Options of reading a checkpoint (`lmFromCheckpoint`): strict name matching, backend options. */
-  type LoadOptions,
+  LoadOptions,
   /** Options of writing a checkpoint as bytes (metadata, which tensors). */
-  type SaveOptions,
+  SaveOptions,
 } from './model/checkpoint.js';
 export {
   /** AdamW (decoupled weight decay, torch semantics) with global-norm gradient clipping over flat buffers; state to/from bytes. */
@@ -337,17 +337,17 @@ export {
   /** What `Trainer.run` returns: last step, stop reason, last step and validation info, final snapshot. */
   type TrainResult,
 } from './train/trainer.js';
-export {
+export type {
   /** Learning-rate schedule: peak, warm-up, kind, total steps, floor. */
-  type LrSchedule,
+  LrSchedule,
   /** `'cosine' | 'inverse-sqrt' | 'constant'`. */
-  type ScheduleKind,
+  ScheduleKind,
 } from './train/schedule.js';
-export {
+export type {
   /** Options of `evaluate`: window length, batch, window cap, bytes per token, progress callback. */
-  type EvaluateOptions,
+  EvaluateOptions,
   /** Result of `evaluate`: loss in nats per token, bits per byte, targets scored, windows run. */
-  type EvaluateResult,
+  EvaluateResult,
 } from './train/evaluate.js';
 export {
   /** Options of `generateTokens`: sampling options plus maxNewTokens, window, padding and stop rules (all optional for a `ReformerModelWithLMHead`). */
@@ -359,15 +359,15 @@ export {
   /** The longest input a model takes when it reports one (a `ReformerModelWithLMHead`), else null: `generateTokens`' default window. */
   modelMaxContext,
 } from './train/generate.js';
-export {
+export type {
   /** Options of the batch sampler: batch, seqLen, seed. */
-  type SamplerOptions,
+  SamplerOptions,
   /** Options of `splitTokens`: validation fraction and window length. */
-  type SplitOptions,
+  SplitOptions,
 } from './train/data.js';
-export {
+export type {
   /** `'auto' | 'text' | 'fasta'`: how `prepareCorpus` reads bytes. */
-  type CorpusFormat,
+  CorpusFormat,
   /** Options of `prepareCorpus`: format, FASTA handling. */
-  type PrepareCorpusOptions,
+  PrepareCorpusOptions,
 } from './train/corpus.js';

@@ -10,7 +10,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Backend, Float } from '../../src/backend/backend.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
-import { attentionBlockForward, attentionBlockParamShapes, type AttentionBlockWeights, type AttentionKind } from '../../src/attention/block.js';
+import {
+  attentionBlockForward,
+  attentionBlockParamShapes,
+  type AttentionBlockWeights,
+  type AttentionKind,
+} from '../../src/attention/block.js';
 import type { AttentionConfig } from '../../src/attention/config.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
@@ -58,7 +63,8 @@ describe('attention block and local attention laws', () => {
         const opts = { batch: c.batch, seqLen: L, attentionMask: mask, rng };
         const first = attentionBlockForward(be, cfg, kind, w, x, opts);
         const x2 = copyOf(be, x);
-        for (let b = 0; b < c.batch; b++) for (let s = t + 1; s < L; s++) for (let j = 0; j < D; j++) x2[(b * L + s) * D + j] = 3 * rng.normal();
+        for (let b = 0; b < c.batch; b++)
+          for (let s = t + 1; s < L; s++) for (let j = 0; j < D; j++) x2[(b * L + s) * D + j] = 3 * rng.normal();
         const second = attentionBlockForward(be, cfg, kind, w, x2, { ...opts, buckets: first.cache.buckets });
         for (let b = 0; b < c.batch; b++) {
           for (let s = 0; s <= t; s++) {
@@ -87,13 +93,20 @@ describe('attention block and local attention laws', () => {
         const mask = maskOf(c.mask, c.batch, L, rng)!;
         const seed = rng.u32();
         const run = (input: Float) =>
-          attentionBlockForward(be, cfg, kind, w, input, { batch: c.batch, seqLen: L, attentionMask: mask, rng: new Rng(seed), paperExact: paper }).out;
+          attentionBlockForward(be, cfg, kind, w, input, {
+            batch: c.batch,
+            seqLen: L,
+            attentionMask: mask,
+            rng: new Rng(seed),
+            paperExact: paper,
+          }).out;
         const a = run(x);
         const x2 = copyOf(be, x);
         for (let i = 0; i < c.batch * L; i++) if (mask[i] === 0) for (let j = 0; j < D; j++) x2[i * D + j] = 5 * rng.normal();
         const b = run(x2);
         for (let i = 0; i < c.batch * L; i++) {
-          if (mask[i] === 1) expectClose(b.subarray(i * D, (i + 1) * D), a.subarray(i * D, (i + 1) * D), TOL.same, `${kind} real position ${i}`);
+          if (mask[i] === 1)
+            expectClose(b.subarray(i * D, (i + 1) * D), a.subarray(i * D, (i + 1) * D), TOL.same, `${kind} real position ${i}`);
         }
       }),
       { numRuns: runs(200) },

@@ -8,7 +8,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Float } from '../../src/backend/backend.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
-import { attentionBlockBackward, attentionBlockForward, attentionBlockParamShapes, type AttentionBlockWeights } from '../../src/attention/block.js';
+import {
+  attentionBlockBackward,
+  attentionBlockForward,
+  attentionBlockParamShapes,
+  type AttentionBlockWeights,
+} from '../../src/attention/block.js';
 import { lshSelfAttentionBackward, lshSelfAttentionForward } from '../../src/attention/lsh.js';
 import { localSelfAttentionBackward, localSelfAttentionForward } from '../../src/attention/local.js';
 import { Rng } from '../../src/util/rng.js';
@@ -23,7 +28,16 @@ const TOL = { grad: { atol: 1e-7, rtol: 1e-5 } } as const;
 
 const small = arbCase({ maxBatch: 2, maxHeads: 2, maxHeadSize: 3, maxHidden: 4, maxChunkLength: 3, maxNumChunks: 3, maxHashes: 2 });
 /** The block's LayerNorm over 2 features is degenerate (x̂ = ±1 up to eps): finite differences need >= 4. */
-const smallBlock = arbCase({ maxBatch: 2, maxHeads: 2, maxHeadSize: 3, minHidden: 4, maxHidden: 5, maxChunkLength: 3, maxNumChunks: 3, maxHashes: 2 });
+const smallBlock = arbCase({
+  maxBatch: 2,
+  maxHeads: 2,
+  maxHeadSize: 3,
+  minHidden: 4,
+  maxHidden: 5,
+  maxChunkLength: 3,
+  maxNumChunks: 3,
+  maxHashes: 2,
+});
 
 function expectGrad(name: string, param: Float, analytic: ArrayLike<number>, loss: () => number): void {
   const r = finiteDifferenceCheck(param, analytic, loss, TOL.grad);
@@ -73,7 +87,21 @@ describe('gradients == finite differences (float64)', () => {
   it('LSH regression: a shared query/key of norm 0.018 (huge curvature of k̂ = q/‖q‖) passes with the extrapolated difference', () => {
     // found at FC_SEED=655057377 with 3000 runs: a plain central difference at h = 1e-5 gave 0.0886387 for
     // query_key.weight[6], the analytic gradient 0.0886400, and the difference converged to it as h shrank
-    const c: AttnCase = { batch: 2, heads: 2, headSize: 2, hidden: 3, chunkLength: 2, numChunks: 2, numHashes: 1, numBuckets: [2, 2], before: 0, after: 1, causal: false, mask: 'holes', seed: 1959880576 };
+    const c: AttnCase = {
+      batch: 2,
+      heads: 2,
+      headSize: 2,
+      hidden: 3,
+      chunkLength: 2,
+      numChunks: 2,
+      numHashes: 1,
+      numBuckets: [2, 2],
+      before: 0,
+      after: 1,
+      causal: false,
+      mask: 'holes',
+      seed: 1959880576,
+    };
     const { w, g, loss } = lshCase(c, false);
     const p = w['query_key.weight'];
     const an = g['query_key.weight'][6]!;
@@ -108,7 +136,11 @@ describe('gradients == finite differences (float64)', () => {
         const opts = { batch: c.batch, seqLen: L, attentionMask: mask };
         const loss = () => dot(localSelfAttentionForward(be, cfg, w, x, opts).out, probe);
         const first = localSelfAttentionForward(be, cfg, w, x, opts);
-        const g = { 'query.weight': be.floats(all * c.hidden), 'key.weight': be.floats(all * c.hidden), 'value.weight': be.floats(all * c.hidden) };
+        const g = {
+          'query.weight': be.floats(all * c.hidden),
+          'key.weight': be.floats(all * c.hidden),
+          'value.weight': be.floats(all * c.hidden),
+        };
         const dx = be.floats(x.length);
         localSelfAttentionBackward(be, w, g, first.cache, probe, dx);
         expectGrad('x', x, dx, loss);
@@ -130,7 +162,8 @@ describe('gradients == finite differences (float64)', () => {
         const g: Record<string, Float> = {};
         for (const [name, shape] of shapes) {
           const n = shape.reduce((a, s) => a * s, 1);
-          w[name] = name === 'layer_norm.weight' ? normal(be, n, rng, 0.2).map((v) => 1 + v) : normal(be, n, rng, 1 / Math.sqrt(shape.at(-1)!));
+          w[name] =
+            name === 'layer_norm.weight' ? normal(be, n, rng, 0.2).map((v) => 1 + v) : normal(be, n, rng, 1 / Math.sqrt(shape.at(-1)!));
           g[name] = be.floats(n);
         }
         const weights = w as unknown as AttentionBlockWeights;

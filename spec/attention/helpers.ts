@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import type { Backend, Float } from '../../src/backend/backend.js';
 import type { AttentionConfig, NumBuckets } from '../../src/attention/config.js';
-import { Rng } from '../../src/util/rng.js';
+import type { Rng } from '../../src/util/rng.js';
 import { entryDerivative } from '../helpers/finite-difference.js';
 
 export type MaskKind = 'none' | 'ones' | 'right' | 'left' | 'first' | 'holes';

@@ -89,7 +89,12 @@ describe('LSH laws', () => {
           const second = lshAttentionForward(be, spec, qk2, v2, { attentionMask: mask, buckets: first.cache.buckets, paperExact: paper });
           const n = (t + 1) * all;
           for (let b = 0; b < c.batch; b++) {
-            expectClose(second.out.subarray(b * L * all, b * L * all + n), first.out.subarray(b * L * all, b * L * all + n), TOL.same, `outputs <= ${t}`);
+            expectClose(
+              second.out.subarray(b * L * all, b * L * all + n),
+              first.out.subarray(b * L * all, b * L * all + n),
+              TOL.same,
+              `outputs <= ${t}`,
+            );
           }
         },
       ),
@@ -120,7 +125,8 @@ describe('LSH laws', () => {
         const b = lshSelfAttentionForward(be, cfg, weights, x2, opts).out;
         const all = c.heads * c.headSize;
         for (let i = 0; i < c.batch * L; i++) {
-          if (mask[i] === 1) expectClose(b.subarray(i * all, (i + 1) * all), a.subarray(i * all, (i + 1) * all), TOL.same, `real position ${i}`);
+          if (mask[i] === 1)
+            expectClose(b.subarray(i * all, (i + 1) * all), a.subarray(i * all, (i + 1) * all), TOL.same, `real position ${i}`);
         }
       }),
       { numRuns: runs(250) },
@@ -138,9 +144,14 @@ describe('LSH laws', () => {
         const all = c.heads * L;
         const qk = normal(be, c.batch * L * all, rng);
         const v = be.floats(c.batch * L * all);
-        for (let b = 0; b < c.batch; b++) for (let t = 0; t < L; t++) for (let h = 0; h < c.heads; h++) v[(b * L + t) * all + h * L + t] = 1;
+        for (let b = 0; b < c.batch; b++)
+          for (let t = 0; t < L; t++) for (let h = 0; h < c.heads; h++) v[(b * L + t) * all + h * L + t] = 1;
         const mask = maskOf(c.mask, c.batch, L, rng);
-        const { out, cache } = lshAttentionForward(be, lshSpecFromConfig(configOf(c), c.batch, L), qk, v, { attentionMask: mask, rng, paperExact: paper });
+        const { out, cache } = lshAttentionForward(be, lshSpecFromConfig(configOf(c), c.batch, L), qk, v, {
+          attentionMask: mask,
+          rng,
+          paperExact: paper,
+        });
         for (let b = 0; b < c.batch; b++) {
           for (let h = 0; h < c.heads; h++) {
             for (let t = 0; t < L; t++) {
@@ -156,7 +167,21 @@ describe('LSH laws', () => {
   });
 
   it('the law above is not vacuous: both branches occur', () => {
-    const c: AttnCase = { batch: 1, heads: 1, headSize: 2, hidden: 2, chunkLength: 2, numChunks: 4, numHashes: 1, numBuckets: 4, before: 0, after: 0, causal: true, mask: 'none', seed: 3 };
+    const c: AttnCase = {
+      batch: 1,
+      heads: 1,
+      headSize: 2,
+      hidden: 2,
+      chunkLength: 2,
+      numChunks: 4,
+      numHashes: 1,
+      numBuckets: 4,
+      before: 0,
+      after: 0,
+      causal: true,
+      mask: 'none',
+      seed: 3,
+    };
     const be = new ReferenceBackend({ dtype: 'f64' });
     const { qk, v } = setup(c);
     const { cache } = lshAttentionForward(be, lshSpecFromConfig(configOf(c), 1, 8), qk, v, { rng: new Rng(5) });
@@ -169,7 +194,16 @@ describe('LSH laws', () => {
     fc.assert(
       fc.property(arbCase({ masks: ['none'] }), fc.constantFrom(0.125, 0.5, 2, 8, 1024), (c, scale) => {
         const { be, L, qk, rotations } = setup(c);
-        const p = { batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, numHashes: c.numHashes, numBuckets: c.numBuckets, rotations, attentionMask: null };
+        const p = {
+          batch: c.batch,
+          seqLen: L,
+          heads: c.heads,
+          headSize: c.headSize,
+          numHashes: c.numHashes,
+          numBuckets: c.numBuckets,
+          rotations,
+          attentionMask: null,
+        };
         const base = hashBuckets(be, { ...p, qk });
         const scaled = copyOf(be, qk);
         const negated = copyOf(be, qk);
@@ -189,7 +223,7 @@ describe('LSH laws', () => {
           // int num_buckets: the opposite bucket is (b + N/2) mod N
           for (let i = 0; i < base.length; i++) {
             const round = Math.floor(i / L) % c.numHashes;
-            expect(neg[i]! - round * n).toBe(((base[i]! - round * n) + n / 2) % n);
+            expect(neg[i]! - round * n).toBe((base[i]! - round * n + n / 2) % n);
           }
         }
       }),
@@ -203,7 +237,7 @@ describe('LSH laws', () => {
         const { be, L, qk, v, mask, rotations } = setup(c);
         const { cache } = lshAttentionForward(be, lshSpecFromConfig(configOf(c), c.batch, L), qk, v, { attentionMask: mask, rotations });
         const RL = c.numHashes * L;
-        const padded = mask !== null && mask.includes(0);
+        const padded = mask?.includes(0);
         const nEff = bucketCount(c.numBuckets) + (padded ? 1 : 0);
         expect(cache.numBucketsEff).toBe(nEff);
         for (let bh = 0; bh < c.batch * c.heads; bh++) {
@@ -253,7 +287,21 @@ describe('LSH laws', () => {
     // shifts the chunk boundaries of the sorted sequence.
     let found = false;
     for (let seed = 0; seed < 200 && !found; seed++) {
-      const c: AttnCase = { batch: 1, heads: 1, headSize: 4, hidden: 4, chunkLength: 2, numChunks: 4, numHashes: 1, numBuckets: 4, before: 1, after: 0, causal: true, mask: 'none', seed };
+      const c: AttnCase = {
+        batch: 1,
+        heads: 1,
+        headSize: 4,
+        hidden: 4,
+        chunkLength: 2,
+        numChunks: 4,
+        numHashes: 1,
+        numBuckets: 4,
+        before: 1,
+        after: 0,
+        causal: true,
+        mask: 'none',
+        seed,
+      };
       const { be, qk, v, rotations } = setup(c);
       const spec = lshSpecFromConfig(configOf(c), 1, 8);
       const a = lshAttentionForward(be, spec, qk, v, { rotations }).out;

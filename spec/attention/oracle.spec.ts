@@ -60,9 +60,18 @@ describe('LSH attention == exact oracle', () => {
       fc.property(arbSpanning, fc.boolean(), (c, arbitrary) => {
         const { be, rng, L, qk, v, mask } = lshSetup(c);
         const spec = lshSpecFromConfig(configOf(c), c.batch, L);
-        const buckets = arbitrary ? arbitraryBuckets(c, L, mask !== null && mask.includes(0), rng) : null;
+        const buckets = arbitrary ? arbitraryBuckets(c, L, mask?.includes(0) ?? false, rng) : null;
         const { out } = lshAttentionForward(be, spec, qk, v, { attentionMask: mask, rng, buckets });
-        const want = exactSharedQkAttention({ qk, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
+        const want = exactSharedQkAttention({
+          qk,
+          v,
+          batch: c.batch,
+          seqLen: L,
+          heads: c.heads,
+          headSize: c.headSize,
+          causal: c.causal,
+          attentionMask: mask,
+        });
         expectClose(out, want.out, TOL.oracle, 'LSH (HF, spanning window) vs oracle');
       }),
       { numRuns: runs(150) },
@@ -74,7 +83,7 @@ describe('LSH attention == exact oracle', () => {
       fc.property(arbSpanning, fc.boolean(), (c, arbitrary) => {
         const { be, rng, L, qk, v, mask } = lshSetup(c);
         const spec = lshSpecFromConfig(configOf(c), c.batch, L);
-        const buckets = arbitrary ? arbitraryBuckets(c, L, mask !== null && mask.includes(0), rng) : null;
+        const buckets = arbitrary ? arbitraryBuckets(c, L, mask?.includes(0) ?? false, rng) : null;
         const { out, cache } = lshAttentionForward(be, spec, qk, v, { attentionMask: mask, rng, paperExact: true, buckets });
         const want = exactSharedQkAttention({
           qk,
@@ -96,7 +105,21 @@ describe('LSH attention == exact oracle', () => {
   it('the restriction matters: paper mode differs from full attention when buckets split the keys', () => {
     // a sanity check that the previous law is not vacuous: with 1 round and 6 buckets of 4 keys in
     // one chunk of 8, some query has a key in another bucket
-    const c: AttnCase = { batch: 1, heads: 1, headSize: 4, hidden: 4, chunkLength: 4, numChunks: 2, numHashes: 1, numBuckets: 6, before: 1, after: 0, causal: false, mask: 'none', seed: 7 };
+    const c: AttnCase = {
+      batch: 1,
+      heads: 1,
+      headSize: 4,
+      hidden: 4,
+      chunkLength: 4,
+      numChunks: 2,
+      numHashes: 1,
+      numBuckets: 6,
+      before: 1,
+      after: 0,
+      causal: false,
+      mask: 'none',
+      seed: 7,
+    };
     const { be, rng, L, qk, v } = lshSetup(c);
     const spec = lshSpecFromConfig(configOf(c), 1, L);
     const paper = lshAttentionForward(be, spec, qk, v, { rng: new Rng(1), paperExact: true }).out;
@@ -116,7 +139,16 @@ describe('LSH attention == exact oracle', () => {
         const { out, cache } = lshAttentionForward(be, lshSpecFromConfig(cfg, c.batch, L), qk, v, { attentionMask: mask });
         expect(cache.shortPath).toBe(true);
         expect(cache.buckets).toBeNull();
-        const want = exactSharedQkAttention({ qk, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
+        const want = exactSharedQkAttention({
+          qk,
+          v,
+          batch: c.batch,
+          seqLen: L,
+          heads: c.heads,
+          headSize: c.headSize,
+          causal: c.causal,
+          attentionMask: mask,
+        });
         expectClose(out, want.out, TOL.oracle, 'LSH short path vs oracle');
       }),
       { numRuns: runs(100) },
@@ -141,7 +173,17 @@ describe('local attention == exact oracle', () => {
       fc.property(arbLocalSpanning, (c) => {
         const { be, L, q, k, v, mask } = localSetup(c);
         const { out } = localAttentionForward(be, localSpecFromConfig(configOf(c), c.batch, L), q, k, v, mask);
-        const want = exactLocalAttention({ q, k, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
+        const want = exactLocalAttention({
+          q,
+          k,
+          v,
+          batch: c.batch,
+          seqLen: L,
+          heads: c.heads,
+          headSize: c.headSize,
+          causal: c.causal,
+          attentionMask: mask,
+        });
         expectClose(out, want.out, TOL.oracle, 'local (spanning window) vs oracle');
       }),
       { numRuns: runs(150) },
@@ -155,7 +197,17 @@ describe('local attention == exact oracle', () => {
         const cfg = { ...configOf(c), local_attn_chunk_length: L };
         const { out, cache } = localAttentionForward(be, localSpecFromConfig(cfg, c.batch, L), q, k, v, mask);
         expect(cache.shortPath).toBe(true);
-        const want = exactLocalAttention({ q, k, v, batch: c.batch, seqLen: L, heads: c.heads, headSize: c.headSize, causal: c.causal, attentionMask: mask });
+        const want = exactLocalAttention({
+          q,
+          k,
+          v,
+          batch: c.batch,
+          seqLen: L,
+          heads: c.heads,
+          headSize: c.headSize,
+          causal: c.causal,
+          attentionMask: mask,
+        });
         expectClose(out, want.out, TOL.oracle, 'local short path vs oracle');
       }),
       { numRuns: runs(100) },

@@ -7,7 +7,7 @@ export const HF_FIXTURES_DIR = join(import.meta.dirname, '..', '..', 'test', 'fi
 
 export interface FixtureCase {
   name: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: fixture JSON is read field by field in each test
   json: any;
   tensors: SafetensorsFile;
 }

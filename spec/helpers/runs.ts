@@ -6,7 +6,8 @@
  */
 const override = process.env.FC_NUM_RUNS;
 const forced = override !== undefined && override !== '' ? Number(override) : null;
-if (forced !== null && !(Number.isInteger(forced) && forced > 0)) throw new Error(`FC_NUM_RUNS must be a positive integer, got "${override}"`);
+if (forced !== null && !(Number.isInteger(forced) && forced > 0))
+  throw new Error(`FC_NUM_RUNS must be a positive integer, got "${override}"`);
 
 /** `n`, or FC_NUM_RUNS when it is set. */
 export function runs(n: number): number {

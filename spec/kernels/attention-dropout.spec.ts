@@ -19,7 +19,19 @@ import { ShapeError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
 import { entryDerivative } from '../helpers/finite-difference.js';
-import { TOL, VARIANTS, copy, expectCloseScaled, floatsOf, intsOf, maxAbs, randomFloats, randomPermutation, ref, wasmBackend } from './util.js';
+import {
+  TOL,
+  VARIANTS,
+  copy,
+  expectCloseScaled,
+  floatsOf,
+  intsOf,
+  maxAbs,
+  randomFloats,
+  randomPermutation,
+  ref,
+  wasmBackend,
+} from './util.js';
 import { runs } from '../helpers/runs.js';
 
 interface DropCase {
@@ -144,7 +156,7 @@ describe.each(VARIANTS)('attention dropout: WASM (%s) == reference', (variant) =
           be.chunkAttentionBackward(w);
           return { dq: copy(w.dq), dk: copy(w.dk), dv: copy(w.dv) };
         });
-        const scale = (x: ArrayLike<number>) => Math.max(1, maxAbs(x)) * (1 + Math.sqrt(c.d)) / (1 - c.prob);
+        const scale = (x: ArrayLike<number>) => (Math.max(1, maxAbs(x)) * (1 + Math.sqrt(c.d))) / (1 - c.prob);
         expectCloseScaled(got.dv, want.dv, TOL.attentionGrad, scale(want.dv), 'dv');
         expectCloseScaled(got.dq, want.dq, TOL.attentionGrad, scale(want.dq), 'dq');
         expectCloseScaled(got.dk, want.dk, TOL.attentionGrad, scale(want.dk), 'dk');
@@ -188,7 +200,12 @@ describe('attention dropout: reference backend laws', () => {
 
   it('backward == finite differences of the forward with the mask fixed (float64)', () => {
     const be = new ReferenceBackend({ dtype: 'f64' });
-    const small = dropCase.map((c) => ({ ...c, d: Math.min(c.d, 4), chunkLength: Math.min(c.chunkLength, 4), numChunks: Math.min(c.numChunks, 3) }));
+    const small = dropCase.map((c) => ({
+      ...c,
+      d: Math.min(c.d, 4),
+      chunkLength: Math.min(c.chunkLength, 4),
+      numChunks: Math.min(c.numChunks, 3),
+    }));
     fc.assert(
       fc.property(small, (c) => {
         const p = build(c, (n) => be.floats(n));
@@ -208,10 +225,16 @@ describe('attention dropout: reference backend laws', () => {
         const g = { dq: be.floats(p.q.length), dk: be.floats(p.k.length), dv: be.floats(p.v.length) };
         be.chunkAttentionBackward({ ...p, dOut: G, dLse: H, ...g });
         const h = 1e-5;
-        for (const [name, x, an] of [['q', p.q, g.dq], ['k', p.k, g.dk], ['v', p.v, g.dv]] as const) {
+        for (const [name, x, an] of [
+          ['q', p.q, g.dq],
+          ['k', p.k, g.dk],
+          ['v', p.v, g.dv],
+        ] as const) {
           for (let i = 0; i < x.length; i++) {
             const fd = entryDerivative(x, i, loss, h);
-            expect(Math.abs(fd - an[i]!), `d${name}[${i}]: finite difference ${fd}, analytic ${an[i]}`).toBeLessThanOrEqual(1e-6 + 1e-5 * Math.abs(fd));
+            expect(Math.abs(fd - an[i]!), `d${name}[${i}]: finite difference ${fd}, analytic ${an[i]}`).toBeLessThanOrEqual(
+              1e-6 + 1e-5 * Math.abs(fd),
+            );
           }
         }
       }),
@@ -221,15 +244,19 @@ describe('attention dropout: reference backend laws', () => {
 
   it('the mask is a function of (seed, row, slot): split chunk ranges give the whole call; another seed differs', () => {
     fc.assert(
-      fc.property(dropCase.filter((c) => c.numChunks >= 2), fc.nat(), (c, cut) => {
-        const whole = build(c);
-        ref.chunkAttentionForward(whole);
-        const split = build(c);
-        const mid = 1 + (cut % (c.numChunks - 1));
-        ref.chunkAttentionForward({ ...split, chunkBegin: mid, chunkEnd: c.numChunks });
-        ref.chunkAttentionForward({ ...split, chunkBegin: 0, chunkEnd: mid });
-        expect(Array.from(split.out)).toEqual(Array.from(whole.out));
-      }),
+      fc.property(
+        dropCase.filter((c) => c.numChunks >= 2),
+        fc.nat(),
+        (c, cut) => {
+          const whole = build(c);
+          ref.chunkAttentionForward(whole);
+          const split = build(c);
+          const mid = 1 + (cut % (c.numChunks - 1));
+          ref.chunkAttentionForward({ ...split, chunkBegin: mid, chunkEnd: c.numChunks });
+          ref.chunkAttentionForward({ ...split, chunkBegin: 0, chunkEnd: mid });
+          expect(Array.from(split.out)).toEqual(Array.from(whole.out));
+        },
+      ),
       { numRuns: runs(40) },
     );
     // different seeds: different masks (checked on the mask itself, which any output difference comes from)
@@ -268,8 +295,27 @@ describe('attention dropout: reference backend laws', () => {
   });
 
   it('rejects a bad dropout probability or seed (ShapeError), before any kernel runs', () => {
-    const c: DropCase = { d: 2, chunkLength: 2, numChunks: 2, before: 1, after: 0, causal: true, selfMask: true, padding: false, prob: 0.1, seed: 1, dropSeed: 1 };
-    for (const dropout of [{ prob: 1, seed: 1 }, { prob: -0.1, seed: 1 }, { prob: Number.NaN, seed: 1 }, { prob: 0.1, seed: -1 }, { prob: 0.1, seed: 2 ** 32 }, { prob: 0.1, seed: 1.5 }]) {
+    const c: DropCase = {
+      d: 2,
+      chunkLength: 2,
+      numChunks: 2,
+      before: 1,
+      after: 0,
+      causal: true,
+      selfMask: true,
+      padding: false,
+      prob: 0.1,
+      seed: 1,
+      dropSeed: 1,
+    };
+    for (const dropout of [
+      { prob: 1, seed: 1 },
+      { prob: -0.1, seed: 1 },
+      { prob: Number.NaN, seed: 1 },
+      { prob: 0.1, seed: -1 },
+      { prob: 0.1, seed: 2 ** 32 },
+      { prob: 0.1, seed: 1.5 },
+    ]) {
       const p = { ...build(c), dropout };
       const before = Array.from(p.out);
       expect(() => ref.chunkAttentionForward(p)).toThrow(ShapeError);
@@ -277,7 +323,15 @@ describe('attention dropout: reference backend laws', () => {
       for (const variant of VARIANTS) {
         const be = wasmBackend(variant);
         be.scope(() => {
-          const w = { ...p, q: floatsOf(be, p.q), k: floatsOf(be, p.k), v: floatsOf(be, p.v), pos: intsOf(be, p.pos), out: floatsOf(be, p.out), lse: floatsOf(be, p.lse) };
+          const w = {
+            ...p,
+            q: floatsOf(be, p.q),
+            k: floatsOf(be, p.k),
+            v: floatsOf(be, p.v),
+            pos: intsOf(be, p.pos),
+            out: floatsOf(be, p.out),
+            lse: floatsOf(be, p.lse),
+          };
           expect(() => be.chunkAttentionForward(w)).toThrow(/dropout/);
         });
       }

@@ -76,11 +76,13 @@ const attnCase: fc.Arbitrary<AttnCase> = fc.record({
 
 /** Realistic LSH / local geometries (d = 64, chunks of 32 or 64): full micro-kernel tiles. */
 const realisticCase: fc.Arbitrary<AttnCase> = attnCase.chain((c) =>
-  fc.record({
-    d: fc.constantFrom(32, 64),
-    chunkLength: fc.constantFrom(32, 64),
-    numChunks: fc.integer({ min: 1, max: 4 }),
-  }).map((big) => ({ ...c, ...big, before: Math.min(c.before, 1), after: Math.min(c.after, 1) })),
+  fc
+    .record({
+      d: fc.constantFrom(32, 64),
+      chunkLength: fc.constantFrom(32, 64),
+      numChunks: fc.integer({ min: 1, max: 4 }),
+    })
+    .map((big) => ({ ...c, ...big, before: Math.min(c.before, 1), after: Math.min(c.after, 1) })),
 );
 
 interface Built {
@@ -134,9 +136,7 @@ function build(c: AttnCase, rng: Rng): Built {
     maskValue: c.maskValue,
     selfMaskValue: c.selfMask,
     paper:
-      c.paperBuckets > 0 && rounds > 1
-        ? { seqLen, numHashes: rounds, buckets: randomInts(rng, rounds * seqLen, c.paperBuckets) }
-        : null,
+      c.paperBuckets > 0 && rounds > 1 ? { seqLen, numHashes: rounds, buckets: randomInts(rng, rounds * seqLen, c.paperBuckets) } : null,
     chunkBegin: Math.min(x, y),
     chunkEnd: Math.max(x, y),
     out: randomFloats(rng, blockLen, 1),

@@ -66,25 +66,31 @@ describe.each(VARIANTS)('element-wise kernels (%s) == reference', (variant) => {
 
   it('addRowVector and sumRows (accumulating)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 40 }), len.filter((c) => c <= 70), mag, seed, (rows, cols, m, s) => {
-        const rng = new Rng(s);
-        const x = randomFloats(rng, rows * cols, m);
-        const vec = randomFloats(rng, cols, m);
-        const out = randomFloats(rng, cols, m);
-        const wantX = Float32Array.from(x);
-        ref.addRowVector(wantX, vec, rows, cols);
-        const wantOut = Float32Array.from(out);
-        ref.sumRows(wantOut, x, rows, cols);
-        const [gotX, gotOut] = be.scope(() => {
-          const wx = floatsOf(be, x);
-          const wo = floatsOf(be, out);
-          be.sumRows(wo, wx, rows, cols);
-          be.addRowVector(wx, floatsOf(be, vec), rows, cols);
-          return [copy(wx), copy(wo)];
-        });
-        expectCloseToMax(gotX!, wantX, TOL.elementwise, 'addRowVector');
-        expectCloseToMax(gotOut!, wantOut, TOL.sumRows, 'sumRows');
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 40 }),
+        len.filter((c) => c <= 70),
+        mag,
+        seed,
+        (rows, cols, m, s) => {
+          const rng = new Rng(s);
+          const x = randomFloats(rng, rows * cols, m);
+          const vec = randomFloats(rng, cols, m);
+          const out = randomFloats(rng, cols, m);
+          const wantX = Float32Array.from(x);
+          ref.addRowVector(wantX, vec, rows, cols);
+          const wantOut = Float32Array.from(out);
+          ref.sumRows(wantOut, x, rows, cols);
+          const [gotX, gotOut] = be.scope(() => {
+            const wx = floatsOf(be, x);
+            const wo = floatsOf(be, out);
+            be.sumRows(wo, wx, rows, cols);
+            be.addRowVector(wx, floatsOf(be, vec), rows, cols);
+            return [copy(wx), copy(wo)];
+          });
+          expectCloseToMax(gotX!, wantX, TOL.elementwise, 'addRowVector');
+          expectCloseToMax(gotOut!, wantOut, TOL.sumRows, 'sumRows');
+        },
+      ),
       { numRuns: runs(40) },
     );
   });
@@ -137,7 +143,13 @@ describe.each(VARIANTS)('element-wise kernels (%s) == reference', (variant) => {
       const wantY = new Float32Array(n);
       ref.activationForward(kind, x, wantY, n);
       const wantD = new Float32Array(n);
-      ref.activationBackward(kind, x, Float32Array.from(grid, () => 1), wantD, n);
+      ref.activationBackward(
+        kind,
+        x,
+        Float32Array.from(grid, () => 1),
+        wantD,
+        n,
+      );
       const [gotY, gotD] = be.scope(() => {
         const wx = floatsOf(be, x);
         const wy = be.floats(n);

@@ -116,7 +116,10 @@ describe.each(VARIANTS)('LSH kernels (%s) == reference', (variant) => {
     const arb = fc.record({
       rows: fc.integer({ min: 1, max: 40 }),
       numHashes: fc.integer({ min: 1, max: 3 }),
-      factors: fc.array(fc.integer({ min: 1, max: 17 }).map((h) => 2 * h), { minLength: 1, maxLength: 3 }),
+      factors: fc.array(
+        fc.integer({ min: 1, max: 17 }).map((h) => 2 * h),
+        { minLength: 1, maxLength: 3 },
+      ),
       values: fc.constantFrom(special.slice(0, 5), special.slice(0, 3), special, [0, 1], [Infinity, -Infinity, NaN], [NaN, 1]),
       seed: fc.integer(),
     });
@@ -160,8 +163,14 @@ describe.each(VARIANTS)('LSH kernels (%s) == reference', (variant) => {
     ];
     for (const [what, values] of cases) {
       const p: LshHashParams = {
-        x: Float32Array.of(1), ldx: 1, rows: 1, dHead: 1, rotations: Float32Array.from(values), numHashes: 1,
-        factors: [2 * values.length], buckets: new Int32Array(1),
+        x: Float32Array.of(1),
+        ldx: 1,
+        rows: 1,
+        dHead: 1,
+        rotations: Float32Array.from(values),
+        numHashes: 1,
+        factors: [2 * values.length],
+        buckets: new Int32Array(1),
       };
       const want = Int32Array.from(p.buckets);
       ref.lshHash({ ...p, buckets: want });
@@ -239,8 +248,7 @@ describe.each(VARIANTS)('LSH kernels (%s) == reference', (variant) => {
           const target = op === 'scatterRows' ? c.rows + rng.int(3) : c.targetRows;
           const srcRows = op === 'gatherRows' ? target : c.rows;
           const dstRows = op === 'gatherRows' ? c.rows : target;
-          const idx =
-            op === 'scatterRows' ? randomPermutation(rng, target).subarray(0, c.rows) : randomInts(rng, c.rows, target);
+          const idx = op === 'scatterRows' ? randomPermutation(rng, target).subarray(0, c.rows) : randomInts(rng, c.rows, target);
           const index = new Int32Array(c.idxOff + c.rows);
           index.set(idx, c.idxOff);
           const p: RowsParams = {

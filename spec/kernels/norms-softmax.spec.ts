@@ -40,7 +40,16 @@ describe.each(VARIANTS)('norms and softmax (%s) == reference', (variant) => {
           be.layerNormForward({ rows, cols, x: wx, gamma: wg, beta: floatsOf(be, beta), eps, ...f });
           // backward from the reference's statistics, so only the backward is compared
           const g = { dx: floatsOf(be, init.dx), dgamma: floatsOf(be, init.dgamma), dbeta: floatsOf(be, init.dbeta) };
-          be.layerNormBackward({ rows, cols, dy: floatsOf(be, dy), x: wx, mean: floatsOf(be, want.mean), rstd: floatsOf(be, want.rstd), gamma: wg, ...g });
+          be.layerNormBackward({
+            rows,
+            cols,
+            dy: floatsOf(be, dy),
+            x: wx,
+            mean: floatsOf(be, want.mean),
+            rstd: floatsOf(be, want.rstd),
+            gamma: wg,
+            ...g,
+          });
           return { y: copy(f.y), mean: copy(f.mean), rstd: copy(f.rstd), dx: copy(g.dx), dgamma: copy(g.dgamma), dbeta: copy(g.dbeta) };
         });
         expectCloseToMax(got.mean, want.mean, TOL.layerNorm, 'mean');
@@ -59,29 +68,37 @@ describe.each(VARIANTS)('norms and softmax (%s) == reference', (variant) => {
 
   it('rmsNorm forward and backward', () => {
     fc.assert(
-      fc.property(rowsArb, colsArb, mag, seed, fc.constantFrom(1e-6, 1e-12), fc.double({ min: 0.05, max: 2, noNaN: true }), (rows, cols, m, s, eps, scale) => {
-        const rng = new Rng(s);
-        const x = randomFloats(rng, rows * cols, m);
-        const dy = randomFloats(rng, rows * cols, 1);
-        const dx0 = randomFloats(rng, rows * cols, 1);
-        const want = { y: new Float32Array(rows * cols), rstd: new Float32Array(rows) };
-        ref.rmsNormForward({ rows, cols, x, eps, scale, ...want });
-        const wantDx = Float32Array.from(dx0);
-        ref.rmsNormBackward({ rows, cols, dy, x, rstd: want.rstd, scale, dx: wantDx });
-        const got = be.scope(() => {
-          const wx = floatsOf(be, x);
-          const f = { y: be.floats(rows * cols), rstd: be.floats(rows) };
-          be.rmsNormForward({ rows, cols, x: wx, eps, scale, ...f });
-          const dx = floatsOf(be, dx0);
-          be.rmsNormBackward({ rows, cols, dy: floatsOf(be, dy), x: wx, rstd: floatsOf(be, want.rstd), scale, dx });
-          return { y: copy(f.y), rstd: copy(f.rstd), dx: copy(dx) };
-        });
-        expectClose(got.rstd, want.rstd, { atol: 0, rtol: TOL.rmsNorm.rtol }, 'rstd');
-        expectCloseToMax(got.y, want.y, TOL.rmsNorm, 'y');
-        // dx = scale·rstd·(dy − x·rstd²·Σ(dy·x)/cols) cancels when x ∥ dy (always for cols = 1)
-        const dxScale = Math.max(maxAbs(wantDx), scale * maxAbs(want.rstd) * maxAbs(dy));
-        expectCloseScaled(got.dx, wantDx, TOL.rmsNorm, dxScale, 'dx');
-      }),
+      fc.property(
+        rowsArb,
+        colsArb,
+        mag,
+        seed,
+        fc.constantFrom(1e-6, 1e-12),
+        fc.double({ min: 0.05, max: 2, noNaN: true }),
+        (rows, cols, m, s, eps, scale) => {
+          const rng = new Rng(s);
+          const x = randomFloats(rng, rows * cols, m);
+          const dy = randomFloats(rng, rows * cols, 1);
+          const dx0 = randomFloats(rng, rows * cols, 1);
+          const want = { y: new Float32Array(rows * cols), rstd: new Float32Array(rows) };
+          ref.rmsNormForward({ rows, cols, x, eps, scale, ...want });
+          const wantDx = Float32Array.from(dx0);
+          ref.rmsNormBackward({ rows, cols, dy, x, rstd: want.rstd, scale, dx: wantDx });
+          const got = be.scope(() => {
+            const wx = floatsOf(be, x);
+            const f = { y: be.floats(rows * cols), rstd: be.floats(rows) };
+            be.rmsNormForward({ rows, cols, x: wx, eps, scale, ...f });
+            const dx = floatsOf(be, dx0);
+            be.rmsNormBackward({ rows, cols, dy: floatsOf(be, dy), x: wx, rstd: floatsOf(be, want.rstd), scale, dx });
+            return { y: copy(f.y), rstd: copy(f.rstd), dx: copy(dx) };
+          });
+          expectClose(got.rstd, want.rstd, { atol: 0, rtol: TOL.rmsNorm.rtol }, 'rstd');
+          expectCloseToMax(got.y, want.y, TOL.rmsNorm, 'y');
+          // dx = scale·rstd·(dy − x·rstd²·Σ(dy·x)/cols) cancels when x ∥ dy (always for cols = 1)
+          const dxScale = Math.max(maxAbs(wantDx), scale * maxAbs(want.rstd) * maxAbs(dy));
+          expectCloseScaled(got.dx, wantDx, TOL.rmsNorm, dxScale, 'dx');
+        },
+      ),
       { numRuns: runs(50) },
     );
   });
@@ -94,8 +111,10 @@ describe.each(VARIANTS)('norms and softmax (%s) == reference', (variant) => {
         const kind = rng.int(6);
         for (let j = 0; j < cols; j++) {
           const i = r * lds + j;
-          if (kind === 0) s[i] = -1e9; // fully masked row
-          else if (kind === 1) s[i] = -Infinity; // fully −Infinity row
+          if (kind === 0)
+            s[i] = -1e9; // fully masked row
+          else if (kind === 1)
+            s[i] = -Infinity; // fully −Infinity row
           else if (kind === 2 && rng.int(2) === 0) s[i] = -1e9;
           else if (kind === 3 && rng.int(3) === 0) s[i] = -Infinity;
           else if (kind === 4) s[i] = s[i]! * 100; // very peaked
@@ -107,24 +126,44 @@ describe.each(VARIANTS)('norms and softmax (%s) == reference', (variant) => {
 
   it('softmaxRows with stored lse (strided, offsets, in place, masked rows)', () => {
     fc.assert(
-      fc.property(rowsArb, colsArb, fc.integer({ min: 0, max: 3 }), fc.constantFrom(1, 0.01, 30), seed, fc.boolean(), fc.boolean(), (rows, cols, pad, m, s, special, inPlace) => {
-        const rng = new Rng(s);
-        const lds = cols + pad;
-        const sIn = scores(rng, rows, cols, lds, m, special);
-        const pInit = randomFloats(rng, rows * lds + 3, 1);
-        const lse0 = randomFloats(rng, rows + 2, 1);
-        const want = { p: inPlace ? Float32Array.from(sIn) : Float32Array.from(pInit), lse: Float32Array.from(lse0) };
-        ref.softmaxRows({ rows, cols, s: inPlace ? want.p : sIn, sOffset: 1, lds, p: want.p, pOffset: 1, ldp: lds, lse: want.lse, lseOffset: 2 });
-        const got = be.scope(() => {
-          const ws = floatsOf(be, sIn);
-          const wp = inPlace ? ws : floatsOf(be, pInit);
-          const wl = floatsOf(be, lse0);
-          be.softmaxRows({ rows, cols, s: ws, sOffset: 1, lds, p: wp, pOffset: 1, ldp: lds, lse: wl, lseOffset: 2 });
-          return { p: copy(wp), lse: copy(wl) };
-        });
-        expectClose(got.p, want.p, TOL.softmax, 'p');
-        expectClose(got.lse, want.lse, TOL.lse, 'lse');
-      }),
+      fc.property(
+        rowsArb,
+        colsArb,
+        fc.integer({ min: 0, max: 3 }),
+        fc.constantFrom(1, 0.01, 30),
+        seed,
+        fc.boolean(),
+        fc.boolean(),
+        (rows, cols, pad, m, s, special, inPlace) => {
+          const rng = new Rng(s);
+          const lds = cols + pad;
+          const sIn = scores(rng, rows, cols, lds, m, special);
+          const pInit = randomFloats(rng, rows * lds + 3, 1);
+          const lse0 = randomFloats(rng, rows + 2, 1);
+          const want = { p: inPlace ? Float32Array.from(sIn) : Float32Array.from(pInit), lse: Float32Array.from(lse0) };
+          ref.softmaxRows({
+            rows,
+            cols,
+            s: inPlace ? want.p : sIn,
+            sOffset: 1,
+            lds,
+            p: want.p,
+            pOffset: 1,
+            ldp: lds,
+            lse: want.lse,
+            lseOffset: 2,
+          });
+          const got = be.scope(() => {
+            const ws = floatsOf(be, sIn);
+            const wp = inPlace ? ws : floatsOf(be, pInit);
+            const wl = floatsOf(be, lse0);
+            be.softmaxRows({ rows, cols, s: ws, sOffset: 1, lds, p: wp, pOffset: 1, ldp: lds, lse: wl, lseOffset: 2 });
+            return { p: copy(wp), lse: copy(wl) };
+          });
+          expectClose(got.p, want.p, TOL.softmax, 'p');
+          expectClose(got.lse, want.lse, TOL.lse, 'lse');
+        },
+      ),
       { numRuns: runs(60) },
     );
   });
@@ -145,8 +184,15 @@ describe.each(VARIANTS)('norms and softmax (%s) == reference', (variant) => {
         const got = be.scope(() => {
           const ds = floatsOf(be, ds0);
           be.softmaxRowsBackward({
-            rows, cols, p: floatsOf(be, p), ldp: ld, dp: floatsOf(be, dp), lddp: ld,
-            dlse: withDlse ? floatsOf(be, dlse) : null, ds, ldds: ld,
+            rows,
+            cols,
+            p: floatsOf(be, p),
+            ldp: ld,
+            dp: floatsOf(be, dp),
+            lddp: ld,
+            dlse: withDlse ? floatsOf(be, dlse) : null,
+            ds,
+            ldds: ld,
           });
           return copy(ds);
         });

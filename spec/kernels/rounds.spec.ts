@@ -163,7 +163,7 @@ function closedForm(c: RoundsCase, calls: readonly RoundCall[], roundZ: boolean)
     const Z = roundZ ? Math.fround(Z0) : Z0;
     for (let n = 0; n < z.length; n++) {
       const w = Math.exp(z[n]! - Z);
-      for (let j = 0; j < c.d; j++) want[t * c.d + j] += w * o[n]![j]!;
+      for (let j = 0; j < c.d; j++) want[t * c.d + j] = want[t * c.d + j]! + w * o[n]![j]!;
     }
   });
   return want;
@@ -180,25 +180,39 @@ function dense(c: RoundsCase, acc: ArrayLike<number>): Float64Array {
 describe('lshRoundCombine (reference, float64) == the logsumexp-weighted sum over rounds', () => {
   it('o_t = Σ_n exp(z_n − logsumexp z)·o_n; m_t = max z, s_t = Σ exp(z − m_t); padding of acc untouched', () => {
     fc.assert(
-      fc.property(roundsCase.filter((c) => c.zKind !== 'mixed'), (c) => {
-        const rng = new Rng(c.seed);
-        const calls = makeCalls(c, rng);
-        const { acc, stats } = foldAll(c, calls, (a) => Float64Array.from(a), (a) => Int32Array.from(a), (p) => f64.lshRoundCombine(p));
-        expectClose(dense(c, acc), closedForm(c, calls, false), { atol: TOL_F64.atol * maxAbs(closedForm(c, calls, false)) + 1e-300, rtol: TOL_F64.rtol }, 'o_t');
-        byPosition(c, calls).forEach(({ z }, t) => {
-          const m = Math.max(...z);
-          expect(stats[c.off + 2 * t]).toBe(m);
-          const s = z.reduce((a, v) => a + Math.exp(v - m), 0);
-          expect(Math.abs(stats[c.off + 2 * t + 1]! - s)).toBeLessThanOrEqual(1e-12 * s);
-        });
-        // outside the [seqLen, d] block (offset, row padding, the guard element): still NaN
-        const ld = c.d + c.pad;
-        for (let i = 0; i < acc.length; i++) {
-          const inBlock = i >= c.off && i < c.off + c.seqLen * ld && (i - c.off) % ld < c.d;
-          if (!inBlock) expect(acc[i], `acc[${i}]`).toBeNaN();
-        }
-        expect(stats[stats.length - 1]).toBeNaN();
-      }),
+      fc.property(
+        roundsCase.filter((c) => c.zKind !== 'mixed'),
+        (c) => {
+          const rng = new Rng(c.seed);
+          const calls = makeCalls(c, rng);
+          const { acc, stats } = foldAll(
+            c,
+            calls,
+            (a) => Float64Array.from(a),
+            (a) => Int32Array.from(a),
+            (p) => f64.lshRoundCombine(p),
+          );
+          expectClose(
+            dense(c, acc),
+            closedForm(c, calls, false),
+            { atol: TOL_F64.atol * maxAbs(closedForm(c, calls, false)) + 1e-300, rtol: TOL_F64.rtol },
+            'o_t',
+          );
+          byPosition(c, calls).forEach(({ z }, t) => {
+            const m = Math.max(...z);
+            expect(stats[c.off + 2 * t]).toBe(m);
+            const s = z.reduce((a, v) => a + Math.exp(v - m), 0);
+            expect(Math.abs(stats[c.off + 2 * t + 1]! - s)).toBeLessThanOrEqual(1e-12 * s);
+          });
+          // outside the [seqLen, d] block (offset, row padding, the guard element): still NaN
+          const ld = c.d + c.pad;
+          for (let i = 0; i < acc.length; i++) {
+            const inBlock = i >= c.off && i < c.off + c.seqLen * ld && (i - c.off) % ld < c.d;
+            if (!inBlock) expect(acc[i], `acc[${i}]`).toBeNaN();
+          }
+          expect(stats[stats.length - 1]).toBeNaN();
+        },
+      ),
       { numRuns: runs(80) },
     );
   });
@@ -211,9 +225,21 @@ describe.each(VARIANTS)('lshRoundCombine (%s) == reference (f32)', (variant) => 
     fc.assert(
       fc.property(roundsCase, (c) => {
         const calls = makeCalls(c, new Rng(c.seed));
-        const want = foldAll(c, calls, (a) => Float32Array.from(a), (a) => Int32Array.from(a), (p) => ref.lshRoundCombine(p));
+        const want = foldAll(
+          c,
+          calls,
+          (a) => Float32Array.from(a),
+          (a) => Int32Array.from(a),
+          (p) => ref.lshRoundCombine(p),
+        );
         const got = be.scope(() => {
-          const r = foldAll(c, calls, (a) => floatsOf(be, a), (a) => intsOf(be, a), (p) => be.lshRoundCombine(p));
+          const r = foldAll(
+            c,
+            calls,
+            (a) => floatsOf(be, a),
+            (a) => intsOf(be, a),
+            (p) => be.lshRoundCombine(p),
+          );
           return { acc: copy(r.acc), stats: copy(r.stats) };
         });
         let maxO = 0;
@@ -231,23 +257,37 @@ describe.each(VARIANTS)('lshRoundCombine (%s) == reference (f32)', (variant) => 
   it('fp32 logsumexp quirk: near −1e5, o_t = Σ_n exp(z_n − fround(Z_t))·o_n (weights sum to ≠ 1)', () => {
     let quirks = 0;
     fc.assert(
-      fc.property(roundsCase.map((c) => ({ ...c, zKind: 'self' as const, rounds: Math.max(2, c.rounds) })), fc.boolean(), (c, ones) => {
-        const calls = makeCalls(c, new Rng(c.seed), ones);
-        const got = be.scope(() => copy(foldAll(c, calls, (a) => floatsOf(be, a), (a) => intsOf(be, a), (p) => be.lshRoundCombine(p)).acc));
-        const want = closedForm(c, calls, true);
-        const g = dense(c, got);
-        byPosition(c, calls).forEach(({ z }, t) => {
-          // Z_t in f64; skip positions whose f32 rounding could flip with s_t's f32 rounding (≤ rounds·2^-24 in log s)
-          const Z = logSumExp(z);
-          const ulp = 2 ** -7; // f32 spacing in [2^16, 2^17)
-          const frac = Math.abs(Z / ulp - Math.floor(Z / ulp) - 0.5);
-          if (frac < 1e-3) return;
-          const row = (a: ArrayLike<number>) => Array.from({ length: c.d }, (_, j) => a[t * c.d + j]!);
-          const wantRow = row(want);
-          expectClose(row(g), wantRow, { atol: TOL_ACC.atol * 2, rtol: TOL_ACC.rtol }, `o_${t}`); // |o| ≤ 2
-          if (ones && Math.abs(wantRow[0]! - 1) > 1e-3) quirks++;
-        });
-      }),
+      fc.property(
+        roundsCase.map((c) => ({ ...c, zKind: 'self' as const, rounds: Math.max(2, c.rounds) })),
+        fc.boolean(),
+        (c, ones) => {
+          const calls = makeCalls(c, new Rng(c.seed), ones);
+          const got = be.scope(() =>
+            copy(
+              foldAll(
+                c,
+                calls,
+                (a) => floatsOf(be, a),
+                (a) => intsOf(be, a),
+                (p) => be.lshRoundCombine(p),
+              ).acc,
+            ),
+          );
+          const want = closedForm(c, calls, true);
+          const g = dense(c, got);
+          byPosition(c, calls).forEach(({ z }, t) => {
+            // Z_t in f64; skip positions whose f32 rounding could flip with s_t's f32 rounding (≤ rounds·2^-24 in log s)
+            const Z = logSumExp(z);
+            const ulp = 2 ** -7; // f32 spacing in [2^16, 2^17)
+            const frac = Math.abs(Z / ulp - Math.floor(Z / ulp) - 0.5);
+            if (frac < 1e-3) return;
+            const row = (a: ArrayLike<number>) => Array.from({ length: c.d }, (_, j) => a[t * c.d + j]!);
+            const wantRow = row(want);
+            expectClose(row(g), wantRow, { atol: TOL_ACC.atol * 2, rtol: TOL_ACC.rtol }, `o_${t}`); // |o| ≤ 2
+            if (ones && Math.abs(wantRow[0]! - 1) > 1e-3) quirks++;
+          });
+        },
+      ),
       { numRuns: runs(60) },
     );
     expect(quirks, 'positions whose round weights sum to ≠ 1 (the quirk is exercised)').toBeGreaterThan(0);
@@ -258,8 +298,16 @@ describe.each(VARIANTS)('lshRoundCombine (%s) == reference (f32)', (variant) => 
       const d = 3;
       const L = 5;
       const base = (): LshRoundCombineParams => ({
-        rows: 3, d, seqLen: L, first: true, last: false,
-        pos: intsOf(be, [4, 0, 2]), roundOut: be.floats(3 * d), roundLse: be.floats(3), acc: be.floats(L * d), stats: be.floats(2 * L),
+        rows: 3,
+        d,
+        seqLen: L,
+        first: true,
+        last: false,
+        pos: intsOf(be, [4, 0, 2]),
+        roundOut: be.floats(3 * d),
+        roundLse: be.floats(3),
+        acc: be.floats(L * d),
+        stats: be.floats(2 * L),
       });
       const p = base();
       p.acc.fill(7);
@@ -279,7 +327,8 @@ describe.each(VARIANTS)('lshRoundCombine (%s) == reference (f32)', (variant) => 
       ];
       for (const [what, bad, onRef] of cases) {
         expect(() => be.lshRoundCombine(bad), what).toThrow(ShapeError);
-        if (onRef) expect(() => ref.lshRoundCombine({ ...bad, acc: Float32Array.from(bad.acc) }), `${what} (reference)`).toThrow(ShapeError);
+        if (onRef)
+          expect(() => ref.lshRoundCombine({ ...bad, acc: Float32Array.from(bad.acc) }), `${what} (reference)`).toThrow(ShapeError);
       }
       expect(Array.from(p.acc)).toEqual(new Array(L * d).fill(7));
       // the same positions in the next call are fine (each call is checked on its own)

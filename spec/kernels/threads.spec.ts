@@ -63,7 +63,9 @@ function expectSameBits(got: Float32Array | Int32Array, want: Uint32Array, what:
   for (let i = 0; i < g.length; i++) {
     if (g[i] !== want[i]) {
       const f = (u: number): number => new Float32Array(new Uint32Array([u]).buffer)[0]!;
-      expect.fail(`${what}: element ${i} differs: ${f(g[i]!)} (0x${g[i]!.toString(16)}) vs one thread ${f(want[i]!)} (0x${want[i]!.toString(16)})`);
+      expect.fail(
+        `${what}: element ${i} differs: ${f(g[i]!)} (0x${g[i]!.toString(16)}) vs one thread ${f(want[i]!)} (0x${want[i]!.toString(16)})`,
+      );
     }
   }
 }
@@ -109,7 +111,20 @@ for (const variant of VARIANTS) {
           const C = randomFloats(rng, c.m * ldc + 1);
           sameOnAll(variant, (be) => {
             const cc = floatsOf(be, C);
-            be.gemm({ m: c.m, n: c.n, k: c.k, a: floatsOf(be, A), lda, transA: c.transA, b: floatsOf(be, B), ldb, transB: c.transB, c: cc, ldc, accumulate: c.accumulate });
+            be.gemm({
+              m: c.m,
+              n: c.n,
+              k: c.k,
+              a: floatsOf(be, A),
+              lda,
+              transA: c.transA,
+              b: floatsOf(be, B),
+              ldb,
+              transB: c.transB,
+              c: cc,
+              ldc,
+              accumulate: c.accumulate,
+            });
             return { C: cc };
           });
         }),
@@ -119,20 +134,41 @@ for (const variant of VARIANTS) {
 
     it('gemmBatched (split by matrices, or by rows of a single matrix)', () => {
       fc.assert(
-        fc.property(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 20 }), fc.boolean(), seedArb, (batch, m, n, k, transB, seed) => {
-          const rng = new Rng(seed);
-          const A = randomFloats(rng, batch * m * k);
-          const B = randomFloats(rng, batch * k * n);
-          const C = randomFloats(rng, batch * m * n);
-          sameOnAll(variant, (be) => {
-            const cc = floatsOf(be, C);
-            be.gemmBatched({
-              batch, m, n, k, a: floatsOf(be, A), lda: k, strideA: m * k, b: floatsOf(be, B), ldb: transB ? k : n, transB, strideB: k * n,
-              c: cc, ldc: n, strideC: m * n, accumulate: true,
+        fc.property(
+          fc.integer({ min: 1, max: 7 }),
+          fc.integer({ min: 1, max: 20 }),
+          fc.integer({ min: 1, max: 20 }),
+          fc.integer({ min: 1, max: 20 }),
+          fc.boolean(),
+          seedArb,
+          (batch, m, n, k, transB, seed) => {
+            const rng = new Rng(seed);
+            const A = randomFloats(rng, batch * m * k);
+            const B = randomFloats(rng, batch * k * n);
+            const C = randomFloats(rng, batch * m * n);
+            sameOnAll(variant, (be) => {
+              const cc = floatsOf(be, C);
+              be.gemmBatched({
+                batch,
+                m,
+                n,
+                k,
+                a: floatsOf(be, A),
+                lda: k,
+                strideA: m * k,
+                b: floatsOf(be, B),
+                ldb: transB ? k : n,
+                transB,
+                strideB: k * n,
+                c: cc,
+                ldc: n,
+                strideC: m * n,
+                accumulate: true,
+              });
+              return { C: cc };
             });
-            return { C: cc };
-          });
-        }),
+          },
+        ),
         { numRuns: runs(30) },
       );
     });
@@ -171,9 +207,18 @@ for (const variant of VARIANTS) {
           n = c.L * c.numChunks;
           sameOnAll(variant, (be) => {
             const common = {
-              n, d: c.d, chunkLength: c.L, numChunksBefore: c.before, numChunksAfter: c.after,
-              q: floatsOf(be, q), k: floatsOf(be, k), v: floatsOf(be, v), pos: intsOf(be, pos),
-              keyValid: keyValid ? intsOf(be, keyValid) : null, causal: c.causal, maskValue: -1e9,
+              n,
+              d: c.d,
+              chunkLength: c.L,
+              numChunksBefore: c.before,
+              numChunksAfter: c.after,
+              q: floatsOf(be, q),
+              k: floatsOf(be, k),
+              v: floatsOf(be, v),
+              pos: intsOf(be, pos),
+              keyValid: keyValid ? intsOf(be, keyValid) : null,
+              causal: c.causal,
+              maskValue: -1e9,
               selfMaskValue: c.self ? -1e5 : null,
               paper: c.paper ? { seqLen, numHashes: rounds, buckets: intsOf(be, buckets) } : null,
             };
@@ -181,7 +226,15 @@ for (const variant of VARIANTS) {
             const lse = be.floats(n);
             be.chunkAttentionForward({ ...common, out, lse });
             const [dq, dk, dv] = grads.map((g) => floatsOf(be, g)) as [Float32Array, Float32Array, Float32Array];
-            be.chunkAttentionBackward({ ...common, lse, dOut: floatsOf(be, dOut), dLse: c.withDlse ? floatsOf(be, dLse) : null, dq, dk, dv });
+            be.chunkAttentionBackward({
+              ...common,
+              lse,
+              dOut: floatsOf(be, dOut),
+              dLse: c.withDlse ? floatsOf(be, dLse) : null,
+              dq,
+              dk,
+              dv,
+            });
             return { out, lse, dq, dk, dv };
           });
         }),
@@ -197,7 +250,13 @@ for (const variant of VARIANTS) {
           const dy = randomFloats(rng, rows * cols);
           const gamma = randomFloats(rng, cols);
           const beta = randomFloats(rng, cols);
-          const init = [randomFloats(rng, rows * cols), randomFloats(rng, cols), randomFloats(rng, cols), randomFloats(rng, rows * cols), randomFloats(rng, rows * cols)];
+          const init = [
+            randomFloats(rng, rows * cols),
+            randomFloats(rng, cols),
+            randomFloats(rng, cols),
+            randomFloats(rng, rows * cols),
+            randomFloats(rng, rows * cols),
+          ];
           sameOnAll(variant, (be) => {
             const xb = floatsOf(be, x);
             const dyb = floatsOf(be, dy);
@@ -268,61 +327,93 @@ for (const variant of VARIANTS) {
 
     it('LSH round combination (online softmax over rounds): row ranges of one round, several rounds', () => {
       fc.assert(
-        fc.property(fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 19 }), fc.integer({ min: 1, max: 5 }), seedArb, (L, d, rounds, seed) => {
-          const rng = new Rng(seed);
-          const perms = Array.from({ length: rounds }, () => randomPermutation(rng, L));
-          const outs = Array.from({ length: rounds }, () => randomFloats(rng, L * d, 2));
-          const lses = Array.from({ length: rounds }, () => randomFloats(rng, L, 4));
-          const acc0 = randomFloats(rng, L * d);
-          sameOnAll(variant, (be) => {
-            const acc = floatsOf(be, acc0);
-            const stats = be.floats(2 * L);
-            for (let r = 0; r < rounds; r++) {
-              be.lshRoundCombine({
-                rows: L, d, seqLen: L, first: r === 0, last: r === rounds - 1,
-                pos: intsOf(be, perms[r]!), roundOut: floatsOf(be, outs[r]!), roundLse: floatsOf(be, lses[r]!), acc, stats,
-              });
-            }
-            return { acc, stats };
-          });
-        }),
+        fc.property(
+          fc.integer({ min: 1, max: 400 }),
+          fc.integer({ min: 1, max: 19 }),
+          fc.integer({ min: 1, max: 5 }),
+          seedArb,
+          (L, d, rounds, seed) => {
+            const rng = new Rng(seed);
+            const perms = Array.from({ length: rounds }, () => randomPermutation(rng, L));
+            const outs = Array.from({ length: rounds }, () => randomFloats(rng, L * d, 2));
+            const lses = Array.from({ length: rounds }, () => randomFloats(rng, L, 4));
+            const acc0 = randomFloats(rng, L * d);
+            sameOnAll(variant, (be) => {
+              const acc = floatsOf(be, acc0);
+              const stats = be.floats(2 * L);
+              for (let r = 0; r < rounds; r++) {
+                be.lshRoundCombine({
+                  rows: L,
+                  d,
+                  seqLen: L,
+                  first: r === 0,
+                  last: r === rounds - 1,
+                  pos: intsOf(be, perms[r]!),
+                  roundOut: floatsOf(be, outs[r]!),
+                  roundLse: floatsOf(be, lses[r]!),
+                  acc,
+                  stats,
+                });
+              }
+              return { acc, stats };
+            });
+          },
+        ),
         { numRuns: runs(40) },
       );
     });
 
     it('element-wise ops, activations, bias add / sum, AdamW', () => {
       fc.assert(
-        fc.property(fc.integer({ min: 0, max: 333 }), fc.integer({ min: 1, max: 19 }), fc.constantFrom<Activation>('relu', 'gelu', 'gelu_new'), seedArb, (n, cols, act, seed) => {
-          const rng = new Rng(seed);
-          const a = randomFloats(rng, n, 4);
-          const b = randomFloats(rng, n, 4);
-          const g = randomFloats(rng, n);
-          const v0 = Float32Array.from(randomFloats(rng, n), (x) => Math.abs(x));
-          const rows = Math.floor(n / cols);
-          const vec = randomFloats(rng, cols);
-          sameOnAll(variant, (be) => {
-            const ab = floatsOf(be, a);
-            const bb = floatsOf(be, b);
-            const sum = be.floats(n);
-            be.add(sum, ab, bb, n);
-            const y = floatsOf(be, b);
-            be.axpy(y, 0.37, ab, n);
-            be.scale(y, -1.7, n);
-            const act1 = be.floats(n);
-            be.activationForward(act, ab, act1, n);
-            const dact = floatsOf(be, b);
-            be.activationBackward(act, ab, bb, dact, n);
-            const xr = floatsOf(be, a.subarray(0, rows * cols));
-            be.addRowVector(xr, floatsOf(be, vec), rows, cols);
-            const bias = floatsOf(be, vec);
-            be.sumRows(bias, xr, rows, cols);
-            const param = floatsOf(be, a);
-            const m = floatsOf(be, b);
-            const vv = floatsOf(be, v0);
-            be.adamw({ n, param, grad: floatsOf(be, g), m, v: vv, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 3 });
-            return { sum, y, act1, dact, xr, bias, param, m, vv };
-          });
-        }),
+        fc.property(
+          fc.integer({ min: 0, max: 333 }),
+          fc.integer({ min: 1, max: 19 }),
+          fc.constantFrom<Activation>('relu', 'gelu', 'gelu_new'),
+          seedArb,
+          (n, cols, act, seed) => {
+            const rng = new Rng(seed);
+            const a = randomFloats(rng, n, 4);
+            const b = randomFloats(rng, n, 4);
+            const g = randomFloats(rng, n);
+            const v0 = Float32Array.from(randomFloats(rng, n), (x) => Math.abs(x));
+            const rows = Math.floor(n / cols);
+            const vec = randomFloats(rng, cols);
+            sameOnAll(variant, (be) => {
+              const ab = floatsOf(be, a);
+              const bb = floatsOf(be, b);
+              const sum = be.floats(n);
+              be.add(sum, ab, bb, n);
+              const y = floatsOf(be, b);
+              be.axpy(y, 0.37, ab, n);
+              be.scale(y, -1.7, n);
+              const act1 = be.floats(n);
+              be.activationForward(act, ab, act1, n);
+              const dact = floatsOf(be, b);
+              be.activationBackward(act, ab, bb, dact, n);
+              const xr = floatsOf(be, a.subarray(0, rows * cols));
+              be.addRowVector(xr, floatsOf(be, vec), rows, cols);
+              const bias = floatsOf(be, vec);
+              be.sumRows(bias, xr, rows, cols);
+              const param = floatsOf(be, a);
+              const m = floatsOf(be, b);
+              const vv = floatsOf(be, v0);
+              be.adamw({
+                n,
+                param,
+                grad: floatsOf(be, g),
+                m,
+                v: vv,
+                lr: 1e-3,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weightDecay: 0.01,
+                step: 3,
+              });
+              return { sum, y, act1, dact, xr, bias, param, m, vv };
+            });
+          },
+        ),
         { numRuns: runs(40) },
       );
     });
@@ -334,7 +425,13 @@ for (const variant of VARIANTS) {
           const run = (be: WasmBackend): { loss: number; grads: Uint32Array; dEmb: Uint32Array } =>
             be.scope(() => {
               const model = new ReformerModelWithLMHead(be, c.config, { seed: c.seed });
-              const r = model.forwardBackward({ inputIds: c.ids, batch: c.batch, seqLen: c.seqLen, attentionMask: c.mask, labels: c.labels });
+              const r = model.forwardBackward({
+                inputIds: c.ids,
+                batch: c.batch,
+                seqLen: c.seqLen,
+                attentionMask: c.mask,
+                labels: c.labels,
+              });
               return { loss: r.loss, grads: bits(model.grads as Float32Array), dEmb: bits(r.dEmbedding as Float32Array) };
             });
           const want = run(t.one);

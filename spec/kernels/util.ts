@@ -11,7 +11,7 @@
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import type { WasmBackend, WasmVariant } from '../../src/backend/wasm/wasm-backend.js';
 import { loadWasmBackendSync } from '../../src/node/wasm.js';
-import { Rng } from '../../src/util/rng.js';
+import type { Rng } from '../../src/util/rng.js';
 import { expectClose, type Tolerance } from '../helpers/close.js';
 
 export const TOL = {
@@ -98,13 +98,7 @@ export function maxAbs(a: ArrayLike<number>): number {
 }
 
 /** expectClose with atol multiplied by `scale` (see the file header). */
-export function expectCloseScaled(
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  tol: Tolerance,
-  scale: number,
-  what: string,
-): void {
+export function expectCloseScaled(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance, scale: number, what: string): void {
   expectClose(got, want, { atol: tol.atol * Math.max(scale, Number.MIN_VALUE), rtol: tol.rtol }, what);
 }
 

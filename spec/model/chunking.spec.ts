@@ -48,7 +48,14 @@ function ffSetup(s: { rows: number; D: number; F: number; seed: number }) {
 }
 
 function zeroGrads(s: { D: number; F: number }): FeedForwardWeights {
-  return { lnWeight: be.floats(s.D), lnBias: be.floats(s.D), w1: be.floats(s.F * s.D), b1: be.floats(s.F), w2: be.floats(s.D * s.F), b2: be.floats(s.D) };
+  return {
+    lnWeight: be.floats(s.D),
+    lnBias: be.floats(s.D),
+    w1: be.floats(s.F * s.D),
+    b1: be.floats(s.F),
+    w2: be.floats(s.D * s.F),
+    b2: be.floats(s.D),
+  };
 }
 
 describe('chunked feed-forward == unchunked', () => {

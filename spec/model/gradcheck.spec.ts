@@ -53,7 +53,18 @@ function lmProbe(c: TinyCase): Probe {
       model.reformer.rng = Rng.fromState(state);
       const fwd = model.reformer.forward({ inputIds: c.ids, batch: c.batch, seqLen: c.seqLen, attentionMask: c.mask, training: true });
       const w = { weight: P.param('lm_head.decoder.weight'), bias: P.param('lm_head.bias') };
-      const r = lmHeadLoss(be, w, fwd.output, c.batch, c.seqLen, 2 * c.config.hidden_size, c.config.vocab_size, c.labels, c.config.chunk_size_lm_head, null);
+      const r = lmHeadLoss(
+        be,
+        w,
+        fwd.output,
+        c.batch,
+        c.seqLen,
+        2 * c.config.hidden_size,
+        c.config.vocab_size,
+        c.labels,
+        c.config.chunk_size_lm_head,
+        null,
+      );
       return { value: r.loss, fwd };
     },
     analytic() {
@@ -98,17 +109,24 @@ function check(p: Probe, pick: number): { checked: number; skipped: number } {
   for (let k = 0; k < COORDS; k++) {
     const i = rng.int(p.params.length);
     let bucketsMoved = false;
-    const fd = entryDerivative(p.params, i, () => {
-      const r = p.loss();
-      if (!sameBuckets(base.fwd, r.fwd)) bucketsMoved = true;
-      return r.value;
-    }, H);
+    const fd = entryDerivative(
+      p.params,
+      i,
+      () => {
+        const r = p.loss();
+        if (!sameBuckets(base.fwd, r.fwd)) bucketsMoved = true;
+        return r.value;
+      },
+      H,
+    );
     if (bucketsMoved) {
       skipped++;
       continue;
     }
     const an = p.grads[i]!;
-    expect(Math.abs(an - fd), `param #${i}: analytic ${an}, finite difference ${fd}`).toBeLessThanOrEqual(TOL.atol + TOL.rtol * Math.abs(fd));
+    expect(Math.abs(an - fd), `param #${i}: analytic ${an}, finite difference ${fd}`).toBeLessThanOrEqual(
+      TOL.atol + TOL.rtol * Math.abs(fd),
+    );
     checked++;
   }
   return { checked, skipped };

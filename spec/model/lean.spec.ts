@@ -62,7 +62,14 @@ function bothWays(be: Backend, kind: AttentionKind, c: AttnCase, short: boolean,
   const want = copyOf(be, y0);
   be.add(want, want, cached.out, want.length);
   const got = copyOf(be, y0);
-  const r = attentionBlockAddForward(be, cfg, kind, w, x, got, { batch: c.batch, seqLen: L, attentionMask: mask, rng: new Rng(c.seed + 1), captureBuckets: true, blockRows });
+  const r = attentionBlockAddForward(be, cfg, kind, w, x, got, {
+    batch: c.batch,
+    seqLen: L,
+    attentionMask: mask,
+    rng: new Rng(c.seed + 1),
+    captureBuckets: true,
+    blockRows,
+  });
   return { got, want, buckets: r.buckets, wantBuckets: cached.cache.buckets };
 }
 
@@ -73,7 +80,12 @@ describe('lean attention block == cached attention block (float64)', () => {
     fc.assert(
       fc.property(
         arbCase({ maxNumChunks: 7, maxHashes: 3 }).chain((c) =>
-          fc.record({ c: fc.constant(c), kind: fc.constantFrom<AttentionKind>('lsh', 'local'), short: fc.boolean(), blockRows: arbBlockRows(c) }),
+          fc.record({
+            c: fc.constant(c),
+            kind: fc.constantFrom<AttentionKind>('lsh', 'local'),
+            short: fc.boolean(),
+            blockRows: arbBlockRows(c),
+          }),
         ),
         ({ c, kind, short, blockRows }) => {
           f64.scope(() => {
@@ -156,11 +168,22 @@ describe('lean model paths == cached model paths (float64)', () => {
           const D2 = 2 * tc.config.hidden_size;
           const dOut = f64.floats(tc.batch * tc.seqLen * D2);
           const P = b.parameters;
-          const want = lmHeadLoss(f64, { weight: P.param('lm_head.decoder.weight'), bias: P.param('lm_head.bias') }, enc.output, tc.batch, tc.seqLen, D2, tc.config.vocab_size, tc.labels, tc.config.chunk_size_lm_head, {
-            weight: P.grad('lm_head.decoder.weight'),
-            bias: P.grad('lm_head.bias'),
-            dh: dOut,
-          });
+          const want = lmHeadLoss(
+            f64,
+            { weight: P.param('lm_head.decoder.weight'), bias: P.param('lm_head.bias') },
+            enc.output,
+            tc.batch,
+            tc.seqLen,
+            D2,
+            tc.config.vocab_size,
+            tc.labels,
+            tc.config.chunk_size_lm_head,
+            {
+              weight: P.grad('lm_head.decoder.weight'),
+              bias: P.grad('lm_head.bias'),
+              dh: dOut,
+            },
+          );
           const dEmb = b.reformer.backward(enc, dOut);
           expect(Math.abs(streamed.loss - want.loss)).toBeLessThanOrEqual(1e-9 * (1 + Math.abs(want.loss)));
           expectClose(streamed.dEmbedding, dEmb, TOL_F64, 'dEmbedding');

@@ -12,7 +12,13 @@ import { ReferenceBackend } from '../../src/backend/reference.js';
 import type { FeedForwardSpec, FeedForwardWeights } from '../../src/nn/feed-forward.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { ReformerModel } from '../../src/model/reformer-model.js';
-import { reversibleBackward, reversibleForward, reversibleInverse, type ReversibleBlock, type SublayerCall } from '../../src/model/reversible.js';
+import {
+  reversibleBackward,
+  reversibleForward,
+  reversibleInverse,
+  type ReversibleBlock,
+  type SublayerCall,
+} from '../../src/model/reversible.js';
 import { FeedForwardSublayer } from '../../src/model/sublayers.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
@@ -59,7 +65,10 @@ function ffStack(be: Backend, layers: number, D: number, F: number, dropout: num
   let off = 0;
   const take = (buf: Float, o: number): FeedForwardWeights => {
     let p = o;
-    const v = (n: number): Float => buf.subarray(p, (p += n));
+    const v = (n: number): Float => {
+      p += n;
+      return buf.subarray(p - n, p);
+    };
     return { lnWeight: v(D), lnBias: v(D), w1: v(F * D), b1: v(F), w2: v(D * F), b2: v(D) };
   };
   const blocks: ReversibleBlock[] = [];
@@ -168,22 +177,45 @@ describe('reversible machinery (F = G = feed-forward)', () => {
  */
 const REGRESSION_661066044: TinyCase = {
   config: new ReformerConfig({
-    vocab_size: 5, hidden_size: 8, num_attention_heads: 2, attention_head_size: 2, feed_forward_size: 5,
-    attn_layers: ['local', 'lsh'], lsh_attn_chunk_length: 4, local_attn_chunk_length: 4,
-    lsh_num_chunks_before: 0, lsh_num_chunks_after: 0, local_num_chunks_before: 0, local_num_chunks_after: 0,
-    num_hashes: 1, num_buckets: [2, 2], is_decoder: true, hidden_act: 'gelu', axial_pos_embds: false,
-    axial_pos_shape: [4, 4], axial_pos_embds_dim: [4, 4], max_position_embeddings: 16, hidden_dropout_prob: 0.2,
-    lsh_attention_probs_dropout_prob: 0, local_attention_probs_dropout_prob: 0, chunk_size_feed_forward: 0,
-    chunk_size_lm_head: 0, initializer_range: 0.6, axial_norm_std: 1, pad_token_id: 0, eos_token_id: 1,
+    vocab_size: 5,
+    hidden_size: 8,
+    num_attention_heads: 2,
+    attention_head_size: 2,
+    feed_forward_size: 5,
+    attn_layers: ['local', 'lsh'],
+    lsh_attn_chunk_length: 4,
+    local_attn_chunk_length: 4,
+    lsh_num_chunks_before: 0,
+    lsh_num_chunks_after: 0,
+    local_num_chunks_before: 0,
+    local_num_chunks_after: 0,
+    num_hashes: 1,
+    num_buckets: [2, 2],
+    is_decoder: true,
+    hidden_act: 'gelu',
+    axial_pos_embds: false,
+    axial_pos_shape: [4, 4],
+    axial_pos_embds_dim: [4, 4],
+    max_position_embeddings: 16,
+    hidden_dropout_prob: 0.2,
+    lsh_attention_probs_dropout_prob: 0,
+    local_attention_probs_dropout_prob: 0,
+    chunk_size_feed_forward: 0,
+    chunk_size_lm_head: 0,
+    initializer_range: 0.6,
+    axial_norm_std: 1,
+    pad_token_id: 0,
+    eos_token_id: 1,
   }),
   batch: 2,
   seqLen: 16,
   ids: Int32Array.from([3, 2, 1, 2, 1, 1, 4, 1, 0, 2, 0, 4, 3, 3, 2, 2, 2, 3, 0, 1, 1, 2, 4, 3, 0, 1, 4, 4, 0, 1, 2, 2]),
   mask: null,
-  labels: Int32Array.from([3, 2, 1, -100, 1, 1, 4, 1, 0, -100, 0, 4, 3, 3, -100, 2, -100, -100, 0, 1, -100, 2, 4, 3, 0, 1, 4, 4, 0, 1, 2, 2]),
+  labels: Int32Array.from([
+    3, 2, 1, -100, 1, 1, 4, 1, 0, -100, 0, 4, 3, 3, -100, 2, -100, -100, 0, 1, -100, 2, 4, 3, 0, 1, 4, 4, 0, 1, 2, 2,
+  ]),
   seed: 27,
 };
-
 
 describe('reversible Reformer (LSH and local attention)', () => {
   it('reconstructed layer-0 inputs equal the embedding output (f64 near-exact, f32 close)', () => {

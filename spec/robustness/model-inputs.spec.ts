@@ -17,8 +17,14 @@ import { runs } from '../helpers/runs.js';
 
 const VOCAB = SMALL.vocab_size;
 
-const arbLen = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(1, 2, 7, 8, 16, 21, 32) }, { weight: 1, arbitrary: fc.constantFrom(0, -1, 33, 48, 1.5, Number.NaN) });
-const arbBatch = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(1, 2) }, { weight: 1, arbitrary: fc.constantFrom(0, -2, 0.5, Number.POSITIVE_INFINITY) });
+const arbLen = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(1, 2, 7, 8, 16, 21, 32) },
+  { weight: 1, arbitrary: fc.constantFrom(0, -1, 33, 48, 1.5, Number.NaN) },
+);
+const arbBatch = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(1, 2) },
+  { weight: 1, arbitrary: fc.constantFrom(0, -2, 0.5, Number.POSITIVE_INFINITY) },
+);
 
 /**
  * A batch whose arrays usually match batch·seqLen and hold valid values; sometimes one value is out of
@@ -30,9 +36,22 @@ const arbTokenBatch = fc
     seqLen: arbLen,
     lengthDelta: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -3, max: 3 }) }),
     ids: fc.array(fc.integer({ min: 0, max: VOCAB - 1 }), { minLength: 64, maxLength: 64 }),
-    idsKind: fc.oneof({ weight: 8, arbitrary: fc.constant('int32') }, { weight: 1, arbitrary: fc.constantFrom('float32', 'array', 'undefined', 'string') }),
-    mask: fc.option(fc.array(fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(0) }), { minLength: 64, maxLength: 64 })),
-    labels: fc.option(fc.array(fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: VOCAB - 1 }) }, { weight: 1, arbitrary: fc.constant(-100) }), { minLength: 64, maxLength: 64 })),
+    idsKind: fc.oneof(
+      { weight: 8, arbitrary: fc.constant('int32') },
+      { weight: 1, arbitrary: fc.constantFrom('float32', 'array', 'undefined', 'string') },
+    ),
+    mask: fc.option(
+      fc.array(fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(0) }), {
+        minLength: 64,
+        maxLength: 64,
+      }),
+    ),
+    labels: fc.option(
+      fc.array(fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: VOCAB - 1 }) }, { weight: 1, arbitrary: fc.constant(-100) }), {
+        minLength: 64,
+        maxLength: 64,
+      }),
+    ),
     poison: fc.option(
       fc.record({
         where: fc.constantFrom('ids', 'mask', 'labels') as fc.Arbitrary<'ids' | 'mask' | 'labels'>,
@@ -43,7 +62,10 @@ const arbTokenBatch = fc
     ),
   })
   .map((r): unknown => {
-    const n = Number.isSafeInteger(r.batch * r.seqLen) && r.batch * r.seqLen > 0 ? Math.min(64, Math.max(0, r.batch * r.seqLen + r.lengthDelta)) : 4;
+    const n =
+      Number.isSafeInteger(r.batch * r.seqLen) && r.batch * r.seqLen > 0
+        ? Math.min(64, Math.max(0, r.batch * r.seqLen + r.lengthDelta))
+        : 4;
     const ids = r.ids.slice(0, n);
     const mask = r.mask?.slice(0, n) ?? null;
     const labels = r.labels?.slice(0, n) ?? null;
@@ -52,7 +74,15 @@ const arbTokenBatch = fc
       if (target && target.length > 0) target[r.poison.at % target.length] = r.poison.value;
     }
     const inputIds =
-      r.idsKind === 'int32' ? Int32Array.from(ids) : r.idsKind === 'float32' ? Float32Array.from(ids) : r.idsKind === 'array' ? ids : r.idsKind === 'string' ? ids.join(',') : undefined;
+      r.idsKind === 'int32'
+        ? Int32Array.from(ids)
+        : r.idsKind === 'float32'
+          ? Float32Array.from(ids)
+          : r.idsKind === 'array'
+            ? ids
+            : r.idsKind === 'string'
+              ? ids.join(',')
+              : undefined;
     return {
       batch: r.batch,
       seqLen: r.seqLen,
@@ -62,7 +92,9 @@ const arbTokenBatch = fc
     };
   });
 
-const arbCall = fc.constantFrom('loss', 'logits', 'lossAndGrad', 'evaluate') as fc.Arbitrary<'loss' | 'logits' | 'lossAndGrad' | 'evaluate'>;
+const arbCall = fc.constantFrom('loss', 'logits', 'lossAndGrad', 'evaluate') as fc.Arbitrary<
+  'loss' | 'logits' | 'lossAndGrad' | 'evaluate'
+>;
 
 function fuzz(be: Backend, name: string, numRuns: number): void {
   it(`${name}: success with finite outputs, or ShapeError / ConfigError`, () => {
@@ -78,12 +110,16 @@ function fuzz(be: Backend, name: string, numRuns: number): void {
             else if (call === 'evaluate') out = model.evaluate(b);
             else out = model[call](b);
           } catch (e) {
-            expect(e instanceof ShapeError || e instanceof ConfigError, `${(e as Error).name}: ${(e as Error).message}\n${(e as Error).stack}`).toBe(true);
+            expect(
+              e instanceof ShapeError || e instanceof ConfigError,
+              `${(e as Error).name}: ${(e as Error).message}\n${(e as Error).stack}`,
+            ).toBe(true);
             return;
           }
           ok++;
           if (out.loss !== undefined) expect(Number.isFinite(out.loss), `loss ${out.loss}`).toBe(true);
-          if (out.logits) for (let i = 0; i < out.logits.length; i++) if (!Number.isFinite(out.logits[i]!)) expect.fail(`logit ${i} is ${out.logits[i]}`);
+          if (out.logits)
+            for (let i = 0; i < out.logits.length; i++) if (!Number.isFinite(out.logits[i]!)) expect.fail(`logit ${i} is ${out.logits[i]}`);
         });
         model.grads.fill(0);
       }),
@@ -108,7 +144,9 @@ describe('edge batches that are valid', () => {
           expect(model.logits(batch).every(Number.isFinite)).toBe(true);
           expect(Number.isFinite(model.loss(batch).loss)).toBe(true);
         }
-        expect(Number.isFinite(model.lossAndGrad({ inputIds: ids, batch: 1, seqLen: 32, attentionMask: new Int32Array(32) }).loss)).toBe(true);
+        expect(Number.isFinite(model.lossAndGrad({ inputIds: ids, batch: 1, seqLen: 32, attentionMask: new Int32Array(32) }).loss)).toBe(
+          true,
+        );
         expect(model.grads.every(Number.isFinite)).toBe(true);
       });
     }

@@ -76,7 +76,14 @@ const arbValidFile = fc
       ts.map((t, i) => {
         const n = t.shape.reduce((a, b) => a * b, 1);
         const values = Array.from({ length: n }, (_, j) => ((t.seed + 31 * j) % 200) - 100);
-        const data = t.dtype === 'F32' ? Float32Array.from(values) : t.dtype === 'F64' ? Float64Array.from(values) : t.dtype === 'U8' ? Uint8Array.from(values, (v) => v & 255) : Int32Array.from(values);
+        const data =
+          t.dtype === 'F32'
+            ? Float32Array.from(values)
+            : t.dtype === 'F64'
+              ? Float64Array.from(values)
+              : t.dtype === 'U8'
+                ? Uint8Array.from(values, (v) => v & 255)
+                : Int32Array.from(values);
         return { name: `t${i}`, shape: t.shape, data, dtype: t.dtype };
       }),
       { format: 'pt' },
@@ -89,13 +96,35 @@ const arbHostileNumber = fc.oneof(
   fc.constantFrom(0, -1, 1.5, 2 ** 31, 2 ** 32, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 1e308, -1e308, Number.MAX_SAFE_INTEGER),
   fc.double({ noNaN: true }),
 );
-const arbHostileValue = fc.oneof(arbHostileNumber, fc.string({ maxLength: 6 }), fc.boolean(), fc.constant(null), fc.array(arbHostileNumber, { maxLength: 4 }), fc.jsonValue({ maxDepth: 2 }));
+const arbHostileValue = fc.oneof(
+  arbHostileNumber,
+  fc.string({ maxLength: 6 }),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(arbHostileNumber, { maxLength: 4 }),
+  fc.jsonValue({ maxDepth: 2 }),
+);
 
 /** One edit of a parsed header (entries are tensor descriptions or __metadata__). */
 const arbHeaderEdit = fc.oneof(
-  fc.record({ kind: fc.constant('offsets' as const), at: fc.nat(), value: fc.oneof(fc.tuple(arbHostileNumber, arbHostileNumber), arbHostileValue) }),
-  fc.record({ kind: fc.constant('dtype' as const), at: fc.nat(), value: fc.oneof(fc.constantFrom('F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL', 'F8_E5M2', '', 'toString', '__proto__'), arbHostileValue) }),
-  fc.record({ kind: fc.constant('shape' as const), at: fc.nat(), value: fc.oneof(fc.array(arbHostileNumber, { maxLength: 4 }), arbHostileValue) }),
+  fc.record({
+    kind: fc.constant('offsets' as const),
+    at: fc.nat(),
+    value: fc.oneof(fc.tuple(arbHostileNumber, arbHostileNumber), arbHostileValue),
+  }),
+  fc.record({
+    kind: fc.constant('dtype' as const),
+    at: fc.nat(),
+    value: fc.oneof(
+      fc.constantFrom('F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL', 'F8_E5M2', '', 'toString', '__proto__'),
+      arbHostileValue,
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('shape' as const),
+    at: fc.nat(),
+    value: fc.oneof(fc.array(arbHostileNumber, { maxLength: 4 }), arbHostileValue),
+  }),
   fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), value: fc.string({ maxLength: 4 }) }),
   fc.record({ kind: fc.constant('remove' as const), at: fc.nat(), value: fc.constant(null) }),
   fc.record({ kind: fc.constant('rename' as const), at: fc.nat(), value: fc.string({ maxLength: 8 }) }),
@@ -210,9 +239,13 @@ describe('parseSafetensors fuzz', () => {
 
   it('random JSON headers: success or FormatError', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string({ maxLength: 6 }), arbHostileValue, { maxKeys: 4 }), fc.uint8Array({ maxLength: 64 }), (header, data) => {
-        checkSafetensors(join(header, data));
-      }),
+      fc.property(
+        fc.dictionary(fc.string({ maxLength: 6 }), arbHostileValue, { maxKeys: 4 }),
+        fc.uint8Array({ maxLength: 64 }),
+        (header, data) => {
+          checkSafetensors(join(header, data));
+        },
+      ),
       { numRuns: runs(300) },
     );
   });
@@ -228,10 +261,15 @@ describe('parseSafetensors fuzz', () => {
 
   it('header JSON edits of valid files (offsets, dtypes, shapes, huge numbers, duplicated/overlapping/renamed/removed entries), with the header length kept right or wrong', () => {
     fc.assert(
-      fc.property(arbValidFile, fc.array(arbHeaderEdit, { minLength: 1, maxLength: 3 }), fc.option(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })), (file, edits, length) => {
-        const { header, data } = split(file);
-        checkSafetensors(join(edits.reduce(applyEdit, header), data, length ?? undefined));
-      }),
+      fc.property(
+        arbValidFile,
+        fc.array(arbHeaderEdit, { minLength: 1, maxLength: 3 }),
+        fc.option(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })),
+        (file, edits, length) => {
+          const { header, data } = split(file);
+          checkSafetensors(join(edits.reduce(applyEdit, header), data, length ?? undefined));
+        },
+      ),
       { numRuns: runs(400) },
     );
   });
@@ -246,7 +284,11 @@ const arbFieldValue = fc.oneof(
   fc.array(fc.integer({ min: -2, max: 40 }), { maxLength: 4 }),
   arbHostileValue,
 );
-const arbFields = fc.dictionary(fc.constantFrom(...REFORMER_FIELD_NAMES, 'architectures', 'x_extra', '__proto__', 'constructor', 'toString'), arbFieldValue, { maxKeys: 6 });
+const arbFields = fc.dictionary(
+  fc.constantFrom(...REFORMER_FIELD_NAMES, 'architectures', 'x_extra', '__proto__', 'constructor', 'toString'),
+  arbFieldValue,
+  { maxKeys: 6 },
+);
 
 function checkConfig(run: () => ReformerConfig): void {
   const r = observe(run);
@@ -280,16 +322,22 @@ describe('ReformerConfig / config.json fuzz', () => {
 
   it('byte mutations of a valid config.json', () => {
     fc.assert(
-      fc.property(fc.array(fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }), op: fc.constantFrom('set', 'cut', 'insert') }), { minLength: 1, maxLength: 4 }), (ms) => {
-        let bytes = enc.encode(text);
-        for (const m of ms) {
-          const at = m.at % (bytes.length + 1);
-          if (m.op === 'set' && at < bytes.length) bytes[at] = m.byte;
-          else if (m.op === 'cut') bytes = bytes.slice(0, at);
-          else bytes = Uint8Array.from([...bytes.subarray(0, at), m.byte, ...bytes.subarray(at)]);
-        }
-        checkConfig(() => configFromBytes(bytes));
-      }),
+      fc.property(
+        fc.array(fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }), op: fc.constantFrom('set', 'cut', 'insert') }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        (ms) => {
+          let bytes = enc.encode(text);
+          for (const m of ms) {
+            const at = m.at % (bytes.length + 1);
+            if (m.op === 'set' && at < bytes.length) bytes[at] = m.byte;
+            else if (m.op === 'cut') bytes = bytes.slice(0, at);
+            else bytes = Uint8Array.from([...bytes.subarray(0, at), m.byte, ...bytes.subarray(at)]);
+          }
+          checkConfig(() => configFromBytes(bytes));
+        },
+      ),
       { numRuns: runs(300) },
     );
   });

@@ -137,7 +137,12 @@ const optionsArb: fc.Arbitrary<AdafactorOptions> = fc
     decayRate: fc.double({ min: -1, max: -0.3, noNaN: true }),
     maxGradNorm: fc.oneof(fc.constant(0), fc.double({ min: 0.1, max: 5, noNaN: true })),
   })
-  .map(({ eps1, warmupInit, relativeStep, ...o }) => ({ ...o, eps: [eps1, 1e-3] as const, relativeStep, warmupInit: warmupInit && relativeStep }));
+  .map(({ eps1, warmupInit, relativeStep, ...o }) => ({
+    ...o,
+    eps: [eps1, 1e-3] as const,
+    relativeStep,
+    warmupInit: warmupInit && relativeStep,
+  }));
 
 function layoutOf(shapes: number[][]): ParamTensor[] {
   let offset = 0;
@@ -180,37 +185,61 @@ describe('Adafactor update == the float64 reference from the equations', () => {
   for (const [label, getBackend, tol] of backends) {
     it(`${label}: parameters and row/col/v/m state after every step (1-D, 2-D, 3-D tensors)`, () => {
       fc.assert(
-        fc.property(fc.array(shapeArb, { minLength: 1, maxLength: 4 }), optionsArb, fc.integer({ min: 1, max: 4 }), fc.integer(), (shapes, options, steps, seed) => {
-          const be = getBackend();
-          const h = resolveAdafactor(options);
-          const layout = layoutOf(shapes);
-          const n = layout.reduce((a, t) => a + t.size, 0);
-          const rng = new Rng(seed);
-          const round = be.dtype === 'f32' ? round32 : (xs: number[]): number[] => xs;
-          const p0 = round(Array.from({ length: n }, () => rng.normal() * (0.5 + rng.uniform())));
-          const params = bufferOf(be, p0);
-          const grads = be.floats(n);
-          const opt = new Adafactor(be, layout, options);
-          const ref = layout.map((t) => refInit([...t.shape], p0.slice(t.offset, t.offset + t.size), h.beta1));
-          for (let t = 1; t <= steps; t++) {
-            const g = round(drawGrads(rng, n));
-            const lr = 10 ** (-1 - 3 * rng.uniform());
-            grads.set(g);
-            const info = opt.update(params, grads, lr);
-            refStep(ref, layout.map((x) => g.slice(x.offset, x.offset + x.size)), lr, t, h);
-            if (h.relativeStep) expect(info.lr).toBe(Math.min(h.warmupInit ? 1e-6 * t : 1e-2, 1 / Math.sqrt(t)));
-            expectClose(params, ref.flatMap((r) => r.p), tol, `parameters after step ${t}`);
-            const state = stateOf(opt);
-            layout.forEach((x, k) => {
-              const r = ref[k]!;
-              const kinds: [string, number[]][] = x.shape.length >= 2 ? [['row', r.row], ['col', r.col]] : [['v', r.v]];
-              if (h.beta1 !== null) kinds.push(['m', r.m]);
-              for (const [kind, want] of kinds) expectClose(state.get(`${x.name}.${kind}`)!, want, tol, `${x.name}.${kind} after step ${t}`);
-            });
-            expect(state.size).toBe(layout.reduce((a, x) => a + (x.shape.length >= 2 ? 2 : 1) + (h.beta1 !== null ? 1 : 0), 0));
-          }
-          expect(opt.step).toBe(steps);
-        }),
+        fc.property(
+          fc.array(shapeArb, { minLength: 1, maxLength: 4 }),
+          optionsArb,
+          fc.integer({ min: 1, max: 4 }),
+          fc.integer(),
+          (shapes, options, steps, seed) => {
+            const be = getBackend();
+            const h = resolveAdafactor(options);
+            const layout = layoutOf(shapes);
+            const n = layout.reduce((a, t) => a + t.size, 0);
+            const rng = new Rng(seed);
+            const round = be.dtype === 'f32' ? round32 : (xs: number[]): number[] => xs;
+            const p0 = round(Array.from({ length: n }, () => rng.normal() * (0.5 + rng.uniform())));
+            const params = bufferOf(be, p0);
+            const grads = be.floats(n);
+            const opt = new Adafactor(be, layout, options);
+            const ref = layout.map((t) => refInit([...t.shape], p0.slice(t.offset, t.offset + t.size), h.beta1));
+            for (let t = 1; t <= steps; t++) {
+              const g = round(drawGrads(rng, n));
+              const lr = 10 ** (-1 - 3 * rng.uniform());
+              grads.set(g);
+              const info = opt.update(params, grads, lr);
+              refStep(
+                ref,
+                layout.map((x) => g.slice(x.offset, x.offset + x.size)),
+                lr,
+                t,
+                h,
+              );
+              if (h.relativeStep) expect(info.lr).toBe(Math.min(h.warmupInit ? 1e-6 * t : 1e-2, 1 / Math.sqrt(t)));
+              expectClose(
+                params,
+                ref.flatMap((r) => r.p),
+                tol,
+                `parameters after step ${t}`,
+              );
+              const state = stateOf(opt);
+              layout.forEach((x, k) => {
+                const r = ref[k]!;
+                const kinds: [string, number[]][] =
+                  x.shape.length >= 2
+                    ? [
+                        ['row', r.row],
+                        ['col', r.col],
+                      ]
+                    : [['v', r.v]];
+                if (h.beta1 !== null) kinds.push(['m', r.m]);
+                for (const [kind, want] of kinds)
+                  expectClose(state.get(`${x.name}.${kind}`)!, want, tol, `${x.name}.${kind} after step ${t}`);
+              });
+              expect(state.size).toBe(layout.reduce((a, x) => a + (x.shape.length >= 2 ? 2 : 1) + (h.beta1 !== null ? 1 : 0), 0));
+            }
+            expect(opt.step).toBe(steps);
+          },
+        ),
         { numRuns: runs(label.startsWith('f64') ? 150 : 60) },
       );
     });
@@ -272,30 +301,39 @@ describe('Adafactor toBytes/loadBytes', () => {
   ] as const) {
     it(`${label}: the update after a restore is bit-identical to an uninterrupted one`, () => {
       fc.assert(
-        fc.property(fc.array(shapeArb, { minLength: 1, maxLength: 4 }), optionsArb, fc.integer({ min: 0, max: 3 }), fc.integer(), (shapes, options, before, seed) => {
-          const be: Backend = getBackend();
-          const layout = layoutOf(shapes);
-          const n = layout.reduce((a, t) => a + t.size, 0);
-          const rng = new Rng(seed);
-          const params = bufferOf(be, Array.from({ length: n }, () => rng.normal()));
-          const grads = be.floats(n);
-          const a = new Adafactor(be, layout, options);
-          for (let t = 0; t < before; t++) {
-            grads.set(drawGrads(rng, n));
-            a.update(params, grads, 1e-2);
-          }
-          const b = new Adafactor(be, layout, options);
-          b.loadBytes(a.toBytes());
-          expect(b.step).toBe(before);
-          const g = drawGrads(rng, n);
-          const pb = bufferOf(be, Array.from(params));
-          grads.set(g);
-          a.update(params, grads, 3e-3);
-          grads.set(g);
-          b.update(pb, grads, 3e-3);
-          expect(Array.from(pb)).toEqual(Array.from(params));
-          expect(b.toBytes()).toEqual(a.toBytes());
-        }),
+        fc.property(
+          fc.array(shapeArb, { minLength: 1, maxLength: 4 }),
+          optionsArb,
+          fc.integer({ min: 0, max: 3 }),
+          fc.integer(),
+          (shapes, options, before, seed) => {
+            const be: Backend = getBackend();
+            const layout = layoutOf(shapes);
+            const n = layout.reduce((a, t) => a + t.size, 0);
+            const rng = new Rng(seed);
+            const params = bufferOf(
+              be,
+              Array.from({ length: n }, () => rng.normal()),
+            );
+            const grads = be.floats(n);
+            const a = new Adafactor(be, layout, options);
+            for (let t = 0; t < before; t++) {
+              grads.set(drawGrads(rng, n));
+              a.update(params, grads, 1e-2);
+            }
+            const b = new Adafactor(be, layout, options);
+            b.loadBytes(a.toBytes());
+            expect(b.step).toBe(before);
+            const g = drawGrads(rng, n);
+            const pb = bufferOf(be, Array.from(params));
+            grads.set(g);
+            a.update(params, grads, 3e-3);
+            grads.set(g);
+            b.update(pb, grads, 3e-3);
+            expect(Array.from(pb)).toEqual(Array.from(params));
+            expect(b.toBytes()).toEqual(a.toBytes());
+          },
+        ),
         { numRuns: runs(40) },
       );
     });

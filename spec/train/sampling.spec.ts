@@ -16,11 +16,17 @@ function ranking(logits: number[]): number[] {
 describe('samplingDistribution', () => {
   it('is a probability distribution', () => {
     fc.assert(
-      fc.property(logitsArb, fc.double({ min: 0.05, max: 5, noNaN: true }), fc.nat(45), fc.double({ min: 0.01, max: 1, noNaN: true }), (logits, temperature, topK, topP) => {
-        const p = samplingDistribution(logits, { temperature, topK, topP });
-        expect(p.every((x) => x >= 0)).toBe(true);
-        expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-9);
-      }),
+      fc.property(
+        logitsArb,
+        fc.double({ min: 0.05, max: 5, noNaN: true }),
+        fc.nat(45),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        (logits, temperature, topK, topP) => {
+          const p = samplingDistribution(logits, { temperature, topK, topP });
+          expect(p.every((x) => x >= 0)).toBe(true);
+          expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-9);
+        },
+      ),
     );
   });
 
@@ -76,7 +82,9 @@ describe('samplingDistribution', () => {
         const m = Math.max(...logits);
         const e = logits.map((z) => Math.exp((z - m) / t));
         const s = e.reduce((a, b) => a + b, 0);
-        e.forEach((x, j) => expect(p[j]!).toBeCloseTo(x / s, 12));
+        e.forEach((x, j) => {
+          expect(p[j]!).toBeCloseTo(x / s, 12);
+        });
       }),
     );
   });

@@ -11,13 +11,15 @@ const cosineArb = fc
     extra: fc.integer({ min: 1, max: 500 }),
     floorRatio: fc.double({ min: 0, max: 1, noNaN: true }),
   })
-  .map(({ peakLr, warmupSteps, extra, floorRatio }): LrSchedule => ({
-    kind: 'cosine',
-    peakLr,
-    warmupSteps,
-    totalSteps: warmupSteps + extra,
-    minLr: peakLr * floorRatio,
-  }));
+  .map(
+    ({ peakLr, warmupSteps, extra, floorRatio }): LrSchedule => ({
+      kind: 'cosine',
+      peakLr,
+      warmupSteps,
+      totalSteps: warmupSteps + extra,
+      minLr: peakLr * floorRatio,
+    }),
+  );
 
 describe('learningRate', () => {
   it('warm-up rises linearly to the peak, then cosine decays monotonically to the floor and stays there', () => {

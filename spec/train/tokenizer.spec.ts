@@ -27,7 +27,9 @@ describe('ByteTokenizer', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 100 }), (bytes) => {
         const ids = tok.encode(bytes);
-        ids.forEach((id, i) => expect(id).toBe(bytes[i]! + 2));
+        ids.forEach((id, i) => {
+          expect(id).toBe(bytes[i]! + 2);
+        });
       }),
     );
     expect(Array.from(tok.encode('Hi'))).toEqual([72 + 2, 105 + 2]);

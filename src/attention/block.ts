@@ -15,12 +15,7 @@ import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
 import { checkBatchSeq, checkLength, linearBackward, linearForward } from './common.js';
 import { ATTENTION_DEFAULTS, headLayout, type AttentionConfig, type NumBuckets } from './config.js';
-import {
-  lshSelfAttentionBackward,
-  lshSelfAttentionForward,
-  type LshAttentionOptions,
-  type LshSelfAttentionCache,
-} from './lsh.js';
+import { lshSelfAttentionBackward, lshSelfAttentionForward, type LshAttentionOptions, type LshSelfAttentionCache } from './lsh.js';
 import { localSelfAttentionBackward, localSelfAttentionForward, type LocalSelfAttentionCache } from './local.js';
 
 /** HF `attn_layers` entry. */
@@ -156,7 +151,7 @@ export function attentionBlockForward(
   const wo = requireWeight(weights, 'output.dense.weight', kind);
   checkLength('ReformerAttention: layer_norm.weight', gamma, { hidden: D });
   checkLength('ReformerAttention: layer_norm.bias', beta, { hidden: D });
-  checkLength('ReformerAttention: output.dense.weight', wo, { hidden: D, 'heads·head_size': all });
+  checkLength('ReformerAttention: output.dense.weight', wo, { hidden: D, heads·head_size: all });
 
   // LayerNorm (biased variance, eps = layer_norm_eps)
   const normed = be.floats(rows * D); // [B, L, D]
@@ -254,7 +249,7 @@ export function attentionBlockBackward(
   const gamma = requireWeight(weights, 'layer_norm.weight', kind);
   const gGamma = requireWeight(grads, 'layer_norm.weight', kind);
   const gBeta = requireWeight(grads, 'layer_norm.bias', kind);
-  checkLength('ReformerAttention backward: grads output.dense.weight', gWo, { hidden: D, 'heads·head_size': all });
+  checkLength('ReformerAttention backward: grads output.dense.weight', gWo, { hidden: D, heads·head_size: all });
   checkLength('ReformerAttention backward: grads layer_norm.weight', gGamma, { hidden: D });
   checkLength('ReformerAttention backward: grads layer_norm.bias', gBeta, { hidden: D });
   be.scope(() => {

@@ -7,7 +7,9 @@ import { ShapeError } from '../errors.js';
 /** Throws ShapeError unless `arr` holds exactly `dims.product` elements. */
 export function checkLength(what: string, arr: ArrayLike<number> | null | undefined, dims: Record<string, number>): void {
   const want = Object.values(dims).reduce((a, x) => a * x, 1);
-  const shape = `[${Object.entries(dims).map(([k, v]) => `${k} ${v}`).join(', ')}]`;
+  const shape = `[${Object.entries(dims)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}]`;
   if (!arr || typeof arr.length !== 'number') {
     throw new ShapeError(`${what} must be a typed array of shape ${shape} (${want} elements), got ${String(arr)}`);
   }
@@ -28,7 +30,13 @@ export function checkBatchSeq(what: string, batch: number, seqLen: number): void
  * Copies an HF `attention_mask` `[batch, seqLen]` (1 = real token, 0 = padding) into a buffer of `be`,
  * after checking its length and values. Null/undefined stays null (no mask).
  */
-export function copyMask(be: Backend, what: string, mask: ArrayLike<number> | null | undefined, batch: number, seqLen: number): Int32Array | null {
+export function copyMask(
+  be: Backend,
+  what: string,
+  mask: ArrayLike<number> | null | undefined,
+  batch: number,
+  seqLen: number,
+): Int32Array | null {
   if (mask === null || mask === undefined) return null;
   checkLength(`${what}: attention_mask`, mask, { batch, seq: seqLen });
   const out = be.ints(batch * seqLen);

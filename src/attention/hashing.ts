@@ -13,7 +13,12 @@ import { Rng } from '../util/rng.js';
 import { bucketCount, bucketFactors, rotationHalfSize, type NumBuckets } from './config.js';
 
 /** Shape of the rotations: `[heads, headSize, numHashes, rotationSize/2]` (HF `rotations_shape`). */
-export function rotationShape(heads: number, headSize: number, numHashes: number, numBuckets: NumBuckets): [number, number, number, number] {
+export function rotationShape(
+  heads: number,
+  headSize: number,
+  numHashes: number,
+  numBuckets: NumBuckets,
+): [number, number, number, number] {
   return [heads, headSize, numHashes, rotationHalfSize(numBuckets)];
 }
 
@@ -32,9 +37,7 @@ export function drawRotations(
 ): Float {
   const gen = hashSeed !== null && hashSeed !== undefined ? new Rng(hashSeed) : rng;
   if (!gen) {
-    throw new UsageError(
-      'lsh attention needs random rotations: pass options.rotations (injected), options.rng, or set config.hash_seed',
-    );
+    throw new UsageError('lsh attention needs random rotations: pass options.rotations (injected), options.rng, or set config.hash_seed');
   }
   const out = be.floats(shape[0] * shape[1] * shape[2] * shape[3]);
   gen.fillNormal(out);

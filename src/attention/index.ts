@@ -13,7 +13,15 @@ export {
   type ChunkSpec,
   type NumBuckets,
 } from './config.js';
-export { drawRotations, effectiveBucketCount, hashBuckets, maskHasPadding, rotationShape, sortBuckets, type HashParams } from './hashing.js';
+export {
+  drawRotations,
+  effectiveBucketCount,
+  hashBuckets,
+  maskHasPadding,
+  rotationShape,
+  sortBuckets,
+  type HashParams,
+} from './hashing.js';
 export {
   lshAttentionBackward,
   lshAttentionForward,

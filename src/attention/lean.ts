@@ -112,8 +112,10 @@ export function attentionBlockAddForward(
   checkBatchSeq('ReformerAttention (lean)', B, L);
   checkLength('ReformerAttention (lean): hidden_states', x, { batch: B, seq: L, hidden: D });
   checkLength('ReformerAttention (lean): output', y, { batch: B, seq: L, hidden: D });
-  checkLength('ReformerAttention (lean): output.dense.weight', weight(weights, 'output.dense.weight'), { hidden: D, 'heads·head_size': all });
-  return be.scope(() => (kind === 'lsh' ? lshAddForward(be, cfg, weights, x, y, options) : localAddForward(be, cfg, weights, x, y, options)));
+  checkLength('ReformerAttention (lean): output.dense.weight', weight(weights, 'output.dense.weight'), { hidden: D, heads·head_size: all });
+  return be.scope(() =>
+    kind === 'lsh' ? lshAddForward(be, cfg, weights, x, y, options) : localAddForward(be, cfg, weights, x, y, options),
+  );
 }
 
 /** Chunking actually used: the short path is one chunk of seqLen without neighbours. */
@@ -135,7 +137,14 @@ function mod(a: number, n: number): number {
 
 // ------------------------------------------------------------------ local attention
 
-function localAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBlockWeights, x: Float, y: Float, options: LeanAttentionOptions): LeanAttentionResult {
+function localAddForward(
+  be: Backend,
+  cfg: AttentionConfig,
+  weights: AttentionBlockWeights,
+  x: Float,
+  y: Float,
+  options: LeanAttentionOptions,
+): LeanAttentionResult {
   const { hidden: D, heads: H, headSize: d, all } = headLayout(cfg);
   const { batch: B, seqLen: L } = options;
   const { chunk } = effectiveChunk('local', localChunkSpec(cfg), L);
@@ -189,7 +198,11 @@ function localAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBl
         mean: mean.subarray(0, ext),
         rstd: rstd.subarray(0, ext),
       });
-      for (const [w, out] of [[wq, q], [wk, k], [wv, v]] as const) {
+      for (const [w, out] of [
+        [wq, q],
+        [wk, k],
+        [wv, v],
+      ] as const) {
         be.gemm({ m: ext, n: all, k: D, a: nb, lda: D, b: w, ldb: D, transB: true, c: out, ldc: all });
       }
       be.scale(k, 1 / Math.sqrt(d), ext * all);
@@ -234,7 +247,14 @@ function localAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBl
 
 // ------------------------------------------------------------------ LSH attention
 
-function lshAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBlockWeights, x: Float, y: Float, options: LeanAttentionOptions): LeanAttentionResult {
+function lshAddForward(
+  be: Backend,
+  cfg: AttentionConfig,
+  weights: AttentionBlockWeights,
+  x: Float,
+  y: Float,
+  options: LeanAttentionOptions,
+): LeanAttentionResult {
   const { hidden: D, heads: H, headSize: d, all } = headLayout(cfg);
   const { batch: B, seqLen: L } = options;
   const { chunk, shortPath } = effectiveChunk('lsh', lshChunkSpec(cfg), L);
@@ -248,8 +268,8 @@ function lshAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBloc
   const wqk = weight(weights, 'self_attention.query_key.weight');
   const wv = weight(weights, 'self_attention.value.weight');
   const wo = weight(weights, 'output.dense.weight');
-  checkLength('LSHSelfAttention (lean): query_key.weight', wqk, { 'heads·head_size': all, hidden: D });
-  checkLength('LSHSelfAttention (lean): value.weight', wv, { 'heads·head_size': all, hidden: D });
+  checkLength('LSHSelfAttention (lean): query_key.weight', wqk, { heads·head_size: all, hidden: D });
+  checkLength('LSHSelfAttention (lean): value.weight', wv, { heads·head_size: all, hidden: D });
 
   // ---- hashing setup (as lsh.ts): num_buckets, padding bucket, rotations drawn once for all heads
   let numBuckets: NumBuckets | null = null;
@@ -266,7 +286,12 @@ function lshAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBloc
     nEff = n + (maskHasPadding(mask) ? 1 : 0);
     const shape = rotationShape(H, d, R, numBuckets);
     if (options.rotations) {
-      checkLength('lsh attention: rotations', options.rotations, { heads: shape[0], head_size: shape[1], num_hashes: shape[2], 'rotation_size/2': shape[3] });
+      checkLength('lsh attention: rotations', options.rotations, {
+        heads: shape[0],
+        head_size: shape[1],
+        num_hashes: shape[2],
+        'rotation_size/2': shape[3],
+      });
       rotations = options.rotations;
     } else {
       rotations = drawRotations(be, shape, cfg.hash_seed ?? null, options.rng);
@@ -319,7 +344,17 @@ function lshAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBloc
       }
       // ---- 1-2. hash and sort (HF `_hash_vectors`, `_get_sorted_bucket_idx_and_undo_sorted_bucket_idx`)
       if (buckets) {
-        be.lshHash({ x: qkH, ldx: d, rows: L, dHead: d, rotations: rotations!, rotationsOffset: h * d * R * half, numHashes: R, factors, buckets });
+        be.lshHash({
+          x: qkH,
+          ldx: d,
+          rows: L,
+          dHead: d,
+          rotations: rotations!,
+          rotationsOffset: h * d * R * half,
+          numHashes: R,
+          factors,
+          buckets,
+        });
         for (let r = 0; r < R; r++) {
           for (let t = 0; t < L; t++) {
             const i = r * L + t;
@@ -349,7 +384,15 @@ function lshAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBloc
           be.gatherRows({ rows: ext, cols: d, index: posE, src: qkH, ldSrc: d, dst: qs, ldDst: d });
           be.gatherRows({ rows: ext, cols: d, index: posE, src: vH, ldSrc: d, dst: vs, ldDst: d });
           // HF `_len_and_dim_norm`: k̂ = q·rsqrt(mean(q²) + 1e-6)/√d
-          be.rmsNormForward({ rows: ext, cols: d, x: qs.subarray(0, ext * d), y: ks.subarray(0, ext * d), rstd: kr.subarray(0, ext), eps: KEY_NORM_EPS, scale: 1 / Math.sqrt(d) });
+          be.rmsNormForward({
+            rows: ext,
+            cols: d,
+            x: qs.subarray(0, ext * d),
+            y: ks.subarray(0, ext * d),
+            rstd: kr.subarray(0, ext),
+            eps: KEY_NORM_EPS,
+            scale: 1 / Math.sqrt(d),
+          });
           be.chunkAttentionForward({
             n: ext,
             d,
@@ -389,7 +432,21 @@ function lshAddForward(be: Backend, cfg: AttentionConfig, weights: AttentionBloc
         }
       }
       // y += o_h · W_o[:, h·d:(h+1)·d]ᵀ
-      be.gemm({ m: L, n: D, k: d, a: acc, lda: d, b: wo, bOffset: h * d, ldb: all, transB: true, c: y, cOffset: xOff, ldc: D, accumulate: true });
+      be.gemm({
+        m: L,
+        n: D,
+        k: d,
+        a: acc,
+        lda: d,
+        b: wo,
+        bOffset: h * d,
+        ldb: all,
+        transB: true,
+        c: y,
+        cOffset: xOff,
+        ldc: D,
+        accumulate: true,
+      });
     }
   }
   return { buckets: captured, numBuckets };

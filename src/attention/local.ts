@@ -60,7 +60,12 @@ export interface LocalAttentionCache {
 }
 
 /** Resolves a `LocalAttentionSpec` from the config (HF names); `isDecoder` overrides `is_decoder`. */
-export function localSpecFromConfig(cfg: AttentionConfig, batch: number, seqLen: number, overrides: { isDecoder?: boolean } = {}): LocalAttentionSpec {
+export function localSpecFromConfig(
+  cfg: AttentionConfig,
+  batch: number,
+  seqLen: number,
+  overrides: { isDecoder?: boolean } = {},
+): LocalAttentionSpec {
   const { heads, headSize } = headLayout(cfg);
   return { batch, seqLen, heads, headSize, chunk: localChunkSpec(cfg), causal: overrides.isDecoder ?? cfg.is_decoder };
 }
@@ -86,8 +91,12 @@ export function localAttentionForward(
   const { batch: B, seqLen: L, heads: H, headSize: d } = spec;
   checkBatchSeq('local attention', B, L);
   const all = H * d;
-  for (const [name, t] of [['query', q], ['key', k], ['value', v]] as const) {
-    checkLength(`local attention: ${name} vectors`, t, { batch: B, seq: L, 'heads·head_size': all });
+  for (const [name, t] of [
+    ['query', q],
+    ['key', k],
+    ['value', v],
+  ] as const) {
+    checkLength(`local attention: ${name} vectors`, t, { batch: B, seq: L, heads·head_size: all });
   }
   checkChunkSpec('local', spec.chunk);
   const mask = copyMask(be, 'local attention', attentionMask, B, L);
@@ -141,8 +150,13 @@ export function localAttentionForward(
 export function localAttentionBackward(be: Backend, cache: LocalAttentionCache, dOut: Float, dq: Float, dk: Float, dv: Float): void {
   const { batch: B, seqLen: L, heads: H, headSize: d } = cache;
   const all = H * d;
-  for (const [name, t] of [['dOut', dOut], ['dq', dq], ['dk', dk], ['dv', dv]] as const) {
-    checkLength(`local attention backward: ${name}`, t, { batch: B, seq: L, 'heads·head_size': all });
+  for (const [name, t] of [
+    ['dOut', dOut],
+    ['dq', dq],
+    ['dk', dk],
+    ['dv', dv],
+  ] as const) {
+    checkLength(`local attention backward: ${name}`, t, { batch: B, seq: L, heads·head_size: all });
   }
   be.scope(() => {
     const pos = iota(be, L);
@@ -242,13 +256,21 @@ export function localSelfAttentionForward(
   checkLength('LocalSelfAttention: hidden_states', x, { batch: B, seq: L, hidden: D });
   const proj: Float[] = [];
   for (const name of ['query.weight', 'key.weight', 'value.weight'] as const) {
-    checkLength(`LocalSelfAttention: ${name}`, weights[name], { 'heads·head_size': all, hidden: D });
+    checkLength(`LocalSelfAttention: ${name}`, weights[name], { heads·head_size: all, hidden: D });
     const y = be.floats(B * L * all); // [B, L, H·d]
     linearForward(be, x, weights[name], y, B * L, D, all);
     proj.push(y);
   }
   const spec = localSpecFromConfig(cfg, B, L, options.isDecoder !== undefined ? { isDecoder: options.isDecoder } : {});
-  const { out, cache } = localAttentionForward(be, spec, proj[0]!, proj[1]!, proj[2]!, options.attentionMask ?? null, options.dropout ?? null);
+  const { out, cache } = localAttentionForward(
+    be,
+    spec,
+    proj[0]!,
+    proj[1]!,
+    proj[2]!,
+    options.attentionMask ?? null,
+    options.dropout ?? null,
+  );
   return { out, cache: { kind: 'local', x, hidden: D, attention: cache } };
 }
 
@@ -269,7 +291,7 @@ export function localSelfAttentionBackward(
   const all = a.heads * a.headSize;
   const D = cache.hidden;
   for (const name of ['query.weight', 'key.weight', 'value.weight'] as const) {
-    checkLength(`LocalSelfAttention backward: grads ${name}`, grads[name], { 'heads·head_size': all, hidden: D });
+    checkLength(`LocalSelfAttention backward: grads ${name}`, grads[name], { heads·head_size: all, hidden: D });
   }
   if (dx) checkLength('LocalSelfAttention backward: dx', dx, { batch: a.batch, seq: a.seqLen, hidden: D });
   be.scope(() => {

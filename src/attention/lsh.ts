@@ -37,15 +37,7 @@ import {
   type ChunkSpec,
   type NumBuckets,
 } from './config.js';
-import {
-  checkBuckets,
-  drawRotations,
-  effectiveBucketCount,
-  hashBuckets,
-  maskHasPadding,
-  rotationShape,
-  sortBuckets,
-} from './hashing.js';
+import { checkBuckets, drawRotations, effectiveBucketCount, hashBuckets, maskHasPadding, rotationShape, sortBuckets } from './hashing.js';
 
 /** What the LSH attention computes over already-projected vectors (resolved from the config). */
 export interface LshAttentionSpec {
@@ -174,8 +166,8 @@ export function lshAttentionForward(
   const { batch: B, seqLen: L, heads: H, headSize: d } = spec;
   checkBatchSeq('lsh attention', B, L);
   const all = H * d;
-  checkLength('lsh attention: query_key vectors', qk, { batch: B, seq: L, 'heads·head_size': all });
-  checkLength('lsh attention: value vectors', v, { batch: B, seq: L, 'heads·head_size': all });
+  checkLength('lsh attention: query_key vectors', qk, { batch: B, seq: L, heads·head_size: all });
+  checkLength('lsh attention: value vectors', v, { batch: B, seq: L, heads·head_size: all });
   checkChunkSpec('lsh', spec.chunk);
   if (!Number.isInteger(spec.numHashes) || spec.numHashes < 1) {
     throw new ShapeError(`lsh attention: num_hashes must be a positive integer, got ${spec.numHashes}`);
@@ -216,7 +208,17 @@ export function lshAttentionForward(
       } else {
         rotations = drawRotations(be, shape, spec.hashSeed, options.rng);
       }
-      buckets = hashBuckets(be, { qk, batch: B, seqLen: L, heads: H, headSize: d, numHashes: R, numBuckets, rotations, attentionMask: mask });
+      buckets = hashBuckets(be, {
+        qk,
+        batch: B,
+        seqLen: L,
+        heads: H,
+        headSize: d,
+        numHashes: R,
+        numBuckets,
+        rotations,
+        attentionMask: mask,
+      });
     }
   }
   const RL = R * L;
@@ -276,7 +278,16 @@ export function lshAttentionForward(
           lse: lseS,
         });
         // ---- 4. unsort into the (t, n) layout (HF `ReverseSort`, here straight to [L, R])
-        be.scatterRows({ rows: RL, cols: d, index: rows.tMajor, src: os, ldSrc: d, dst: cache.outPerRound, dstOffset: bh * RL * d, ldDst: d });
+        be.scatterRows({
+          rows: RL,
+          cols: d,
+          index: rows.tMajor,
+          src: os,
+          ldSrc: d,
+          dst: cache.outPerRound,
+          dstOffset: bh * RL * d,
+          ldDst: d,
+        });
         be.scatterRows({ rows: RL, cols: 1, index: rows.tMajor, src: lseS, ldSrc: 1, dst: cache.lse, dstOffset: bh * RL, ldDst: 1 });
         // ---- 5. combine rounds, Eq. 12: w_{t,n} = exp(z_{t,n} − logsumexp_n z_{t,n}) (stored precision, HF fp32)
         const zAll = be.floats(L); // [L] logsumexp over rounds
@@ -316,9 +327,9 @@ export function lshAttentionBackward(be: Backend, cache: LshAttentionCache, dOut
   const { batch: B, seqLen: L, heads: H, headSize: d, numHashes: R } = cache;
   const all = H * d;
   const RL = R * L;
-  checkLength('lsh attention backward: dOut', dOut, { batch: B, seq: L, 'heads·head_size': all });
-  checkLength('lsh attention backward: dqk', dqk, { batch: B, seq: L, 'heads·head_size': all });
-  checkLength('lsh attention backward: dv', dv, { batch: B, seq: L, 'heads·head_size': all });
+  checkLength('lsh attention backward: dOut', dOut, { batch: B, seq: L, heads·head_size: all });
+  checkLength('lsh attention backward: dqk', dqk, { batch: B, seq: L, heads·head_size: all });
+  checkLength('lsh attention backward: dv', dv, { batch: B, seq: L, heads·head_size: all });
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       be.scope(() => {
@@ -431,7 +442,16 @@ function sortedRows(be: Backend, cache: LshAttentionCache, b: number, h: number)
 }
 
 /** qs = qk[pos], vs = v[pos] for head h; ks = qs·rsqrt(mean(qs²) + 1e-6)/√d (HF `_len_and_dim_norm`). */
-function gatherHead(be: Backend, cache: LshAttentionCache, pos: Int32Array, qkOff: number, qs: Float, vs: Float, ks: Float, rstd: Float): void {
+function gatherHead(
+  be: Backend,
+  cache: LshAttentionCache,
+  pos: Int32Array,
+  qkOff: number,
+  qs: Float,
+  vs: Float,
+  ks: Float,
+  rstd: Float,
+): void {
   const { headSize: d, heads: H } = cache;
   const RL = pos.length;
   const all = H * d;
@@ -530,8 +550,8 @@ export function lshSelfAttentionForward(
   const { batch: B, seqLen: L } = options;
   checkBatchSeq('LSHSelfAttention', B, L);
   checkLength('LSHSelfAttention: hidden_states', x, { batch: B, seq: L, hidden: D });
-  checkLength('LSHSelfAttention: query_key.weight', weights['query_key.weight'], { 'heads·head_size': all, hidden: D });
-  checkLength('LSHSelfAttention: value.weight', weights['value.weight'], { 'heads·head_size': all, hidden: D });
+  checkLength('LSHSelfAttention: query_key.weight', weights['query_key.weight'], { heads·head_size: all, hidden: D });
+  checkLength('LSHSelfAttention: value.weight', weights['value.weight'], { heads·head_size: all, hidden: D });
   const qk = be.floats(B * L * all); // [B, L, H·d]
   const v = be.floats(B * L * all); // [B, L, H·d]
   linearForward(be, x, weights['query_key.weight'], qk, B * L, D, all);
@@ -560,8 +580,8 @@ export function lshSelfAttentionBackward(
   const rows = a.batch * a.seqLen;
   const all = a.heads * a.headSize;
   const D = cache.hidden;
-  checkLength('LSHSelfAttention backward: grads query_key.weight', grads['query_key.weight'], { 'heads·head_size': all, hidden: D });
-  checkLength('LSHSelfAttention backward: grads value.weight', grads['value.weight'], { 'heads·head_size': all, hidden: D });
+  checkLength('LSHSelfAttention backward: grads query_key.weight', grads['query_key.weight'], { heads·head_size: all, hidden: D });
+  checkLength('LSHSelfAttention backward: grads value.weight', grads['value.weight'], { heads·head_size: all, hidden: D });
   if (dx) checkLength('LSHSelfAttention backward: dx', dx, { batch: a.batch, seq: a.seqLen, hidden: D });
   be.scope(() => {
     const dqk = be.floats(rows * all); // [B, L, H·d]

@@ -64,7 +64,10 @@ export interface OracleResult {
 
 /** Exact shared-QK attention (LSH conventions) over all keys, or over the bucket-restricted sets. */
 export function exactSharedQkAttention(p: SharedQkOracleParams): OracleResult {
-  checkCommon('exactSharedQkAttention', p, [['qk', p.qk], ['v', p.v]]);
+  checkCommon('exactSharedQkAttention', p, [
+    ['qk', p.qk],
+    ['v', p.v],
+  ]);
   if (p.restrictToBuckets) {
     const { numHashes, buckets } = p.restrictToBuckets;
     const want = p.batch * p.heads * numHashes * p.seqLen;
@@ -79,7 +82,11 @@ export function exactSharedQkAttention(p: SharedQkOracleParams): OracleResult {
 
 /** Exact local-attention conventions (separate q/k/v, keys / √d, no self-mask) over all keys. */
 export function exactLocalAttention(p: LocalOracleParams): OracleResult {
-  checkCommon('exactLocalAttention', p, [['q', p.q], ['k', p.k], ['v', p.v]]);
+  checkCommon('exactLocalAttention', p, [
+    ['q', p.q],
+    ['k', p.k],
+    ['v', p.v],
+  ]);
   return run(p, (b, h, rnd) => localHead(p, b, h, rnd));
 }
 
@@ -89,7 +96,10 @@ export function exactLocalAttention(p: LocalOracleParams): OracleResult {
  * O(L²) memory: for analysis and tests only.
  */
 export function exactSharedQkProbabilities(p: SharedQkOracleParams, b: number, h: number): Float64Array {
-  checkCommon('exactSharedQkProbabilities', p, [['qk', p.qk], ['v', p.v]]);
+  checkCommon('exactSharedQkProbabilities', p, [
+    ['qk', p.qk],
+    ['v', p.v],
+  ]);
   const L = p.seqLen;
   const head = sharedQkHead(p, b, h, (x) => x);
   const probs = new Float64Array(L * L);
@@ -114,7 +124,12 @@ interface HeadScores {
 }
 
 function checkCommon(op: string, p: OracleCommon, tensors: Array<[string, ArrayLike<number>]>): void {
-  for (const [name, v] of [['batch', p.batch], ['seqLen', p.seqLen], ['heads', p.heads], ['headSize', p.headSize]] as const) {
+  for (const [name, v] of [
+    ['batch', p.batch],
+    ['seqLen', p.seqLen],
+    ['heads', p.heads],
+    ['headSize', p.headSize],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new ShapeError(`${op}: ${name} must be a positive integer, got ${v}`);
   }
   const want = p.batch * p.seqLen * p.heads * p.headSize;

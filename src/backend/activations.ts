@@ -38,7 +38,7 @@ export function erf(x: number): number {
 export function activationValue(kind: Activation, x: number): number {
   switch (kind) {
     case 'relu':
-      return x > 0 ? x : 0;
+      return Math.max(x, 0);
     case 'gelu':
       return 0.5 * x * (1 + erf(x * INV_SQRT2));
     case 'gelu_new':

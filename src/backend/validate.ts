@@ -63,9 +63,7 @@ export function checkBlock(
   }
   const last = offset + (rows - 1) * ld + cols;
   if (last > arr.length) {
-    throw new ShapeError(
-      `${op}: ${name} [${rows}, ${cols}] (ld ${ld}, offset ${offset}) needs ${last} elements, buffer has ${arr.length}`,
-    );
+    throw new ShapeError(`${op}: ${name} [${rows}, ${cols}] (ld ${ld}, offset ${offset}) needs ${last} elements, buffer has ${arr.length}`);
   }
 }
 
@@ -168,7 +166,11 @@ export function validateLayerNormBackward(p: LayerNormBackwardParams): void {
   const op = 'layerNormBackward';
   checkInt(op, 'rows', p.rows);
   checkInt(op, 'cols', p.cols, 1);
-  for (const [name, arr] of [['dy', p.dy], ['x', p.x], ['dx', p.dx]] as const) {
+  for (const [name, arr] of [
+    ['dy', p.dy],
+    ['x', p.x],
+    ['dx', p.dx],
+  ] as const) {
     checkBlock(op, name, arr, 0, p.rows, p.cols, p.cols);
   }
   checkVec(op, 'mean', p.mean, p.rows);
@@ -194,7 +196,11 @@ export function validateRmsNormBackward(p: RmsNormBackwardParams): void {
   checkInt(op, 'rows', p.rows);
   checkInt(op, 'cols', p.cols, 1);
   checkFinite(op, 'scale', p.scale);
-  for (const [name, arr] of [['dy', p.dy], ['x', p.x], ['dx', p.dx]] as const) {
+  for (const [name, arr] of [
+    ['dy', p.dy],
+    ['x', p.x],
+    ['dx', p.dx],
+  ] as const) {
     checkBlock(op, name, arr, 0, p.rows, p.cols, p.cols);
   }
   checkVec(op, 'rstd', p.rstd, p.rows);
@@ -209,8 +215,17 @@ export function validateSoftmax(p: SoftmaxParams): void {
   checkVec(op, 'lse', p.lse, p.rows, p.lseOffset ?? 0);
   const sameInPlace = p.p === p.s && (p.pOffset ?? 0) === (p.sOffset ?? 0) && p.ldp === p.lds;
   if (!sameInPlace) {
-    checkNoOverlap(op, 'p', p.p, p.pOffset ?? 0, blockEnd(p.pOffset ?? 0, p.rows, p.cols, p.ldp), 's', p.s,
-      p.sOffset ?? 0, blockEnd(p.sOffset ?? 0, p.rows, p.cols, p.lds));
+    checkNoOverlap(
+      op,
+      'p',
+      p.p,
+      p.pOffset ?? 0,
+      blockEnd(p.pOffset ?? 0, p.rows, p.cols, p.ldp),
+      's',
+      p.s,
+      p.sOffset ?? 0,
+      blockEnd(p.sOffset ?? 0, p.rows, p.cols, p.lds),
+    );
   }
 }
 
@@ -288,8 +303,17 @@ export function validateRows(op: string, p: RowsParams, targetRows: number, inde
   const dstRows = indexedSide === 'dst' ? targetRows : p.rows;
   checkBlock(op, 'src', p.src, p.srcOffset ?? 0, srcRows, p.cols, p.ldSrc);
   checkBlock(op, 'dst', p.dst, p.dstOffset ?? 0, dstRows, p.cols, p.ldDst);
-  checkNoOverlap(op, 'dst', p.dst, p.dstOffset ?? 0, blockEnd(p.dstOffset ?? 0, dstRows, p.cols, p.ldDst), 'src',
-    p.src, p.srcOffset ?? 0, blockEnd(p.srcOffset ?? 0, srcRows, p.cols, p.ldSrc));
+  checkNoOverlap(
+    op,
+    'dst',
+    p.dst,
+    p.dstOffset ?? 0,
+    blockEnd(p.dstOffset ?? 0, dstRows, p.cols, p.ldDst),
+    'src',
+    p.src,
+    p.srcOffset ?? 0,
+    blockEnd(p.srcOffset ?? 0, srcRows, p.cols, p.ldSrc),
+  );
 }
 
 function validateChunkCommon(op: string, p: ChunkAttentionParams): { begin: number; end: number; numChunks: number } {
@@ -365,7 +389,8 @@ export function validateLshRoundCombine(p: LshRoundCombineParams): void {
   checkInt(op, 'rows', p.rows);
   checkInt(op, 'd', p.d, 1);
   checkInt(op, 'seqLen', p.seqLen);
-  if (p.rows > p.seqLen) throw new ShapeError(`${op}: rows (${p.rows}) exceeds seqLen (${p.seqLen}); each position occurs at most once per call`);
+  if (p.rows > p.seqLen)
+    throw new ShapeError(`${op}: rows (${p.rows}) exceeds seqLen (${p.seqLen}); each position occurs at most once per call`);
   const posOff = p.posOffset ?? 0;
   checkVec(op, 'pos', p.pos, p.rows, posOff);
   const ldOut = p.ldRoundOut ?? p.d;
@@ -403,9 +428,20 @@ export function validateAdamW(p: AdamWParams): void {
   const op = 'adamw';
   checkInt(op, 'n', p.n);
   checkInt(op, 'step', p.step, 1);
-  for (const [name, v] of [['lr', p.lr], ['beta1', p.beta1], ['beta2', p.beta2], ['eps', p.eps],
-    ['weightDecay', p.weightDecay]] as const) checkFinite(op, name, v);
-  for (const [name, arr] of [['param', p.param], ['grad', p.grad], ['m', p.m], ['v', p.v]] as const) {
+  for (const [name, v] of [
+    ['lr', p.lr],
+    ['beta1', p.beta1],
+    ['beta2', p.beta2],
+    ['eps', p.eps],
+    ['weightDecay', p.weightDecay],
+  ] as const)
+    checkFinite(op, name, v);
+  for (const [name, arr] of [
+    ['param', p.param],
+    ['grad', p.grad],
+    ['m', p.m],
+    ['v', p.v],
+  ] as const) {
     checkVec(op, name, arr, p.n);
   }
 }

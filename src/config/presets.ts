@@ -144,8 +144,12 @@ const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: stri
  * A preset by name. `overrides` are HF fields applied on top (validated together).
  * @throws ConfigError for an unknown name (field `preset`) or invalid overrides.
  */
-export function preset(name: PresetName = DEFAULT_PRESET, overrides: ReformerConfigInput = {}, options: Partial<ReformerOptions> = {}): Preset {
-  const p = Object.prototype.hasOwnProperty.call(PRESETS, name) ? PRESETS[name] : undefined;
+export function preset(
+  name: PresetName = DEFAULT_PRESET,
+  overrides: ReformerConfigInput = {},
+  options: Partial<ReformerOptions> = {},
+): Preset {
+  const p = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
   if (!p) {
     throw new ConfigError('preset', `is ${JSON.stringify(name)}; choose one of ${PRESET_NAMES.join(', ')} (default ${DEFAULT_PRESET})`);
   }

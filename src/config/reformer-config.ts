@@ -139,14 +139,54 @@ export const REFORMER_FIELD_NAMES: readonly string[] = Object.freeze([
  * `save_pretrained` or the Hub); kept in `extra` like any other unknown key, but expected there.
  */
 export const HF_PRETRAINED_CONFIG_FIELD_NAMES: readonly string[] = Object.freeze([
-  '_name_or_path', 'add_cross_attention', 'architectures', 'bad_words_ids', 'bos_token_id', 'chunk_size_feed_forward',
-  'cross_attention_hidden_size', 'decoder_start_token_id', 'diversity_penalty', 'do_sample', 'early_stopping',
-  'eos_token_id', 'finetuning_task', 'forced_bos_token_id', 'forced_eos_token_id', 'id2label', 'is_encoder_decoder',
-  'label2id', 'length_penalty', 'max_length', 'min_length', 'no_repeat_ngram_size', 'num_beam_groups', 'num_beams',
-  'num_return_sequences', 'output_attentions', 'output_hidden_states', 'output_scores', 'prefix', 'problem_type',
-  'pruned_heads', 'remove_invalid_values', 'repetition_penalty', 'return_dict', 'return_dict_in_generate',
-  'sep_token_id', 'task_specific_params', 'temperature', 'tie_encoder_decoder', 'tie_word_embeddings',
-  'tokenizer_class', 'top_k', 'top_p', 'torch_dtype', 'torchscript', 'transformers_version', 'typical_p', 'use_bfloat16',
+  '_name_or_path',
+  'add_cross_attention',
+  'architectures',
+  'bad_words_ids',
+  'bos_token_id',
+  'chunk_size_feed_forward',
+  'cross_attention_hidden_size',
+  'decoder_start_token_id',
+  'diversity_penalty',
+  'do_sample',
+  'early_stopping',
+  'eos_token_id',
+  'finetuning_task',
+  'forced_bos_token_id',
+  'forced_eos_token_id',
+  'id2label',
+  'is_encoder_decoder',
+  'label2id',
+  'length_penalty',
+  'max_length',
+  'min_length',
+  'no_repeat_ngram_size',
+  'num_beam_groups',
+  'num_beams',
+  'num_return_sequences',
+  'output_attentions',
+  'output_hidden_states',
+  'output_scores',
+  'prefix',
+  'problem_type',
+  'pruned_heads',
+  'remove_invalid_values',
+  'repetition_penalty',
+  'return_dict',
+  'return_dict_in_generate',
+  'sep_token_id',
+  'task_specific_params',
+  'temperature',
+  'tie_encoder_decoder',
+  'tie_word_embeddings',
+  'tokenizer_class',
+  'top_k',
+  'top_p',
+  'torch_dtype',
+  'torchscript',
+  'transformers_version',
+  'typical_p',
+  'use_bfloat16',
   'use_cache',
 ]);
 
@@ -249,7 +289,7 @@ export class ReformerConfig implements ReformerConfigFields {
 
   /** `config.json` text: 2-space indent, sorted keys, trailing newline. */
   toJSONString(): string {
-    return JSON.stringify(this.toJSON(), null, 2) + '\n';
+    return `${JSON.stringify(this.toJSON(), null, 2)}\n`;
   }
 
   /** A new validated config with some fields changed (extra keys kept). */
@@ -317,10 +357,7 @@ export function checkCausalLM(config: ReformerConfig): void {
   for (const type of ['lsh', 'local'] as const) {
     const field = `${type}_num_chunks_after` as const;
     if (config.attn_layers.includes(type) && config[field] !== 0) {
-      throw new ConfigError(
-        field,
-        `is ${config[field]}, but a causal language model must not attend to later chunks; set ${field}: 0`,
-      );
+      throw new ConfigError(field, `is ${config[field]}, but a causal language model must not attend to later chunks; set ${field}: 0`);
     }
   }
 }
@@ -348,7 +385,8 @@ export function bucketCount(numBuckets: number | readonly number[]): number {
 // ------------------------------------------------------------------ validation
 
 function validate(input: ReformerConfigInput): Omit<ReformerConfigFields, never> {
-  const get = <K extends keyof typeof REFORMER_DEFAULTS>(k: K): unknown => (k in input && input[k] !== undefined ? input[k] : REFORMER_DEFAULTS[k]);
+  const get = <K extends keyof typeof REFORMER_DEFAULTS>(k: K): unknown =>
+    k in input && input[k] !== undefined ? input[k] : REFORMER_DEFAULTS[k];
 
   const f = {
     attention_head_size: posInt('attention_head_size', get('attention_head_size')),
@@ -459,7 +497,10 @@ function checkExtraValue(key: string, value: unknown): void {
     const [v, depth] = stack.pop()!;
     if (v === null || typeof v !== 'object') continue;
     if (depth > MAX_EXTRA_DEPTH) {
-      throw new ConfigError(key, `nests objects/arrays more than ${MAX_EXTRA_DEPTH} levels deep; config.json values must be shallow JSON data`);
+      throw new ConfigError(
+        key,
+        `nests objects/arrays more than ${MAX_EXTRA_DEPTH} levels deep; config.json values must be shallow JSON data`,
+      );
     }
     for (const x of Object.values(v as object)) stack.push([x, depth + 1]);
   }
@@ -492,13 +533,15 @@ function notAboveInt32(field: string, x: number, v: unknown): number {
 
 function posInt(field: string, v: unknown): number {
   const x = number(field, v);
-  if (!Number.isInteger(x) || x < 1) throw new ConfigError(field, `must be a positive integer, got ${describe(v)}; e.g. ${Math.max(1, Math.round(Math.abs(x)))}`);
+  if (!Number.isInteger(x) || x < 1)
+    throw new ConfigError(field, `must be a positive integer, got ${describe(v)}; e.g. ${Math.max(1, Math.round(Math.abs(x)))}`);
   return notAboveInt32(field, x, v);
 }
 
 function nonNegInt(field: string, v: unknown): number {
   const x = number(field, v);
-  if (!Number.isInteger(x) || x < 0) throw new ConfigError(field, `must be a non-negative integer, got ${describe(v)}; e.g. ${Math.max(0, Math.round(Math.abs(x)))}`);
+  if (!Number.isInteger(x) || x < 0)
+    throw new ConfigError(field, `must be a non-negative integer, got ${describe(v)}; e.g. ${Math.max(0, Math.round(Math.abs(x)))}`);
   return notAboveInt32(field, x, v);
 }
 
@@ -537,8 +580,11 @@ function bool(field: string, v: unknown): boolean {
 }
 
 function intList(field: string, v: unknown): readonly number[] {
-  if (!Array.isArray(v) || v.length === 0) throw new ConfigError(field, `must be a non-empty list of positive integers, got ${describe(v)}`);
-  v.forEach((x, i) => posInt(`${field}[${i}]`, x));
+  if (!Array.isArray(v) || v.length === 0)
+    throw new ConfigError(field, `must be a non-empty list of positive integers, got ${describe(v)}`);
+  v.forEach((x, i) => {
+    posInt(`${field}[${i}]`, x);
+  });
   return Object.freeze([...(v as number[])]);
 }
 
@@ -573,11 +619,17 @@ function numBuckets(v: unknown): NumBuckets {
     return notAboveInt32('num_buckets', x, x);
   };
   if (Array.isArray(v)) {
-    if (v.length === 0) throw new ConfigError('num_buckets', 'is an empty list; give even factors such as [8, 8], an even integer, or null');
-    v.forEach((x, i) => checkOne(x, `factor ${i} `));
+    if (v.length === 0)
+      throw new ConfigError('num_buckets', 'is an empty list; give even factors such as [8, 8], an even integer, or null');
+    v.forEach((x, i) => {
+      checkOne(x, `factor ${i} `);
+    });
     const total = product(v as number[]);
     if (total > MAX_CONFIG_INT) {
-      throw new ConfigError('num_buckets', `factors [${v.join(', ')}] multiply to ${total} buckets, more than ${MAX_CONFIG_INT}; use fewer or smaller factors`);
+      throw new ConfigError(
+        'num_buckets',
+        `factors [${v.join(', ')}] multiply to ${total} buckets, more than ${MAX_CONFIG_INT}; use fewer or smaller factors`,
+      );
     }
     return Object.freeze([...(v as number[])]);
   }

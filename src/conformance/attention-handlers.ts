@@ -46,7 +46,7 @@ function lshCaps(cache: LshAttentionCache): Record<string, ArrayLike<number>> {
 
 /** The JSON's `effective_num_buckets` (what HF used) against our resolved value. */
 function numBucketsCheck(ctx: ConformanceContext, ours: NumBuckets | null): ConformanceCheck[] {
-  const want = ctx.json['effective_num_buckets'];
+  const want = ctx.json.effective_num_buckets;
   if (want === undefined || want === null) return [];
   const same = JSON.stringify(want) === JSON.stringify(ours);
   return [{ name: 'effective_num_buckets', passed: same, detail: `ours ${JSON.stringify(ours)}, HF ${JSON.stringify(want)}` }];
@@ -85,7 +85,7 @@ const localSelfAttention: ConformanceHandler = (ctx): ConformanceOutputs => {
 
 const reformerAttention: ConformanceHandler = (ctx): ConformanceOutputs => {
   const { x, batch, seqLen, mask } = inputs(ctx);
-  const layers = ctx.config['attn_layers'];
+  const layers = ctx.config.attn_layers;
   const kind = (Array.isArray(layers) ? layers[0] : undefined) as AttentionKind | undefined; // HF layer_id = 0
   if (kind !== 'lsh' && kind !== 'local') {
     throw new FormatError(`${ctx.name}: config.attn_layers[0] must be "lsh" or "local", got ${JSON.stringify(kind)}`);

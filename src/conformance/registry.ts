@@ -42,9 +42,7 @@ export class ConformanceRegistry {
       throw new UsageError(`conformance registry: handler for ${component} must be a function (ctx) => outputs`);
     }
     if (this.handlers.has(component) && !options.replace) {
-      throw new UsageError(
-        `conformance registry: ${component} already has a handler; pass { replace: true } to override it`,
-      );
+      throw new UsageError(`conformance registry: ${component} already has a handler; pass { replace: true } to override it`);
     }
     this.handlers.set(component, handler);
     return this;

@@ -38,27 +38,39 @@ export function runConformance(cases: readonly ConformanceCaseInput[], options: 
   const against: ConformanceReference =
     options.against === undefined || options.against === 'auto' ? (be.dtype === 'f64' ? 'ref64' : 'out') : options.against;
   const reports: CaseReport[] = [];
-  cases.forEach((input, index) => {
+  /** One case's report, or null when the filter leaves it out. */
+  const runOne = (input: ConformanceCaseInput, index: number): CaseReport | null => {
     const start = now();
-    const done = (r: Omit<CaseReport, 'milliseconds'>): void => {
-      reports.push({ ...r, milliseconds: now() - start });
-    };
+    const done = (r: Omit<CaseReport, 'milliseconds'>): CaseReport => ({ ...r, milliseconds: now() - start });
     let json: FixtureJson;
     try {
       json = parseJson(input.json);
     } catch (e) {
-      done({ name: input.name ?? `case ${index}`, component: '?', status: 'failed', reason: message(e), comparisons: [], worstScaledError: null });
-      return;
+      return done({
+        name: input.name ?? `case ${index}`,
+        component: '?',
+        status: 'failed',
+        reason: message(e),
+        comparisons: [],
+        worstScaledError: null,
+      });
     }
     const name = input.name ?? (typeof json.case === 'string' ? json.case : `case ${index}`);
     const component = typeof json.component === 'string' ? json.component : '?';
-    if (options.filter && !options.filter(name, component)) return;
-    const fail = (reason: string, comparisons: TensorComparison[] = []): void =>
+    if (options.filter && !options.filter(name, component)) return null;
+    const fail = (reason: string, comparisons: TensorComparison[] = []): CaseReport =>
       done({ name, component, status: 'failed', reason, comparisons, worstScaledError: worst(comparisons) });
     if (component === '?') return fail('the JSON has no "component" string');
     const handler = registry.get(component);
     if (!handler) {
-      return done({ name, component, status: 'skipped', reason: `no handler registered for component ${component}`, comparisons: [], worstScaledError: null });
+      return done({
+        name,
+        component,
+        status: 'skipped',
+        reason: `no handler registered for component ${component}`,
+        comparisons: [],
+        worstScaledError: null,
+      });
     }
     let tensors: SafetensorsFile;
     try {
@@ -80,8 +92,12 @@ export function runConformance(cases: readonly ConformanceCaseInput[], options: 
     const failedOnes = comparisons.filter((c) => !c.passed && !c.informational);
     if (comparisons.length === 0) return fail('the handler produced nothing that the fixture holds');
     if (failedOnes.length > 0) return fail(`${failedOnes.length} of ${comparisons.length} comparisons failed`, comparisons);
-    done({ name, component, status: 'passed', comparisons, worstScaledError: worst(comparisons) });
-  });
+    return done({ name, component, status: 'passed', comparisons, worstScaledError: worst(comparisons) });
+  };
+  for (const [index, input] of cases.entries()) {
+    const r = runOne(input, index);
+    if (r) reports.push(r);
+  }
   return {
     backend: be.name,
     against,
@@ -97,7 +113,9 @@ export function runConformance(cases: readonly ConformanceCaseInput[], options: 
  * error, and a final line `N passed, N failed, N skipped`.
  */
 export function formatConformanceReport(report: ConformanceReport): string {
-  const lines: string[] = [`conformance on ${report.backend}, against HF ${report.against === 'ref64' ? 'float64 (ref64:)' : 'fp32 (out:)'}`];
+  const lines: string[] = [
+    `conformance on ${report.backend}, against HF ${report.against === 'ref64' ? 'float64 (ref64:)' : 'fp32 (out:)'}`,
+  ];
   for (const c of report.cases) {
     const tag = c.status === 'passed' ? 'PASS' : c.status === 'failed' ? 'FAIL' : 'SKIP';
     const worstText = c.worstScaledError === null ? '' : `  worst scaled error ${fmt(c.worstScaledError)}`;
@@ -133,7 +151,8 @@ function fmt(x: number): string {
 
 function worst(comparisons: readonly TensorComparison[]): number | null {
   let w: number | null = null;
-  for (const c of comparisons) if (c.kind === 'float' && c.scaledError !== undefined && !c.informational) w = Math.max(w ?? 0, c.scaledError);
+  for (const c of comparisons)
+    if (c.kind === 'float' && c.scaledError !== undefined && !c.informational) w = Math.max(w ?? 0, c.scaledError);
   return w;
 }
 
@@ -144,7 +163,7 @@ function parseJson(src: ConformanceCaseInput['json']): FixtureJson {
   else obj = src;
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new FormatError('fixture JSON must be an object');
   const o = obj as Record<string, unknown>;
-  if (typeof o['config'] !== 'object' || o['config'] === null) throw new FormatError('fixture JSON has no "config" object');
+  if (typeof o.config !== 'object' || o.config === null) throw new FormatError('fixture JSON has no "config" object');
   return o as unknown as FixtureJson;
 }
 
@@ -196,7 +215,14 @@ function compareOutputs(
       continue;
     }
     if (!tensors.has(name)) {
-      result.push({ name, reference: name, kind: 'float', passed: false, required, detail: 'listed as checked but missing from the .safetensors' });
+      result.push({
+        name,
+        reference: name,
+        kind: 'float',
+        passed: false,
+        required,
+        detail: 'listed as checked but missing from the .safetensors',
+      });
       continue;
     }
     if (INT_DTYPES.has(tensors.entry(name).dtype)) result.push(compareInts(name, tensors.int32(name), ours, required));
@@ -215,7 +241,16 @@ function compareOutputs(
 
 function compareInts(name: string, want: Int32Array, got: ArrayLike<number>, required: boolean): TensorComparison {
   if (got.length !== want.length) {
-    return { name, reference: name, kind: 'int', passed: false, required, mismatches: want.length, total: want.length, detail: `length ${got.length}, expected ${want.length}` };
+    return {
+      name,
+      reference: name,
+      kind: 'int',
+      passed: false,
+      required,
+      mismatches: want.length,
+      total: want.length,
+      detail: `length ${got.length}, expected ${want.length}`,
+    };
   }
   let mismatches = 0;
   let first = -1;
@@ -237,9 +272,25 @@ function compareInts(name: string, want: Int32Array, got: ArrayLike<number>, req
   };
 }
 
-function compareFloats(name: string, reference: string, want: Float, got: ArrayLike<number>, rtol: number, required: boolean): TensorComparison {
+function compareFloats(
+  name: string,
+  reference: string,
+  want: Float,
+  got: ArrayLike<number>,
+  rtol: number,
+  required: boolean,
+): TensorComparison {
   if (got.length !== want.length) {
-    return { name, reference, kind: 'float', passed: false, required, scaledError: Infinity, rtol, detail: `length ${got.length}, expected ${want.length}` };
+    return {
+      name,
+      reference,
+      kind: 'float',
+      passed: false,
+      required,
+      scaledError: Infinity,
+      rtol,
+      detail: `length ${got.length}, expected ${want.length}`,
+    };
   }
   let maxAbs = 0;
   let maxErr = 0;

@@ -124,7 +124,9 @@ export function loadParameters(params: Parameters, file: SafetensorsFile, strict
     }
     const shape = file.entry(source).shape;
     if (shape.length !== e.shape.length || shape.some((d, i) => d !== e.shape[i])) {
-      throw new FormatError(`parameter "${e.name}" has shape [${shape.join(', ')}], the model expects [${e.shape.join(', ')}]; the checkpoint and config.json disagree`);
+      throw new FormatError(
+        `parameter "${e.name}" has shape [${shape.join(', ')}], the model expects [${e.shape.join(', ')}]; the checkpoint and config.json disagree`,
+      );
     }
     const data = read(source);
     const bad = firstNonFinite(data);
@@ -142,7 +144,9 @@ export function loadParameters(params: Parameters, file: SafetensorsFile, strict
     const a = file.float32(TIED_BIAS);
     const b = file.float32(TIED_BIAS_ALIAS);
     if (a.length !== b.length || a.some((v, i) => v !== b[i])) {
-      throw new FormatError(`checkpoint: ${TIED_BIAS} and ${TIED_BIAS_ALIAS} differ, but they are one tied parameter in HF; keep one of them`);
+      throw new FormatError(
+        `checkpoint: ${TIED_BIAS} and ${TIED_BIAS_ALIAS} differ, but they are one tied parameter in HF; keep one of them`,
+      );
     }
   }
   if (strict) {

@@ -16,7 +16,7 @@ import { axialPositionForward, checkAxialPositions, checkPlainPositions, plainPo
 import { feedForwardForward, type FeedForwardSpec, type FeedForwardWeights } from '../nn/feed-forward.js';
 import { Rng } from '../util/rng.js';
 import { ReformerModelWithLMHead } from './lm-model.js';
-import { Parameters } from './parameters.js';
+import type { Parameters } from './parameters.js';
 import { ReformerModel } from './reformer-model.js';
 import { reversibleForward, type SublayerCall } from './reversible.js';
 import { AttentionSublayer, FeedForwardSublayer } from './sublayers.js';
@@ -89,7 +89,7 @@ const chunkFeedForward: ConformanceHandler = (ctx) => {
   const [B, L, D] = dims(ctx, 'in:hidden_states', 3) as [number, number, number];
   const x = ctx.floats('in:hidden_states');
   const w = ffWeights((n) => ctx.floats(n), '');
-  const chunked = Number(ctx.json['chunk_size_feed_forward_chunked'] ?? 0);
+  const chunked = Number(ctx.json.chunk_size_feed_forward_chunked ?? 0);
   const run = (chunk: number): Float => {
     const out = be.floats(B * L * D);
     feedForwardForward(be, ffSpec(config, chunk), w, x, B * L, out, null, false);
@@ -148,9 +148,16 @@ const reformerLayer: ConformanceHandler = (ctx) => {
   const [B, L, D] = dims(ctx, 'in:hidden_states', 3) as [number, number, number];
   const kind = config.attn_layers[0]!;
   const get = (n: string): Float => ctx.floats(n);
-  const attnNames = ['layer_norm.weight', 'layer_norm.bias', ...(kind === 'lsh' ? ['query_key', 'value'] : ['query', 'key', 'value']).map((w) => `self_attention.${w}.weight`), 'output.dense.weight'];
+  const attnNames = [
+    'layer_norm.weight',
+    'layer_norm.bias',
+    ...(kind === 'lsh' ? ['query_key', 'value'] : ['query', 'key', 'value']).map((w) => `self_attention.${w}.weight`),
+    'output.dense.weight',
+  ];
   const attnWeights = Object.fromEntries(attnNames.map((n) => [n, get(`attention.${n}`)])) as unknown as AttentionBlockWeights;
-  const attnGrads = Object.fromEntries(attnNames.map((n) => [n, be.floats(ctx.floats(`attention.${n}`).length)])) as unknown as AttentionBlockWeights;
+  const attnGrads = Object.fromEntries(
+    attnNames.map((n) => [n, be.floats(ctx.floats(`attention.${n}`).length)]),
+  ) as unknown as AttentionBlockWeights;
   const ffW = ffWeights(get, 'feed_forward.');
   const ffG = ffWeights((n) => be.floats(get(n).length), 'feed_forward.');
   const f = new AttentionSublayer(be, { ...config } as unknown as AttentionConfig, kind, 0, attnWeights, attnGrads, 0, false);
@@ -187,7 +194,14 @@ const reformerModel: ConformanceHandler = (ctx): ConformanceOutputs => {
   tensors['cap:eval.embedding_output'] = ev.embedding;
   Object.assign(tensors, bucketCaptures('eval', ev.buckets));
   if (ctx.has('out:train.last_hidden_state')) {
-    const tr = model.forward({ inputIds, batch: B, seqLen: L, attentionMask, training: true, rotations: rotationsOf(ctx, config, 'train') });
+    const tr = model.forward({
+      inputIds,
+      batch: B,
+      seqLen: L,
+      attentionMask,
+      training: true,
+      rotations: rotationsOf(ctx, config, 'train'),
+    });
     tensors['out:train.last_hidden_state'] = tr.output;
     Object.assign(tensors, bucketCaptures('train', tr.buckets));
     if (ctx.has('in:probe')) {
@@ -232,10 +246,14 @@ const reformerModelWithLMHead: ConformanceHandler = (ctx): ConformanceOutputs =>
     Object.assign(tensors, gradTensors(model.parameters));
   }
   const checks = [];
-  if (ctx.json['effective_num_buckets'] !== undefined) {
+  if (ctx.json.effective_num_buckets !== undefined) {
     const ours = model.resolvedConfig().num_buckets;
-    const want = ctx.json['effective_num_buckets'];
-    checks.push({ name: 'effective_num_buckets', passed: JSON.stringify(ours) === JSON.stringify(want), detail: `ours ${JSON.stringify(ours)}, HF ${JSON.stringify(want)}` });
+    const want = ctx.json.effective_num_buckets;
+    checks.push({
+      name: 'effective_num_buckets',
+      passed: JSON.stringify(ours) === JSON.stringify(want),
+      detail: `ours ${JSON.stringify(ours)}, HF ${JSON.stringify(want)}`,
+    });
   }
   return { tensors, checks };
 };
@@ -261,4 +279,3 @@ export const MODEL_CONFORMANCE_CASES: readonly string[] = Object.freeze([
   'model_lm_eval_autopad',
   'model_encoder_lsh_local',
 ]);
-

@@ -45,7 +45,11 @@ export interface LmTrainResult extends LossResult {
 export function lmParamSpecs(config: ReformerConfig): ParamSpec[] {
   return [
     ...reformerParamSpecs(config, 'reformer.'),
-    { name: 'lm_head.decoder.weight', shape: [config.vocab_size, 2 * config.hidden_size], init: { kind: 'normal', std: config.initializer_range } },
+    {
+      name: 'lm_head.decoder.weight',
+      shape: [config.vocab_size, 2 * config.hidden_size],
+      init: { kind: 'normal', std: config.initializer_range },
+    },
     { name: 'lm_head.bias', shape: [config.vocab_size], init: { kind: 'zeros' } },
   ];
 }
@@ -116,7 +120,11 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
     // the head consumes the encoder output block by block and hands back dL/dh (never [rows, 2D] or [rows, V] at once)
     const { dEmbedding } = this.reformer.trainRows(input, (r0, n, h, dh) => {
       if (logits) lmHeadForward(be, head.w, h, n, D2, V, chunk, logits.subarray(r0 * V, (r0 + n) * V));
-      sum += lmHeadLossRows(be, head.w, h, r0, n, batch.seqLen, D2, V, labels, tokens, chunk, { weight: head.g.weight, bias: head.g.bias, dh: dh! });
+      sum += lmHeadLossRows(be, head.w, h, r0, n, batch.seqLen, D2, V, labels, tokens, chunk, {
+        weight: head.g.weight,
+        bias: head.g.bias,
+        dh: dh!,
+      });
     });
     return { loss: tokens === 0 ? 0 : sum / tokens, tokens, dEmbedding, logits };
   }
@@ -135,7 +143,20 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
     const tokens = countTargets(labels, batch.batch, batch.seqLen);
     let sum = 0;
     this.reformer.forwardRows(input, (r0, n, h) => {
-      sum += lmHeadLossRows(this.backend, head.w, h, r0, n, batch.seqLen, D2, this.vocabSize, labels, tokens, this.config.chunk_size_lm_head, null);
+      sum += lmHeadLossRows(
+        this.backend,
+        head.w,
+        h,
+        r0,
+        n,
+        batch.seqLen,
+        D2,
+        this.vocabSize,
+        labels,
+        tokens,
+        this.config.chunk_size_lm_head,
+        null,
+      );
     });
     return { loss: tokens === 0 ? 0 : sum / tokens, tokens };
   }
@@ -148,7 +169,16 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
     const logits = this.backend.floats(batch.batch * batch.seqLen * V);
     const head = this.headWeights();
     this.reformer.forwardRows(input, (r0, n, h) => {
-      lmHeadForward(this.backend, head.w, h, n, 2 * this.config.hidden_size, V, this.config.chunk_size_lm_head, logits.subarray(r0 * V, (r0 + n) * V));
+      lmHeadForward(
+        this.backend,
+        head.w,
+        h,
+        n,
+        2 * this.config.hidden_size,
+        V,
+        this.config.chunk_size_lm_head,
+        logits.subarray(r0 * V, (r0 + n) * V),
+      );
     });
     return logits;
   }
@@ -158,7 +188,18 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
     const labels = this.labelsOf(batch);
     const enc = this.reformer.forward(this.encoderInput(batch, false, call));
     const head = this.headWeights();
-    const r = lmHeadLoss(this.backend, head.w, enc.output, batch.batch, batch.seqLen, 2 * this.config.hidden_size, this.vocabSize, labels, this.config.chunk_size_lm_head, null);
+    const r = lmHeadLoss(
+      this.backend,
+      head.w,
+      enc.output,
+      batch.batch,
+      batch.seqLen,
+      2 * this.config.hidden_size,
+      this.vocabSize,
+      labels,
+      this.config.chunk_size_lm_head,
+      null,
+    );
     return { logits: this.head(enc), encoder: enc, ...r };
   }
 
@@ -171,7 +212,11 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
    * The memory this call would need (model/memory.ts), for `batch` in `mode`, from the model's options
    * and the backend's thread count.
    */
-  memoryEstimate(batch: Pick<TokenBatch, 'batch' | 'seqLen' | 'attentionMask'>, mode: MemoryMode, options: { logits?: boolean; optimizer?: boolean } = {}): MemoryEstimate {
+  memoryEstimate(
+    batch: Pick<TokenBatch, 'batch' | 'seqLen' | 'attentionMask'>,
+    mode: MemoryMode,
+    options: { logits?: boolean; optimizer?: boolean } = {},
+  ): MemoryEstimate {
     return estimateMemory(this.config, {
       batch: batch.batch,
       seqLen: batch.seqLen,
@@ -190,13 +235,29 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
    * is allocated: ResourceError with the numbers and a way out (see `checkMemory`).
    */
   private checkMemory(batch: TokenBatch, mode: MemoryMode, logits: boolean): void {
-    checkBackendMemory(this.backend, this.config, { batch: batch.batch, seqLen: batch.seqLen, mode, reversible: this.options.reversible, padding: batch.attentionMask != null, logits });
+    checkBackendMemory(this.backend, this.config, {
+      batch: batch.batch,
+      seqLen: batch.seqLen,
+      mode,
+      reversible: this.options.reversible,
+      padding: batch.attentionMask != null,
+      logits,
+    });
   }
 
   private head(enc: EncoderOutput): Float {
     const rows = enc.batch * enc.seqLen;
     const logits = this.backend.floats(rows * this.vocabSize);
-    lmHeadForward(this.backend, this.headWeights().w, enc.output, rows, 2 * this.config.hidden_size, this.vocabSize, this.config.chunk_size_lm_head, logits);
+    lmHeadForward(
+      this.backend,
+      this.headWeights().w,
+      enc.output,
+      rows,
+      2 * this.config.hidden_size,
+      this.vocabSize,
+      this.config.chunk_size_lm_head,
+      logits,
+    );
     return logits;
   }
 

@@ -24,7 +24,15 @@
  * Browser-safe (no Node imports): the CLI and the benchmarks compare the result with the machine's
  * memory; the model compares it with `Backend.maxBufferBytes` (4 GiB for WASM).
  */
-import { ATTENTION_DEFAULTS, autoNumBuckets, bucketCount, localChunkSpec, lshChunkSpec, rotationHalfSize, type ChunkSpec } from '../attention/config.js';
+import {
+  ATTENTION_DEFAULTS,
+  autoNumBuckets,
+  bucketCount,
+  localChunkSpec,
+  lshChunkSpec,
+  rotationHalfSize,
+  type ChunkSpec,
+} from '../attention/config.js';
 import { LEAN_BLOCK_ROWS } from '../attention/lean.js';
 import type { Backend } from '../backend/backend.js';
 import type { ReformerConfig } from '../config/reformer-config.js';
@@ -380,7 +388,9 @@ function trainTally(t: Tally, m: Dims, reversible: boolean, materialize: boolean
       t.phase('backward', () => t.buf(B * seqLen * 2 * D)); // the caller's dOutput
     }
     t.bufs(2, n); // dY1, dY2
-    t.phase(m.V > 0 ? 'final LayerNorm and LM head with backward (streamed)' : 'final LayerNorm with backward (streamed)', () => outputTally(t, m, true));
+    t.phase(m.V > 0 ? 'final LayerNorm and LM head with backward (streamed)' : 'final LayerNorm with backward (streamed)', () =>
+      outputTally(t, m, true),
+    );
     if (reversible) t.buf(n); // branch output of the backward
     for (let l = cfg.attn_layers.length - 1; l >= 0; l--) {
       const type = cfg.attn_layers[l]!;
@@ -532,13 +542,17 @@ function attentionBackward(t: Tally, m: Dims, type: string): void {
 }
 
 function rotationHalf(m: Dims): number {
-  const nb = m.cfg.num_buckets ?? autoNumBuckets(m.L, lshChunkSpec(m.cfg).chunkLength, m.cfg.max_position_embeddings ?? ATTENTION_DEFAULTS.max_position_embeddings);
+  const nb =
+    m.cfg.num_buckets ??
+    autoNumBuckets(m.L, lshChunkSpec(m.cfg).chunkLength, m.cfg.max_position_embeddings ?? ATTENTION_DEFAULTS.max_position_embeddings);
   return rotationHalfSize(nb);
 }
 
 function bucketsPerRound(m: Dims): number {
   if (chunkAt(lshChunkSpec(m.cfg), m.L).short) return 1;
-  const nb = m.cfg.num_buckets ?? autoNumBuckets(m.L, lshChunkSpec(m.cfg).chunkLength, m.cfg.max_position_embeddings ?? ATTENTION_DEFAULTS.max_position_embeddings);
+  const nb =
+    m.cfg.num_buckets ??
+    autoNumBuckets(m.L, lshChunkSpec(m.cfg).chunkLength, m.cfg.max_position_embeddings ?? ATTENTION_DEFAULTS.max_position_embeddings);
   return bucketCount(nb) + (m.mask ? 1 : 0);
 }
 
@@ -573,10 +587,19 @@ function largestFitting(cfg: ReformerConfig, o: MemoryEstimateOptions, limit: nu
  * they allocate anything.
  * @throws ResourceError as `checkMemory`.
  */
-export function checkBackendMemory(backend: Pick<Backend, 'name' | 'maxBufferBytes' | 'threads'>, cfg: ReformerConfig, options: Omit<MemoryEstimateOptions, 'threads'>): void {
+export function checkBackendMemory(
+  backend: Pick<Backend, 'name' | 'maxBufferBytes' | 'threads'>,
+  cfg: ReformerConfig,
+  options: Omit<MemoryEstimateOptions, 'threads'>,
+): void {
   const limit = backend.maxBufferBytes;
   if (limit === undefined) return;
-  checkMemory(cfg, { ...options, threads: backend.threads ?? 1 }, limit, `the ${backend.name} backend's memory limit of one 32-bit WebAssembly memory`);
+  checkMemory(
+    cfg,
+    { ...options, threads: backend.threads ?? 1 },
+    limit,
+    `the ${backend.name} backend's memory limit of one 32-bit WebAssembly memory`,
+  );
 }
 
 /**
@@ -602,7 +625,8 @@ export function checkMemory(cfg: ReformerConfig, options: MemoryEstimateOptions,
     if (b > 0) ways.push(`a batch of at most ${b}`);
   }
   if (options.mode === 'train') {
-    if (options.reversible === false && estimateMemory(cfg, { ...options, reversible: true }).bytes <= limitBytes) ways.push('the reversible backward (options.reversible: true)');
+    if (options.reversible === false && estimateMemory(cfg, { ...options, reversible: true }).bytes <= limitBytes)
+      ways.push('the reversible backward (options.reversible: true)');
     const fwd = estimateMemory(cfg, { ...options, mode: 'forward' });
     if (fwd.bytes <= limitBytes) ways.push(`evaluation only (a forward needs ${formatBytes(fwd.bytes)})`);
   }

@@ -113,7 +113,9 @@ export class Parameters {
   set(name: string, shape: readonly number[], data: ArrayLike<number>): void {
     const e = this.entry(name);
     if (shape.length !== e.shape.length || shape.some((d, i) => d !== e.shape[i])) {
-      throw new FormatError(`parameter "${name}" has shape [${shape.join(', ')}], the model expects [${e.shape.join(', ')}]; the checkpoint and config.json disagree`);
+      throw new FormatError(
+        `parameter "${name}" has shape [${shape.join(', ')}], the model expects [${e.shape.join(', ')}]; the checkpoint and config.json disagree`,
+      );
     }
     this.param(name).set(data);
   }

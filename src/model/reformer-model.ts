@@ -49,7 +49,14 @@ import { Rng } from '../util/rng.js';
 import { checkBackendMemory, type MemoryMode } from './memory.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { requireReformerConfig, validateRotations, validateTokenBatch } from './validate-inputs.js';
-import { reversibleBackward, reversibleForward, reversibleInverse, type ReversibleBlock, type ReversibleRecord, type SublayerCall } from './reversible.js';
+import {
+  reversibleBackward,
+  reversibleForward,
+  reversibleInverse,
+  type ReversibleBlock,
+  type ReversibleRecord,
+  type SublayerCall,
+} from './reversible.js';
 import { AttentionSublayer, FeedForwardSublayer, type AttentionState } from './sublayers.js';
 
 /** One call of the encoder. */
@@ -147,7 +154,9 @@ export function outputBlockRows(config: Pick<ReformerConfig, 'vocab_size'>): num
 
 /** lcm and min of the chunk lengths in use (HF `_get_least_common_mult_chunk_len`, `_get_min_chunk_len`). */
 export function chunkLengthRule(config: ReformerConfig): { lcm: number; min: number } {
-  const lengths = [...new Set(config.attn_layers)].map((t) => (t === 'lsh' ? config.lsh_attn_chunk_length : config.local_attn_chunk_length));
+  const lengths = [...new Set(config.attn_layers)].map((t) =>
+    t === 'lsh' ? config.lsh_attn_chunk_length : config.local_attn_chunk_length,
+  );
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
   const lcm = lengths.reduce((a, b) => (a * b) / gcd(a, b));
   return { lcm, min: Math.min(...lengths) };
@@ -174,7 +183,11 @@ export function reformerParamSpecs(config: ReformerConfig, prefix = ''): ParamSp
       });
     });
   } else {
-    specs.push({ name: `${prefix}embeddings.position_embeddings.embedding.weight`, shape: [config.max_position_embeddings, D], init: normal });
+    specs.push({
+      name: `${prefix}embeddings.position_embeddings.embedding.weight`,
+      shape: [config.max_position_embeddings, D],
+      init: normal,
+    });
   }
   config.attn_layers.forEach((type, i) => {
     const p = `${prefix}encoder.layers.${i}.`;
@@ -287,7 +300,12 @@ export class ReformerModel {
         this.options.paperExactAttention,
         type === 'lsh' ? config.lsh_attention_probs_dropout_prob : config.local_attention_probs_dropout_prob,
       );
-      const ff = new FeedForwardSublayer(backend, ffSpec, ffViews((n) => P.param(n)), ffViews((n) => P.grad(n)));
+      const ff = new FeedForwardSublayer(
+        backend,
+        ffSpec,
+        ffViews((n) => P.param(n)),
+        ffViews((n) => P.grad(n)),
+      );
       this.attention.push(attn);
       this.blocks.push({ f: attn, g: ff });
     });
@@ -341,8 +359,13 @@ export class ReformerModel {
    * freed on return. `captureBuckets` (default false) returns each LSH layer's buckets.
    * @throws as `forward`.
    */
-  forwardRows(input: EncoderInput, sink: OutputSink, options: { captureBuckets?: boolean } = {}): { batch: number; seqLen: number; paddedLen: number; buckets: Array<Int32Array | null> } {
-    if (input.training) throw new UsageError('ReformerModel.forwardRows: evaluation only (training: false); train with trainRows or forward + backward');
+  forwardRows(
+    input: EncoderInput,
+    sink: OutputSink,
+    options: { captureBuckets?: boolean } = {},
+  ): { batch: number; seqLen: number; paddedLen: number; buckets: Array<Int32Array | null> } {
+    if (input.training)
+      throw new UsageError('ReformerModel.forwardRows: evaluation only (training: false); train with trainRows or forward + backward');
     return this.backend.scope(() => {
       const run = this.encode(input, this.prepare(input, false), { keepEmbedding: false, captureBuckets: options.captureBuckets ?? false });
       this.outputRows(run, sink, null);
@@ -384,12 +407,21 @@ export class ReformerModel {
   backward(fwd: EncoderOutput, dOutput: Float): Float {
     const be = this.backend;
     const tape = fwd.tape;
-    if (!tape) throw new UsageError('ReformerModel.backward: the forward was not in training mode (input.training: true); eval forwards keep nothing to differentiate');
-    if (tape.consumed) throw new UsageError('ReformerModel.backward: this forward was already back-propagated (the reversible backward consumes its outputs); run a new forward');
+    if (!tape)
+      throw new UsageError(
+        'ReformerModel.backward: the forward was not in training mode (input.training: true); eval forwards keep nothing to differentiate',
+      );
+    if (tape.consumed)
+      throw new UsageError(
+        'ReformerModel.backward: this forward was already back-propagated (the reversible backward consumes its outputs); run a new forward',
+      );
     const run = tape.run;
     const D2 = 2 * this.config.hidden_size;
     const n = run.record.n;
-    if (dOutput.length !== 2 * n) throw new ShapeError(`ReformerModel.backward: dOutput must have [batch, seqLen, 2·hidden] = ${2 * n} elements, got ${dOutput.length}`);
+    if (dOutput.length !== 2 * n)
+      throw new ShapeError(
+        `ReformerModel.backward: dOutput must have [batch, seqLen, 2·hidden] = ${2 * n} elements, got ${dOutput.length}`,
+      );
     tape.consumed = true;
     const dEmb = be.floats(n);
     be.scope(() => {
@@ -448,9 +480,11 @@ export class ReformerModel {
     checkTokenIds(input.inputIds, B * L, cfg.vocab_size);
     const mask0 = input.attentionMask ?? null;
     if (mask0) {
-      if (mask0.length !== B * L) throw new ShapeError(`ReformerModel: attention_mask must have ${B * L} elements ([batch, seqLen]), got ${mask0.length}`);
+      if (mask0.length !== B * L)
+        throw new ShapeError(`ReformerModel: attention_mask must have ${B * L} elements ([batch, seqLen]), got ${mask0.length}`);
       for (let i = 0; i < mask0.length; i++) {
-        if (mask0[i] !== 0 && mask0[i] !== 1) throw new ShapeError(`ReformerModel: attention_mask[${i}] = ${mask0[i]}; use 1 for real tokens and 0 for padding`);
+        if (mask0[i] !== 0 && mask0[i] !== 1)
+          throw new ShapeError(`ReformerModel: attention_mask[${i}] = ${mask0[i]}; use 1 for real tokens and 0 for padding`);
       }
     }
     if (input.numHashes != null && (!Number.isInteger(input.numHashes) || input.numHashes < 1)) {
@@ -478,7 +512,10 @@ export class ReformerModel {
         );
       }
       if (cfg.pad_token_id === null) {
-        throw new ConfigError('pad_token_id', `is null, but a sequence of length ${L} must be padded to ${Lp}; set pad_token_id or pass a length that is a multiple of ${lcm}`);
+        throw new ConfigError(
+          'pad_token_id',
+          `is null, but a sequence of length ${L} must be padded to ${Lp}; set pad_token_id or pass a length that is a multiple of ${lcm}`,
+        );
       }
       ids = new Int32Array(B * Lp).fill(cfg.pad_token_id);
       mask = new Int32Array(B * Lp); // zeros on the padding
@@ -600,7 +637,17 @@ export class ReformerModel {
             // concat[i] = [Y1[pr + i], Y2[pr + i]]   [n, 2D]
             const concat = be.floats(n * D2);
             be.gatherRows({ rows: n, cols: D, index: idx, src: record.y1, srcOffset: pr * D, ldSrc: D, dst: concat, ldDst: D2 });
-            be.gatherRows({ rows: n, cols: D, index: idx, src: record.y2, srcOffset: pr * D, ldSrc: D, dst: concat, dstOffset: D, ldDst: D2 });
+            be.gatherRows({
+              rows: n,
+              cols: D,
+              index: idx,
+              src: record.y2,
+              srcOffset: pr * D,
+              ldSrc: D,
+              dst: concat,
+              dstOffset: D,
+              ldDst: D2,
+            });
             const h = be.floats(n * D2);
             const ln = layerNormForward(be, concat, n, D2, gamma, beta, cfg.layer_norm_eps, h);
             if (seed !== null) applyDropout(h, n, D2, drop, seed, pr);
@@ -611,10 +658,31 @@ export class ReformerModel {
             if (seed !== null) applyDropout(dh, n, D2, drop, seed, pr);
             // normed = LayerNorm_final(concat)
             const dConcat = be.floats(n * D2);
-            layerNormBackward(be, concat, n, D2, gamma, ln, dh, dConcat, P.grad(`${this.prefix}encoder.layer_norm.weight`), P.grad(`${this.prefix}encoder.layer_norm.bias`));
+            layerNormBackward(
+              be,
+              concat,
+              n,
+              D2,
+              gamma,
+              ln,
+              dh,
+              dConcat,
+              P.grad(`${this.prefix}encoder.layer_norm.weight`),
+              P.grad(`${this.prefix}encoder.layer_norm.bias`),
+            );
             // concat = [Y1, Y2]
             be.gatherRows({ rows: n, cols: D, index: idx, src: dConcat, ldSrc: D2, dst: grad.dy1, dstOffset: pr * D, ldDst: D });
-            be.gatherRows({ rows: n, cols: D, index: idx, src: dConcat, srcOffset: D, ldSrc: D2, dst: grad.dy2, dstOffset: pr * D, ldDst: D });
+            be.gatherRows({
+              rows: n,
+              cols: D,
+              index: idx,
+              src: dConcat,
+              srcOffset: D,
+              ldSrc: D2,
+              dst: grad.dy2,
+              dstOffset: pr * D,
+              ldDst: D,
+            });
           });
         }
       }
@@ -662,9 +730,24 @@ export class ReformerModel {
     const P = this.parameters;
     if (this.config.axial_pos_embds) {
       const dropout: AxialDropout | null = seed !== null ? { p, seed, batch: B, seqLen: Lp } : null;
-      axialPositionForward(be, this.axialSpec(), this.axialTables((nm) => P.param(nm)), positions, rows, out, dropout);
+      axialPositionForward(
+        be,
+        this.axialSpec(),
+        this.axialTables((nm) => P.param(nm)),
+        positions,
+        rows,
+        out,
+        dropout,
+      );
     } else {
-      plainPositionForward(be, P.param(`${this.prefix}embeddings.position_embeddings.embedding.weight`), this.config.hidden_size, positions, rows, out);
+      plainPositionForward(
+        be,
+        P.param(`${this.prefix}embeddings.position_embeddings.embedding.weight`),
+        this.config.hidden_size,
+        positions,
+        rows,
+        out,
+      );
       if (seed !== null) applyDropout(out, rows, this.config.hidden_size, p, seed); // HF PositionEmbeddings dropout
     }
   }
@@ -674,7 +757,15 @@ export class ReformerModel {
     const P = this.parameters;
     if (this.config.axial_pos_embds) {
       const dropout: AxialDropout | null = seed !== null ? { p, seed, batch: B, seqLen: Lp } : null;
-      axialPositionBackward(be, this.axialSpec(), this.axialTables((nm) => P.grad(nm)), positions, rows, dOut, dropout);
+      axialPositionBackward(
+        be,
+        this.axialSpec(),
+        this.axialTables((nm) => P.grad(nm)),
+        positions,
+        rows,
+        dOut,
+        dropout,
+      );
     } else {
       const D = this.config.hidden_size;
       be.scope(() => {

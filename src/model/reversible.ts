@@ -166,9 +166,16 @@ export function reversibleForward(
  * inputs). Parameter gradients accumulate through the sub-layers.
  * In reversible mode the record's y1, y2 are overwritten with the rebuilt first-layer inputs.
  */
-export function reversibleBackward(be: Backend, blocks: readonly ReversibleBlock[], record: ReversibleRecord, dy1: Float, dy2: Float): void {
+export function reversibleBackward(
+  be: Backend,
+  blocks: readonly ReversibleBlock[],
+  record: ReversibleRecord,
+  dy1: Float,
+  dy2: Float,
+): void {
   const { n, call, states, caches } = record;
-  if (record.mode === 'inference') throw new UsageError('reversibleBackward: an inference forward keeps nothing to differentiate; run the forward in training mode');
+  if (record.mode === 'inference')
+    throw new UsageError('reversibleBackward: an inference forward keeps nothing to differentiate; run the forward in training mode');
   if (caches) {
     // store mode: ordinary back-propagation with the kept caches
     for (let l = blocks.length - 1; l >= 0; l--) {

@@ -15,7 +15,16 @@ import type { AttentionConfig, NumBuckets } from '../attention/config.js';
 import type { AttnLayerType } from '../config/reformer-config.js';
 import { applyDropout } from '../nn/dropout.js';
 import { attentionBlockAddForward } from '../attention/lean.js';
-import { feedForwardAddForward, feedForwardBackward, feedForwardForward, feedForwardReverseBackward, type FeedForwardCache, type FeedForwardSeeds, type FeedForwardSpec, type FeedForwardWeights } from '../nn/feed-forward.js';
+import {
+  feedForwardAddForward,
+  feedForwardBackward,
+  feedForwardForward,
+  feedForwardReverseBackward,
+  type FeedForwardCache,
+  type FeedForwardSeeds,
+  type FeedForwardSpec,
+  type FeedForwardWeights,
+} from '../nn/feed-forward.js';
 import type { Sublayer, SublayerCall } from './reversible.js';
 
 /** Random state of one feed-forward call. */
@@ -106,7 +115,13 @@ export class AttentionSublayer implements Sublayer {
     return this.kind === 'lsh' ? (this.attnConfig.num_buckets ?? null) : null;
   }
 
-  forward(x: Float, out: Float, call: SublayerCall, replay: unknown, keep: boolean): { state: AttentionState; cache: AttentionSublayerCache | null } {
+  forward(
+    x: Float,
+    out: Float,
+    call: SublayerCall,
+    replay: unknown,
+    keep: boolean,
+  ): { state: AttentionState; cache: AttentionSublayerCache | null } {
     const be = this.be;
     const rows = call.batch * call.seqLen;
     const D = this.attnConfig.hidden_size;

@@ -15,7 +15,8 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   if (Array.isArray(v)) return `a plain Array of ${v.length}`;
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as unknown as ArrayLike<unknown>).length ?? (v as DataView).byteLength}`;
+  if (ArrayBuffer.isView(v))
+    return `a ${v.constructor.name} of ${(v as unknown as ArrayLike<unknown>).length ?? (v as DataView).byteLength}`;
   if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'no prototype'})`;
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   return `${typeof v} ${String(v)}`;
@@ -49,10 +50,14 @@ function int32Tensor(where: string, name: string, v: unknown, n: number, shape: 
     throw new ShapeError(`${where}: ${name} is required: an Int32Array of shape ${shape} = ${n} elements`);
   }
   if (!(v instanceof Int32Array)) {
-    throw new ShapeError(`${where}: ${name} must be an Int32Array of shape ${shape} = ${n} elements, got ${describe(v)}; convert it with Int32Array.from(...)`);
+    throw new ShapeError(
+      `${where}: ${name} must be an Int32Array of shape ${shape} = ${n} elements, got ${describe(v)}; convert it with Int32Array.from(...)`,
+    );
   }
   if (v.length !== n) {
-    throw new ShapeError(`${where}: ${name} must have shape ${shape} = ${n} elements, got ${v.length}; batch and seqLen must describe the arrays`);
+    throw new ShapeError(
+      `${where}: ${name} must have shape ${shape} = ${n} elements, got ${v.length}; batch and seqLen must describe the arrays`,
+    );
   }
 }
 
@@ -64,14 +69,18 @@ function int32Tensor(where: string, name: string, v: unknown, n: number, shape: 
  */
 export function validateTokenBatch(batch: unknown, where = 'ReformerModel'): void {
   if (batch === null || typeof batch !== 'object' || Array.isArray(batch)) {
-    throw new ShapeError(`${where}: expected a batch {inputIds: Int32Array, batch, seqLen, attentionMask?, labels?}, got ${describe(batch)}`);
+    throw new ShapeError(
+      `${where}: expected a batch {inputIds: Int32Array, batch, seqLen, attentionMask?, labels?}, got ${describe(batch)}`,
+    );
   }
   const b = batch as Record<string, unknown>;
   const B = positiveInt(where, 'batch', b.batch);
   const L = positiveInt(where, 'seqLen', b.seqLen);
   const n = B * L;
   if (!Number.isSafeInteger(n) || n > 0x7fffffff) {
-    throw new ShapeError(`${where}: batch·seqLen = ${B}·${L} exceeds the 2147483647 token positions an Int32Array can hold; split the batch`);
+    throw new ShapeError(
+      `${where}: batch·seqLen = ${B}·${L} exceeds the 2147483647 token positions an Int32Array can hold; split the batch`,
+    );
   }
   const shape = `[batch, seqLen] = [${B}, ${L}]`;
   int32Tensor(where, 'input_ids (inputIds)', b.inputIds, n, shape, false);
@@ -93,7 +102,9 @@ export function validateRotations(rotations: unknown, where = 'ReformerModel'): 
   rotations.forEach((r: unknown, layer) => {
     if (r === null || r === undefined) return;
     if (!(r instanceof Float32Array) && !(r instanceof Float64Array)) {
-      throw new ShapeError(`${where}: rotations[${layer}] must be a Float32Array or Float64Array (or null to draw them), got ${describe(r)}`);
+      throw new ShapeError(
+        `${where}: rotations[${layer}] must be a Float32Array or Float64Array (or null to draw them), got ${describe(r)}`,
+      );
     }
     checkFinite(`${where}: rotations[${layer}]`, r);
   });

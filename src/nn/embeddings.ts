@@ -85,7 +85,11 @@ function axialDigits(spec: AxialSpec, k: number, positions: Int32Array, rows: nu
  * axis the transposed table is [B, D, n0] and the channels are (batch, embedding column).
  * Returns the key count and a function of (row, position, channel).
  */
-export function axialDropoutKey(spec: AxialSpec, batch: number, seqLen: number): { count: number; key: (row: number, pos: number, channel: number) => number } {
+export function axialDropoutKey(
+  spec: AxialSpec,
+  batch: number,
+  seqLen: number,
+): { count: number; key: (row: number, pos: number, channel: number) => number } {
   const hidden = spec.dims.reduce((a, b) => a + b, 0);
   if (spec.shape.length === 1) {
     return { count: batch * hidden, key: (row, _pos, c) => Math.floor(row / seqLen) * hidden + c };
@@ -127,7 +131,16 @@ export function axialPositionForward(
     for (let k = 0; k < spec.shape.length; k++) {
       axialDigits(spec, k, positions, rows, index);
       // out[r, off_k : off_k + d_k] = W_k[digit_k(pos[r])]
-      be.gatherRows({ rows, cols: spec.dims[k]!, index, src: tables[k]!, ldSrc: spec.dims[k]!, dst: out, dstOffset: offset, ldDst: hidden });
+      be.gatherRows({
+        rows,
+        cols: spec.dims[k]!,
+        index,
+        src: tables[k]!,
+        ldSrc: spec.dims[k]!,
+        dst: out,
+        dstOffset: offset,
+        ldDst: hidden,
+      });
       offset += spec.dims[k]!;
     }
   });
@@ -156,7 +169,16 @@ export function axialPositionBackward(
     let offset = 0;
     for (let k = 0; k < spec.shape.length; k++) {
       axialDigits(spec, k, positions, rows, index);
-      be.scatterAddRows({ rows, cols: spec.dims[k]!, index, src: g, srcOffset: offset, ldSrc: hidden, dst: dTables[k]!, ldDst: spec.dims[k]! });
+      be.scatterAddRows({
+        rows,
+        cols: spec.dims[k]!,
+        index,
+        src: g,
+        srcOffset: offset,
+        ldSrc: hidden,
+        dst: dTables[k]!,
+        ldDst: spec.dims[k]!,
+      });
       offset += spec.dims[k]!;
     }
   });

@@ -76,7 +76,16 @@ export function chunkRanges(rows: number, chunkSize: number): Array<[number, num
 }
 
 /** Forward of rows [r0, r0 + n) into `out` (a view of those rows); returns the chunk's activations. */
-function forwardChunk(be: Backend, spec: FeedForwardSpec, w: FeedForwardWeights, x: Float, r0: number, n: number, seeds: FeedForwardSeeds, out: Float): ChunkActivations {
+function forwardChunk(
+  be: Backend,
+  spec: FeedForwardSpec,
+  w: FeedForwardWeights,
+  x: Float,
+  r0: number,
+  n: number,
+  seeds: FeedForwardSeeds,
+  out: Float,
+): ChunkActivations {
   const { hidden: D, inner: F } = spec;
   const xc = x.subarray(r0 * D, (r0 + n) * D);
   const ln = be.floats(n * D);
@@ -170,7 +179,15 @@ export const FF_LEAN_BLOCK_ROWS = 4096;
  * `feedForwardForward` followed by `add`, so the result is bit-identical on the reference backend.
  * @param seeds dropout seeds (training) or null (eval). x must not alias y.
  */
-export function feedForwardAddForward(be: Backend, spec: FeedForwardSpec, w: FeedForwardWeights, x: Float, rows: number, y: Float, seeds: FeedForwardSeeds = null): void {
+export function feedForwardAddForward(
+  be: Backend,
+  spec: FeedForwardSpec,
+  w: FeedForwardWeights,
+  x: Float,
+  rows: number,
+  y: Float,
+  seeds: FeedForwardSeeds = null,
+): void {
   const { hidden: D } = spec;
   const block = spec.chunkSize > 0 ? spec.chunkSize : FF_LEAN_BLOCK_ROWS;
   be.scope(() => {
@@ -217,7 +234,18 @@ function backwardChunk(
     const dln = be.floats(n * D);
     linearBackward(be, acts.ln, n, D, w.w1, F, dh, dln, g.w1, g.b1);
     // ln = LayerNorm_f(x)  ⇒  dx += ..., dγ, dβ
-    layerNormBackward(be, x.subarray(r0 * D, (r0 + n) * D), n, D, w.lnWeight, acts.lnStats, dln, dx.subarray(r0 * D, (r0 + n) * D), g.lnWeight, g.lnBias);
+    layerNormBackward(
+      be,
+      x.subarray(r0 * D, (r0 + n) * D),
+      n,
+      D,
+      w.lnWeight,
+      acts.lnStats,
+      dln,
+      dx.subarray(r0 * D, (r0 + n) * D),
+      g.lnWeight,
+      g.lnBias,
+    );
   });
 }
 

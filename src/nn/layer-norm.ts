@@ -13,7 +13,16 @@ export interface LayerNormCache {
 }
 
 /** y[rows, cols] = LayerNorm(x[rows, cols]); allocates the statistics (caller's scope decides their life). */
-export function layerNormForward(be: Backend, x: Float, rows: number, cols: number, gamma: Float, beta: Float, eps: number, y: Float): LayerNormCache {
+export function layerNormForward(
+  be: Backend,
+  x: Float,
+  rows: number,
+  cols: number,
+  gamma: Float,
+  beta: Float,
+  eps: number,
+  y: Float,
+): LayerNormCache {
   const mean = be.floats(rows);
   const rstd = be.floats(rows);
   be.layerNormForward({ rows, cols, x, gamma, beta, eps, y, mean, rstd });

@@ -21,7 +21,19 @@ export function linearForward(
   y: Float,
   accumulate = false,
 ): void {
-  be.gemm({ m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, b: w, ldb: inFeatures, transB: true, c: y, ldc: outFeatures, accumulate });
+  be.gemm({
+    m: rows,
+    n: outFeatures,
+    k: inFeatures,
+    a: x,
+    lda: inFeatures,
+    b: w,
+    ldb: inFeatures,
+    transB: true,
+    c: y,
+    ldc: outFeatures,
+    accumulate,
+  });
   if (bias) be.addRowVector(y, bias, rows, outFeatures);
 }
 
@@ -43,7 +55,19 @@ export function linearBackward(
   dw: Float,
   db: Float | null,
 ): void {
-  if (dx) be.gemm({ m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, b: w, ldb: inFeatures, c: dx, ldc: inFeatures, accumulate: true });
+  if (dx)
+    be.gemm({
+      m: rows,
+      n: inFeatures,
+      k: outFeatures,
+      a: dy,
+      lda: outFeatures,
+      b: w,
+      ldb: inFeatures,
+      c: dx,
+      ldc: inFeatures,
+      accumulate: true,
+    });
   be.gemm({
     m: outFeatures,
     n: inFeatures,

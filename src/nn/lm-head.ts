@@ -24,7 +24,16 @@ export interface LmHeadWeights {
 }
 
 /** logits[rows, V] = h[rows, width]·Wᵀ + bias, `chunkSize` rows at a time (0 = all). Overwrites logits. */
-export function lmHeadForward(be: Backend, w: LmHeadWeights, h: Float, rows: number, width: number, vocab: number, chunkSize: number, logits: Float): void {
+export function lmHeadForward(
+  be: Backend,
+  w: LmHeadWeights,
+  h: Float,
+  rows: number,
+  width: number,
+  vocab: number,
+  chunkSize: number,
+  logits: Float,
+): void {
   for (const [r0, r1] of chunkRanges(rows, chunkSize)) {
     linearForward(be, h.subarray(r0 * width, r1 * width), r1 - r0, width, w.weight, vocab, w.bias, logits.subarray(r0 * vocab, r1 * vocab));
   }

@@ -19,7 +19,19 @@
  * (and hash, when verified).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FormatError } from '../errors.js';
 
@@ -82,7 +94,9 @@ export function writeDirAtomic(dir: string, files: Readonly<Record<string, Uint8
   let backup: string | null = null;
   if (existsSync(target) && !isComplete(target)) {
     rmSync(tmp, { recursive: true, force: true });
-    throw new FormatError(`${target} exists but is not a complete checkpoint (no valid ${MANIFEST}); move it away or choose another output directory`);
+    throw new FormatError(
+      `${target} exists but is not a complete checkpoint (no valid ${MANIFEST}); move it away or choose another output directory`,
+    );
   }
   if (existsSync(target)) {
     backup = `${target}.old-${process.pid}`;
@@ -121,8 +135,16 @@ export function readDirChecked(dir: string, verifyHashes = true): { files: Recor
       throw new FormatError(`${mpath}: lists "${name}", which is not a plain file name of the checkpoint directory`);
     }
     const entry = info as { bytes?: unknown; sha256?: unknown } | null;
-    if (entry === null || typeof entry !== 'object' || !Number.isSafeInteger(entry.bytes) || (entry.bytes as number) < 0 || typeof entry.sha256 !== 'string') {
-      throw new FormatError(`${mpath}: the entry of ${name} must be {"bytes": <non-negative integer>, "sha256": "<hex>"}, got ${JSON.stringify(info)}`);
+    if (
+      entry === null ||
+      typeof entry !== 'object' ||
+      !Number.isSafeInteger(entry.bytes) ||
+      (entry.bytes as number) < 0 ||
+      typeof entry.sha256 !== 'string'
+    ) {
+      throw new FormatError(
+        `${mpath}: the entry of ${name} must be {"bytes": <non-negative integer>, "sha256": "<hex>"}, got ${JSON.stringify(info)}`,
+      );
     }
     const p = join(dir, name);
     if (!existsSync(p)) throw new FormatError(`${dir}: ${name} is listed in the manifest but missing`);
@@ -131,8 +153,10 @@ export function readDirChecked(dir: string, verifyHashes = true): { files: Recor
     // sizes are compared before reading, so a wrong file is never read whole
     if (st.size !== entry.bytes) throw new FormatError(`${dir}: ${name} has ${st.size} bytes, the manifest says ${entry.bytes}`);
     const bytes = new Uint8Array(readFileSync(p));
-    if (bytes.byteLength !== entry.bytes) throw new FormatError(`${dir}: ${name} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`);
-    if (verifyHashes && sha256(bytes) !== entry.sha256) throw new FormatError(`${dir}: ${name} does not match its SHA-256 in the manifest (corrupted?)`);
+    if (bytes.byteLength !== entry.bytes)
+      throw new FormatError(`${dir}: ${name} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`);
+    if (verifyHashes && sha256(bytes) !== entry.sha256)
+      throw new FormatError(`${dir}: ${name} does not match its SHA-256 in the manifest (corrupted?)`);
     files[name] = bytes;
   }
   return { files, manifest };

@@ -17,7 +17,8 @@ function wrap(m: BigramLanguageModel, seqLen: number): EngineModel {
     seqLen,
     maxContext: Number.MAX_SAFE_INTEGER,
     fixedLength: false,
-    describe: () => `bigram baseline: vocabulary ${m.vocabSize}, ${m.params.length.toLocaleString('en-US')} parameters, windows of ${seqLen}`,
+    describe: () =>
+      `bigram baseline: vocabulary ${m.vocabSize}, ${m.params.length.toLocaleString('en-US')} parameters, windows of ${seqLen}`,
     configJson: () => `${JSON.stringify({ model_type: 'bigram', vocab_size: m.vocabSize, seq_len: seqLen }, null, 2)}\n`,
     weights: () => m.toSafetensors(),
   };
@@ -28,7 +29,8 @@ export const bigramEngine: ModelEngine = {
   presets: ['bigram'],
   defaultPreset: 'bigram',
   create(backend: Backend, spec: CreateSpec): EngineModel {
-    if (spec.preset !== undefined && spec.preset !== 'bigram') throw new ConfigError('preset', `is ${JSON.stringify(spec.preset)}; the bigram engine has only "bigram"`);
+    if (spec.preset !== undefined && spec.preset !== 'bigram')
+      throw new ConfigError('preset', `is ${JSON.stringify(spec.preset)}; the bigram engine has only "bigram"`);
     return wrap(new BigramLanguageModel(backend, { vocabSize: 258, seed: spec.seed }), spec.seqLen ?? DEFAULT_SEQ_LEN);
   },
   load(backend: Backend, config: Record<string, unknown>, weights: Uint8Array): EngineModel {

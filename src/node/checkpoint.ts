@@ -56,7 +56,13 @@ export interface LoadedCheckpoint {
 }
 
 /** Files of a reformer-ts checkpoint or an HF folder; a folder with none of them is not a checkpoint at all. */
-const CHECKPOINT_NAMES: readonly string[] = [CHECKPOINT_FILES.config, CHECKPOINT_FILES.weights, MANIFEST, CHECKPOINT_FILES.trainerState, CHECKPOINT_FILES.optimizer];
+const CHECKPOINT_NAMES: readonly string[] = [
+  CHECKPOINT_FILES.config,
+  CHECKPOINT_FILES.weights,
+  MANIFEST,
+  CHECKPOINT_FILES.trainerState,
+  CHECKPOINT_FILES.optimizer,
+];
 
 /**
  * The checkpoint directory for `path`: `path/checkpoint` if `path` is a run directory, else `path`.
@@ -73,7 +79,8 @@ export function checkpointDirFor(path: string, flag?: string): string {
     if (hasBackup(p)) return p;
     throw new UsageError(`${subject}: no such checkpoint directory`);
   }
-  if (!st.isDirectory()) throw new UsageError(`${subject}: is a file; pass the run directory or the checkpoint directory that holds it${holderHint(p, flag)}`);
+  if (!st.isDirectory())
+    throw new UsageError(`${subject}: is a file; pass the run directory or the checkpoint directory that holds it${holderHint(p, flag)}`);
   try {
     accessSync(p, constants.R_OK | constants.X_OK);
   } catch (e) {
@@ -160,8 +167,14 @@ function loadCheckpointUnchecked(path: string, flag: string | undefined): Loaded
  */
 function isHuggingFaceFolder(dir: string): boolean {
   const has = (name: string): boolean => existsSync(join(dir, name));
-  return existsSync(dir) && statSync(dir).isDirectory() && has(CHECKPOINT_FILES.config) && !has(MANIFEST) &&
-    !has(CHECKPOINT_FILES.trainerState) && !has(CHECKPOINT_FILES.optimizer);
+  return (
+    existsSync(dir) &&
+    statSync(dir).isDirectory() &&
+    has(CHECKPOINT_FILES.config) &&
+    !has(MANIFEST) &&
+    !has(CHECKPOINT_FILES.trainerState) &&
+    !has(CHECKPOINT_FILES.optimizer)
+  );
 }
 
 /** Reads `config.json` + `model.safetensors` of an HF folder; the model validates both when it loads them. */
@@ -169,12 +182,18 @@ function loadHuggingFaceFolder(dir: string): LoadedCheckpoint {
   const weightsPath = join(dir, CHECKPOINT_FILES.weights);
   if (!existsSync(weightsPath)) {
     if (existsSync(join(dir, 'model.safetensors.index.json'))) {
-      throw new FormatError(`${dir}: sharded weights (model.safetensors.index.json) are not supported; re-save with save_pretrained(folder, safe_serialization=True, max_shard_size="100GB") to get one model.safetensors`);
+      throw new FormatError(
+        `${dir}: sharded weights (model.safetensors.index.json) are not supported; re-save with save_pretrained(folder, safe_serialization=True, max_shard_size="100GB") to get one model.safetensors`,
+      );
     }
     if (existsSync(join(dir, 'pytorch_model.bin'))) {
-      throw new FormatError(`${dir}: has pytorch_model.bin (a PyTorch pickle), which is not read here; convert it once in Python: ReformerModelWithLMHead.from_pretrained(folder).save_pretrained(folder, safe_serialization=True)`);
+      throw new FormatError(
+        `${dir}: has pytorch_model.bin (a PyTorch pickle), which is not read here; convert it once in Python: ReformerModelWithLMHead.from_pretrained(folder).save_pretrained(folder, safe_serialization=True)`,
+      );
     }
-    throw new FormatError(`${dir}: has config.json but no ${CHECKPOINT_FILES.weights} (and no ${MANIFEST}: not a reformer-ts checkpoint either)`);
+    throw new FormatError(
+      `${dir}: has config.json but no ${CHECKPOINT_FILES.weights} (and no ${MANIFEST}: not a reformer-ts checkpoint either)`,
+    );
   }
   for (const p of [join(dir, CHECKPOINT_FILES.config), weightsPath]) {
     if (!statSync(p).isFile()) throw new FormatError(`${p}: not a regular file`);

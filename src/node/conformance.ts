@@ -17,7 +17,9 @@ export function readConformanceFolder(dir: string): ConformanceCaseInput[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(`conformance: ${dir} is not a folder; pass the folder holding <case>.json/<case>.safetensors pairs`);
   }
-  const jsons = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const jsons = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   if (jsons.length === 0) throw new UsageError(`conformance: ${dir} holds no <case>.json files`);
   return jsons.map((f) => {
     const name = f.slice(0, -'.json'.length);

@@ -41,7 +41,7 @@ export function readCorpusFile(path: string, flag = '--data'): PreparedCorpus & 
 
 /** @throws UsageError naming the flag if `path` is not a readable regular file. */
 export function checkReadableFile(path: string, flag: string): void {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch {

@@ -88,6 +88,9 @@ export function parseConfigJson(bytes: Uint8Array | string, where: string): Reco
 export function engineForConfig(config: Record<string, unknown>, engines: readonly ModelEngine[], where: string): ModelEngine {
   const type = config.model_type ?? 'reformer';
   const e = engines.find((x) => x.name === type);
-  if (!e) throw new FormatError(`${where}: model_type ${JSON.stringify(type)} is not supported here (known: ${engines.map((x) => x.name).join(', ')})`);
+  if (!e)
+    throw new FormatError(
+      `${where}: model_type ${JSON.stringify(type)} is not supported here (known: ${engines.map((x) => x.name).join(', ')})`,
+    );
   return e;
 }

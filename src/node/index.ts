@@ -4,7 +4,15 @@
  * and the CLI entry point.
  * Everything browser-safe lives in the core (`reformer-ts`).
  */
-export { MANIFEST, readDirChecked, resolveCompleteDir, writeDirAtomic, writeFileAtomic, type AtomicDirHooks, type Manifest } from './atomic.js';
+export {
+  MANIFEST,
+  readDirChecked,
+  resolveCompleteDir,
+  writeDirAtomic,
+  writeFileAtomic,
+  type AtomicDirHooks,
+  type Manifest,
+} from './atomic.js';
 export {
   CHECKPOINT_SUBDIR,
   checkCheckpointPath,

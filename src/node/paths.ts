@@ -54,7 +54,9 @@ export function pathError(e: unknown, subject: string, fix = 'pass a directory')
     }
     case 'EACCES':
     case 'EPERM':
-      return new UsageError(`${subject}: permission denied${where ? ` on ${where}` : ''}; give this user access to it or pass another path`);
+      return new UsageError(
+        `${subject}: permission denied${where ? ` on ${where}` : ''}; give this user access to it or pass another path`,
+      );
     case 'ELOOP':
       return new UsageError(`${subject}: too many levels of symbolic links${where ? ` at ${where}` : ''}`);
     case 'ENAMETOOLONG':
@@ -62,7 +64,9 @@ export function pathError(e: unknown, subject: string, fix = 'pass a directory')
     case 'EISDIR':
       return new UsageError(`${subject}: ${where ?? 'a file of it'} is a directory where a file was expected`);
     case 'ENOENT':
-      return new UsageError(`${subject}: ${where ?? 'a file of it'} disappeared while it was read (another process changing it?); try again`);
+      return new UsageError(
+        `${subject}: ${where ?? 'a file of it'} disappeared while it was read (another process changing it?); try again`,
+      );
     default:
       return e;
   }
@@ -88,7 +92,8 @@ export function checkOutputDir(path: string, subject: string, unwritable = 'pass
   const target = resolve(path);
   const fix = 'pass a directory for the run (a new one is created)';
   const file = fileOnPath(target);
-  if (file !== null && file !== target) throw new UsageError(`${subject}: ${displayPath(file)} is a file, so no directory can be created under it; ${fix}`);
+  if (file !== null && file !== target)
+    throw new UsageError(`${subject}: ${displayPath(file)} is a file, so no directory can be created under it; ${fix}`);
   let p = target;
   let st = statOrNull(p, subject, fix);
   while (st === null && dirname(p) !== p) {
@@ -102,6 +107,8 @@ export function checkOutputDir(path: string, subject: string, unwritable = 'pass
   } catch (e) {
     if (errnoCode(e) !== 'EACCES' && errnoCode(e) !== 'EPERM' && errnoCode(e) !== 'EROFS') throw pathError(e, subject);
     const what = p === target ? 'is not writable' : `cannot be created: ${displayPath(p)} is not writable`;
-    throw new UsageError(`${subject}: ${what} (${errnoCode(e) === 'EROFS' ? 'read-only file system' : 'permission denied'}); ${unwritable}`);
+    throw new UsageError(
+      `${subject}: ${what} (${errnoCode(e) === 'EROFS' ? 'read-only file system' : 'permission denied'}); ${unwritable}`,
+    );
   }
 }

@@ -73,7 +73,8 @@ export class TrainingProgress {
 
   validation(v: ValidationInfo): void {
     this.lastValidation = v.bitsPerByte.toFixed(4);
-    if (!this.bar) this.line(`validation at step ${v.step}: ${v.bitsPerByte.toFixed(4)} bits per byte (${v.targets} bytes, ${v.windows} windows)`);
+    if (!this.bar)
+      this.line(`validation at step ${v.step}: ${v.bitsPerByte.toFixed(4)} bits per byte (${v.targets} bytes, ${v.windows} windows)`);
   }
 
   /** A message line (printed above the bar in TTY mode). */

@@ -112,7 +112,10 @@ function resolveConfig(spec: Omit<CreateSpec, 'seed'>): { name: PresetName; conf
   if (spec.seqLen !== undefined && spec.seqLen !== trainingLength(config)) {
     if (!config.axial_pos_embds) {
       if (spec.seqLen > config.max_position_embeddings) {
-        throw new ConfigError('max_position_embeddings', `${config.max_position_embeddings} < --seq-len ${spec.seqLen}; raise it in the config`);
+        throw new ConfigError(
+          'max_position_embeddings',
+          `${config.max_position_embeddings} < --seq-len ${spec.seqLen}; raise it in the config`,
+        );
       }
     } else {
       // a new training length needs axial factors with that product; buckets follow HF's rule for the new length

@@ -200,14 +200,17 @@ export class Adafactor implements Optimizer {
   update(params: Float, grads: Float, lr: number): UpdateInfo {
     checkLearningRate(this.label, lr);
     if (params.length < this.n || grads.length < this.n) {
-      throw new ConfigError('params', `Adafactor was built for ${this.n} parameters but got buffers of ${params.length} and ${grads.length}`);
+      throw new ConfigError(
+        'params',
+        `Adafactor was built for ${this.n} parameters but got buffers of ${params.length} and ${grads.length}`,
+      );
     }
     const info = clipGradNorm(this.backend, grads, this.n, this.config.maxGradNorm);
     this.step++;
     const t = this.step;
     const c = this.config;
     const rho = c.relativeStep ? Math.min(c.warmupInit ? 1e-6 * t : 1e-2, 1 / Math.sqrt(t)) : lr;
-    const beta2t = 1 - Math.pow(t, c.decayRate);
+    const beta2t = 1 - t ** c.decayRate;
     for (const ts of this.tensors) this.updateTensor(ts, params, grads, rho, beta2t);
     return c.relativeStep ? { ...info, lr: rho } : info;
   }
@@ -342,7 +345,9 @@ export class Adafactor implements Optimizer {
       read.push(data);
     }
     // nothing is changed until every tensor passed
-    entries.forEach((e, k) => e.data.set(read[k]!));
+    entries.forEach((e, k) => {
+      e.data.set(read[k]!);
+    });
     this.step = step;
   }
 }
@@ -358,9 +363,13 @@ function checkLayout(tensors: readonly ParamTensor[]): number {
       throw new ConfigError('tensors', `${label}: shape ${JSON.stringify(t.shape)} must hold positive integers`);
     }
     const size = t.shape.reduce((a, b) => a * b, 1);
-    if (t.size !== size) throw new ConfigError('tensors', `${label}: size ${t.size} is not the product ${size} of its shape ${JSON.stringify(t.shape)}`);
+    if (t.size !== size)
+      throw new ConfigError('tensors', `${label}: size ${t.size} is not the product ${size} of its shape ${JSON.stringify(t.shape)}`);
     if (t.offset !== at) {
-      throw new ConfigError('tensors', `${label}: offset ${t.offset}, expected ${at}; the tensors must cover the parameter buffer in order, without gaps or overlaps`);
+      throw new ConfigError(
+        'tensors',
+        `${label}: offset ${t.offset}, expected ${at}; the tensors must cover the parameter buffer in order, without gaps or overlaps`,
+      );
     }
     if (t.name !== undefined) {
       if (names.has(t.name)) throw new ConfigError('tensors', `two tensors are named "${t.name}"`);
@@ -393,14 +402,19 @@ export function resolveAdafactor(o: AdafactorOptions): AdafactorConfig {
   };
   if (!Array.isArray(eps) || eps.length !== 2) throw new ConfigError('eps', `must be a pair (eps1, eps2), got ${JSON.stringify(eps)}`);
   const [eps1, eps2] = c.eps;
-  if (!(typeof eps1 === 'number' && eps1 >= 0 && Number.isFinite(eps1))) throw new ConfigError('eps', `eps1 (added to the squared gradient) must be ≥ 0 and finite, got ${eps1}`);
-  if (!(typeof eps2 === 'number' && eps2 >= 0 && Number.isFinite(eps2))) throw new ConfigError('eps', `eps2 (floor of the parameter RMS) must be ≥ 0 and finite, got ${eps2}`);
-  if (!(c.clipThreshold > 0 && Number.isFinite(c.clipThreshold))) throw new ConfigError('clip_threshold', `must be a positive finite number, got ${c.clipThreshold}`);
+  if (!(typeof eps1 === 'number' && eps1 >= 0 && Number.isFinite(eps1)))
+    throw new ConfigError('eps', `eps1 (added to the squared gradient) must be ≥ 0 and finite, got ${eps1}`);
+  if (!(typeof eps2 === 'number' && eps2 >= 0 && Number.isFinite(eps2)))
+    throw new ConfigError('eps', `eps2 (floor of the parameter RMS) must be ≥ 0 and finite, got ${eps2}`);
+  if (!(c.clipThreshold > 0 && Number.isFinite(c.clipThreshold)))
+    throw new ConfigError('clip_threshold', `must be a positive finite number, got ${c.clipThreshold}`);
   if (!(c.decayRate <= 0 && Number.isFinite(c.decayRate))) {
     throw new ConfigError('decay_rate', `must be ≤ 0 and finite (β2_t = 1 − t^decay_rate must lie in [0, 1)), got ${c.decayRate}`);
   }
-  if (c.beta1 !== null && !(typeof c.beta1 === 'number' && c.beta1 >= 0 && c.beta1 < 1)) throw new ConfigError('beta1', `must be null (no first moment) or in [0, 1), got ${c.beta1}`);
-  if (!(c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) throw new ConfigError('weight_decay', `must be ≥ 0 and finite, got ${c.weightDecay}`);
+  if (c.beta1 !== null && !(typeof c.beta1 === 'number' && c.beta1 >= 0 && c.beta1 < 1))
+    throw new ConfigError('beta1', `must be null (no first moment) or in [0, 1), got ${c.beta1}`);
+  if (!(c.weightDecay >= 0 && Number.isFinite(c.weightDecay)))
+    throw new ConfigError('weight_decay', `must be ≥ 0 and finite, got ${c.weightDecay}`);
   for (const [k, field] of [
     ['scaleParameter', 'scale_parameter'],
     ['relativeStep', 'relative_step'],
@@ -408,7 +422,8 @@ export function resolveAdafactor(o: AdafactorOptions): AdafactorConfig {
   ] as const) {
     if (typeof c[k] !== 'boolean') throw new ConfigError(field, `must be true or false, got ${JSON.stringify(c[k])}`);
   }
-  if (c.warmupInit && !c.relativeStep) throw new ConfigError('warmup_init', 'true requires relative_step: true (it shapes the relative step size), as in HF');
+  if (c.warmupInit && !c.relativeStep)
+    throw new ConfigError('warmup_init', 'true requires relative_step: true (it shapes the relative step size), as in HF');
   if (!(c.maxGradNorm >= 0)) throw new ConfigError('max_grad_norm', `must be ≥ 0 (0 or Infinity = no clipping), got ${c.maxGradNorm}`);
   return c;
 }

@@ -90,10 +90,12 @@ export class BigramLanguageModel implements CausalLanguageModel {
     if (!Number.isSafeInteger(b) || b <= 0 || !Number.isSafeInteger(t) || t <= 0 || inputIds.length !== b * t) {
       throw new ShapeError(`batch: inputIds has ${inputIds.length} ids, expected batch·seqLen = ${b}·${t}`);
     }
-    if (batch.labels && batch.labels.length !== b * t) throw new ShapeError(`batch: labels has ${batch.labels.length} ids, expected ${b * t}`);
+    if (batch.labels && batch.labels.length !== b * t)
+      throw new ShapeError(`batch: labels has ${batch.labels.length} ids, expected ${b * t}`);
     for (let i = 0; i < inputIds.length; i++) {
       const id = inputIds[i]!;
-      if (id < 0 || id >= this.vocabSize) throw new ShapeError(`batch: inputIds[${i}] = ${id} is outside the vocabulary [0, ${this.vocabSize})`);
+      if (id < 0 || id >= this.vocabSize)
+        throw new ShapeError(`batch: inputIds[${i}] = ${id} is outside the vocabulary [0, ${this.vocabSize})`);
     }
   }
 

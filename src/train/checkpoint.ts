@@ -48,12 +48,16 @@ export function decodeTrainerSnapshot(files: Readonly<Record<string, Uint8Array>
   if (s === null || typeof s !== 'object' || s.format !== 'reformer-ts.trainer-state') {
     throw new FormatError(`${where}/${CHECKPOINT_FILES.trainerState}: "format" is not "reformer-ts.trainer-state"`);
   }
-  if (s.version !== 1) throw new FormatError(`${where}/${CHECKPOINT_FILES.trainerState}: version ${String(s.version)} is not supported (expected 1)`);
+  if (s.version !== 1)
+    throw new FormatError(`${where}/${CHECKPOINT_FILES.trainerState}: version ${String(s.version)} is not supported (expected 1)`);
   for (const k of ['step', 'tokensSeen', 'elapsedMs'] as const) {
-    if (typeof s[k] !== 'number' || !(s[k]! >= 0)) throw new FormatError(`${where}/${CHECKPOINT_FILES.trainerState}: "${k}" must be a non-negative number, got ${JSON.stringify(s[k])}`);
+    if (typeof s[k] !== 'number' || !(s[k]! >= 0))
+      throw new FormatError(`${where}/${CHECKPOINT_FILES.trainerState}: "${k}" must be a non-negative number, got ${JSON.stringify(s[k])}`);
   }
-  if (typeof s.sampler !== 'object' || s.sampler === null) throw new FormatError(`${where}/${CHECKPOINT_FILES.trainerState}: missing "sampler"`);
-  if (typeof s.options !== 'object' || s.options === null) throw new FormatError(`${where}/${CHECKPOINT_FILES.trainerState}: missing "options"`);
+  if (typeof s.sampler !== 'object' || s.sampler === null)
+    throw new FormatError(`${where}/${CHECKPOINT_FILES.trainerState}: missing "sampler"`);
+  if (typeof s.options !== 'object' || s.options === null)
+    throw new FormatError(`${where}/${CHECKPOINT_FILES.trainerState}: missing "options"`);
   return {
     state: { modelRandom: null, lastValidation: null, extra: {}, ...s } as TrainerState,
     optimizer,

@@ -70,13 +70,20 @@ export function prepareCorpus(bytes: Uint8Array, options: PrepareCorpusOptions =
   const format = options.format ?? 'auto';
   if (bytes.length === 0) throw new FormatError(`${name}: is empty (0 bytes); expected UTF-8 text or FASTA`);
   if (isGzip(bytes)) {
-    throw new FormatError(`${name}: is gzip-compressed (starts with 1f 8b); decompress it first (the CLI does this for files ending in .gz)`);
+    throw new FormatError(
+      `${name}: is gzip-compressed (starts with 1f 8b); decompress it first (the CLI does this for files ending in .gz)`,
+    );
   }
   checkNotBinary(bytes, name);
   const resolved = format === 'auto' ? (looksLikeFasta(bytes) ? 'fasta' : 'text') : format;
   if (resolved === 'fasta') {
     const { sequence, records } = parseFasta(bytes, name);
-    return { bytes: sequence, format: 'fasta', records, summary: `fasta, ${records.toLocaleString('en-US')} record${records === 1 ? '' : 's'}, ${sequence.length.toLocaleString('en-US')} bases` };
+    return {
+      bytes: sequence,
+      format: 'fasta',
+      records,
+      summary: `fasta, ${records.toLocaleString('en-US')} record${records === 1 ? '' : 's'}, ${sequence.length.toLocaleString('en-US')} bases`,
+    };
   }
   const bad = firstInvalidUtf8(bytes);
   if (bad >= 0) {

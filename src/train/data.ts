@@ -95,7 +95,10 @@ export class BatchSampler {
     checkPositiveInt('batch', options.batch);
     checkPositiveInt('seq_len', options.seqLen);
     if (tokens.length < options.seqLen) {
-      throw new ConfigError('seq_len', `${options.seqLen} is longer than the ${tokens.length}-token stream to sample from; lower it or use more data`);
+      throw new ConfigError(
+        'seq_len',
+        `${options.seqLen} is longer than the ${tokens.length}-token stream to sample from; lower it or use more data`,
+      );
     }
     this.tokens = tokens;
     this.batch = options.batch;
@@ -115,7 +118,9 @@ export class BatchSampler {
   /** The next batch of windows: `inputIds: [batch, seqLen]`, row b = tokens[offset_b, offset_b + seqLen). */
   next(): TokenBatch {
     const inputIds = new Int32Array(this.batch * this.seqLen);
-    this.nextOffsets().forEach((o, b) => inputIds.set(this.tokens.subarray(o, o + this.seqLen), b * this.seqLen));
+    this.nextOffsets().forEach((o, b) => {
+      inputIds.set(this.tokens.subarray(o, o + this.seqLen), b * this.seqLen);
+    });
     return { inputIds, batch: this.batch, seqLen: this.seqLen, attentionMask: null, labels: null };
   }
 

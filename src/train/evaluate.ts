@@ -77,14 +77,18 @@ export function evaluationWindows(tokens: number, seqLen: number, maxWindows = I
 export function evaluate(model: CausalLanguageModel, tokens: Int32Array, options: EvaluateOptions): EvaluateResult {
   const { seqLen } = options;
   const batchSize = options.batch ?? 1;
-  if (!Number.isSafeInteger(seqLen) || seqLen < 2) throw new ConfigError('seq_len', `evaluation needs windows of at least 2 tokens, got ${seqLen}`);
+  if (!Number.isSafeInteger(seqLen) || seqLen < 2)
+    throw new ConfigError('seq_len', `evaluation needs windows of at least 2 tokens, got ${seqLen}`);
   if (!Number.isSafeInteger(batchSize) || batchSize <= 0) throw new ConfigError('batch', `must be a positive integer, got ${batchSize}`);
   const maxWindows = options.maxWindows ?? Infinity;
   if (maxWindows !== Infinity && (!Number.isSafeInteger(maxWindows) || maxWindows <= 0)) {
     throw new ConfigError('max_windows', `must be a positive integer, got ${maxWindows}`);
   }
   if (tokens.length < seqLen) {
-    throw new ConfigError('seq_len', `the stream has ${tokens.length} tokens, fewer than one window of ${seqLen}; lower seq_len or use more data`);
+    throw new ConfigError(
+      'seq_len',
+      `the stream has ${tokens.length} tokens, fewer than one window of ${seqLen}; lower seq_len or use more data`,
+    );
   }
   const windows = evaluationWindows(tokens.length, seqLen, maxWindows);
   let nats = 0;
@@ -98,7 +102,9 @@ export function evaluate(model: CausalLanguageModel, tokens: Int32Array, options
     });
     if (group.some((w) => w.firstCounted > 1)) {
       labels = inputIds.slice();
-      group.forEach((w, b) => labels!.fill(-100, b * seqLen, b * seqLen + w.firstCounted));
+      group.forEach((w, b) => {
+        labels!.fill(-100, b * seqLen, b * seqLen + w.firstCounted);
+      });
     }
     const batch: TokenBatch = { inputIds, batch: group.length, seqLen, attentionMask: null, labels };
     const r = model.backend.scope(() => model.loss(batch));

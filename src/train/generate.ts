@@ -31,8 +31,10 @@ export interface SamplingOptions {
 /** @throws ConfigError naming the option, its value and the allowed range. */
 export function validateSampling(o: SamplingOptions): Required<SamplingOptions> {
   const r = { temperature: o.temperature ?? 1, topK: o.topK ?? 0, topP: o.topP ?? 1 };
-  if (!(r.temperature >= 0 && Number.isFinite(r.temperature))) throw new ConfigError('temperature', `must be a finite number ≥ 0 (0 = greedy), got ${r.temperature}`);
-  if (!Number.isSafeInteger(r.topK) || r.topK < 0) throw new ConfigError('top_k', `must be a non-negative integer (0 = off), got ${r.topK}`);
+  if (!(r.temperature >= 0 && Number.isFinite(r.temperature)))
+    throw new ConfigError('temperature', `must be a finite number ≥ 0 (0 = greedy), got ${r.temperature}`);
+  if (!Number.isSafeInteger(r.topK) || r.topK < 0)
+    throw new ConfigError('top_k', `must be a non-negative integer (0 = off), got ${r.topK}`);
   if (!(r.topP > 0 && r.topP <= 1)) throw new ConfigError('top_p', `must be in (0, 1] (1 = off), got ${r.topP}`);
   return r;
 }
@@ -43,7 +45,12 @@ export function validateSampling(o: SamplingOptions): Required<SamplingOptions> 
  * @param logits row of `vocab` logits starting at `offset`; −Infinity marks a forbidden token.
  * @throws ShapeError if the row does not fit or no token has a finite logit; ConfigError for bad options.
  */
-export function samplingDistribution(logits: ArrayLike<number>, options: SamplingOptions = {}, offset = 0, vocab = logits.length - offset): Float64Array {
+export function samplingDistribution(
+  logits: ArrayLike<number>,
+  options: SamplingOptions = {},
+  offset = 0,
+  vocab = logits.length - offset,
+): Float64Array {
   const { temperature, topK, topP } = validateSampling(options);
   if (offset < 0 || vocab <= 0 || offset + vocab > logits.length) {
     throw new ShapeError(`logits row [${offset}, ${offset + vocab}) does not fit in ${logits.length} values`);
@@ -106,7 +113,13 @@ export function drawFrom(probs: Float64Array, rng: Rng): number {
 }
 
 /** Samples the next token id from one row of logits. */
-export function sampleToken(logits: ArrayLike<number>, options: SamplingOptions, rng: Rng, offset = 0, vocab = logits.length - offset): number {
+export function sampleToken(
+  logits: ArrayLike<number>,
+  options: SamplingOptions,
+  rng: Rng,
+  offset = 0,
+  vocab = logits.length - offset,
+): number {
   return drawFrom(samplingDistribution(logits, options, offset, vocab), rng);
 }
 
@@ -151,7 +164,10 @@ export function modelMaxContext(model: CausalLanguageModel): number | null {
   const config = (model as { readonly config?: unknown }).config;
   if (!(config instanceof ReformerConfig)) return null;
   const cap = config.axial_pos_embds
-    ? Math.min(config.max_position_embeddings, config.axial_pos_shape.reduce((a, b) => a * b, 1))
+    ? Math.min(
+        config.max_position_embeddings,
+        config.axial_pos_shape.reduce((a, b) => a * b, 1),
+      )
     : config.max_position_embeddings;
   const { lcm, min } = chunkLengthRule(config);
   // inputs longer than the shortest chunk are padded to a multiple of lcm, which must stay ≤ cap
@@ -171,7 +187,10 @@ function resolveGenerate(
   options: GenerateOptions,
 ): { sampling: Required<SamplingOptions>; maxNewTokens: number; window: number } {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ConfigError('options', `must be an object such as { maxNewTokens: 40, temperature: 0.8 } (or left out), got ${describeValue(options)}`);
+    throw new ConfigError(
+      'options',
+      `must be an object such as { maxNewTokens: 40, temperature: 0.8 } (or left out), got ${describeValue(options)}`,
+    );
   }
   // the prompt and the vocabulary first: these are wrong whatever the window
   if (prompt === null || typeof prompt !== 'object' || typeof (prompt as { length?: unknown }).length !== 'number') {
@@ -189,7 +208,10 @@ function resolveGenerate(
   if (suppress.length >= vocab) {
     const suppressed = new Set(suppress.filter((id) => Number.isInteger(id) && id >= 0 && id < vocab));
     if (suppressed.size === vocab) {
-      throw new ConfigError('suppress_ids', `suppresses all ${vocab} ids of the vocabulary, so no token could be generated; leave at least one id out`);
+      throw new ConfigError(
+        'suppress_ids',
+        `suppresses all ${vocab} ids of the vocabulary, so no token could be generated; leave at least one id out`,
+      );
     }
   }
   if (options.padId !== undefined && (!Number.isInteger(options.padId) || options.padId < 0 || options.padId >= vocab)) {
@@ -197,7 +219,8 @@ function resolveGenerate(
   }
   const sampling = validateSampling(options);
   const maxNewTokens = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
-  if (!Number.isSafeInteger(maxNewTokens) || maxNewTokens <= 0) throw new ConfigError('max_new_tokens', `must be a positive integer, got ${maxNewTokens}`);
+  if (!Number.isSafeInteger(maxNewTokens) || maxNewTokens <= 0)
+    throw new ConfigError('max_new_tokens', `must be a positive integer, got ${maxNewTokens}`);
   // then the window: the model's longest input unless given, never longer
   const max = modelMaxContext(model);
   const window = options.window ?? max;
@@ -229,7 +252,11 @@ function resolveGenerate(
  *   (`window`); ShapeError for a prompt that is not an array of ids or holds ids outside the
  *   vocabulary, or if the model returns logits of the wrong size.
  */
-export function generateTokens(model: CausalLanguageModel, prompt: ArrayLike<number>, options: GenerateOptions = {}): Generator<number, void, void> {
+export function generateTokens(
+  model: CausalLanguageModel,
+  prompt: ArrayLike<number>,
+  options: GenerateOptions = {},
+): Generator<number, void, void> {
   const { sampling, maxNewTokens, window } = resolveGenerate(model, prompt, options);
   return sampleTokens(model, Array.from(prompt), options, sampling, maxNewTokens, window);
 }
@@ -258,7 +285,8 @@ function* sampleTokens(
     // copy the one row we need out of the scope: the model's buffers are freed when it ends
     const row = model.backend.scope(() => {
       const logits: Float = model.logits({ inputIds, batch: 1, seqLen: len, attentionMask, labels: null });
-      if (logits.length !== len * vocab) throw new ShapeError(`model.logits returned ${logits.length} values, expected seqLen·vocab = ${len}·${vocab}`);
+      if (logits.length !== len * vocab)
+        throw new ShapeError(`model.logits returned ${logits.length} values, expected seqLen·vocab = ${len}·${vocab}`);
       return Float64Array.from(logits.subarray((ctx.length - 1) * vocab, ctx.length * vocab));
     });
     for (const id of suppress) if (id >= 0 && id < vocab) row[id] = -Infinity;

@@ -15,7 +15,16 @@ export {
 } from './corpus.js';
 export { BatchSampler, splitTokens, type DataSplit, type SamplerOptions, type SamplerState, type SplitOptions } from './data.js';
 export { learningRate, validateSchedule, type LrSchedule, type ScheduleKind } from './schedule.js';
-export { AdamW, clipGradNorm, resolveAdamW, type AdamWConfig, type AdamWOptions, type Optimizer, type OptimizerName, type UpdateInfo } from './optimizer.js';
+export {
+  AdamW,
+  clipGradNorm,
+  resolveAdamW,
+  type AdamWConfig,
+  type AdamWOptions,
+  type Optimizer,
+  type OptimizerName,
+  type UpdateInfo,
+} from './optimizer.js';
 export { Adafactor, resolveAdafactor, type AdafactorConfig, type AdafactorOptions } from './adafactor.js';
 export {
   createOptimizer,

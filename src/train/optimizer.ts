@@ -51,7 +51,10 @@ export const ADAMW_OPTION_KEYS: readonly (keyof AdamWOptions)[] = Object.keys({
  */
 export function checkOptionKeys(label: string, options: unknown, keys: readonly string[]): void {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ConfigError('optimizer', `the options of ${label} must be an object such as { ${keys[0]}: … }, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : `${typeof options} ${JSON.stringify(options)}`}`);
+    throw new ConfigError(
+      'optimizer',
+      `the options of ${label} must be an object such as { ${keys[0]}: … }, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : `${typeof options} ${JSON.stringify(options)}`}`,
+    );
   }
   for (const k of Object.keys(options)) {
     if (!keys.includes(k)) throw new ConfigError('optimizer', `"${k}" is not an option of ${label} (its options: ${keys.join(', ')})`);
@@ -114,7 +117,9 @@ export interface Optimizer {
 export function clipGradNorm(be: Backend, grads: Float, n: number, maxNorm: number): UpdateInfo {
   const norm = Math.sqrt(be.sumSquares(grads, n));
   if (!Number.isFinite(norm)) {
-    throw new NumericalError(`gradient norm is ${norm}: the gradient holds NaN or infinite values; lower the learning rate or check the data`);
+    throw new NumericalError(
+      `gradient norm is ${norm}: the gradient holds NaN or infinite values; lower the learning rate or check the data`,
+    );
   }
   if (!(maxNorm > 0) || maxNorm === Infinity) return { gradNorm: norm, clipCoef: 1 };
   const coef = maxNorm / (norm + 1e-6);
@@ -212,7 +217,7 @@ export class AdamW implements Optimizer {
     const read: Partial<Record<'m' | 'v', Float>> = {};
     for (const name of ['m', 'v'] as const) {
       const shape = f.has(name) ? f.entry(name).shape : null;
-      if (!shape || shape.length !== 1 || shape[0] !== this.n) {
+      if (shape?.length !== 1 || shape[0] !== this.n) {
         throw new FormatError(
           `optimizer state: tensor "${name}" has shape ${JSON.stringify(shape)}, expected [${this.n}] (was it saved for another model?)`,
         );
@@ -222,7 +227,9 @@ export class AdamW implements Optimizer {
       for (let i = 0; i < data.length; i++) {
         const x = data[i]!;
         if (!Number.isFinite(x) || (name === 'v' && x < 0)) {
-          throw new FormatError(`optimizer state: tensor "${name}"[${i}] = ${x}${name === 'v' ? ' (must be finite and ≥ 0)' : ' (must be finite)'}; the file is damaged: resume from an earlier checkpoint`);
+          throw new FormatError(
+            `optimizer state: tensor "${name}"[${i}] = ${x}${name === 'v' ? ' (must be finite and ≥ 0)' : ' (must be finite)'}; the file is damaged: resume from an earlier checkpoint`,
+          );
         }
       }
       read[name] = data;
@@ -249,7 +256,8 @@ export function resolveAdamW(o: AdamWOptions): AdamWConfig {
     if (!(c[k] >= 0 && c[k] < 1)) throw new ConfigError(k, `must be in [0, 1), got ${c[k]}`);
   }
   if (!(c.eps > 0 && Number.isFinite(c.eps))) throw new ConfigError('eps', `must be a positive finite number, got ${c.eps}`);
-  if (!(c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) throw new ConfigError('weight_decay', `must be ≥ 0 and finite, got ${c.weightDecay}`);
+  if (!(c.weightDecay >= 0 && Number.isFinite(c.weightDecay)))
+    throw new ConfigError('weight_decay', `must be ≥ 0 and finite, got ${c.weightDecay}`);
   if (!(c.maxGradNorm >= 0)) throw new ConfigError('max_grad_norm', `must be ≥ 0 (0 or Infinity = no clipping), got ${c.maxGradNorm}`);
   return c;
 }
@@ -272,6 +280,7 @@ export function parseOptimizerState(bytes: Uint8Array, kind: keyof typeof STATE_
     throw new FormatError(`optimizer state: ${what}, expected "${format}" (${label}); a run keeps the optimizer it started with`);
   }
   const step = Number(file.metadata.step);
-  if (!Number.isSafeInteger(step) || step < 0) throw new FormatError(`optimizer state: step ${JSON.stringify(file.metadata.step)} is not a non-negative integer`);
+  if (!Number.isSafeInteger(step) || step < 0)
+    throw new FormatError(`optimizer state: step ${JSON.stringify(file.metadata.step)} is not a non-negative integer`);
   return { file, step };
 }

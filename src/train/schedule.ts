@@ -42,10 +42,16 @@ export function validateSchedule(s: LrSchedule): void {
   if (s.kind === 'cosine') {
     const t = s.totalSteps;
     if (t === undefined || !Number.isSafeInteger(t) || t <= 0) {
-      throw new ConfigError('steps', `the cosine schedule needs the total number of steps (a positive integer), got ${t}; use inverse-sqrt for time-bounded runs`);
+      throw new ConfigError(
+        'steps',
+        `the cosine schedule needs the total number of steps (a positive integer), got ${t}; use inverse-sqrt for time-bounded runs`,
+      );
     }
     if (t <= s.warmupSteps) {
-      throw new ConfigError('warmup', `${s.warmupSteps} warm-up steps leave nothing to decay over ${t} total steps; use fewer warm-up steps than steps`);
+      throw new ConfigError(
+        'warmup',
+        `${s.warmupSteps} warm-up steps leave nothing to decay over ${t} total steps; use fewer warm-up steps than steps`,
+      );
     }
   } else if (s.kind !== 'inverse-sqrt' && s.kind !== 'constant') {
     throw new ConfigError('schedule', `unknown schedule "${String(s.kind)}" (allowed: cosine, inverse-sqrt, constant)`);

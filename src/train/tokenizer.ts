@@ -48,7 +48,14 @@ export class ByteTokenizer implements Tokenizer {
   /** @throws ShapeError if `text` is neither a string nor a Uint8Array. */
   encode(text: string | Uint8Array): Int32Array {
     if (typeof text !== 'string' && !(text instanceof Uint8Array)) {
-      const got = text === null ? 'null' : Array.isArray(text) ? 'an array' : typeof text === 'object' ? (text as object).constructor?.name ?? 'an object' : typeof text;
+      const got =
+        text === null
+          ? 'null'
+          : Array.isArray(text)
+            ? 'an array'
+            : typeof text === 'object'
+              ? ((text as object).constructor?.name ?? 'an object')
+              : typeof text;
       throw new ShapeError(`ByteTokenizer.encode: expected a string or a Uint8Array of bytes, got ${got}`);
     }
     const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text;
@@ -90,7 +97,9 @@ export class ByteTokenizer implements Tokenizer {
 
 function checkId(id: number, index: number, vocabSize: number): void {
   if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-    throw new ShapeError(`token id ${id} at index ${index} is outside the vocabulary [0, ${vocabSize}); the ids must come from this tokenizer`);
+    throw new ShapeError(
+      `token id ${id} at index ${index} is outside the vocabulary [0, ${vocabSize}); the ids must come from this tokenizer`,
+    );
   }
 }
 

@@ -66,7 +66,10 @@ const OPTIMIZER_LABELS: Record<OptimizerName, string> = { adamw: 'AdamW', adafac
 export function optimizerName(o: string | { readonly name?: unknown } | null | undefined): OptimizerName {
   const name = typeof o === 'string' ? o : (o?.name ?? 'adamw');
   if (!OPTIMIZER_NAMES.includes(name as OptimizerName)) {
-    throw new ConfigError('optimizer', `name must be one of ${OPTIMIZER_NAMES.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(name)}`);
+    throw new ConfigError(
+      'optimizer',
+      `name must be one of ${OPTIMIZER_NAMES.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(name)}`,
+    );
   }
   return name as OptimizerName;
 }
@@ -311,7 +314,7 @@ export class Trainer {
   validate(): ValidationInfo | null {
     if (this.data.validation.length < this.options.seqLen) return null;
     const saved = hasRandomState(this.model) ? this.model.getRandomState() : null;
-    let r;
+    let r: ReturnType<typeof evaluate>;
     try {
       r = evaluate(this.model, this.data.validation, {
         seqLen: this.options.seqLen,
@@ -361,11 +364,14 @@ export class Trainer {
     }
     this.optimizer.loadBytes(snapshot.optimizer);
     if (this.optimizer.step !== s.step) {
-      throw new FormatError(`trainer state: step ${s.step} but the optimizer state is at step ${this.optimizer.step}; the files come from different checkpoints`);
+      throw new FormatError(
+        `trainer state: step ${s.step} but the optimizer state is at step ${this.optimizer.step}; the files come from different checkpoints`,
+      );
     }
     this.sampler.restore(s.sampler);
     if (s.modelRandom !== null) {
-      if (!hasRandomState(this.model)) throw new FormatError('trainer state: has a model RNG state, but this model has no random state to restore');
+      if (!hasRandomState(this.model))
+        throw new FormatError('trainer state: has a model RNG state, but this model has no random state to restore');
       this.model.setRandomState(s.modelRandom);
     } else if (hasRandomState(this.model)) {
       throw new FormatError('trainer state: has no model RNG state, but this model has one; the checkpoint was written by another model');
@@ -474,9 +480,13 @@ export function validateTrainOptions(o: TrainOptions): void {
     throw new ConfigError('minutes', `must be a positive finite number, got ${o.minutes}`);
   }
   if (o.steps === undefined && o.minutes === undefined) {
-    throw new ConfigError('steps', 'give a number of steps or a time budget in minutes (or both); without either training would never stop');
+    throw new ConfigError(
+      'steps',
+      'give a number of steps or a time budget in minutes (or both); without either training would never stop',
+    );
   }
-  if (o.bytesPerToken !== undefined && !(o.bytesPerToken > 0)) throw new ConfigError('bytes_per_token', `must be > 0, got ${o.bytesPerToken}`);
+  if (o.bytesPerToken !== undefined && !(o.bytesPerToken > 0))
+    throw new ConfigError('bytes_per_token', `must be > 0, got ${o.bytesPerToken}`);
 }
 
 /** Rebuilds `TrainOptions` from a stored state (for resuming with the same settings). */

@@ -14,7 +14,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const entry = join(root, 'src', 'index.ts');
 
-
 /** The TypeScript program of src/index.ts and everything it imports. */
 function coreProgram(): ts.Program {
   return ts.createProgram([entry], {
@@ -56,22 +55,54 @@ describe('public API (src/index.ts)', () => {
   it('exports the entry points of every module', () => {
     for (const name of [
       // errors, config, backend, io
-      'ConfigError', 'ShapeError', 'FormatError', 'UsageError', 'ResourceError', 'NumericalError',
-      'ReformerConfig', 'preset', 'ReferenceBackend', 'WasmBackend', 'instantiateWasmBackend', 'parseSafetensors', 'serializeSafetensors',
+      'ConfigError',
+      'ShapeError',
+      'FormatError',
+      'UsageError',
+      'ResourceError',
+      'NumericalError',
+      'ReformerConfig',
+      'preset',
+      'ReferenceBackend',
+      'WasmBackend',
+      'instantiateWasmBackend',
+      'parseSafetensors',
+      'serializeSafetensors',
       // attention, model
-      'lshSelfAttentionForward', 'localSelfAttentionForward', 'attentionBlockForward', 'exactSharedQkAttention', 'attentionQualityReport',
-      'ReformerModel', 'ReformerModelWithLMHead', 'lmFromCheckpoint', 'lmCheckpointToBytes',
+      'lshSelfAttentionForward',
+      'localSelfAttentionForward',
+      'attentionBlockForward',
+      'exactSharedQkAttention',
+      'attentionQualityReport',
+      'ReformerModel',
+      'ReformerModelWithLMHead',
+      'lmFromCheckpoint',
+      'lmCheckpointToBytes',
       // train
-      'ByteTokenizer', 'Trainer', 'evaluate', 'generateTokens', 'AdamW', 'Rng',
+      'ByteTokenizer',
+      'Trainer',
+      'evaluate',
+      'generateTokens',
+      'AdamW',
+      'Rng',
       // conformance (README "Conformance runner")
-      'runConformance', 'ConformanceRegistry', 'createConformanceRegistry', 'formatConformanceReport', 'SkipCase',
+      'runConformance',
+      'ConformanceRegistry',
+      'createConformanceRegistry',
+      'formatConformanceReport',
+      'SkipCase',
     ]) {
       expect((api as Record<string, unknown>)[name], name).toBeDefined();
     }
   });
 
   it('runConformance from the core entry: another port registers its handler for a component and reuses the comparison rules', () => {
-    const json = { case: 'double', component: 'MyPortDouble', config: {}, tolerance: { checked_tensors: ['out:y'], rtol_recommended_vs_out: 1e-6 } };
+    const json = {
+      case: 'double',
+      component: 'MyPortDouble',
+      config: {},
+      tolerance: { checked_tensors: ['out:y'], rtol_recommended_vs_out: 1e-6 },
+    };
     const safetensors = api.serializeSafetensors([
       { name: 'in:x', shape: [3], data: new Float32Array([1, 2, 3]) },
       { name: 'out:y', shape: [3], data: new Float32Array([2, 4, 6]) },
@@ -94,7 +125,10 @@ describe('public API (src/index.ts)', () => {
       files++;
       if (sf.fileName.includes('/src/node/')) offenders.push(`${sf.fileName} (a Node adapter)`);
       for (const st of sf.statements) {
-        const spec = (ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) && st.moduleSpecifier && ts.isStringLiteral(st.moduleSpecifier) ? st.moduleSpecifier.text : null;
+        const spec =
+          (ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) && st.moduleSpecifier && ts.isStringLiteral(st.moduleSpecifier)
+            ? st.moduleSpecifier.text
+            : null;
         if (spec?.startsWith('node:')) offenders.push(`${sf.fileName}: ${spec}`);
       }
     }

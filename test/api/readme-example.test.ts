@@ -42,7 +42,8 @@ describe('README examples', () => {
   it('library.mjs without a checkpoint: a one-line usage message (what to pass, how to make one) and exit 2, no stack trace', () => {
     requireDist();
     const empty = mkdtempSync(join(tmpdir(), 'reformer-readme-')); // no runs/default here
-    const usage = / Usage: node examples\/library\.mjs \[run-or-checkpoint-dir\] \(default runs\/default, which `npm start` trains; `npx reformer train --out <dir>` writes others\)$/;
+    const usage =
+      / Usage: node examples\/library\.mjs \[run-or-checkpoint-dir\] \(default runs\/default, which `npm start` trains; `npx reformer train --out <dir>` writes others\)$/;
     for (const [args, first] of [
       [[], 'runs/default: no such checkpoint directory.'],
       [[join(REPO, 'README.md')], `${join(REPO, 'README.md')}: is a file; pass the run directory`],

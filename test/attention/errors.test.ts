@@ -29,7 +29,9 @@ describe('attention errors', () => {
     expect(() => lshSelfAttentionForward(be, cfg, w(), x(20), { batch: 1, seqLen: 20, rng: new Rng(1) })).toThrow(ShapeError);
     expect(() => lshSelfAttentionForward(be, cfg, w(), x(20), { batch: 1, seqLen: 20, rng: new Rng(1) })).toThrow(/pad the input to 24/);
     const lw = { 'query.weight': be.floats(64), 'key.weight': be.floats(64), 'value.weight': be.floats(64) };
-    expect(() => localSelfAttentionForward(be, cfg, lw, x(9), { batch: 1, seqLen: 9 })).toThrow(/local_attn_chunk_length 8; pad the input to 16/);
+    expect(() => localSelfAttentionForward(be, cfg, lw, x(9), { batch: 1, seqLen: 9 })).toThrow(
+      /local_attn_chunk_length 8; pad the input to 16/,
+    );
     // any length up to the chunk length is fine (short path)
     expect(() => lshSelfAttentionForward(be, cfg, w(), x(5), { batch: 1, seqLen: 5 })).not.toThrow();
   });
@@ -60,12 +62,12 @@ describe('attention errors', () => {
     expect(() =>
       lshSelfAttentionForward(be, cfg, w(), x(16), { batch: 1, seqLen: 16, rng: new Rng(1), attentionMask: new Int32Array(16).fill(2) }),
     ).toThrow(/attention_mask values must be 0 \(padding\) or 1/);
-    expect(() =>
-      lshSelfAttentionForward(be, cfg, w(), x(16), { batch: 1, seqLen: 16, rotations: be.floats(3) }),
-    ).toThrow(/rotations must have shape \[heads 2, head_size 4, num_hashes 2, rotation_size\/2 2\]/);
-    expect(() =>
-      lshSelfAttentionForward(be, cfg, w(), x(16), { batch: 1, seqLen: 16, buckets: new Int32Array(64).fill(99) }),
-    ).toThrow(/outside round 0's range/);
+    expect(() => lshSelfAttentionForward(be, cfg, w(), x(16), { batch: 1, seqLen: 16, rotations: be.floats(3) })).toThrow(
+      /rotations must have shape \[heads 2, head_size 4, num_hashes 2, rotation_size\/2 2\]/,
+    );
+    expect(() => lshSelfAttentionForward(be, cfg, w(), x(16), { batch: 1, seqLen: 16, buckets: new Int32Array(64).fill(99) })).toThrow(
+      /outside round 0's range/,
+    );
   });
 
   it('a block with the wrong weights for its kind names the missing weight', () => {

@@ -66,7 +66,13 @@ describe('attentionQualityReport', () => {
     expect(rows[2]!.meanAttendedKeys).toBeGreaterThan(rows[0]!.meanAttendedKeys);
     expect(rows[2]!.meanMassRecall).toBeGreaterThan(rows[0]!.meanMassRecall);
     // paper-exact mode attends to fewer keys (same bucket only)
-    const paper = attentionQualityReport(be, cfg, weights, x, { batch: 2, seqLen: L, numHashesList: [2], rng: new Rng(9), paperExact: true });
+    const paper = attentionQualityReport(be, cfg, weights, x, {
+      batch: 2,
+      seqLen: L,
+      numHashesList: [2],
+      rng: new Rng(9),
+      paperExact: true,
+    });
     const hf = attentionQualityReport(be, cfg, weights, x, { batch: 2, seqLen: L, numHashesList: [2], rng: new Rng(9) });
     expect(paper[0]!.meanAttendedKeys).toBeLessThan(hf[0]!.meanAttendedKeys);
   });

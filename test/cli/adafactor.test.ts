@@ -26,7 +26,10 @@ describe('reformer train --optimizer', () => {
     expect(t.stdout.text).toContain(`Adafactor lr ${TRAIN_DEFAULTS.adafactorLr} (cosine`);
     const ck = loadCheckpoint(run);
     expect(ck.snapshot!.state.step).toBe(6);
-    expect(ck.snapshot!.state.options).toMatchObject({ lr: TRAIN_DEFAULTS.adafactorLr, optimizer: { name: 'adafactor', scaleParameter: true, relativeStep: false } });
+    expect(ck.snapshot!.state.options).toMatchObject({
+      lr: TRAIN_DEFAULTS.adafactorLr,
+      optimizer: { name: 'adafactor', scaleParameter: true, relativeStep: false },
+    });
     const state = parseSafetensors(ck.snapshot!.optimizer);
     expect(state.metadata).toMatchObject({ format: 'reformer-ts.adafactor', step: '6' });
     expect(state.entry('reformer.embeddings.word_embeddings.weight.row').shape).toEqual([258]);
@@ -42,14 +45,16 @@ describe('reformer train --optimizer', () => {
     const other = await cli(['train', '--resume', run, '--steps', '10', '--optimizer', 'adamw']);
     expect(other.code).toBe(2);
     expect(other.stderr.lines()).toHaveLength(1);
-    expect(other.stderr.text).toMatch(/^reformer: --optimizer adamw: .* was trained with Adafactor, and a run keeps its optimizer .*; leave --optimizer out to resume with Adafactor, or start a new run/);
+    expect(other.stderr.text).toMatch(
+      /^reformer: --optimizer adamw: .* was trained with Adafactor, and a run keeps its optimizer .*; leave --optimizer out to resume with Adafactor, or start a new run/,
+    );
     expect(loadCheckpoint(run).snapshot!.state.step).toBe(8); // untouched
     // naming the same optimizer again is fine
     const same = await cli(['train', '--resume', run, '--steps', '9', '--optimizer', 'adafactor']);
     expect(same.code).toBe(0);
   });
 
-  it('adamw (the default): --lr defaults to AdamW\'s; resuming it with --optimizer adafactor is refused', async () => {
+  it("adamw (the default): --lr defaults to AdamW's; resuming it with --optimizer adafactor is refused", async () => {
     const run = join(dir, 'adamw');
     const t = await cli(['train', ...common, '--steps', '3', '--out', run]);
     expect(t.code).toBe(0);
@@ -57,7 +62,9 @@ describe('reformer train --optimizer', () => {
     expect(loadCheckpoint(run).snapshot!.state.options.optimizer).toMatchObject({ name: 'adamw' });
     const r = await cli(['train', '--resume', run, '--steps', '5', '--optimizer', 'adafactor']);
     expect(r.code).toBe(2);
-    expect(r.stderr.text).toMatch(/^reformer: --optimizer adafactor: .* was trained with AdamW, .*leave --optimizer out to resume with AdamW/);
+    expect(r.stderr.text).toMatch(
+      /^reformer: --optimizer adafactor: .* was trained with AdamW, .*leave --optimizer out to resume with AdamW/,
+    );
   });
 
   it('a bad --optimizer value is a usage error (exit 2) naming the allowed values; --help documents the flag', async () => {

@@ -20,8 +20,12 @@ export function startNode(args: string[], cwd: string, env: Record<string, strin
     out += d.toString();
     for (const w of waiters.splice(0)) (w.re.test(out) ? w.resolve : () => waiters.push(w))();
   });
-  proc.stderr!.on('data', (d: Buffer) => void (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     proc,
     stdout: () => out,
@@ -31,7 +35,13 @@ export function startNode(args: string[], cwd: string, env: Record<string, strin
       if (re.test(out)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} in stdout:\n${out}\nstderr:\n${err}`)), ms);
-        waiters.push({ re, resolve: () => (clearTimeout(t), resolve()) });
+        waiters.push({
+          re,
+          resolve: () => {
+            clearTimeout(t);
+            resolve();
+          },
+        });
         void exited.then(() => {
           if (!re.test(out)) reject(new Error(`child exited before ${re}; stdout:\n${out}\nstderr:\n${err}`));
         });

@@ -55,7 +55,23 @@ describe('SIGKILL during a checkpoint save', () => {
 describe('SIGKILL during training', () => {
   it('training killed at random moments always leaves a checkpoint that loads and resumes', async () => {
     const run = join(mkdtempSync(join(tmpdir(), 'reformer-kill-')), 'run');
-    const args = ['train', '--backend', 'reference', '--seq-len', '256', '--batch', '8', '--steps', '100000', '--checkpoint-every', '1', '--eval-every', '0', '--eval-windows', '1'];
+    const args = [
+      'train',
+      '--backend',
+      'reference',
+      '--seq-len',
+      '256',
+      '--batch',
+      '8',
+      '--steps',
+      '100000',
+      '--checkpoint-every',
+      '1',
+      '--eval-every',
+      '0',
+      '--eval-windows',
+      '1',
+    ];
     let lastStep = 0;
     for (const [i, delay] of [150, 370, 230].entries()) {
       const child = startNode([TRAIN, ...args, ...(i === 0 ? ['--out', run] : ['--resume', run])], REPO);

@@ -37,7 +37,9 @@ describe('eval on data shorter than one window', () => {
   it('an explicit --seq-len longer than the data, or a 1-byte file, exits 2 with one line', async () => {
     const long = await cli(['eval', '--checkpoint', run, '--data', short, '--seq-len', '64', '--backend', 'reference'], bigram);
     expect(long.code).toBe(2);
-    expect(long.stderr.text).toMatch(/^reformer: --seq-len 64: .*short\.txt has only 30 bytes, less than one window; pass --seq-len 30 or less\n$/);
+    expect(long.stderr.text).toMatch(
+      /^reformer: --seq-len 64: .*short\.txt has only 30 bytes, less than one window; pass --seq-len 30 or less\n$/,
+    );
     const one = join(dir, 'one.txt');
     writeFileSync(one, 'x');
     const tiny = await cli(['eval', '--checkpoint', run, '--data', one, '--backend', 'reference'], bigram);

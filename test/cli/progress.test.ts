@@ -8,7 +8,16 @@ import { TrainingProgress } from '../../src/node/progress.js';
 import type { StepInfo } from '../../src/train/trainer.js';
 import { Capture } from './helpers.js';
 
-const step = (n: number): StepInfo => ({ step: n, loss: 1, bitsPerByte: 1.44, lr: 1e-3, gradNorm: 1, tokensPerSecond: 1000, tokensSeen: n * 100, elapsedMs: 0 });
+const step = (n: number): StepInfo => ({
+  step: n,
+  loss: 1,
+  bitsPerByte: 1.44,
+  lr: 1e-3,
+  gradNorm: 1,
+  tokensPerSecond: 1000,
+  tokensSeen: n * 100,
+  elapsedMs: 0,
+});
 const sleep = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 /** The plain-line mode only writes: a Capture stands in for the stream. */
 const asStream = (c: Capture): NodeJS.WritableStream => c as unknown as NodeJS.WritableStream;

@@ -15,7 +15,27 @@ describe('reformer train / eval / generate with ReformerModelWithLMHead', () => 
     const run = join(dir, 'run');
     const data = join(dir, 'genome.fa');
     writeRandomFasta(data, 2, 4000);
-    const t = await cli(['train', '--preset', 'tiny', '--seq-len', '128', '--batch', '2', '--steps', '8', '--eval-every', '4', '--eval-windows', '2', '--lr', '0.003', '--data', data, '--out', run]);
+    const t = await cli([
+      'train',
+      '--preset',
+      'tiny',
+      '--seq-len',
+      '128',
+      '--batch',
+      '2',
+      '--steps',
+      '8',
+      '--eval-every',
+      '4',
+      '--eval-windows',
+      '2',
+      '--lr',
+      '0.003',
+      '--data',
+      data,
+      '--out',
+      run,
+    ]);
     expect(t.stderr.text).toBe('');
     expect(t.code).toBe(0);
     expect(t.stdout.text).toMatch(/^model: reformer tiny: 2 layers \(local\/lsh\), hidden 64, .* sequence 128/m);
@@ -53,6 +73,8 @@ describe('reformer train / eval / generate with ReformerModelWithLMHead', () => 
     expect(hfGen.stdout.text).toBe(g.stdout.text);
     const hfResume = await cli(['train', '--resume', hf, '--steps', '9']);
     expect(hfResume.code).toBe(2);
-    expect(hfResume.stderr.text).toMatch(/^reformer: FormatError: --resume .*hf: the checkpoint has no trainer state \(inference only\); nothing to resume\n$/);
+    expect(hfResume.stderr.text).toMatch(
+      /^reformer: FormatError: --resume .*hf: the checkpoint has no trainer state \(inference only\); nothing to resume\n$/,
+    );
   });
 });

@@ -14,7 +14,21 @@ import { REPO, requireDist } from './helpers.js';
 
 const TRAIN = join(REPO, 'test', 'cli', 'fixtures', 'train-bigram.mjs');
 // bigram steps of roughly 0.1 s: slow enough to signal mid-run, fast enough for a test
-const ARGS = ['train', '--backend', 'reference', '--seq-len', '1024', '--batch', '16', '--steps', '100000', '--checkpoint-every', '5', '--eval-every', '0'];
+const ARGS = [
+  'train',
+  '--backend',
+  'reference',
+  '--seq-len',
+  '1024',
+  '--batch',
+  '16',
+  '--steps',
+  '100000',
+  '--checkpoint-every',
+  '5',
+  '--eval-every',
+  '0',
+];
 
 beforeAll(requireDist);
 
@@ -38,7 +52,10 @@ describe('signals during training', () => {
       expect(out).toContain(`resume with: reformer train --resume ${run}`);
       const ck = loadCheckpoint(run);
       expect(ck.snapshot!.state.step).toBe(step);
-      const logged = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step: number });
+      const logged = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { kind: string; step: number });
       expect(logged.filter((r) => r.kind === 'train').at(-1)!.step).toBe(step);
 
       // the resumed run starts at the next step (a shorter schedule needs a shorter warm-up than the stored 100)

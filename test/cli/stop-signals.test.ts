@@ -16,7 +16,9 @@ function install(s: StopSignals): Record<StopSignal, () => void> {
 }
 
 const live: StopSignals[] = [];
-afterEach(() => live.splice(0).forEach((s) => s.dispose()));
+afterEach(() => {
+  for (const s of live.splice(0)) s.dispose();
+});
 
 function make(windowMs: number) {
   let clock = 1000;

@@ -29,7 +29,10 @@ describe('train -> eval -> generate (bigram engine)', () => {
   const common = ['--backend', 'reference', '--seq-len', '64', '--batch', '4', '--lr', '0.1'];
 
   it('the plan line says "at the end only" for --eval-every 0 and --checkpoint-every 0 (not "every 0 / 0 steps")', async () => {
-    const r = await cli(['train', '--steps', '2', '--eval-every', '0', '--checkpoint-every', '0', '--out', join(tmp(), 'run0'), ...common], bigram);
+    const r = await cli(
+      ['train', '--steps', '2', '--eval-every', '0', '--checkpoint-every', '0', '--out', join(tmp(), 'run0'), ...common],
+      bigram,
+    );
     expect(r.code).toBe(0);
     expect(r.stdout.text).toMatch(/validation at the end only, checkpoint at the end only -> /);
   });
@@ -49,7 +52,10 @@ describe('train -> eval -> generate (bigram engine)', () => {
     expect(ck.snapshot!.state.extra).toMatchObject({ tokenizer: 'bytes', model_seed: 1 });
     const svg = readFileSync(join(run, 'training.svg'), 'utf8');
     expect(svg).toMatch(/^<svg[\s\S]*bits per byte[\s\S]*validation[\s\S]*<\/svg>$/);
-    const vals = readFileSync(join(run, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"validation"')).map((l) => JSON.parse(l).bits_per_byte);
+    const vals = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"validation"'))
+      .map((l) => JSON.parse(l).bits_per_byte);
     expect(vals.length).toBe(3);
     expect(vals[2]).toBeLessThan(vals[0]);
   });
@@ -70,7 +76,10 @@ describe('train -> eval -> generate (bigram engine)', () => {
 
   it('generate streams a seeded sample: same seed, same text; greedy is deterministic', async () => {
     const g = (seed: string, extra: string[] = []): Promise<{ code: number; stdout: { text: string } }> =>
-      cli(['generate', '--checkpoint', run, '--prompt', 'The ', '--max-new-tokens', '40', '--seed', seed, '--backend', 'reference', ...extra], bigram);
+      cli(
+        ['generate', '--checkpoint', run, '--prompt', 'The ', '--max-new-tokens', '40', '--seed', seed, '--backend', 'reference', ...extra],
+        bigram,
+      );
     const a = await g('3');
     const b = await g('3');
     const c = await g('4');
@@ -122,12 +131,16 @@ describe('resume', () => {
     const firstDiff = got.findIndex((x, i) => x[0] !== want[i]?.[0] || x[1] !== want[i]?.[1]);
     expect(firstDiff, `first difference at ${JSON.stringify(got[firstDiff])} vs ${JSON.stringify(want[firstDiff])}`).toBe(-1);
     expect(got.length).toBe(want.length);
-    expect(readFileSync(join(cut, 'checkpoint', 'model.safetensors'))).toEqual(readFileSync(join(whole, 'checkpoint', 'model.safetensors')));
+    expect(readFileSync(join(cut, 'checkpoint', 'model.safetensors'))).toEqual(
+      readFileSync(join(whole, 'checkpoint', 'model.safetensors')),
+    );
   });
 
   it('a NaN loss exits 1 with one line naming the step, and leaves the checkpoint intact', async () => {
     const run = join(tmp(), 'nan');
-    expect((await cli(['train', '--out', run, '--backend', 'reference', '--seq-len', '32', '--steps', '4', '--warmup', '1'], bigram)).code).toBe(0);
+    expect(
+      (await cli(['train', '--out', run, '--backend', 'reference', '--seq-len', '32', '--steps', '4', '--warmup', '1'], bigram)).code,
+    ).toBe(0);
     // poison the weights of the saved model (through the engine, so the checkpoint stays well-formed)
     const ck = loadCheckpoint(run);
     const em = bigramEngine.load(new ReferenceBackend(), { vocab_size: 258 }, ck.weights);

@@ -8,7 +8,26 @@ import { BENCH_TARGETS } from '../../src/node/cli/misc.js';
 import { cli, CORPUS } from './helpers.js';
 
 const COMMANDS: Record<string, string[]> = {
-  train: ['--data', '--out', '--preset', '--config', '--seq-len', '--batch', '--steps', '--minutes', '--lr', '--warmup', '--seed', '--resume', '--eval-every', '--eval-windows', '--checkpoint-every', '--val-fraction', '--threads', '--backend'],
+  train: [
+    '--data',
+    '--out',
+    '--preset',
+    '--config',
+    '--seq-len',
+    '--batch',
+    '--steps',
+    '--minutes',
+    '--lr',
+    '--warmup',
+    '--seed',
+    '--resume',
+    '--eval-every',
+    '--eval-windows',
+    '--checkpoint-every',
+    '--val-fraction',
+    '--threads',
+    '--backend',
+  ],
   eval: ['--checkpoint', '--data', '--seq-len', '--batch', '--threads', '--backend'],
   generate: ['--checkpoint', '--prompt', '--max-new-tokens', '--temperature', '--top-k', '--top-p', '--seed', '--threads', '--backend'],
   verify: ['--checkpoint', '--preset', '--data', '--seq-len', '--offset', '--num-hashes', '--seed', '--json', '--threads', '--backend'],
@@ -22,7 +41,9 @@ describe('help', () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
     for (const c of Object.keys(COMMANDS)) expect(r.stdout.text).toMatch(new RegExp(`^  ${c}\\b.*\\S`, 'm'));
-    expect(r.stdout.text).toMatch(/Exit codes:[\s\S]*0 {2}success[\s\S]*1 {2}runtime failure[\s\S]*2 {2}usage or input error[\s\S]*3 {2}not available/);
+    expect(r.stdout.text).toMatch(
+      /Exit codes:[\s\S]*0 {2}success[\s\S]*1 {2}runtime failure[\s\S]*2 {2}usage or input error[\s\S]*3 {2}not available/,
+    );
   });
 
   for (const [command, flags] of Object.entries(COMMANDS)) {
@@ -46,7 +67,10 @@ describe('help', () => {
 describe('usage errors exit 2 with one line naming the flag and the allowed values', () => {
   const dir = mkdtempSync(join(tmpdir(), 'reformer-cli-'));
   const binary = join(dir, 'blob.bin');
-  writeFileSync(binary, Uint8Array.from({ length: 4096 }, (_, i) => (i * 151) % 256));
+  writeFileSync(
+    binary,
+    Uint8Array.from({ length: 4096 }, (_, i) => (i * 151) % 256),
+  );
   const cases: [string[], RegExp][] = [
     [['train', '--steps', '0'], /^reformer: --steps "0": must be a positive integer \(1, 2, 3, \.\.\.\)$/],
     [['train', '--steps', '1.5'], /--steps "1\.5": must be a positive integer/],
@@ -65,7 +89,10 @@ describe('usage errors exit 2 with one line naming the flag and the allowed valu
     [['train', '--resume', join(dir, 'nope')], /--resume|no such checkpoint directory/],
     [['eval', '--data', CORPUS], /required option '--checkpoint <dir>' not specified/],
     [['eval', '--checkpoint', join(dir, 'nope'), '--data', CORPUS], /nope: no such checkpoint directory/],
-    [['eval', '--checkpoint', dir, '--data', CORPUS], /^reformer: --checkpoint .*: not a checkpoint \(no config\.json, model\.safetensors or manifest\.json\); pass a run directory/],
+    [
+      ['eval', '--checkpoint', dir, '--data', CORPUS],
+      /^reformer: --checkpoint .*: not a checkpoint \(no config\.json, model\.safetensors or manifest\.json\); pass a run directory/,
+    ],
     [['generate', '--checkpoint', dir, '--prompt', ''], /--prompt "": must not be empty/],
     [['generate', '--checkpoint', dir, '--prompt', 'a', '--top-p', '0'], /--top-p "0": must be a number in \(0, 1\]/],
     [['generate', '--checkpoint', dir, '--prompt', 'a', '--temperature', 'hot'], /--temperature "hot": must be a number in \[0, 100\]/],

@@ -24,11 +24,20 @@ describe('reformer verify', () => {
     const r = await cli(['verify', ...TINY, '--num-hashes', '1,2,4']);
     expect(r.code, r.stderr.text).toBe(0);
     const lines = r.stdout.lines();
-    const header = lines.findIndex((l) => /^\s*layer\s+num_hashes\s+rel_rms_error\s+max_abs_error\s+mean_recall\s+min_recall\s+keys\/query$/.test(l));
+    const header = lines.findIndex((l) =>
+      /^\s*layer\s+num_hashes\s+rel_rms_error\s+max_abs_error\s+mean_recall\s+min_recall\s+keys\/query$/.test(l),
+    );
     expect(header).toBeGreaterThanOrEqual(0);
-    const rows = lines.slice(header + 1).filter((l) => /^\s*\d+\s+\d+\s/.test(l)).map((l) => l.trim().split(/\s+/).map(Number));
+    const rows = lines
+      .slice(header + 1)
+      .filter((l) => /^\s*\d+\s+\d+\s/.test(l))
+      .map((l) => l.trim().split(/\s+/).map(Number));
     // the tiny preset has one LSH layer (index 1): three rows
-    expect(rows.map((x) => [x[0], x[1]])).toEqual([[1, 1], [1, 2], [1, 4]]);
+    expect(rows.map((x) => [x[0], x[1]])).toEqual([
+      [1, 1],
+      [1, 2],
+      [1, 4],
+    ]);
     for (const [, , rel, max, mean, min, keys] of rows) {
       expect(rel).toBeGreaterThanOrEqual(0);
       expect(max).toBeGreaterThanOrEqual(0);
@@ -59,18 +68,42 @@ describe('reformer verify', () => {
     const lm = new ReformerModelWithLMHead(be, preset('tiny').config, { seed: 3 });
     const ids = new ByteTokenizer().encode(new Uint8Array(readFileSync(CORPUS))).slice(1000, 1256);
     let x: Float32Array | null = null;
-    lm.reformer.forward({ inputIds: ids, batch: 1, seqLen: 256, training: false, onAttentionInput: (l, h) => { if (l === 1) x = Float32Array.from(h); } });
+    lm.reformer.forward({
+      inputIds: ids,
+      batch: 1,
+      seqLen: 256,
+      training: false,
+      onAttentionInput: (l, h) => {
+        if (l === 1) x = Float32Array.from(h);
+      },
+    });
     expect(x).not.toBeNull();
     const D = lm.config.hidden_size;
     const p = (n: string) => lm.parameters.param(`reformer.encoder.layers.1.attention.${n}`);
     const normed = be.floats(256 * D);
-    be.layerNormForward({ rows: 256, cols: D, x: x!, gamma: p('layer_norm.weight'), beta: p('layer_norm.bias'), eps: lm.config.layer_norm_eps, y: normed, mean: be.floats(256), rstd: be.floats(256) });
-    const [want] = attentionQualityReport(be, lm.config, { 'query_key.weight': p('self_attention.query_key.weight'), 'value.weight': p('self_attention.value.weight') }, normed, {
-      batch: 1,
-      seqLen: 256,
-      numHashesList: [2],
-      rng: new Rng(3 + 1000 * 2),
+    be.layerNormForward({
+      rows: 256,
+      cols: D,
+      x: x!,
+      gamma: p('layer_norm.weight'),
+      beta: p('layer_norm.bias'),
+      eps: lm.config.layer_norm_eps,
+      y: normed,
+      mean: be.floats(256),
+      rstd: be.floats(256),
     });
+    const [want] = attentionQualityReport(
+      be,
+      lm.config,
+      { 'query_key.weight': p('self_attention.query_key.weight'), 'value.weight': p('self_attention.value.weight') },
+      normed,
+      {
+        batch: 1,
+        seqLen: 256,
+        numHashesList: [2],
+        rng: new Rng(3 + 1000 * 2),
+      },
+    );
     expect(row.meanMassRecall).toBeCloseTo(want!.meanMassRecall, 10);
     expect(row.relativeRmsError).toBeCloseTo(want!.relativeRmsError, 10);
     expect(row.meanAttendedKeys).toBe(want!.meanAttendedKeys);
@@ -81,7 +114,10 @@ describe('reformer verify', () => {
       [['verify', '--preset', 'tiny', '--seq-len', '64'], /take exact full attention/],
       [['verify', '--preset', 'tiny', '--seq-len', '200'], /must be a multiple of 64/],
       [['verify', '--preset', 'tiny', '--seq-len', '2048'], /at most 1024 tokens/],
-      [['verify', '--preset', 'tiny', '--seq-len', '256', '--offset', '99999999'], /--offset 99999999: the window of 256 tokens would end past the data/],
+      [
+        ['verify', '--preset', 'tiny', '--seq-len', '256', '--offset', '99999999'],
+        /--offset 99999999: the window of 256 tokens would end past the data/,
+      ],
       [['verify', '--checkpoint', join(mkdtempSync(join(tmpdir(), 'reformer-verify-')), 'none')], /none/],
     ] as const) {
       const r = await cli([...argv, '--backend', 'reference']);

@@ -5,7 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../../src/backend/reference.js';
-import { ConformanceRegistry, createConformanceRegistry, formatConformanceReport, runConformance, SkipCase } from '../../src/conformance/index.js';
+import {
+  ConformanceRegistry,
+  createConformanceRegistry,
+  formatConformanceReport,
+  runConformance,
+  SkipCase,
+} from '../../src/conformance/index.js';
 import { readConformanceFolder, runConformanceFolder } from '../../src/node/conformance.js';
 import { serializeSafetensors } from '../../src/io/safetensors.js';
 import { HF_FIXTURES_DIR } from '../../spec/helpers/fixtures.js';
@@ -46,7 +52,10 @@ describe('conformance runner on the HF attention fixtures', () => {
       expect(c.worstScaledError!, c.name).toBeLessThan(1e-6);
     }
     const block = report.cases.find((c) => c.name === 'lsh_attention_block_causal')!;
-    expect(block.comparisons.some((x) => x.informational && x.scaledError! > 1e-4), 'an informational fp32 comparison differs').toBe(true);
+    expect(
+      block.comparisons.some((x) => x.informational && x.scaledError! > 1e-4),
+      'an informational fp32 comparison differs',
+    ).toBe(true);
   });
 
   it('the f64 reference does NOT match HF fp32 on the fp32-logsumexp-sensitive cases (the quirk is real)', () => {

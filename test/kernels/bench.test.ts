@@ -22,11 +22,23 @@ describe('reformer bench kernels', () => {
     expect(json.threads).toBe(2);
     expect(['simd', 'relaxed-simd']).toContain(json.variant);
     const names = json.rows.map((x) => x.name as string);
-    for (const want of [/^matmul A·B 256×256$/, /^matmul A·Bᵀ 256×256$/, /^chunk attention forward/, /^chunk attention backward/, /^LSH hash/, /^counting sort/, /^gather rows/]) {
-      expect(names.some((n) => want.test(n)), `${want}`).toBe(true);
+    for (const want of [
+      /^matmul A·B 256×256$/,
+      /^matmul A·Bᵀ 256×256$/,
+      /^chunk attention forward/,
+      /^chunk attention backward/,
+      /^LSH hash/,
+      /^counting sort/,
+      /^gather rows/,
+    ]) {
+      expect(
+        names.some((n) => want.test(n)),
+        `${want}`,
+      ).toBe(true);
     }
     for (const row of json.rows) {
-      for (const k of ['one_thread', 'all_threads', 'speedup']) expect(Number.isFinite(row[k]) && (row[k] as number) > 0, `${row.name} ${k}`).toBe(true);
+      for (const k of ['one_thread', 'all_threads', 'speedup'])
+        expect(Number.isFinite(row[k]) && (row[k] as number) > 0, `${row.name} ${k}`).toBe(true);
       expect(typeof row.higher_is_better).toBe('boolean');
     }
   });
@@ -42,7 +54,8 @@ describe('reformer bench attention', () => {
     expect(json.threads).toBe(2);
     expect(json.rows.map((x) => x.seq_len)).toEqual([128, 256]);
     for (const row of json.rows) {
-      for (const k of ['lsh_s_per_token', 'lsh_peak_rss_bytes']) expect(Number.isFinite(row[k]) && (row[k] as number) > 0, `${String(row.seq_len)} ${k}`).toBe(true);
+      for (const k of ['lsh_s_per_token', 'lsh_peak_rss_bytes'])
+        expect(Number.isFinite(row[k]) && (row[k] as number) > 0, `${String(row.seq_len)} ${k}`).toBe(true);
       expect(row.lsh_peak_rss_bytes as number).toBeGreaterThan(json.baseline_rss_bytes * 0.5);
     }
     const [first, second] = json.rows as [Record<string, unknown>, Record<string, unknown>];
@@ -61,10 +74,31 @@ describe('reformer bench attention', () => {
     const D = 256;
     const all = 256;
     const xn = be.floats(L * D);
-    be.layerNormForward({ rows: L, cols: D, x: layer.x, gamma: layer.weights['layer_norm.weight'], beta: layer.weights['layer_norm.bias'], eps: 1e-12, y: xn, mean: be.floats(L), rstd: be.floats(L) });
+    be.layerNormForward({
+      rows: L,
+      cols: D,
+      x: layer.x,
+      gamma: layer.weights['layer_norm.weight'],
+      beta: layer.weights['layer_norm.bias'],
+      eps: 1e-12,
+      y: xn,
+      mean: be.floats(L),
+      rstd: be.floats(L),
+    });
     const qk = be.floats(L * all);
     const v = be.floats(L * all);
-    be.gemm({ m: L, n: all, k: D, a: xn, lda: D, b: layer.weights['self_attention.query_key.weight'], ldb: D, transB: true, c: qk, ldc: all });
+    be.gemm({
+      m: L,
+      n: all,
+      k: D,
+      a: xn,
+      lda: D,
+      b: layer.weights['self_attention.query_key.weight'],
+      ldb: D,
+      transB: true,
+      c: qk,
+      ldc: all,
+    });
     be.gemm({ m: L, n: all, k: D, a: xn, lda: D, b: layer.weights['self_attention.value.weight'], ldb: D, transB: true, c: v, ldc: all });
     const o = exactSharedQkAttention({ qk, v, batch: 1, seqLen: L, heads: 4, headSize: 64, causal: true }).out;
     const ob = be.floats(L * all);

@@ -127,10 +127,21 @@ describe.each(VARIANTS)('WASM kernels (%s): examples', (variant) => {
       const ref = new ReferenceBackend();
       const refOut = new Float32Array(n * d);
       ref.chunkAttentionForward({
-        n, d, chunkLength: 4, numChunksBefore: 0, numChunksAfter: 0,
-        q: new Float32Array([1, 0, 0, 1, 1, 1, 0, 0]), k: new Float32Array([1, 0, 0, 1, 1, 1, 0, 0]),
-        v: new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]), pos: new Int32Array([0, 1, 2, 3]), keyValid: new Int32Array(4),
-        causal: false, maskValue: -1e9, selfMaskValue: null, out: refOut, lse: new Float32Array(n),
+        n,
+        d,
+        chunkLength: 4,
+        numChunksBefore: 0,
+        numChunksAfter: 0,
+        q: new Float32Array([1, 0, 0, 1, 1, 1, 0, 0]),
+        k: new Float32Array([1, 0, 0, 1, 1, 1, 0, 0]),
+        v: new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]),
+        pos: new Int32Array([0, 1, 2, 3]),
+        keyValid: new Int32Array(4),
+        causal: false,
+        maskValue: -1e9,
+        selfMaskValue: null,
+        out: refOut,
+        lse: new Float32Array(n),
       });
       expect(Array.from(refOut)).toEqual(Array.from(out));
     });
@@ -149,21 +160,38 @@ describe.each(VARIANTS)('WASM kernels (%s): examples', (variant) => {
     const pos = Int32Array.from({ length: n }, (_, i) => i % 24);
     be.scope(() => {
       const common = {
-        n, d, chunkLength: L, numChunksBefore: 1, numChunksAfter: 1,
-        q: floatsOf(be, q), k: floatsOf(be, k), v: floatsOf(be, vv), pos: intsOf(be, pos),
-        causal: true, maskValue: -1e9, selfMaskValue: -1e5,
+        n,
+        d,
+        chunkLength: L,
+        numChunksBefore: 1,
+        numChunksAfter: 1,
+        q: floatsOf(be, q),
+        k: floatsOf(be, k),
+        v: floatsOf(be, vv),
+        pos: intsOf(be, pos),
+        causal: true,
+        maskValue: -1e9,
+        selfMaskValue: -1e5,
       };
       const whole = { out: be.floats(n * d), lse: be.floats(n) };
       be.chunkAttentionForward({ ...common, ...whole });
       const split = { out: be.floats(n * d), lse: be.floats(n) };
-      for (const [b, e] of [[0, 2], [2, 3], [3, 6]]) be.chunkAttentionForward({ ...common, ...split, chunkBegin: b, chunkEnd: e });
+      for (const [b, e] of [
+        [0, 2],
+        [2, 3],
+        [3, 6],
+      ])
+        be.chunkAttentionForward({ ...common, ...split, chunkBegin: b, chunkEnd: e });
       expect(Array.from(split.out)).toEqual(Array.from(whole.out));
       expect(Array.from(split.lse)).toEqual(Array.from(whole.lse));
       const grads = () => ({ dq: be.floats(n * d), dk: be.floats(n * d), dv: be.floats(n * d) });
       const g1 = grads();
       be.chunkAttentionBackward({ ...common, lse: whole.lse, dOut: floatsOf(be, dOut), ...g1 });
       const g2 = grads();
-      for (const [b, e] of [[0, 1], [1, 6]]) {
+      for (const [b, e] of [
+        [0, 1],
+        [1, 6],
+      ]) {
         be.chunkAttentionBackward({ ...common, lse: whole.lse, dOut: floatsOf(be, dOut), ...g2, chunkBegin: b, chunkEnd: e });
       }
       expect(Array.from(g2.dq)).toEqual(Array.from(g1.dq));

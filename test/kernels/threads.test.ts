@@ -31,7 +31,9 @@ describe('threads option', () => {
       expect(() => loadWasmBackendSync({ variant: 'simd', threads: t })).toThrow(/threads must be an integer in \[1, 256\]/);
     }
     expect(() => loadWasmBackendSync({ variant: 'simd', shared: false, threads: 2 })).toThrow(UsageError);
-    expect(() => loadWasmBackendSync({ variant: 'simd', shared: false, threads: 2 })).toThrow(/needs a shared WebAssembly memory.*use threads: 1/);
+    expect(() => loadWasmBackendSync({ variant: 'simd', shared: false, threads: 2 })).toThrow(
+      /needs a shared WebAssembly memory.*use threads: 1/,
+    );
   });
 
   it('a 4-thread pool on any core count computes the same as one thread', async () => {
@@ -120,7 +122,8 @@ describe('WorkerPool', () => {
     for (let j = 0; j < jobs; j++) {
       for (let i = 0; i < 8; i++) {
         const want = i < counts[j]! ? 1 : 0;
-        for (let e = 0; e < width; e++) if (acc[(j * 8 + i) * width + e] !== want) expect.fail(`job ${j} slot ${i}: ${acc[(j * 8 + i) * width + e]} != ${want}`);
+        for (let e = 0; e < width; e++)
+          if (acc[(j * 8 + i) * width + e] !== want) expect.fail(`job ${j} slot ${i}: ${acc[(j * 8 + i) * width + e]} != ${want}`);
       }
     }
     pool.close();
@@ -130,7 +133,9 @@ describe('WorkerPool', () => {
   it('needs a shared memory and at least 2 threads', () => {
     const module = new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
     expect(() => new WorkerPool({ module, memory: new WebAssembly.Memory({ initial: 1 }), threads: 2 })).toThrow(/must be shared/);
-    expect(() => new WorkerPool({ module, memory: new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }), threads: 1 })).toThrow(/\[2, 256\]/);
+    expect(() => new WorkerPool({ module, memory: new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }), threads: 1 })).toThrow(
+      /\[2, 256\]/,
+    );
   });
 
   it('close() leaves a working one-thread backend', () => {

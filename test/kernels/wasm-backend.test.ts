@@ -24,7 +24,9 @@ describe('WASM backend: buffers and validation', () => {
       const out = be.floats(4);
       const foreign = new Float32Array(4);
       expect(() => be.add(out, mine, foreign, 4)).toThrow(ShapeError);
-      expect(() => be.add(out, mine, foreign, 4)).toThrow(/not a buffer of this WASM backend's memory; allocate it with backend\.floats\(n\)/);
+      expect(() => be.add(out, mine, foreign, 4)).toThrow(
+        /not a buffer of this WASM backend's memory; allocate it with backend\.floats\(n\)/,
+      );
       expect(() => be.add(out, mine, new Float64Array(4), 4)).toThrow(/Float64Array.*f32 only.*backend\.floats\(n\)/);
       expect(() => be.argsortKeys(new Int32Array(2), be.ints(2), 2, 1)).toThrow(/backend\.ints\(n\)/);
       expect(() => be.add(out, mine, be.ints(4) as unknown as Float32Array, 4)).toThrow(/must be a Float32Array/);

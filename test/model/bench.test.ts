@@ -24,15 +24,41 @@ describe('reformer bench model', () => {
     expect(j.mode).toBe('forward');
     expect(j.seq_len).toBe(256);
     expect(j.threads).toBe(1);
-    for (const k of ['tokens_per_s', 'seconds', 'peak_rss_bytes', 'wasm_peak_bytes', 'estimated_wasm_bytes']) expect((j[k] as number) > 0, k).toBe(true);
+    for (const k of ['tokens_per_s', 'seconds', 'peak_rss_bytes', 'wasm_peak_bytes', 'estimated_wasm_bytes'])
+      expect((j[k] as number) > 0, k).toBe(true);
     expect(j.estimated_wasm_bytes as number).toBeGreaterThanOrEqual(j.wasm_peak_bytes as number);
   });
 
   it('--mode train with an HF config.json of the user', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-model-'));
     const path = join(dir, 'config.json');
-    writeFileSync(path, JSON.stringify({ ...REFERENCE_CONFIG, hidden_size: 64, attention_head_size: 16, feed_forward_size: 128, axial_pos_embds_dim: [32, 32], attn_layers: ['lsh', 'local', 'lsh'], num_hidden_layers: 3 }));
-    const r = await cli(['bench', 'model', '--config', path, '--seq-len', '128', '--mode', 'train', '--repeats', '2', '--threads', '1', '--json']);
+    writeFileSync(
+      path,
+      JSON.stringify({
+        ...REFERENCE_CONFIG,
+        hidden_size: 64,
+        attention_head_size: 16,
+        feed_forward_size: 128,
+        axial_pos_embds_dim: [32, 32],
+        attn_layers: ['lsh', 'local', 'lsh'],
+        num_hidden_layers: 3,
+      }),
+    );
+    const r = await cli([
+      'bench',
+      'model',
+      '--config',
+      path,
+      '--seq-len',
+      '128',
+      '--mode',
+      'train',
+      '--repeats',
+      '2',
+      '--threads',
+      '1',
+      '--json',
+    ]);
     expect(r.code, r.stderr.text).toBe(0);
     const j = lastJson(r.stdout);
     expect(j.mode).toBe('train');
@@ -43,18 +69,25 @@ describe('reformer bench model', () => {
   it('refuses a run that cannot fit the 4 GiB WASM memory before starting it (exit 1, one line with the numbers)', async () => {
     const r = await cli(['bench', 'model', '--seq-len', '1048576', '--mode', 'train', '--threads', '1']);
     expect(r.code).toBe(1);
-    expect(r.stderr.text).toMatch(/ResourceError.*training step of batch 1 × 1048576 tokens needs about [\d.]+ GiB.*more than the 4 GiB.*use a sequence length of at most \d+ \(with axial_pos_shape changed to factors of it\), or evaluation only/);
+    expect(r.stderr.text).toMatch(
+      /ResourceError.*training step of batch 1 × 1048576 tokens needs about [\d.]+ GiB.*more than the 4 GiB.*use a sequence length of at most \d+ \(with axial_pos_shape changed to factors of it\), or evaluation only/,
+    );
     expect(r.stdout.text).toBe('');
   });
 
   it('a training length that is not a multiple of the chunk lengths is a usage error', async () => {
     const r = await cli(['bench', 'model', '--seq-len', '200', '--mode', 'train', '--threads', '1']);
     expect(r.code).toBe(2);
-    expect(r.stderr.text.trim()).toMatch(/^reformer: --seq-len 200: a training length must be a multiple of 64 \(lsh_attn_chunk_length \/ local_attn_chunk_length of this model\), e\.g\. 192 or 256$/);
+    expect(r.stderr.text.trim()).toMatch(
+      /^reformer: --seq-len 200: a training length must be a multiple of 64 \(lsh_attn_chunk_length \/ local_attn_chunk_length of this model\), e\.g\. 192 or 256$/,
+    );
   });
 
   it('bench/configs/reference.json is the built-in reference config', () => {
-    const file = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'bench', 'configs', 'reference.json'), 'utf8')) as Record<string, unknown>;
+    const file = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'bench', 'configs', 'reference.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     expect(file).toEqual({ ...REFERENCE_CONFIG });
     expect(() => ReformerConfig.fromJSON(file)).not.toThrow();
   });
@@ -77,13 +110,16 @@ describe('reformer bench memory', () => {
     expect(j.seq_len).toBe(256);
     expect(j.rows.map((x) => x.layers)).toEqual([2, 4]);
     for (const row of j.rows) {
-      for (const k of ['reversible_peak_rss_bytes', 'stored_peak_rss_bytes', 'reversible_wasm_peak_bytes', 'stored_wasm_peak_bytes']) expect((row[k] as number) > 0, k).toBe(true);
+      for (const k of ['reversible_peak_rss_bytes', 'stored_peak_rss_bytes', 'reversible_wasm_peak_bytes', 'stored_wasm_peak_bytes'])
+        expect((row[k] as number) > 0, k).toBe(true);
       expect(row.reversible_estimated_bytes!).toBeGreaterThanOrEqual(row.reversible_wasm_peak_bytes!);
       expect(row.stored_estimated_bytes!).toBeGreaterThanOrEqual(row.stored_wasm_peak_bytes!);
     }
     // storing activations costs more WASM memory per extra layer than the reversible backward
     const [a, b] = j.rows as [Record<string, number>, Record<string, number>];
-    expect(b.stored_wasm_peak_bytes! - a.stored_wasm_peak_bytes!).toBeGreaterThan(b.reversible_wasm_peak_bytes! - a.reversible_wasm_peak_bytes!);
+    expect(b.stored_wasm_peak_bytes! - a.stored_wasm_peak_bytes!).toBeGreaterThan(
+      b.reversible_wasm_peak_bytes! - a.reversible_wasm_peak_bytes!,
+    );
   });
 
   it('--mode is a flag of bench model only', async () => {

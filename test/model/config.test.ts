@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS, resolveOptions } from '../../src/config/options.js';
 import { DEFAULT_PRESET, PRESET_NAMES, preset } from '../../src/config/presets.js';
-import { checkCausalLM, checkSequenceLength, ReformerConfig, REFORMER_DEFAULTS, resolveNumBuckets } from '../../src/config/reformer-config.js';
+import {
+  checkCausalLM,
+  checkSequenceLength,
+  ReformerConfig,
+  REFORMER_DEFAULTS,
+  resolveNumBuckets,
+} from '../../src/config/reformer-config.js';
 import { ConfigError } from '../../src/errors.js';
 import { HF_FIXTURES_DIR } from '../../spec/helpers/fixtures.js';
 
@@ -73,7 +79,13 @@ describe('ReformerConfig defaults', () => {
     for (const f of readdirSync(HF_FIXTURES_DIR).filter((n) => n.endsWith('.json'))) {
       const raw = JSON.parse(readFileSync(join(HF_FIXTURES_DIR, f), 'utf8')).config as Record<string, unknown>;
       const c = ReformerConfig.fromJSON(JSON.stringify(raw));
-      expect(c.toJSON()).toEqual(Object.fromEntries(Object.keys(raw).sort().map((k) => [k, raw[k]])));
+      expect(c.toJSON()).toEqual(
+        Object.fromEntries(
+          Object.keys(raw)
+            .sort()
+            .map((k) => [k, raw[k]]),
+        ),
+      );
       expect(c.extra.return_dict).toBe(true);
     }
   });
@@ -90,7 +102,12 @@ describe('ReformerConfig validation (one ConfigError naming the field, the value
     ['odd num_buckets', { num_buckets: 7 }, 'num_buckets', /even integer ≥ 2.*got 7; e\.g\. 8/],
     ['odd factor', { num_buckets: [4, 3] }, 'num_buckets', /factor 1 must be an even integer/],
     ['empty factors', { num_buckets: [] }, 'num_buckets', /empty list/],
-    ['attn_layers entry', { attn_layers: ['lsh', 'global'] }, 'attn_layers', /entry 1 is "global" \(a string\); each entry must be "lsh" or "local"/],
+    [
+      'attn_layers entry',
+      { attn_layers: ['lsh', 'global'] },
+      'attn_layers',
+      /entry 1 is "global" \(a string\); each entry must be "lsh" or "local"/,
+    ],
     ['empty attn_layers', { attn_layers: [] }, 'attn_layers', /non-empty list/],
     ['hidden_act', { hidden_act: 'swish' }, 'hidden_act', /"swish".*relu.*gelu.*gelu_new/],
     ['axial dims sum', { axial_pos_embds_dim: [64, 64] }, 'axial_pos_embds_dim', /sums to 128.*hidden_size 256/],
@@ -150,7 +167,9 @@ describe('call-time rules', () => {
   it('automatic num_buckets follows HF _set_num_buckets', () => {
     const auto = new ReformerConfig({ max_position_embeddings: 64, axial_pos_shape: [8, 8], lsh_attn_chunk_length: 8 });
     expect(resolveNumBuckets(auto, 64)).toBe(16); // model_lm_eval_autopad: effective_num_buckets 16
-    expect(resolveNumBuckets(new ReformerConfig({ lsh_attn_chunk_length: 4, max_position_embeddings: 128, axial_pos_shape: [8, 16] }), 128)).toEqual([8, 8]);
+    expect(
+      resolveNumBuckets(new ReformerConfig({ lsh_attn_chunk_length: 4, max_position_embeddings: 128, axial_pos_shape: [8, 16] }), 128),
+    ).toEqual([8, 8]);
     expect(resolveNumBuckets(c.with({ num_buckets: [2, 4] }), 64)).toEqual([2, 4]);
   });
 });

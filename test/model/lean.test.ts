@@ -71,11 +71,22 @@ describe(`streamed model paths at ${L} tokens (WASM, poisoned freed memory)`, ()
       const enc = b.reformer.forward({ ...batch, training: true });
       const P = b.parameters;
       const dOut = be.floats(L * 32);
-      const want = lmHeadLoss(be, { weight: P.param('lm_head.decoder.weight'), bias: P.param('lm_head.bias') }, enc.output, 1, L, 32, 32, ids, 0, {
-        weight: P.grad('lm_head.decoder.weight'),
-        bias: P.grad('lm_head.bias'),
-        dh: dOut,
-      });
+      const want = lmHeadLoss(
+        be,
+        { weight: P.param('lm_head.decoder.weight'), bias: P.param('lm_head.bias') },
+        enc.output,
+        1,
+        L,
+        32,
+        32,
+        ids,
+        0,
+        {
+          weight: P.grad('lm_head.decoder.weight'),
+          bias: P.grad('lm_head.bias'),
+          dh: dOut,
+        },
+      );
       const dEmb = b.reformer.backward(enc, dOut);
       expect(Math.abs(streamed.loss - want.loss)).toBeLessThan(1e-5 * want.loss);
       expectClose(streamed.dEmbedding, dEmb, { atol: 1e-7, rtol: 2e-3 }, 'dEmbedding');

@@ -58,15 +58,40 @@ function config(c: Case): ReformerConfig {
   });
 }
 
-const base: Case = { name: '', L: 2048, batch: 1, layers: ['local', 'lsh'], mode: 'forward', reversible: true, padding: false, ffChunk: 0, lmChunk: 0, numBuckets: null };
+const base: Case = {
+  name: '',
+  L: 2048,
+  batch: 1,
+  layers: ['local', 'lsh'],
+  mode: 'forward',
+  reversible: true,
+  padding: false,
+  ffChunk: 0,
+  lmChunk: 0,
+  numBuckets: null,
+};
 const CASES: Case[] = [
   { ...base, name: 'forward, 2 layers' },
   { ...base, name: 'forward, batch 2, padding, 4 layers', batch: 2, padding: true, layers: ['lsh', 'local', 'lsh', 'local'] },
   { ...base, name: 'forward, LM-head and feed-forward chunks', ffChunk: 100, lmChunk: 300, numBuckets: 16 },
   { ...base, name: 'train, reversible', mode: 'train' },
-  { ...base, name: 'train, reversible, batch 2, padding, 3 layers', mode: 'train', batch: 2, padding: true, layers: ['lsh', 'local', 'lsh'] },
+  {
+    ...base,
+    name: 'train, reversible, batch 2, padding, 3 layers',
+    mode: 'train',
+    batch: 2,
+    padding: true,
+    layers: ['lsh', 'local', 'lsh'],
+  },
   { ...base, name: 'train, store-activations', mode: 'train', reversible: false },
-  { ...base, name: 'train, store-activations, chunked feed-forward, 4 layers', mode: 'train', reversible: false, ffChunk: 256, layers: ['local', 'lsh', 'local', 'lsh'] },
+  {
+    ...base,
+    name: 'train, store-activations, chunked feed-forward, 4 layers',
+    mode: 'train',
+    reversible: false,
+    ffChunk: 256,
+    layers: ['local', 'lsh', 'local', 'lsh'],
+  },
   { ...base, name: 'train, short sequence (one chunk)', mode: 'train', L: 32 },
 ];
 
@@ -86,7 +111,9 @@ describe('memory estimate vs the measured WASM high-water mark', () => {
         be.scope(() => (c.mode === 'forward' ? model.loss(batch) : model.lossAndGrad(batch)));
         const measured = be.arena.peakBytes - start; // from the model's parameters on
         const est = estimateMemory(cfg, { batch: c.batch, seqLen: c.L, mode: c.mode, reversible: c.reversible, padding: c.padding });
-        console.log(`${c.name}: measured ${measured}, estimate ${est.bytes} (×${(est.bytes / measured).toFixed(3)}), peak at ${est.peakAt}`);
+        console.log(
+          `${c.name}: measured ${measured}, estimate ${est.bytes} (×${(est.bytes / measured).toFixed(3)}), peak at ${est.peakAt}`,
+        );
         expect(est.bytes).toBeGreaterThanOrEqual(measured);
         expect(est.bytes).toBeLessThanOrEqual(1.1 * measured + 4 * 2 ** 20);
         expect(est.parameterBytes).toBe(2 * Math.ceil((4 * lmParameterCount(cfg)) / 64) * 64);
@@ -99,7 +126,13 @@ describe('memory estimate vs the measured WASM high-water mark', () => {
   const ENCODER: Array<{ name: string; call: 'forward' | 'forwardRows' | 'trainRows'; training: boolean; reversible: boolean; c: Case }> = [
     { name: 'encoder forward() (eval)', call: 'forward', training: false, reversible: true, c: base },
     { name: 'encoder forward() + backward(), reversible', call: 'forward', training: true, reversible: true, c: base },
-    { name: 'encoder forward() + backward(), store-activations, padding, 3 layers', call: 'forward', training: true, reversible: false, c: { ...base, padding: true, layers: ['lsh', 'local', 'lsh'] } },
+    {
+      name: 'encoder forward() + backward(), store-activations, padding, 3 layers',
+      call: 'forward',
+      training: true,
+      reversible: false,
+      c: { ...base, padding: true, layers: ['lsh', 'local', 'lsh'] },
+    },
     { name: 'encoder forwardRows()', call: 'forwardRows', training: false, reversible: true, c: { ...base, batch: 2 } },
     { name: 'encoder trainRows(), reversible', call: 'trainRows', training: true, reversible: true, c: base },
   ];
@@ -134,7 +167,9 @@ describe('memory estimate vs the measured WASM high-water mark', () => {
           head: false,
           materializeOutput: e.call === 'forward',
         });
-        console.log(`${e.name}: measured ${measured}, estimate ${est.bytes} (×${(est.bytes / measured).toFixed(3)}), peak at ${est.peakAt}`);
+        console.log(
+          `${e.name}: measured ${measured}, estimate ${est.bytes} (×${(est.bytes / measured).toFixed(3)}), peak at ${est.peakAt}`,
+        );
         expect(est.bytes).toBeGreaterThanOrEqual(measured);
         expect(est.bytes).toBeLessThanOrEqual(1.1 * measured + 4 * 2 ** 20);
         expect(est.parameterBytes).toBe(2 * Math.ceil((4 * encoderParameterCount(cfg)) / 64) * 64);
@@ -211,12 +246,16 @@ describe('runs that cannot fit the 4 GiB WASM memory are refused before anything
       const L = 2 ** 20;
       const input = { inputIds: new Int32Array(L), batch: 1, seqLen: L, training: true };
       expect(() => model.forward(input)).toThrow(ResourceError);
-      expect(() => model.trainRows(input, () => {})).toThrow(/training step of batch 1 × 1048576 tokens needs about [\d.]+ GiB.*more than .*\(4\.00 GiB\); use a sequence length of at most \d+/);
+      expect(() => model.trainRows(input, () => {})).toThrow(
+        /training step of batch 1 × 1048576 tokens needs about [\d.]+ GiB.*more than .*\(4\.00 GiB\); use a sequence length of at most \d+/,
+      );
       expect(be.arena.liveBytes).toBe(live);
       // an eval forward that holds the whole output does not fit either; the streamed one is estimated to
       expect(() => model.forward({ ...input, training: false })).toThrow(/a forward of batch 1 × 1048576 tokens/);
       // the encoder has no LM head: its phases are not named after one (its peak here is the final LayerNorm)
-      expect(estimateMemory(reference, { batch: 1, seqLen: L, mode: 'forward', head: false, materializeOutput: true }).peakAt).toBe('final LayerNorm (streamed)');
+      expect(estimateMemory(reference, { batch: 1, seqLen: L, mode: 'forward', head: false, materializeOutput: true }).peakAt).toBe(
+        'final LayerNorm (streamed)',
+      );
       expect(be.arena.liveBytes).toBe(live);
       expect(estimateMemory(reference, { batch: 1, seqLen: L, mode: 'forward', head: false }).bytes).toBeLessThan(be.maxBufferBytes);
     });
@@ -226,7 +265,9 @@ describe('runs that cannot fit the 4 GiB WASM memory are refused before anything
     be.scope(() => {
       const model = new ReformerModelWithLMHead(be, reference);
       const L = 2 ** 18;
-      expect(() => model.loss({ inputIds: new Int32Array(8 * L), batch: 8, seqLen: L })).toThrow(/a forward of batch 8 × 262144 tokens needs about .* use .*a batch of at most [1-7]\b/);
+      expect(() => model.loss({ inputIds: new Int32Array(8 * L), batch: 8, seqLen: L })).toThrow(
+        /a forward of batch 8 × 262144 tokens needs about .* use .*a batch of at most [1-7]\b/,
+      );
     });
   });
 });

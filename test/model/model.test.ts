@@ -115,7 +115,9 @@ describe('eval auto-padding (HF _pad_to_mult_of_chunk_length) and the training e
   it('training with L not a multiple of the chunk lcm is a ShapeError naming the valid length', () => {
     const m = new ReformerModelWithLMHead(be, small);
     expect(() => m.lossAndGrad({ inputIds: ids(1, 24, 20), batch: 1, seqLen: 24 })).toThrow(ShapeError);
-    expect(() => m.lossAndGrad({ inputIds: ids(1, 24, 20), batch: 1, seqLen: 24 })).toThrow(/multiple of 16.*training takes exactly 32 tokens \(the product of axial_pos_shape/);
+    expect(() => m.lossAndGrad({ inputIds: ids(1, 24, 20), batch: 1, seqLen: 24 })).toThrow(
+      /multiple of 16.*training takes exactly 32 tokens \(the product of axial_pos_shape/,
+    );
   });
 
   it('training with L ≠ Π axial_pos_shape is a ConfigError(axial_pos_shape)', () => {
@@ -156,7 +158,13 @@ describe('CausalLanguageModel contract', () => {
     m.reformer.rng = Rng.fromState(state);
     const b = m.lossAndGrad(batch);
     expect(b.loss).toBe(a.loss);
-    expect(scaledError(m.grads, once.map((v) => 2 * v), 0)).toBeLessThan(1e-6);
+    expect(
+      scaledError(
+        m.grads,
+        once.map((v) => 2 * v),
+        0,
+      ),
+    ).toBeLessThan(1e-6);
   });
 
   it('targets of −100 are skipped; all ignored gives tokens 0, loss 0 and no gradient', () => {
@@ -249,23 +257,37 @@ describe('HF-named weights', () => {
     const fx = loadFixture('model_lm_local_lsh_train');
     const m = lmFromCheckpoint(
       be,
-      { safetensors: new Uint8Array(readFileSync(join(HF_FIXTURES_DIR, 'model_lm_local_lsh_train.safetensors'))), config: JSON.stringify(fx.json.config) },
+      {
+        safetensors: new Uint8Array(readFileSync(join(HF_FIXTURES_DIR, 'model_lm_local_lsh_train.safetensors'))),
+        config: JSON.stringify(fx.json.config),
+      },
       { strict: false },
     );
-    const rotations = m.config.attn_layers.map((_, i) => (fx.tensors.has(`cap:eval.layers.${i}.rotations`) ? fx.tensors.float32(`cap:eval.layers.${i}.rotations`) : null));
+    const rotations = m.config.attn_layers.map((_, i) =>
+      fx.tensors.has(`cap:eval.layers.${i}.rotations`) ? fx.tensors.float32(`cap:eval.layers.${i}.rotations`) : null,
+    );
     const logits = m.logits({ inputIds: fx.tensors.int32('in:input_ids'), batch: 2, seqLen: 64 }, { rotations });
     expect(scaledError(logits, fx.tensors.float32('out:eval.logits'))).toBeLessThan(2e-5);
   });
 
   it('strict loading rejects foreign tensors, missing tensors and wrong shapes with FormatError', () => {
     const fx = loadFixture('model_lm_local_lsh_train');
-    const files = { safetensors: new Uint8Array(readFileSync(join(HF_FIXTURES_DIR, 'model_lm_local_lsh_train.safetensors'))), config: JSON.stringify(fx.json.config) };
+    const files = {
+      safetensors: new Uint8Array(readFileSync(join(HF_FIXTURES_DIR, 'model_lm_local_lsh_train.safetensors'))),
+      config: JSON.stringify(fx.json.config),
+    };
     expect(() => lmFromCheckpoint(be, files)).toThrow(/tensor\(s\) the model does not have/);
     const good = lmCheckpointToBytes(lmFromCheckpoint(be, files, { strict: false }));
     const wider = new ReformerConfig({ ...fx.json.config, feed_forward_size: 65 });
     expect(() => lmFromCheckpoint(be, { safetensors: good.safetensors, config: wider.toJSONString() })).toThrow(FormatError);
-    const encoderOnly = new ReformerConfig({ ...fx.json.config, attn_layers: ['local', 'lsh', 'local', 'lsh', 'lsh'], num_hidden_layers: 5 });
-    expect(() => lmFromCheckpoint(be, { safetensors: good.safetensors, config: encoderOnly.toJSONString() })).toThrow(/layers\.4.*is missing/);
+    const encoderOnly = new ReformerConfig({
+      ...fx.json.config,
+      attn_layers: ['local', 'lsh', 'local', 'lsh', 'lsh'],
+      num_hidden_layers: 5,
+    });
+    expect(() => lmFromCheckpoint(be, { safetensors: good.safetensors, config: encoderOnly.toJSONString() })).toThrow(
+      /layers\.4.*is missing/,
+    );
   });
 });
 
@@ -279,7 +301,19 @@ describe('training', () => {
     for (let step = 1; step <= 25; step++) {
       m.grads.fill(0);
       m.lossAndGrad(batch);
-      be.adamw({ n: m.params.length, param: m.params, grad: m.grads, m: mState, v: vState, lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step });
+      be.adamw({
+        n: m.params.length,
+        param: m.params,
+        grad: m.grads,
+        m: mState,
+        v: vState,
+        lr: 1e-2,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weightDecay: 0,
+        step,
+      });
     }
     const last = m.loss(batch).loss;
     expect(last).toBeLessThan(first * 0.7);

@@ -72,7 +72,20 @@ describe('the baseline loads and evaluates', () => {
 
 describe('train --config', () => {
   const train = (cfg: string, extra: string[] = []): Promise<CliRun> =>
-    cli(['train', '--preset', 'tiny', '--config', cfg, '--data', DATA, '--out', join(root, `run-${Math.random().toString(36).slice(2)}`), '--backend', 'reference', ...extra]);
+    cli([
+      'train',
+      '--preset',
+      'tiny',
+      '--config',
+      cfg,
+      '--data',
+      DATA,
+      '--out',
+      join(root, `run-${Math.random().toString(36).slice(2)}`),
+      '--backend',
+      'reference',
+      ...extra,
+    ]);
 
   it('not JSON → FormatError naming the file, exit 2', async () => {
     oneLine(await train(text('bad.json', '{"hidden_size": 64,')), 2, /^reformer: FormatError: .*bad\.json: not valid JSON \(/);
@@ -83,15 +96,48 @@ describe('train --config', () => {
   });
 
   it('an invalid field → ConfigError naming the field, the value and a fix, exit 2', async () => {
-    oneLine(await train(text('neg.json', '{"feed_forward_size": -4}')), 2, /^reformer: ConfigError: feed_forward_size: must be a positive integer, got -4; e\.g\. 4$/);
-    oneLine(await train(text('odd.json', '{"num_buckets": [4, 3]}')), 2, /^reformer: ConfigError: num_buckets: factor 1 must be an even integer ≥ 2/);
-    oneLine(await train(text('layers.json', '{"attn_layers": ["local", "global"]}')), 2, /^reformer: ConfigError: attn_layers: entry 1 is "global"/);
-    oneLine(await train(text('axial.json', '{"axial_pos_embds_dim": [16, 16]}')), 2, /^reformer: ConfigError: axial_pos_embds_dim: \[16, 16\] sums to 32, but .*hidden_size 64/);
-    oneLine(await train(text('type.json', '{"is_decoder": "yes"}')), 2, /^reformer: ConfigError: is_decoder: must be true or false, got "yes"/);
+    oneLine(
+      await train(text('neg.json', '{"feed_forward_size": -4}')),
+      2,
+      /^reformer: ConfigError: feed_forward_size: must be a positive integer, got -4; e\.g\. 4$/,
+    );
+    oneLine(
+      await train(text('odd.json', '{"num_buckets": [4, 3]}')),
+      2,
+      /^reformer: ConfigError: num_buckets: factor 1 must be an even integer ≥ 2/,
+    );
+    oneLine(
+      await train(text('layers.json', '{"attn_layers": ["local", "global"]}')),
+      2,
+      /^reformer: ConfigError: attn_layers: entry 1 is "global"/,
+    );
+    oneLine(
+      await train(text('axial.json', '{"axial_pos_embds_dim": [16, 16]}')),
+      2,
+      /^reformer: ConfigError: axial_pos_embds_dim: \[16, 16\] sums to 32, but .*hidden_size 64/,
+    );
+    oneLine(
+      await train(text('type.json', '{"is_decoder": "yes"}')),
+      2,
+      /^reformer: ConfigError: is_decoder: must be true or false, got "yes"/,
+    );
   });
 
   it('missing fields are taken from the preset: a partial config.json trains', async () => {
-    const r = await train(text('partial.json', '{"num_hashes": 2}'), ['--steps', '2', '--warmup', '1', '--seq-len', '64', '--batch', '1', '--eval-every', '0', '--eval-windows', '1']);
+    const r = await train(text('partial.json', '{"num_hashes": 2}'), [
+      '--steps',
+      '2',
+      '--warmup',
+      '1',
+      '--seq-len',
+      '64',
+      '--batch',
+      '1',
+      '--eval-every',
+      '0',
+      '--eval-windows',
+      '1',
+    ]);
     expect(r.stderr.text).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.text).toMatch(/step budget reached at step 2/);
@@ -99,11 +145,26 @@ describe('train --config', () => {
 
   it('a misspelt field is named in a note (generic HF fields are not), and the run goes on', async () => {
     const cfg = text('typo.json', '{"num_hash": 2, "architectures": ["ReformerModelWithLMHead"], "transformers_version": "4.40.0"}');
-    const r = await train(cfg, ['--steps', '1', '--warmup', '0', '--seq-len', '64', '--batch', '1', '--eval-every', '0', '--eval-windows', '1']);
+    const r = await train(cfg, [
+      '--steps',
+      '1',
+      '--warmup',
+      '0',
+      '--seq-len',
+      '64',
+      '--batch',
+      '1',
+      '--eval-every',
+      '0',
+      '--eval-windows',
+      '1',
+    ]);
     expect(r.code).toBe(0);
     const notes = r.stdout.lines().filter((l) => l.startsWith('note: --config'));
     expect(notes).toHaveLength(1);
-    expect(notes[0]).toMatch(/^note: --config .*typo\.json: num_hash is not a field of this model's config \(kept in config\.json, as HF does, but it changes nothing\); check the spelling$/);
+    expect(notes[0]).toMatch(
+      /^note: --config .*typo\.json: num_hash is not a field of this model's config \(kept in config\.json, as HF does, but it changes nothing\); check the spelling$/,
+    );
   });
 
   it('a missing --config file → UsageError naming the flag, exit 2', async () => {
@@ -116,7 +177,11 @@ describe('a checkpoint with a file missing or damaged (eval and generate)', () =
     it(`${name} missing → FormatError naming it, exit 2`, async () => {
       const run = checkpoint(`missing-${name}`);
       rmSync(join(run, 'checkpoint', name));
-      oneLine(await cli(evalArgs(run)), 2, new RegExp(`^reformer: FormatError: .*: ${name.replace('.', '\\.')} is listed in the manifest but missing$`));
+      oneLine(
+        await cli(evalArgs(run)),
+        2,
+        new RegExp(`^reformer: FormatError: .*: ${name.replace('.', '\\.')} is listed in the manifest but missing$`),
+      );
     });
   }
 
@@ -126,15 +191,27 @@ describe('a checkpoint with a file missing or damaged (eval and generate)', () =
     const bytes = readFileSync(file);
     bytes[bytes.length - 3]! ^= 0x40;
     writeFileSync(file, bytes);
-    oneLine(await cli(evalArgs(run)), 2, /^reformer: FormatError: .*model\.safetensors does not match its SHA-256 in the manifest \(corrupted\?\)$/);
+    oneLine(
+      await cli(evalArgs(run)),
+      2,
+      /^reformer: FormatError: .*model\.safetensors does not match its SHA-256 in the manifest \(corrupted\?\)$/,
+    );
   });
 
   it('model.safetensors corrupted before the save (consistent manifest) → the safetensors FormatError, exit 2', async () => {
     const truncated = checkpoint('truncated', { weights: weights.subarray(0, weights.length - 100) });
-    oneLine(await cli(evalArgs(truncated)), 2, /^reformer: FormatError: safetensors: tensor ".*": data_offsets \[\d+, \d+\] run past the \d+-byte data section$/);
+    oneLine(
+      await cli(evalArgs(truncated)),
+      2,
+      /^reformer: FormatError: safetensors: tensor ".*": data_offsets \[\d+, \d+\] run past the \d+-byte data section$/,
+    );
     const header = Uint8Array.from(weights);
     new DataView(header.buffer).setBigUint64(0, 2n ** 40n, true);
-    oneLine(await cli(evalArgs(checkpoint('header', { weights: header }))), 2, /^reformer: FormatError: safetensors: header length 1099511627776 is larger than/);
+    oneLine(
+      await cli(evalArgs(checkpoint('header', { weights: header }))),
+      2,
+      /^reformer: FormatError: safetensors: header length 1099511627776 is larger than/,
+    );
     const g = await cli(['generate', '--checkpoint', truncated, '--prompt', 'It', '--backend', 'reference']);
     oneLine(g, 2, /^reformer: FormatError: safetensors: /);
     expect(g.stdout.text).toBe('');
@@ -143,14 +220,26 @@ describe('a checkpoint with a file missing or damaged (eval and generate)', () =
   it('NaN weights → FormatError naming the tensor, exit 2', async () => {
     const st = parseSafetensors(weights);
     const poisoned = serializeSafetensors(
-      st.names().map((n) => ({ name: n, shape: st.entry(n).shape, data: st.float32(n).map((x, i) => (n === 'lm_head.bias' && i === 7 ? Number.NaN : x)) })),
+      st.names().map((n) => ({
+        name: n,
+        shape: st.entry(n).shape,
+        data: st.float32(n).map((x, i) => (n === 'lm_head.bias' && i === 7 ? Number.NaN : x)),
+      })),
       st.metadata as Record<string, string>,
     );
-    oneLine(await cli(evalArgs(checkpoint('nan', { weights: poisoned }))), 2, /^reformer: FormatError: checkpoint: tensor "lm_head\.(decoder\.)?bias" holds 1 NaN or infinite value\(s\) of 258 \(first at index 7: NaN\)/);
+    oneLine(
+      await cli(evalArgs(checkpoint('nan', { weights: poisoned }))),
+      2,
+      /^reformer: FormatError: checkpoint: tensor "lm_head\.(decoder\.)?bias" holds 1 NaN or infinite value\(s\) of 258 \(first at index 7: NaN\)/,
+    );
   });
 
   it('config.json not JSON, missing a field, or with an invalid field → exit 2 with the reason', async () => {
-    oneLine(await cli(evalArgs(checkpoint('cfg-text', { config: '{"model_type": "reformer", ' }))), 2, /^reformer: FormatError: .*config\.json: not valid JSON/);
+    oneLine(
+      await cli(evalArgs(checkpoint('cfg-text', { config: '{"model_type": "reformer", ' }))),
+      2,
+      /^reformer: FormatError: .*config\.json: not valid JSON/,
+    );
     const obj = JSON.parse(config) as Record<string, unknown>;
     const without = { ...obj };
     delete without.feed_forward_size;
@@ -159,8 +248,16 @@ describe('a checkpoint with a file missing or damaged (eval and generate)', () =
       2,
       /^reformer: FormatError: checkpoint: tensor "reformer\.encoder\.layers\.0\.feed_forward\.dense\.dense\.weight" has shape \[128, 64\], but config\.json implies \[512, 64\]/,
     );
-    oneLine(await cli(evalArgs(checkpoint('cfg-bad', { config: JSON.stringify({ ...obj, hidden_size: 'big' }) }))), 2, /^reformer: ConfigError: hidden_size: must be a finite number, got "big"/);
-    oneLine(await cli(evalArgs(checkpoint('cfg-type', { config: JSON.stringify({ ...obj, model_type: 'gpt2' }) }))), 2, /^reformer: FormatError: .*model_type "gpt2" is not supported here \(known: reformer, bigram\)/);
+    oneLine(
+      await cli(evalArgs(checkpoint('cfg-bad', { config: JSON.stringify({ ...obj, hidden_size: 'big' }) }))),
+      2,
+      /^reformer: ConfigError: hidden_size: must be a finite number, got "big"/,
+    );
+    oneLine(
+      await cli(evalArgs(checkpoint('cfg-type', { config: JSON.stringify({ ...obj, model_type: 'gpt2' }) }))),
+      2,
+      /^reformer: FormatError: .*model_type "gpt2" is not supported here \(known: reformer, bigram\)/,
+    );
   });
 
   it('--verbose adds the stack trace after the line', async () => {
@@ -174,10 +271,17 @@ describe('a checkpoint with a file missing or damaged (eval and generate)', () =
 
 describe('empty and binary --data files', () => {
   const empty = text('empty.txt', '');
-  const binary = text('random.bin', Uint8Array.from({ length: 2048 }, (_, i) => (i * 2654435761) >>> 24));
+  const binary = text(
+    'random.bin',
+    Uint8Array.from({ length: 2048 }, (_, i) => (i * 2654435761) >>> 24),
+  );
 
   it('train on an empty file → FormatError, exit 2', async () => {
-    oneLine(await cli(['train', '--data', empty, '--out', path('run-empty'), '--backend', 'reference']), 2, /^reformer: FormatError: .*empty\.txt: is empty \(0 bytes\); expected UTF-8 text or FASTA$/);
+    oneLine(
+      await cli(['train', '--data', empty, '--out', path('run-empty'), '--backend', 'reference']),
+      2,
+      /^reformer: FormatError: .*empty\.txt: is empty \(0 bytes\); expected UTF-8 text or FASTA$/,
+    );
   });
 
   it('eval on an empty or binary file → FormatError, exit 2', async () => {
@@ -187,7 +291,11 @@ describe('empty and binary --data files', () => {
   });
 
   it('a data file shorter than an explicit --seq-len → UsageError naming the flag and the length that fits, exit 2 (without --seq-len: one shorter window, test/cli/eval-short-data.test.ts)', async () => {
-    oneLine(await cli([...evalArgs(checkpoint('short'), text('short.txt', 'abc')), '--seq-len', '64']), 2, /^reformer: --seq-len 64: .*short\.txt has only 3 bytes, less than one window; pass --seq-len 3 or less$/);
+    oneLine(
+      await cli([...evalArgs(checkpoint('short'), text('short.txt', 'abc')), '--seq-len', '64']),
+      2,
+      /^reformer: --seq-len 64: .*short\.txt has only 3 bytes, less than one window; pass --seq-len 3 or less$/,
+    );
   });
 });
 
@@ -197,7 +305,31 @@ describe('a run asked to do more than the machine can hold', () => {
     const line = 'the quick brown fox jumps over the lazy dog.\n';
     writeFileSync(big, line.repeat(Math.ceil(2 ** 24 / line.length)));
     const run = path('run-oversized');
-    const r = await cli(['train', '--preset', 'tiny', '--seq-len', String(2 ** 24), '--batch', '1', '--steps', '1', '--warmup', '0', '--val-fraction', '0', '--eval-every', '0', '--backend', 'wasm', '--threads', '1', '--data', big, '--out', run]);
+    const r = await cli([
+      'train',
+      '--preset',
+      'tiny',
+      '--seq-len',
+      String(2 ** 24),
+      '--batch',
+      '1',
+      '--steps',
+      '1',
+      '--warmup',
+      '0',
+      '--val-fraction',
+      '0',
+      '--eval-every',
+      '0',
+      '--backend',
+      'wasm',
+      '--threads',
+      '1',
+      '--data',
+      big,
+      '--out',
+      run,
+    ]);
     oneLine(
       r,
       1,
@@ -215,13 +347,24 @@ describe('runtime failures exit 1 with one line (distinct from input errors)', (
   const failing = (e: Error): { createBackend: () => Promise<never> } => ({ createBackend: () => Promise.reject(e) });
 
   it('ResourceError → exit 1', async () => {
-    const r = await cli(evalArgs(checkpoint('res')), failing(new ResourceError('the WASM memory cannot grow to 5 GiB (limit 4 GiB); use a smaller --seq-len')));
+    const r = await cli(
+      evalArgs(checkpoint('res')),
+      failing(new ResourceError('the WASM memory cannot grow to 5 GiB (limit 4 GiB); use a smaller --seq-len')),
+    );
     oneLine(r, 1, /^reformer: ResourceError: the WASM memory cannot grow to 5 GiB \(limit 4 GiB\); use a smaller --seq-len$/);
   });
 
   it('NumericalError and unexpected errors → exit 1, one line; the stack only with --verbose', async () => {
-    oneLine(await cli(evalArgs(checkpoint('num')), failing(new NumericalError('loss is NaN'))), 1, /^reformer: NumericalError: loss is NaN$/);
-    oneLine(await cli(evalArgs(checkpoint('unexpected')), failing(new TypeError('x is not a function\n  second line'))), 1, /^reformer: TypeError: x is not a function second line$/);
+    oneLine(
+      await cli(evalArgs(checkpoint('num')), failing(new NumericalError('loss is NaN'))),
+      1,
+      /^reformer: NumericalError: loss is NaN$/,
+    );
+    oneLine(
+      await cli(evalArgs(checkpoint('unexpected')), failing(new TypeError('x is not a function\n  second line'))),
+      1,
+      /^reformer: TypeError: x is not a function second line$/,
+    );
     const v = await cli(['--verbose', ...evalArgs(checkpoint('unexpected-v'))], failing(new Error('disk on fire')));
     expect(v.code).toBe(1);
     expect(v.stderr.lines()[0]).toBe('reformer: Error: disk on fire');
@@ -245,7 +388,26 @@ describe('paths given to --checkpoint, --resume and --out', () => {
   const run = path('paths-run');
   const ck = join(run, 'checkpoint');
   beforeAll(async () => {
-    const r = await cli(['train', '--out', run, '--data', DATA, '--seq-len', '32', '--steps', '3', '--warmup', '1', '--eval-every', '0', '--backend', 'reference'], bigram);
+    const r = await cli(
+      [
+        'train',
+        '--out',
+        run,
+        '--data',
+        DATA,
+        '--seq-len',
+        '32',
+        '--steps',
+        '3',
+        '--warmup',
+        '1',
+        '--eval-every',
+        '0',
+        '--backend',
+        'reference',
+      ],
+      bigram,
+    );
     expect(r.code, r.stderr.text).toBe(0);
   });
 
@@ -257,16 +419,34 @@ describe('paths given to --checkpoint, --resume and --out', () => {
       [['train', '--resume', join(ck, 'model.safetensors')], '--resume'],
     ] as const) {
       const r = await cli([...argv], bigram);
-      oneLine(r, 2, new RegExp(`^reformer: ${flag} .*checkpoint/\\w+\\.(json|safetensors): is a file; pass the run directory or the checkpoint directory that holds it, e\\.g\\. ${flag} .*paths-run$`));
+      oneLine(
+        r,
+        2,
+        new RegExp(
+          `^reformer: ${flag} .*checkpoint/\\w+\\.(json|safetensors): is a file; pass the run directory or the checkpoint directory that holds it, e\\.g\\. ${flag} .*paths-run$`,
+        ),
+      );
       expect(r.stdout.text).toBe('');
     }
     // any other file: the same refusal, without a guess
-    oneLine(await cli(['eval', '--checkpoint', DATA, '--data', DATA], bigram), 2, /^reformer: --checkpoint .*data\.txt: is a file; pass the run directory or the checkpoint directory that holds it$/);
+    oneLine(
+      await cli(['eval', '--checkpoint', DATA, '--data', DATA], bigram),
+      2,
+      /^reformer: --checkpoint .*data\.txt: is a file; pass the run directory or the checkpoint directory that holds it$/,
+    );
   });
 
   it('a path through a file → UsageError naming the file, exit 2 (not ENOTDIR)', async () => {
-    oneLine(await cli(['eval', '--checkpoint', join(ck, 'config.json', 'x'), '--data', DATA], bigram), 2, /^reformer: --checkpoint .*config\.json\/x: .*config\.json is a file, not a directory; pass the run directory or the checkpoint directory$/);
-    oneLine(await cli(['train', '--resume', join(DATA, 'run')], bigram), 2, /^reformer: --resume .*data\.txt\/run: .*data\.txt is a file, not a directory; pass the run directory or the checkpoint directory$/);
+    oneLine(
+      await cli(['eval', '--checkpoint', join(ck, 'config.json', 'x'), '--data', DATA], bigram),
+      2,
+      /^reformer: --checkpoint .*config\.json\/x: .*config\.json is a file, not a directory; pass the run directory or the checkpoint directory$/,
+    );
+    oneLine(
+      await cli(['train', '--resume', join(DATA, 'run')], bigram),
+      2,
+      /^reformer: --resume .*data\.txt\/run: .*data\.txt is a file, not a directory; pass the run directory or the checkpoint directory$/,
+    );
     // the library names the path the same way, without a flag
     expect(() => loadCheckpoint(join(ck, 'config.json'))).toThrow(UsageError);
     expect(() => loadCheckpoint(join(ck, 'config.json', 'x'))).toThrow(/config\.json is a file, not a directory/);
@@ -283,33 +463,71 @@ describe('paths given to --checkpoint, --resume and --out', () => {
       oneLine(
         await cli([...argv], bigram),
         2,
-        new RegExp(`^reformer: ${flag} .*not-a-checkpoint: not a checkpoint \\(no config\\.json, model\\.safetensors or manifest\\.json\\); pass a run directory \\(holding checkpoint/\\), a checkpoint directory, or a HuggingFace folder$`),
+        new RegExp(
+          `^reformer: ${flag} .*not-a-checkpoint: not a checkpoint \\(no config\\.json, model\\.safetensors or manifest\\.json\\); pass a run directory \\(holding checkpoint/\\), a checkpoint directory, or a HuggingFace folder$`,
+        ),
       );
     }
     // a run directory whose checkpoint/ is empty names the folder it looked in
     mkdirSync(join(path('empty-run'), 'checkpoint'), { recursive: true });
-    oneLine(await cli(['eval', '--checkpoint', path('empty-run'), '--data', DATA], bigram), 2, /^reformer: --checkpoint .*empty-run \(.*empty-run\/checkpoint\): not a checkpoint /);
+    oneLine(
+      await cli(['eval', '--checkpoint', path('empty-run'), '--data', DATA], bigram),
+      2,
+      /^reformer: --checkpoint .*empty-run \(.*empty-run\/checkpoint\): not a checkpoint /,
+    );
   });
 
   it('permission denied is a UsageError naming the path (the errno mapping; end to end when not root)', async () => {
-    const e = Object.assign(new Error("EACCES: permission denied, open '/x/model.safetensors'"), { code: 'EACCES', path: '/x/model.safetensors' });
+    const e = Object.assign(new Error("EACCES: permission denied, open '/x/model.safetensors'"), {
+      code: 'EACCES',
+      path: '/x/model.safetensors',
+    });
     const mapped = pathError(e, '--checkpoint /x');
     expect(mapped).toBeInstanceOf(UsageError);
-    expect((mapped as Error).message).toBe('--checkpoint /x: permission denied on /x/model.safetensors; give this user access to it or pass another path');
+    expect((mapped as Error).message).toBe(
+      '--checkpoint /x: permission denied on /x/model.safetensors; give this user access to it or pass another path',
+    );
     const io = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
     expect(pathError(io, '--checkpoint /x')).toBe(io); // a failing disk stays a runtime failure (exit 1)
     if (isRoot) return;
     const locked = path('locked-run');
-    await cli(['train', '--out', locked, '--data', DATA, '--seq-len', '32', '--steps', '2', '--warmup', '1', '--eval-every', '0', '--backend', 'reference'], bigram);
+    await cli(
+      [
+        'train',
+        '--out',
+        locked,
+        '--data',
+        DATA,
+        '--seq-len',
+        '32',
+        '--steps',
+        '2',
+        '--warmup',
+        '1',
+        '--eval-every',
+        '0',
+        '--backend',
+        'reference',
+      ],
+      bigram,
+    );
     chmodSync(join(locked, 'checkpoint', 'model.safetensors'), 0o000);
     try {
-      oneLine(await cli(['eval', '--checkpoint', locked, '--data', DATA], bigram), 2, /^reformer: .*locked-run: permission denied on .*model\.safetensors; /);
+      oneLine(
+        await cli(['eval', '--checkpoint', locked, '--data', DATA], bigram),
+        2,
+        /^reformer: .*locked-run: permission denied on .*model\.safetensors; /,
+      );
     } finally {
       chmodSync(join(locked, 'checkpoint', 'model.safetensors'), 0o644);
     }
     chmodSync(locked, 0o000);
     try {
-      oneLine(await cli(['eval', '--checkpoint', locked, '--data', DATA], bigram), 2, /^reformer: --checkpoint .*locked-run: permission denied/);
+      oneLine(
+        await cli(['eval', '--checkpoint', locked, '--data', DATA], bigram),
+        2,
+        /^reformer: --checkpoint .*locked-run: permission denied/,
+      );
     } finally {
       chmodSync(locked, 0o755);
     }
@@ -318,11 +536,20 @@ describe('paths given to --checkpoint, --resume and --out', () => {
   it('train --out naming a file (or a path through one) → UsageError before any work: no model, no header, exit 2', async () => {
     for (const [out, message] of [
       [DATA, /^reformer: --out .*data\.txt: is a file, not a directory; pass a directory for the run \(a new one is created\)$/],
-      [join(DATA, 'run'), /^reformer: --out .*data\.txt\/run: .*data\.txt is a file, so no directory can be created under it; pass a directory for the run/],
+      [
+        join(DATA, 'run'),
+        /^reformer: --out .*data\.txt\/run: .*data\.txt is a file, so no directory can be created under it; pass a directory for the run/,
+      ],
     ] as const) {
       let created = 0;
       const r = await cli(['train', '--out', out, '--data', DATA, '--seq-len', '32', '--steps', '2', '--backend', 'reference'], {
-        engine: { ...bigramEngine, create: (...a: Parameters<typeof bigramEngine.create>) => (created++, bigramEngine.create(...a)) },
+        engine: {
+          ...bigramEngine,
+          create: (...a: Parameters<typeof bigramEngine.create>) => {
+            created++;
+            return bigramEngine.create(...a);
+          },
+        },
       });
       oneLine(r, 2, message);
       expect(r.stdout.text).toBe('');
@@ -335,8 +562,15 @@ describe('paths given to --checkpoint, --resume and --out', () => {
     mkdirSync(ro);
     chmodSync(ro, 0o555);
     try {
-      const r = await cli(['train', '--out', join(ro, 'run'), '--data', DATA, '--seq-len', '32', '--steps', '2', '--backend', 'reference'], bigram);
-      oneLine(r, 2, /^reformer: --out .*read-only\/run: cannot be created: .*read-only is not writable \(permission denied\); pass a directory this user can write to$/);
+      const r = await cli(
+        ['train', '--out', join(ro, 'run'), '--data', DATA, '--seq-len', '32', '--steps', '2', '--backend', 'reference'],
+        bigram,
+      );
+      oneLine(
+        r,
+        2,
+        /^reformer: --out .*read-only\/run: cannot be created: .*read-only is not writable \(permission denied\); pass a directory this user can write to$/,
+      );
       expect(r.stdout.text).toBe('');
     } finally {
       chmodSync(ro, 0o755);
@@ -348,21 +582,50 @@ describe('train --resume: the step budget and the data of the checkpoint', () =>
   const other = text('other.txt', 'ACGTTGCAAGCTTCGA\n'.repeat(120));
   const trainRun = async (name: string): Promise<string> => {
     const run = path(name);
-    const r = await cli(['train', '--out', run, '--data', DATA, '--seq-len', '32', '--steps', '6', '--warmup', '2', '--eval-every', '0', '--backend', 'reference'], bigram);
+    const r = await cli(
+      [
+        'train',
+        '--out',
+        run,
+        '--data',
+        DATA,
+        '--seq-len',
+        '32',
+        '--steps',
+        '6',
+        '--warmup',
+        '2',
+        '--eval-every',
+        '0',
+        '--backend',
+        'reference',
+      ],
+      bigram,
+    );
     expect(r.code, r.stderr.text).toBe(0);
     return run;
   };
 
-  it('--steps at or below the checkpoint\'s step → UsageError: --steps is the total to reach; nothing runs, exit 2', async () => {
+  it("--steps at or below the checkpoint's step → UsageError: --steps is the total to reach; nothing runs, exit 2", async () => {
     const run = await trainRun('resume-steps');
     const before = snapshotFiles(join(run, 'checkpoint'));
     for (const steps of ['6', '4', '1']) {
       const r = await cli(['train', '--resume', run, '--steps', steps], bigram);
-      oneLine(r, 2, new RegExp(`^reformer: --steps ${steps}: the checkpoint is already at step 6; pass a larger --steps \\(the total to reach\\), or --minutes$`));
+      oneLine(
+        r,
+        2,
+        new RegExp(
+          `^reformer: --steps ${steps}: the checkpoint is already at step 6; pass a larger --steps \\(the total to reach\\), or --minutes$`,
+        ),
+      );
       expect(r.stdout.text).toBe('');
     }
     // no --steps: the run's own budget is spent
-    oneLine(await cli(['train', '--resume', run], bigram), 2, /^reformer: --resume .*resume-steps: the run already reached its --steps 6 \(the checkpoint is at step 6\); pass a larger --steps \(the total to reach\), or --minutes$/);
+    oneLine(
+      await cli(['train', '--resume', run], bigram),
+      2,
+      /^reformer: --resume .*resume-steps: the run already reached its --steps 6 \(the checkpoint is at step 6\); pass a larger --steps \(the total to reach\), or --minutes$/,
+    );
     expect(snapshotFiles(join(run, 'checkpoint'))).toEqual(before);
     // a larger total continues from step 6
     const r = await cli(['train', '--resume', run, '--steps', '8'], bigram);
@@ -371,7 +634,9 @@ describe('train --resume: the step budget and the data of the checkpoint', () =>
     expect(loadCheckpoint(run).snapshot!.state.step).toBe(8);
     // train --help says how --steps counts
     const help = (await cli(['train', '--help'])).stdout.text.replace(/\s+/g, ' ');
-    expect(help).toMatch(/--steps <n> total steps to reach, counted from the start of the run, also with --resume \(a checkpoint at step 700 with --steps 1000 trains 300 more\)/);
+    expect(help).toMatch(
+      /--steps <n> total steps to reach, counted from the start of the run, also with --resume \(a checkpoint at step 700 with --steps 1000 trains 300 more\)/,
+    );
     expect(help).toMatch(/--resume <dir> continue a run .*\(other --data needs --out <new dir>/);
   });
 
@@ -390,9 +655,36 @@ describe('train --resume: the step budget and the data of the checkpoint', () =>
     // the run's own data file changed on disk since: the same refusal
     const moving = text('moving.txt', 'abcdefghij'.repeat(100));
     const run2 = path('resume-moving');
-    expect((await cli(['train', '--out', run2, '--data', moving, '--seq-len', '32', '--steps', '3', '--warmup', '1', '--eval-every', '0', '--backend', 'reference'], bigram)).code).toBe(0);
+    expect(
+      (
+        await cli(
+          [
+            'train',
+            '--out',
+            run2,
+            '--data',
+            moving,
+            '--seq-len',
+            '32',
+            '--steps',
+            '3',
+            '--warmup',
+            '1',
+            '--eval-every',
+            '0',
+            '--backend',
+            'reference',
+          ],
+          bigram,
+        )
+      ).code,
+    ).toBe(0);
     writeFileSync(moving, 'klmnopqrst'.repeat(100));
-    oneLine(await cli(['train', '--resume', run2, '--steps', '5'], bigram), 2, /^reformer: --data .*moving\.txt: the file changed since this checkpoint was trained on it; resuming on other data would overwrite .*resume-moving: pass --out <new dir>/);
+    oneLine(
+      await cli(['train', '--resume', run2, '--steps', '5'], bigram),
+      2,
+      /^reformer: --data .*moving\.txt: the file changed since this checkpoint was trained on it; resuming on other data would overwrite .*resume-moving: pass --out <new dir>/,
+    );
     expect(snapshotFiles(join(run, 'checkpoint'))).toEqual(before);
   });
 
@@ -404,7 +696,9 @@ describe('train --resume: the step budget and the data of the checkpoint', () =>
     const r = await cli(['train', '--resume', run, '--data', other, '--out', ft, '--steps', '10'], bigram);
     expect(r.stderr.text).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout.lines()[0]).toMatch(/^warning: --data .*other\.txt differs from the data this checkpoint was trained on \(.*data\.txt\); fine-tuning into the new run .*resume-ft-dna \(.*resume-ft stays as it is\)$/);
+    expect(r.stdout.lines()[0]).toMatch(
+      /^warning: --data .*other\.txt differs from the data this checkpoint was trained on \(.*data\.txt\); fine-tuning into the new run .*resume-ft-dna \(.*resume-ft stays as it is\)$/,
+    );
     expect(r.stdout.text).toMatch(/training from step 6 until step 10/);
     expect(snapshotFiles(join(run, 'checkpoint'))).toEqual(before);
     expect(readFileSync(join(run, 'metrics.jsonl'))).toEqual(metricsBefore);
@@ -413,7 +707,11 @@ describe('train --resume: the step budget and the data of the checkpoint', () =>
     expect((tuned.extra as { data: { path: string } }).data.path).toBe(other);
     // --out naming another existing run is refused: resuming into it would overwrite that run
     const r2 = await cli(['train', '--resume', run, '--data', other, '--out', ft, '--steps', '12'], bigram);
-    oneLine(r2, 2, /^reformer: --out .*resume-ft-dna: .*resume-ft-dna already holds a checkpoint, which resuming .*resume-ft into it would overwrite; choose a new --out$/);
+    oneLine(
+      r2,
+      2,
+      /^reformer: --out .*resume-ft-dna: .*resume-ft-dna already holds a checkpoint, which resuming .*resume-ft into it would overwrite; choose a new --out$/,
+    );
   });
 });
 
@@ -422,13 +720,31 @@ describe('train --seq-len vs the chunk lengths, checked before the model is buil
   /** The Reformer engine, counting the models it builds. */
   const counting = (): { ctx: { engine: typeof reformerEngine }; built: () => number } => {
     let n = 0;
-    return { ctx: { engine: { ...reformerEngine, create: (...a: Parameters<typeof reformerEngine.create>) => (n++, reformerEngine.create(...a)) } }, built: () => n };
+    return {
+      ctx: {
+        engine: {
+          ...reformerEngine,
+          create: (...a: Parameters<typeof reformerEngine.create>) => {
+            n++;
+            return reformerEngine.create(...a);
+          },
+        },
+      },
+      built: () => n,
+    };
   };
 
   it('--seq-len 1000 on preset tiny (chunks of 64) → UsageError naming the fields and the nearest lengths, exit 2', async () => {
     const { ctx, built } = counting();
-    const r = await cli(['train', '--preset', 'tiny', '--seq-len', '1000', '--data', DATA, '--out', out(), '--steps', '2', '--backend', 'reference'], ctx);
-    oneLine(r, 2, /^reformer: --seq-len 1000: must be a multiple of 64 \(lsh_attn_chunk_length \/ local_attn_chunk_length of this model\), e\.g\. 960 or 1024$/);
+    const r = await cli(
+      ['train', '--preset', 'tiny', '--seq-len', '1000', '--data', DATA, '--out', out(), '--steps', '2', '--backend', 'reference'],
+      ctx,
+    );
+    oneLine(
+      r,
+      2,
+      /^reformer: --seq-len 1000: must be a multiple of 64 \(lsh_attn_chunk_length \/ local_attn_chunk_length of this model\), e\.g\. 960 or 1024$/,
+    );
     expect(r.stdout.text).toBe('');
     expect(built()).toBe(0);
   });
@@ -436,15 +752,41 @@ describe('train --seq-len vs the chunk lengths, checked before the model is buil
   it('a --config whose chunk lengths do not divide the length → UsageError naming the config, exit 2', async () => {
     const { ctx, built } = counting();
     const both = text('chunks100.json', '{"lsh_attn_chunk_length": 100, "local_attn_chunk_length": 100}');
-    const r = await cli(['train', '--preset', 'tiny', '--config', both, '--data', DATA, '--out', out(), '--steps', '2', '--backend', 'reference'], ctx);
+    const r = await cli(
+      ['train', '--preset', 'tiny', '--config', both, '--data', DATA, '--out', out(), '--steps', '2', '--backend', 'reference'],
+      ctx,
+    );
     oneLine(
       r,
       2,
       /^reformer: --config .*chunks100\.json: the training length 1024 \(no --seq-len given\) must be a multiple of 100 \(lsh_attn_chunk_length \/ local_attn_chunk_length of this model\), e\.g\. 1000 or 1100; pass one with --seq-len, or change the chunk lengths in the config$/,
     );
     const lsh = text('lsh96.json', '{"lsh_attn_chunk_length": 96}');
-    const r2 = await cli(['train', '--preset', 'tiny', '--config', lsh, '--seq-len', '1000', '--data', DATA, '--out', out(), '--steps', '2', '--backend', 'reference'], ctx);
-    oneLine(r2, 2, /^reformer: --seq-len 1000: must be a multiple of 192 \(the least common multiple of lsh_attn_chunk_length 96 and local_attn_chunk_length 64 of this model, from --config .*lsh96\.json\), e\.g\. 960 or 1152$/);
+    const r2 = await cli(
+      [
+        'train',
+        '--preset',
+        'tiny',
+        '--config',
+        lsh,
+        '--seq-len',
+        '1000',
+        '--data',
+        DATA,
+        '--out',
+        out(),
+        '--steps',
+        '2',
+        '--backend',
+        'reference',
+      ],
+      ctx,
+    );
+    oneLine(
+      r2,
+      2,
+      /^reformer: --seq-len 1000: must be a multiple of 192 \(the least common multiple of lsh_attn_chunk_length 96 and local_attn_chunk_length 64 of this model, from --config .*lsh96\.json\), e\.g\. 960 or 1152$/,
+    );
     expect(built()).toBe(0);
   });
 });

@@ -24,19 +24,49 @@ const CASES: Array<[string, Record<string, unknown>, string, RegExp]> = [
   ['negative chunk_size_lm_head', { chunk_size_lm_head: -4 }, 'chunk_size_lm_head', /non-negative integer, got -4/],
   ['zero max_position_embeddings', { max_position_embeddings: 0 }, 'max_position_embeddings', /positive integer, got 0/],
   // sizes beyond what int32 indices can address
-  ['size beyond int32', { feed_forward_size: 2 ** 31 }, 'feed_forward_size', new RegExp(`must be at most ${MAX_CONFIG_INT} \\(sizes and ids are int32\\), got 2147483648`)],
+  [
+    'size beyond int32',
+    { feed_forward_size: 2 ** 31 },
+    'feed_forward_size',
+    new RegExp(`must be at most ${MAX_CONFIG_INT} \\(sizes and ids are int32\\), got 2147483648`),
+  ],
   ['astronomical axial shape', { axial_pos_shape: [1e200, 1] }, 'axial_pos_shape[0]', /must be at most 2147483647/],
-  ['bucket factors multiplying beyond int32', { num_buckets: [65536, 65536] }, 'num_buckets', /multiply to 4294967296 buckets, more than 2147483647/],
+  [
+    'bucket factors multiplying beyond int32',
+    { num_buckets: [65536, 65536] },
+    'num_buckets',
+    /multiply to 4294967296 buckets, more than 2147483647/,
+  ],
   // odd bucket factors
   ['odd num_buckets', { num_buckets: 5 }, 'num_buckets', /must be an even integer ≥ 2 .*got 5; e\.g\. 6/],
   ['odd factor', { num_buckets: [2, 3] }, 'num_buckets', /factor 1 must be an even integer ≥ 2/],
   ['zero factor', { num_buckets: [0, 2] }, 'num_buckets', /factor 0 must be an even integer ≥ 2/],
   // axial shapes that do not fit the length or the hidden size
-  ['axial product below max_position_embeddings', { axial_pos_shape: [4, 4] }, 'axial_pos_shape', /\[4, 4\] has product 16 < max_position_embeddings 32.*make the product at least/],
-  ['axial widths not summing to hidden_size', { axial_pos_embds_dim: [8, 4] }, 'axial_pos_embds_dim', /\[8, 4\] sums to 12, but the axial widths must sum to hidden_size 16; e\.g\. \[8, 8\]/],
-  ['axial ranks differ', { axial_pos_embds_dim: [4, 4, 8] }, 'axial_pos_embds_dim', /has 3 entries \[4, 4, 8\] but axial_pos_shape has 2 \[4, 8\]; give one width per axis/],
+  [
+    'axial product below max_position_embeddings',
+    { axial_pos_shape: [4, 4] },
+    'axial_pos_shape',
+    /\[4, 4\] has product 16 < max_position_embeddings 32.*make the product at least/,
+  ],
+  [
+    'axial widths not summing to hidden_size',
+    { axial_pos_embds_dim: [8, 4] },
+    'axial_pos_embds_dim',
+    /\[8, 4\] sums to 12, but the axial widths must sum to hidden_size 16; e\.g\. \[8, 8\]/,
+  ],
+  [
+    'axial ranks differ',
+    { axial_pos_embds_dim: [4, 4, 8] },
+    'axial_pos_embds_dim',
+    /has 3 entries \[4, 4, 8\] but axial_pos_shape has 2 \[4, 8\]; give one width per axis/,
+  ],
   // unknown attn_layers entries
-  ['unknown attn_layers entry', { attn_layers: ['local', 'LSH'] }, 'attn_layers', /entry 1 is "LSH" \(a string\); each entry must be "lsh" or "local"/],
+  [
+    'unknown attn_layers entry',
+    { attn_layers: ['local', 'LSH'] },
+    'attn_layers',
+    /entry 1 is "LSH" \(a string\); each entry must be "lsh" or "local"/,
+  ],
   ['attn_layers not a list', { attn_layers: 'lsh' }, 'attn_layers', /must be a non-empty list of "lsh" \/ "local", got "lsh"/],
   ['num_hidden_layers disagreeing with attn_layers', { num_hidden_layers: 3 }, 'num_hidden_layers', /is 3, but attn_layers has 2 entries/],
   // non-integer values
@@ -80,7 +110,11 @@ describe('every invalid field or combination is a ConfigError at construction', 
 
 describe('config.json text that is not a config', () => {
   it('not JSON, not an object, or not UTF-8', () => {
-    expectTyped(() => ReformerConfig.fromJSON('{"hidden_size": 16,'), ConfigError, /^config\.json: is not valid JSON \(.*\); write it with ReformerConfig\.toJSONString\(\)/);
+    expectTyped(
+      () => ReformerConfig.fromJSON('{"hidden_size": 16,'),
+      ConfigError,
+      /^config\.json: is not valid JSON \(.*\); write it with ReformerConfig\.toJSONString\(\)/,
+    );
     expectTyped(() => ReformerConfig.fromJSON(''), ConfigError, /^config\.json: is not valid JSON/);
     expectTyped(() => ReformerConfig.fromJSON('[1, 2]'), ConfigError, /^config: expected an object of ReformerConfig fields, got \[1, 2\]/);
     expectTyped(() => ReformerConfig.fromJSON('null'), ConfigError, /^config: expected an object .*got null/);
@@ -91,18 +125,30 @@ describe('config.json text that is not a config', () => {
   it('missing fields take HF defaults (as HF), so an empty object is the HF default config', () => {
     expect(ReformerConfig.fromJSON('{}').toJSON()).toEqual(new ReformerConfig().toJSON());
     // a partial config is completed, then validated as a whole: a lone hidden_size breaks the default axial widths
-    expectTyped(() => ReformerConfig.fromJSON('{"hidden_size": 128}'), ConfigError, /^axial_pos_embds_dim: \[64, 192\] sums to 256, but .*hidden_size 128/);
+    expectTyped(
+      () => ReformerConfig.fromJSON('{"hidden_size": 128}'),
+      ConfigError,
+      /^axial_pos_embds_dim: \[64, 192\] sums to 256, but .*hidden_size 128/,
+    );
   });
 
   it('a "__proto__" key is refused instead of silently replacing the prototype', () => {
-    const e = expectTyped(() => ReformerConfig.fromJSON(`{"__proto__": {"hidden_size": 1}, "vocab_size": 20, "pad_token_id": 0, "eos_token_id": 1}`), ConfigError, /is not a valid config\.json key/);
+    const e = expectTyped(
+      () => ReformerConfig.fromJSON(`{"__proto__": {"hidden_size": 1}, "vocab_size": 20, "pad_token_id": 0, "eos_token_id": 1}`),
+      ConfigError,
+      /is not a valid config\.json key/,
+    );
     expect(e.field).toBe('__proto__');
   });
 
   it(`a non-Reformer key nested deeper than ${MAX_EXTRA_DEPTH} levels is a ConfigError, not a stack overflow`, () => {
     for (const depth of [MAX_EXTRA_DEPTH + 1, 10_000, 200_000]) {
       const text = `{"task_specific_params": ${'['.repeat(depth)}${']'.repeat(depth)}}`;
-      const e = expectTyped(() => ReformerConfig.fromJSON(text), ConfigError, new RegExp(`nests objects/arrays more than ${MAX_EXTRA_DEPTH} levels deep`));
+      const e = expectTyped(
+        () => ReformerConfig.fromJSON(text),
+        ConfigError,
+        new RegExp(`nests objects/arrays more than ${MAX_EXTRA_DEPTH} levels deep`),
+      );
       expect(e.field).toBe('task_specific_params');
     }
     const ok = `{"task_specific_params": ${'{"a": '.repeat(MAX_EXTRA_DEPTH - 1)}1${'}'.repeat(MAX_EXTRA_DEPTH - 1)}}`;
@@ -110,7 +156,11 @@ describe('config.json text that is not a config', () => {
   });
 
   it('config.with() refuses a value that is not an object of fields', () => {
-    expectTyped(() => SMALL.with('hidden_size' as unknown as Record<string, unknown>), ConfigError, /^config: with\(\) expects an object of ReformerConfig fields/);
+    expectTyped(
+      () => SMALL.with('hidden_size' as unknown as Record<string, unknown>),
+      ConfigError,
+      /^config: with\(\) expects an object of ReformerConfig fields/,
+    );
     expectTyped(() => SMALL.with(null as unknown as Record<string, unknown>), ConfigError, /got null/);
   });
 });
@@ -118,7 +168,15 @@ describe('config.json text that is not a config', () => {
 describe('rules of the model that uses the config, checked when the model is built', () => {
   const be = new ReferenceBackend();
   it('a causal LM needs is_decoder and no look-ahead', () => {
-    expectTyped(() => new ReformerModelWithLMHead(be, SMALL.with({ is_decoder: false })), ConfigError, /^is_decoder: is false, but a causal language model/);
-    expectTyped(() => new ReformerModelWithLMHead(be, SMALL.with({ lsh_num_chunks_after: 1 })), ConfigError, /^lsh_num_chunks_after: is 1, .*set lsh_num_chunks_after: 0/);
+    expectTyped(
+      () => new ReformerModelWithLMHead(be, SMALL.with({ is_decoder: false })),
+      ConfigError,
+      /^is_decoder: is false, but a causal language model/,
+    );
+    expectTyped(
+      () => new ReformerModelWithLMHead(be, SMALL.with({ lsh_num_chunks_after: 1 })),
+      ConfigError,
+      /^lsh_num_chunks_after: is 1, .*set lsh_num_chunks_after: 0/,
+    );
   });
 });

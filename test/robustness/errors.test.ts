@@ -24,10 +24,23 @@ describe('typed errors', () => {
   });
 
   it('exit codes: input errors 2, runtime failures 1, not available 3; help and version 0', () => {
-    for (const e of [new UsageError('x'), new ConfigError('f', 'x'), new FormatError('x'), new ShapeError('x'), new CommanderError(1, 'commander.unknownOption', 'x')]) {
+    for (const e of [
+      new UsageError('x'),
+      new ConfigError('f', 'x'),
+      new FormatError('x'),
+      new ShapeError('x'),
+      new CommanderError(1, 'commander.unknownOption', 'x'),
+    ]) {
       expect(exitCodeOf(e), e.name).toBe(EXIT.usage);
     }
-    for (const e of [new ResourceError('x'), new NumericalError('x'), new Error('x'), new TypeError('x'), new RangeError('Array buffer allocation failed'), 'a string']) {
+    for (const e of [
+      new ResourceError('x'),
+      new NumericalError('x'),
+      new Error('x'),
+      new TypeError('x'),
+      new RangeError('Array buffer allocation failed'),
+      'a string',
+    ]) {
       expect(exitCodeOf(e), String(e)).toBe(EXIT.failure);
     }
     expect(exitCodeOf(new NotAvailableError('x'))).toBe(EXIT.unavailable);
@@ -36,7 +49,9 @@ describe('typed errors', () => {
 
   it('the error line is one line naming the kind (usage errors speak for themselves)', () => {
     expect(errorLine(new FormatError('model.safetensors:\n  truncated'))).toBe('reformer: FormatError: model.safetensors: truncated');
-    expect(errorLine(new ConfigError('hidden_size', 'must be a positive integer, got 0'))).toBe('reformer: ConfigError: hidden_size: must be a positive integer, got 0');
+    expect(errorLine(new ConfigError('hidden_size', 'must be a positive integer, got 0'))).toBe(
+      'reformer: ConfigError: hidden_size: must be a positive integer, got 0',
+    );
     expect(errorLine(new UsageError('--steps "0": must be a positive integer'))).toBe('reformer: --steps "0": must be a positive integer');
     expect(errorLine(new RangeError('Invalid typed array length: 1e+21'))).toBe('reformer: RangeError: Invalid typed array length: 1e+21');
   });

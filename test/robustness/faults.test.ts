@@ -19,8 +19,21 @@ import { Trainer, type TrainOptions } from '../../src/train/trainer.js';
 import { randomIds } from './helpers.js';
 
 const be = new ReferenceBackend();
-const data = splitTokens(randomIds(20_000, 256, 5).map((x) => x + 2), { validationFraction: 0.1, seqLen: 64 });
-const options: TrainOptions = { batch: 1, seqLen: 64, steps: 20, lr: 3e-3, warmupSteps: 2, seed: 9, evalEvery: 0, evalWindows: 1, checkpointEvery: 2 };
+const data = splitTokens(
+  randomIds(20_000, 256, 5).map((x) => x + 2),
+  { validationFraction: 0.1, seqLen: 64 },
+);
+const options: TrainOptions = {
+  batch: 1,
+  seqLen: 64,
+  steps: 20,
+  lr: 3e-3,
+  warmupSteps: 2,
+  seed: 9,
+  evalEvery: 0,
+  evalWindows: 1,
+  checkpointEvery: 2,
+};
 
 describe('a NaN or infinite loss during training', () => {
   for (const poison of [Number.NaN, Infinity] as const) {
@@ -45,7 +58,9 @@ describe('a NaN or infinite loss during training', () => {
         },
       });
       await expect(run).rejects.toThrow(NumericalError);
-      await expect(run).rejects.toThrow(/^step 6: the loss is (NaN|Infinity) over 63 target tokens; the parameters were not updated\. The last checkpoint \(step 4\) is intact: resume from it/);
+      await expect(run).rejects.toThrow(
+        /^step 6: the loss is (NaN|Infinity) over 63 target tokens; the parameters were not updated\. The last checkpoint \(step 4\) is intact: resume from it/,
+      );
       expect(trainer.step).toBe(5);
       expect(Array.from(em.model.params)).toEqual(Array.from(poisonedParams!)); // not updated by the failed step
 

@@ -99,8 +99,14 @@ describe('safetensors: every departure from the format is a FormatError that all
 
   it('offsets out of range, reversed, negative, fractional or beyond 2^53', () => {
     const data = new Uint8Array(12);
-    rejects(craft({ a: { ...F32x3, data_offsets: [0, 16] } }, data), /tensor "a": data_offsets \[0, 16\] run past the 12-byte data section/);
-    rejects(craft({ a: { ...F32x3, data_offsets: [12, 0] } }, data), /data_offsets must be \[begin, end\] with 0 <= begin <= end, got \[12,0\]/);
+    rejects(
+      craft({ a: { ...F32x3, data_offsets: [0, 16] } }, data),
+      /tensor "a": data_offsets \[0, 16\] run past the 12-byte data section/,
+    );
+    rejects(
+      craft({ a: { ...F32x3, data_offsets: [12, 0] } }, data),
+      /data_offsets must be \[begin, end\] with 0 <= begin <= end, got \[12,0\]/,
+    );
     rejects(craft({ a: { ...F32x3, data_offsets: [-4, 8] } }, data), /data_offsets must be \[begin, end\]/);
     rejects(craft({ a: { ...F32x3, data_offsets: [0, 12.5] } }, data), /data_offsets must be/);
     rejects(craft({ a: { ...F32x3, data_offsets: [0, 2 ** 60] } }, data), /data_offsets must be|run past/);
@@ -110,12 +116,21 @@ describe('safetensors: every departure from the format is a FormatError that all
 
   it('overlapping, duplicated, leaving holes or trailing bytes', () => {
     const data = new Uint8Array(24);
-    rejects(craft({ a: { ...F32x3, data_offsets: [0, 12] }, b: { ...F32x3, data_offsets: [8, 20] } }, data), /tensor "b" overlaps the previous tensor \(begins at 8 < 12\)/);
-    rejects(craft({ a: { ...F32x3, data_offsets: [0, 12] }, b: { ...F32x3, data_offsets: [0, 12] } }, data.subarray(0, 12)), /overlaps the previous tensor \(begins at 0 < 12\)/);
+    rejects(
+      craft({ a: { ...F32x3, data_offsets: [0, 12] }, b: { ...F32x3, data_offsets: [8, 20] } }, data),
+      /tensor "b" overlaps the previous tensor \(begins at 8 < 12\)/,
+    );
+    rejects(
+      craft({ a: { ...F32x3, data_offsets: [0, 12] }, b: { ...F32x3, data_offsets: [0, 12] } }, data.subarray(0, 12)),
+      /overlaps the previous tensor \(begins at 0 < 12\)/,
+    );
     rejects(craft({ a: { ...F32x3, data_offsets: [12, 24] } }, data), /data section has a hole at bytes \[0, 12\) before "a"/);
     rejects(craft({ a: F32x3 }, data), /data section has 12 trailing bytes not covered by any tensor/);
     // a name given twice: JSON keeps the last entry, the first one's bytes are then a hole
-    rejects(craft(`{"a": ${JSON.stringify(F32x3)}, "a": ${JSON.stringify({ ...F32x3, data_offsets: [12, 24] })}}`, data), /hole at bytes \[0, 12\)/);
+    rejects(
+      craft(`{"a": ${JSON.stringify(F32x3)}, "a": ${JSON.stringify({ ...F32x3, data_offsets: [12, 24] })}}`, data),
+      /hole at bytes \[0, 12\)/,
+    );
   });
 
   it('dtype, shape and byte length that disagree', () => {
@@ -168,13 +183,19 @@ describe('checkpoint bytes: config.json and weights that do not belong together'
     const huge = { ...cfg, vocab_size: 2 ** 30, hidden_size: 2 ** 20, axial_pos_embds_dim: [2 ** 19, 2 ** 19], feed_forward_size: 2 ** 24 };
     const { bytes, error } = largestAllocation(() => lmFromCheckpoint(be, { ...files, config: JSON.stringify(huge) }));
     expect(error).toBeInstanceOf(FormatError);
-    expect((error as Error).message).toMatch(/^checkpoint: tensor "reformer\.embeddings\.word_embeddings\.weight" has shape \[20, 16\], but config\.json implies \[1073741824, 1048576\]/);
+    expect((error as Error).message).toMatch(
+      /^checkpoint: tensor "reformer\.embeddings\.word_embeddings\.weight" has shape \[20, 16\], but config\.json implies \[1073741824, 1048576\]/,
+    );
     expect(bytes).toBeLessThanOrEqual(files.safetensors.byteLength + files.config.byteLength);
   });
 
   it('a weights file that is not safetensors is a FormatError', () => {
     expectTyped(() => lmFromCheckpoint(be, { ...files, safetensors: enc('PK\u0003\u0004 a zip file') }), FormatError, /^safetensors: /);
-    expectTyped(() => lmFromCheckpoint(be, { ...files, safetensors: files.safetensors.subarray(0, files.safetensors.length - 4) }), FormatError, /run past the \d+-byte data section/);
+    expectTyped(
+      () => lmFromCheckpoint(be, { ...files, safetensors: files.safetensors.subarray(0, files.safetensors.length - 4) }),
+      FormatError,
+      /run past the \d+-byte data section/,
+    );
   });
 });
 
@@ -206,7 +227,11 @@ describe('a checkpoint folder with one file missing or corrupted', () => {
   it('manifest.json missing → FormatError saying the save may have been interrupted', () => {
     const dir = fresh();
     rmSync(join(dir, MANIFEST));
-    expectTyped(() => loadCheckpoint(dir), FormatError, /no manifest\.json; not a complete checkpoint \(a save may have been interrupted\)/);
+    expectTyped(
+      () => loadCheckpoint(dir),
+      FormatError,
+      /no manifest\.json; not a complete checkpoint \(a save may have been interrupted\)/,
+    );
   });
 
   it('a file of the wrong size, or the right size with other bytes (corrupted), is a FormatError', () => {
@@ -232,7 +257,11 @@ describe('a checkpoint folder with one file missing or corrupted', () => {
     writeFileSync(mpath, '{"format": "reformer-ts.checkpoint", ');
     expectTyped(() => loadCheckpoint(dir), FormatError, /manifest\.json: not valid JSON/);
     write({ ...manifest.files, 'config.json': null });
-    expectTyped(() => loadCheckpoint(dir), FormatError, /the entry of config\.json must be \{"bytes": <non-negative integer>, "sha256": "<hex>"\}, got null/);
+    expectTyped(
+      () => loadCheckpoint(dir),
+      FormatError,
+      /the entry of config\.json must be \{"bytes": <non-negative integer>, "sha256": "<hex>"\}, got null/,
+    );
     write({ ...manifest.files, 'model.safetensors': { bytes: -1, sha256: 'x' } });
     expectTyped(() => loadCheckpoint(dir), FormatError, /the entry of model\.safetensors must be/);
     write({ ...manifest.files, '../../../../etc/passwd': { bytes: 1, sha256: 'x' } });
@@ -267,8 +296,16 @@ describe('a plain HuggingFace folder (save_pretrained: config.json + model.safet
 
   it('only pytorch_model.bin, sharded weights, or no weights at all: a FormatError saying what to do', () => {
     const config = '{"model_type": "reformer"}';
-    expectTyped(() => loadCheckpoint(hfFolder({ 'config.json': config, 'pytorch_model.bin': 'PK' })), FormatError, /pytorch_model\.bin \(a PyTorch pickle\).*safe_serialization=True/);
-    expectTyped(() => loadCheckpoint(hfFolder({ 'config.json': config, 'model.safetensors.index.json': '{}' })), FormatError, /sharded weights .* are not supported/);
+    expectTyped(
+      () => loadCheckpoint(hfFolder({ 'config.json': config, 'pytorch_model.bin': 'PK' })),
+      FormatError,
+      /pytorch_model\.bin \(a PyTorch pickle\).*safe_serialization=True/,
+    );
+    expectTyped(
+      () => loadCheckpoint(hfFolder({ 'config.json': config, 'model.safetensors.index.json': '{}' })),
+      FormatError,
+      /sharded weights .* are not supported/,
+    );
     expectTyped(() => loadCheckpoint(hfFolder({ 'config.json': config })), FormatError, /has config\.json but no model\.safetensors/);
     const dirWeights = hfFolder({ 'config.json': config });
     mkdirSync(join(dirWeights, 'model.safetensors'));
@@ -290,7 +327,11 @@ describe('training data files', () => {
   };
 
   it('an empty file', () => {
-    expectTyped(() => readCorpusFile(file('empty.txt', ''), '--data'), FormatError, /empty\.txt: is empty \(0 bytes\); expected UTF-8 text or FASTA/);
+    expectTyped(
+      () => readCorpusFile(file('empty.txt', ''), '--data'),
+      FormatError,
+      /empty\.txt: is empty \(0 bytes\); expected UTF-8 text or FASTA/,
+    );
     expectTyped(() => readCorpusFile(file('empty.txt.gz', gzipSync(new Uint8Array(0))), '--data'), FormatError, /is empty \(0 bytes\)/);
   });
 
@@ -303,8 +344,16 @@ describe('training data files', () => {
     // a .txt that holds gzip is decompressed (magic number); a .gz that is not gzip is refused
     expect(readCorpusFile(file('packed.txt', gzipSync(enc('hello world\n')))).bytes).toEqual(enc('hello world\n'));
     expectTyped(() => readCorpusFile(file('fake.txt.gz', 'plain text')), FormatError, /fake\.txt\.gz: named \.gz but not gzip data/);
-    expectTyped(() => readCorpusFile(file('broken.gz', gzipSync(enc('hello')).subarray(0, 12))), FormatError, /broken\.gz: not valid gzip data/);
-    expectTyped(() => readCorpusFile(file('latin1.txt', Uint8Array.of(0x63, 0x61, 0x66, 0xe9, 0x0a))), FormatError, /latin1\.txt: invalid UTF-8 at byte 3 \(0xe9\)/);
+    expectTyped(
+      () => readCorpusFile(file('broken.gz', gzipSync(enc('hello')).subarray(0, 12))),
+      FormatError,
+      /broken\.gz: not valid gzip data/,
+    );
+    expectTyped(
+      () => readCorpusFile(file('latin1.txt', Uint8Array.of(0x63, 0x61, 0x66, 0xe9, 0x0a))),
+      FormatError,
+      /latin1\.txt: invalid UTF-8 at byte 3 \(0xe9\)/,
+    );
     expectTyped(() => readCorpusFile(file('genome.fa', '>chr1\nACGT\n\u0001\u0002\n')), FormatError, /genome\.fa: /);
   });
 
@@ -328,7 +377,9 @@ describe('optimizer state of a training checkpoint', () => {
   function edited(name: 'm' | 'v', at: number, value: number): Uint8Array {
     const st = parseSafetensors(good().toBytes());
     return serializeSafetensors(
-      st.names().map((n) => ({ name: n, shape: st.entry(n).shape, data: st.float32(n).map((x, i) => (n === name && i === at ? value : x)) })),
+      st
+        .names()
+        .map((n) => ({ name: n, shape: st.entry(n).shape, data: st.float32(n).map((x, i) => (n === name && i === at ? value : x)) })),
       st.metadata as Record<string, string>,
     );
   }
@@ -343,7 +394,13 @@ describe('optimizer state of a training checkpoint', () => {
       ['v', 5, Infinity, /tensor "v"\[5\] = Infinity \(must be finite and ≥ 0\)/],
       ['v', 0, -1, /tensor "v"\[0\] = -1 \(must be finite and ≥ 0\)/],
     ] as const) {
-      expectTyped(() => fresh.loadBytes(edited(name, at, value)), FormatError, /^optimizer state: /, message, /resume from an earlier checkpoint/);
+      expectTyped(
+        () => fresh.loadBytes(edited(name, at, value)),
+        FormatError,
+        /^optimizer state: /,
+        message,
+        /resume from an earlier checkpoint/,
+      );
     }
     expectTyped(() => fresh.loadBytes(good().toBytes().subarray(0, 40)), FormatError, /^safetensors: /);
     expect(fresh.step).toBe(0); // a rejected file changed nothing: not even the moment read before the bad one

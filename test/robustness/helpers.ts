@@ -1,7 +1,7 @@
 /** Shared pieces of the robustness tests: a small causal Reformer, error capture, allocation spy. */
 import { expect } from 'vitest';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
-import { ReformerError } from '../../src/errors.js';
+import type { ReformerError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';
 
 /** A small causal LM: local + LSH layers, chunks 8/16 (lcm 16), axial [4, 8] = 32 positions, vocab 20. */
@@ -54,7 +54,19 @@ export function expectTyped<T extends ReformerError>(fn: () => unknown, type: ne
   return e as T;
 }
 
-const TYPED_ARRAYS = ['ArrayBuffer', 'Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array'] as const;
+const TYPED_ARRAYS = [
+  'ArrayBuffer',
+  'Uint8Array',
+  'Int8Array',
+  'Uint16Array',
+  'Int16Array',
+  'Int32Array',
+  'Uint32Array',
+  'Float32Array',
+  'Float64Array',
+  'BigInt64Array',
+  'BigUint64Array',
+] as const;
 
 /**
  * Runs `fn` with the global typed-array and ArrayBuffer constructors wrapped so that every allocation
@@ -70,7 +82,13 @@ export function largestAllocation(fn: () => void): { bytes: number; error: unkno
     g[name] = new Proxy(ctor as object, {
       construct(target, args, newTarget) {
         if (typeof args[0] === 'number') largest = Math.max(largest, args[0] * per);
-        return Reflect.construct(target as new (...a: unknown[]) => object, args, newTarget === g[name] ? (target as new (...a: unknown[]) => object) : newTarget);
+        return Reflect.construct(
+          target as new (
+            ...a: unknown[]
+          ) => object,
+          args,
+          newTarget === g[name] ? (target as new (...a: unknown[]) => object) : newTarget,
+        );
       },
     });
   }

@@ -8,7 +8,13 @@ import { ReferenceBackend } from '../../src/backend/reference.js';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ConfigError, FormatError, ShapeError } from '../../src/errors.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
-import { encoderCheckpointToBytes, encoderFromCheckpoint, lmCheckpointToBytes, lmFromCheckpoint, loadParameters } from '../../src/model/checkpoint.js';
+import {
+  encoderCheckpointToBytes,
+  encoderFromCheckpoint,
+  lmCheckpointToBytes,
+  lmFromCheckpoint,
+  loadParameters,
+} from '../../src/model/checkpoint.js';
 import type { TokenBatch } from '../../src/model/language-model.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { ReformerModel } from '../../src/model/reformer-model.js';
@@ -33,7 +39,12 @@ describe('token ids outside [0, vocab_size)', () => {
       for (const bad of [20, 1000, -1, -2147483648]) {
         const ids = Int32Array.from(good.inputIds);
         ids[37] = bad;
-        expectTyped(() => call({ ...good, inputIds: ids }), ShapeError, new RegExp(`input_ids\\[37\\] = ${bad} is outside the vocabulary \\[0, 20\\)`), /ids below vocab_size/);
+        expectTyped(
+          () => call({ ...good, inputIds: ids }),
+          ShapeError,
+          new RegExp(`input_ids\\[37\\] = ${bad} is outside the vocabulary \\[0, 20\\)`),
+          /ids below vocab_size/,
+        );
       }
     });
   }
@@ -47,8 +58,16 @@ describe('token ids outside [0, vocab_size)', () => {
   });
 
   it('a pad id outside the vocabulary: rejected in config.json (pad_token_id) and in generation (pad_id), and as an input id', () => {
-    expectTyped(() => SMALL.with({ pad_token_id: 20 }), ConfigError, /^pad_token_id: is 20, outside the vocabulary \[0, 20\); use an id below vocab_size/);
-    expectTyped(() => ReformerConfig.fromJSON({ ...SMALL.toJSON(), pad_token_id: -1 }), ConfigError, /^pad_token_id: must be a non-negative integer, got -1/);
+    expectTyped(
+      () => SMALL.with({ pad_token_id: 20 }),
+      ConfigError,
+      /^pad_token_id: is 20, outside the vocabulary \[0, 20\); use an id below vocab_size/,
+    );
+    expectTyped(
+      () => ReformerConfig.fromJSON({ ...SMALL.toJSON(), pad_token_id: -1 }),
+      ConfigError,
+      /^pad_token_id: must be a non-negative integer, got -1/,
+    );
     const gen = (padId: number): number[] => [...generateTokens(model, [3, 4], { maxNewTokens: 2, window: 32, padToWindow: true, padId })];
     expectTyped(() => gen(20), ConfigError, /^pad_id: is 20, outside the vocabulary \[0, 20\)/);
     expectTyped(() => gen(-1), ConfigError, /^pad_id: is -1/);
@@ -59,7 +78,11 @@ describe('token ids outside [0, vocab_size)', () => {
   });
 
   it('a generation prompt with ids outside the vocabulary or non-integers is a ShapeError naming prompt[i]', () => {
-    expectTyped(() => [...generateTokens(model, [3, 99], { maxNewTokens: 1, window: 32 })], ShapeError, /prompt\[1\] = 99 is outside the vocabulary \[0, 20\)/);
+    expectTyped(
+      () => [...generateTokens(model, [3, 99], { maxNewTokens: 1, window: 32 })],
+      ShapeError,
+      /prompt\[1\] = 99 is outside the vocabulary \[0, 20\)/,
+    );
     expectTyped(() => [...generateTokens(model, [3, 1.5], { maxNewTokens: 1, window: 32 })], ShapeError, /prompt\[1\] = 1\.5/);
     expectTyped(() => [...generateTokens(model, [-3], { maxNewTokens: 1, window: 32 })], ShapeError, /prompt\[0\] = -3/);
   });
@@ -77,12 +100,21 @@ describe('NaN or Inf in inputs', () => {
     const floats = Float32Array.from(good.inputIds);
     floats[3] = Number.NaN;
     for (const inputIds of [floats, Array.from(good.inputIds), Float64Array.from(good.inputIds)]) {
-      expectTyped(() => model.loss({ ...good, inputIds: inputIds as unknown as Int32Array }), ShapeError, /input_ids \(inputIds\) must be an Int32Array of shape \[batch, seqLen\] = \[2, 32\] = 64 elements/, /Int32Array\.from/);
+      expectTyped(
+        () => model.loss({ ...good, inputIds: inputIds as unknown as Int32Array }),
+        ShapeError,
+        /input_ids \(inputIds\) must be an Int32Array of shape \[batch, seqLen\] = \[2, 32\] = 64 elements/,
+        /Int32Array\.from/,
+      );
     }
     const labels = Array.from(good.inputIds, (x) => x + 0.5);
     expectTyped(() => model.loss({ ...good, labels: labels as unknown as Int32Array }), ShapeError, /labels must be an Int32Array/);
     const mask = new Float32Array(64).fill(Number.NaN);
-    expectTyped(() => model.logits({ ...good, attentionMask: mask as unknown as Int32Array }), ShapeError, /attention_mask \(attentionMask\) must be an Int32Array/);
+    expectTyped(
+      () => model.logits({ ...good, attentionMask: mask as unknown as Int32Array }),
+      ShapeError,
+      /attention_mask \(attentionMask\) must be an Int32Array/,
+    );
   });
 
   it('NaN or infinite injected LSH rotations are a ShapeError naming rotations[layer] and the index', () => {
@@ -93,7 +125,11 @@ describe('NaN or Inf in inputs', () => {
     for (const v of [Number.NaN, Infinity, -Infinity]) {
       const bad = Float32Array.from(rot);
       bad[9] = v;
-      expectTyped(() => enc.forward({ ...good, training: false, rotations: [null, bad] }), ShapeError, new RegExp(`rotations\\[1\\]\\[9\\] = ${v} \\(1 of 64 values are NaN or infinite\\)`));
+      expectTyped(
+        () => enc.forward({ ...good, training: false, rotations: [null, bad] }),
+        ShapeError,
+        new RegExp(`rotations\\[1\\]\\[9\\] = ${v} \\(1 of 64 values are NaN or infinite\\)`),
+      );
       expectTyped(() => model.loss(good, { rotations: [null, bad] }), ShapeError, /rotations\[1\]\[9\]/);
     }
   });
@@ -140,8 +176,18 @@ describe('NaN or Inf in weights: refused when a checkpoint is loaded, naming the
     const enc = new ReformerModel(be, SMALL.with({ is_decoder: false }));
     const ef = encoderCheckpointToBytes(enc);
     const st = parseSafetensors(ef.safetensors);
-    const bad = serializeSafetensors(st.names().map((n) => ({ name: n, shape: st.entry(n).shape, data: st.float32(n).map((x, i) => (n === 'encoder.layer_norm.bias' && i === 0 ? Number.NaN : x)) })));
-    expectTyped(() => encoderFromCheckpoint(be, { ...ef, safetensors: bad }), FormatError, /tensor "encoder\.layer_norm\.bias" holds 1 NaN/);
+    const bad = serializeSafetensors(
+      st.names().map((n) => ({
+        name: n,
+        shape: st.entry(n).shape,
+        data: st.float32(n).map((x, i) => (n === 'encoder.layer_norm.bias' && i === 0 ? Number.NaN : x)),
+      })),
+    );
+    expectTyped(
+      () => encoderFromCheckpoint(be, { ...ef, safetensors: bad }),
+      FormatError,
+      /tensor "encoder\.layer_norm\.bias" holds 1 NaN/,
+    );
     expect(Array.from(lmFromCheckpoint(be, files).params)).toEqual(Array.from(model.params));
   });
 
@@ -150,12 +196,37 @@ describe('NaN or Inf in weights: refused when a checkpoint is loaded, naming the
     const before = Float32Array.from(target.params);
     const st = parseSafetensors(files.safetensors);
     const last = target.parameters.entries.at(-1)!.name;
-    const rewrite = (edit: (n: string, data: Float32Array) => { name: string; shape: readonly number[]; data: Float32Array }[]): Uint8Array =>
-      serializeSafetensors(st.names().flatMap((n) => edit(n, st.float32(n))));
+    const rewrite = (
+      edit: (n: string, data: Float32Array) => { name: string; shape: readonly number[]; data: Float32Array }[],
+    ): Uint8Array => serializeSafetensors(st.names().flatMap((n) => edit(n, st.float32(n))));
     const cases: Array<[string, Uint8Array, RegExp]> = [
-      ['NaN in the last tensor', rewrite((n, data) => [{ name: n, shape: st.entry(n).shape, data: n === last || (last === 'lm_head.bias' && n === 'lm_head.decoder.bias') ? data.map((x, i) => (i === 0 ? Number.NaN : x)) : data }]), /NaN or infinite/],
-      ['a wrong shape', rewrite((n, data) => [{ name: n, shape: n === 'lm_head.decoder.weight' ? [data.length] : st.entry(n).shape, data }]), /has shape \[\d+\], the model expects/],
-      ['a foreign tensor', rewrite((n, data) => [{ name: n, shape: st.entry(n).shape, data }, ...(n === 'lm_head.decoder.weight' ? [{ name: 'extra.weight', shape: [1], data: Float32Array.of(1) }] : [])]), /tensor\(s\) the model does not have: extra\.weight/],
+      [
+        'NaN in the last tensor',
+        rewrite((n, data) => [
+          {
+            name: n,
+            shape: st.entry(n).shape,
+            data:
+              n === last || (last === 'lm_head.bias' && n === 'lm_head.decoder.bias')
+                ? data.map((x, i) => (i === 0 ? Number.NaN : x))
+                : data,
+          },
+        ]),
+        /NaN or infinite/,
+      ],
+      [
+        'a wrong shape',
+        rewrite((n, data) => [{ name: n, shape: n === 'lm_head.decoder.weight' ? [data.length] : st.entry(n).shape, data }]),
+        /has shape \[\d+\], the model expects/,
+      ],
+      [
+        'a foreign tensor',
+        rewrite((n, data) => [
+          { name: n, shape: st.entry(n).shape, data },
+          ...(n === 'lm_head.decoder.weight' ? [{ name: 'extra.weight', shape: [1], data: Float32Array.of(1) }] : []),
+        ]),
+        /tensor\(s\) the model does not have: extra\.weight/,
+      ],
     ];
     for (const [what, bytes, message] of cases) {
       expectTyped(() => loadParameters(target.parameters, parseSafetensors(bytes)), FormatError, message);
@@ -170,15 +241,31 @@ describe('mismatched shapes and lengths', () => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['no batch at all', undefined, /expected a batch \{inputIds: Int32Array, batch, seqLen, attentionMask\?, labels\?\}, got undefined/],
     ['a plain array as the batch', [1, 2, 3], /expected a batch .*got a plain Array of 3/],
-    ['ids shorter than batch·seqLen', { ...good, inputIds: new Int32Array(63) }, /input_ids \(inputIds\) must have shape \[batch, seqLen\] = \[2, 32\] = 64 elements, got 63/],
+    [
+      'ids shorter than batch·seqLen',
+      { ...good, inputIds: new Int32Array(63) },
+      /input_ids \(inputIds\) must have shape \[batch, seqLen\] = \[2, 32\] = 64 elements, got 63/,
+    ],
     ['ids longer than batch·seqLen', { ...good, inputIds: new Int32Array(65) }, /= 64 elements, got 65/],
     ['seqLen 0', { ...good, seqLen: 0 }, /seqLen must be a positive integer, got number 0/],
     ['fractional batch', { ...good, batch: 1.5 }, /batch must be a positive integer, got number 1\.5/],
     ['batch as a string', { ...good, batch: '2' }, /batch must be a positive integer, got the string "2"/],
-    ['missing inputIds', { batch: 2, seqLen: 32 }, /input_ids \(inputIds\) is required: an Int32Array of shape \[batch, seqLen\] = \[2, 32\] = 64 elements/],
-    ['mask of the wrong length', { ...good, attentionMask: new Int32Array(32).fill(1) }, /attention_mask \(attentionMask\) must have shape \[batch, seqLen\] = \[2, 32\] = 64 elements, got 32/],
+    [
+      'missing inputIds',
+      { batch: 2, seqLen: 32 },
+      /input_ids \(inputIds\) is required: an Int32Array of shape \[batch, seqLen\] = \[2, 32\] = 64 elements/,
+    ],
+    [
+      'mask of the wrong length',
+      { ...good, attentionMask: new Int32Array(32).fill(1) },
+      /attention_mask \(attentionMask\) must have shape \[batch, seqLen\] = \[2, 32\] = 64 elements, got 32/,
+    ],
     ['labels of the wrong length', { ...good, labels: new Int32Array(10) }, /labels must have shape .* = 64 elements, got 10/],
-    ['batch·seqLen beyond int32', { ...good, batch: 65536, seqLen: 65536 }, /batch·seqLen = 65536·65536 exceeds the 2147483647 token positions/],
+    [
+      'batch·seqLen beyond int32',
+      { ...good, batch: 65536, seqLen: 65536 },
+      /batch·seqLen = 65536·65536 exceeds the 2147483647 token positions/,
+    ],
   ];
   for (const [what, batch, message] of cases) {
     it(`${what} → ShapeError`, () => {
@@ -187,25 +274,58 @@ describe('mismatched shapes and lengths', () => {
   }
 
   it('mask values other than 0/1, a training length that is not a multiple of the chunk lcm, and a length beyond the model', () => {
-    expectTyped(() => model.loss({ ...good, attentionMask: new Int32Array(64).fill(3) }), ShapeError, /attention_mask\[0\] = 3; use 1 for real tokens and 0 for padding/);
-    expectTyped(() => model.lossAndGrad({ inputIds: randomIds(24, 20), batch: 1, seqLen: 24 }), ShapeError, /sequence length 24 must be a multiple of 16.*training takes exactly 32 tokens/);
-    expectTyped(() => model.loss({ inputIds: randomIds(48, 20), batch: 1, seqLen: 48 }), ConfigError, /max_position_embeddings: sequence length 48 exceeds max_position_embeddings 32/);
+    expectTyped(
+      () => model.loss({ ...good, attentionMask: new Int32Array(64).fill(3) }),
+      ShapeError,
+      /attention_mask\[0\] = 3; use 1 for real tokens and 0 for padding/,
+    );
+    expectTyped(
+      () => model.lossAndGrad({ inputIds: randomIds(24, 20), batch: 1, seqLen: 24 }),
+      ShapeError,
+      /sequence length 24 must be a multiple of 16.*training takes exactly 32 tokens/,
+    );
+    expectTyped(
+      () => model.loss({ inputIds: randomIds(48, 20), batch: 1, seqLen: 48 }),
+      ConfigError,
+      /max_position_embeddings: sequence length 48 exceeds max_position_embeddings 32/,
+    );
     // eval pads 33 to 48 (chunk multiple): the message names both lengths
-    expectTyped(() => model.loss({ inputIds: randomIds(33, 20), batch: 1, seqLen: 33 }), ConfigError, /sequence length 48 \(the 33 tokens given, padded to a multiple of the chunk length\) exceeds max_position_embeddings 32/);
+    expectTyped(
+      () => model.loss({ inputIds: randomIds(33, 20), batch: 1, seqLen: 33 }),
+      ConfigError,
+      /sequence length 48 \(the 33 tokens given, padded to a multiple of the chunk length\) exceeds max_position_embeddings 32/,
+    );
   });
 
   it('the byte tokenizer refuses what is not text or bytes (a number, null, an array) instead of encoding nothing', () => {
     const tok = new ByteTokenizer();
-    for (const [bad, got] of [[42, 'number'], [null, 'null'], [[104, 105], 'an array'], [new Float32Array(2), 'Float32Array']] as const) {
-      expectTyped(() => tok.encode(bad as unknown as string), ShapeError, new RegExp(`ByteTokenizer\\.encode: expected a string or a Uint8Array of bytes, got ${got}`));
+    for (const [bad, got] of [
+      [42, 'number'],
+      [null, 'null'],
+      [[104, 105], 'an array'],
+      [new Float32Array(2), 'Float32Array'],
+    ] as const) {
+      expectTyped(
+        () => tok.encode(bad as unknown as string),
+        ShapeError,
+        new RegExp(`ByteTokenizer\\.encode: expected a string or a Uint8Array of bytes, got ${got}`),
+      );
     }
     expect(Array.from(tok.encode(Buffer.from('hi')))).toEqual([106, 107]); // a Buffer is bytes
   });
 
   it('a model built from a plain object instead of a ReformerConfig is a ConfigError, not a crash later', () => {
     const plain = SMALL.toJSON();
-    expectTyped(() => new ReformerModelWithLMHead(be, plain as unknown as ReformerConfig), ConfigError, /^config: ReformerModelWithLMHead needs a ReformerConfig, got an object \(Object\); build it with new ReformerConfig/);
-    expectTyped(() => new ReformerModel(be, { hidden_size: -1 } as unknown as ReformerConfig), ConfigError, /^config: ReformerModel needs a ReformerConfig/);
+    expectTyped(
+      () => new ReformerModelWithLMHead(be, plain as unknown as ReformerConfig),
+      ConfigError,
+      /^config: ReformerModelWithLMHead needs a ReformerConfig, got an object \(Object\); build it with new ReformerConfig/,
+    );
+    expectTyped(
+      () => new ReformerModel(be, { hidden_size: -1 } as unknown as ReformerConfig),
+      ConfigError,
+      /^config: ReformerModel needs a ReformerConfig/,
+    );
   });
 
   it('the rejected calls changed nothing: same parameters as a fresh model, no gradient accumulated', () => {

@@ -20,7 +20,15 @@ import { corpusTokens } from './helpers.js';
 const be = new ReferenceBackend();
 const data = splitTokens(corpusTokens(30_000), { validationFraction: 0.1, seqLen: 128 });
 const options: TrainOptions = {
-  batch: 1, seqLen: 128, steps: 10, lr: 3e-2, warmupSteps: 2, seed: 9, evalEvery: 4, evalWindows: 2, checkpointEvery: 0,
+  batch: 1,
+  seqLen: 128,
+  steps: 10,
+  lr: 3e-2,
+  warmupSteps: 2,
+  seed: 9,
+  evalEvery: 4,
+  evalWindows: 2,
+  checkpointEvery: 0,
   optimizer: { name: 'adafactor' },
 };
 
@@ -66,7 +74,9 @@ describe('Trainer with Adafactor on ReformerModelWithLMHead', () => {
     const d = reformerEngine.load(be, saved!.config, saved!.weights);
     const adamw = new Trainer(d.model, data, { ...options, optimizer: {} });
     expect(() => adamw.restore(snap)).toThrow(ConfigError);
-    expect(() => adamw.restore(snap)).toThrow(/^optimizer: the checkpoint was trained with Adafactor, this trainer uses AdamW; .*resume with Adafactor, or start a new run$/);
+    expect(() => adamw.restore(snap)).toThrow(
+      /^optimizer: the checkpoint was trained with Adafactor, this trainer uses AdamW; .*resume with Adafactor, or start a new run$/,
+    );
     expect(adamw.step).toBe(0);
     expect(adamw.optimizer.step).toBe(0);
   });
@@ -84,19 +94,35 @@ describe('Trainer: which optimizer', () => {
     expect(r.snapshot.state.options.optimizer).toMatchObject({ name: 'adamw', beta1: 0.9 });
     // an old snapshot: optimizer config without "name"
     const { name: _n, ...old } = r.snapshot.state.options.optimizer as AdamWConfig & { name: 'adamw' };
-    const oldSnap: TrainerSnapshot = { ...r.snapshot, state: { ...r.snapshot.state, options: { ...r.snapshot.state.options, optimizer: old } } };
+    const oldSnap: TrainerSnapshot = {
+      ...r.snapshot,
+      state: { ...r.snapshot.state, options: { ...r.snapshot.state.options, optimizer: old } },
+    };
     const back = decodeTrainerSnapshot(encodeTrainerSnapshot(oldSnap));
-    const resumed = new Trainer(new BigramLanguageModel(be, { vocabSize: 258, seed: 1 }), bigramData, { ...optionsFromState(back.state), steps: 8 });
+    const resumed = new Trainer(new BigramLanguageModel(be, { vocabSize: 258, seed: 1 }), bigramData, {
+      ...optionsFromState(back.state),
+      steps: 8,
+    });
     expect(resumed.optimizer).toBeInstanceOf(AdamW);
     resumed.restore(back);
     expect(resumed.step).toBe(6);
-    const af = new Trainer(new BigramLanguageModel(be, { vocabSize: 258, seed: 1 }), bigramData, { ...small, optimizer: { name: 'adafactor' } });
+    const af = new Trainer(new BigramLanguageModel(be, { vocabSize: 258, seed: 1 }), bigramData, {
+      ...small,
+      optimizer: { name: 'adafactor' },
+    });
     expect(() => af.restore(back)).toThrow(/^optimizer: the checkpoint was trained with AdamW, this trainer uses Adafactor; /);
   });
 
   it('a model without paramTensors (the bigram baseline) is one unfactored tensor, and learns with Adafactor', async () => {
     const model = new BigramLanguageModel(be, { vocabSize: 258, seed: 1 });
-    const t = new Trainer(model, bigramData, { ...small, steps: 60, lr: 1, evalEvery: 20, evalWindows: 8, optimizer: { name: 'adafactor' } });
+    const t = new Trainer(model, bigramData, {
+      ...small,
+      steps: 60,
+      lr: 1,
+      evalEvery: 20,
+      evalWindows: 8,
+      optimizer: { name: 'adafactor' },
+    });
     const untrained = t.validate()!.bitsPerByte; // ≈ 8 bits (log2 258)
     const r = await t.run();
     expect(parseSafetensors(r.snapshot.optimizer).names()).toEqual(['params.v']);
@@ -105,10 +131,16 @@ describe('Trainer: which optimizer', () => {
 
   it('optimizer options are checked: unknown name, an option of the other optimizer, a value out of range (ConfigError naming the field)', () => {
     const model = new BigramLanguageModel(be, { vocabSize: 8, seed: 1 });
-    expect(() => createOptimizer(model, { name: 'sgd' } as never)).toThrow(/^optimizer: name must be one of "adamw", "adafactor", got "sgd"$/);
-    expect(() => createOptimizer(model, { name: 'adafactor', beta2: 0.9 } as never)).toThrow(/^optimizer: "beta2" is not an option of Adafactor \(its options: eps, clipThreshold, /);
+    expect(() => createOptimizer(model, { name: 'sgd' } as never)).toThrow(
+      /^optimizer: name must be one of "adamw", "adafactor", got "sgd"$/,
+    );
+    expect(() => createOptimizer(model, { name: 'adafactor', beta2: 0.9 } as never)).toThrow(
+      /^optimizer: "beta2" is not an option of Adafactor \(its options: eps, clipThreshold, /,
+    );
     expect(() => createOptimizer(model, { clipThreshold: 2 } as never)).toThrow(/^optimizer: "clipThreshold" is not an option of AdamW/);
-    expect(() => new Trainer(model, bigramData, { ...small, optimizer: { name: 'adafactor', decayRate: 1 } })).toThrow(/^decay_rate: must be ≤ 0/);
+    expect(() => new Trainer(model, bigramData, { ...small, optimizer: { name: 'adafactor', decayRate: 1 } })).toThrow(
+      /^decay_rate: must be ≤ 0/,
+    );
     expect(() => new Trainer(model, bigramData, { ...small, optimizer: { name: 'adafactor', decayRate: 1 } })).toThrow(ConfigError);
   });
 
@@ -120,11 +152,20 @@ describe('Trainer: which optimizer', () => {
     const r = await t.run();
     expect(r.snapshot.state.options.optimizer).toMatchObject({ name: 'adafactor', decayRate: -0.8 });
     new Trainer(model, bigramData, { ...small, steps: 2, optimizer: { name: 'adafactor' } }).restore(r.snapshot); // the same run
-    expect(() => new Trainer(model, bigramData, { ...small, steps: 2, optimizer: 'adamw' }).restore(r.snapshot)).toThrow(/trained with Adafactor, this trainer uses AdamW/);
+    expect(() => new Trainer(model, bigramData, { ...small, steps: 2, optimizer: 'adamw' }).restore(r.snapshot)).toThrow(
+      /trained with Adafactor, this trainer uses AdamW/,
+    );
     expect(new Trainer(model, bigramData, { ...small, optimizer: 'adamw' }).optimizer).toBeInstanceOf(AdamW);
     expect(createOptimizer(model, 'adafactor')).toBeInstanceOf(Adafactor);
-    expect(() => new Trainer(model, bigramData, { ...small, optimizer: 'adam' as never })).toThrow(/^optimizer: name must be one of "adamw", "adafactor", got "adam"$/);
-    for (const [bad, got] of [[5, 'number 5'], [true, 'boolean true'], [null, 'null'], [['adafactor'], 'an array']] as const) {
+    expect(() => new Trainer(model, bigramData, { ...small, optimizer: 'adam' as never })).toThrow(
+      /^optimizer: name must be one of "adamw", "adafactor", got "adam"$/,
+    );
+    for (const [bad, got] of [
+      [5, 'number 5'],
+      [true, 'boolean true'],
+      [null, 'null'],
+      [['adafactor'], 'an array'],
+    ] as const) {
       let err: unknown;
       try {
         new Trainer(model, bigramData, { ...small, optimizer: bad as never });

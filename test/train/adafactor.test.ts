@@ -32,14 +32,18 @@ function trained(options: AdafactorOptions = {}, be = f64): { opt: Adafactor; pa
 }
 
 /** `bytes` with one tensor replaced (or removed, or added) and/or metadata changed. */
-function edit(bytes: Uint8Array, change: { tensor?: string; data?: number[] | null; shape?: number[]; metadata?: Record<string, string> }): Uint8Array {
+function edit(
+  bytes: Uint8Array,
+  change: { tensor?: string; data?: number[] | null; shape?: number[]; metadata?: Record<string, string> },
+): Uint8Array {
   const f = parseSafetensors(bytes);
   const tensors: TensorToWrite[] = f.names().flatMap((name) => {
     if (name !== change.tensor) return [{ name, shape: [...f.entry(name).shape], data: f.float64(name) }];
     if (change.data === null) return [];
     return [{ name, shape: change.shape ?? [...f.entry(name).shape], data: Float64Array.from(change.data ?? f.float64(name)) }];
   });
-  if (change.tensor && !f.has(change.tensor) && change.data) tensors.push({ name: change.tensor, shape: change.shape ?? [change.data.length], data: Float64Array.from(change.data) });
+  if (change.tensor && !f.has(change.tensor) && change.data)
+    tensors.push({ name: change.tensor, shape: change.shape ?? [change.data.length], data: Float64Array.from(change.data) });
   return serializeSafetensors(tensors, { ...f.metadata, ...change.metadata });
 }
 
@@ -89,16 +93,32 @@ describe('Adafactor', () => {
     const opt = new Adafactor(f64, 5);
     opt.update(Float64Array.from([1, 2, 3, 4, 5]), Float64Array.from([1, 1, 1, 1, 1]), 0.1);
     expect(parseSafetensors(opt.toBytes()).names()).toEqual(['params.v']);
-    expect(parseSafetensors(trained({ beta1: 0.9 }).opt.toBytes()).names().sort()).toEqual(['b.m', 'b.v', 'w.col', 'w.m', 'w.row']);
+    expect(
+      parseSafetensors(trained({ beta1: 0.9 }).opt.toBytes())
+        .names()
+        .sort(),
+    ).toEqual(['b.m', 'b.v', 'w.col', 'w.m', 'w.row']);
     const bad = (layout: { name?: string; offset: number; size: number; shape: number[] }[], re: RegExp): void => {
       expect(() => new Adafactor(f64, layout)).toThrow(ConfigError);
       expect(() => new Adafactor(f64, layout)).toThrow(re);
     };
     bad([], /tensors: Adafactor needs at least one parameter tensor/);
     bad([{ name: 'w', offset: 0, size: 5, shape: [2, 3] }], /w: size 5 is not the product 6/);
-    bad([{ name: 'w', offset: 0, size: 6, shape: [2, 3] }, { name: 'b', offset: 7, size: 2, shape: [2] }], /b: offset 7, expected 6; .* without gaps or overlaps/);
+    bad(
+      [
+        { name: 'w', offset: 0, size: 6, shape: [2, 3] },
+        { name: 'b', offset: 7, size: 2, shape: [2] },
+      ],
+      /b: offset 7, expected 6; .* without gaps or overlaps/,
+    );
     bad([{ name: 'w', offset: 0, size: 0, shape: [0] }], /w: shape \[0\] must hold positive integers/);
-    bad([{ name: 'w', offset: 0, size: 2, shape: [2] }, { name: 'w', offset: 2, size: 2, shape: [2] }], /two tensors are named "w"/);
+    bad(
+      [
+        { name: 'w', offset: 0, size: 2, shape: [2] },
+        { name: 'w', offset: 2, size: 2, shape: [2] },
+      ],
+      /two tensors are named "w"/,
+    );
     expect(() => new Adafactor(f64, 0)).toThrow(ConfigError);
     expect(() => opt.update(new Float64Array(4), new Float64Array(4), 0.1)).toThrow(/built for 5 parameters/);
   });
@@ -127,7 +147,9 @@ describe('Adafactor', () => {
         }
         expect(err, `${lr} ${JSON.stringify(options)}`).toBeInstanceOf(ConfigError);
         expect((err as ConfigError).field).toBe('lr');
-        expect((err as Error).message).toBe(`lr: Adafactor.update needs a finite learning rate ≥ 0, got ${lr}; the parameters and the optimizer state were not changed`);
+        expect((err as Error).message).toBe(
+          `lr: Adafactor.update needs a finite learning rate ≥ 0, got ${lr}; the parameters and the optimizer state were not changed`,
+        );
         expect(Array.from(params)).toEqual(p);
         expect(Array.from(g)).toEqual([30, -40, 0, 0, 0, 0, 1, 1]);
         expect(opt.toBytes()).toEqual(before);
@@ -136,7 +158,7 @@ describe('Adafactor', () => {
     }
   });
 
-  it('hyper-parameters out of range: ConfigError naming HF\'s field and the allowed range', () => {
+  it("hyper-parameters out of range: ConfigError naming HF's field and the allowed range", () => {
     const cases: [AdafactorOptions, RegExp][] = [
       [{ eps: [-1e-30, 1e-3] }, /^eps: eps1 \(added to the squared gradient\) must be ≥ 0 and finite, got -1e-30$/],
       [{ eps: [1e-30, NaN] }, /^eps: eps2 \(floor of the parameter RMS\) must be ≥ 0 and finite, got NaN$/],
@@ -166,17 +188,29 @@ describe('Adafactor', () => {
         `optimizer: "${key}" is not an option of Adafactor (its options: eps, clipThreshold, decayRate, beta1, weightDecay, scaleParameter, relativeStep, warmupInit, maxGradNorm)`,
       );
     }
-    expect(() => new Adafactor(f64, 4, 'adafactor' as never)).toThrow(/^optimizer: the options of Adafactor must be an object such as \{ eps: … \}, got string "adafactor"$/);
+    expect(() => new Adafactor(f64, 4, 'adafactor' as never)).toThrow(
+      /^optimizer: the options of Adafactor must be an object such as \{ eps: … \}, got string "adafactor"$/,
+    );
     // HF's defaults (relative_step false here: the trainer's schedule gives lr)
     expect(new Adafactor(f64, 4).config).toEqual({
-      eps: [1e-30, 1e-3], clipThreshold: 1, decayRate: -0.8, beta1: null, weightDecay: 0,
-      scaleParameter: true, relativeStep: false, warmupInit: false, maxGradNorm: 1,
+      eps: [1e-30, 1e-3],
+      clipThreshold: 1,
+      decayRate: -0.8,
+      beta1: null,
+      weightDecay: 0,
+      scaleParameter: true,
+      relativeStep: false,
+      warmupInit: false,
+      maxGradNorm: 1,
     });
   });
 });
 
 describe('Adafactor state files', () => {
-  for (const [label, be] of [['f64', f64], ['f32', f32]] as const) {
+  for (const [label, be] of [
+    ['f64', f64],
+    ['f32', f32],
+  ] as const) {
     it(`${label}: round trip at the backend's precision, metadata with the hyper-parameters`, () => {
       const { opt } = trained({ beta1: 0.5, weightDecay: 0.01 }, be);
       const f = parseSafetensors(opt.toBytes());
@@ -185,7 +219,15 @@ describe('Adafactor state files', () => {
       expect(f.entry('w.col').shape).toEqual([3]);
       expect(f.entry('w.m').shape).toEqual([2, 3]);
       expect(f.entry('b.v').shape).toEqual([2]);
-      expect(f.metadata).toMatchObject({ format: 'reformer-ts.adafactor', step: '3', beta1: '0.5', weight_decay: '0.01', decay_rate: '-0.8', eps1: '1e-30', eps2: '0.001' });
+      expect(f.metadata).toMatchObject({
+        format: 'reformer-ts.adafactor',
+        step: '3',
+        beta1: '0.5',
+        weight_decay: '0.01',
+        decay_rate: '-0.8',
+        eps1: '1e-30',
+        eps2: '0.001',
+      });
       const b = new Adafactor(be, LAYOUT, { beta1: 0.5, weightDecay: 0.01 });
       b.loadBytes(opt.toBytes());
       expect(b.toBytes()).toEqual(opt.toBytes());
@@ -213,10 +255,16 @@ describe('Adafactor state files', () => {
     const p = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
     good.update(p, Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]), 0.1);
     const bytes = good.toBytes();
-    refused(edit(bytes, { tensor: 'w.col', data: [1, NaN, 1] }), /tensor "w\.col"\[1\] = NaN \(must be finite and ≥ 0: a running mean of squares\); the file is damaged/, { beta1: 0.9 });
+    refused(
+      edit(bytes, { tensor: 'w.col', data: [1, NaN, 1] }),
+      /tensor "w\.col"\[1\] = NaN \(must be finite and ≥ 0: a running mean of squares\); the file is damaged/,
+      { beta1: 0.9 },
+    );
     refused(edit(bytes, { tensor: 'b.v', data: [1, -1e-9] }), /tensor "b\.v"\[1\] = -1e-9 \(must be finite and ≥ 0/, { beta1: 0.9 });
     refused(edit(bytes, { tensor: 'w.row', data: [Infinity, 1] }), /tensor "w\.row"\[0\] = Infinity/, { beta1: 0.9 });
-    refused(edit(bytes, { tensor: 'w.m', data: [0, 0, 0, 0, 0, -Infinity] }), /tensor "w\.m"\[5\] = -Infinity \(must be finite\)/, { beta1: 0.9 });
+    refused(edit(bytes, { tensor: 'w.m', data: [0, 0, 0, 0, 0, -Infinity] }), /tensor "w\.m"\[5\] = -Infinity \(must be finite\)/, {
+      beta1: 0.9,
+    });
     // a negative first moment is fine
     const neg = new Adafactor(f64, LAYOUT, { beta1: 0.9 });
     neg.loadBytes(edit(bytes, { tensor: 'w.m', data: [-1, -1, -1, -1, -1, -1] }));
@@ -224,16 +272,28 @@ describe('Adafactor state files', () => {
 
   it('mismatched state: another model, other hyper-parameters, the other optimizer, a bad step → FormatError, nothing changed', () => {
     const bytes = trained().opt.toBytes();
-    refused(edit(bytes, { tensor: 'w.col', data: [1, 1, 1, 1], shape: [4] }), /tensor "w\.col" has shape \[4\], expected \[3\] \(was it saved for another model\?\)/);
+    refused(
+      edit(bytes, { tensor: 'w.col', data: [1, 1, 1, 1], shape: [4] }),
+      /tensor "w\.col" has shape \[4\], expected \[3\] \(was it saved for another model\?\)/,
+    );
     refused(edit(bytes, { tensor: 'b.v', data: null }), /tensor "b\.v" is missing, expected \[2\]/);
-    refused(edit(bytes, { tensor: 'b.m', data: [0, 0] }), /unexpected tensor "b\.m" \(this Adafactor has no first moment and expects 3 tensors/);
+    refused(
+      edit(bytes, { tensor: 'b.m', data: [0, 0] }),
+      /unexpected tensor "b\.m" \(this Adafactor has no first moment and expects 3 tensors/,
+    );
     refused(bytes, /tensor "w\.m" is missing/, { beta1: 0.9 }); // saved without a first moment, loaded with one
-    const other = new Adafactor(f64, [{ name: 'w', offset: 0, size: 6, shape: [6] }, { name: 'b', offset: 6, size: 2, shape: [2] }]);
+    const other = new Adafactor(f64, [
+      { name: 'w', offset: 0, size: 6, shape: [6] },
+      { name: 'b', offset: 6, size: 2, shape: [2] },
+    ]);
     other.update(new Float64Array(8).fill(1), new Float64Array(8).fill(1), 0.1);
     refused(other.toBytes(), /unexpected tensor "w\.v"/); // the same sizes, not factored
     const adamw = new AdamW(f64, 8);
     adamw.update(new Float64Array(8).fill(1), new Float64Array(8).fill(1), 0.1);
-    refused(adamw.toBytes(), /optimizer state: AdamW's state, expected "reformer-ts\.adafactor" \(Adafactor\); a run keeps the optimizer it started with/);
+    refused(
+      adamw.toBytes(),
+      /optimizer state: AdamW's state, expected "reformer-ts\.adafactor" \(Adafactor\); a run keeps the optimizer it started with/,
+    );
     expect(() => adamw.loadBytes(bytes)).toThrow(/optimizer state: Adafactor's state, expected "reformer-ts\.adamw" \(AdamW\)/);
     refused(edit(bytes, { metadata: { step: '-1' } }), /step "-1" is not a non-negative integer/);
     refused(edit(bytes, { metadata: { format: 'other' } }), /metadata format "other", expected "reformer-ts\.adafactor"/);

@@ -52,6 +52,8 @@ describe('BigramLanguageModel', () => {
     m.lossAndGrad(batch);
     const once = Array.from(m.grads);
     m.lossAndGrad(batch);
-    Array.from(m.grads).forEach((g, i) => expect(g).toBeCloseTo(2 * once[i]!, 14));
+    Array.from(m.grads).forEach((g, i) => {
+      expect(g).toBeCloseTo(2 * once[i]!, 14);
+    });
   });
 });

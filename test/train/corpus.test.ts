@@ -89,7 +89,9 @@ describe('FASTA', () => {
 
 describe('gzip', () => {
   it('a gzipped multi-record FASTA decompresses (DecompressionStream) and parses', async () => {
-    const records = Array.from({ length: 5 }, (_, r) => `>chr${r} test\n${'ACGTTGCA'.repeat(20 + r).replace(/(.{60})/g, '$1\n')}\n`).join('');
+    const records = Array.from({ length: 5 }, (_, r) => `>chr${r} test\n${'ACGTTGCA'.repeat(20 + r).replace(/(.{60})/g, '$1\n')}\n`).join(
+      '',
+    );
     const c = prepareCorpus(await gunzip(gzipSync(enc(records))));
     expect(c.records).toBe(5);
     expect(c.bytes.length).toBe(8 * (20 + 21 + 22 + 23 + 24));
@@ -112,7 +114,7 @@ describe('gzip', () => {
 
   it('corrupt gzip is a FormatError', async () => {
     const gz = gzipSync(enc('hello hello hello'));
-    gz[gz.length - 6] ^= 0xff; // break the CRC
+    gz[gz.length - 6] = gz[gz.length - 6]! ^ 0xff; // break the CRC
     await expect(gunzip(gz, 'bad.gz')).rejects.toThrow(/bad\.gz: not valid gzip data/);
   });
 });

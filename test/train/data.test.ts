@@ -55,7 +55,7 @@ describe('BatchSampler', () => {
   it('covers every offset including the last one', () => {
     const s = new BatchSampler(stream(12), { batch: 4, seqLen: 10, seed: 3 });
     const seen = new Set<number>();
-    for (let k = 0; k < 50; k++) s.nextOffsets().forEach((o) => seen.add(o));
+    for (let k = 0; k < 50; k++) for (const o of s.nextOffsets()) seen.add(o);
     expect([...seen].sort()).toEqual([0, 1, 2]);
   });
 

@@ -70,7 +70,12 @@ describe('generateTokens', () => {
 
   it('streams lazily and stops early on stopAfter', () => {
     const m = cyclingModel();
-    const it = generateTokens(m, tok.encode('a'), { maxNewTokens: 1000, temperature: 0, window: 8, stopAfter: (id) => id === tok.encode('e')[0] });
+    const it = generateTokens(m, tok.encode('a'), {
+      maxNewTokens: 1000,
+      temperature: 0,
+      window: 8,
+      stopAfter: (id) => id === tok.encode('e')[0],
+    });
     expect(tok.decode([...it])).toBe('bcde');
   });
 
@@ -100,10 +105,16 @@ describe('generateTokens', () => {
     const all = Array.from({ length: 258 }, (_, i) => i);
     const allSuppressed = thrown(() => generateTokens(m, [5], { suppressIds: all }));
     expect(allSuppressed.error).toBeInstanceOf(ConfigError);
-    expect(allSuppressed.message).toBe('suppress_ids: suppresses all 258 ids of the vocabulary, so no token could be generated; leave at least one id out');
-    expect(thrown(() => generateTokens(m, [5], { suppressIds: [...all, 300, -1], window: 8 })).message).toMatch(/^suppress_ids: suppresses all 258 ids/);
+    expect(allSuppressed.message).toBe(
+      'suppress_ids: suppresses all 258 ids of the vocabulary, so no token could be generated; leave at least one id out',
+    );
+    expect(thrown(() => generateTokens(m, [5], { suppressIds: [...all, 300, -1], window: 8 })).message).toMatch(
+      /^suppress_ids: suppresses all 258 ids/,
+    );
     expect(thrown(() => generateTokens(m, [5, 999])).error).toBeInstanceOf(ShapeError);
-    expect(thrown(() => generateTokens(m, 'abc' as never)).message).toBe('prompt must be an array of token ids (e.g. ByteTokenizer.encode(text)), got string "abc"');
+    expect(thrown(() => generateTokens(m, 'abc' as never)).message).toBe(
+      'prompt must be an array of token ids (e.g. ByteTokenizer.encode(text)), got string "abc"',
+    );
     expect(thrown(() => generateTokens(m, [5], 40 as never)).message).toMatch(/^options: must be an object .*, got number 40$/);
     // the bigram does not report a longest input: window is required, and said so
     const noWindow = thrown(() => generateTokens(m, [5]));

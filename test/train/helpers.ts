@@ -23,7 +23,11 @@ export function corpusTokens(bytes: number): Int32Array {
  */
 export class TargetDropoutBigram extends BigramLanguageModel implements RandomStateful {
   private rng: Rng;
-  constructor(backend: Backend, seed: number, private readonly dropRate = 0.3) {
+  constructor(
+    backend: Backend,
+    seed: number,
+    private readonly dropRate = 0.3,
+  ) {
     super(backend, { vocabSize: 258, seed });
     this.rng = new Rng(seed + 1);
   }

@@ -65,7 +65,9 @@ describe('AdamW', () => {
       }
       expect(err, String(lr)).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).field).toBe('lr');
-      expect((err as Error).message).toMatch(/^lr: AdamW\.update needs a finite learning rate ≥ 0, got .+; the parameters and the optimizer state were not changed$/);
+      expect((err as Error).message).toMatch(
+        /^lr: AdamW\.update needs a finite learning rate ≥ 0, got .+; the parameters and the optimizer state were not changed$/,
+      );
       expect((err as Error).message).toContain(`got ${typeof lr === 'number' ? String(lr) : 'string "0.1"'}`);
       expect(Array.from(p)).toEqual(params);
       expect(Array.from(g)).toEqual([30, -40, 0]);
@@ -84,7 +86,12 @@ describe('AdamW', () => {
 
   it('rejects an unknown option key (a typo, an option of Adafactor) naming it and listing the valid options', () => {
     const options = /\(its options: beta1, beta2, eps, weightDecay, maxGradNorm\)$/;
-    for (const [o, key] of [[{ betas: [0.9, 0.99] }, 'betas'], [{ beta1: 0.9, weight_decay: 0 }, 'weight_decay'], [{ clipThreshold: 1 }, 'clipThreshold'], [{ lr: undefined }, 'lr']] as const) {
+    for (const [o, key] of [
+      [{ betas: [0.9, 0.99] }, 'betas'],
+      [{ beta1: 0.9, weight_decay: 0 }, 'weight_decay'],
+      [{ clipThreshold: 1 }, 'clipThreshold'],
+      [{ lr: undefined }, 'lr'],
+    ] as const) {
       let err: unknown;
       try {
         new AdamW(f64, 2, o as never);
@@ -95,7 +102,9 @@ describe('AdamW', () => {
       expect((err as Error).message).toMatch(new RegExp(`^optimizer: "${key}" is not an option of AdamW `));
       expect((err as Error).message).toMatch(options);
     }
-    expect(() => new AdamW(f64, 2, null as never)).toThrow(/^optimizer: the options of AdamW must be an object such as \{ beta1: … \}, got null$/);
+    expect(() => new AdamW(f64, 2, null as never)).toThrow(
+      /^optimizer: the options of AdamW must be an object such as \{ beta1: … \}, got null$/,
+    );
     expect(() => new AdamW(f64, 2, [0.9] as never)).toThrow(/must be an object .*, got an array$/);
     expect(new AdamW(f64, 2, { beta1: undefined }).config.beta1).toBe(0.9); // a known key left undefined takes its default
   });

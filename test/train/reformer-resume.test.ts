@@ -13,7 +13,17 @@ import { corpusTokens } from './helpers.js';
 
 const be = new ReferenceBackend();
 const data = splitTokens(corpusTokens(30_000), { validationFraction: 0.1, seqLen: 128 });
-const options: TrainOptions = { batch: 1, seqLen: 128, steps: 10, lr: 3e-3, warmupSteps: 2, seed: 9, evalEvery: 4, evalWindows: 2, checkpointEvery: 0 };
+const options: TrainOptions = {
+  batch: 1,
+  seqLen: 128,
+  steps: 10,
+  lr: 3e-3,
+  warmupSteps: 2,
+  seed: 9,
+  evalEvery: 4,
+  evalWindows: 2,
+  checkpointEvery: 0,
+};
 
 describe('Trainer on ReformerModelWithLMHead', () => {
   it('resuming from checkpoint bytes (weights, optimizer, sampler, model RNG) reproduces an uninterrupted run exactly', async () => {

@@ -10,7 +10,17 @@ import { corpusTokens, TargetDropoutBigram } from './helpers.js';
 
 const be = new ReferenceBackend();
 const data = splitTokens(corpusTokens(40_000), { validationFraction: 0.1, seqLen: 64 });
-const base: TrainOptions = { batch: 4, seqLen: 64, steps: 30, lr: 0.05, warmupSteps: 5, seed: 17, evalEvery: 10, evalWindows: 8, checkpointEvery: 10 };
+const base: TrainOptions = {
+  batch: 4,
+  seqLen: 64,
+  steps: 30,
+  lr: 0.05,
+  warmupSteps: 5,
+  seed: 17,
+  evalEvery: 10,
+  evalWindows: 8,
+  checkpointEvery: 10,
+};
 
 /** Round trip through the on-disk encoding, as the CLI does. */
 const throughBytes = (s: TrainerSnapshot): TrainerSnapshot => decodeTrainerSnapshot(encodeTrainerSnapshot(s));
@@ -19,7 +29,12 @@ describe('Trainer', () => {
   it('learns: validation bits per byte drops well below the 8 bits of a uniform byte model', async () => {
     const model = new BigramLanguageModel(be, { vocabSize: 258, seed: 1 });
     const vals: number[] = [];
-    const r = await train(model, data, { ...base, steps: 150, lr: 0.1, evalEvery: 50 }, { onValidation: (v) => void vals.push(v.bitsPerByte) });
+    const r = await train(
+      model,
+      data,
+      { ...base, steps: 150, lr: 0.1, evalEvery: 50 },
+      { onValidation: (v) => void vals.push(v.bitsPerByte) },
+    );
     expect(r.stoppedBy).toBe('steps');
     expect(r.step).toBe(150);
     expect(vals[0]).toBeGreaterThan(vals[vals.length - 1]!);
@@ -50,7 +65,13 @@ describe('Trainer', () => {
       b.params.set(at20!.params);
       const lossesB: StepInfo[] = [];
       const valsB: number[] = [];
-      const r = await train(b, data, base, { onStep: (s) => void lossesB.push(s), onValidation: (v) => void valsB.push(v.bitsPerByte) }, at20!.snap);
+      const r = await train(
+        b,
+        data,
+        base,
+        { onStep: (s) => void lossesB.push(s), onValidation: (v) => void valsB.push(v.bitsPerByte) },
+        at20!.snap,
+      );
       expect(lossesB.map((s) => s.step)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
       expect(lossesB.map((s) => s.loss)).toEqual(lossesA.slice(20).map((s) => s.loss));
       expect(lossesB.map((s) => s.lr)).toEqual(lossesA.slice(20).map((s) => s.lr));
@@ -104,7 +125,9 @@ describe('Trainer', () => {
       onCheckpoint: (_s, reason) => void reasons.push(reason),
     });
     await expect(run).rejects.toThrow(NumericalError);
-    await expect(run).rejects.toThrow(/step 7: the loss is NaN over 252 target tokens; the parameters were not updated\. The last checkpoint \(step 4\) is intact/);
+    await expect(run).rejects.toThrow(
+      /step 7: the loss is NaN over 252 target tokens; the parameters were not updated\. The last checkpoint \(step 4\) is intact/,
+    );
     expect(reasons).toEqual(['periodic']);
     expect(t.step).toBe(6);
     expect(Array.from(model.params)).toEqual(Array.from(before!));

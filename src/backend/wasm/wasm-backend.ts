@@ -311,8 +311,23 @@ export class WasmBackend implements Backend {
     const parts = this.partsFor((p.m * p.n * p.k) / 15);
     if (parts > 1 && p.m >= 8) {
       // row ranges (multiples of the 4-row micro-tile); gemmRows picks the path from the whole product
-      this.split('gemmRows', p.m, parts, 4, bytes, (r0, r1, s) =>
-        [p.m, p.n, p.k, a, p.lda, flags[0], b, p.ldb, flags[1], c, p.ldc, flags[2], s, r0, r1]);
+      this.split('gemmRows', p.m, parts, 4, bytes, (r0, r1, s) => [
+        p.m,
+        p.n,
+        p.k,
+        a,
+        p.lda,
+        flags[0],
+        b,
+        p.ldb,
+        flags[1],
+        c,
+        p.ldc,
+        flags[2],
+        s,
+        r0,
+        r1,
+      ]);
       return;
     }
     this.withScratch(bytes, (s) => k.gemm(p.m, p.n, p.k, a, p.lda, flags[0], b, p.ldb, flags[1], c, p.ldc, flags[2], s));
@@ -331,9 +346,23 @@ export class WasmBackend implements Backend {
     if (parts > 1 && p.batch >= 2) {
       // whole matrices per part: each product is computed as in one call
       this.split('gemmBatched', p.batch, parts, 1, bytes, (i0, i1, s) => [
-        i1 - i0, p.strideA, p.strideB, p.strideC, p.m, p.n, p.k,
-        a + i0 * p.strideA * 4, p.lda, p.transA ? 1 : 0, b + i0 * p.strideB * 4, p.ldb, p.transB ? 1 : 0,
-        c + i0 * p.strideC * 4, p.ldc, p.accumulate ? 1 : 0, s,
+        i1 - i0,
+        p.strideA,
+        p.strideB,
+        p.strideC,
+        p.m,
+        p.n,
+        p.k,
+        a + i0 * p.strideA * 4,
+        p.lda,
+        p.transA ? 1 : 0,
+        b + i0 * p.strideB * 4,
+        p.ldb,
+        p.transB ? 1 : 0,
+        c + i0 * p.strideC * 4,
+        p.ldc,
+        p.accumulate ? 1 : 0,
+        s,
       ]);
       return;
     }
@@ -343,8 +372,23 @@ export class WasmBackend implements Backend {
     }
     this.withScratch(bytes, (s) =>
       k.gemmBatched(
-        p.batch, p.strideA, p.strideB, p.strideC,
-        p.m, p.n, p.k, a, p.lda, p.transA ? 1 : 0, b, p.ldb, p.transB ? 1 : 0, c, p.ldc, p.accumulate ? 1 : 0, s,
+        p.batch,
+        p.strideA,
+        p.strideB,
+        p.strideC,
+        p.m,
+        p.n,
+        p.k,
+        a,
+        p.lda,
+        p.transA ? 1 : 0,
+        b,
+        p.ldb,
+        p.transB ? 1 : 0,
+        c,
+        p.ldc,
+        p.accumulate ? 1 : 0,
+        s,
       ),
     );
   }
@@ -434,8 +478,17 @@ export class WasmBackend implements Backend {
     const mean = this.f(op, 'mean', p.mean);
     const rstd = this.f(op, 'rstd', p.rstd);
     const C = p.cols;
-    this.split('layerNormForward', p.rows, this.partsFor(p.rows * C * 2), 1, 0, (r0, r1) =>
-      [r1 - r0, C, x + 4 * r0 * C, gamma, beta, p.eps, y + 4 * r0 * C, mean + 4 * r0, rstd + 4 * r0]);
+    this.split('layerNormForward', p.rows, this.partsFor(p.rows * C * 2), 1, 0, (r0, r1) => [
+      r1 - r0,
+      C,
+      x + 4 * r0 * C,
+      gamma,
+      beta,
+      p.eps,
+      y + 4 * r0 * C,
+      mean + 4 * r0,
+      rstd + 4 * r0,
+    ]);
   }
 
   layerNormBackward(p: LayerNormBackwardParams): void {
@@ -458,8 +511,16 @@ export class WasmBackend implements Backend {
     }
     // dx by row ranges, then dgamma / dbeta by column ranges (each column accumulates over the rows in
     // order): the same per-element instructions as the fused kernel
-    this.split('layerNormBackwardDx', R, parts, 1, 0, (r0, r1) =>
-      [r1 - r0, C, dy + 4 * r0 * C, x + 4 * r0 * C, mean + 4 * r0, rstd + 4 * r0, gamma, dx + 4 * r0 * C]);
+    this.split('layerNormBackwardDx', R, parts, 1, 0, (r0, r1) => [
+      r1 - r0,
+      C,
+      dy + 4 * r0 * C,
+      x + 4 * r0 * C,
+      mean + 4 * r0,
+      rstd + 4 * r0,
+      gamma,
+      dx + 4 * r0 * C,
+    ]);
     this.split('layerNormBackwardParams', C, parts, 4, 0, (c0, c1) => [R, C, c0, c1, dy, x, mean, rstd, dgamma, dbeta]);
   }
 
@@ -470,8 +531,15 @@ export class WasmBackend implements Backend {
     const y = this.f(op, 'y', p.y);
     const rstd = this.f(op, 'rstd', p.rstd);
     const C = p.cols;
-    this.split('rmsNormForward', p.rows, this.partsFor(p.rows * C * 1.5), 1, 0, (r0, r1) =>
-      [r1 - r0, C, x + 4 * r0 * C, y + 4 * r0 * C, rstd + 4 * r0, p.eps, p.scale]);
+    this.split('rmsNormForward', p.rows, this.partsFor(p.rows * C * 1.5), 1, 0, (r0, r1) => [
+      r1 - r0,
+      C,
+      x + 4 * r0 * C,
+      y + 4 * r0 * C,
+      rstd + 4 * r0,
+      p.eps,
+      p.scale,
+    ]);
   }
 
   rmsNormBackward(p: RmsNormBackwardParams): void {
@@ -482,8 +550,15 @@ export class WasmBackend implements Backend {
     const rstd = this.f(op, 'rstd', p.rstd);
     const dx = this.f(op, 'dx', p.dx);
     const C = p.cols;
-    this.split('rmsNormBackward', p.rows, this.partsFor(p.rows * C * 1.5), 1, 0, (r0, r1) =>
-      [r1 - r0, C, dy + 4 * r0 * C, x + 4 * r0 * C, rstd + 4 * r0, p.scale, dx + 4 * r0 * C]);
+    this.split('rmsNormBackward', p.rows, this.partsFor(p.rows * C * 1.5), 1, 0, (r0, r1) => [
+      r1 - r0,
+      C,
+      dy + 4 * r0 * C,
+      x + 4 * r0 * C,
+      rstd + 4 * r0,
+      p.scale,
+      dx + 4 * r0 * C,
+    ]);
   }
 
   // ---------------------------------------------------------------- softmax
@@ -494,8 +569,15 @@ export class WasmBackend implements Backend {
     const sp = this.f(op, 's', p.s, p.sOffset ?? 0);
     const pp = this.f(op, 'p', p.p, p.pOffset ?? 0);
     const lse = this.f(op, 'lse', p.lse, p.lseOffset ?? 0);
-    this.split('softmaxRows', p.rows, this.partsFor(p.rows * (p.cols * 4 + 20)), 1, 0, (r0, r1) =>
-      [r1 - r0, p.cols, sp + 4 * r0 * p.lds, p.lds, pp + 4 * r0 * p.ldp, p.ldp, lse + 4 * r0]);
+    this.split('softmaxRows', p.rows, this.partsFor(p.rows * (p.cols * 4 + 20)), 1, 0, (r0, r1) => [
+      r1 - r0,
+      p.cols,
+      sp + 4 * r0 * p.lds,
+      p.lds,
+      pp + 4 * r0 * p.ldp,
+      p.ldp,
+      lse + 4 * r0,
+    ]);
   }
 
   softmaxRowsBackward(p: SoftmaxBackwardParams): void {
@@ -505,8 +587,17 @@ export class WasmBackend implements Backend {
     const dp = this.f(op, 'dp', p.dp, p.dpOffset ?? 0);
     const dlse = p.dlse ? this.f(op, 'dlse', p.dlse, p.dlseOffset ?? 0) : 0;
     const ds = this.f(op, 'ds', p.ds, p.dsOffset ?? 0);
-    this.split('softmaxRowsBackward', p.rows, this.partsFor(p.rows * (p.cols * 2 + 10)), 1, 0, (r0, r1) =>
-      [r1 - r0, p.cols, pp + 4 * r0 * p.ldp, p.ldp, dp + 4 * r0 * p.lddp, p.lddp, dlse ? dlse + 4 * r0 : 0, ds + 4 * r0 * p.ldds, p.ldds]);
+    this.split('softmaxRowsBackward', p.rows, this.partsFor(p.rows * (p.cols * 2 + 10)), 1, 0, (r0, r1) => [
+      r1 - r0,
+      p.cols,
+      pp + 4 * r0 * p.ldp,
+      p.ldp,
+      dp + 4 * r0 * p.lddp,
+      p.lddp,
+      dlse ? dlse + 4 * r0 : 0,
+      ds + 4 * r0 * p.ldds,
+      p.ldds,
+    ]);
   }
 
   // ---------------------------------------------------------------- LSH hashing and sorting
@@ -528,8 +619,18 @@ export class WasmBackend implements Backend {
       const parts = this.partsFor(p.rows * ((p.dHead * width) / 15 + 2 * width));
       // blocks of HASH_ROW_BLOCK = 128 rows, as the kernel rotates them: the bits of one call
       this.split('lshHash', p.rows, parts, 128, bytes, (r0, r1, s) => [
-        x + 4 * r0 * p.ldx, p.ldx, r1 - r0, p.dHead, rot, p.numHashes, factorsPtr, p.factors.length, half,
-        buckets + 4 * r0, p.rows, s,
+        x + 4 * r0 * p.ldx,
+        p.ldx,
+        r1 - r0,
+        p.dHead,
+        rot,
+        p.numHashes,
+        factorsPtr,
+        p.factors.length,
+        half,
+        buckets + 4 * r0,
+        p.rows,
+        s,
       ]);
     } finally {
       this.arena.release(mark);
@@ -551,15 +652,19 @@ export class WasmBackend implements Backend {
         const counts = this.arena.alloc(np * numKeys * 4);
         const at = (i: number): number => counts + i * numKeys * 4;
         const range = (i: number): [number, number] => [bounds[i]!, bounds[i + 1]!];
-        this.runCalls(Array.from({ length: np }, (_, i) => {
-          const [i0, i1] = range(i);
-          return { kernel: 'argsortCount' as const, args: [kp + 4 * i0, i1 - i0, numKeys, at(i)] };
-        }));
+        this.runCalls(
+          Array.from({ length: np }, (_, i) => {
+            const [i0, i1] = range(i);
+            return { kernel: 'argsortCount' as const, args: [kp + 4 * i0, i1 - i0, numKeys, at(i)] };
+          }),
+        );
         this.kernels.argsortOffsets(counts, np, numKeys);
-        this.runCalls(Array.from({ length: np }, (_, i) => {
-          const [i0, i1] = range(i);
-          return { kernel: 'argsortPlace' as const, args: [pp, kp + 4 * i0, i1 - i0, i0, at(i)] };
-        }));
+        this.runCalls(
+          Array.from({ length: np }, (_, i) => {
+            const [i0, i1] = range(i);
+            return { kernel: 'argsortPlace' as const, args: [pp, kp + 4 * i0, i1 - i0, i0, at(i)] };
+          }),
+        );
       } finally {
         this.arena.release(mark);
       }
@@ -601,9 +706,13 @@ export class WasmBackend implements Backend {
     const dst = this.f(op, 'dst', p.dst, p.dstOffset ?? 0);
     const gather = op === 'gatherRows';
     this.split(op, p.rows, parts, 16, 0, (i0, i1) => [
-      i1 - i0, p.cols, index + 4 * i0,
-      gather ? src : src + 4 * i0 * p.ldSrc, p.ldSrc,
-      gather ? dst + 4 * i0 * p.ldDst : dst, p.ldDst,
+      i1 - i0,
+      p.cols,
+      index + 4 * i0,
+      gather ? src : src + 4 * i0 * p.ldSrc,
+      p.ldSrc,
+      gather ? dst + 4 * i0 * p.ldDst : dst,
+      p.ldDst,
     ]);
   }
 
@@ -621,12 +730,35 @@ export class WasmBackend implements Backend {
     const parts = this.partsFor(((c.end - c.begin) * p.chunkLength * window * p.d) / 7.5);
     // query chunk ranges: each chunk's rows are written by one call, computed as in one call
     this.split('chunkAttentionForward', c.end - c.begin, parts, 1, bytes, (c0, c1, s) => [
-      p.n, p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter,
-      c.q, c.ldq, c.k, c.ldk, c.v, c.ldv,
-      c.pos, c.keyValid, p.causal ? 1 : 0, p.maskValue, c.hasSelf, c.selfValue,
-      c.paper, c.seqLen, c.numHashes, c.begin + c0, c.begin + c1,
-      out, p.ldOut ?? p.d, lse, s,
-      c.dropSeed, c.dropThreshold, c.dropScale,
+      p.n,
+      p.d,
+      p.chunkLength,
+      p.numChunksBefore,
+      p.numChunksAfter,
+      c.q,
+      c.ldq,
+      c.k,
+      c.ldk,
+      c.v,
+      c.ldv,
+      c.pos,
+      c.keyValid,
+      p.causal ? 1 : 0,
+      p.maskValue,
+      c.hasSelf,
+      c.selfValue,
+      c.paper,
+      c.seqLen,
+      c.numHashes,
+      c.begin + c0,
+      c.begin + c1,
+      out,
+      p.ldOut ?? p.d,
+      lse,
+      s,
+      c.dropSeed,
+      c.dropThreshold,
+      c.dropScale,
     ]);
   }
 
@@ -651,12 +783,40 @@ export class WasmBackend implements Backend {
     const parts = all ? this.partsFor((p.n * window * p.d) / 3, 2) : 1;
     const partition = parts > 1 ? 1 : 0;
     this.split('chunkAttentionBackward', c.end - c.begin, parts, 1, bytes, (c0, c1, s) => [
-      p.n, p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter,
-      c.q, c.ldq, c.k, c.ldk, c.v, c.ldv,
-      c.pos, c.keyValid, p.causal ? 1 : 0, p.maskValue, c.hasSelf, c.selfValue,
-      c.paper, c.seqLen, c.numHashes, c.begin + c0, c.begin + c1,
-      lse, dOut, p.ldOut ?? p.d, dLse, dq, dk, dv, s,
-      c.dropSeed, c.dropThreshold, c.dropScale, partition,
+      p.n,
+      p.d,
+      p.chunkLength,
+      p.numChunksBefore,
+      p.numChunksAfter,
+      c.q,
+      c.ldq,
+      c.k,
+      c.ldk,
+      c.v,
+      c.ldv,
+      c.pos,
+      c.keyValid,
+      p.causal ? 1 : 0,
+      p.maskValue,
+      c.hasSelf,
+      c.selfValue,
+      c.paper,
+      c.seqLen,
+      c.numHashes,
+      c.begin + c0,
+      c.begin + c1,
+      lse,
+      dOut,
+      p.ldOut ?? p.d,
+      dLse,
+      dq,
+      dk,
+      dv,
+      s,
+      c.dropSeed,
+      c.dropThreshold,
+      c.dropScale,
+      partition,
     ]);
   }
 
@@ -673,8 +833,17 @@ export class WasmBackend implements Backend {
     // row ranges: the positions of one call are distinct (validated), so the parts write disjoint
     // acc rows and stats entries, each computed from its own row only
     this.split('lshRoundCombine', p.rows, this.partsFor(p.rows * (p.d + 60)), 16, 0, (r0, r1) => [
-      r1 - r0, p.d, p.first ? 1 : 0, p.last ? 1 : 0,
-      pos + 4 * r0, out + 4 * r0 * ldOut, ldOut, lse + 4 * r0, acc, ldAcc, stats,
+      r1 - r0,
+      p.d,
+      p.first ? 1 : 0,
+      p.last ? 1 : 0,
+      pos + 4 * r0,
+      out + 4 * r0 * ldOut,
+      ldOut,
+      lse + 4 * r0,
+      acc,
+      ldAcc,
+      stats,
     ]);
   }
 
@@ -714,8 +883,17 @@ export class WasmBackend implements Backend {
     const m = this.f(op, 'm', p.m);
     const vv = this.f(op, 'v', p.v);
     this.split('adamw', p.n, this.partsFor(p.n * 2), 16, 0, (i0, i1) => [
-      i1 - i0, param + 4 * i0, grad + 4 * i0, m + 4 * i0, vv + 4 * i0,
-      p.beta1, p.beta2, p.eps, 1 - p.lr * p.weightDecay, p.lr / bc1, 1 / Math.sqrt(bc2),
+      i1 - i0,
+      param + 4 * i0,
+      grad + 4 * i0,
+      m + 4 * i0,
+      vv + 4 * i0,
+      p.beta1,
+      p.beta2,
+      p.eps,
+      1 - p.lr * p.weightDecay,
+      p.lr / bc1,
+      1 / Math.sqrt(bc2),
     ]);
   }
 }

@@ -92,7 +92,14 @@ export function createBenchLayer(be: Backend, mode: LayerMode, seqLen: number, s
  * chunk-attention kernel over a window of all keys (see the file header). L must be a multiple of 64
  * (or at most 64: one chunk).
  */
-export function exactBlockAddForward(be: Backend, cfg: AttentionConfig, weights: LshAttentionBlockWeights, x: Float, y: Float, L: number): void {
+export function exactBlockAddForward(
+  be: Backend,
+  cfg: AttentionConfig,
+  weights: LshAttentionBlockWeights,
+  x: Float,
+  y: Float,
+  L: number,
+): void {
   const D = cfg.hidden_size;
   const H = cfg.num_attention_heads;
   const d = cfg.attention_head_size;
@@ -102,8 +109,15 @@ export function exactBlockAddForward(be: Backend, cfg: AttentionConfig, weights:
   be.scope(() => {
     const xn = be.floats(L * D);
     be.layerNormForward({
-      rows: L, cols: D, x, gamma: weights['layer_norm.weight'], beta: weights['layer_norm.bias'], eps: cfg.layer_norm_eps ?? 1e-12,
-      y: xn, mean: be.floats(L), rstd: be.floats(L),
+      rows: L,
+      cols: D,
+      x,
+      gamma: weights['layer_norm.weight'],
+      beta: weights['layer_norm.bias'],
+      eps: cfg.layer_norm_eps ?? 1e-12,
+      y: xn,
+      mean: be.floats(L),
+      rstd: be.floats(L),
     });
     const pos = be.ints(L);
     for (let t = 0; t < L; t++) pos[t] = t;
@@ -114,16 +128,65 @@ export function exactBlockAddForward(be: Backend, cfg: AttentionConfig, weights:
     const o = be.floats(L * d);
     const lse = be.floats(L);
     for (let h = 0; h < H; h++) {
-      be.gemm({ m: L, n: d, k: D, a: xn, lda: D, b: weights['self_attention.query_key.weight'], bOffset: h * d * D, ldb: D, transB: true, c: qk, ldc: d });
-      be.gemm({ m: L, n: d, k: D, a: xn, lda: D, b: weights['self_attention.value.weight'], bOffset: h * d * D, ldb: D, transB: true, c: v, ldc: d });
+      be.gemm({
+        m: L,
+        n: d,
+        k: D,
+        a: xn,
+        lda: D,
+        b: weights['self_attention.query_key.weight'],
+        bOffset: h * d * D,
+        ldb: D,
+        transB: true,
+        c: qk,
+        ldc: d,
+      });
+      be.gemm({
+        m: L,
+        n: d,
+        k: D,
+        a: xn,
+        lda: D,
+        b: weights['self_attention.value.weight'],
+        bOffset: h * d * D,
+        ldb: D,
+        transB: true,
+        c: v,
+        ldc: d,
+      });
       // HF `_len_and_dim_norm`: k̂ = q·rsqrt(mean(q²) + 1e-6)/√d
       be.rmsNormForward({ rows: L, cols: d, x: qk, y: k, rstd, eps: KEY_NORM_EPS, scale: 1 / Math.sqrt(d) });
       // every query chunk sees all L keys (the window wraps around: chunks c+1 … c−1, then c)
       be.chunkAttentionForward({
-        n: L, d, chunkLength: c, numChunksBefore: numChunks - 1, numChunksAfter: 0,
-        q: qk, k, v, pos, causal: cfg.is_decoder, maskValue: MASK_VALUE, selfMaskValue: SELF_MASK_VALUE, out: o, lse,
+        n: L,
+        d,
+        chunkLength: c,
+        numChunksBefore: numChunks - 1,
+        numChunksAfter: 0,
+        q: qk,
+        k,
+        v,
+        pos,
+        causal: cfg.is_decoder,
+        maskValue: MASK_VALUE,
+        selfMaskValue: SELF_MASK_VALUE,
+        out: o,
+        lse,
       });
-      be.gemm({ m: L, n: D, k: d, a: o, lda: d, b: weights['output.dense.weight'], bOffset: h * d, ldb: all, transB: true, c: y, ldc: D, accumulate: true });
+      be.gemm({
+        m: L,
+        n: D,
+        k: d,
+        a: o,
+        lda: d,
+        b: weights['output.dense.weight'],
+        bOffset: h * d,
+        ldb: all,
+        transB: true,
+        c: y,
+        ldc: D,
+        accumulate: true,
+      });
     }
   });
 }

@@ -45,7 +45,9 @@ function childScript(packageRoot: string): string {
   if (existsSync(here)) return here;
   const dist = join(packageRoot, 'dist', 'src', 'node', 'bench', 'attention-child.js');
   if (existsSync(dist)) return dist;
-  throw new UsageError(`bench attention runs each length in a child process of the built library, but ${dist} is missing; run npm run build`);
+  throw new UsageError(
+    `bench attention runs each length in a child process of the built library, but ${dist} is missing; run npm run build`,
+  );
 }
 
 /** Runs one child; returns its result or the error line it printed. */
@@ -53,8 +55,12 @@ function runChild(script: string, req: ChildRequest): ChildResult | { error: str
   const r = spawnSync(process.execPath, [script, JSON.stringify(req)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   const last = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status === 0 && last.startsWith('{')) return JSON.parse(last) as ChildResult;
-  const why = r.stderr.trim().split('\n').find((l) => l.startsWith('error: '))?.slice(7)
-    ?? (r.signal ? `killed by ${r.signal}` : `exit code ${r.status}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  const why =
+    r.stderr
+      .trim()
+      .split('\n')
+      .find((l) => l.startsWith('error: '))
+      ?.slice(7) ?? (r.signal ? `killed by ${r.signal}` : `exit code ${r.status}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
   return { error: why };
 }
 
@@ -75,9 +81,10 @@ export const attentionBench: BenchSubcommand = {
     new Option('--seq-lens <list>', `attention: sequence lengths, comma-separated (default ${DEFAULT_SEQ_LENS.join(',')})`).argParser(
       intListFlag('--seq-lens'),
     ),
-    new Option('--exact-max-seconds <s>', 'attention: skip exact attention where its extrapolated time per layer exceeds s (default 120; 0 = never run it)').argParser(
-      numberFlag('--exact-max-seconds', 0, 1e6),
-    ),
+    new Option(
+      '--exact-max-seconds <s>',
+      'attention: skip exact attention where its extrapolated time per layer exceeds s (default 120; 0 = never run it)',
+    ).argParser(numberFlag('--exact-max-seconds', 0, 1e6)),
   ],
   async run(flags: Record<string, unknown>, env: BenchEnv): Promise<number> {
     const seqLens = (flags.seqLens as number[] | undefined) ?? [...DEFAULT_SEQ_LENS];
@@ -95,7 +102,14 @@ export const attentionBench: BenchSubcommand = {
     let lastExact: { L: number; seconds: number } | null = null;
     let failed = false;
     for (const L of seqLens) {
-      const row: AttentionRow = { seq_len: L, lsh_s_per_token: null, lsh_peak_rss_bytes: null, exact_s_per_token: null, exact_peak_rss_bytes: null, note: null };
+      const row: AttentionRow = {
+        seq_len: L,
+        lsh_s_per_token: null,
+        lsh_peak_rss_bytes: null,
+        exact_s_per_token: null,
+        exact_peak_rss_bytes: null,
+        note: null,
+      };
       const notes: string[] = [];
       log(`  L = ${L}: LSH ...`);
       const lsh = runChild(script, { mode: 'lsh', seqLen: L, threads, reps: L >= 262144 ? 1 : 3 });
@@ -111,7 +125,9 @@ export const attentionBench: BenchSubcommand = {
       if (exactMax === 0) {
         notes.push('exact not run (--exact-max-seconds 0)');
       } else if (estimate !== null && estimate > exactMax) {
-        notes.push(`exact skipped: O(L²) time, ~${fmt(estimate)} s per layer extrapolated from L = ${lastExact!.L} (limit --exact-max-seconds ${exactMax})`);
+        notes.push(
+          `exact skipped: O(L²) time, ~${fmt(estimate)} s per layer extrapolated from L = ${lastExact!.L} (limit --exact-max-seconds ${exactMax})`,
+        );
       } else {
         log(`  L = ${L}: exact ...`);
         const exact = runChild(script, { mode: 'exact', seqLen: L, threads, reps: estimate !== null && estimate > 20 ? 1 : 3 });
@@ -155,7 +171,9 @@ export const attentionBench: BenchSubcommand = {
       `(${threads} thread(s); one attention layer of the reference config, batch 1, evaluation; medians; peak RSS of a child process per row, baseline ${fmtBytes(base.peak_rss_bytes)}; load average ${loadBefore} before, ${loadAfter} after)\n`,
     );
     if (env.json) {
-      env.stdout.write(`${JSON.stringify({ threads, load_average: [loadBefore, loadAfter], baseline_rss_bytes: base.peak_rss_bytes, rows })}\n`);
+      env.stdout.write(
+        `${JSON.stringify({ threads, load_average: [loadBefore, loadAfter], baseline_rss_bytes: base.peak_rss_bytes, rows })}\n`,
+      );
     }
     return failed ? 1 : 0;
   },

@@ -80,7 +80,21 @@ function cases(quick: boolean): KernelCase[] {
       const b = fill(rng, be.floats(batch * 64 * 128));
       const c = be.floats(batch * 64 * 128);
       return () =>
-        be.gemmBatched({ batch, m: 64, n: 128, k: 64, a, lda: 64, strideA: 64 * 64, b, ldb: 128, strideB: 64 * 128, c, ldc: 128, strideC: 64 * 128 });
+        be.gemmBatched({
+          batch,
+          m: 64,
+          n: 128,
+          k: 64,
+          a,
+          lda: 64,
+          strideA: 64 * 64,
+          b,
+          ldb: 128,
+          strideB: 64 * 128,
+          c,
+          ldc: 128,
+          strideC: 64 * 128,
+        });
     },
   });
   // the chunked attention at the LSH shape: chunk 64, head size 64, 1 chunk before (W = 128)
@@ -96,8 +110,18 @@ function cases(quick: boolean): KernelCase[] {
     const pos = be.ints(rows);
     for (let i = 0; i < rows; i++) pos[i] = rng.int(rows / 4); // 4 rounds of rows/4 positions, bucket order
     return {
-      n: rows, d, chunkLength: L, numChunksBefore: 1, numChunksAfter: 0, q, k, v, pos,
-      causal: true, maskValue: -1e9, selfMaskValue: -1e5,
+      n: rows,
+      d,
+      chunkLength: L,
+      numChunksBefore: 1,
+      numChunksAfter: 0,
+      q,
+      k,
+      v,
+      pos,
+      causal: true,
+      maskValue: -1e9,
+      selfMaskValue: -1e5,
     };
   };
   out.push({
@@ -221,7 +245,10 @@ export const kernelsBench: BenchSubcommand = {
     }
     const header = ['kernel', 'unit', '1 thread', `${threads} threads`, 'speedup'];
     env.stdout.write(
-      `${table(header, rows.map((r) => [r.name, r.unit, fmt(r.oneThread), fmt(r.allThreads), r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×`]))}\n`,
+      `${table(
+        header,
+        rows.map((r) => [r.name, r.unit, fmt(r.oneThread), fmt(r.allThreads), r.speedup === null ? '—' : `${r.speedup.toFixed(2)}×`]),
+      )}\n`,
     );
     const loadAfter = loadAverage();
     env.stdout.write(

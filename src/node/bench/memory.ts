@@ -57,13 +57,16 @@ export const memoryBench: BenchSubcommand = {
     const log = (l: string): void => void env.stderr.write(`${l}\n`);
     const base = runModelChildProcess(script, { config: fitted.toJSON(), seqLen: 0, mode: 'baseline', threads });
     if ('error' in base) throw new Error(`bench memory: the baseline child failed: ${base.error}`);
-    log(`bench memory: one training step at ${L} tokens, ${threads} thread(s)${note ? `; ${note}` : ''} (baseline RSS ${fmtBytes(base.peak_rss_bytes)})`);
+    log(
+      `bench memory: one training step at ${L} tokens, ${threads} thread(s)${note ? `; ${note}` : ''} (baseline RSS ${fmtBytes(base.peak_rss_bytes)})`,
+    );
 
     const rows: MemoryRow[] = [];
     let failed = false;
     for (const n of layerCounts) {
       const config = fitted.with({ attn_layers: Array.from({ length: n }, (_, i) => pattern[i % pattern.length]!) });
-      const est = (reversible: boolean): number => estimateMemory(config, { batch: 1, seqLen: L, mode: 'train', reversible, threads }).bytes;
+      const est = (reversible: boolean): number =>
+        estimateMemory(config, { batch: 1, seqLen: L, mode: 'train', reversible, threads }).bytes;
       const row: MemoryRow = {
         layers: n,
         reversible_peak_rss_bytes: null,
@@ -80,7 +83,15 @@ export const memoryBench: BenchSubcommand = {
       for (const reversible of [true, false]) {
         const key = reversible ? 'reversible' : 'stored';
         log(`  ${n} layers, ${key} ...`);
-        const r = runModelChildProcess(script, { config: config.toJSON(), seqLen: L, mode: 'train', reversible, threads, reps: 1, warmup: false });
+        const r = runModelChildProcess(script, {
+          config: config.toJSON(),
+          seqLen: L,
+          mode: 'train',
+          reversible,
+          threads,
+          reps: 1,
+          warmup: false,
+        });
         if ('error' in r) {
           if (!r.resource) failed = true;
           row[`${key}_note`] = r.resource ? `refused: ${r.error}` : `failed: ${r.error}`;
@@ -91,12 +102,15 @@ export const memoryBench: BenchSubcommand = {
         row[`${key}_peak_rss_bytes`] = ok.peak_rss_bytes;
         row[`${key}_wasm_peak_bytes`] = ok.wasm_peak_bytes;
         row[`${key}_seconds`] = ok.seconds;
-        log(`    peak RSS ${fmtBytes(ok.peak_rss_bytes)}, WASM peak ${fmtBytes(ok.wasm_peak_bytes)} (estimate ${fmtBytes(row[`${key}_estimated_bytes`])}), ${ok.seconds!.toFixed(1)} s`);
+        log(
+          `    peak RSS ${fmtBytes(ok.peak_rss_bytes)}, WASM peak ${fmtBytes(ok.wasm_peak_bytes)} (estimate ${fmtBytes(row[`${key}_estimated_bytes`])}), ${ok.seconds!.toFixed(1)} s`,
+        );
       }
       rows.push(row);
     }
 
-    const cell = (measured: number | null, note: string | null): string => (measured !== null ? fmtBytes(measured) : note?.startsWith('refused') ? 'refused' : 'failed');
+    const cell = (measured: number | null, note: string | null): string =>
+      measured !== null ? fmtBytes(measured) : note?.startsWith('refused') ? 'refused' : 'failed';
     env.stdout.write(
       `${table(
         ['layers', 'reversible peak RSS', 'WASM peak', 'estimate', 'stored peak RSS', 'WASM peak', 'estimate'],
@@ -128,7 +142,8 @@ export const memoryBench: BenchSubcommand = {
       `(one training step of ReformerModelWithLMHead, batch 1, seq_len ${L}, layers [${pattern.join(', ')}] repeated; each run in a fresh child process; ` +
         `estimate = model/memory.ts; baseline RSS ${fmtBytes(base.peak_rss_bytes)})\n`,
     );
-    if (env.json) env.stdout.write(`${JSON.stringify({ seq_len: L, threads, baseline_rss_bytes: base.peak_rss_bytes, config_note: note, rows })}\n`);
+    if (env.json)
+      env.stdout.write(`${JSON.stringify({ seq_len: L, threads, baseline_rss_bytes: base.peak_rss_bytes, config_note: note, rows })}\n`);
     return failed ? 1 : 0;
   },
 };

@@ -83,14 +83,14 @@ export function fitConfigToLength(json: Record<string, unknown>, seqLen: number)
     if (prod !== seqLen) {
       const k = shape.length;
       const fitted = k === 1 ? [seqLen] : [...Array<number>(k - 2).fill(1), ...axialFactors(seqLen)];
-      changes['axial_pos_shape'] = fitted;
+      changes.axial_pos_shape = fitted;
       notes.push(`axial_pos_shape [${shape.join(', ')}] → [${fitted.join(', ')}]`);
     }
   }
   // max_position_embeddings ≥ seqLen, and (axial) ≤ the new product, which config validation requires
   const maxPos = base.max_position_embeddings;
-  if (maxPos < seqLen || (changes['axial_pos_shape'] !== undefined && maxPos > seqLen)) {
-    changes['max_position_embeddings'] = seqLen;
+  if (maxPos < seqLen || (changes.axial_pos_shape !== undefined && maxPos > seqLen)) {
+    changes.max_position_embeddings = seqLen;
     notes.push(`max_position_embeddings ${maxPos} → ${seqLen}`);
   }
   if (notes.length === 0) return { config: base, note: null };
@@ -109,7 +109,15 @@ export async function runModelChild(req: ModelChildRequest): Promise<ModelChildR
   const be = await loadWasmBackend(req.threads !== undefined ? { threads: req.threads } : {});
   try {
     if (req.mode === 'baseline') {
-      return { seconds: null, times: [], loss: null, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, wasm_peak_bytes: be.arena.peakBytes, wasm_memory_bytes: be.arena.capacity, estimated_wasm_bytes: null };
+      return {
+        seconds: null,
+        times: [],
+        loss: null,
+        peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
+        wasm_peak_bytes: be.arena.peakBytes,
+        wasm_memory_bytes: be.arena.capacity,
+        estimated_wasm_bytes: null,
+      };
     }
     const mode = req.mode;
     const B = req.batch ?? 1;

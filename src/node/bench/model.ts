@@ -92,7 +92,9 @@ export function modelChildScript(packageRoot: string): string {
   if (existsSync(here)) return here;
   const dist = join(packageRoot, 'dist', 'src', 'node', 'bench', 'model-child.js');
   if (existsSync(dist)) return dist;
-  throw new UsageError(`bench model/memory run each measurement in a child process of the built library, but ${dist} is missing; run npm run build`);
+  throw new UsageError(
+    `bench model/memory run each measurement in a child process of the built library, but ${dist} is missing; run npm run build`,
+  );
 }
 
 /** Runs one child; its result, or the error line it printed (`resource` when the model refused for memory). */
@@ -100,12 +102,19 @@ export function runModelChildProcess(script: string, req: ModelChildRequest): Mo
   const r = spawnSync(process.execPath, [script, JSON.stringify(req)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   const last = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status === 0 && last.startsWith('{')) return JSON.parse(last) as ModelChildResult;
-  const line = r.stderr.trim().split('\n').find((l) => l.startsWith('error: '))?.slice(7);
+  const line = r.stderr
+    .trim()
+    .split('\n')
+    .find((l) => l.startsWith('error: '))
+    ?.slice(7);
   if (line !== undefined) {
     const resource = line.startsWith('ResourceError: ');
     return { error: resource ? line.slice('ResourceError: '.length) : line, resource };
   }
-  return { error: r.signal ? `killed by ${r.signal} (out of memory?)` : `exit code ${r.status}: ${r.stderr.trim().split('\n').pop() ?? ''}`, resource: false };
+  return {
+    error: r.signal ? `killed by ${r.signal} (out of memory?)` : `exit code ${r.status}: ${r.stderr.trim().split('\n').pop() ?? ''}`,
+    resource: false,
+  };
 }
 
 /** config.json of `--config` (parsed object), or the reference config. */
@@ -115,7 +124,9 @@ export function readBenchConfig(path: string | undefined): Record<string, unknow
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UsageError(`--config ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give an HF config.json`);
+    throw new UsageError(
+      `--config ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give an HF config.json`,
+    );
   }
   try {
     const json = JSON.parse(text) as unknown;
@@ -132,7 +143,13 @@ export function readBenchConfig(path: string | undefined): Record<string, unknow
  */
 export function checkBenchMemory(config: ReformerConfig, options: MemoryEstimateOptions): void {
   const machine = totalmem() - PROCESS_OVERHEAD_BYTES;
-  if (machine < WASM_MAX_BYTES) checkMemory(config, options, machine, `this machine's memory (${fmtBytes(totalmem())} minus ${fmtBytes(PROCESS_OVERHEAD_BYTES)} for Node)`);
+  if (machine < WASM_MAX_BYTES)
+    checkMemory(
+      config,
+      options,
+      machine,
+      `this machine's memory (${fmtBytes(totalmem())} minus ${fmtBytes(PROCESS_OVERHEAD_BYTES)} for Node)`,
+    );
   checkMemory(config, options, WASM_MAX_BYTES, 'the 4 GiB a 32-bit WebAssembly memory can hold');
 }
 
@@ -144,8 +161,12 @@ export function checkBenchLength(config: ReformerConfig, L: number, mode: ModelB
 /** Flags shared by `bench model` and `bench memory`. */
 export function sharedModelOptions(): Option[] {
   return [
-    new Option('--config <file>', 'model, memory: HF config.json (default: the reference config, bench/configs/reference.json)').argParser(nonEmptyFlag('--config')),
-    new Option('--seq-len <n>', 'model, memory: sequence length (default: model 4096, memory 16384)').argParser(intFlag('--seq-len', 1, 2 ** 24)),
+    new Option('--config <file>', 'model, memory: HF config.json (default: the reference config, bench/configs/reference.json)').argParser(
+      nonEmptyFlag('--config'),
+    ),
+    new Option('--seq-len <n>', 'model, memory: sequence length (default: model 4096, memory 16384)').argParser(
+      intFlag('--seq-len', 1, 2 ** 24),
+    ),
   ];
 }
 
@@ -154,8 +175,13 @@ export const modelBench: BenchSubcommand = {
   summary: 'tokens/s and peak memory of the whole model (forward = evaluation loss, or one training step), batch 1',
   options: () => [
     ...sharedModelOptions(),
-    new Option('--mode <mode>', 'model: forward (evaluation loss) or train (loss + gradients) (default forward)').argParser(choiceFlag('--mode', ['forward', 'train'] as const)),
-    new Option('--repeats <n>', 'model: timed calls after the warm-up; the median is reported (default 3; fewer once they pass 10 minutes)').argParser(intFlag('--repeats', 1, 100)),
+    new Option('--mode <mode>', 'model: forward (evaluation loss) or train (loss + gradients) (default forward)').argParser(
+      choiceFlag('--mode', ['forward', 'train'] as const),
+    ),
+    new Option(
+      '--repeats <n>',
+      'model: timed calls after the warm-up; the median is reported (default 3; fewer once they pass 10 minutes)',
+    ).argParser(intFlag('--repeats', 1, 100)),
   ],
   async run(flags: Record<string, unknown>, env: BenchEnv): Promise<number> {
     const L = (flags.seqLen as number | undefined) ?? 4096;
@@ -169,7 +195,9 @@ export const modelBench: BenchSubcommand = {
     const script = modelChildScript(env.packageRoot);
     const base = runModelChildProcess(script, { config: config.toJSON(), seqLen: 0, mode: 'baseline', threads });
     if ('error' in base) throw new Error(`bench model: the baseline child failed: ${base.error}`);
-    log(`bench model: ${mode} at ${L} tokens, ${threads} thread(s)${note ? `; ${note}` : ''} (baseline RSS ${fmtBytes(base.peak_rss_bytes)})`);
+    log(
+      `bench model: ${mode} at ${L} tokens, ${threads} thread(s)${note ? `; ${note}` : ''} (baseline RSS ${fmtBytes(base.peak_rss_bytes)})`,
+    );
     const r = runModelChildProcess(script, { config: config.toJSON(), seqLen: L, mode, threads, reps, maxSeconds: 600 });
     if ('error' in r) {
       if (r.resource) throw new ResourceError(r.error);
@@ -180,7 +208,19 @@ export const modelBench: BenchSubcommand = {
     env.stdout.write(
       `${table(
         ['mode', 'seq_len', 'threads', 'tokens/s', 's/call', 'peak RSS', 'WASM peak', 'estimate', 'calls'],
-        [[mode, String(L), String(threads), fmt(tokensPerS), fmt(seconds), fmtBytes(r.peak_rss_bytes), fmtBytes(r.wasm_peak_bytes), fmtBytes(r.estimated_wasm_bytes), String(r.times.length)]],
+        [
+          [
+            mode,
+            String(L),
+            String(threads),
+            fmt(tokensPerS),
+            fmt(seconds),
+            fmtBytes(r.peak_rss_bytes),
+            fmtBytes(r.wasm_peak_bytes),
+            fmtBytes(r.estimated_wasm_bytes),
+            String(r.times.length),
+          ],
+        ],
       )}\n`,
     );
     if (note) env.stdout.write(`config ${note}\n`);

@@ -101,10 +101,14 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
   checkOutputDir(runDir, `--out ${flags.out}`); // before the calibration and the first validation
   const resuming = existsSync(join(runDir, CHECKPOINT_SUBDIR, 'manifest.json'));
   if (resuming && flags.preset !== undefined) {
-    throw new UsageError(`--preset ${flags.preset}: ${runDir} already holds a run; it is continued with its own model (choose another --out for a new one)`);
+    throw new UsageError(
+      `--preset ${flags.preset}: ${runDir} already holds a run; it is continued with its own model (choose another --out for a new one)`,
+    );
   }
   // a continued run keeps its data (as `reformer train --resume`)
-  const storedData = resuming ? (loadCheckpoint(runDir).snapshot?.state.extra as { data?: { path?: string } } | undefined)?.data?.path : undefined;
+  const storedData = resuming
+    ? (loadCheckpoint(runDir).snapshot?.state.extra as { data?: { path?: string } } | undefined)?.data?.path
+    : undefined;
   const dataPath = flags.data ?? storedData ?? join(ctx.packageRoot, 'data', 'crime-and-punishment.txt');
   const presetName = flags.preset ?? ctx.engine.defaultPreset;
   log(
@@ -136,10 +140,14 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
   const evalS = (DEMO_DEFAULTS.evalWindows * stepS) / 3 / DEMO_DEFAULTS.evalEvery; // a forward ≈ 1/3 of a training step
   const planned = Math.max(DEMO_DEFAULTS.warmup + 1, Math.floor((flags.minutes * 60 - RESERVE_S) / (stepS + evalS)));
   const steps = stepsDone + (flags.steps !== undefined ? Math.min(flags.steps, planned) : planned);
-  log(`calibration (${backend.name}): ${stepS.toFixed(2)} s per training step of ${batch} × ${em.seqLen} tokens -> planning ${steps - stepsDone} steps`);
+  log(
+    `calibration (${backend.name}): ${stepS.toFixed(2)} s per training step of ${batch} × ${em.seqLen} tokens -> planning ${steps - stepsDone} steps`,
+  );
 
   const before = validationBpb(em, data.validation);
-  log(`before: ${before.bpb.toFixed(4)} bits per byte on the ${before.bytes.toLocaleString('en-US')} held-out bytes${resuming ? ` (step ${stepsDone})` : ' (untrained)'}`);
+  log(
+    `before: ${before.bpb.toFixed(4)} bits per byte on the ${before.bytes.toLocaleString('en-US')} held-out bytes${resuming ? ` (step ${stepsDone})` : ' (untrained)'}`,
+  );
 
   // ---- train (reformer train: progress, checkpoints, metrics, curves, signals)
   const trainFlags: TrainFlags = {
@@ -165,7 +173,9 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
   const after = validationBpb(trained, data.validation);
   const st = ck.snapshot?.state;
   const wall = (performance.now() - t0) / 1000;
-  log(`after: ${after.bpb.toFixed(4)} bits per byte on the same held-out bytes (step ${st?.step ?? '?'}; all ${after.bytes.toLocaleString('en-US')} of them, where the periodic validation lines score ${DEMO_DEFAULTS.evalWindows} windows)`);
+  log(
+    `after: ${after.bpb.toFixed(4)} bits per byte on the same held-out bytes (step ${st?.step ?? '?'}; all ${after.bytes.toLocaleString('en-US')} of them, where the periodic validation lines score ${DEMO_DEFAULTS.evalWindows} windows)`,
+  );
   if (st) {
     const runSteps = st.step - stepsDone;
     log(

@@ -9,7 +9,13 @@ import { readCorpusFile } from '../corpus-file.js';
 import { engineForConfig, parseConfigJson, type EngineModel } from '../engine.js';
 import type { BackendKind, CliContext } from './context.js';
 
-async function loadModel(path: string, backendKind: BackendKind, threads: number | undefined, ctx: CliContext, log: (l: string) => void): Promise<EngineModel> {
+async function loadModel(
+  path: string,
+  backendKind: BackendKind,
+  threads: number | undefined,
+  ctx: CliContext,
+  log: (l: string) => void,
+): Promise<EngineModel> {
   const ck = loadCheckpoint(path);
   if (ck.recovered) log(`note: ${path} was incomplete (a save was interrupted); using its backup ${ck.dir}`);
   const { backend, note } = await ctx.createBackend(backendKind, threads);
@@ -34,7 +40,9 @@ export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<nu
   const corpus = readCorpusFile(flags.data, '--data');
   const tokens = new ByteTokenizer().encode(corpus.bytes);
   if (tokens.length < 2) {
-    throw new UsageError(`--data ${flags.data}: ${tokens.length} byte; scoring needs at least 2 (every byte after the first is predicted from the ones before it)`);
+    throw new UsageError(
+      `--data ${flags.data}: ${tokens.length} byte; scoring needs at least 2 (every byte after the first is predicted from the ones before it)`,
+    );
   }
   let seqLen = flags.seqLen ?? Math.min(em.seqLen, em.maxContext);
   if (seqLen > em.maxContext) {
@@ -43,15 +51,22 @@ export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<nu
   const out = (l: string): void => void ctx.stdout.write(`${l}\n`);
   if (tokens.length < seqLen) {
     if (flags.seqLen !== undefined) {
-      throw new UsageError(`--seq-len ${seqLen}: ${flags.data} has only ${tokens.length.toLocaleString('en-US')} bytes, less than one window; pass --seq-len ${tokens.length} or less`);
+      throw new UsageError(
+        `--seq-len ${seqLen}: ${flags.data} has only ${tokens.length.toLocaleString('en-US')} bytes, less than one window; pass --seq-len ${tokens.length} or less`,
+      );
     }
-    info(`note: ${flags.data} has ${tokens.length.toLocaleString('en-US')} bytes, less than the model's window of ${seqLen.toLocaleString('en-US')}: scoring it as one window of ${tokens.length.toLocaleString('en-US')}`);
+    info(
+      `note: ${flags.data} has ${tokens.length.toLocaleString('en-US')} bytes, less than the model's window of ${seqLen.toLocaleString('en-US')}: scoring it as one window of ${tokens.length.toLocaleString('en-US')}`,
+    );
     seqLen = tokens.length;
   }
   out(`model: ${em.describe()}`);
   out(`data: ${flags.data} (${corpus.summary})`);
   const bar = ctx.stderr.isTTY
-    ? new cliProgress.SingleBar({ stream: ctx.stderr as NodeJS.WriteStream, format: 'eval {bar} {value}/{total} windows | ETA {eta_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar(
+        { stream: ctx.stderr as NodeJS.WriteStream, format: 'eval {bar} {value}/{total} windows | ETA {eta_formatted}', hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
     : null;
   let started = false;
   const r = evaluate(em.model, tokens, {

@@ -31,16 +31,15 @@ Exit codes:
 Errors are one line on stderr; add --verbose for the stack trace.`;
 
 const threadsOption = (): Option =>
-  new Option('--threads <n>', 'compute threads of the WASM backend, this one included (default: all cores; results are identical for any count)').argParser(
-    intFlag('--threads', 1, 256),
-  );
+  new Option(
+    '--threads <n>',
+    'compute threads of the WASM backend, this one included (default: all cores; results are identical for any count)',
+  ).argParser(intFlag('--threads', 1, 256));
 const backendOption = (resume = false): Option =>
   new Option(
     '--backend <kind>',
     `compute backend: ${BACKEND_KINDS.join(', ')} (default auto: WASM SIMD if it loads, else the reference backend${resume ? "; with --resume: the checkpoint's" : ''})`,
-  ).argParser(
-    choiceFlag('--backend', BACKEND_KINDS),
-  );
+  ).argParser(choiceFlag('--backend', BACKEND_KINDS));
 
 /** Names of the options given on the command line (not defaults). */
 function explicitOptions(cmd: Command): Set<string> {
@@ -70,14 +69,42 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   program
     .command('train')
     .description('train a byte-level language model on a text or FASTA file (checkpoints, metrics.jsonl and training.svg in --out)')
-    .option('--data <file>', 'UTF-8 text, FASTA (.fa/.fasta/.fna or leading ">"), optionally .gz (default: the embedded Crime and Punishment)', nonEmptyFlag('--data'))
-    .option('--out <dir>', `run directory: <dir>/checkpoint, <dir>/metrics.jsonl, <dir>/training.svg (default: ${TRAIN_DEFAULTS.out}; with --resume: the resumed run, or a new directory to continue into, leaving the resumed run as it is)`, nonEmptyFlag('--out'))
-    .option('--preset <name>', `model size: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`, choiceFlag('--preset', engine.presets))
+    .option(
+      '--data <file>',
+      'UTF-8 text, FASTA (.fa/.fasta/.fna or leading ">"), optionally .gz (default: the embedded Crime and Punishment)',
+      nonEmptyFlag('--data'),
+    )
+    .option(
+      '--out <dir>',
+      `run directory: <dir>/checkpoint, <dir>/metrics.jsonl, <dir>/training.svg (default: ${TRAIN_DEFAULTS.out}; with --resume: the resumed run, or a new directory to continue into, leaving the resumed run as it is)`,
+      nonEmptyFlag('--out'),
+    )
+    .option(
+      '--preset <name>',
+      `model size: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`,
+      choiceFlag('--preset', engine.presets),
+    )
     .option('--config <config.json>', 'HF ReformerConfig fields applied on top of the preset', nonEmptyFlag('--config'))
-    .option('--seq-len <n>', "training window in tokens (default: the preset's; sets axial_pos_shape to two factors of n)", intFlag('--seq-len', 2))
-    .option('--batch <n>', `windows per step (default: ${TRAIN_DEFAULTS.tokensPerStep} tokens per step, at least 1 window)`, intFlag('--batch'))
-    .option('--steps <n>', 'total steps to reach, counted from the start of the run, also with --resume (a checkpoint at step 700 with --steps 1000 trains 300 more); cosine decay over these steps', intFlag('--steps'))
-    .option('--minutes <m>', `stop after m minutes of this run (default ${TRAIN_DEFAULTS.minutes} when --steps is not given; with both, whichever comes first)`, numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }))
+    .option(
+      '--seq-len <n>',
+      "training window in tokens (default: the preset's; sets axial_pos_shape to two factors of n)",
+      intFlag('--seq-len', 2),
+    )
+    .option(
+      '--batch <n>',
+      `windows per step (default: ${TRAIN_DEFAULTS.tokensPerStep} tokens per step, at least 1 window)`,
+      intFlag('--batch'),
+    )
+    .option(
+      '--steps <n>',
+      'total steps to reach, counted from the start of the run, also with --resume (a checkpoint at step 700 with --steps 1000 trains 300 more); cosine decay over these steps',
+      intFlag('--steps'),
+    )
+    .option(
+      '--minutes <m>',
+      `stop after m minutes of this run (default ${TRAIN_DEFAULTS.minutes} when --steps is not given; with both, whichever comes first)`,
+      numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }),
+    )
     .option(
       '--optimizer <name>',
       `${OPTIMIZER_NAMES.join(' or ')} (default ${TRAIN_DEFAULTS.optimizer}): AdamW, or Adafactor (Shazeer & Stern 2018, the Reformer paper's: factored second moments, ` +
@@ -91,11 +118,31 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     )
     .option('--warmup <n>', 'linear warm-up steps (default min(100, steps/10), or 50 with --minutes only)', intFlag('--warmup', 0))
     .option('--seed <s>', `seed of the initialisation and of the batch sampler (default ${TRAIN_DEFAULTS.seed})`, intFlag('--seed', 0))
-    .option('--resume <dir>', 'continue a run (run directory or checkpoint directory) exactly where it stopped, on its own data (other --data needs --out <new dir>: the resumed run is never overwritten with a model of other data)', nonEmptyFlag('--resume'))
-    .option('--eval-every <n>', `validate (bits per byte) every n steps, 0 = only at the end (default ${TRAIN_DEFAULTS.evalEvery})`, intFlag('--eval-every', 0))
-    .option('--eval-windows <n>', `validation windows per periodic validation (default ${TRAIN_DEFAULTS.evalWindows})`, intFlag('--eval-windows'))
-    .option('--checkpoint-every <n>', 'save a checkpoint every n steps, 0 = only at the end (default: --eval-every)', intFlag('--checkpoint-every', 0))
-    .option('--val-fraction <f>', `fraction held out from the end of the data for validation (default ${TRAIN_DEFAULTS.valFraction})`, numberFlag('--val-fraction', 0, 1, { exclusiveMax: true }))
+    .option(
+      '--resume <dir>',
+      'continue a run (run directory or checkpoint directory) exactly where it stopped, on its own data (other --data needs --out <new dir>: the resumed run is never overwritten with a model of other data)',
+      nonEmptyFlag('--resume'),
+    )
+    .option(
+      '--eval-every <n>',
+      `validate (bits per byte) every n steps, 0 = only at the end (default ${TRAIN_DEFAULTS.evalEvery})`,
+      intFlag('--eval-every', 0),
+    )
+    .option(
+      '--eval-windows <n>',
+      `validation windows per periodic validation (default ${TRAIN_DEFAULTS.evalWindows})`,
+      intFlag('--eval-windows'),
+    )
+    .option(
+      '--checkpoint-every <n>',
+      'save a checkpoint every n steps, 0 = only at the end (default: --eval-every)',
+      intFlag('--checkpoint-every', 0),
+    )
+    .option(
+      '--val-fraction <f>',
+      `fraction held out from the end of the data for validation (default ${TRAIN_DEFAULTS.valFraction})`,
+      numberFlag('--val-fraction', 0, 1, { exclusiveMax: true }),
+    )
     .addOption(threadsOption())
     .addOption(backendOption(true))
     .addHelpText(
@@ -111,9 +158,17 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   program
     .command('eval')
     .description('bits per byte of a checkpoint on a whole data file (last stdout line: "bits_per_byte: <value>")')
-    .requiredOption('--checkpoint <dir>', 'checkpoint directory, a run directory holding checkpoint/, or a HuggingFace folder (config.json + model.safetensors)', nonEmptyFlag('--checkpoint'))
+    .requiredOption(
+      '--checkpoint <dir>',
+      'checkpoint directory, a run directory holding checkpoint/, or a HuggingFace folder (config.json + model.safetensors)',
+      nonEmptyFlag('--checkpoint'),
+    )
     .requiredOption('--data <file>', 'text or FASTA file (optionally .gz) to score', nonEmptyFlag('--data'))
-    .option('--seq-len <n>', "window length (default: the model's training length); windows overlap by one token, every byte after the first is scored once", intFlag('--seq-len', 2))
+    .option(
+      '--seq-len <n>',
+      "window length (default: the model's training length); windows overlap by one token, every byte after the first is scored once",
+      intFlag('--seq-len', 2),
+    )
     .option('--batch <n>', 'windows per forward pass (default 1)', intFlag('--batch'))
     .addOption(threadsOption())
     .addOption(backendOption())
@@ -126,16 +181,25 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   program
     .command('generate')
     .description('sample text from a checkpoint, streamed to stdout (the prompt is not echoed)')
-    .requiredOption('--checkpoint <dir>', 'checkpoint directory, a run directory holding checkpoint/, or a HuggingFace folder (config.json + model.safetensors)', nonEmptyFlag('--checkpoint'))
+    .requiredOption(
+      '--checkpoint <dir>',
+      'checkpoint directory, a run directory holding checkpoint/, or a HuggingFace folder (config.json + model.safetensors)',
+      nonEmptyFlag('--checkpoint'),
+    )
     .requiredOption('--prompt <text>', 'text to continue (at least one byte)', nonEmptyFlag('--prompt'))
     .option('--max-new-tokens <n>', 'bytes to generate', intFlag('--max-new-tokens'), 200)
     .option('--temperature <t>', 'softmax temperature; 0 = greedy (argmax)', numberFlag('--temperature', 0, 100), 1)
     .option('--top-k <k>', 'sample among the k most likely bytes only; 0 = off', intFlag('--top-k', 0), 0)
-    .option('--top-p <p>', 'nucleus sampling: the smallest set of bytes with probability ≥ p; 1 = off', numberFlag('--top-p', 0, 1, { exclusiveMin: true }), 1)
+    .option(
+      '--top-p <p>',
+      'nucleus sampling: the smallest set of bytes with probability ≥ p; 1 = off',
+      numberFlag('--top-p', 0, 1, { exclusiveMin: true }),
+      1,
+    )
     .option('--seed <s>', 'sampling seed (same seed, same text)', intFlag('--seed', 0), 0)
     .addOption(threadsOption())
     .addOption(backendOption())
-    .addHelpText('after', '\nEach new byte re-runs the model on the last window of context (no cache).\n' + EXIT_HELP)
+    .addHelpText('after', `\nEach new byte re-runs the model on the last window of context (no cache).\n${EXIT_HELP}`)
     .action(async (flags: GenerateFlags, _cmd: Command) => {
       checkCheckpointPath(flags.checkpoint, '--checkpoint');
       setExit(await generateCommand(flags, ctx));
@@ -145,16 +209,36 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .command('verify')
     .description('LSH vs exact attention per number of hash rounds on real text: output error and attention-mass recall of every LSH layer')
     .option('--checkpoint <dir>', 'checkpoint, run directory or HuggingFace folder whose LSH layers to check', nonEmptyFlag('--checkpoint'))
-    .option('--preset <name>', `fresh, untrained model of a preset instead: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`, choiceFlag('--preset', engine.presets))
-    .option('--data <file>', 'text or FASTA file to take the window from (default: the embedded Crime and Punishment)', nonEmptyFlag('--data'))
-    .option('--seq-len <n>', `window length, a multiple of the chunk lengths (default ${VERIFY_DEFAULTS.seqLen}, at most the model's length; the exact oracle is O(n²))`, intFlag('--seq-len', 2))
+    .option(
+      '--preset <name>',
+      `fresh, untrained model of a preset instead: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`,
+      choiceFlag('--preset', engine.presets),
+    )
+    .option(
+      '--data <file>',
+      'text or FASTA file to take the window from (default: the embedded Crime and Punishment)',
+      nonEmptyFlag('--data'),
+    )
+    .option(
+      '--seq-len <n>',
+      `window length, a multiple of the chunk lengths (default ${VERIFY_DEFAULTS.seqLen}, at most the model's length; the exact oracle is O(n²))`,
+      intFlag('--seq-len', 2),
+    )
     .option('--offset <n>', 'first token of the window (default: start of the held-out last 5% of the data)', intFlag('--offset', 0))
-    .option('--num-hashes <list>', `hash rounds to compare, comma-separated (default: ${VERIFY_DEFAULTS.numHashes.join(',')})`, intListFlag('--num-hashes'))
-    .option('--seed <s>', `seed of the LSH rotations (and of a preset's initialisation) (default ${VERIFY_DEFAULTS.seed})`, intFlag('--seed', 0))
+    .option(
+      '--num-hashes <list>',
+      `hash rounds to compare, comma-separated (default: ${VERIFY_DEFAULTS.numHashes.join(',')})`,
+      intListFlag('--num-hashes'),
+    )
+    .option(
+      '--seed <s>',
+      `seed of the LSH rotations (and of a preset's initialisation) (default ${VERIFY_DEFAULTS.seed})`,
+      intFlag('--seed', 0),
+    )
     .option('--json', 'print the report as JSON instead of a table')
     .addOption(threadsOption())
     .addOption(backendOption())
-    .addHelpText('after', '\nExample: reformer verify --checkpoint runs/default --num-hashes 1,2,4,8\n' + EXIT_HELP)
+    .addHelpText('after', `\nExample: reformer verify --checkpoint runs/default --num-hashes 1,2,4,8\n${EXIT_HELP}`)
     .action(async (flags: VerifyFlags) => {
       if (flags.checkpoint !== undefined && flags.preset === undefined) checkCheckpointPath(flags.checkpoint, '--checkpoint'); // both: verify says which to drop
       setExit(await verifyCommand(flags, ctx));
@@ -164,14 +248,20 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .command('conformance')
     .description('run a folder of HF fixture cases (<case>.json + <case>.safetensors) and report per tensor')
     .argument('<dir>', 'fixture folder, e.g. test/fixtures/hf-reformer')
-    .option('--dtype <dtype>', 'f32 (compare with HF fp32 outputs) or f64 (with HF float64 references)', choiceFlag('--dtype', ['f32', 'f64'] as const), 'f32')
+    .option(
+      '--dtype <dtype>',
+      'f32 (compare with HF fp32 outputs) or f64 (with HF float64 references)',
+      choiceFlag('--dtype', ['f32', 'f64'] as const),
+      'f32',
+    )
     .option('--filter <text>', 'only cases whose name or component contains text', nonEmptyFlag('--filter'))
     .addOption(
-      new Option('--threads <n>', 'accepted for uniformity: conformance runs on the reference backend (plain TypeScript, one thread)').argParser(
-        intFlag('--threads', 1, 256),
-      ),
+      new Option(
+        '--threads <n>',
+        'accepted for uniformity: conformance runs on the reference backend (plain TypeScript, one thread)',
+      ).argParser(intFlag('--threads', 1, 256)),
     )
-    .addHelpText('after', '\nExit code 0 when no case fails, 1 otherwise.\n' + EXIT_HELP)
+    .addHelpText('after', `\nExit code 0 when no case fails, 1 otherwise.\n${EXIT_HELP}`)
     .action((dir: string, flags) => {
       setExit(conformanceCommand(dir, flags, ctx));
     });
@@ -186,7 +276,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   bench
     .addHelpText(
       'after',
-      '\nExamples:\n  reformer bench kernels --json\n  reformer bench attention --seq-lens 1024,4096,16384,65536,262144,1048576\n' + EXIT_HELP,
+      '\nExamples:\n  reformer bench kernels --json\n  reformer bench attention --seq-lens 1024,4096,16384,65536,262144,1048576\n' +
+        EXIT_HELP,
     )
     .action(async (what: BenchTarget, flags: BenchFlags, cmd: Command) => {
       setExit(await benchCommand(what, flags, explicitOptions(cmd), ctx));
@@ -194,19 +285,42 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
 
   program
     .command('demo')
-    .description('the main job (npm start): train the default Reformer on the embedded book for a bounded time, report validation bits per byte before/after, save the checkpoint, print a sample')
-    .option('--minutes <m>', 'training budget in minutes (the whole command takes about 20 s more)', numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }), DEMO_DEFAULTS.minutes)
-    .option('--out <dir>', 'run directory: checkpoint/, metrics.jsonl, training.svg (an existing run there is continued)', nonEmptyFlag('--out'), DEMO_DEFAULTS.out)
+    .description(
+      'the main job (npm start): train the default Reformer on the embedded book for a bounded time, report validation bits per byte before/after, save the checkpoint, print a sample',
+    )
+    .option(
+      '--minutes <m>',
+      'training budget in minutes (the whole command takes about 20 s more)',
+      numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }),
+      DEMO_DEFAULTS.minutes,
+    )
+    .option(
+      '--out <dir>',
+      'run directory: checkpoint/, metrics.jsonl, training.svg (an existing run there is continued)',
+      nonEmptyFlag('--out'),
+      DEMO_DEFAULTS.out,
+    )
     .option('--prompt <text>', 'prompt of the sample', nonEmptyFlag('--prompt'), DEMO_DEFAULTS.prompt)
     .option('--max-new-tokens <n>', 'bytes to sample', intFlag('--max-new-tokens'), DEMO_DEFAULTS.maxNewTokens)
-    .option('--preset <name>', `model of a new run: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`, choiceFlag('--preset', engine.presets))
+    .option(
+      '--preset <name>',
+      `model of a new run: ${engine.presets.join(', ')} (default ${engine.defaultPreset})`,
+      choiceFlag('--preset', engine.presets),
+    )
     .option('--data <file>', 'training text of a new run (default: the embedded Crime and Punishment)', nonEmptyFlag('--data'))
     .option('--steps <n>', 'at most this many training steps (default: as many as fit in --minutes, measured)', intFlag('--steps'))
-    .option('--lr <x>', `peak learning rate (default ${DEMO_DEFAULTS.lr}, cosine decay to lr/10)`, numberFlag('--lr', 0, 10, { exclusiveMin: true }))
+    .option(
+      '--lr <x>',
+      `peak learning rate (default ${DEMO_DEFAULTS.lr}, cosine decay to lr/10)`,
+      numberFlag('--lr', 0, 10, { exclusiveMin: true }),
+    )
     .option('--seed <s>', `initialisation and sampler seed of a new run (default ${DEMO_DEFAULTS.seed})`, intFlag('--seed', 0))
     .addOption(threadsOption())
     .addOption(backendOption())
-    .addHelpText('after', '\nOutputs: <out>/checkpoint (HF config.json + model.safetensors), <out>/metrics.jsonl, <out>/training.svg.\n' + EXIT_HELP)
+    .addHelpText(
+      'after',
+      `\nOutputs: <out>/checkpoint (HF config.json + model.safetensors), <out>/metrics.jsonl, <out>/training.svg.\n${EXIT_HELP}`,
+    )
     .action(async (flags: DemoFlags) => {
       setExit(await demoCommand(flags, ctx, log));
     });

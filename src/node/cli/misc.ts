@@ -72,10 +72,17 @@ export interface BenchFlags {
  * Runs `reformer bench <target>` (src/node/bench/registry.ts); a target without a benchmark in this
  * build exits 3. `explicit`: the flags given on the command line (flags of another benchmark are refused).
  */
-export async function benchCommand(target: BenchTarget, flags: BenchFlags, explicit: ReadonlySet<string>, ctx: CliContext): Promise<number> {
+export async function benchCommand(
+  target: BenchTarget,
+  flags: BenchFlags,
+  explicit: ReadonlySet<string>,
+  ctx: CliContext,
+): Promise<number> {
   const bench = BENCHMARKS.find((b) => b.name === target);
   if (!bench) {
-    throw new NotAvailableError(`bench ${target}: not available yet: the ${target} benchmark has not landed (available: ${BENCHMARKS.map((b) => b.name).join(', ')})`);
+    throw new NotAvailableError(
+      `bench ${target}: not available yet: the ${target} benchmark has not landed (available: ${BENCHMARKS.map((b) => b.name).join(', ')})`,
+    );
   }
   const own = new Set(bench.options().map((o) => o.attributeName()));
   for (const o of benchOptions()) {

@@ -14,7 +14,12 @@ export function intFlag(flag: string, min = 1, max = Number.MAX_SAFE_INTEGER): P
   return (value) => {
     const x = /^[+-]?\d+$/.test(value.trim()) ? Number(value) : NaN;
     if (!Number.isSafeInteger(x) || x < min || x > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? (min === 1 ? 'a positive integer (1, 2, 3, ...)' : `an integer ≥ ${min}`) : `an integer in [${min}, ${max}]`;
+      const range =
+        max === Number.MAX_SAFE_INTEGER
+          ? min === 1
+            ? 'a positive integer (1, 2, 3, ...)'
+            : `an integer ≥ ${min}`
+          : `an integer in [${min}, ${max}]`;
       throw bad(flag, value, `must be ${range}`);
     }
     return x;
@@ -22,7 +27,12 @@ export function intFlag(flag: string, min = 1, max = Number.MAX_SAFE_INTEGER): P
 }
 
 /** Finite number in a range; `exclusiveMin` for (min, max]. */
-export function numberFlag(flag: string, min: number, max: number, opts: { exclusiveMin?: boolean; exclusiveMax?: boolean; what?: string } = {}): Parser<number> {
+export function numberFlag(
+  flag: string,
+  min: number,
+  max: number,
+  opts: { exclusiveMin?: boolean; exclusiveMax?: boolean; what?: string } = {},
+): Parser<number> {
   return (value) => {
     const x = value.trim() === '' ? NaN : Number(value);
     const okMin = opts.exclusiveMin ? x > min : x >= min;
@@ -72,9 +82,16 @@ export function nonEmptyFlag(flag: string): Parser<string> {
  *   `fix` a clause after the examples; `lowest`: suggestions at or below it are left out (default 0).
  * @throws UsageError `--seq-len 1000: must be a multiple of 64 (lsh_attn_chunk_length / local_attn_chunk_length of this model), e.g. 960 or 1024`.
  */
-export function checkLengthMultiple(subject: string, length: number, rule: LengthRule, opts: { what?: string; fix?: string; lowest?: number } = {}): void {
+export function checkLengthMultiple(
+  subject: string,
+  length: number,
+  rule: LengthRule,
+  opts: { what?: string; fix?: string; lowest?: number } = {},
+): void {
   if (length <= rule.min || length % rule.multiple === 0) return;
   const below = Math.floor(length / rule.multiple) * rule.multiple;
   const eg = `${below > (opts.lowest ?? 0) ? `${below} or ` : ''}${below + rule.multiple}`;
-  throw new UsageError(`${subject}: ${opts.what ?? ''}must be a multiple of ${rule.multiple} (${rule.why}), e.g. ${eg}${opts.fix ? `; ${opts.fix}` : ''}`);
+  throw new UsageError(
+    `${subject}: ${opts.what ?? ''}must be a multiple of ${rule.multiple} (${rule.why}), e.g. ${eg}${opts.fix ? `; ${opts.fix}` : ''}`,
+  );
 }

@@ -8,7 +8,14 @@ import { FormatError, UsageError } from '../../errors.js';
 import { splitTokens } from '../../train/data.js';
 import { ByteTokenizer } from '../../train/tokenizer.js';
 import type { OptimizerName } from '../../train/optimizer.js';
-import { optimizerName, optionsFromState, Trainer, type TrainerSnapshot, type TrainOptions, type TrainResult } from '../../train/trainer.js';
+import {
+  optimizerName,
+  optionsFromState,
+  Trainer,
+  type TrainerSnapshot,
+  type TrainOptions,
+  type TrainResult,
+} from '../../train/trainer.js';
 import { writeFileAtomic } from '../atomic.js';
 import { CHECKPOINT_SUBDIR, checkCheckpointPath, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
 import { checkReadableFile, readCorpusFile } from '../corpus-file.js';
@@ -87,7 +94,12 @@ function fingerprint(tokens: Int32Array): string {
 }
 
 /** Runs `reformer train`; returns the exit code. `explicit` = flags given on the command line. */
-export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<string>, ctx: CliContext, log: (line: string) => void): Promise<number> {
+export async function trainCommand(
+  flags: TrainFlags,
+  explicit: ReadonlySet<string>,
+  ctx: CliContext,
+  log: (line: string) => void,
+): Promise<number> {
   // ---- paths first, before any work: what to resume, where to write
   let resumeDir: string | null = null;
   if (flags.resume !== undefined) {
@@ -96,10 +108,22 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     }
     resumeDir = checkCheckpointPath(flags.resume, '--resume');
   }
-  const checkpointDir = flags.out !== undefined ? join(resolve(flags.out), CHECKPOINT_SUBDIR) : (resumeDir ?? join(resolve(TRAIN_DEFAULTS.out), CHECKPOINT_SUBDIR));
+  const checkpointDir =
+    flags.out !== undefined
+      ? join(resolve(flags.out), CHECKPOINT_SUBDIR)
+      : (resumeDir ?? join(resolve(TRAIN_DEFAULTS.out), CHECKPOINT_SUBDIR));
   const runDir = dirname(checkpointDir);
-  const outFlag = flags.out !== undefined ? `--out ${flags.out}` : resumeDir !== null ? `--resume ${flags.resume}` : `--out ${TRAIN_DEFAULTS.out} (the default)`;
-  checkOutputDir(runDir, outFlag, flags.out === undefined && resumeDir !== null ? 'pass --out <new dir> to continue into a directory this user can write to' : undefined);
+  const outFlag =
+    flags.out !== undefined
+      ? `--out ${flags.out}`
+      : resumeDir !== null
+        ? `--resume ${flags.resume}`
+        : `--out ${TRAIN_DEFAULTS.out} (the default)`;
+  checkOutputDir(
+    runDir,
+    outFlag,
+    flags.out === undefined && resumeDir !== null ? 'pass --out <new dir> to continue into a directory this user can write to' : undefined,
+  );
   // a resumed run writes over its own checkpoint, or into a new run directory given by --out
   const intoNewRun = resumeDir === null || checkpointDir !== resumeDir;
   if (intoNewRun && (existsSync(checkpointDir) || existsSync(join(checkpointDir, 'manifest.json')))) {
@@ -114,7 +138,8 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
   let resumed: LoadedCheckpoint | null = null;
   if (flags.resume !== undefined) {
     resumed = loadCheckpoint(flags.resume, '--resume');
-    if (!resumed.snapshot) throw new FormatError(`--resume ${flags.resume}: the checkpoint has no trainer state (inference only); nothing to resume`);
+    if (!resumed.snapshot)
+      throw new FormatError(`--resume ${flags.resume}: the checkpoint has no trainer state (inference only); nothing to resume`);
     if (resumed.recovered) log(`note: ${resumeDir} was incomplete (a save was interrupted); resuming from its backup ${resumed.dir}`);
   }
   const stored = resumed?.snapshot?.state ?? null;
@@ -130,10 +155,14 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
   if (stored && storedOptions) {
     // --steps is the total to reach, counted from the run's start (as in the run that saved the checkpoint)
     if (explicit.has('steps') && flags.steps !== undefined && flags.steps <= stored.step) {
-      throw new UsageError(`--steps ${flags.steps}: the checkpoint is already at step ${stored.step}; pass a larger --steps (the total to reach), or --minutes`);
+      throw new UsageError(
+        `--steps ${flags.steps}: the checkpoint is already at step ${stored.step}; pass a larger --steps (the total to reach), or --minutes`,
+      );
     }
     if (!explicit.has('steps') && !explicit.has('minutes') && storedOptions.steps !== undefined && storedOptions.steps <= stored.step) {
-      throw new UsageError(`--resume ${flags.resume}: the run already reached its --steps ${storedOptions.steps} (the checkpoint is at step ${stored.step}); pass a larger --steps (the total to reach), or --minutes`);
+      throw new UsageError(
+        `--resume ${flags.resume}: the run already reached its --steps ${storedOptions.steps} (the checkpoint is at step ${stored.step}); pass a larger --steps (the total to reach), or --minutes`,
+      );
     }
   }
 
@@ -145,7 +174,9 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
       configObj = parseConfigJson(readFileSync(flags.config), flags.config);
       const unknown = ctx.engine.unrecognisedConfigKeys?.(configObj) ?? [];
       if (unknown.length > 0) {
-        log(`note: --config ${flags.config}: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a field' : 'are not fields'} of this model's config (kept in config.json, as HF does, but ${unknown.length === 1 ? 'it changes' : 'they change'} nothing); check the spelling`);
+        log(
+          `note: --config ${flags.config}: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a field' : 'are not fields'} of this model's config (kept in config.json, as HF does, but ${unknown.length === 1 ? 'it changes' : 'they change'} nothing); check the spelling`,
+        );
       }
     }
     const shape = ctx.engine.trainingLength?.({
@@ -177,7 +208,9 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
         ? `--data ${flags.data} differs from the data this checkpoint was trained on (${extra.data.path})`
         : `--data ${dataPath}: the file changed since this checkpoint was trained on it`;
     if (!intoNewRun) {
-      throw new UsageError(`${what}; resuming on other data would overwrite ${displayPath(runDir)}: pass --out <new dir> to fine-tune into a new run`);
+      throw new UsageError(
+        `${what}; resuming on other data would overwrite ${displayPath(runDir)}: pass --out <new dir> to fine-tune into a new run`,
+      );
     }
     log(`warning: ${what}; fine-tuning into the new run ${displayPath(runDir)} (${displayPath(dirname(resumeDir))} stays as it is)`);
   }
@@ -193,7 +226,9 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     const cfg = parseConfigJson(resumed.config, `${resumed.dir}/config.json`);
     em = engineForConfig(cfg, ctx.engines, resumed.dir).load(backend, cfg, resumed.weights);
     if (flags.seqLen !== undefined && flags.seqLen !== em.seqLen) {
-      throw new UsageError(`--seq-len ${flags.seqLen}: the checkpoint trains on windows of ${em.seqLen}; leave --seq-len out when resuming`);
+      throw new UsageError(
+        `--seq-len ${flags.seqLen}: the checkpoint trains on windows of ${em.seqLen}; leave --seq-len out when resuming`,
+      );
     }
   } else {
     em = ctx.engine.create(backend, {
@@ -249,14 +284,20 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     backend: backend.name.startsWith('wasm') ? 'wasm' : 'reference',
   } satisfies TrainExtra;
   if (extra.backend && trainer.extra.backend !== extra.backend) {
-    log(`note: the checkpoint was trained on the ${extra.backend} backend, this run uses ${backend.name}; results differ in the last bits from an uninterrupted run`);
+    log(
+      `note: the checkpoint was trained on the ${extra.backend} backend, this run uses ${backend.name}; results differ in the last bits from an uninterrupted run`,
+    );
   }
 
   /** "validation every 100 steps", or "validation at the end only" for 0. */
-  const every = (what: string, n: number | undefined): string => (n !== undefined && n > 0 ? `${what} every ${n} steps` : `${what} at the end only`);
+  const every = (what: string, n: number | undefined): string =>
+    n !== undefined && n > 0 ? `${what} every ${n} steps` : `${what} at the end only`;
   log(`model: ${em.describe()}; backend ${backend.name}`);
   log(`data: ${dataPath} (${corpus.summary}): ${data.train.length} training and ${data.validation.length} validation tokens`);
-  const budget = [options.steps !== undefined ? `until step ${options.steps}` : null, options.minutes !== undefined ? `for at most ${fmtDuration(Math.round(options.minutes * 60))}` : null]
+  const budget = [
+    options.steps !== undefined ? `until step ${options.steps}` : null,
+    options.minutes !== undefined ? `for at most ${fmtDuration(Math.round(options.minutes * 60))}` : null,
+  ]
     .filter(Boolean)
     .join(' or ');
   log(
@@ -283,9 +324,12 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
     await writePlot();
   };
   const signals = ctx.handleSignals
-    ? new StopSignals((sig) => progress.message(`received ${sig}: finishing the current step and saving a checkpoint (send it again to exit at once)`), {
-        ...(ctx.signalDuplicateWindowMs !== undefined ? { duplicateWindowMs: ctx.signalDuplicateWindowMs } : {}),
-      }).install()
+    ? new StopSignals(
+        (sig) => progress.message(`received ${sig}: finishing the current step and saving a checkpoint (send it again to exit at once)`),
+        {
+          ...(ctx.signalDuplicateWindowMs !== undefined ? { duplicateWindowMs: ctx.signalDuplicateWindowMs } : {}),
+        },
+      ).install()
     : null;
 
   let result: TrainResult;
@@ -311,9 +355,14 @@ export async function trainCommand(flags: TrainFlags, explicit: ReadonlySet<stri
   }
 
   const why =
-    result.stoppedBy === 'stop-request' ? `interrupted by ${signals?.signal ?? 'a stop request'}` : result.stoppedBy === 'time' ? 'time budget reached' : 'step budget reached';
+    result.stoppedBy === 'stop-request'
+      ? `interrupted by ${signals?.signal ?? 'a stop request'}`
+      : result.stoppedBy === 'time'
+        ? 'time budget reached'
+        : 'step budget reached';
   log(`${why} at step ${result.step}`);
-  if (result.lastValidation) log(`validation: ${result.lastValidation.bitsPerByte.toFixed(4)} bits per byte at step ${result.lastValidation.step}`);
+  if (result.lastValidation)
+    log(`validation: ${result.lastValidation.bitsPerByte.toFixed(4)} bits per byte at step ${result.lastValidation.step}`);
   log(`checkpoint: ${checkpointDir} (metrics ${join(runDir, 'metrics.jsonl')}, curves ${join(runDir, 'training.svg')})`);
   if (result.stoppedBy !== 'steps') log(`resume with: reformer train --resume ${runDir}`);
   return 0;

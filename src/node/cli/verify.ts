@@ -76,7 +76,12 @@ export interface VerifyReport {
 
 /** Longest window a config takes in evaluation (axial: Π axial_pos_shape, capped by max_position_embeddings). */
 function maxLength(c: ReformerConfig): number {
-  return c.axial_pos_embds ? Math.min(c.axial_pos_shape.reduce((a, b) => a * b, 1), c.max_position_embeddings) : c.max_position_embeddings;
+  return c.axial_pos_embds
+    ? Math.min(
+        c.axial_pos_shape.reduce((a, b) => a * b, 1),
+        c.max_position_embeddings,
+      )
+    : c.max_position_embeddings;
 }
 
 /**
@@ -97,7 +102,9 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
     const ck = loadCheckpoint(flags.checkpoint);
     const cfgObj = parseConfigJson(ck.config, `${ck.dir}/config.json`);
     if (cfgObj.model_type !== undefined && cfgObj.model_type !== 'reformer') {
-      throw new UsageError(`verify --checkpoint ${flags.checkpoint}: model_type ${JSON.stringify(cfgObj.model_type)} has no LSH attention to verify`);
+      throw new UsageError(
+        `verify --checkpoint ${flags.checkpoint}: model_type ${JSON.stringify(cfgObj.model_type)} has no LSH attention to verify`,
+      );
     }
     lm = lmFromCheckpoint(backend, { config: JSON.stringify(cfgObj), safetensors: ck.weights });
     model = `checkpoint ${ck.dir}`;
@@ -109,14 +116,17 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
   }
   const cfg = lm.config;
   const lshLayers = cfg.attn_layers.flatMap((t, i) => (t === 'lsh' ? [i] : []));
-  if (lshLayers.length === 0) throw new UsageError(`verify: the model has no LSH layers (attn_layers ${JSON.stringify(cfg.attn_layers)}); nothing to compare`);
+  if (lshLayers.length === 0)
+    throw new UsageError(`verify: the model has no LSH layers (attn_layers ${JSON.stringify(cfg.attn_layers)}); nothing to compare`);
 
   // ---- length
   const maxLen = maxLength(cfg);
   const L = flags.seqLen ?? Math.min(VERIFY_DEFAULTS.seqLen, maxLen);
   if (L > maxLen) throw new UsageError(`--seq-len ${L}: this model takes at most ${maxLen} tokens`);
   if (L <= cfg.lsh_attn_chunk_length) {
-    throw new UsageError(`--seq-len ${L}: at most lsh_attn_chunk_length (${cfg.lsh_attn_chunk_length}) tokens take exact full attention (HF); use a longer window to compare LSH`);
+    throw new UsageError(
+      `--seq-len ${L}: at most lsh_attn_chunk_length (${cfg.lsh_attn_chunk_length}) tokens take exact full attention (HF); use a longer window to compare LSH`,
+    );
   }
   checkLengthMultiple(`--seq-len ${L}`, L, { ...chunkMultiple(cfg), min: 0 }, { lowest: cfg.lsh_attn_chunk_length });
 
@@ -126,7 +136,10 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
   const tokens = new ByteTokenizer().encode(corpus.bytes);
   if (tokens.length < L) throw new UsageError(`--data ${dataPath}: ${tokens.length} tokens, fewer than --seq-len ${L}`);
   const offset = flags.offset ?? Math.min(Math.floor(tokens.length * VERIFY_DEFAULTS.heldOutFraction), tokens.length - L);
-  if (offset + L > tokens.length) throw new UsageError(`--offset ${offset}: the window of ${L} tokens would end past the data (${tokens.length} tokens); use at most ${tokens.length - L}`);
+  if (offset + L > tokens.length)
+    throw new UsageError(
+      `--offset ${offset}: the window of ${L} tokens would end past the data (${tokens.length} tokens); use at most ${tokens.length - L}`,
+    );
   const inputIds = tokens.slice(offset, offset + L);
 
   // ---- one evaluation forward, capturing each LSH layer's attention input (copied: the buffers are the model's)

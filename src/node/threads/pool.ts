@@ -144,7 +144,12 @@ export class WorkerPool implements KernelExecutor {
     }
     this.readyPromise = Promise.all(ready).then(() => {
       const dead = Atomics.load(this.ctl, LAYOUT.DEAD);
-      if (dead !== 0) throw new Error(`WorkerPool: worker ${dead} is not running${this.drainErrors().map((m) => `: ${m}`).join('')}`);
+      if (dead !== 0)
+        throw new Error(
+          `WorkerPool: worker ${dead} is not running${this.drainErrors()
+            .map((m) => `: ${m}`)
+            .join('')}`,
+        );
     });
     this.readyPromise.catch(() => {}); // reported by ready()
   }
@@ -163,7 +168,8 @@ export class WorkerPool implements KernelExecutor {
     this.busy = true;
     const H = this.ctl;
     try {
-      const gen = (this.gen = (this.gen + 1) & GEN_MASK);
+      this.gen = (this.gen + 1) & GEN_MASK;
+      const gen = this.gen;
       // close the claim word first: a worker still holding the previous job's last claim word (index ==
       // its count) must fail its compare-and-swap instead of taking a call of the table rewritten below
       Atomics.store(H, LAYOUT.NEXT, (gen << LAYOUT.GEN_SHIFT) | LAYOUT.INDEX_MASK);
@@ -238,8 +244,7 @@ export class WorkerPool implements KernelExecutor {
     const H = this.ctl;
     let t0 = performance.now();
     let i = 0;
-    let d: number;
-    while ((d = Atomics.load(H, LAYOUT.DONE)) !== n) {
+    for (let d = Atomics.load(H, LAYOUT.DONE); d !== n; d = Atomics.load(H, LAYOUT.DONE)) {
       if ((++i & 1023) === 0 && performance.now() - t0 > this.spinMs) {
         Atomics.wait(H, LAYOUT.DONE, d, 50);
         t0 = performance.now();

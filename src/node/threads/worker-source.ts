@@ -18,7 +18,7 @@
  *   - `STOP` set: ends.
  * The layout (word indices, call table) is computed by pool.ts and passed in `layout`.
  */
-export const WORKER_SOURCE = String.raw`
+export const WORKER_SOURCE = `
 'use strict';
 const { workerData, parentPort } = require('node:worker_threads');
 const { module, memory, control, names, slot, spinMs, errors, layout } = workerData;
