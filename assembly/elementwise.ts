@@ -61,37 +61,37 @@ export function addRowVector(x: usize, v: usize, rows: i32, cols: i32): void {
 }
 
 /**
- * out[:] += Σ_r x[r, :]; column sums accumulated in f64 in `acc` (scratch of cols f64), rows read
+ * out[:] += Σ_r x[r, :]; column sums accumulated in f64 in `scratch` (cols f64), rows read
  * contiguously. x: [rows, cols] with row stride ldx (elements), so a column range of a wider matrix
  * can be summed on its own (each column's sum is independent of the others: the bits do not depend
  * on how the columns are split).
  */
-export function sumRowsStrided(out: usize, x: usize, rows: i32, cols: i32, ldx: i32, acc: usize): void {
-  memory.fill(acc, 0, <usize>cols << 3);
+export function sumRowsStrided(out: usize, x: usize, rows: i32, cols: i32, ldx: i32, scratch: usize): void {
+  memory.fill(scratch, 0, <usize>cols << 3);
   const rowB = <usize>ldx << 2;
   for (let r = 0; r < rows; r++) {
     const xr = x + <usize>r * rowB;
     let j = 0;
     for (; j + 4 <= cols; j += 4) {
       const v = v128.load(xr + (<usize>j << 2));
-      const ap = acc + (<usize>j << 3);
+      const ap = scratch + (<usize>j << 3);
       v128.store(ap, f64x2.add(v128.load(ap), f64x2.promote_low_f32x4(v)));
       v128.store(ap, f64x2.add(v128.load(ap, 16), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1))), 16);
     }
     for (; j < cols; j++) {
-      const ap = acc + (<usize>j << 3);
+      const ap = scratch + (<usize>j << 3);
       store<f64>(ap, load<f64>(ap) + <f64>load<f32>(xr + (<usize>j << 2)));
     }
   }
   for (let j = 0; j < cols; j++) {
     const o = out + (<usize>j << 2);
-    store<f32>(o, <f32>(<f64>load<f32>(o) + load<f64>(acc + (<usize>j << 3))));
+    store<f32>(o, <f32>(<f64>load<f32>(o) + load<f64>(scratch + (<usize>j << 3))));
   }
 }
 
-/** out[:] += Σ_r x[r, :] for a contiguous x: [rows, cols] (acc: scratch of cols f64). */
-export function sumRows(out: usize, x: usize, rows: i32, cols: i32, acc: usize): void {
-  sumRowsStrided(out, x, rows, cols, cols, acc);
+/** out[:] += Σ_r x[r, :] for a contiguous x: [rows, cols] (scratch: cols f64). */
+export function sumRows(out: usize, x: usize, rows: i32, cols: i32, scratch: usize): void {
+  sumRowsStrided(out, x, rows, cols, cols, scratch);
 }
 
 /** Σ x_i² accumulated in f64 (each square is exact in f64). */
