@@ -4,7 +4,8 @@
  * labels with −100), small enough for float64 finite differences on the reference backend.
  */
 import fc from 'fast-check';
-import { ReformerConfig, type AttnLayerType, type HiddenAct } from '../../src/config/reformer-config.js';
+import type { AttnLayerType, HiddenAct } from '../../src/config/fields.js';
+import { ReformerConfig } from '../../src/config/reformer-config.js';
 
 export interface TinyCase {
   readonly config: ReformerConfig;

@@ -15,7 +15,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../../src/backend/reference.js';
-import { REFORMER_FIELD_NAMES, ReformerConfig } from '../../src/config/reformer-config.js';
+import { REFORMER_FIELD_NAMES } from '../../src/config/fields.js';
+import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ConfigError, FormatError, ShapeError } from '../../src/errors.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from '../../src/io/safetensors.js';
 import { configFromBytes, lmCheckpointToBytes, lmFromCheckpoint } from '../../src/model/checkpoint.js';

@@ -22,7 +22,8 @@
  * bigram plateau (≈ 3.5) after ≈ 500 steps (3.06 at step 600, 2.59 at 800).
  */
 import { ConfigError } from '../errors.js';
-import { ReformerConfig, type ReformerConfigInput } from './reformer-config.js';
+import type { ReformerConfigInput } from './fields.js';
+import { ReformerConfig } from './reformer-config.js';
 import { resolveOptions, type ReformerOptions } from './options.js';
 
 export type PresetName = 'tiny' | 'small' | 'base';

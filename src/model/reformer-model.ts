@@ -29,7 +29,8 @@ import type { Backend, Float } from '../backend/backend.js';
 import type { AttentionBlockWeights } from '../attention/block.js';
 import type { AttentionConfig } from '../attention/config.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
-import { checkSequenceLength, type AttnLayerType, type ReformerConfig } from '../config/reformer-config.js';
+import type { AttnLayerType } from '../config/fields.js';
+import { checkPositionLength, type ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, ShapeError, UsageError } from '../errors.js';
 import { applyDropout } from '../nn/dropout.js';
 import {
@@ -525,7 +526,7 @@ export class ReformerModel {
         else mask.fill(1, b * Lp, b * Lp + L);
       }
     }
-    checkSequenceLength(cfg, Lp, training, L);
+    checkPositionLength(cfg, Lp, training, L);
     this.checkMemory(input, training ? 'train' : 'forward', materializeOutput);
     return { ids, mask, paddedLen: Lp };
   }

@@ -12,7 +12,7 @@
 import type { Backend, Float } from '../backend/backend.js';
 import { attentionBlockBackward, attentionBlockForward, type AttentionBlockCache, type AttentionBlockWeights } from '../attention/block.js';
 import type { AttentionConfig, NumBuckets } from '../attention/config.js';
-import type { AttnLayerType } from '../config/reformer-config.js';
+import type { AttnLayerType } from '../config/fields.js';
 import { applyDropout } from '../nn/dropout.js';
 import { attentionBlockAddForward } from '../attention/lean.js';
 import {

@@ -8,7 +8,8 @@
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { DEFAULT_PRESET, PRESET_NAMES, preset, type PresetName } from '../config/presets.js';
-import { unrecognisedConfigKeys, type ReformerConfig, type ReformerConfigInput } from '../config/reformer-config.js';
+import { unrecognisedConfigKeys, type ReformerConfigInput } from '../config/fields.js';
+import type { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError } from '../errors.js';
 import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from '../model/language-model.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../model/checkpoint.js';

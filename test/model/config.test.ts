@@ -7,14 +7,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_OPTIONS, resolveOptions } from '../../src/config/options.js';
 import { DEFAULT_PRESET, PRESET_NAMES, preset } from '../../src/config/presets.js';
-import {
-  checkCausalLM,
-  checkSequenceLength,
-  ReformerConfig,
-  REFORMER_DEFAULTS,
-  resolveNumBuckets,
-} from '../../src/config/reformer-config.js';
-import { ConfigError } from '../../src/errors.js';
+import { resolveNumBuckets } from '../../src/config/buckets.js';
+import { REFORMER_DEFAULTS } from '../../src/config/fields.js';
+import { checkCausalLM, checkPositionLength, ReformerConfig } from '../../src/config/reformer-config.js';
+import { ConfigError, ShapeError } from '../../src/errors.js';
 import { HF_FIXTURES_DIR } from '../../spec/helpers/fixtures.js';
 
 function configError(fn: () => unknown): ConfigError {
@@ -146,14 +142,14 @@ describe('call-time rules', () => {
   const c = new ReformerConfig({ axial_pos_shape: [8, 8], axial_pos_embds_dim: [128, 128], max_position_embeddings: 64, is_decoder: true });
 
   it('training needs Π axial_pos_shape == sequence length; eval needs ≥', () => {
-    expect(() => checkSequenceLength(c, 64, true)).not.toThrow();
-    expect(() => checkSequenceLength(c, 50, false)).not.toThrow();
-    const e = configError(() => checkSequenceLength(c, 32, true));
+    expect(() => checkPositionLength(c, 64, true)).not.toThrow();
+    expect(() => checkPositionLength(c, 50, false)).not.toThrow();
+    const e = configError(() => checkPositionLength(c, 32, true));
     expect(e.field).toBe('axial_pos_shape');
     expect(e.message).toMatch(/product 64.*sequence length 32.*exactly 64 tokens/);
-    expect(configError(() => checkSequenceLength(c, 65, false)).field).toBe('max_position_embeddings');
+    expect(configError(() => checkPositionLength(c, 65, false)).field).toBe('max_position_embeddings');
     const big = new ReformerConfig({ axial_pos_shape: [8, 8], axial_pos_embds_dim: [128, 128], max_position_embeddings: 64 });
-    expect(() => checkSequenceLength(big, 64, false)).not.toThrow();
+    expect(() => checkPositionLength(big, 64, false)).not.toThrow();
   });
 
   it('the LM head needs is_decoder and no look-ahead for the attention types in use', () => {
@@ -171,6 +167,16 @@ describe('call-time rules', () => {
       resolveNumBuckets(new ReformerConfig({ lsh_attn_chunk_length: 4, max_position_embeddings: 128, axial_pos_shape: [8, 16] }), 128),
     ).toEqual([8, 8]);
     expect(resolveNumBuckets(c.with({ num_buckets: [2, 4] }), 64)).toEqual([2, 4]);
+  });
+
+  it('automatic num_buckets is refused, not 0.5, at a length that takes the short path (one rule for config and attention)', () => {
+    // regression: the config's copy of the rule returned 2^-1 = 0.5 for L < chunk while the attention's threw
+    const auto = new ReformerConfig({ max_position_embeddings: 64, axial_pos_shape: [8, 8], lsh_attn_chunk_length: 16 });
+    for (const L of [1, 8, 15, 16]) {
+      expect(() => resolveNumBuckets(auto, L)).toThrow(ShapeError);
+      expect(() => resolveNumBuckets(auto, L)).toThrow(/longer than lsh_attn_chunk_length/);
+    }
+    expect(resolveNumBuckets(auto, 32)).toBe(4); // e = bit_length(2·2) − 1 = 2
   });
 });
 
@@ -190,7 +196,7 @@ describe('presets', () => {
       expect(p.config.pad_token_id).toBe(0);
       expect(() => checkCausalLM(p.config)).not.toThrow();
       expect(p.seqLen).toBe(p.config.axial_pos_shape.reduce((a, b) => a * b, 1));
-      expect(() => checkSequenceLength(p.config, p.seqLen, true)).not.toThrow();
+      expect(() => checkPositionLength(p.config, p.seqLen, true)).not.toThrow();
       expect(p.notes.length).toBeGreaterThan(0);
     }
   });

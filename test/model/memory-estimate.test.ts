@@ -6,7 +6,8 @@
  * close to it (kernel scratch is the only part counted with an allowance).
  */
 import { describe, expect, it } from 'vitest';
-import { ReformerConfig, type AttnLayerType } from '../../src/config/reformer-config.js';
+import type { AttnLayerType } from '../../src/config/fields.js';
+import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ResourceError } from '../../src/errors.js';
 import { encoderParameterCount, estimateMemory, lmParameterCount } from '../../src/model/memory.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../../src/backend/reference.js';
-import { MAX_CONFIG_INT, MAX_EXTRA_DEPTH, ReformerConfig } from '../../src/config/reformer-config.js';
+import { MAX_CONFIG_INT, MAX_EXTRA_DEPTH } from '../../src/config/validators.js';
+import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ConfigError } from '../../src/errors.js';
 import { configFromBytes } from '../../src/model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
