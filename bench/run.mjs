@@ -178,7 +178,7 @@ for (const chunks of [64, 1024]) {
   const ws = await inScope(wasm, () => run(wasm));
   const rs = await run(ref);
   record('argsortKeys 1M keys, 256 buckets', 'ns/key', 'lower', (ws / n) * 1e9, (rs / n) * 1e9, 'incl. the JS key-range check');
-  // the counting-sort kernel alone, without validate.ts's O(n) key check in JS
+  // the counting-sort kernel alone, without validateArgsort's O(n) key check in JS
   const raw = await inScope(wasm, async () => {
     const keys = wasm.ints(n);
     for (let i = 0; i < n; i++) keys[i] = rng.int(numKeys);

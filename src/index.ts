@@ -66,7 +66,7 @@ export {
   dropoutSlotBits,
   dropoutThreshold,
   fmix32,
-} from './backend/attention-dropout.js';
+} from './backend/ops/attention/dropout.js';
 export * from './backend/wasm/index.js';
 
 // ---- io

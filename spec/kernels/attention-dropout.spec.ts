@@ -1,6 +1,6 @@
 /**
  * Attention-probability dropout of `chunkAttentionForward` / `chunkAttentionBackward`
- * (`ChunkAttentionParams.dropout`, src/backend/attention-dropout.ts):
+ * (`ChunkAttentionParams.dropout`, src/backend/ops/attention/dropout.ts):
  *
  * - WASM == reference with dropout, forward and backward (both builds), random geometries and rates;
  * - prob 0 is the identity (bit-for-bit the call without dropout), on both backends;
@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChunkAttentionBackwardParams, ChunkAttentionForwardParams, Float } from '../../src/backend/backend.js';
-import { attentionDropoutRow, dropoutRowKey, dropoutSlotBits, dropoutThreshold } from '../../src/backend/attention-dropout.js';
+import { attentionDropoutRow, dropoutRowKey, dropoutSlotBits, dropoutThreshold } from '../../src/backend/ops/attention/dropout.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import { ShapeError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';

@@ -14,7 +14,7 @@
  * included (in fp32 the stored lse rounds to −1e9 and every probability becomes 1). Only padded
  * queries can be in that state (a real query always sees itself), and their outputs are ignored.
  */
-import { attentionDropoutCallSeed } from '../backend/attention-dropout.js';
+import { attentionDropoutCallSeed } from '../backend/ops/attention/dropout.js';
 import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
 import { checkBatchSeq, checkLength, copyMask, iota, linearBackward, linearForward } from './common.js';
 import {

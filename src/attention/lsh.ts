@@ -18,7 +18,7 @@
  * Memory: the cache holds O(batch·heads·num_hashes·seqLen·headSize) values; no [seq, seq] buffer
  * is ever allocated (temporaries are per head, O(num_hashes·seqLen·headSize)).
  */
-import { attentionDropoutCallSeed } from '../backend/attention-dropout.js';
+import { attentionDropoutCallSeed } from '../backend/ops/attention/dropout.js';
 import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
 import type { Rng } from '../util/rng.js';

@@ -226,7 +226,7 @@ export function estimateMemory(cfg: ReformerConfig, options: MemoryEstimateOptio
 function forwardTally(t: Tally, m: Dims, materialize: boolean, seqLen: number): number {
   const { rows, D, B, L, cfg } = m;
   const n = rows * D;
-  const js = 4 * L; // lshRoundCombine's validation: one Int32Array [L] of position stamps (src/backend/validate.ts)
+  const js = 4 * L; // lshRoundCombine's validation: one Int32Array [L] of position stamps (src/backend/ops/rounds/params.ts)
   t.phase('embeddings', () => {
     t.buf(rows); // positions
     t.buf(rows); // ids

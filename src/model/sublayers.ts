@@ -76,7 +76,7 @@ export interface AttentionState {
   readonly buckets: Int32Array | null;
   /** Seed of the output dropout (ReformerSelfOutput), null when inactive. */
   readonly dropoutSeed: number | null;
-  /** Seed of the attention-probability dropout (the layer's mask, see backend/attention-dropout.ts), null when inactive. */
+  /** Seed of the attention-probability dropout (the layer's mask, see backend/ops/attention/dropout.ts), null when inactive. */
   readonly probsSeed: number | null;
 }
 

@@ -63,7 +63,7 @@ describe('WorkerPool', () => {
     const slowLocal = (): void => void Atomics.wait(sleeper, 0, 0, 20); // the caller is slow: workers take most calls
     // 64 calls, each scaling its own element by 3: every element exactly once, whoever ran it
     const x = be.floats(64 * 16).fill(1);
-    const calls = Array.from({ length: 64 }, (_, i) => ({ kernel: 'scale' as const, args: [x.byteOffset + i * 64, 3, 16] }));
+    const calls = Array.from({ length: 64 }, (_, i) => ({ kernel: 'scale' as const, args: [x.byteOffset + i * 64, 3, 16] as const }));
     let localCalls = 0;
     pool.runAll(calls, (c) => {
       localCalls++;
@@ -73,12 +73,12 @@ describe('WorkerPool', () => {
     expect(localCalls).toBeLessThanOrEqual(64);
     // out-of-bounds calls: the ones a worker takes trap there
     const beyond = 2 ** 32 - 64;
-    const traps = Array.from({ length: 64 }, () => ({ kernel: 'scale' as const, args: [beyond, 2, 64] }));
+    const traps = Array.from({ length: 64 }, () => ({ kernel: 'scale' as const, args: [beyond, 2, 64] as const }));
     expect(() => pool.runAll(traps, slowLocal)).toThrow(/trapped on a worker thread: scale on worker [12]: .*out of bounds/);
     // a failing local call: runAll throws its error once every call is accounted for (if the workers
     // took every call, the caller ran none and nothing throws); the pool still works
     const y = be.floats(1 << 21).fill(1);
-    const long = Array.from({ length: 64 }, () => ({ kernel: 'scale' as const, args: [y.byteOffset, 1, 1 << 21] }));
+    const long = Array.from({ length: 64 }, () => ({ kernel: 'scale' as const, args: [y.byteOffset, 1, 1 << 21] as const }));
     let called = false;
     let thrown: unknown = null;
     try {
@@ -115,7 +115,7 @@ describe('WorkerPool', () => {
       counts.push(count);
       const calls = Array.from({ length: count }, (_, i) => ({
         kernel: 'axpy' as const,
-        args: [acc.byteOffset + (j * 8 + i) * width * 4, 1, ones.byteOffset, width],
+        args: [acc.byteOffset + (j * 8 + i) * width * 4, 1, ones.byteOffset, width] as const,
       }));
       pool.runAll(calls, (c) => be.kernels.axpy(c.args[0]!, c.args[1]!, c.args[2]!, c.args[3]!));
     }

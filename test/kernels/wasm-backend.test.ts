@@ -37,7 +37,7 @@ describe('WASM backend: buffers and validation', () => {
     });
   });
 
-  it('validates shapes before touching memory (ShapeError from validate.ts)', () => {
+  it('validates shapes before touching memory (ShapeError from ops/<family>/params.ts)', () => {
     be.scope(() => {
       const a = be.floats(6);
       expect(() => be.gemm({ m: 2, n: 2, k: 3, a, lda: 3, b: a, ldb: 2, c: be.floats(3), ldc: 2 })).toThrow(ShapeError);

@@ -4,7 +4,8 @@
  * The `WasmBackend` splits a large operation into parts (row ranges of a gemm, chunk ranges of the
  * chunked attention, ...) so that every output element is computed by the same instructions in the
  * same order whatever the number of parts: results are bit-identical for any thread count. Each part
- * is one call of a kernel export with numeric arguments (`KernelCall`). An executor runs those calls on
+ * is one call of a kernel export with its arguments typed by the kernel's generated signature
+ * (`KernelCall`, kernels.generated.ts). An executor runs those calls on
  * other threads whose instances of the SAME compiled module import the SAME shared
  * `WebAssembly.Memory`, while the calling thread runs its own part.
  *
@@ -13,18 +14,45 @@
  * same with Web Workers (cross-origin isolation is required for shared memory; the main thread of a
  * page cannot `Atomics.wait`, so it would run the backend in a worker).
  */
-import type { KernelName } from './kernels.js';
+import type { KernelExports, KernelName } from './kernels.generated.js';
 
-/** One kernel call: a function export of the kernel module and its arguments (numbers: sizes, byte addresses, flags). */
-export interface KernelCall {
-  readonly kernel: KernelName;
-  readonly args: readonly number[];
-  /**
-   * Per-thread scratch: the thread with index t (0 = the calling thread, 1… the helpers) runs the call
-   * with `args[arg] + t·stride` (the caller reserved `threads·stride` bytes at `args[arg]`), so scratch
-   * grows with the thread count, not with the number of parts.
-   */
-  readonly scratch?: { readonly arg: number; readonly stride: number };
+/**
+ * The arguments of kernel `K`: the labelled tuple of its generated signature (sizes, byte addresses,
+ * flags), so a wrong argument count or order is a type error.
+ */
+export type KernelArgs<K extends KernelName> = Parameters<KernelExports[K]>;
+
+/**
+ * One kernel call: a function export of the kernel module and its arguments. A union over the kernel
+ * names (`KernelCall<'gemmRows'>` is one kernel's call), so `args` always fits `kernel`.
+ */
+export type KernelCall<K extends KernelName = KernelName> = {
+  [P in K]: {
+    readonly kernel: P;
+    readonly args: Readonly<KernelArgs<P>>;
+    /**
+     * Per-thread scratch: the thread with index t (0 = the calling thread, 1… the helpers) runs the call
+     * with `args[arg] + t·stride` (the caller reserved `threads·stride` bytes at `args[arg]`), so scratch
+     * grows with the thread count, not with the number of parts.
+     */
+    readonly scratch?: { readonly arg: number; readonly stride: number };
+  };
+}[K];
+
+/** The call of kernel `K` with `args` (and per-thread `scratch`), as a `KernelCall`. */
+export function kernelCall<K extends KernelName>(
+  kernel: K,
+  args: KernelArgs<K>,
+  scratch?: { readonly arg: number; readonly stride: number },
+): KernelCall {
+  // a generic K is not narrowed to one member of the union: the pairing is checked by the signature above
+  return (scratch ? { kernel, args, scratch } : { kernel, args }) as KernelCall;
+}
+
+/** Runs one call on this thread's instance of the kernels. */
+export function runKernelCall(kernels: KernelExports, call: KernelCall): void {
+  const fn = kernels[call.kernel] as (...args: KernelCall['args']) => unknown;
+  fn(...call.args);
 }
 
 /** Most arguments a `KernelCall` may have (the executor's per-thread argument slots). */

@@ -14,12 +14,13 @@ export {
   type WasmBackendOptions,
 } from './load.js';
 export { Arena, ARENA_ALIGN, WASM_MAX_BYTES, WASM_MAX_PAGES, WASM_PAGE_BYTES, type ArenaOptions } from './arena.js';
-export { KERNEL_EXPORT_NAMES, type KernelExports, type KernelName } from './kernels.js';
+export { KERNEL_NAMES, type KernelExports, type KernelName } from './kernels.generated.js';
 export {
   DEFAULT_MIN_WORK_NS,
   DEFAULT_MIN_WORK_NS_HOT,
   MAX_KERNEL_ARGS,
   splitRange,
+  type KernelArgs,
   type KernelCall,
   type KernelExecutor,
   type ParallelPolicy,

@@ -19,7 +19,7 @@
 import { FormatError, ResourceError, UsageError } from '../../errors.js';
 import { WASM_MAX_BYTES, WASM_MAX_PAGES, WASM_PAGE_BYTES } from './arena.js';
 import type { ParallelPolicy } from './executor.js';
-import { KERNEL_EXPORT_NAMES, type KernelExports } from './kernels.js';
+import { KERNEL_NAMES, type KernelExports } from './kernels.generated.js';
 import { WasmBackend, type WasmVariant } from './wasm-backend.js';
 
 export type { WasmVariant } from './wasm-backend.js';
@@ -85,7 +85,7 @@ function createMemory(options: InstantiateWasmOptions): WebAssembly.Memory {
 
 function finish(instance: WebAssembly.Instance, memory: WebAssembly.Memory, options: InstantiateWasmOptions): WasmBackend {
   const exports = instance.exports as unknown as KernelExports;
-  const missing = KERNEL_EXPORT_NAMES.filter((n) => typeof exports[n] !== 'function');
+  const missing = KERNEL_NAMES.filter((n) => typeof exports[n] !== 'function');
   if (missing.length > 0) {
     throw new FormatError(`the WASM module is not a reformer-ts kernel build: missing exports ${missing.join(', ')}`);
   }

@@ -30,7 +30,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { UsageError } from '../../errors.js';
 import { MAX_KERNEL_ARGS, type KernelCall, type KernelExecutor } from '../../backend/wasm/executor.js';
-import { KERNEL_EXPORT_NAMES } from '../../backend/wasm/kernels.js';
+import { KERNEL_NAMES } from '../../backend/wasm/kernels.generated.js';
 import { WORKER_SOURCE } from './worker-source.js';
 
 export interface WorkerPoolOptions {
@@ -71,7 +71,7 @@ const HEADER_INTS = LAYOUT.callBase + MAX_CALLS * LAYOUT.callWords;
 const ARGS_BASE = Math.ceil((HEADER_INTS * 4) / 8); // in f64 elements
 const CONTROL_BYTES = ARGS_BASE * 8 + MAX_CALLS * MAX_KERNEL_ARGS * 8;
 
-const KERNEL_INDEX = new Map<string, number>(KERNEL_EXPORT_NAMES.map((n, i) => [n, i]));
+const KERNEL_INDEX = new Map<string, number>(KERNEL_NAMES.map((n, i) => [n, i]));
 
 export class WorkerPool implements KernelExecutor {
   readonly threads: number;
@@ -116,7 +116,7 @@ export class WorkerPool implements KernelExecutor {
           module: options.module,
           memory: options.memory,
           control,
-          names: KERNEL_EXPORT_NAMES,
+          names: KERNEL_NAMES,
           slot: slot + 1,
           spinMs,
           errors: port2,

@@ -1,12 +1,14 @@
 /**
- * Scalar definitions of HF's activations (`ACT2FN`), used by the reference backend and as the
- * definition the WASM kernels are checked against.
+ * The activation family (kernels: assembly/activations.ts): scalar definitions of HF's activations
+ * (`ACT2FN`), used by the reference loops below and as the definition the WASM kernels are checked
+ * against. Arguments are checked like the element-wise ops (elementwise/params.ts).
  *
  * - relu(x) = max(0, x)
  * - gelu(x) = x·Φ(x) = 0.5·x·(1 + erf(x/√2))                      (exact, `nn.GELU()`)
  * - gelu_new(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))      (Hendrycks & Gimpel tanh form)
  */
-import type { Activation } from './backend.js';
+import type { Activation, Float } from '../../backend.js';
+import { validateElementwise } from '../elementwise/params.js';
 
 const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 const INV_SQRT2 = Math.SQRT1_2;
@@ -61,4 +63,14 @@ export function activationDerivative(kind: Activation, x: number): number {
       return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du;
     }
   }
+}
+
+export function activationForward(kind: Activation, x: Float, y: Float, n: number): void {
+  validateElementwise('activationForward', n, ['x', x], ['y', y]);
+  for (let i = 0; i < n; i++) y[i] = activationValue(kind, x[i]!);
+}
+
+export function activationBackward(kind: Activation, x: Float, dy: Float, dx: Float, n: number): void {
+  validateElementwise('activationBackward', n, ['x', x], ['dy', dy], ['dx', dx]);
+  for (let i = 0; i < n; i++) dx[i] = dx[i]! + activationDerivative(kind, x[i]!) * dy[i]!;
 }
