@@ -1,4 +1,4 @@
-// HF activations (ACT2FN) forward and backward on 4 lanes (semantics: src/backend/activations.ts):
+// HF activations (ACT2FN) forward and backward on 4 lanes (semantics: src/backend/ops/activations/reference.ts):
 //   relu(x) = max(0, x)                  relu'(x) = x > 0 ? 1 : 0
 //   gelu(x) = x·Φ(x)                     gelu'(x) = Φ(x) + x·φ(x)       (exact, erf based)
 //   gelu_new(x) = x·σ(2z), z = √(2/π)(x + 0.044715x³)      (= 0.5x(1 + tanh z))

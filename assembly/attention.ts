@@ -4,7 +4,7 @@
 //   S [L, W] = Q_c · K_windowᵀ        (K window transposed into scratch, then a direct 4×8 micro-GEMM)
 //   masks by replacement (padding / causal → maskValue, then self → selfMaskValue, then paper mode)
 //   lse_i = logsumexp(S_i) stored as f32 and re-read; P = exp(S − lse)
-//   optional attention dropout: P' = M ⊙ P / (1 − prob), M from (seed, row, slot) (src/backend/attention-dropout.ts)
+//   optional attention dropout: P' = M ⊙ P / (1 − prob), M from (seed, row, slot) (src/backend/ops/attention/dropout.ts)
 //   out_c = Σ_o P'[:, o-th L columns] · V_(chunk o)   (one micro-GEMM per neighbour chunk, in place)
 // The backward recomputes S and P from q, k and the forward's lse (and M from the seed), then
 //   dP' = dOut_c · V_windowᵀ, dP = M ⊙ dP'/(1 − prob), dS = P ⊙ (dP − Σ_w P·dP + dlse) on live scores
@@ -27,18 +27,35 @@ import { softmaxRow } from './softmax';
   return (x + 63) & ~(<usize>63);
 }
 
-/** Scratch bytes of one chunk-attention call (forward: backward = 0). */
-export function chunkAttentionScratchBytes(d: i32, chunkLength: i32, before: i32, after: i32, backward: i32): usize {
-  const w = <usize>(before + 1 + after) * <usize>chunkLength;
-  const lw = align64(<usize>chunkLength * w * 4);
-  const dw = align64(<usize>d * w * 4);
-  const keys = align64(w * 4);
+// @ts-ignore: decorator
+@inline function align64f(x: f64): f64 {
+  return Math.ceil(x / 64) * 64;
+}
+
+/**
+ * Scratch bytes of one chunk-attention call (forward: backward = 0), computed in f64 so that sizes past
+ * 4 GiB are reported as they are (the caller refuses them) instead of wrapping in 32-bit arithmetic.
+ * Same layout as the kernels below, which run only when the total fits the memory.
+ */
+export function chunkAttentionScratchBytes(d: i32, chunkLength: i32, before: i32, after: i32, backward: i32): f64 {
+  const w = <f64>(before + 1 + after) * <f64>chunkLength;
+  const lw = align64f(<f64>chunkLength * w * 4);
+  const dw = align64f(<f64>d * w * 4);
+  const keys = align64f(w * 4);
   let total = lw + dw + 3 * keys; // S, KT, kpos, kinv, krow
   if (backward != 0) total += lw + dw + lw; // dP, VT, live
   return total;
 }
 
-// ---- attention-probability dropout: the same bits as src/backend/attention-dropout.ts
+/** Sorted slot of row i of a call whose row 0 is slot `rowBase` of the whole sequence of `total` slots. */
+// @ts-ignore: decorator
+@inline function slotOf(rowBase: i32, i: i32, total: i32): i32 {
+  let s = (rowBase + i) % total;
+  if (s < 0) s += total;
+  return s;
+}
+
+// ---- attention-probability dropout: the same bits as src/backend/ops/attention/dropout.ts
 
 // @ts-ignore: decorator
 @inline function fmix32(h: u32): u32 {
@@ -128,7 +145,7 @@ function maskRow(
   srow: usize, w: i32, i: i32, qPos: i32,
   kpos: usize, kinv: usize, krow: usize,
   causal: bool, maskValue: f32, hasSelf: bool, selfValue: f32,
-  paper: usize, seqLen: i32, numHashes: i32,
+  paper: usize, seqLen: i32, numHashes: i32, rowBase: i32,
   live: usize,
 ): void {
   if (paper == 0) {
@@ -170,7 +187,8 @@ function maskRow(
     return;
   }
   // paper-exact multi-round mode (Kitaev et al. App. A, Eq. 11-16), scalar
-  const round = i / seqLen;
+  const total = seqLen * numHashes;
+  const round = slotOf(rowBase, i, total) / seqLen;
   const qBucket = load<i32>(paper + ((<usize>round * <usize>seqLen + <usize>qPos) << 2));
   for (let j = 0; j < w; j++) {
     const o = <usize>j << 2;
@@ -189,7 +207,7 @@ function maskRow(
       lv = 0;
       masked = false;
     }
-    if (row / seqLen != round || load<i32>(paper + ((<usize>round * <usize>seqLen + <usize>kp) << 2)) != qBucket) {
+    if (slotOf(rowBase, row, total) / seqLen != round || load<i32>(paper + ((<usize>round * <usize>seqLen + <usize>kp) << 2)) != qBucket) {
       // j ∉ P_i^(r): another round's row or another bucket (m_ij = ∞)
       s = maskValue;
       lv = 0;
@@ -210,13 +228,15 @@ function maskRow(
 /**
  * Forward. Strides in elements; pointers to element 0 of each operand (offsets applied by the caller).
  * keyValid = 0: all keys valid; paper = 0: standard mode (else [numHashes, seqLen] buckets);
+ * rowBase: index of row 0 in the whole attention sequence (a streamed block of it): row i is slot
+ * rowBase + i, which keys its dropout mask and (mod numHashes·seqLen) its paper-mode round;
  * dropThreshold = 0: no attention dropout (else floor(prob·2^32), dropScale = 1/(1 − prob)).
  */
 export function chunkAttentionForward(
   n: i32, d: i32, L: i32, before: i32, after: i32,
   q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
   pos: usize, keyValid: usize, causal: i32, maskValue: f32, hasSelf: i32, selfValue: f32,
-  paper: usize, seqLen: i32, numHashes: i32,
+  paper: usize, seqLen: i32, numHashes: i32, rowBase: i32,
   chunkBegin: i32, chunkEnd: i32,
   out: usize, ldOut: i32, lse: usize, scratch: usize,
   dropSeed: u32, dropThreshold: u32, dropScale: f32,
@@ -243,9 +263,9 @@ export function chunkAttentionForward(
       const i = c * L + qi;
       const srow = sBuf + <usize>qi * wB;
       maskRow(srow, w, i, load<i32>(pos + (<usize>i << 2)), kpos, kinv, krow,
-        causal != 0, maskValue, hasSelf != 0, selfValue, paper, seqLen, numHashes, 0);
+        causal != 0, maskValue, hasSelf != 0, selfValue, paper, seqLen, numHashes, rowBase, 0);
       softmaxRow(w, srow, srow, lse + (<usize>i << 2));
-      if (dropThreshold != 0) dropoutRow(srow, w, i, dropSeed, dropThreshold, dropScale);
+      if (dropThreshold != 0) dropoutRow(srow, w, rowBase + i, dropSeed, dropThreshold, dropScale);
     }
     // out_c = Σ_o P_o · V_(chunk o)
     const oc = out + <usize>(c * L) * ldoB;
@@ -265,7 +285,7 @@ export function chunkAttentionBackward(
   n: i32, d: i32, L: i32, before: i32, after: i32,
   q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32,
   pos: usize, keyValid: usize, causal: i32, maskValue: f32, hasSelf: i32, selfValue: f32,
-  paper: usize, seqLen: i32, numHashes: i32,
+  paper: usize, seqLen: i32, numHashes: i32, rowBase: i32,
   chunkBegin: i32, chunkEnd: i32,
   lse: usize, dOut: usize, ldOut: i32, dLse: usize,
   dq: usize, dk: usize, dv: usize, scratch: usize,
@@ -316,9 +336,9 @@ export function chunkAttentionBackward(
       const dprow = dpBuf + <usize>qi * wB;
       const lrow = live + <usize>qi * wB;
       maskRow(srow, w, i, load<i32>(pos + (<usize>i << 2)), kpos, kinv, krow,
-        causal != 0, maskValue, hasSelf != 0, selfValue, paper, seqLen, numHashes, lrow);
+        causal != 0, maskValue, hasSelf != 0, selfValue, paper, seqLen, numHashes, rowBase, lrow);
       // dropout (forward's mask): dP = M ⊙ dP' / (1 − prob)
-      if (dropThreshold != 0) dropoutRow(dprow, w, i, dropSeed, dropThreshold, dropScale);
+      if (dropThreshold != 0) dropoutRow(dprow, w, rowBase + i, dropSeed, dropThreshold, dropScale);
       // P = exp(S − lse) (forward's stored lse); rowdot = Σ_w P·dP
       const l = load<f32>(lse + (<usize>i << 2));
       let dotv = f32x4.splat(0);
@@ -359,7 +379,7 @@ export function chunkAttentionBackward(
         store<f32>(dprow + o, load<i32>(lrow + o) != 0 ? ds : 0);
       }
       // P' = M ⊙ P / (1 − prob) for dv_window += P'ᵀ·dOut_c
-      if (dropThreshold != 0) dropoutRow(srow, w, i, dropSeed, dropThreshold, dropScale);
+      if (dropThreshold != 0) dropoutRow(srow, w, rowBase + i, dropSeed, dropThreshold, dropScale);
     }
     const dqc = dq + <usize>(c * L) * ldqB;
     for (let o = 0; o < nb; o++) {

@@ -82,7 +82,8 @@ export {
 
 // ---- attention (config helpers shared with `config` are exported once, from there)
 export {
-  ATTENTION_DEFAULTS,
+  attentionConfig,
+  attentionBlockAddForward,
   KEY_NORM_EPS,
   MASK_VALUE,
   SELF_MASK_VALUE,
@@ -90,8 +91,6 @@ export {
   attentionBlockForward,
   attentionBlockParamShapes,
   attentionQualityReport,
-  autoNumBuckets,
-  bucketFactors,
   drawRotations,
   effectiveBucketCount,
   exactLocalAttention,
@@ -110,9 +109,7 @@ export {
   lshSelfAttentionForward,
   lshSpecFromConfig,
   maskHasPadding,
-  rotationHalfSize,
   rotationShape,
-  sortBuckets,
   type AttentionBlockOptions,
   type AttentionConfig,
   type AttentionKind,

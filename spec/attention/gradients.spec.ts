@@ -8,13 +8,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Float } from '../../src/backend/backend.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
-import {
-  attentionBlockBackward,
-  attentionBlockForward,
-  attentionBlockParamShapes,
-  type AttentionBlockWeights,
-} from '../../src/attention/block.js';
-import { lshSelfAttentionBackward, lshSelfAttentionForward } from '../../src/attention/lsh.js';
+import { attentionBlockForward, attentionBlockParamShapes, type AttentionBlockWeights } from '../../src/attention/block.js';
+import { attentionBlockBackward } from '../../src/attention/block-backward.js';
+import { lshSelfAttentionForward } from '../../src/attention/lsh.js';
+import { lshSelfAttentionBackward } from '../../src/attention/lsh-backward.js';
 import { localSelfAttentionBackward, localSelfAttentionForward } from '../../src/attention/local.js';
 import { Rng } from '../../src/util/rng.js';
 import { arbCase, configOf, dot, finiteDifferenceCheck, maskOf, normal, seqLenOf, type AttnCase } from './helpers.js';

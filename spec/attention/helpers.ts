@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import type { Backend, Float } from '../../src/backend/backend.js';
-import type { AttentionConfig, NumBuckets } from '../../src/attention/config.js';
+import type { AttentionConfig } from '../../src/attention/config.js';
+import type { NumBuckets } from '../../src/config/buckets.js';
 import type { Rng } from '../../src/util/rng.js';
 import { entryDerivative } from '../helpers/finite-difference.js';
 

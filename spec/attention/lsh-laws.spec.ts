@@ -16,7 +16,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../../src/backend/reference.js';
-import { bucketCount, bucketFactors, rotationHalfSize } from '../../src/attention/config.js';
+import { bucketCount, bucketFactors, rotationHalfSize } from '../../src/config/buckets.js';
 import { hashBuckets } from '../../src/attention/hashing.js';
 import { lshAttentionForward, lshSelfAttentionForward, lshSpecFromConfig, type LshAttentionCache } from '../../src/attention/lsh.js';
 import { Rng } from '../../src/util/rng.js';

@@ -14,7 +14,7 @@ import { lshAttentionForward, lshSpecFromConfig } from '../../src/attention/lsh.
 import { localAttentionForward, localSpecFromConfig } from '../../src/attention/local.js';
 import { exactLocalAttention, exactSharedQkAttention } from '../../src/attention/oracle.js';
 import { Rng } from '../../src/util/rng.js';
-import { bucketCount } from '../../src/attention/config.js';
+import { bucketCount } from '../../src/config/buckets.js';
 import { expectClose } from '../helpers/close.js';
 import { arbCase, configOf, maskOf, normal, seqLenOf, type AttnCase } from './helpers.js';
 import { runs } from '../helpers/runs.js';

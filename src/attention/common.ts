@@ -1,7 +1,7 @@
 /**
  * Boundary checks and small helpers shared by the attention modules (not exported from the package).
  */
-import type { Backend, Float } from '../backend/backend.js';
+import type { Backend } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
 
 /** Throws ShapeError unless `arr` holds exactly `dims.product` elements. */
@@ -57,29 +57,4 @@ export function iota(be: Backend, n: number): Int32Array {
   const out = be.ints(n);
   for (let i = 0; i < n; i++) out[i] = i;
   return out;
-}
-
-/** `y = x·Wᵀ`: x `[rows, inDim]`, W `[outDim, inDim]` (HF nn.Linear without bias), y `[rows, outDim]`. */
-export function linearForward(be: Backend, x: Float, w: Float, y: Float, rows: number, inDim: number, outDim: number): void {
-  be.gemm({ m: rows, n: outDim, k: inDim, a: x, lda: inDim, b: w, ldb: inDim, transB: true, c: y, ldc: outDim });
-}
-
-/**
- * Backward of `y = x·Wᵀ`: `dW += dyᵀ·x` and `dx += dy·W` (both accumulate; dx may be null).
- */
-export function linearBackward(
-  be: Backend,
-  x: Float,
-  w: Float,
-  dy: Float,
-  dw: Float,
-  dx: Float | null,
-  rows: number,
-  inDim: number,
-  outDim: number,
-): void {
-  // dW [outDim, inDim] += dyᵀ [outDim, rows] · x [rows, inDim]
-  be.gemm({ m: outDim, n: inDim, k: rows, a: dy, lda: outDim, transA: true, b: x, ldb: inDim, c: dw, ldc: inDim, accumulate: true });
-  // dx [rows, inDim] += dy [rows, outDim] · W [outDim, inDim]
-  if (dx) be.gemm({ m: rows, n: inDim, k: outDim, a: dy, lda: outDim, b: w, ldb: inDim, c: dx, ldc: inDim, accumulate: true });
 }

@@ -1,16 +1,18 @@
 /**
  * Angular LSH for shared-QK attention (Kitaev et al. 2020 Sec. 2; Andoni et al. 2015), HF semantics:
  * random rotations, bucket ids with a padding bucket and per-round offsets, and the stable sort by
- * `(bucket, round·L + t)` with its inverse.
+ * `(bucket, round·L + t)`.
  *
  *   h(x) = argmax([xR ; −xR])                                  (Sec. 2, one factor)
  *   bucket = b₁ + f₁·b₂ + f₁·f₂·b₃ + …                          (HF factorised num_buckets)
  *   offset bucket of round n = bucket + n·N_eff                 (HF `_hash_vectors`)
+ *
+ * The num_buckets rules themselves (factors, count, rotation size, `null`) live in src/config/buckets.ts.
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { bucketCount, bucketFactors, rotationHalfSize, type NumBuckets } from '../config/buckets.js';
 import { ShapeError, UsageError } from '../errors.js';
 import { Rng } from '../util/rng.js';
-import { bucketCount, bucketFactors, rotationHalfSize, type NumBuckets } from './config.js';
 
 /** Shape of the rotations: `[heads, headSize, numHashes, rotationSize/2]` (HF `rotations_shape`). */
 export function rotationShape(
@@ -56,6 +58,60 @@ export function effectiveBucketCount(numBuckets: NumBuckets, padded: boolean): n
   return bucketCount(numBuckets) + (padded ? 1 : 0);
 }
 
+/** One head of one batch element to hash (see `hashHead`). */
+export interface HeadHashParams {
+  /** Shared query/key vectors of the head: row t at `qk[qkOffset + t·ldqk ...]`, `headSize` values (raw, unnormalised). */
+  qk: Float;
+  qkOffset: number;
+  ldqk: number;
+  seqLen: number;
+  headSize: number;
+  numHashes: number;
+  numBuckets: NumBuckets;
+  /** The head's rotations `[headSize, numHashes, rotationSize/2]` at `rotationsOffset`. */
+  rotations: Float;
+  rotationsOffset: number;
+  /** `[seqLen]` attention mask of this batch element at `maskOffset` (1 = real, 0 = padding), or null. */
+  mask: Int32Array | null;
+  maskOffset: number;
+  /** N_eff: N + 1 when the batch has padding (HF gives every batch element the padding bucket then). */
+  bucketsPerRound: number;
+  /** Out: `[numHashes, seqLen]` offset buckets at `outOffset`. */
+  out: Int32Array;
+  outOffset: number;
+}
+
+/**
+ * Offset buckets of one head: `out[n, t] = h⁽ⁿ⁾(qk_t) + n·N_eff`, with padded positions in bucket N
+ * (HF `_hash_vectors`). Hashing sees the values only (no gradient flows through it).
+ */
+export function hashHead(be: Backend, p: HeadHashParams): void {
+  const L = p.seqLen;
+  const R = p.numHashes;
+  const n = bucketCount(p.numBuckets);
+  be.lshHash({
+    x: p.qk,
+    xOffset: p.qkOffset,
+    ldx: p.ldqk,
+    rows: L,
+    dHead: p.headSize,
+    rotations: p.rotations,
+    rotationsOffset: p.rotationsOffset,
+    numHashes: R,
+    factors: bucketFactors(p.numBuckets),
+    buckets: p.out,
+    bucketsOffset: p.outOffset,
+  });
+  // padding bucket N for padded positions, then the round offset n·N_eff (HF `_hash_vectors`)
+  for (let r = 0; r < R; r++) {
+    for (let t = 0; t < L; t++) {
+      const i = p.outOffset + r * L + t;
+      const raw = p.mask && p.mask[p.maskOffset + t] === 0 ? n : p.out[i]!;
+      p.out[i] = raw + r * p.bucketsPerRound;
+    }
+  }
+}
+
 export interface HashParams {
   /** Shared query/key projections `[batch, seqLen, heads·headSize]` (raw, unnormalised; HF hashes these). */
   qk: Float;
@@ -72,45 +128,33 @@ export interface HashParams {
 }
 
 /**
- * Hashes every (batch, head, round, position): `buckets[b, h, n, t]` in `[0, numHashes·N_eff)`, with
- * padded positions in bucket `N` (when the batch has padding) and the round offset `n·N_eff` added,
- * exactly HF's `cap:buckets`. Hashing sees the values only (no gradient flows through it).
+ * Hashes every (batch, head, round, position) with `hashHead`: `buckets[b, h, n, t]` in
+ * `[0, numHashes·N_eff)`, exactly HF's `cap:buckets`.
  * @returns buckets `[batch, heads, numHashes, seqLen]` (allocated with `be.ints`).
  */
 export function hashBuckets(be: Backend, p: HashParams): Int32Array {
-  const { batch, seqLen: L, heads: H, headSize: d, numHashes: R } = p;
-  const factors = bucketFactors(p.numBuckets);
+  const { batch: B, seqLen: L, heads: H, headSize: d, numHashes: R } = p;
+  const nEff = effectiveBucketCount(p.numBuckets, maskHasPadding(p.attentionMask));
   const half = rotationHalfSize(p.numBuckets);
-  const n = bucketCount(p.numBuckets);
-  const padded = maskHasPadding(p.attentionMask);
-  const nEff = n + (padded ? 1 : 0);
-  const all = H * d;
-  const buckets = be.ints(batch * H * R * L); // [B, H, R, L]
-  for (let b = 0; b < batch; b++) {
+  const buckets = be.ints(B * H * R * L); // [B, H, R, L]
+  for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
-      const o = (b * H + h) * R * L;
-      // raw buckets of this head: [R, L] = argmax([x·R_h ; −x·R_h]) per round (Sec. 2)
-      be.lshHash({
-        x: p.qk,
-        xOffset: b * L * all + h * d,
-        ldx: all,
-        rows: L,
-        dHead: d,
+      hashHead(be, {
+        qk: p.qk,
+        qkOffset: b * L * H * d + h * d,
+        ldqk: H * d,
+        seqLen: L,
+        headSize: d,
+        numHashes: R,
+        numBuckets: p.numBuckets,
         rotations: p.rotations,
         rotationsOffset: h * d * R * half,
-        numHashes: R,
-        factors,
-        buckets,
-        bucketsOffset: o,
+        mask: p.attentionMask,
+        maskOffset: b * L,
+        bucketsPerRound: nEff,
+        out: buckets,
+        outOffset: (b * H + h) * R * L,
       });
-      // padding bucket N for padded positions, then the round offset n·N_eff (HF `_hash_vectors`)
-      for (let r = 0; r < R; r++) {
-        for (let t = 0; t < L; t++) {
-          const i = o + r * L + t;
-          const raw = p.attentionMask && p.attentionMask[b * L + t] === 0 ? n : buckets[i]!;
-          buckets[i] = raw + r * nEff;
-        }
-      }
     }
   }
   return buckets;
@@ -138,25 +182,4 @@ export function checkBuckets(buckets: Int32Array, batch: number, heads: number, 
       );
     }
   }
-}
-
-/**
- * Stable sort of one head's offset buckets over the flattened (round, position) axis (HF
- * `_get_sorted_bucket_idx_and_undo_sorted_bucket_idx`): `sorted[k]` is the flat index `i = n·L + t`
- * at sorted slot k, ordered by `(bucket_i, i)`; `undo` is its inverse (`undo[sorted[k]] = k`).
- * Writes into `sorted`/`undo` at `offset` (length `numHashes·seqLen`).
- */
-export function sortBuckets(
-  be: Backend,
-  buckets: Int32Array,
-  offset: number,
-  n: number,
-  numKeys: number,
-  sorted: Int32Array,
-  undo: Int32Array,
-): void {
-  const keys = buckets.subarray(offset, offset + n);
-  const perm = sorted.subarray(offset, offset + n);
-  be.argsortKeys(perm, keys, n, numKeys);
-  be.invertPermutation(undo.subarray(offset, offset + n), perm, n);
 }

@@ -1,32 +1,20 @@
 /** Attention: exact oracle, LSH and local self-attention, the attention block, the quality report. */
 export {
-  ATTENTION_DEFAULTS,
+  ATTENTION_BLOCK_ROWS,
+  ATTENTION_FIELDS,
   KEY_NORM_EPS,
   MASK_VALUE,
   SELF_MASK_VALUE,
-  autoNumBuckets,
-  bucketCount,
-  bucketFactors,
-  checkSequenceLength,
-  rotationHalfSize,
+  attentionConfig,
+  chunkingFor,
   type AttentionConfig,
   type ChunkSpec,
-  type NumBuckets,
+  type Chunking,
 } from './config.js';
+export { drawRotations, effectiveBucketCount, hashBuckets, maskHasPadding, rotationShape, type HashParams } from './hashing.js';
 export {
-  drawRotations,
-  effectiveBucketCount,
-  hashBuckets,
-  maskHasPadding,
-  rotationShape,
-  sortBuckets,
-  type HashParams,
-} from './hashing.js';
-export {
-  lshAttentionBackward,
   lshAttentionForward,
   lshCaptures,
-  lshSelfAttentionBackward,
   lshSelfAttentionForward,
   lshSpecFromConfig,
   type LshAttentionCache,
@@ -36,6 +24,7 @@ export {
   type LshSelfAttentionOptions,
   type LshSelfAttentionWeights,
 } from './lsh.js';
+export { lshAttentionBackward, lshSelfAttentionBackward } from './lsh-backward.js';
 export {
   localAttentionBackward,
   localAttentionForward,
@@ -49,16 +38,19 @@ export {
   type LocalSelfAttentionWeights,
 } from './local.js';
 export {
-  attentionBlockBackward,
+  attentionBlockAddForward,
   attentionBlockForward,
   attentionBlockParamShapes,
   type AttentionBlockCache,
   type AttentionBlockOptions,
+  type AttentionBlockResult,
   type AttentionBlockWeights,
+  type AttentionKeep,
   type AttentionKind,
   type LocalAttentionBlockWeights,
   type LshAttentionBlockWeights,
 } from './block.js';
+export { attentionBlockBackward } from './block-backward.js';
 export {
   exactLocalAttention,
   exactSharedQkAttention,
@@ -68,5 +60,4 @@ export {
   type OracleResult,
   type SharedQkOracleParams,
 } from './oracle.js';
-export { attentionBlockAddForward, LEAN_BLOCK_ROWS, type LeanAttentionOptions, type LeanAttentionResult } from './lean.js';
 export { attentionQualityReport, type AttentionQualityOptions, type AttentionQualityRow } from './quality.js';

@@ -9,23 +9,30 @@
  *
  * If `seqLen <= local_attn_chunk_length` it is ordinary attention over all positions (HF short path).
  *
+ * The forward streams over blocks of query chunks (`localBlockRows` + `localChunkAttention`): a block of
+ * Q chunks gathers the rows of `before` chunks in front and `after` chunks behind (wrapping around the
+ * sequence like HF's `_look_adjacent`) and runs the chunk attention on its query chunks, all heads. The
+ * attention block (block.ts) and `localAttentionForward` below both use these two functions.
+ *
  * HF quirk kept on purpose: a query whose window holds no valid key (e.g. a padded position 0 under a
  * causal mask) has all scores at −1e9, so its softmax spreads over the whole window, future keys
  * included (in fp32 the stored lse rounds to −1e9 and every probability becomes 1). Only padded
  * queries can be in that state (a real query always sees itself), and their outputs are ignored.
  */
-import { attentionDropoutCallSeed } from '../backend/ops/attention/dropout.js';
 import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
-import { checkBatchSeq, checkLength, copyMask, iota, linearBackward, linearForward } from './common.js';
+import { linearBackward, linearForward } from '../nn/linear.js';
+import { checkBatchSeq, checkLength, copyMask, iota } from './common.js';
 import {
-  MASK_VALUE,
-  checkChunkSpec,
-  checkSequenceLength,
+  ATTENTION_BLOCK_ROWS,
+  chunkingFor,
+  chunksPerBlock,
   headLayout,
   localChunkSpec,
+  MASK_VALUE,
   type AttentionConfig,
   type ChunkSpec,
 } from './config.js';
+import { headDropout } from './lsh.js';
 
 export interface LocalAttentionSpec {
   batch: number;
@@ -35,6 +42,8 @@ export interface LocalAttentionSpec {
   chunk: ChunkSpec;
   /** HF `is_decoder`. */
   causal: boolean;
+  /** Query rows per streamed block (default ATTENTION_BLOCK_ROWS). Changes memory and speed, never results. */
+  blockRows?: number;
 }
 
 export interface LocalAttentionCache {
@@ -46,12 +55,10 @@ export interface LocalAttentionCache {
   readonly chunk: ChunkSpec;
   readonly causal: boolean;
   readonly shortPath: boolean;
-  /** References to the forward's inputs `[batch, seqLen, heads·headSize]` (unscaled k). */
+  /** `[batch, seqLen, heads·headSize]`: the queries, the keys actually attended with (k/√d), the values. */
   readonly q: Float;
-  readonly k: Float;
-  readonly v: Float;
-  /** `[batch, seqLen, heads·headSize]`: k / √d, the keys actually attended with. */
   readonly kScaled: Float;
+  readonly v: Float;
   readonly attentionMask: Int32Array | null;
   /** `[batch, heads, seqLen]` log-sum-exp of each query's window. */
   readonly lse: Float;
@@ -70,8 +77,123 @@ export function localSpecFromConfig(
   return { batch, seqLen, heads, headSize, chunk: localChunkSpec(cfg), causal: overrides.isDecoder ?? cfg.is_decoder };
 }
 
+/** Geometry of a streamed local forward (from `chunkingFor` and the block size). */
+export interface LocalBlocks {
+  readonly seqLen: number;
+  readonly chunk: ChunkSpec;
+  readonly shortPath: boolean;
+  readonly numChunks: number;
+  /** Query chunks per block. */
+  readonly chunksPerBlock: number;
+  /** Most gathered rows of one block: (Q + before + after)·c. */
+  readonly maxRows: number;
+}
+
+export function localBlocks(spec: ChunkSpec, seqLen: number, blockRows = ATTENTION_BLOCK_ROWS): LocalBlocks {
+  const { chunk, shortPath } = chunkingFor('local', spec, seqLen);
+  const c = chunk.chunkLength;
+  const numChunks = seqLen / c;
+  const Q = Math.min(numChunks, chunksPerBlock(c, blockRows));
+  return { seqLen, chunk, shortPath, numChunks, chunksPerBlock: Q, maxRows: (Q + chunk.numChunksBefore + chunk.numChunksAfter) * c };
+}
+
+function mod(a: number, n: number): number {
+  const r = a % n;
+  return r < 0 ? r + n : r;
+}
+
 /**
- * Local attention over projected vectors.
+ * The rows of the block of query chunks j0 … j0+nq−1: `idx[i]` = sequence position of gathered row i
+ * (the block's neighbours wrap around the sequence like HF's `_look_adjacent`), `keyValid[i]` its mask.
+ * @returns the number of rows, (nq + before + after)·c, and the position of row 0 (may be negative).
+ */
+export function localBlockRows(
+  g: LocalBlocks,
+  j0: number,
+  nq: number,
+  idx: Int32Array,
+  keyValid: Int32Array | null,
+  mask: Int32Array | null,
+  maskOffset: number,
+): { rows: number; start: number } {
+  const c = g.chunk.chunkLength;
+  const rows = (nq + g.chunk.numChunksBefore + g.chunk.numChunksAfter) * c;
+  const start = (j0 - g.chunk.numChunksBefore) * c;
+  for (let i = 0; i < rows; i++) {
+    const t = mod(start + i, g.seqLen);
+    idx[i] = t;
+    if (keyValid) keyValid[i] = mask![maskOffset + t]!;
+  }
+  return { rows, start };
+}
+
+/** One block of local attention over gathered rows (see `localChunkAttention`). */
+export interface LocalBlockParams {
+  readonly g: LocalBlocks;
+  readonly heads: number;
+  readonly headSize: number;
+  readonly causal: boolean;
+  /** Gathered rows `[rows, heads·headSize]` (stride heads·headSize): queries, keys already divided by √d, values. */
+  readonly q: Float;
+  readonly k: Float;
+  readonly v: Float;
+  readonly rows: number;
+  /** Position of gathered row 0 in the sequence (`localBlockRows`' start). */
+  readonly start: number;
+  readonly nq: number;
+  readonly idx: Int32Array;
+  readonly keyValid: Int32Array | null;
+  /** Out: `[rows, heads·headSize]`, the query rows written. */
+  readonly out: Float;
+  /** Out: `[heads, rows]` log-sum-exp of the query rows (row stride `rows`). */
+  readonly lse: Float;
+  /** Dropout of the layer (seed per head: `attentionDropoutCallSeed(seed, b·heads + h)`), null: none. */
+  readonly dropout: AttentionDropout | null;
+  readonly batchIndex: number;
+}
+
+/** Chunk attention of every head on the block's query chunks (HF masks; no self-mask in local attention). */
+export function localChunkAttention(be: Backend, p: LocalBlockParams): void {
+  const { heads: H, headSize: d } = p;
+  const all = H * d;
+  const { chunk } = p.g;
+  const before = chunk.numChunksBefore;
+  for (let h = 0; h < H; h++) {
+    be.chunkAttentionForward({
+      n: p.rows,
+      d,
+      chunkLength: chunk.chunkLength,
+      numChunksBefore: before,
+      numChunksAfter: chunk.numChunksAfter,
+      q: p.q,
+      qOffset: h * d,
+      ldq: all,
+      k: p.k,
+      kOffset: h * d,
+      ldk: all,
+      v: p.v,
+      vOffset: h * d,
+      ldv: all,
+      pos: p.idx.subarray(0, p.rows),
+      keyValid: p.keyValid ? p.keyValid.subarray(0, p.rows) : null,
+      causal: p.causal,
+      maskValue: MASK_VALUE,
+      selfMaskValue: null, // HF LocalSelfAttention has no self-mask
+      rowBase: p.start, // row i is position start + i: the dropout mask is keyed by position
+      dropout: headDropout(p.dropout, p.batchIndex * H + h),
+      chunkBegin: before,
+      chunkEnd: before + p.nq,
+      out: p.out,
+      outOffset: h * d,
+      ldOut: all,
+      lse: p.lse,
+      lseOffset: h * p.rows,
+    });
+  }
+}
+
+/**
+ * Local attention over projected vectors, keeping the cache for the backward.
  * @param q,k,v `[batch, seqLen, heads·headSize]` (k unscaled; divided by √d here, as HF)
  * @param attentionMask `[batch, seqLen]` (1 = real, 0 = padding; masks keys), or null
  * @param dropout dropout on the attention probabilities (HF `local_attention_probs_dropout_prob`, training
@@ -98,10 +220,8 @@ export function localAttentionForward(
   ] as const) {
     checkLength(`local attention: ${name} vectors`, t, { batch: B, seq: L, heads·head_size: all });
   }
-  checkChunkSpec('local', spec.chunk);
+  const g = localBlocks(spec.chunk, L, spec.blockRows);
   const mask = copyMask(be, 'local attention', attentionMask, B, L);
-  const shortPath = checkSequenceLength('local', L, spec.chunk.chunkLength);
-  const chunk = shortPath ? { chunkLength: L, numChunksBefore: 0, numChunksAfter: 0 } : spec.chunk;
   // HF: key_vectors = key_vectors / sqrt(attention_head_size)
   const kScaled = be.floats(B * L * all);
   kScaled.set(k);
@@ -111,32 +231,59 @@ export function localAttentionForward(
     seqLen: L,
     heads: H,
     headSize: d,
-    chunk,
+    chunk: g.chunk,
     causal: spec.causal,
-    shortPath,
+    shortPath: g.shortPath,
     q,
-    k,
-    v,
     kScaled,
+    v,
     attentionMask: mask,
     lse: be.floats(B * H * L), // [B, H, L]
     dropout: dropout && dropout.prob > 0 ? { prob: dropout.prob, seed: dropout.seed } : null,
   };
   const out = be.floats(B * L * all); // [B, L, H·d]
   be.scope(() => {
-    const pos = iota(be, L); // sequence order: row t is position t
+    const n = g.maxRows;
+    const idx = be.ints(n);
+    const keyValid = mask ? be.ints(n) : null;
+    const [qb, kb, vb, ob] = [be.floats(n * all), be.floats(n * all), be.floats(n * all), be.floats(n * all)];
+    const lse = be.floats(H * n);
+    const c = g.chunk.chunkLength;
+    const k0 = g.chunk.numChunksBefore * c;
     for (let b = 0; b < B; b++) {
-      const keyValid = mask ? mask.subarray(b * L, (b + 1) * L) : null;
-      for (let h = 0; h < H; h++) {
-        const off = b * L * all + h * d;
-        be.chunkAttentionForward({
-          ...localParams(cache, pos, keyValid, off, b * H + h),
-          out,
-          outOffset: off,
-          ldOut: all,
-          lse: cache.lse,
-          lseOffset: (b * H + h) * L,
+      for (let j0 = 0; j0 < g.numChunks; j0 += g.chunksPerBlock) {
+        const nq = Math.min(g.chunksPerBlock, g.numChunks - j0);
+        const { rows, start } = localBlockRows(g, j0, nq, idx, keyValid, mask, b * L);
+        const index = idx.subarray(0, rows);
+        for (const [src, dst] of [
+          [q, qb],
+          [kScaled, kb],
+          [v, vb],
+        ] as const) {
+          be.gatherRows({ rows, cols: all, index, src, srcOffset: b * L * all, ldSrc: all, dst, ldDst: all });
+        }
+        localChunkAttention(be, {
+          g,
+          heads: H,
+          headSize: d,
+          causal: spec.causal,
+          q: qb,
+          k: kb,
+          v: vb,
+          rows,
+          start,
+          nq,
+          idx,
+          keyValid,
+          out: ob,
+          lse,
+          dropout: cache.dropout,
+          batchIndex: b,
         });
+        const t0 = j0 * c;
+        const nr = nq * c;
+        out.set(ob.subarray(k0 * all, (k0 + nr) * all), (b * L + t0) * all);
+        for (let h = 0; h < H; h++) cache.lse.set(lse.subarray(h * rows + k0, h * rows + k0 + nr), (b * H + h) * L + t0);
       }
     }
   });
@@ -144,8 +291,9 @@ export function localAttentionForward(
 }
 
 /**
- * Backward of `localAttentionForward`: ACCUMULATES `dq`, `dk` (for the unscaled k) and `dv`
- * (`[batch, seqLen, heads·headSize]`). `dOut`: `[batch, seqLen, heads·headSize]`.
+ * Backward of the local attention from its cache (`localAttentionForward` or the attention block):
+ * ACCUMULATES `dq`, `dk` (for the unscaled k) and `dv` (`[batch, seqLen, heads·headSize]`).
+ * `dOut`: `[batch, seqLen, heads·headSize]`.
  */
 export function localAttentionBackward(be: Backend, cache: LocalAttentionCache, dOut: Float, dq: Float, dk: Float, dv: Float): void {
   const { batch: B, seqLen: L, heads: H, headSize: d } = cache;
@@ -159,7 +307,7 @@ export function localAttentionBackward(be: Backend, cache: LocalAttentionCache, 
     checkLength(`local attention backward: ${name}`, t, { batch: B, seq: L, heads·head_size: all });
   }
   be.scope(() => {
-    const pos = iota(be, L);
+    const pos = iota(be, L); // sequence order: row t is position t
     const dkScaled = be.floats(B * L * all); // gradient w.r.t. k/√d
     for (let b = 0; b < B; b++) {
       const keyValid = cache.attentionMask ? cache.attentionMask.subarray(b * L, (b + 1) * L) : null;
@@ -167,7 +315,27 @@ export function localAttentionBackward(be: Backend, cache: LocalAttentionCache, 
         const off = b * L * all + h * d;
         // forward: out = softmax(masked q·(k/√d)ᵀ)·v per window
         be.chunkAttentionBackward({
-          ...localParams(cache, pos, keyValid, off, b * H + h),
+          n: L,
+          d,
+          chunkLength: cache.chunk.chunkLength,
+          numChunksBefore: cache.chunk.numChunksBefore,
+          numChunksAfter: cache.chunk.numChunksAfter,
+          q: cache.q,
+          qOffset: off,
+          ldq: all,
+          k: cache.kScaled,
+          kOffset: off,
+          ldk: all,
+          v: cache.v,
+          vOffset: off,
+          ldv: all,
+          pos,
+          keyValid,
+          causal: cache.causal,
+          maskValue: MASK_VALUE,
+          selfMaskValue: null,
+          rowBase: 0,
+          dropout: headDropout(cache.dropout, b * H + h),
           lse: cache.lse,
           lseOffset: (b * H + h) * L,
           dOut,
@@ -182,32 +350,6 @@ export function localAttentionBackward(be: Backend, cache: LocalAttentionCache, 
     // forward: kScaled = k/√d  ⇒  dk += dkScaled/√d
     be.axpy(dk, 1 / Math.sqrt(d), dkScaled, dkScaled.length);
   });
-}
-
-function localParams(cache: LocalAttentionCache, pos: Int32Array, keyValid: Int32Array | null, off: number, bh: number) {
-  const all = cache.heads * cache.headSize;
-  return {
-    n: cache.seqLen,
-    d: cache.headSize,
-    chunkLength: cache.chunk.chunkLength,
-    numChunksBefore: cache.chunk.numChunksBefore,
-    numChunksAfter: cache.chunk.numChunksAfter,
-    q: cache.q,
-    qOffset: off,
-    ldq: all,
-    k: cache.kScaled,
-    kOffset: off,
-    ldk: all,
-    v: cache.v,
-    vOffset: off,
-    ldv: all,
-    pos,
-    keyValid,
-    causal: cache.causal,
-    maskValue: MASK_VALUE,
-    selfMaskValue: null, // HF LocalSelfAttention has no self-mask
-    dropout: cache.dropout ? { prob: cache.dropout.prob, seed: attentionDropoutCallSeed(cache.dropout.seed, bh) } : null,
-  };
 }
 
 // ------------------------------------------------------------------ the HF module (with projections)
@@ -258,7 +400,7 @@ export function localSelfAttentionForward(
   for (const name of ['query.weight', 'key.weight', 'value.weight'] as const) {
     checkLength(`LocalSelfAttention: ${name}`, weights[name], { heads·head_size: all, hidden: D });
     const y = be.floats(B * L * all); // [B, L, H·d]
-    linearForward(be, x, weights[name], y, B * L, D, all);
+    linearForward(be, x, B * L, D, weights[name], all, null, y);
     proj.push(y);
   }
   const spec = localSpecFromConfig(cfg, B, L, options.isDecoder !== undefined ? { isDecoder: options.isDecoder } : {});
@@ -275,8 +417,9 @@ export function localSelfAttentionForward(
 }
 
 /**
- * Backward of `localSelfAttentionForward`: ACCUMULATES the three weight gradients and `dx`
- * `[batch, seqLen, hidden]` (null to skip). `dOut`: `[batch, seqLen, heads·headSize]`.
+ * Backward of `localSelfAttentionForward` (and of the attention block's local self-attention):
+ * ACCUMULATES the three weight gradients and `dx` `[batch, seqLen, hidden]` (null to skip).
+ * `dOut`: `[batch, seqLen, heads·headSize]`.
  */
 export function localSelfAttentionBackward(
   be: Backend,
@@ -300,8 +443,8 @@ export function localSelfAttentionBackward(
     const dv = be.floats(rows * all);
     localAttentionBackward(be, a, dOut, dq, dk, dv);
     // forward: q = x·W_qᵀ, k = x·W_kᵀ, v = x·W_vᵀ
-    linearBackward(be, cache.x, weights['query.weight'], dq, grads['query.weight'], dx, rows, D, all);
-    linearBackward(be, cache.x, weights['key.weight'], dk, grads['key.weight'], dx, rows, D, all);
-    linearBackward(be, cache.x, weights['value.weight'], dv, grads['value.weight'], dx, rows, D, all);
+    linearBackward(be, cache.x, rows, D, weights['query.weight'], all, dq, dx, grads['query.weight'], null);
+    linearBackward(be, cache.x, rows, D, weights['key.weight'], all, dk, dx, grads['key.weight'], null);
+    linearBackward(be, cache.x, rows, D, weights['value.weight'], all, dv, dx, grads['value.weight'], null);
   });
 }

@@ -21,7 +21,8 @@ export function bucketFactors(numBuckets: NumBuckets): number[] {
   if (list === null) {
     throw new ConfigError('num_buckets', `must be an even integer, a list of even factors or null, got ${show(numBuckets)}`);
   }
-  if (list.length === 0) throw new ConfigError('num_buckets', 'is an empty list; give even factors such as [8, 8], an even integer, or null');
+  if (list.length === 0)
+    throw new ConfigError('num_buckets', 'is an empty list; give even factors such as [8, 8], an even integer, or null');
   list.forEach((f, i) => {
     if (typeof f !== 'number' || !Number.isInteger(f) || f < 2 || f % 2 !== 0 || f > MAX_CONFIG_INT) {
       const where = typeof numBuckets === 'number' ? '' : `factor ${i} `;

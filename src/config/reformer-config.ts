@@ -45,7 +45,6 @@ import {
   product,
 } from './validators.js';
 
-
 /**
  * A validated, frozen Reformer configuration. Construct with any subset of HF fields; missing ones
  * take HF's defaults.

@@ -48,7 +48,6 @@ export function number(field: string, v: unknown): number {
   return v + 0; // -0 becomes 0, as config.json writes it
 }
 
-
 export function notAboveInt32(field: string, x: number, v: unknown): number {
   if (x > MAX_CONFIG_INT) {
     throw new ConfigError(field, `must be at most ${MAX_CONFIG_INT} (sizes and ids are int32), got ${describe(v)}`);
@@ -150,4 +149,3 @@ export function deepFreeze<T>(v: T): T {
   }
   return v;
 }
-

@@ -6,7 +6,8 @@
  */
 import type { Float } from '../backend/backend.js';
 import { attentionBlockForward, type AttentionBlockWeights, type AttentionKind } from '../attention/block.js';
-import type { AttentionConfig, NumBuckets } from '../attention/config.js';
+import type { AttentionConfig } from '../attention/config.js';
+import type { NumBuckets } from '../config/buckets.js';
 import { lshCaptures, lshSelfAttentionForward, type LshAttentionCache } from '../attention/lsh.js';
 import { localSelfAttentionForward } from '../attention/local.js';
 import { FormatError } from '../errors.js';

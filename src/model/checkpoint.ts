@@ -18,7 +18,8 @@ import { ConfigError, FormatError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile, type TensorToWrite } from '../io/safetensors.js';
 import { lmParamSpecs, ReformerModelWithLMHead } from './lm-model.js';
 import type { Parameters, ParamSpec } from './parameters.js';
-import { ReformerModel, reformerParamSpecs } from './reformer-model.js';
+import { reformerParamSpecs } from './param-specs.js';
+import { ReformerModel } from './reformer-model.js';
 import { firstNonFinite } from './validate-inputs.js';
 
 /** The two files of a checkpoint folder, as bytes. */

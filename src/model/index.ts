@@ -8,10 +8,13 @@ export type { ParamEntry, ParamInit, ParamSpec } from './parameters.js';
 export { reversibleForward, reversibleBackward, reversibleInverse } from './reversible.js';
 export type { ReversibleBlock, ReversibleMode, ReversibleRecord, Sublayer, SublayerCall } from './reversible.js';
 export { AttentionSublayer, FeedForwardSublayer } from './sublayers.js';
-export { ReformerModel, reformerParamSpecs, chunkLengthRule } from './reformer-model.js';
+export { ReformerModel } from './reformer-model.js';
+export { reformerParamSpecs } from './param-specs.js';
+export { chunkLengthRule } from './lengths.js';
 export type { EncoderInput, EncoderOutput, OutputSink, ReformerModelInit } from './reformer-model.js';
-export { estimateMemory, checkMemory, encoderParameterCount, lmParameterCount } from './memory.js';
-export type { MemoryEstimate, MemoryEstimateOptions, MemoryMode } from './memory.js';
+export { estimateMemory, encoderParameterCount, lmParameterCount } from './memory/estimate.js';
+export { checkMemory } from './memory/check.js';
+export type { MemoryEstimate, MemoryEstimateOptions, MemoryMode } from './memory/estimate.js';
 export { ReformerModelWithLMHead, lmParamSpecs } from './lm-model.js';
 export type { LmCallOptions, LmTrainResult } from './lm-model.js';
 export {

@@ -20,9 +20,11 @@ import { ShapeError } from '../errors.js';
 import { checkLabels, countTargets, lmHeadForward, lmHeadLoss, lmHeadLossRows, type LmHeadWeights } from '../nn/lm-head.js';
 import { Rng } from '../util/rng.js';
 import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from './language-model.js';
-import { checkBackendMemory, estimateMemory, type MemoryEstimate, type MemoryMode } from './memory.js';
+import { checkBackendMemory } from './memory/check.js';
+import { estimateMemory, type MemoryEstimate, type MemoryMode } from './memory/estimate.js';
 import { Parameters, type ParamSpec } from './parameters.js';
-import { ReformerModel, reformerParamSpecs, type EncoderInput, type EncoderOutput } from './reformer-model.js';
+import { reformerParamSpecs } from './param-specs.js';
+import { ReformerModel, type EncoderInput, type EncoderOutput } from './reformer-model.js';
 import { requireReformerConfig, validateTokenBatch } from './validate-inputs.js';
 
 /** Per-call extras beyond `TokenBatch` (fixtures, conformance). */

@@ -27,7 +27,6 @@
  */
 import type { Backend, Float } from '../backend/backend.js';
 import type { AttentionBlockWeights } from '../attention/block.js';
-import type { AttentionConfig } from '../attention/config.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
 import type { AttnLayerType } from '../config/fields.js';
 import { checkPositionLength, type ReformerConfig } from '../config/reformer-config.js';
@@ -47,8 +46,11 @@ import {
 import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js';
 import { layerNormBackward, layerNormForward } from '../nn/layer-norm.js';
 import { Rng } from '../util/rng.js';
-import { checkBackendMemory, type MemoryMode } from './memory.js';
-import { Parameters, type ParamSpec } from './parameters.js';
+import { checkBackendMemory } from './memory/check.js';
+import type { MemoryMode } from './memory/estimate.js';
+import { chunkLengthRule, outputBlockRows } from './lengths.js';
+import { reformerParamSpecs } from './param-specs.js';
+import { Parameters } from './parameters.js';
 import { requireReformerConfig, validateRotations, validateTokenBatch } from './validate-inputs.js';
 import {
   reversibleBackward,
@@ -148,88 +150,6 @@ interface EncoderTape {
  */
 export type OutputSink = (r0: number, n: number, h: Float, dh: Float | null) => void;
 
-/** Rows per block of the final LayerNorm and the output sink (at most ~16 MiB of [block, vocab] logits downstream). */
-export function outputBlockRows(config: Pick<ReformerConfig, 'vocab_size'>): number {
-  return Math.max(64, Math.min(4096, Math.floor((4 << 20) / Math.max(1, config.vocab_size))));
-}
-
-/** lcm and min of the chunk lengths in use (HF `_get_least_common_mult_chunk_len`, `_get_min_chunk_len`). */
-export function chunkLengthRule(config: ReformerConfig): { lcm: number; min: number } {
-  const lengths = [...new Set(config.attn_layers)].map((t) =>
-    t === 'lsh' ? config.lsh_attn_chunk_length : config.local_attn_chunk_length,
-  );
-  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-  const lcm = lengths.reduce((a, b) => (a * b) / gcd(a, b));
-  return { lcm, min: Math.min(...lengths) };
-}
-
-/** HF parameter names of the encoder (prefix '' for `ReformerModel`, 'reformer.' inside the LM). */
-export function reformerParamSpecs(config: ReformerConfig, prefix = ''): ParamSpec[] {
-  const D = config.hidden_size;
-  const all = config.num_attention_heads * config.attention_head_size;
-  const F = config.feed_forward_size;
-  const normal = { kind: 'normal', std: config.initializer_range } as const;
-  const ones = { kind: 'ones' } as const;
-  const zeros = { kind: 'zeros' } as const;
-  const specs: ParamSpec[] = [{ name: `${prefix}embeddings.word_embeddings.weight`, shape: [config.vocab_size, D], init: normal }];
-  if (config.axial_pos_embds) {
-    const k = config.axial_pos_shape.length;
-    config.axial_pos_shape.forEach((n, axis) => {
-      const shape = Array<number>(k).fill(1);
-      shape[axis] = n;
-      specs.push({
-        name: `${prefix}embeddings.position_embeddings.weights.${axis}`,
-        shape: [...shape, config.axial_pos_embds_dim[axis]!],
-        init: { kind: 'normal', std: config.axial_norm_std },
-      });
-    });
-  } else {
-    specs.push({
-      name: `${prefix}embeddings.position_embeddings.embedding.weight`,
-      shape: [config.max_position_embeddings, D],
-      init: normal,
-    });
-  }
-  config.attn_layers.forEach((type, i) => {
-    const p = `${prefix}encoder.layers.${i}.`;
-    specs.push({ name: `${p}attention.layer_norm.weight`, shape: [D], init: ones });
-    specs.push({ name: `${p}attention.layer_norm.bias`, shape: [D], init: zeros });
-    const proj = type === 'lsh' ? ['query_key', 'value'] : ['query', 'key', 'value'];
-    for (const w of proj) specs.push({ name: `${p}attention.self_attention.${w}.weight`, shape: [all, D], init: normal });
-    specs.push({ name: `${p}attention.output.dense.weight`, shape: [D, all], init: normal });
-    specs.push({ name: `${p}feed_forward.layer_norm.weight`, shape: [D], init: ones });
-    specs.push({ name: `${p}feed_forward.layer_norm.bias`, shape: [D], init: zeros });
-    specs.push({ name: `${p}feed_forward.dense.dense.weight`, shape: [F, D], init: normal });
-    specs.push({ name: `${p}feed_forward.dense.dense.bias`, shape: [F], init: zeros });
-    specs.push({ name: `${p}feed_forward.output.dense.weight`, shape: [D, F], init: normal });
-    specs.push({ name: `${p}feed_forward.output.dense.bias`, shape: [D], init: zeros });
-  });
-  specs.push({ name: `${prefix}encoder.layer_norm.weight`, shape: [2 * D], init: ones });
-  specs.push({ name: `${prefix}encoder.layer_norm.bias`, shape: [2 * D], init: zeros });
-  return specs;
-}
-
-/** The `ReformerConfig` fields as the attention code's `AttentionConfig` (a plain, per-layer copyable object). */
-function attentionConfigOf(config: ReformerConfig): AttentionConfig {
-  return {
-    hidden_size: config.hidden_size,
-    num_attention_heads: config.num_attention_heads,
-    attention_head_size: config.attention_head_size,
-    is_decoder: config.is_decoder,
-    layer_norm_eps: config.layer_norm_eps,
-    num_hashes: config.num_hashes,
-    num_buckets: config.num_buckets,
-    lsh_attn_chunk_length: config.lsh_attn_chunk_length,
-    lsh_num_chunks_before: config.lsh_num_chunks_before,
-    lsh_num_chunks_after: config.lsh_num_chunks_after,
-    hash_seed: config.hash_seed,
-    max_position_embeddings: config.max_position_embeddings,
-    local_attn_chunk_length: config.local_attn_chunk_length,
-    local_num_chunks_before: config.local_num_chunks_before,
-    local_num_chunks_after: config.local_num_chunks_after,
-  };
-}
-
 export interface ReformerModelInit {
   readonly options?: Partial<ReformerOptions>;
   /** HF name prefix: '' (default, `ReformerModel` state_dict) or 'reformer.' (inside `ReformerModelWithLMHead`). */
@@ -263,7 +183,7 @@ export class ReformerModel {
     }
     this.rng = new Rng(this.options.seed).split();
     const P = this.parameters;
-    const attnConfig = attentionConfigOf(config);
+    const attnConfig = config;
     const ffSpec: FeedForwardSpec = {
       hidden: config.hidden_size,
       inner: config.feed_forward_size,

@@ -23,9 +23,10 @@
  *   each layer's (small) random state. Backward costs one extra forward per layer.
  * - `store`: every layer's inputs and sub-layer caches are kept (ordinary back-propagation); more
  *   memory, no recomputation, no inversion round-off. Same gradients up to that round-off.
- * - `inference`: in place, nothing kept (evaluation); each branch adds its output straight into the
- *   other stream (`Sublayer.addForward`: attention head by head, feed-forward row block by row block),
- *   so memory holds the two streams plus per-head / per-block temporaries and no [rows, D] buffer more.
+ * - `inference`: in place, nothing kept (evaluation).
+ * In every mode each branch adds its output straight into the other stream (`Sublayer.addForward`:
+ * attention head by head, feed-forward row block by row block), so a forward holds the two streams plus
+ * per-head / per-block temporaries and no [rows, D] buffer more, and every mode computes the same bits.
  *
  * Buffers: X1, X2, Y1, Y2 are [rows, D] with rows = batch·seqLen.
  */
@@ -61,25 +62,21 @@ export interface SublayerCall {
 }
 
 /**
- * A residual branch of a reversible layer, `out = f(x)`, with x, out: [rows, D].
+ * A residual branch of a reversible layer, `y += f(x)` with x, y: [rows, D].
  * `replay` null draws fresh randomness and returns it as `state`; a non-null `replay` reproduces that
- * forward exactly. `keep` says whether the returned `cache` will be passed to `backward`.
+ * forward exactly. `keep` says whether a `cache` for `backward` is returned (allocated in the caller's
+ * scope). Keeping never changes what is computed: evaluation, training and recompute give the same bits.
  */
 export interface Sublayer {
-  forward(x: Float, out: Float, call: SublayerCall, replay: unknown, keep: boolean): { state: unknown; cache: unknown };
+  /** y += f(x) in place (x must not alias y). */
+  addForward(x: Float, y: Float, call: SublayerCall, replay: unknown, keep: boolean): { state: unknown; cache: unknown };
   /** dx += ∂f/∂xᵀ·dOut; parameter gradients accumulate. `cache` comes from a `keep` forward on the same x. */
   backward(cache: unknown, dOut: Float, dx: Float): void;
-  /**
-   * Evaluation (inference mode): `y += f(x)` in place, memory-lean (streamed over rows / heads, nothing
-   * kept for a backward). Draws fresh randomness like `forward(x, out, call, null, false)` and returns
-   * its state. x must not alias y.
-   */
-  addForward(x: Float, y: Float, call: SublayerCall): { state: unknown };
   /**
    * Optional fused step of the reversible backward: replays f(x) with `state`, subtracts it from y in
    * place (y = x_other + f(x) becomes x_other) and back-propagates dOut (dx += ∂f/∂xᵀ·dOut, parameter
    * gradients accumulate), piece by piece so the whole cache never exists at once. Without it the
-   * backward runs `forward(keep)`, the subtraction and `backward`.
+   * backward runs `addForward(keep)` into zeros, the subtraction and `backward`.
    */
   reverseBackward?(x: Float, y: Float, dOut: Float, dx: Float, call: SublayerCall, state: unknown): void;
 }
@@ -107,9 +104,12 @@ export interface ReversibleRecord {
 }
 
 /**
- * Runs the layers on (X1, X2), each [rows, D] with n = rows·D elements.
- * `reversible` / `inference`: X1, X2 are overwritten with the outputs (returned as y1, y2).
- * `store`: fresh output buffers per layer; the inputs are kept for the backward.
+ * Runs the layers on (X1, X2), each [rows, D] with n = rows·D elements: `Y1 = X1 + F(X2)`, then
+ * `Y2 = X2 + G(Y1)`, each branch adding into its stream in place (`Sublayer.addForward`), in every mode,
+ * so the evaluation forward and the training forward compute the same bits (with dropout 0).
+ * `reversible` / `inference`: X1, X2 are overwritten with the outputs (returned as y1, y2); only the
+ * sub-layers' random states are kept. `store`: fresh output buffers per layer; the inputs and the caches
+ * are kept for the backward.
  */
 export function reversibleForward(
   be: Backend,
@@ -121,43 +121,30 @@ export function reversibleForward(
   mode: ReversibleMode,
 ): ReversibleRecord {
   const states: Array<{ f: unknown; g: unknown }> = [];
-  if (mode === 'inference') {
-    for (const [l, block] of blocks.entries()) {
-      call.onAttentionInput?.(l, x2);
-      const fr = block.f.addForward(x2, x1, call); // Y1 = X1 + F(X2), in place
-      const gr = block.g.addForward(x1, x2, call); // Y2 = X2 + G(Y1), in place
-      states.push({ f: fr.state, g: gr.state }); // small (buckets if captured, seeds)
-    }
-    return { mode, call, n, states, caches: null, y1: x1, y2: x2 };
-  }
-  const caches: Array<{ f: unknown; g: unknown }> | null = mode === 'store' ? [] : null;
   const keep = mode === 'store';
+  const caches: Array<{ f: unknown; g: unknown }> | null = keep ? [] : null;
   let a = x1; // attention stream (X1 → Y1)
   let h = x2; // hidden stream (X2 → Y2)
-  // reversible: one branch-output buffer, freed with the layers' temporaries (only states are kept)
-  const layers = (): void => {
-    const tmp = mode === 'store' ? null : be.floats(n);
-    for (const [l, block] of blocks.entries()) {
-      const fOut = tmp ?? be.floats(n);
-      // Y1 = X1 + F(X2)
-      call.onAttentionInput?.(l, h);
-      const fr = block.f.forward(h, fOut, call, null, keep);
-      const y1 = mode === 'store' ? be.floats(n) : a;
-      be.add(y1, a, fOut, n);
-      const gOut = tmp ?? be.floats(n);
-      // Y2 = X2 + G(Y1)
-      const gr = block.g.forward(y1, gOut, call, null, keep);
-      const y2 = mode === 'store' ? be.floats(n) : h;
-      be.add(y2, h, gOut, n);
-      states.push({ f: fr.state, g: gr.state }); // small (buckets, seeds); also kept in inference for captures
-      if (caches) caches.push({ f: fr.cache, g: gr.cache });
-      a = y1;
-      h = y2;
-    }
-  };
-  if (mode === 'store') layers();
-  else be.scope(layers);
+  for (const [l, block] of blocks.entries()) {
+    call.onAttentionInput?.(l, h);
+    // Y1 = X1 + F(X2)
+    const y1 = keep ? copyOf(be, a, n) : a;
+    const fr = block.f.addForward(h, y1, call, null, keep);
+    // Y2 = X2 + G(Y1)
+    const y2 = keep ? copyOf(be, h, n) : h;
+    const gr = block.g.addForward(y1, y2, call, null, keep);
+    states.push({ f: fr.state, g: gr.state }); // small (buckets, seeds)
+    if (caches) caches.push({ f: fr.cache, g: gr.cache });
+    a = y1;
+    h = y2;
+  }
   return { mode, call, n, states, caches, y1: a, y2: h };
+}
+
+function copyOf(be: Backend, x: Float, n: number): Float {
+  const y = be.floats(n);
+  y.set(x.subarray(0, n));
+  return y;
 }
 
 /**
@@ -186,7 +173,6 @@ export function reversibleBackward(
   }
   const y1 = record.y1;
   const y2 = record.y2;
-  const out = be.floats(n);
   for (let l = blocks.length - 1; l >= 0; l--) {
     const block = blocks[l]!;
     be.scope(() => {
@@ -195,13 +181,15 @@ export function reversibleBackward(
         block.g.reverseBackward(y1, y2, dy2, dy1, call, states[l]!.g); // y2 now holds X2
         return;
       }
-      const gr = block.g.forward(y1, out, call, states[l]!.g, true);
+      const out = be.floats(n);
+      const gr = block.g.addForward(y1, out, call, states[l]!.g, true);
       be.axpy(y2, -1, out, n); // y2 now holds X2
       block.g.backward(gr.cache, dy2, dy1);
     });
     be.scope(() => {
       // f = F(X2), replaying F's buckets and seeds; X1 = Y1 − f; dX2 = dY2 + ∂F/∂X2ᵀ·dY1
-      const fr = block.f.forward(y2, out, call, states[l]!.f, true);
+      const out = be.floats(n);
+      const fr = block.f.addForward(y2, out, call, states[l]!.f, true);
       be.axpy(y1, -1, out, n); // y1 now holds X1
       block.f.backward(fr.cache, dy1, dy2);
     });
@@ -219,9 +207,11 @@ export function reversibleInverse(be: Backend, blocks: readonly ReversibleBlock[
   be.scope(() => {
     const out = be.floats(n);
     for (let l = blocks.length - 1; l >= 0; l--) {
-      blocks[l]!.g.forward(y1, out, call, states[l]!.g, false);
+      out.fill(0);
+      blocks[l]!.g.addForward(y1, out, call, states[l]!.g, false);
       be.axpy(y2, -1, out, n); // X2 = Y2 − G(Y1)
-      blocks[l]!.f.forward(y2, out, call, states[l]!.f, false);
+      out.fill(0);
+      blocks[l]!.f.addForward(y2, out, call, states[l]!.f, false);
       be.axpy(y1, -1, out, n); // X1 = Y1 − F(X2)
     }
   });

@@ -10,15 +10,15 @@
  *   (`lsh_attention_probs_dropout_prob` / `local_attention_probs_dropout_prob`).
  */
 import type { Backend, Float } from '../backend/backend.js';
-import { attentionBlockBackward, attentionBlockForward, type AttentionBlockCache, type AttentionBlockWeights } from '../attention/block.js';
-import type { AttentionConfig, NumBuckets } from '../attention/config.js';
+import { attentionBlockAddForward, type AttentionBlockCache, type AttentionBlockWeights, type AttentionKeep } from '../attention/block.js';
+import { attentionBlockBackward } from '../attention/block-backward.js';
+import type { AttentionConfig } from '../attention/config.js';
+import type { NumBuckets } from '../config/buckets.js';
 import type { AttnLayerType } from '../config/fields.js';
 import { applyDropout } from '../nn/dropout.js';
-import { attentionBlockAddForward } from '../attention/lean.js';
 import {
   feedForwardAddForward,
   feedForwardBackward,
-  feedForwardForward,
   feedForwardReverseBackward,
   type FeedForwardCache,
   type FeedForwardSeeds,
@@ -41,14 +41,21 @@ export class FeedForwardSublayer implements Sublayer {
     readonly grads: FeedForwardWeights,
   ) {}
 
-  forward(x: Float, out: Float, call: SublayerCall, replay: unknown, keep: boolean): { state: FeedForwardState; cache: FeedForwardCache } {
+  /** y += G(x) in row blocks (nn/feed-forward.ts); dropout seeds are drawn only in training with dropout. */
+  addForward(
+    x: Float,
+    y: Float,
+    call: SublayerCall,
+    replay: unknown,
+    keep: boolean,
+  ): { state: FeedForwardState; cache: FeedForwardCache | null } {
     let state = replay as FeedForwardState | null;
     if (!state) {
       // two dropout sites (after dense, after output), drawn only when dropout is active
       const seeds: FeedForwardSeeds = call.training && this.spec.dropout > 0 ? [call.rng.u32(), call.rng.u32()] : null;
       state = { seeds };
     }
-    const cache = feedForwardForward(this.be, this.spec, this.weights, x, call.batch * call.seqLen, out, state.seeds, keep);
+    const cache = feedForwardAddForward(this.be, this.spec, this.weights, x, call.batch * call.seqLen, y, state.seeds, keep);
     return { state, cache };
   }
 
@@ -60,13 +67,6 @@ export class FeedForwardSublayer implements Sublayer {
   reverseBackward(x: Float, y: Float, dOut: Float, dx: Float, call: SublayerCall, state: unknown): void {
     const seeds = (state as FeedForwardState).seeds;
     feedForwardReverseBackward(this.be, this.spec, this.weights, this.grads, x, call.batch * call.seqLen, y, seeds, dOut, dx);
-  }
-
-  /** y += G(x) in row blocks (evaluation: no dropout, so no seeds are drawn, as in `forward`). */
-  addForward(x: Float, y: Float, call: SublayerCall): { state: FeedForwardState } {
-    const seeds: FeedForwardSeeds = call.training && this.spec.dropout > 0 ? [call.rng.u32(), call.rng.u32()] : null;
-    feedForwardAddForward(this.be, this.spec, this.weights, x, call.batch * call.seqLen, y, seeds);
-    return { state: { seeds } };
   }
 }
 
@@ -115,83 +115,67 @@ export class AttentionSublayer implements Sublayer {
     return this.kind === 'lsh' ? (this.attnConfig.num_buckets ?? null) : null;
   }
 
-  forward(
+  /**
+   * y += F(x) (src/attention/block.ts: local attention block by block, LSH head by head). What is kept
+   * never changes the result: the cache (`keep`), or the LSH buckets (a replay never keeps them again;
+   * otherwise kept in training, and in evaluation unless `call.captureBuckets` is false).
+   */
+  addForward(
     x: Float,
-    out: Float,
+    y: Float,
     call: SublayerCall,
     replay: unknown,
     keep: boolean,
   ): { state: AttentionState; cache: AttentionSublayerCache | null } {
     const be = this.be;
     const rows = call.batch * call.seqLen;
-    const D = this.attnConfig.hidden_size;
+    const n = rows * this.attnConfig.hidden_size;
     const prior = replay as AttentionState | null;
     const dropoutSeed = prior ? prior.dropoutSeed : call.training && this.dropout > 0 ? call.rng.u32() : null;
     const probsSeed = prior ? prior.probsSeed : call.training && this.probsDropout > 0 ? call.rng.u32() : null;
-    const run = (): AttentionBlockCache => {
-      const r = attentionBlockForward(be, this.attnConfig, this.kind, this.weights, x, {
-        batch: call.batch,
-        seqLen: call.seqLen,
-        attentionMask: call.attentionMask,
-        rng: call.rng,
-        rotations: prior ? null : (call.rotations?.[this.layerIndex] ?? null),
-        buckets: prior ? prior.buckets : null,
-        paperExact: this.paperExact,
-        dropout: probsSeed !== null ? { prob: this.probsDropout, seed: probsSeed } : null,
-        ...(call.numHashes ? { numHashes: call.numHashes } : {}),
-      });
-      if (this.kind === 'lsh' && this.attnConfig.num_buckets == null && r.cache.numBuckets !== null) {
-        // HF _set_num_buckets: the first hashing forward fixes num_buckets for this layer
-        this.attnConfig = { ...this.attnConfig, num_buckets: r.cache.numBuckets };
-      }
-      out.set(r.out.subarray(0, rows * D));
-      if (dropoutSeed !== null) applyDropout(out, rows, D, this.dropout, dropoutSeed); // ReformerSelfOutput dropout
-      return r.cache;
+    const mode: AttentionKeep = keep
+      ? 'cache'
+      : !prior && this.kind === 'lsh' && (call.training || call.captureBuckets !== false)
+        ? 'buckets'
+        : 'none';
+    const run = (target: Float) =>
+      attentionBlockAddForward(
+        be,
+        this.attnConfig,
+        this.kind,
+        this.weights,
+        x,
+        target,
+        {
+          batch: call.batch,
+          seqLen: call.seqLen,
+          attentionMask: call.attentionMask,
+          rng: call.rng,
+          rotations: prior ? null : (call.rotations?.[this.layerIndex] ?? null),
+          buckets: prior ? prior.buckets : null,
+          paperExact: this.paperExact,
+          dropout: probsSeed !== null ? { prob: this.probsDropout, seed: probsSeed } : null,
+          ...(call.numHashes ? { numHashes: call.numHashes } : {}),
+        },
+        mode,
+      );
+    const forward = (): ReturnType<typeof run> => {
+      if (dropoutSeed === null) return run(y);
+      // ReformerSelfOutput dropout acts on F(x) as a whole: compute it aside, mask it, add it
+      const f = be.floats(n);
+      const res = run(f);
+      applyDropout(f, rows, this.attnConfig.hidden_size, this.dropout, dropoutSeed);
+      be.add(y, y, f, n);
+      return res;
     };
-    if (keep) {
-      const block = run();
-      return { state: { buckets: block.buckets, dropoutSeed, probsSeed }, cache: { block, rows, dropoutSeed } };
-    }
-    // Not kept: run inside a scope so the block's temporaries die here; only the buckets survive.
-    let buckets: Int32Array | null = null;
-    be.scope(() => {
-      const block = run();
-      if (block.buckets && !prior) {
-        buckets = block.buckets.slice(); // plain copy: the state must outlive the scope
-      }
-    });
-    return { state: { buckets: prior ? prior.buckets : buckets, dropoutSeed, probsSeed }, cache: null };
-  }
-
-  /**
-   * y += F(x) in evaluation mode, streamed (src/attention/lean.ts): local attention block by block,
-   * LSH head by head; the buckets are kept in the state only if `call.captureBuckets` (default true).
-   * Training calls (dropout) and paper-exact attention take the cached forward into a temporary.
-   */
-  addForward(x: Float, y: Float, call: SublayerCall): { state: AttentionState } {
-    const be = this.be;
-    const n = call.batch * call.seqLen * this.attnConfig.hidden_size;
-    if (call.training || this.paperExact) {
-      return be.scope(() => {
-        const out = be.floats(n);
-        const { state } = this.forward(x, out, call, null, false);
-        be.add(y, y, out, n);
-        return { state };
-      });
-    }
-    const r = attentionBlockAddForward(be, this.attnConfig, this.kind, this.weights, x, y, {
-      batch: call.batch,
-      seqLen: call.seqLen,
-      attentionMask: call.attentionMask,
-      rng: call.rng,
-      rotations: call.rotations?.[this.layerIndex] ?? null,
-      captureBuckets: call.captureBuckets ?? true,
-      ...(call.numHashes ? { numHashes: call.numHashes } : {}),
-    });
+    // with a cache everything stays in the caller's scope; without, only the (plain) buckets survive
+    const r = keep ? forward() : be.scope(forward);
     if (this.kind === 'lsh' && this.attnConfig.num_buckets == null && r.numBuckets !== null) {
-      this.attnConfig = { ...this.attnConfig, num_buckets: r.numBuckets }; // HF _set_num_buckets
+      // HF _set_num_buckets: the first hashing forward fixes num_buckets for this layer
+      this.attnConfig = { ...this.attnConfig, num_buckets: r.numBuckets };
     }
-    return { state: { buckets: r.buckets, dropoutSeed: null, probsSeed: null } };
+    const state: AttentionState = { buckets: prior ? prior.buckets : r.buckets, dropoutSeed, probsSeed };
+    return { state, cache: keep ? { block: r.cache!, rows, dropoutSeed } : null };
   }
 
   backward(cache: unknown, dOut: Float, dx: Float): void {

@@ -16,11 +16,12 @@
  *
  * Cache policy: without chunking the forward can keep its intermediates ([rows, F] twice) for the
  * backward; with chunking it keeps nothing but the input, and the backward recomputes each chunk's
- * forward right before back-propagating it (memory stays O(c·F)).
+ * forward right before back-propagating it (memory stays O(c·F)). Keeping never changes the output
+ * (`feedForwardAddForward` computes the same blocks either way).
  */
 import type { Activation, Backend, Float } from '../backend/backend.js';
 import { applyDropout } from './dropout.js';
-import { layerNormBackward, layerNormForward, type LayerNormCache } from './layer-norm.js';
+import { layerNormBackward, type LayerNormCache } from './layer-norm.js';
 import { linearBackward, linearForward } from './linear.js';
 
 /** Sizes and switches of one feed-forward (from the config). */
@@ -75,7 +76,10 @@ export function chunkRanges(rows: number, chunkSize: number): Array<[number, num
   return out;
 }
 
-/** Forward of rows [r0, r0 + n) into `out` (a view of those rows); returns the chunk's activations. */
+/**
+ * Forward of rows [r0, r0 + n) into `out` (a view of those rows); returns the chunk's activations,
+ * written into `into` (views of a caller's buffers) when given, else allocated in the caller's scope.
+ */
 function forwardChunk(
   be: Backend,
   spec: FeedForwardSpec,
@@ -85,23 +89,39 @@ function forwardChunk(
   n: number,
   seeds: FeedForwardSeeds,
   out: Float,
+  into?: ChunkActivations,
 ): ChunkActivations {
   const { hidden: D, inner: F } = spec;
   const xc = x.subarray(r0 * D, (r0 + n) * D);
-  const ln = be.floats(n * D);
-  const lnStats = layerNormForward(be, xc, n, D, w.lnWeight, w.lnBias, spec.eps, ln); // ln = LayerNorm_f(x)
-  const h = be.floats(n * F);
+  const acts: ChunkActivations = into ?? {
+    ln: be.floats(n * D),
+    lnStats: { mean: be.floats(n), rstd: be.floats(n) },
+    h: be.floats(n * F),
+    a: be.floats(n * F),
+  };
+  const { ln, h, a } = acts;
+  // ln = LayerNorm_f(x)
+  be.layerNormForward({ rows: n, cols: D, x: xc, gamma: w.lnWeight, beta: w.lnBias, eps: spec.eps, y: ln, ...acts.lnStats });
   linearForward(be, ln, n, D, w.w1, F, w.b1, h); // h = ln·W_1ᵀ + b_1
   if (seeds) applyDropout(h, n, F, spec.dropout, seeds[0], r0); // h = Dropout(h)
-  const a = be.floats(n * F);
   be.activationForward(spec.act, h, a, n * F); // a = act(h)
   linearForward(be, a, n, F, w.w2, D, w.b2, out); // out = a·W_2ᵀ + b_2
   if (seeds) applyDropout(out, n, D, spec.dropout, seeds[1], r0); // out = Dropout(out)
-  return { ln, lnStats, h, a };
+  return acts;
+}
+
+/** Rows [r0, r0 + n) of full-size stored activations. */
+function rowsOf(s: ChunkActivations, r0: number, n: number, D: number, F: number): ChunkActivations {
+  return {
+    ln: s.ln.subarray(r0 * D, (r0 + n) * D),
+    lnStats: { mean: s.lnStats.mean.subarray(r0, r0 + n), rstd: s.lnStats.rstd.subarray(r0, r0 + n) },
+    h: s.h.subarray(r0 * F, (r0 + n) * F),
+    a: s.a.subarray(r0 * F, (r0 + n) * F),
+  };
 }
 
 /**
- * out[rows, D] = FF(x[rows, D]) (overwrites `out`; must not alias x).
+ * out[rows, D] = FF(x[rows, D]) (overwrites `out`; must not alias x): `feedForwardAddForward` into zeros.
  * @param seeds dropout seeds (training) or null (eval).
  * @param keep whether the returned cache will be used for a backward (stores intermediates when unchunked).
  */
@@ -115,18 +135,8 @@ export function feedForwardForward(
   seeds: FeedForwardSeeds,
   keep: boolean,
 ): FeedForwardCache {
-  const { hidden: D } = spec;
-  const ranges = chunkRanges(rows, spec.chunkSize);
-  if (keep && ranges.length === 1) {
-    // one chunk: its activations are the cache (allocated outside any scope)
-    const stored = forwardChunk(be, spec, w, x, 0, rows, seeds, out.subarray(0, rows * D));
-    return { x, rows, seeds, stored };
-  }
-  // nothing kept: blocks of rows even when the config does not chunk (same output, O(block·F) memory)
-  for (const [r0, r1] of keep ? ranges : chunkRanges(rows, leanBlockRows(spec))) {
-    be.scope(() => void forwardChunk(be, spec, w, x, r0, r1 - r0, seeds, out.subarray(r0 * D, r1 * D)));
-  }
-  return { x, rows, seeds, stored: null };
+  out.fill(0, 0, rows * spec.hidden);
+  return feedForwardAddForward(be, spec, w, x, rows, out, seeds, keep) ?? { x, rows, seeds, stored: null };
 }
 
 /** Rows per block where nothing is kept: `chunk_size_feed_forward`, or FF_LEAN_BLOCK_ROWS when it is 0. */
@@ -173,11 +183,14 @@ export function feedForwardReverseBackward(
 export const FF_LEAN_BLOCK_ROWS = 4096;
 
 /**
- * Evaluation-mode residual update in place: `y[rows, D] += FF(x[rows, D])` (paper Eq. 9, `Y2 = X2 + G(Y1)`),
- * in blocks of `chunk_size_feed_forward` rows (FF_LEAN_BLOCK_ROWS when 0), so temporaries are
- * [block, F] and no [rows, D] output buffer is needed. Per row the same operations as
- * `feedForwardForward` followed by `add`, so the result is bit-identical on the reference backend.
+ * The residual update in place: `y[rows, D] += FF(x[rows, D])` (paper Eq. 9, `Y2 = X2 + G(Y1)`), in
+ * blocks of `chunk_size_feed_forward` rows (FF_LEAN_BLOCK_ROWS when 0), so temporaries are [block, F]
+ * and no [rows, D] output buffer is needed. The one forward of the feed-forward: evaluation, training
+ * and the reversible recompute run it; `keep` only writes the activations aside (unchunked config: every
+ * block's into full-size buffers allocated in the caller's scope; chunked: nothing, the backward
+ * recomputes), so the result is the same whether or not it keeps.
  * @param seeds dropout seeds (training) or null (eval). x must not alias y.
+ * @returns the backward's cache when `keep`, else null.
  */
 export function feedForwardAddForward(
   be: Backend,
@@ -187,19 +200,30 @@ export function feedForwardAddForward(
   rows: number,
   y: Float,
   seeds: FeedForwardSeeds = null,
-): void {
-  const { hidden: D } = spec;
-  const block = spec.chunkSize > 0 ? spec.chunkSize : FF_LEAN_BLOCK_ROWS;
+  keep = false,
+): FeedForwardCache | null {
+  const { hidden: D, inner: F } = spec;
+  const block = leanBlockRows(spec);
+  const stored: ChunkActivations | null =
+    keep && spec.chunkSize === 0
+      ? {
+          ln: be.floats(rows * D),
+          lnStats: { mean: be.floats(rows), rstd: be.floats(rows) },
+          h: be.floats(rows * F),
+          a: be.floats(rows * F),
+        }
+      : null;
   be.scope(() => {
     const out = be.floats(Math.min(block, rows) * D); // [block, D] FF(x) rows, reused
     for (const [r0, r1] of chunkRanges(rows, block)) {
       const n = r1 - r0;
       const o = out.subarray(0, n * D);
-      be.scope(() => void forwardChunk(be, spec, w, x, r0, n, seeds, o));
+      be.scope(() => void forwardChunk(be, spec, w, x, r0, n, seeds, o, stored ? rowsOf(stored, r0, n, D, F) : undefined));
       const yb = y.subarray(r0 * D, r1 * D);
       be.add(yb, yb, o, n * D); // Y2 = X2 + G(Y1)
     }
   });
+  return keep ? { x, rows, seeds, stored } : null;
 }
 
 /** Backward of one chunk given its activations: accumulates parameter gradients and dx rows. */

@@ -14,7 +14,7 @@ import { ConfigError } from '../errors.js';
 import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from '../model/language-model.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../model/lm-model.js';
-import { chunkLengthRule } from '../model/reformer-model.js';
+import { chunkLengthRule } from '../model/lengths.js';
 import type { RandomStateful } from '../train/trainer.js';
 import { Rng, type RngState } from '../util/rng.js';
 import type { CreateSpec, EngineModel, LengthRule, ModelEngine } from './engine.js';

@@ -16,7 +16,7 @@ import type { Float } from '../backend/backend.js';
 import { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { CausalLanguageModel } from '../model/language-model.js';
-import { chunkLengthRule } from '../model/reformer-model.js';
+import { chunkLengthRule } from '../model/lengths.js';
 import { Rng } from '../util/rng.js';
 
 export interface SamplingOptions {

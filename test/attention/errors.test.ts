@@ -2,14 +2,15 @@
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import { attentionBlockForward } from '../../src/attention/block.js';
-import { autoNumBuckets, type AttentionConfig } from '../../src/attention/config.js';
+import { attentionConfig } from '../../src/attention/config.js';
+import { resolveNumBuckets } from '../../src/config/buckets.js';
 import { lshSelfAttentionForward } from '../../src/attention/lsh.js';
 import { localSelfAttentionForward } from '../../src/attention/local.js';
 import { ConfigError, ShapeError, UsageError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';
 
 const be = new ReferenceBackend();
-const cfg: AttentionConfig = {
+const cfg = attentionConfig({
   hidden_size: 8,
   num_attention_heads: 2,
   attention_head_size: 4,
@@ -20,7 +21,7 @@ const cfg: AttentionConfig = {
   lsh_num_chunks_before: 1,
   lsh_num_chunks_after: 0,
   local_attn_chunk_length: 8,
-};
+});
 const w = () => ({ 'query_key.weight': be.floats(64), 'value.weight': be.floats(64) });
 const x = (L: number) => be.floats(L * 8);
 
@@ -84,11 +85,13 @@ describe('attention errors', () => {
   });
 
   it('automatic num_buckets follows HF _set_num_buckets', () => {
-    expect(autoNumBuckets(128, 4, 128)).toEqual([8, 8]); // lsh_auto_buckets_hashseed
-    expect(autoNumBuckets(64, 8, 64)).toBe(16); // model_lm_eval_autopad (padded length 64)
-    expect(autoNumBuckets(64, 8, 4096)).toBe(16);
-    expect(autoNumBuckets(4096, 64, 4096)).toBe(128);
-    expect(autoNumBuckets(65536, 64, 65536)).toEqual([32, 64]); // 2048 > 2·max(32, 64)
-    expect(() => autoNumBuckets(4, 8, 64)).toThrow(ShapeError);
+    const auto = (L: number, c: number, maxPos: number) =>
+      resolveNumBuckets({ num_buckets: null, lsh_attn_chunk_length: c, max_position_embeddings: maxPos }, L);
+    expect(auto(128, 4, 128)).toEqual([8, 8]); // lsh_auto_buckets_hashseed
+    expect(auto(64, 8, 64)).toBe(16); // model_lm_eval_autopad (padded length 64)
+    expect(auto(64, 8, 4096)).toBe(16);
+    expect(auto(4096, 64, 4096)).toBe(128);
+    expect(auto(65536, 64, 65536)).toEqual([32, 64]); // 2048 > 2·max(32, 64)
+    expect(() => auto(4, 8, 64)).toThrow(ShapeError);
   });
 });

@@ -2,12 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import { attentionQualityReport } from '../../src/attention/quality.js';
-import type { AttentionConfig } from '../../src/attention/config.js';
+import { attentionConfig, type AttentionConfig } from '../../src/attention/config.js';
 import { Rng } from '../../src/util/rng.js';
 
 function setup(cfgOver: Partial<AttentionConfig>, L: number, seed = 1) {
   const be = new ReferenceBackend({ dtype: 'f64' });
-  const cfg: AttentionConfig = {
+  const cfg = attentionConfig({
     hidden_size: 8,
     num_attention_heads: 2,
     attention_head_size: 4,
@@ -17,7 +17,7 @@ function setup(cfgOver: Partial<AttentionConfig>, L: number, seed = 1) {
     lsh_num_chunks_before: 1,
     lsh_num_chunks_after: 0,
     ...cfgOver,
-  };
+  });
   const rng = new Rng(seed);
   const x = be.floats(2 * L * 8);
   rng.fillNormal(x);

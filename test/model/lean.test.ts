@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
-import { estimateMemory } from '../../src/model/memory.js';
+import { estimateMemory } from '../../src/model/memory/estimate.js';
 import { lmHeadForward, lmHeadLoss } from '../../src/nn/lm-head.js';
 import { loadWasmBackendSync } from '../../src/node/wasm.js';
 import { Rng } from '../../src/util/rng.js';

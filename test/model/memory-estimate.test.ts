@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { AttnLayerType } from '../../src/config/fields.js';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ResourceError } from '../../src/errors.js';
-import { encoderParameterCount, estimateMemory, lmParameterCount } from '../../src/model/memory.js';
+import { encoderParameterCount, estimateMemory, lmParameterCount } from '../../src/model/memory/estimate.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { ReformerModel } from '../../src/model/reformer-model.js';
 import { loadWasmBackendSync } from '../../src/node/wasm.js';

@@ -13,7 +13,8 @@ import { ConfigError, FormatError, ShapeError, UsageError } from '../../src/erro
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../../src/model/checkpoint.js';
 import type { CausalLanguageModel } from '../../src/model/language-model.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
-import { ReformerModel, reformerParamSpecs } from '../../src/model/reformer-model.js';
+import { reformerParamSpecs } from '../../src/model/param-specs.js';
+import { ReformerModel } from '../../src/model/reformer-model.js';
 import { Rng } from '../../src/util/rng.js';
 import { scaledError } from '../../spec/helpers/close.js';
 import { HF_FIXTURES_DIR, loadFixture } from '../../spec/helpers/fixtures.js';

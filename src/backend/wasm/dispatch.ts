@@ -13,7 +13,7 @@
  */
 import { ShapeError, UsageError } from '../../errors.js';
 import type { Float } from '../backend.js';
-import type { Arena } from './arena.js';
+import { WASM_MAX_BYTES, type Arena } from './arena.js';
 import {
   DEFAULT_MIN_WORK_NS,
   DEFAULT_MIN_WORK_NS_HOT,
@@ -45,6 +45,11 @@ export class WasmDispatch {
   /** Threads one operation may use, the calling thread included (1 without an executor). */
   get threads(): number {
     return this.executor ? this.executor.threads : 1;
+  }
+
+  /** Bytes the arena can hand out at most: the 4 GiB of a 32-bit memory above the static data. */
+  get maxBufferBytes(): number {
+    return WASM_MAX_BYTES - this.arena.base;
   }
 
   /**

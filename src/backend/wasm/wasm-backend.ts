@@ -51,7 +51,7 @@ import * as norms from '../ops/norms/wasm.js';
 import * as rounds from '../ops/rounds/wasm.js';
 import * as softmax from '../ops/softmax/wasm.js';
 import * as sort from '../ops/sort/wasm.js';
-import { Arena, WASM_MAX_BYTES, type ArenaOptions } from './arena.js';
+import { Arena, type ArenaOptions } from './arena.js';
 import { WasmDispatch } from './dispatch.js';
 import type { KernelExecutor, ParallelPolicy } from './executor.js';
 import type { KernelExports } from './kernels.generated.js';
@@ -112,7 +112,7 @@ export class WasmBackend implements Backend {
 
   /** Bytes the arena can hand out at most: the 4 GiB of a 32-bit memory above the static data. */
   get maxBufferBytes(): number {
-    return WASM_MAX_BYTES - this.arena.base;
+    return this.d.maxBufferBytes;
   }
 
   /**

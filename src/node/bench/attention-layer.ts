@@ -7,7 +7,7 @@
  * num_buckets automatic (HF rule with max_position_embeddings = seq_len), hash_seed 1.
  *
  * The layer is HF's `ReformerAttention` block: `y += W_o · SelfAttn(LayerNorm(x))`, x, y: [1, L, 256].
- * - LSH: the model's memory-lean evaluation forward (src/attention/lean.ts `attentionBlockAddForward`:
+ * - LSH: the model's attention forward (src/attention/block.ts `attentionBlockAddForward`, keeping nothing:
  *   head by head, hash + sort, chunk attention over blocks of sorted chunks, online softmax over rounds),
  *   O(L·num_hashes) memory.
  * - exact: the same block with full causal shared-QK attention (HF's short-path semantics: keys
@@ -18,17 +18,15 @@
  *   4 GiB WebAssembly memory.
  */
 import type { Backend, Float } from '../../backend/backend.js';
-import { attentionBlockAddForward } from '../../attention/lean.js';
-import type { AttentionConfig } from '../../attention/config.js';
-import { KEY_NORM_EPS, MASK_VALUE, SELF_MASK_VALUE } from '../../attention/config.js';
-import type { LshAttentionBlockWeights } from '../../attention/block.js';
+import { attentionBlockAddForward, type LshAttentionBlockWeights } from '../../attention/block.js';
+import { attentionConfig, KEY_NORM_EPS, MASK_VALUE, SELF_MASK_VALUE, type AttentionConfig } from '../../attention/config.js';
 import { Rng } from '../../util/rng.js';
 
 export type LayerMode = 'lsh' | 'exact';
 
 /** The reference config of the benchmark at sequence length L. */
 export function referenceAttentionConfig(seqLen: number): AttentionConfig {
-  return {
+  return attentionConfig({
     hidden_size: 256,
     num_attention_heads: 4,
     attention_head_size: 64,
@@ -39,7 +37,7 @@ export function referenceAttentionConfig(seqLen: number): AttentionConfig {
     lsh_num_chunks_after: 0,
     max_position_embeddings: seqLen,
     hash_seed: 1,
-  };
+  });
 }
 
 export interface BenchLayer {
@@ -114,7 +112,7 @@ export function exactBlockAddForward(
       x,
       gamma: weights['layer_norm.weight'],
       beta: weights['layer_norm.bias'],
-      eps: cfg.layer_norm_eps ?? 1e-12,
+      eps: cfg.layer_norm_eps,
       y: xn,
       mean: be.floats(L),
       rstd: be.floats(L),

@@ -15,7 +15,7 @@
  * "stored_peak_rss_bytes": b2, ...}, ...], ...}` (b2 null when refused; more keys: WASM peaks, estimates).
  */
 import { Option } from 'commander';
-import { estimateMemory } from '../../model/memory.js';
+import { estimateMemory } from '../../model/memory/estimate.js';
 import { intListFlag } from '../cli/parse.js';
 import { defaultThreads } from '../wasm.js';
 import { fmtBytes, table } from './measure.js';

@@ -20,7 +20,8 @@ import { checkBlock, checkFinite, checkInt, checkVec } from '../checks.js';
  *   - paper-exact mode (`paper` set; Kitaev et al. App. A Eq. 11-16): additionally `maskValue` where
  *     the key row belongs to another hash round than the query row, or where the key's bucket in the
  *     query's round differs from the query's; and `log N_ij` is subtracted from the remaining scores,
- *     `N_ij` = number of rounds in which i and j share a bucket.
+ *     `N_ij` = number of rounds in which i and j share a bucket. Row i is slot
+ *     `(rowBase + i) mod (numHashes·seqLen)` of the sorted sequence, whose round is `⌊slot / seqLen⌋`.
  * Then `lse_i = logsumexp_j s_ij` (stored at buffer precision before use), `p = exp(s − lse)`,
  * optionally dropout on p (`dropout`), `out_i = Σ_j p_ij v_j`.
  */
@@ -51,15 +52,22 @@ export interface ChunkAttentionParams {
   maskValue: number;
   /** HF LSH: −1e5 in fp32; null for local attention (no self mask). */
   selfMaskValue: number | null;
-  /** Paper-exact multi-round mode; rows must be grouped by round in blocks of seqLen. */
+  /** Paper-exact multi-round mode (rows grouped by round in blocks of seqLen in the whole sequence, see `rowBase`). */
   paper?: PaperExactParams | null;
+  /**
+   * Index of row 0 of this call in the whole attention sequence (LSH: the sorted slot; local: the
+   * position), when the call is one streamed block of it (an integer; may be negative for a block whose
+   * first neighbour rows wrap around). Query row i is row `rowBase + i`: its dropout mask is keyed by that
+   * index, and in paper mode the round of any row comes from it. Default 0 (the call is the whole sequence).
+   */
+  rowBase?: number;
   /** Process only query chunks [chunkBegin, chunkEnd) (for splitting work); default all. */
   chunkBegin?: number;
   chunkEnd?: number;
   /**
    * Dropout on the attention probabilities (HF `*_attention_probs_dropout_prob`, training only): after the
    * softmax, `p_iw ← keep(seed, i, w) ? p_iw/(1 − prob) : 0` before `P·V`; `lse` stays the undropped one.
-   * The mask is a pure function of (seed, row i, window slot w) (dropout.ts), so the backward
+   * The mask is a pure function of (seed, row rowBase + i, window slot w) (dropout.ts), so the backward
    * replays it from the same parameters. Null / absent / prob 0: none.
    */
   dropout?: AttentionDropout | null;
@@ -133,6 +141,10 @@ function validateChunkCommon(op: string, p: ChunkAttentionParams): { begin: numb
   checkBlock(op, 'v', p.v, p.vOffset ?? 0, p.n, p.d, p.ldv ?? p.d);
   checkVec(op, 'pos', p.pos, p.n);
   if (p.keyValid) checkVec(op, 'keyValid', p.keyValid, p.n);
+  const rowBase = p.rowBase ?? 0;
+  if (!Number.isInteger(rowBase) || Math.abs(rowBase) > 2 ** 31 - 1 - p.n) {
+    throw new ShapeError(`${op}: rowBase must be an integer with |rowBase| + n < 2^31, got ${String(p.rowBase)}`);
+  }
   if (p.dropout) {
     const { prob, seed } = p.dropout;
     if (typeof prob !== 'number' || !(prob >= 0 && prob < 1)) {
@@ -146,9 +158,6 @@ function validateChunkCommon(op: string, p: ChunkAttentionParams): { begin: numb
     const { seqLen, numHashes, buckets } = p.paper;
     checkInt(op, 'paper.seqLen', seqLen, 1);
     checkInt(op, 'paper.numHashes', numHashes, 1);
-    if (seqLen * numHashes !== p.n) {
-      throw new ShapeError(`${op}: paper mode needs n = seqLen·numHashes (${seqLen}·${numHashes}), got ${p.n}`);
-    }
     checkVec(op, 'paper.buckets', buckets, numHashes * seqLen);
     for (let i = 0; i < p.n; i++) {
       const t = p.pos[i]!;

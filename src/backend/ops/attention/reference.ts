@@ -128,7 +128,7 @@ function chunkGeometry(p: ChunkAttentionParams): ChunkGeometry {
 
 /** Dropout factors of query row i's window slots (1 everywhere without dropout). */
 function dropoutFactors(p: ChunkAttentionParams, i: number, keep: Float64Array): void {
-  if (p.dropout && p.dropout.prob > 0) attentionDropoutRow(keep, keep.length, p.dropout.prob, p.dropout.seed, i);
+  if (p.dropout && p.dropout.prob > 0) attentionDropoutRow(keep, keep.length, p.dropout.prob, p.dropout.seed, (p.rowBase ?? 0) + i);
   else keep.fill(1);
 }
 
@@ -166,8 +166,11 @@ function maskedScores(p: ChunkAttentionParams, g: ChunkGeometry, i: number, keyR
     }
     if (paper) {
       const L = paper.seqLen;
-      const round = Math.floor(i / L);
-      if (Math.floor(j / L) !== round || paper.buckets[round * L + qPos] !== paper.buckets[round * L + kPos]) {
+      const total = L * paper.numHashes;
+      const base = p.rowBase ?? 0;
+      const slot = (row: number): number => (((base + row) % total) + total) % total; // the row's sorted slot
+      const round = Math.floor(slot(i) / L);
+      if (Math.floor(slot(j) / L) !== round || paper.buckets[round * L + qPos] !== paper.buckets[round * L + kPos]) {
         // j ∉ P_i^(r): other round's row or other bucket (m_ij = ∞, Eq. 15)
         score = p.maskValue;
         live = false;

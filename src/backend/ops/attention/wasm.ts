@@ -4,6 +4,7 @@
  * (dropout.ts); the backward's `partition` 1 makes a call own chunks [chunkBegin, chunkEnd) (race-free,
  * bit-identical thread splits), 0 its query chunks only.
  */
+import { ResourceError } from '../../../errors.js';
 import type { WasmDispatch } from '../../wasm/dispatch.js';
 import { dropoutThreshold } from './dropout.js';
 import {
@@ -21,7 +22,7 @@ export function chunkAttentionForward(d: WasmDispatch, p: ChunkAttentionForwardP
   const out = d.f(op, 'out', p.out, p.outOffset ?? 0);
   const lse = d.f(op, 'lse', p.lse, p.lseOffset ?? 0);
   const k = d.kernels;
-  const bytes = k.chunkAttentionScratchBytes(p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter, 0) >>> 0;
+  const bytes = scratchBytes(d, op, k.chunkAttentionScratchBytes(p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter, 0));
   const window = (p.numChunksBefore + 1 + p.numChunksAfter) * p.chunkLength;
   const parts = d.partsFor(((c.end - c.begin) * p.chunkLength * window * p.d) / 7.5);
   // query chunk ranges: each chunk's rows are written by one call, computed as in one call
@@ -46,6 +47,7 @@ export function chunkAttentionForward(d: WasmDispatch, p: ChunkAttentionForwardP
     c.paper,
     c.seqLen,
     c.numHashes,
+    c.rowBase,
     c.begin + c0,
     c.begin + c1,
     out,
@@ -69,7 +71,7 @@ export function chunkAttentionBackward(d: WasmDispatch, p: ChunkAttentionBackwar
   const dk = d.f(op, 'dk', p.dk, p.kOffset ?? 0);
   const dv = d.f(op, 'dv', p.dv, p.vOffset ?? 0);
   const k = d.kernels;
-  const bytes = k.chunkAttentionScratchBytes(p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter, 1) >>> 0;
+  const bytes = scratchBytes(d, op, k.chunkAttentionScratchBytes(p.d, p.chunkLength, p.numChunksBefore, p.numChunksAfter, 1));
   const numChunks = p.chunkLength > 0 ? p.n / p.chunkLength : 0;
   const window = (p.numChunksBefore + 1 + p.numChunksAfter) * p.chunkLength;
   // only a call over all chunks is split: in partition mode each part owns a chunk range (dq rows of
@@ -99,6 +101,7 @@ export function chunkAttentionBackward(d: WasmDispatch, p: ChunkAttentionBackwar
     c.paper,
     c.seqLen,
     c.numHashes,
+    c.rowBase,
     c.begin + c0,
     c.begin + c1,
     lse,
@@ -114,6 +117,23 @@ export function chunkAttentionBackward(d: WasmDispatch, p: ChunkAttentionBackwar
     c.dropScale,
     partition,
   ]);
+}
+
+/**
+ * The kernel's scratch size (a double: [chunk, window] scores grow with chunk_length²) checked against what
+ * the memory can hold, so a huge chunk gets a ResourceError naming it instead of a trap.
+ */
+function scratchBytes(d: WasmDispatch, op: string, bytes: number): number {
+  const perThread = Math.ceil(bytes / 64) * 64;
+  const need = perThread * d.threads;
+  if (need > d.maxBufferBytes) {
+    throw new ResourceError(
+      `${op}: one call needs ${need} bytes of scratch (${d.threads} thread(s) × ${perThread}: scores [chunk, window]), more ` +
+        `than the ${d.maxBufferBytes} bytes one WebAssembly memory holds; use a shorter lsh_attn_chunk_length / ` +
+        'local_attn_chunk_length (the scratch grows with its square) or fewer threads',
+    );
+  }
+  return bytes;
 }
 
 function chunkCommon(d: WasmDispatch, op: string, p: ChunkAttentionParams) {
@@ -135,6 +155,7 @@ function chunkCommon(d: WasmDispatch, op: string, p: ChunkAttentionParams) {
     paper: p.paper ? d.i(op, 'paper.buckets', p.paper.buckets) : 0,
     seqLen: p.paper ? p.paper.seqLen : 0,
     numHashes: p.paper ? p.paper.numHashes : 0,
+    rowBase: p.rowBase ?? 0,
     begin: p.chunkBegin ?? 0,
     end: p.chunkEnd ?? (p.chunkLength > 0 ? p.n / p.chunkLength : 0),
   };

@@ -1,0 +1,90 @@
+/**
+ * Backward of the attention block (block.ts, HF `ReformerAttention`) from its cache:
+ *
+ *   forward:  normed = LayerNorm(x);  a = SelfAttn(normed);  out = a·W_oᵀ
+ */
+import type { Backend, Float } from '../backend/backend.js';
+import { ShapeError } from '../errors.js';
+import { linearBackward } from '../nn/linear.js';
+import type { AttentionBlockCache, AttentionBlockWeights, AttentionKind } from './block.js';
+import { checkLength } from './common.js';
+import { localSelfAttentionBackward } from './local.js';
+import { lshSelfAttentionBackward } from './lsh-backward.js';
+
+function weight(weights: object, name: string, kind: AttentionKind): Float {
+  const w = (weights as Record<string, Float | undefined>)[name];
+  if (!w) throw new ShapeError(`attention block backward (${kind}): missing "${name}" (the weights do not match the cache's kind)`);
+  return w;
+}
+
+/**
+ * Backward of `attentionBlockForward` / `attentionBlockAddForward(keep 'cache')`. ACCUMULATES into every
+ * gradient of `grads` (same names as the weights) and into `dx` `[batch, seqLen, hidden]` (null to skip).
+ * `dOut`: `[batch, seqLen, hidden]`, the gradient at F(x).
+ */
+export function attentionBlockBackward(
+  be: Backend,
+  weights: AttentionBlockWeights,
+  grads: AttentionBlockWeights,
+  cache: AttentionBlockCache,
+  dOut: Float,
+  dx: Float | null,
+): void {
+  const { kind, batch: B, seqLen: L, hidden: D } = cache;
+  const rows = B * L;
+  const all = cache.attnOut.length / rows;
+  checkLength('ReformerAttention backward: dOut', dOut, { batch: B, seq: L, hidden: D });
+  if (dx) checkLength('ReformerAttention backward: dx', dx, { batch: B, seq: L, hidden: D });
+  const w = (n: string): Float => weight(weights, n, kind);
+  const g = (n: string): Float => weight(grads, n, kind);
+  checkLength('ReformerAttention backward: grads output.dense.weight', g('output.dense.weight'), { hidden: D, heads·head_size: all });
+  checkLength('ReformerAttention backward: grads layer_norm.weight', g('layer_norm.weight'), { hidden: D });
+  checkLength('ReformerAttention backward: grads layer_norm.bias', g('layer_norm.bias'), { hidden: D });
+  be.scope(() => {
+    // forward: out = a·W_oᵀ  ⇒  dW_o += dOutᵀ·a, da = dOut·W_o
+    const dAttn = be.floats(rows * all); // [B, L, H·d]
+    linearBackward(be, cache.attnOut, rows, all, w('output.dense.weight'), D, dOut, dAttn, g('output.dense.weight'), null);
+    // forward: a = SelfAttn(normed)
+    const dNormed = be.floats(rows * D); // [B, L, D]
+    if (cache.self.kind === 'lsh') {
+      lshSelfAttentionBackward(
+        be,
+        { 'query_key.weight': w('self_attention.query_key.weight'), 'value.weight': w('self_attention.value.weight') },
+        { 'query_key.weight': g('self_attention.query_key.weight'), 'value.weight': g('self_attention.value.weight') },
+        cache.self,
+        dAttn,
+        dNormed,
+      );
+    } else {
+      localSelfAttentionBackward(
+        be,
+        {
+          'query.weight': w('self_attention.query.weight'),
+          'key.weight': w('self_attention.key.weight'),
+          'value.weight': w('self_attention.value.weight'),
+        },
+        {
+          'query.weight': g('self_attention.query.weight'),
+          'key.weight': g('self_attention.key.weight'),
+          'value.weight': g('self_attention.value.weight'),
+        },
+        cache.self,
+        dAttn,
+        dNormed,
+      );
+    }
+    // forward: normed = LayerNorm(x)·γ + β
+    be.layerNormBackward({
+      rows,
+      cols: D,
+      dy: dNormed,
+      x: cache.x,
+      mean: cache.mean,
+      rstd: cache.rstd,
+      gamma: w('layer_norm.weight'),
+      dx: dx ?? be.floats(rows * D),
+      dgamma: g('layer_norm.weight'),
+      dbeta: g('layer_norm.bias'),
+    });
+  });
+}

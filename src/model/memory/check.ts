@@ -1,0 +1,85 @@
+/**
+ * The refusal of a run that cannot fit: the estimate (estimate.ts) against a limit, with the numbers and
+ * the ways out (a shorter sequence, a smaller batch, the reversible backward, evaluation, one thread).
+ */
+import type { Backend } from '../../backend/backend.js';
+import type { ReformerConfig } from '../../config/reformer-config.js';
+import { ResourceError } from '../../errors.js';
+import { chunkLengthRule } from '../lengths.js';
+import { estimateMemory, type MemoryEstimate, type MemoryEstimateOptions } from './estimate.js';
+
+/** Formats bytes as GiB with two decimals (MiB below 1 GiB). */
+export function formatBytes(bytes: number): string {
+  const gib = bytes / 2 ** 30;
+  return gib >= 1 ? `${gib.toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** The largest multiple of `step` ≤ `upTo` whose estimate fits `limit` (0 if none). */
+function largestFitting(cfg: ReformerConfig, o: MemoryEstimateOptions, limit: number, step: number, upTo: number): number {
+  let lo = 0;
+  let hi = Math.floor(upTo / step);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (estimateMemory(cfg, { ...o, seqLen: mid * step }).bytes <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo * step;
+}
+
+/**
+ * `checkMemory` against a backend's hard limit (`Backend.maxBufferBytes`, 4 GiB for WASM), with the
+ * backend's thread count; nothing to check for a backend without a limit. Used by both models before
+ * they allocate anything.
+ * @throws ResourceError as `checkMemory`.
+ */
+export function checkBackendMemory(
+  backend: Pick<Backend, 'name' | 'maxBufferBytes' | 'threads'>,
+  cfg: ReformerConfig,
+  options: Omit<MemoryEstimateOptions, 'threads'>,
+): void {
+  const limit = backend.maxBufferBytes;
+  if (limit === undefined) return;
+  checkMemory(
+    cfg,
+    { ...options, threads: backend.threads ?? 1 },
+    limit,
+    `the ${backend.name} backend's memory limit of one 32-bit WebAssembly memory`,
+  );
+}
+
+/**
+ * Throws ResourceError if the estimated peak of this run exceeds `limitBytes` (`what` names the limit,
+ * e.g. 'the 4 GiB WASM memory'), with the numbers and ways out: the longest sequence and the largest
+ * batch that fit, evaluation mode, the reversible backward, fewer threads.
+ */
+export function checkMemory(cfg: ReformerConfig, options: MemoryEstimateOptions, limitBytes: number, what: string): MemoryEstimate {
+  const est = estimateMemory(cfg, options);
+  if (est.bytes <= limitBytes) return est;
+  const { lcm } = chunkLengthRule(cfg);
+  const step = options.mode === 'train' ? lcm : Math.max(1, lcm);
+  const ways: string[] = [];
+  const fitLen = largestFitting(cfg, { ...options, batch: options.batch }, limitBytes, step, options.seqLen);
+  if (fitLen > 0) {
+    // training with axial position embeddings takes exactly product(axial_pos_shape) tokens
+    const axial = options.mode === 'train' && cfg.axial_pos_embds ? ' (with axial_pos_shape changed to factors of it)' : '';
+    ways.push(`a sequence length of at most ${fitLen}${axial}`);
+  }
+  if (options.batch > 1) {
+    let b = options.batch - 1;
+    while (b > 0 && estimateMemory(cfg, { ...options, batch: b }).bytes > limitBytes) b--;
+    if (b > 0) ways.push(`a batch of at most ${b}`);
+  }
+  if (options.mode === 'train') {
+    if (options.reversible === false && estimateMemory(cfg, { ...options, reversible: true }).bytes <= limitBytes)
+      ways.push('the reversible backward (options.reversible: true)');
+    const fwd = estimateMemory(cfg, { ...options, mode: 'forward' });
+    if (fwd.bytes <= limitBytes) ways.push(`evaluation only (a forward needs ${formatBytes(fwd.bytes)})`);
+  }
+  if ((options.threads ?? 1) > 1 && estimateMemory(cfg, { ...options, threads: 1 }).bytes <= limitBytes) ways.push('one thread');
+  const kind = options.mode === 'train' ? `a training step${options.reversible === false ? ' (store-activations)' : ''}` : 'a forward';
+  throw new ResourceError(
+    `${kind} of batch ${options.batch} × ${options.seqLen} tokens needs about ${formatBytes(est.bytes)} ` +
+      `(${est.bytes} bytes, peak at ${est.peakAt}; parameters ${formatBytes(est.parameterBytes)}), more than ${what} ` +
+      `(${formatBytes(limitBytes)}); ${ways.length > 0 ? `use ${ways.join(', or ')}` : 'use a smaller model'}`,
+  );
+}
