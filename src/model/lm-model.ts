@@ -24,7 +24,8 @@ import { checkBackendMemory } from './memory/check.js';
 import { estimateMemory, type MemoryEstimate, type MemoryMode } from './memory/estimate.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { reformerParamSpecs } from './param-specs.js';
-import { ReformerModel, type EncoderInput, type EncoderOutput } from './reformer-model.js';
+import type { EncoderInput, EncoderOutput } from './encoder-types.js';
+import { ReformerModel } from './reformer-model.js';
 import { requireReformerConfig, validateTokenBatch } from './validate-inputs.js';
 
 /** Per-call extras beyond `TokenBatch` (fixtures, conformance). */

@@ -27,31 +27,22 @@
  */
 import type { Backend, Float } from '../backend/backend.js';
 import type { AttentionBlockWeights } from '../attention/block.js';
-import { resolveOptions, type ReformerOptions } from '../config/options.js';
 import type { AttnLayerType } from '../config/fields.js';
-import { checkPositionLength, type ReformerConfig } from '../config/reformer-config.js';
-import { ConfigError, ShapeError, UsageError } from '../errors.js';
+import { resolveOptions, type ReformerOptions } from '../config/options.js';
+import type { ReformerConfig } from '../config/reformer-config.js';
+import { ShapeError, UsageError } from '../errors.js';
 import { applyDropout } from '../nn/dropout.js';
-import {
-  axialPositionBackward,
-  axialPositionForward,
-  checkTokenIds,
-  plainPositionBackward,
-  plainPositionForward,
-  wordEmbeddingBackward,
-  wordEmbeddingForward,
-  type AxialDropout,
-  type AxialSpec,
-} from '../nn/embeddings.js';
+import { wordEmbeddingBackward, wordEmbeddingForward } from '../nn/embeddings.js';
 import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js';
-import { layerNormBackward, layerNormForward } from '../nn/layer-norm.js';
 import { Rng } from '../util/rng.js';
+import { positionBackward, positionForward, type EncoderParts } from './embedding-stage.js';
+import { prepareEncoderInput } from './encoder-input.js';
+import type { EncoderInput, EncoderOutput, EncoderRun, EncoderTape, OutputSink, PreparedInput } from './encoder-types.js';
 import { checkBackendMemory } from './memory/check.js';
 import type { MemoryMode } from './memory/estimate.js';
-import { chunkLengthRule, outputBlockRows } from './lengths.js';
+import { outputRows } from './output-rows.js';
 import { reformerParamSpecs } from './param-specs.js';
 import { Parameters } from './parameters.js';
-import { requireReformerConfig, validateRotations, validateTokenBatch } from './validate-inputs.js';
 import {
   reversibleBackward,
   reversibleForward,
@@ -61,94 +52,9 @@ import {
   type SublayerCall,
 } from './reversible.js';
 import { AttentionSublayer, FeedForwardSublayer, type AttentionState } from './sublayers.js';
+import { requireReformerConfig } from './validate-inputs.js';
 
-/** One call of the encoder. */
-export interface EncoderInput {
-  /** [batch, seqLen] token ids in [0, vocab_size). */
-  readonly inputIds: Int32Array;
-  readonly batch: number;
-  readonly seqLen: number;
-  /** [batch, seqLen], 1 = real token, 0 = padding; null/undefined = all real. */
-  readonly attentionMask?: Int32Array | null;
-  /** Training mode: dropout on, axial length must equal Π axial_pos_shape, no auto padding, backward possible. */
-  readonly training: boolean;
-  /**
-   * Injected LSH rotations per layer index (`[heads, head_size, num_hashes, rotation_size/2]`, as HF's
-   * `cap:<phase>.layers.<i>.rotations`); missing entries are drawn (from `hash_seed` or the model's generator).
-   */
-  readonly rotations?: ReadonlyArray<Float | null | undefined> | null;
-  /** Hash rounds of every LSH layer for this call instead of `num_hashes` (HF's per-call `num_hashes`; more rounds at eval help, paper Table 2). */
-  readonly numHashes?: number | null;
-  /**
-   * Diagnostics: called with each layer's attention-block input X2 [batch, paddedLen, hidden_size] (the
-   * input of HF `ReformerAttention`, before its LayerNorm), in layer order as the layers run; used by
-   * `reformer verify` to compare each LSH layer with exact attention. The buffer is the model's: copy
-   * what you keep, never modify it.
-   */
-  readonly onAttentionInput?: ((layer: number, hidden: Float) => void) | null;
-}
-
-/** Result of `ReformerModel.forward`; pass it to `backward` (training forwards only). */
-export interface EncoderOutput {
-  /** last_hidden_state [batch, seqLen, 2·hidden_size] (cut back to the original seqLen). */
-  readonly output: Float;
-  readonly batch: number;
-  readonly seqLen: number;
-  /** Length the layers ran on (> seqLen after eval padding). */
-  readonly paddedLen: number;
-  /** Embedding output [batch, paddedLen, hidden_size] (HF `embedding_output`). */
-  readonly embedding: Float;
-  /**
-   * Per layer: the LSH offset buckets [batch, heads, num_hashes, paddedLen] of this forward (HF
-   * `cap:buckets`), null for local layers and short sequences.
-   */
-  readonly buckets: ReadonlyArray<Int32Array | null>;
-  /** Internal state for the backward (null in eval). */
-  readonly tape: EncoderTape | null;
-}
-
-/**
- * One encoder run up to the last layer: its sizes, what the embedding backward needs and the layers'
- * record. The final LayerNorm is not stored: `outputRows` computes it block by block (and recomputes
- * it for the backward) from the last layer's outputs `record.y1`, `record.y2`.
- */
-interface EncoderRun {
-  readonly batch: number;
-  /** Length before eval padding. */
-  readonly seqLen: number;
-  /** Length the layers ran on. */
-  readonly paddedLen: number;
-  readonly training: boolean;
-  /** [batch·paddedLen] token ids (a buffer of the backend) */
-  readonly ids: Int32Array;
-  /** [batch·paddedLen] positions t of each row */
-  readonly positions: Int32Array;
-  readonly seeds: { word: number | null; position: number | null; output: number | null };
-  readonly record: ReversibleRecord;
-  /** Copy of the embedding output [batch, paddedLen, hidden] if asked for (HF `embedding_output`), else null. */
-  readonly embedding: Float | null;
-}
-
-/** An input checked by `prepare`: ids and mask padded to `paddedLen` in evaluation (else the input's own). */
-interface PreparedInput {
-  readonly ids: Int32Array;
-  readonly mask: Int32Array | null;
-  readonly paddedLen: number;
-}
-
-interface EncoderTape {
-  readonly run: EncoderRun;
-  /** Set by `backward`: the reversible backward overwrites the outputs, so a tape is used once. */
-  consumed: boolean;
-}
-
-/**
- * Consumer of the encoder output one block of rows at a time (e.g. the LM head): `h` [n, 2·hidden]
- * holds rows r0 … r0 + n − 1 of last_hidden_state [batch·seqLen, 2·hidden] (padding cut off). In
- * training (`trainRows`) the sink writes d(loss)/dh for those rows into `dh` [n, 2·hidden] (zeroed).
- * `h` and `dh` are valid during the call only.
- */
-export type OutputSink = (r0: number, n: number, h: Float, dh: Float | null) => void;
+export type { EncoderInput, EncoderOutput, OutputSink } from './encoder-types.js';
 
 export interface ReformerModelInit {
   readonly options?: Partial<ReformerOptions>;
@@ -260,7 +166,7 @@ export class ReformerModel {
     const run = this.encode(input, this.prepare(input, true), { keepEmbedding: true, captureBuckets: true });
     const D2 = 2 * this.config.hidden_size;
     const output = this.backend.floats(run.batch * run.seqLen * D2); // [B, L, 2D]
-    this.outputRows(run, (r0, n, h) => output.set(h.subarray(0, n * D2), r0 * D2), null);
+    outputRows(this.parts, run, (r0, n, h) => output.set(h.subarray(0, n * D2), r0 * D2), null);
     const tape: EncoderTape | null = run.training ? { run, consumed: false } : null;
     return {
       output,
@@ -289,7 +195,7 @@ export class ReformerModel {
       throw new UsageError('ReformerModel.forwardRows: evaluation only (training: false); train with trainRows or forward + backward');
     return this.backend.scope(() => {
       const run = this.encode(input, this.prepare(input, false), { keepEmbedding: false, captureBuckets: options.captureBuckets ?? false });
-      this.outputRows(run, sink, null);
+      outputRows(this.parts, run, sink, null);
       return { batch: run.batch, seqLen: run.seqLen, paddedLen: run.paddedLen, buckets: bucketsOf(run.record) };
     });
   }
@@ -312,7 +218,7 @@ export class ReformerModel {
       const n = run.record.n;
       const dy1 = be.floats(n);
       const dy2 = be.floats(n);
-      this.outputRows(run, sink, { dy1, dy2 });
+      outputRows(this.parts, run, sink, { dy1, dy2 });
       this.layersBackward(run, dy1, dy2, dEmbedding);
       return bucketsOf(run.record);
     });
@@ -348,7 +254,7 @@ export class ReformerModel {
     be.scope(() => {
       const dy1 = be.floats(n);
       const dy2 = be.floats(n);
-      this.outputRows(run, (r0, nr, _h, dh) => dh!.set(dOutput.subarray(r0 * D2, (r0 + nr) * D2)), { dy1, dy2 });
+      outputRows(this.parts, run, (r0, nr, _h, dh) => dh!.set(dOutput.subarray(r0 * D2, (r0 + nr) * D2)), { dy1, dy2 });
       this.layersBackward(run, dy1, dy2, dEmb);
     });
     return dEmb;
@@ -383,79 +289,25 @@ export class ReformerModel {
   // ------------------------------------------------------------------ internals
 
   /**
-   * Everything checked before a call allocates: the inputs, the eval padding (ids and mask padded to
-   * the chunk-length multiple, allocated in JS), the sequence length against the config, and the
-   * memory estimate of the call (`materializeOutput`: `forward`, which holds the whole output).
-   */
-  private prepare(input: EncoderInput, materializeOutput: boolean): PreparedInput {
-    const cfg = this.config;
-    validateTokenBatch(input, 'ReformerModel');
-    validateRotations(input.rotations, 'ReformerModel');
-    const { batch: B, seqLen: L, training } = input;
-    if (!Number.isInteger(B) || B < 1 || !Number.isInteger(L) || L < 1) {
-      throw new ShapeError(`ReformerModel: batch and seqLen must be positive integers, got batch ${B}, seqLen ${L}`);
-    }
-    if (input.inputIds.length !== B * L) {
-      throw new ShapeError(`ReformerModel: input_ids must have batch·seqLen = ${B}·${L} = ${B * L} elements, got ${input.inputIds.length}`);
-    }
-    checkTokenIds(input.inputIds, B * L, cfg.vocab_size);
-    const mask0 = input.attentionMask ?? null;
-    if (mask0) {
-      if (mask0.length !== B * L)
-        throw new ShapeError(`ReformerModel: attention_mask must have ${B * L} elements ([batch, seqLen]), got ${mask0.length}`);
-      for (let i = 0; i < mask0.length; i++) {
-        if (mask0[i] !== 0 && mask0[i] !== 1)
-          throw new ShapeError(`ReformerModel: attention_mask[${i}] = ${mask0[i]}; use 1 for real tokens and 0 for padding`);
-      }
-    }
-    if (input.numHashes != null && (!Number.isInteger(input.numHashes) || input.numHashes < 1)) {
-      throw new ShapeError(`ReformerModel: numHashes must be a positive integer, got ${input.numHashes}`);
-    }
-
-    // ---- automatic padding to a multiple of the chunk-length lcm (eval), error in training
-    const { lcm, min } = chunkLengthRule(cfg);
-    let Lp = L;
-    let ids = input.inputIds;
-    let mask = mask0;
-    if (L % lcm !== 0 && L > min) {
-      Lp = L + (lcm - (L % lcm));
-      if (training) {
-        // with axial position embeddings only one training length exists: say that one
-        const axial = cfg.axial_pos_embds ? cfg.axial_pos_shape.reduce((a, b) => a * b, 1) : null;
-        const fix =
-          axial !== null
-            ? `with axial position embeddings training takes exactly ${axial} tokens (the product of axial_pos_shape [${cfg.axial_pos_shape.join(', ')}]): ` +
-              `use sequences of ${axial} tokens (attention_mask 0 on padding), or change axial_pos_shape`
-            : `pad the input to ${Lp} (attention_mask 0 on the padding) or use ${Lp - lcm > 0 ? `${Lp - lcm} or ` : ''}${Lp}`;
-        throw new ShapeError(
-          `ReformerModel: in training the sequence length ${L} must be a multiple of ${lcm} (least common multiple of the chunk lengths ` +
-            `in attn_layers); ${fix}`,
-        );
-      }
-      if (cfg.pad_token_id === null) {
-        throw new ConfigError(
-          'pad_token_id',
-          `is null, but a sequence of length ${L} must be padded to ${Lp}; set pad_token_id or pass a length that is a multiple of ${lcm}`,
-        );
-      }
-      ids = new Int32Array(B * Lp).fill(cfg.pad_token_id);
-      mask = new Int32Array(B * Lp); // zeros on the padding
-      for (let b = 0; b < B; b++) {
-        ids.set(input.inputIds.subarray(b * L, (b + 1) * L), b * Lp);
-        if (mask0) mask.set(mask0.subarray(b * L, (b + 1) * L), b * Lp);
-        else mask.fill(1, b * Lp, b * Lp + L);
-      }
-    }
-    checkPositionLength(cfg, Lp, training, L);
-    this.checkMemory(input, training ? 'train' : 'forward', materializeOutput);
-    return { ids, mask, paddedLen: Lp };
-  }
-
-  /**
    * Embeddings and the layers on a prepared input: X1 = X2 = emb, then Y1, Y2 of the last layer in
    * `record` (the final LayerNorm is left to `outputRows`). Draws the dropout seeds in HF order (word,
    * position, the layers', then the output's).
    */
+  /** What the stages read (embedding-stage.ts, output-rows.ts). */
+  private get parts(): EncoderParts {
+    return { be: this.backend, cfg: this.config, params: this.parameters, prefix: this.prefix };
+  }
+
+  /**
+   * The input checked and padded (encoder-input.ts), then the memory estimate of the call checked
+   * (`materializeOutput`: `forward`, which holds the whole output) before anything is allocated.
+   */
+  private prepare(input: EncoderInput, materializeOutput: boolean): PreparedInput {
+    const prepared = prepareEncoderInput(this.config, input);
+    this.checkMemory(input, input.training ? 'train' : 'forward', materializeOutput);
+    return prepared;
+  }
+
   private encode(input: EncoderInput, prepared: PreparedInput, opts: { keepEmbedding: boolean; captureBuckets: boolean }): EncoderRun {
     const be = this.backend;
     const cfg = this.config;
@@ -481,7 +333,7 @@ export class ReformerModel {
     const x2 = be.floats(n); // [rows, D] hidden stream
     wordEmbeddingForward(be, this.parameters.param(`${this.prefix}embeddings.word_embeddings.weight`), D, idsBuf, rows, x1);
     if (seeds.word !== null) applyDropout(x1, rows, D, drop, seeds.word);
-    this.positionForward(positions, rows, Lp, B, x2, seeds.position, drop); // P(pos), in X2 for now
+    positionForward(this.parts, positions, rows, Lp, B, x2, seeds.position, drop); // P(pos), in X2 for now
     be.add(x1, x1, x2, n);
     x2.set(x1);
     let embedding: Float | null = null;
@@ -529,88 +381,6 @@ export class ReformerModel {
   }
 
   /**
-   * out = Dropout(LayerNorm_final(concat[Y1, Y2])) one block of rows at a time (padding rows skipped),
-   * handed to `sink`. With `grad` (training backward), the sink's dh is back-propagated through the
-   * dropout and the LayerNorm into the rows of dy1, dy2 (the gradients at Y1, Y2; overwritten), and
-   * the LayerNorm's γ, β gradients accumulate. The LayerNorm is recomputed from Y1, Y2 (no cache).
-   */
-  private outputRows(run: EncoderRun, sink: OutputSink, grad: { dy1: Float; dy2: Float } | null): void {
-    const be = this.backend;
-    const cfg = this.config;
-    const D = cfg.hidden_size;
-    const D2 = 2 * D;
-    const { batch: B, seqLen: L, paddedLen: Lp, record } = run;
-    const P = this.parameters;
-    const gamma = P.param(`${this.prefix}encoder.layer_norm.weight`);
-    const beta = P.param(`${this.prefix}encoder.layer_norm.bias`);
-    const drop = run.training ? cfg.hidden_dropout_prob : 0;
-    const seed = run.seeds.output;
-    const block = Math.min(outputBlockRows(cfg), L);
-    be.scope(() => {
-      const iota = be.ints(block);
-      for (let i = 0; i < block; i++) iota[i] = i;
-      for (let b = 0; b < B; b++) {
-        for (let t0 = 0; t0 < L; t0 += block) {
-          be.scope(() => {
-            const n = Math.min(block, L - t0);
-            const pr = b * Lp + t0; // first (padded) row of the block
-            const idx = iota.subarray(0, n);
-            // concat[i] = [Y1[pr + i], Y2[pr + i]]   [n, 2D]
-            const concat = be.floats(n * D2);
-            be.gatherRows({ rows: n, cols: D, index: idx, src: record.y1, srcOffset: pr * D, ldSrc: D, dst: concat, ldDst: D2 });
-            be.gatherRows({
-              rows: n,
-              cols: D,
-              index: idx,
-              src: record.y2,
-              srcOffset: pr * D,
-              ldSrc: D,
-              dst: concat,
-              dstOffset: D,
-              ldDst: D2,
-            });
-            const h = be.floats(n * D2);
-            const ln = layerNormForward(be, concat, n, D2, gamma, beta, cfg.layer_norm_eps, h);
-            if (seed !== null) applyDropout(h, n, D2, drop, seed, pr);
-            const dh = grad ? be.floats(n * D2) : null;
-            sink(b * L + t0, n, h, dh);
-            if (!grad || !dh) return;
-            // out = Dropout(normed)  ⇒  dnormed = mask ⊙ dOut
-            if (seed !== null) applyDropout(dh, n, D2, drop, seed, pr);
-            // normed = LayerNorm_final(concat)
-            const dConcat = be.floats(n * D2);
-            layerNormBackward(
-              be,
-              concat,
-              n,
-              D2,
-              gamma,
-              ln,
-              dh,
-              dConcat,
-              P.grad(`${this.prefix}encoder.layer_norm.weight`),
-              P.grad(`${this.prefix}encoder.layer_norm.bias`),
-            );
-            // concat = [Y1, Y2]
-            be.gatherRows({ rows: n, cols: D, index: idx, src: dConcat, ldSrc: D2, dst: grad.dy1, dstOffset: pr * D, ldDst: D });
-            be.gatherRows({
-              rows: n,
-              cols: D,
-              index: idx,
-              src: dConcat,
-              srcOffset: D,
-              ldSrc: D2,
-              dst: grad.dy2,
-              dstOffset: pr * D,
-              ldDst: D,
-            });
-          });
-        }
-      }
-    });
-  }
-
-  /**
    * Backward of the layers and the embeddings, from dy1, dy2 (gradients at the last layer's outputs;
    * overwritten): parameter gradients accumulate; dEmb [rows, D] receives d(loss)/d(embedding output).
    */
@@ -626,7 +396,7 @@ export class ReformerModel {
     // X1 = X2 = emb  ⇒  demb = dX1 + dX2
     be.add(dEmb, dy1, dy2, n);
     // emb = Dropout(W_word[ids]) + P(pos)
-    this.positionBackward(run.positions, rows, run.paddedLen, run.batch, dEmb, run.seeds.position, drop);
+    positionBackward(this.parts, run.positions, rows, run.paddedLen, run.batch, dEmb, run.seeds.position, drop);
     be.scope(() => {
       let g = dEmb;
       if (run.seeds.word !== null) {
@@ -636,69 +406,6 @@ export class ReformerModel {
       }
       wordEmbeddingBackward(be, P.grad(`${this.prefix}embeddings.word_embeddings.weight`), D, run.ids, rows, g);
     });
-  }
-
-  private axialSpec(): AxialSpec {
-    return { shape: this.config.axial_pos_shape, dims: this.config.axial_pos_embds_dim };
-  }
-
-  private axialTables(get: (n: string) => Float): Float[] {
-    return this.config.axial_pos_shape.map((_, k) => get(`${this.prefix}embeddings.position_embeddings.weights.${k}`));
-  }
-
-  private positionForward(positions: Int32Array, rows: number, Lp: number, B: number, out: Float, seed: number | null, p: number): void {
-    const be = this.backend;
-    const P = this.parameters;
-    if (this.config.axial_pos_embds) {
-      const dropout: AxialDropout | null = seed !== null ? { p, seed, batch: B, seqLen: Lp } : null;
-      axialPositionForward(
-        be,
-        this.axialSpec(),
-        this.axialTables((nm) => P.param(nm)),
-        positions,
-        rows,
-        out,
-        dropout,
-      );
-    } else {
-      plainPositionForward(
-        be,
-        P.param(`${this.prefix}embeddings.position_embeddings.embedding.weight`),
-        this.config.hidden_size,
-        positions,
-        rows,
-        out,
-      );
-      if (seed !== null) applyDropout(out, rows, this.config.hidden_size, p, seed); // HF PositionEmbeddings dropout
-    }
-  }
-
-  private positionBackward(positions: Int32Array, rows: number, Lp: number, B: number, dOut: Float, seed: number | null, p: number): void {
-    const be = this.backend;
-    const P = this.parameters;
-    if (this.config.axial_pos_embds) {
-      const dropout: AxialDropout | null = seed !== null ? { p, seed, batch: B, seqLen: Lp } : null;
-      axialPositionBackward(
-        be,
-        this.axialSpec(),
-        this.axialTables((nm) => P.grad(nm)),
-        positions,
-        rows,
-        dOut,
-        dropout,
-      );
-    } else {
-      const D = this.config.hidden_size;
-      be.scope(() => {
-        let g = dOut;
-        if (seed !== null) {
-          g = be.floats(rows * D);
-          g.set(dOut.subarray(0, rows * D));
-          applyDropout(g, rows, D, p, seed);
-        }
-        plainPositionBackward(be, P.grad(`${this.prefix}embeddings.position_embeddings.embedding.weight`), D, positions, rows, g);
-      });
-    }
   }
 
   /** Injected rotations copied into this backend's buffers (any float array accepted). */
