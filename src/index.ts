@@ -59,19 +59,10 @@ export type {
   SoftmaxBackwardParams,
   SoftmaxParams,
 } from './backend/backend.js';
-export {
-  attentionDropoutCallSeed,
-  attentionDropoutRow,
-  dropoutRowKey,
-  dropoutSlotBits,
-  dropoutThreshold,
-  fmix32,
-} from './backend/ops/attention/dropout.js';
 export * from './backend/wasm/index.js';
 
 // ---- io
 export {
-  MAX_HEADER_BYTES,
   SafetensorsFile,
   parseSafetensors,
   serializeSafetensors,
@@ -89,10 +80,8 @@ export {
   SELF_MASK_VALUE,
   attentionBlockBackward,
   attentionBlockForward,
-  attentionBlockParamShapes,
   attentionQualityReport,
   drawRotations,
-  effectiveBucketCount,
   exactLocalAttention,
   exactSharedQkAttention,
   exactSharedQkProbabilities,
@@ -108,7 +97,6 @@ export {
   lshSelfAttentionBackward,
   lshSelfAttentionForward,
   lshSpecFromConfig,
-  maskHasPadding,
   rotationShape,
   type AttentionBlockOptions,
   type AttentionConfig,
@@ -135,7 +123,6 @@ export {
   ConformanceRegistry,
   DEFAULT_CONFORMANCE_RTOL,
   SkipCase,
-  attentionConformanceHandlers,
   createConformanceRegistry,
   formatConformanceReport,
   runConformance,
@@ -188,19 +175,13 @@ export type {
   /** Options of `instantiateWasmBackend[Sync]`: `WasmBackendOptions` plus the build variant (`simd`, `relaxed-simd`). */
   InstantiateWasmOptions,
 } from './backend/wasm/load.js';
-export {
+export type {
   /** Runs the parts of one split WASM operation on helper threads sharing the module's memory (Node: src/node/threads/pool.ts). */
-  type KernelExecutor,
-  /** Default `ParallelPolicy.minWorkNs`: operations estimated below 1 ms of single-thread work stay on the calling thread. */
-  DEFAULT_MIN_WORK_NS,
-  /** Default `ParallelPolicy.minWorkNsHot`: the same threshold (0.1 ms) while the helper threads are awake. */
-  DEFAULT_MIN_WORK_NS_HOT,
+  KernelExecutor,
 } from './backend/wasm/executor.js';
-export {
-  /** Stack-discipline allocator of the WASM backend's linear memory (scopes, 64-byte alignment, growth, peak bytes). */
-  Arena,
-  /** Options of `Arena`: initial/maximum bytes, poisoning of freed memory. */
-  type ArenaOptions,
+export type {
+  /** Options of the WASM backend's allocator: poisoning of freed memory (tests). */
+  ArenaOptions,
 } from './backend/wasm/arena.js';
 export {
   /** Names of the CLI presets: `tiny`, `small` (the default), `base`. */

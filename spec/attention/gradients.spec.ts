@@ -12,7 +12,8 @@ import { attentionBlockForward, attentionBlockParamShapes, type AttentionBlockWe
 import { attentionBlockBackward } from '../../src/attention/block-backward.js';
 import { lshSelfAttentionForward } from '../../src/attention/lsh.js';
 import { lshSelfAttentionBackward } from '../../src/attention/lsh-backward.js';
-import { localSelfAttentionBackward, localSelfAttentionForward } from '../../src/attention/local.js';
+import { localSelfAttentionForward } from '../../src/attention/local.js';
+import { localSelfAttentionBackward } from '../../src/attention/local-backward.js';
 import { Rng } from '../../src/util/rng.js';
 import { arbCase, configOf, dot, finiteDifferenceCheck, maskOf, normal, seqLenOf, type AttnCase } from './helpers.js';
 import { runs } from '../helpers/runs.js';

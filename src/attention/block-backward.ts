@@ -8,7 +8,7 @@ import { ShapeError } from '../errors.js';
 import { linearBackward } from '../nn/linear.js';
 import type { AttentionBlockCache, AttentionBlockWeights, AttentionKind } from './block.js';
 import { checkLength } from './common.js';
-import { localSelfAttentionBackward } from './local.js';
+import { localSelfAttentionBackward } from './local-backward.js';
 import { lshSelfAttentionBackward } from './lsh-backward.js';
 
 function weight(weights: object, name: string, kind: AttentionKind): Float {

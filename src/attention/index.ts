@@ -25,10 +25,9 @@ export {
   type LshSelfAttentionWeights,
 } from './lsh.js';
 export { lshAttentionBackward, lshSelfAttentionBackward } from './lsh-backward.js';
+export { localAttentionBackward, localSelfAttentionBackward } from './local-backward.js';
 export {
-  localAttentionBackward,
   localAttentionForward,
-  localSelfAttentionBackward,
   localSelfAttentionForward,
   localSpecFromConfig,
   type LocalAttentionCache,

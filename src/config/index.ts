@@ -1,8 +1,8 @@
 /** Configuration: HF `ReformerConfig` (fields, defaults, validation), our options, CLI presets. */
-export { ReformerConfig, checkPositionLength, checkCausalLM } from './reformer-config.js';
-export { REFORMER_DEFAULTS, REFORMER_FIELD_NAMES, HF_PRETRAINED_CONFIG_FIELD_NAMES, unrecognisedConfigKeys } from './fields.js';
+export { ReformerConfig } from './reformer-config.js';
+export { REFORMER_DEFAULTS } from './fields.js';
 export type { AttnLayerType, HiddenAct, ReformerConfigFields, ReformerConfigInput } from './fields.js';
-export { bucketCount, bucketFactors, resolveNumBuckets, rotationHalfSize, MAX_CONFIG_INT, type NumBuckets } from './buckets.js';
+export { bucketCount, resolveNumBuckets, type NumBuckets } from './buckets.js';
 export { DEFAULT_OPTIONS, resolveOptions } from './options.js';
 export type { ReformerOptions } from './options.js';
 export { DEFAULT_PRESET, PRESET_NAMES, preset } from './presets.js';

@@ -2,7 +2,6 @@
 export { runConformance, formatConformanceReport, DEFAULT_CONFORMANCE_RTOL } from './runner.js';
 export { ConformanceRegistry } from './registry.js';
 export { createConformanceRegistry, BUILTIN_HANDLER_TABLES } from './builtin.js';
-export { attentionConformanceHandlers } from './attention-handlers.js';
 export { SkipCase } from './types.js';
 export type {
   CaseReport,

@@ -5,9 +5,7 @@
 export type { CausalLanguageModel, LossResult, TokenBatch } from './language-model.js';
 export { Parameters } from './parameters.js';
 export type { ParamEntry, ParamInit, ParamSpec } from './parameters.js';
-export { reversibleForward, reversibleBackward, reversibleInverse } from './reversible.js';
-export type { ReversibleBlock, ReversibleMode, ReversibleRecord, Sublayer, SublayerCall } from './reversible.js';
-export { AttentionSublayer, FeedForwardSublayer } from './sublayers.js';
+export type { ReversibleMode } from './reversible.js';
 export { ReformerModel } from './reformer-model.js';
 export { reformerParamSpecs } from './param-specs.js';
 export { chunkLengthRule } from './lengths.js';
@@ -29,4 +27,3 @@ export {
   parametersToSafetensors,
 } from './checkpoint.js';
 export type { CheckpointFiles, LoadOptions, SaveOptions } from './checkpoint.js';
-export { modelConformanceHandlers, MODEL_CONFORMANCE_CASES } from './conformance.js';

@@ -3,10 +3,6 @@
  */
 export { ByteTokenizer, tokenizerByName, type StreamDecoder, type Tokenizer } from './tokenizer.js';
 export {
-  firstInvalidUtf8,
-  gunzip,
-  isGzip,
-  looksLikeFasta,
   parseFasta,
   prepareCorpus,
   type CorpusFormat,
@@ -14,26 +10,21 @@ export {
   type PrepareCorpusOptions,
 } from './corpus.js';
 export { BatchSampler, splitTokens, type DataSplit, type SamplerOptions, type SamplerState, type SplitOptions } from './data.js';
-export { learningRate, validateSchedule, type LrSchedule, type ScheduleKind } from './schedule.js';
+export { learningRate, type LrSchedule, type ScheduleKind } from './schedule.js';
 export {
   AdamW,
   clipGradNorm,
-  resolveAdamW,
   type AdamWConfig,
   type AdamWOptions,
   type Optimizer,
   type OptimizerName,
   type UpdateInfo,
 } from './optimizer.js';
-export { Adafactor, resolveAdafactor, type AdafactorConfig, type AdafactorOptions } from './adafactor.js';
+export { Adafactor, type AdafactorConfig, type AdafactorOptions } from './adafactor.js';
 export {
-  createOptimizer,
   OPTIMIZER_NAMES,
-  optimizerName,
-  optionsFromState,
   train,
   Trainer,
-  validateTrainOptions,
   type CheckpointReason,
   type OptimizerOptions,
   type StoredOptimizerConfig,
@@ -48,15 +39,13 @@ export {
   type TrainResult,
   type ValidationInfo,
 } from './trainer.js';
-export { evaluate, evaluationWindows, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+export { evaluate, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
 export {
-  drawFrom,
   generateTokens,
   sampleToken,
   samplingDistribution,
-  validateSampling,
   type GenerateOptions,
   type SamplingOptions,
 } from './generate.js';
-export { CHECKPOINT_FILES, decodeTrainerSnapshot, encodeTrainerSnapshot } from './checkpoint.js';
+export { CHECKPOINT_FILES } from './checkpoint.js';
 export { BigramLanguageModel, type BigramOptions } from './bigram.js';

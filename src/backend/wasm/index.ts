@@ -4,8 +4,6 @@
  */
 export { WasmBackend, type WasmBackendInit, type WasmVariant } from './wasm-backend.js';
 export {
-  DEFAULT_PRIVATE_INITIAL_BYTES,
-  DEFAULT_SHARED_INITIAL_BYTES,
   instantiateWasmBackend,
   instantiateWasmBackendSync,
   sharedMemoryAvailable,
@@ -13,15 +11,6 @@ export {
   type InstantiateWasmOptions,
   type WasmBackendOptions,
 } from './load.js';
-export { Arena, ARENA_ALIGN, WASM_MAX_BYTES, WASM_MAX_PAGES, WASM_PAGE_BYTES, type ArenaOptions } from './arena.js';
-export { KERNEL_NAMES, type KernelExports, type KernelName } from './kernels.generated.js';
-export {
-  DEFAULT_MIN_WORK_NS,
-  DEFAULT_MIN_WORK_NS_HOT,
-  MAX_KERNEL_ARGS,
-  splitRange,
-  type KernelArgs,
-  type KernelCall,
-  type KernelExecutor,
-  type ParallelPolicy,
-} from './executor.js';
+export type { ArenaOptions } from './arena.js';
+export type { KernelExports, KernelName } from './kernels.generated.js';
+export type { KernelArgs, KernelCall, KernelExecutor, ParallelPolicy } from './executor.js';
