@@ -54,7 +54,7 @@ print(json.dumps({"totals": {f"{k[0]}|{k[1]}": v for k, v in sorted(totals.items
 
 describe.skipIf(!hasPython)('bench/peer-profile.py attribution', () => {
   it('scopes, backward by creator, recompute, optimizer, name fallback', () => {
-    const r = spawnSync('python3', ['-c', PY, SCRIPT], { encoding: 'utf8' });
+    const r = spawnSync('python3', ['-c', PY, SCRIPT], { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
       totals: Record<string, number>;

@@ -60,8 +60,9 @@ export function benchOptions(): Option[] {
   for (const b of BENCHMARKS) {
     for (const o of b.options()) {
       const first = seen.get(o.attributeName());
-      if (first) first.description = `${first.description}; ${o.description}`;
-      else seen.set(o.attributeName(), o);
+      if (first) {
+        if (!first.description.split('; ').includes(o.description)) first.description = `${first.description}; ${o.description}`;
+      } else seen.set(o.attributeName(), o);
     }
   }
   return [...seen.values()];
