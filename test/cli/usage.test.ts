@@ -99,7 +99,16 @@ describe('usage errors exit 2 with one line naming the flag and the allowed valu
     [['generate', '--checkpoint', dir, '--prompt', 'a', '--top-k', '-1'], /--top-k "-1": must be an integer ≥ 0/],
     [['verify', '--num-hashes', '1,x'], /--num-hashes "1,x": must be a comma-separated list of positive integers/],
     [['verify', '--checkpoint', dir, '--preset', 'tiny'], /give --checkpoint or --preset, not both/],
-    [['bench', 'gpu'], /<what> "gpu": must be one of kernels, attention, model, memory/],
+    [['bench', 'gpu'], /<what> "gpu": must be one of kernels, attention, model, memory, vs-pytorch/],
+    [['bench', 'kernels', '--threads', '1,2'], /--threads 1,2: bench kernels takes one thread count \(a list is for bench vs-pytorch\)/],
+    [
+      ['bench', 'vs-pytorch', '--modes', 'forward,back'],
+      /--modes "forward,back": must be a comma-separated list of distinct values from forward, train/,
+    ],
+    [
+      ['bench', 'vs-pytorch', '--json', '/nonexistent-dir/x.json'],
+      /--json \/nonexistent-dir\/x.json: folder \/nonexistent-dir does not exist/,
+    ],
     [['conformance', join(dir, 'nope')], /conformance: .*nope is not a folder/],
     [['conformance', dir, '--dtype', 'f16'], /--dtype "f16": must be one of f32, f64/],
     [['frobnicate'], /unknown command 'frobnicate'/],

@@ -57,6 +57,8 @@ export interface ModelChildResult {
   wasm_memory_bytes: number;
   /** The model's own estimate of the peak (model/memory.ts). */
   estimated_wasm_bytes: number | null;
+  /** The kernel build that ran: 'relaxed-simd' or 'simd'. */
+  wasm_variant: string;
 }
 
 /** Two factors [a, n/a] of n with a the largest divisor ≤ √n (a power of two for powers of two). */
@@ -117,6 +119,7 @@ export async function runModelChild(req: ModelChildRequest): Promise<ModelChildR
         wasm_peak_bytes: be.arena.peakBytes,
         wasm_memory_bytes: be.arena.capacity,
         estimated_wasm_bytes: null,
+        wasm_variant: be.variant,
       };
     }
     const mode = req.mode;
@@ -159,6 +162,7 @@ export async function runModelChild(req: ModelChildRequest): Promise<ModelChildR
       wasm_peak_bytes: be.arena.peakBytes,
       wasm_memory_bytes: be.arena.capacity,
       estimated_wasm_bytes: estimate,
+      wasm_variant: be.variant,
     };
   } finally {
     be.close();

@@ -9,7 +9,7 @@
  *
  * Conventions: tables go to stdout, progress to stderr; with `--json` the last stdout line is one JSON
  * object; timings are medians of tinybench runs (or of a few direct runs for calls of seconds), never
- * asserted on by tests.
+ * asserted on by tests. `--json <file>` also writes that object to the file (src/node/cli/misc.ts).
  */
 import type { Option } from 'commander';
 import type { OutStream } from '../cli/context.js';
@@ -17,14 +17,17 @@ import { attentionBench } from './attention.js';
 import { kernelsBench } from './kernels.js';
 import { memoryBench } from './memory.js';
 import { modelBench } from './model.js';
+import { vsPytorchBench } from './vs-pytorch.js';
 
 /** What a benchmark runs with. */
 export interface BenchEnv {
   readonly stdout: OutStream;
   readonly stderr: OutStream;
-  /** `--threads`; undefined = all cores. */
+  /** `--threads` (the first count of a list); undefined = all cores. */
   readonly threads: number | undefined;
-  /** `--json`: print one JSON object as the last stdout line. */
+  /** `--threads` as given (several counts only for a benchmark with `threadList`); undefined = not given. */
+  readonly threadList: readonly number[] | undefined;
+  /** `--json` (with or without a file): print one JSON object as the last stdout line. */
   readonly json: boolean;
   /** Package root (holds `dist/` for child processes). */
   readonly packageRoot: string;
@@ -35,6 +38,8 @@ export interface BenchSubcommand {
   readonly name: string;
   /** One line for `bench --help`. */
   readonly summary: string;
+  /** Takes `--threads` as a comma-separated list (env.threadList); others refuse more than one count. */
+  readonly threadList?: boolean;
   /** Its own flags (commander Options; attribute names must not clash with other subcommands' flags). */
   options(): Option[];
   /**
@@ -46,4 +51,4 @@ export interface BenchSubcommand {
 }
 
 /** The benchmarks of this build (`model` and `memory` are added by the model's benchmark files). */
-export const BENCHMARKS: readonly BenchSubcommand[] = [kernelsBench, attentionBench, modelBench, memoryBench];
+export const BENCHMARKS: readonly BenchSubcommand[] = [kernelsBench, attentionBench, modelBench, memoryBench, vsPytorchBench];

@@ -270,13 +270,19 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .command('bench')
     .description(`benchmarks: ${BENCH_TARGETS.join(', ')} (tables on stdout; --json adds one JSON object as the last line)`)
     .argument('<what>', BENCH_TARGETS.join(' | '), choiceFlag('<what>', BENCH_TARGETS))
-    .option('--json', 'print one JSON object with the results as the last stdout line')
-    .addOption(threadsOption());
+    .option('--json [file]', 'print one JSON object with the results as the last stdout line; with a file, also write it there')
+    .addOption(
+      new Option(
+        '--threads <n>',
+        'compute threads of the WASM backend, this one included (default: all cores); vs-pytorch: a comma-separated list, both sides (default 1 and all cores)',
+      ).argParser(intListFlag('--threads', 256)),
+    );
   for (const o of benchOptions()) bench.addOption(o);
   bench
     .addHelpText(
       'after',
       '\nExamples:\n  reformer bench kernels --json\n  reformer bench attention --seq-lens 1024,4096,16384,65536,262144,1048576\n' +
+        '  reformer bench vs-pytorch --seq-lens 4096 --threads 1,2 --json vs.json   (HF PyTorch side by side; skipped without torch)\n' +
         EXIT_HELP,
     )
     .action(async (what: BenchTarget, flags: BenchFlags, cmd: Command) => {

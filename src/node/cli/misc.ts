@@ -2,10 +2,13 @@
 import { ReferenceBackend } from '../../backend/reference.js';
 import { formatConformanceReport } from '../../conformance/runner.js';
 import { runConformanceFolder } from '../conformance.js';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Option } from 'commander';
 import { UsageError } from '../../errors.js';
+import { writeFileAtomic } from '../atomic.js';
 import { BENCHMARKS } from '../bench/registry.js';
-import { NotAvailableError, type CliContext } from './context.js';
+import { NotAvailableError, type CliContext, type OutStream } from './context.js';
 
 export interface ConformanceFlags {
   dtype: 'f32' | 'f64';
@@ -45,32 +48,64 @@ export function conformanceCommand(dir: string, flags: ConformanceFlags, ctx: Cl
   return report.failed === 0 ? 0 : 1;
 }
 
-export const BENCH_TARGETS = ['kernels', 'attention', 'model', 'memory'] as const;
+export const BENCH_TARGETS = ['kernels', 'attention', 'model', 'memory', 'vs-pytorch'] as const;
 export type BenchTarget = (typeof BENCH_TARGETS)[number];
 
-/** Every flag of every benchmark (for `bench --help`), each once. */
+/**
+ * Every flag of every benchmark (for `bench --help`), each once: a flag that several benchmarks share
+ * (same name and parser, e.g. `--seq-lens`) is listed once with each one's description joined by "; ".
+ */
 export function benchOptions(): Option[] {
-  const seen = new Set<string>();
-  const out: Option[] = [];
+  const seen = new Map<string, Option>();
   for (const b of BENCHMARKS) {
     for (const o of b.options()) {
-      if (seen.has(o.attributeName())) continue;
-      seen.add(o.attributeName());
-      out.push(o);
+      const first = seen.get(o.attributeName());
+      if (first) {
+        if (!first.description.split('; ').includes(o.description)) first.description = `${first.description}; ${o.description}`;
+      } else seen.set(o.attributeName(), o);
     }
   }
-  return out;
+  return [...seen.values()];
 }
 
 export interface BenchFlags {
-  json?: boolean;
-  threads?: number;
+  /** `--json` (true) or `--json <file>`. */
+  json?: boolean | string;
+  /** `--threads`: one count, or a list for benchmarks that take one (vs-pytorch). */
+  threads?: number[];
   [flag: string]: unknown;
+}
+
+/** Checks that `--json <file>` can be written (its folder exists) before a long benchmark starts. */
+function checkJsonFile(file: string): void {
+  const dir = dirname(resolve(file));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new UsageError(`--json ${file}: folder ${dir} does not exist; create it or give another path`);
+  }
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`--json ${file}: is a folder; give a file path`);
+}
+
+/** `out`, also remembering the last line that starts with '{' (the `--json` object). */
+function jsonTap(out: OutStream): { stream: OutStream; last: () => string | null } {
+  let last: string | null = null;
+  let pending = '';
+  const stream: OutStream = {
+    write(text: string): boolean {
+      pending += text;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const l of lines) if (l.startsWith('{')) last = l;
+      return out.write(text);
+    },
+    ...(out.isTTY !== undefined ? { isTTY: out.isTTY } : {}),
+  };
+  return { stream, last: () => last };
 }
 
 /**
  * Runs `reformer bench <target>` (src/node/bench/registry.ts); a target without a benchmark in this
  * build exits 3. `explicit`: the flags given on the command line (flags of another benchmark are refused).
+ * `--json <file>` also writes the JSON object (the last stdout line) to the file, atomically.
  */
 export async function benchCommand(
   target: BenchTarget,
@@ -91,11 +126,29 @@ export async function benchCommand(
       throw new UsageError(`${o.long ?? o.flags} applies to bench ${owner?.name ?? '?'}, not to bench ${target}`);
     }
   }
-  return bench.run(flags, {
-    stdout: ctx.stdout,
+  const threadList = flags.threads;
+  if (threadList !== undefined && threadList.length > 1 && !bench.threadList) {
+    const lists = BENCHMARKS.filter((b) => b.threadList).map((b) => `bench ${b.name}`);
+    throw new UsageError(
+      `--threads ${threadList.join(',')}: bench ${target} takes one thread count (a list is for ${lists.join(', ') || 'no benchmark'})`,
+    );
+  }
+  const jsonFile = typeof flags.json === 'string' ? flags.json : undefined;
+  if (jsonFile !== undefined) checkJsonFile(jsonFile);
+  const tap = jsonTap(ctx.stdout);
+  const code = await bench.run(flags, {
+    stdout: tap.stream,
     stderr: ctx.stderr,
-    threads: flags.threads,
-    json: flags.json === true,
+    threads: threadList?.[0],
+    threadList,
+    json: flags.json !== undefined && flags.json !== false,
     packageRoot: ctx.packageRoot,
   });
+  if (jsonFile !== undefined) {
+    const line = tap.last();
+    if (line === null) throw new Error(`bench ${target}: printed no JSON object, so --json ${jsonFile} was not written`);
+    writeFileAtomic(jsonFile, `${JSON.stringify(JSON.parse(line), null, 1)}\n`);
+    ctx.stderr.write(`wrote ${jsonFile}\n`);
+  }
+  return code;
 }

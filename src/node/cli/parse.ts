@@ -54,15 +54,27 @@ export function choiceFlag<T extends string>(flag: string, choices: readonly T[]
   };
 }
 
-/** Comma-separated positive integers, e.g. `1,2,4,8`. */
-export function intListFlag(flag: string): Parser<number[]> {
+/** Comma-separated positive integers, e.g. `1,2,4,8` (each ≤ max). */
+export function intListFlag(flag: string, max = Number.MAX_SAFE_INTEGER): Parser<number[]> {
   return (value) => {
     const parts = value.split(',').map((s) => s.trim());
     const xs = parts.map((s) => (/^\d+$/.test(s) ? Number(s) : NaN));
-    if (parts.length === 0 || xs.some((x) => !Number.isSafeInteger(x) || x <= 0)) {
-      throw bad(flag, value, 'must be a comma-separated list of positive integers, e.g. 1,2,4,8');
+    if (parts.length === 0 || xs.some((x) => !Number.isSafeInteger(x) || x <= 0 || x > max)) {
+      const range = max === Number.MAX_SAFE_INTEGER ? 'positive integers' : `integers in [1, ${max}]`;
+      throw bad(flag, value, `must be a comma-separated list of ${range}, e.g. 1,2,4,8`);
     }
     return xs;
+  };
+}
+
+/** Comma-separated values of `choices`, each once, e.g. `forward,train`. */
+export function choiceListFlag<T extends string>(flag: string, choices: readonly T[]): Parser<T[]> {
+  return (value) => {
+    const parts = value.split(',').map((s) => s.trim());
+    if (parts.some((p) => !(choices as readonly string[]).includes(p)) || new Set(parts).size !== parts.length) {
+      throw bad(flag, value, `must be a comma-separated list of distinct values from ${choices.join(', ')}`);
+    }
+    return parts as T[];
   };
 }
 
