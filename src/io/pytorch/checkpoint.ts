@@ -363,6 +363,7 @@ function materialize(top: PyValue, name: string, budget: number): { entries: Map
       }
       bytes = gather(src, start, record.shape, record.stride, item, numel);
     }
+    if (bytes.byteLength !== numel * item) throw new Error(`internal: "${key}" was cut to ${bytes.byteLength} bytes`); // checked above
     entries.set(key, { name: key, dtype: storage.dtype, shape: record.shape, bytes });
   }
   return { entries, copiedBytes };
@@ -391,6 +392,7 @@ function gather(
   const idx = new Array<number>(shape.length).fill(0);
   let at = start;
   for (let i = 0; i < numel; i++) {
+    if (at < 0 || at + item > src.length) throw new Error('internal: a strided view left its storage'); // checked by the caller
     out.set(src.subarray(at, at + item), i * item);
     for (let d = shape.length - 1; d >= 0; d--) {
       idx[d]!++;
