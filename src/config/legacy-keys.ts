@@ -30,10 +30,10 @@ export const LEGACY_CONFIG_KEYS: Readonly<Record<string, LegacyKey>> = Object.fr
   num_chunks_after: { successors: ['lsh_num_chunks_after', 'local_num_chunks_after'], meaning: 'chunks each chunk attends to after it' },
   attention_probs_dropout_prob: {
     successors: ['lsh_attention_probs_dropout_prob', 'local_attention_probs_dropout_prob'],
-    meaning: 'attention-probability dropout (training only)',
+    meaning: 'attention-probability dropout, training only',
   },
-  intermediate_size: { successors: ['feed_forward_size'], meaning: 'feed-forward width (an unused BERT-style key)' },
-  sinusoidal_pos_embds: { successors: ['axial_pos_embds'], meaning: 'sinusoidal position embeddings (the HF port has none)' },
+  intermediate_size: { successors: ['feed_forward_size'], meaning: 'an unused BERT-style feed-forward width' },
+  sinusoidal_pos_embds: { successors: ['axial_pos_embds'], meaning: 'sinusoidal position embeddings, which the HF port does not have' },
   seed: { successors: ['hash_seed'], meaning: 'a testing seed of the LSH rotations' },
   output_past: { successors: ['use_cache'], meaning: 'the generation cache switch' },
   task_specific_params: { successors: [], meaning: "generation settings of HF's pipelines" },
@@ -45,8 +45,9 @@ function show(v: unknown): string {
 
 /**
  * One note per legacy key in `config` (a parsed config.json), e.g.
- * `num_chunks_before 1 is a 2020 key that HF's ReformerConfig ignores; lsh_num_chunks_before 1 and
- * local_num_chunks_before 1 apply`. Empty for a current config.
+ * `num_chunks_before 1 (2020 key: chunks each chunk attends to before it) is ignored, as by HF's
+ * ReformerConfig; lsh_num_chunks_before 1 (default) and local_num_chunks_before 1 (default) apply`.
+ * Empty for a current config.
  */
 export function legacyConfigNotes(config: Readonly<Record<string, unknown>>): string[] {
   const notes: string[] = [];
@@ -57,12 +58,12 @@ export function legacyConfigNotes(config: Readonly<Record<string, unknown>>): st
     const value = config[key];
     if (key === 'task_specific_params') {
       notes.push(
-        `task_specific_params (${info.meaning}: ${show(value)}) are not applied; generate's flags set sampling (--temperature, --top-k, --max-new-tokens)`,
+        `task_specific_params ${show(value)} (${info.meaning}) are not applied; generate's flags set sampling (--temperature, --top-k, --max-new-tokens)`,
       );
       continue;
     }
     const applied = info.successors.map((s) => `${s} ${show(effective(s))}${Object.hasOwn(config, s) ? '' : ' (default)'}`);
-    let note = `${key} ${show(value)} (${info.meaning}) is a 2020 key that HF's ReformerConfig ignores; ${applied.join(' and ')} ${applied.length > 1 ? 'apply' : 'applies'}`;
+    let note = `${key} ${show(value)} (2020 key: ${info.meaning}) is ignored, as by HF's ReformerConfig; ${applied.join(' and ')} ${applied.length > 1 ? 'apply' : 'applies'}`;
     if ((key === 'num_chunks_before' || key === 'num_chunks_after') && info.successors.some((s) => show(effective(s)) !== show(value))) {
       note += ', as in HF (the values differ)';
     }

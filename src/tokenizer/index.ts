@@ -12,6 +12,7 @@ export { parseModelProto, PieceType, type ModelProto, type Piece } from './sente
 /** File name of a SentencePiece model in an HF folder (HF's `ReformerTokenizer`). */
 export const SPIECE_MODEL = 'spiece.model';
 
+/** What `tokenizerForCheckpoint` chooses from. */
 export interface TokenizerSource {
   /** `spiece.model` bytes, or null if the folder has none. */
   readonly spieceModel: Uint8Array | null;

@@ -28,7 +28,7 @@ describe('legacy config keys', () => {
     const notes = legacyConfigNotes(published);
     expect(notes).toHaveLength(8);
     expect(notes).toContain(
-      "num_chunks_before 1 (chunks each chunk attends to before it) is a 2020 key that HF's ReformerConfig ignores; lsh_num_chunks_before 1 (default) and local_num_chunks_before 1 (default) apply",
+      "num_chunks_before 1 (2020 key: chunks each chunk attends to before it) is ignored, as by HF's ReformerConfig; lsh_num_chunks_before 1 (default) and local_num_chunks_before 1 (default) apply",
     );
     expect(notes.find((n) => n.startsWith('intermediate_size'))).toMatch(/intermediate_size 3072 .* feed_forward_size 512 applies$/);
     expect(notes.find((n) => n.startsWith('attention_probs_dropout_prob'))).toMatch(

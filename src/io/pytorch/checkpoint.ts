@@ -26,6 +26,7 @@ import { SafetensorsFile, type SafetensorsDType, type TensorEntry } from '../saf
 import { describePy, PyCallable, PyDict, PyList, PyObject, PyTuple, unpickle, type PyValue } from './pickle.js';
 import { looksLikeZip, readZip } from './zip.js';
 
+/** The two `torch.save` containers: zip (PyTorch ≥ 1.6) and legacy (concatenated pickles). */
 export type PytorchFormat = 'zip' | 'legacy';
 
 /** `torch.<name>` storage classes and their dtypes. */
@@ -78,6 +79,7 @@ interface TensorRecord {
   readonly stride: readonly number[];
 }
 
+/** What `readPytorchCheckpoint` returns: the tensors and facts about the file. */
 export interface PytorchCheckpoint {
   readonly format: PytorchFormat;
   /** name → tensor, in the state dict's order. */
@@ -88,6 +90,7 @@ export interface PytorchCheckpoint {
   readonly copiedBytes: number;
 }
 
+/** Options of `readPytorchCheckpoint`. */
 export interface ReadPytorchOptions {
   /** File name for messages (default `pytorch_model.bin`). */
   readonly name?: string;

@@ -24,15 +24,16 @@ export function convertCommand(source: string, out: string, ctx: CliContext): nu
   if (existsSync(out) && readdirSync(out).length > 0) {
     throw new UsageError(`<out> ${out}: is not empty; give a new folder (nothing is overwritten)`);
   }
-  const { ck } = readCheckpointNoted(source, '<hf-folder>', (l) => void ctx.stderr.write(`${l}\n`));
+  const { ck, notes } = readCheckpointNoted(source, '<hf-folder>');
   const config = configFromBytes(ck.config);
   const file = parseSafetensors(ck.weights);
   const isLm = file.names().some((n) => n.startsWith('lm_head.'));
   checkWeightsFit(isLm ? lmParamSpecs(config) : reformerParamSpecs(config), file);
+  for (const n of notes) ctx.stderr.write(`${n}\n`);
   saveCheckpoint(out, { config: new TextDecoder().decode(ck.config), weights: ck.weights, tokenizer: ck.tokenizer });
   let params = 0;
   for (const n of file.names()) params += file.entry(n).shape.reduce((a, b) => a * b, 1);
-  log(`read: ${displayPath(ck.dir)} (${ck.weightsSource}): ${file.names().length} tensors, ${params.toLocaleString('en-US')} values`);
+  log(`read: ${displayPath(ck.dir)}: ${ck.weightsSource}, ${file.names().length} tensors, ${params.toLocaleString('en-US')} values`);
   log(
     `wrote: ${displayPath(out)}/model.safetensors (${ck.weights.length.toLocaleString('en-US')} bytes), config.json${ck.tokenizer ? ', spiece.model' : ''}, manifest.json`,
   );

@@ -22,18 +22,21 @@ export function checkpointTokenizer(ck: LoadedCheckpoint, config: Record<string,
   });
 }
 
-/** Reads a checkpoint, logging what the user should know about it; returns it with its parsed config. */
+/**
+ * Reads a checkpoint and the notes the user should know about it (a recovered backup, where the weights
+ * came from, 2020 config keys HF ignores), to print once the checkpoint is known to be usable.
+ */
 export function readCheckpointNoted(
   path: string,
   flag: string | undefined,
-  log: (line: string) => void,
-): { ck: LoadedCheckpoint; config: Record<string, unknown> } {
+): { ck: LoadedCheckpoint; config: Record<string, unknown>; notes: string[] } {
   const ck = loadCheckpoint(path, flag);
-  if (ck.recovered) log(`note: ${path} was incomplete (a save was interrupted); using its backup ${ck.dir}`);
-  if (ck.weightsSource !== 'model.safetensors') log(`note: weights read from ${ck.weightsSource}`);
+  const notes: string[] = [];
+  if (ck.recovered) notes.push(`note: ${path} was incomplete (a save was interrupted); using its backup ${ck.dir}`);
+  if (ck.weightsSource !== 'model.safetensors') notes.push(`note: weights read from ${ck.weightsSource}`);
   const config = parseConfigJson(ck.config, `${ck.dir}/config.json`);
-  for (const n of legacyConfigNotes(config)) log(`note: config.json: ${n}`);
-  return { ck, config };
+  for (const n of legacyConfigNotes(config)) notes.push(`note: config.json: ${n}`);
+  return { ck, config, notes };
 }
 
 export interface LoadedModel {
@@ -51,10 +54,11 @@ export async function loadCheckpointModel(
   ctx: CliContext,
   log: (line: string) => void,
 ): Promise<LoadedModel> {
-  const { ck, config } = readCheckpointNoted(path, flag, log);
+  const { ck, config, notes } = readCheckpointNoted(path, flag);
   const tokenizer = checkpointTokenizer(ck, config); // before the backend: a missing tokenizer fails fast
   const { backend, note } = await ctx.createBackend(backendKind, threads);
-  if (note) log(`note: ${note}`);
   const em = engineForConfig(config, ctx.engines, ck.dir).load(backend, config, ck.weights);
+  for (const n of notes) log(n);
+  if (note) log(`note: ${note}`);
   return { ck, em, tokenizer };
 }

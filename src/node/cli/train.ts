@@ -161,7 +161,7 @@ export async function trainCommand(
       throw new FormatError(`--resume ${flags.resume}: the checkpoint has no trainer state (inference only); nothing to resume`);
     if (resumed.recovered) log(`note: ${resumeDir} was incomplete (a save was interrupted); resuming from its backup ${resumed.dir}`);
   }
-  const pretrained = flags.checkpoint !== undefined ? readCheckpointNoted(flags.checkpoint, '--checkpoint', log) : null;
+  const pretrained = flags.checkpoint !== undefined ? readCheckpointNoted(flags.checkpoint, '--checkpoint') : null;
   const stored = resumed?.snapshot?.state ?? null;
   const storedOptions = stored ? optionsFromState(stored) : null;
   const extra = (stored?.extra ?? {}) as TrainExtra;
@@ -224,6 +224,7 @@ export async function trainCommand(
   const source = resumed ?? pretrained?.ck ?? null;
   const sourceConfig = resumed ? parseConfigJson(resumed.config, `${resumed.dir}/config.json`) : (pretrained?.config ?? null);
   const tokenizer: Tokenizer = source && sourceConfig ? checkpointTokenizer(source, sourceConfig) : new ByteTokenizer();
+  for (const n of pretrained?.notes ?? []) log(n);
   const tokens = tokenizer.encode(corpus.bytes);
   const fp = fingerprint(tokens);
   if (resumeDir !== null && extra.data && extra.data.fingerprint !== fp) {

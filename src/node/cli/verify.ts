@@ -99,8 +99,9 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
   let model: string;
   let tokenizer: Tokenizer = new ByteTokenizer();
   if (flags.checkpoint !== undefined) {
-    const { ck, config: cfgObj } = readCheckpointNoted(flags.checkpoint, undefined, info);
+    const { ck, config: cfgObj, notes } = readCheckpointNoted(flags.checkpoint, undefined);
     tokenizer = checkpointTokenizer(ck, cfgObj);
+    for (const n of notes) info(n);
     if (cfgObj.model_type !== undefined && cfgObj.model_type !== 'reformer') {
       throw new UsageError(
         `verify --checkpoint ${flags.checkpoint}: model_type ${JSON.stringify(cfgObj.model_type)} has no LSH attention to verify`,

@@ -20,10 +20,12 @@
 import { PbfReader } from 'pbf';
 import { FormatError } from '../../errors.js';
 
+/** `SentencePiece.Type` of sentencepiece_model.proto. */
 export const PieceType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
 export type PieceTypeId = (typeof PieceType)[keyof typeof PieceType];
 export const MODEL_TYPES: Readonly<Record<number, string>> = { 1: 'UNIGRAM', 2: 'BPE', 3: 'WORD', 4: 'CHAR' };
 
+/** One vocabulary entry (its id is its index in `ModelProto.pieces`). */
 export interface Piece {
   readonly piece: string;
   readonly score: number;
@@ -55,6 +57,7 @@ export interface NormalizerSpec {
   readonly escapeWhitespaces: boolean;
 }
 
+/** The parts of a `.model` file that encoding and decoding use. */
 export interface ModelProto {
   readonly pieces: readonly Piece[];
   readonly trainerSpec: TrainerSpec;

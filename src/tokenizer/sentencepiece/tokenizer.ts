@@ -21,6 +21,10 @@ import { PieceTrie, UnigramModel } from './unigram.js';
 const REPLACEMENT_CHAR = '\ufffd';
 const BYTE_PIECE = /^<0x([0-9A-F]{2})>$/;
 
+/**
+ * SentencePiece (unigram) tokenizer of a `.model` file: `SentencePieceTokenizer.fromModelBytes(bytes)`;
+ * `encode` / `encodeWithPieces` / `decode` / `streamDecoder` as the sentencepiece library.
+ */
 export class SentencePieceTokenizer implements Tokenizer {
   readonly name = 'sentencepiece';
   readonly vocabSize: number;
