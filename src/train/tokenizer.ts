@@ -1,10 +1,12 @@
 /**
  * Tokenizers: text/bytes <-> token ids.
  *
- * The only tokenizer the Reformer checkpoints use is HuggingFace `google/reformer-enwik8`'s byte-level
- * scheme (its model card's `encode`/`decode`): every UTF-8 byte `b` becomes id `b + 2`; id 0 is padding
- * (and id 1 is unused), so the vocabulary has 258 ids. Decoding drops ids < 2 and maps the rest back to
- * bytes, then decodes UTF-8 with U+FFFD replacing invalid sequences (a model may emit half a character).
+ * `ByteTokenizer` is HuggingFace `google/reformer-enwik8`'s byte-level scheme (its model card's
+ * `encode`/`decode`): every UTF-8 byte `b` becomes id `b + 2`; id 0 is padding (and id 1 is unused), so
+ * the vocabulary has 258 ids. Decoding drops ids < 2 and maps the rest back to bytes, then decodes UTF-8
+ * with U+FFFD replacing invalid sequences (a model may emit half a character). SentencePiece models
+ * (`google/reformer-crime-and-punishment`'s `spiece.model`) implement the same interface in
+ * `src/tokenizer/sentencepiece/`; `src/tokenizer/index.ts` picks a checkpoint's tokenizer.
  *
  * Browser-safe: TextEncoder / TextDecoder only.
  */
