@@ -71,6 +71,10 @@ export {
   type TensorToWrite,
 } from './io/safetensors.js';
 
+// ---- HF's published checkpoints: PyTorch .bin, sharded weights, SentencePiece
+export * from './io/pytorch/index.js';
+export * from './tokenizer/index.js';
+
 // ---- attention (config helpers shared with `config` are exported once, from there)
 export {
   attentionConfig,

@@ -363,3 +363,33 @@ function writeData(dv: DataView, at: number, data: TensorToWrite['data'], dtype:
       throw new ShapeError(`safetensors: writing dtype ${dtype} is not supported (tensor "${name}")`);
   }
 }
+
+/**
+ * Serialises a parsed tensor file (e.g. `readPytorchCheckpoint(bytes).tensors`) to safetensors bytes,
+ * copying each tensor's raw bytes as they are (any dtype; tensors that share bytes are written once each).
+ * Tensors are written in name order; `metadata` becomes `__metadata__`.
+ */
+export function serializeTensorFile(file: SafetensorsFile, metadata: Record<string, string> = {}): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const names = file.names().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let offset = 0;
+  for (const name of names) {
+    const e = file.entry(name);
+    header[name] = { dtype: e.dtype, shape: [...e.shape], data_offsets: [offset, offset + e.bytes.byteLength] };
+    offset += e.bytes.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (new TextEncoder().encode(json).length % 8)) % 8);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const name of names) {
+    const b = file.entry(name).bytes;
+    out.set(b, at);
+    at += b.byteLength;
+  }
+  return out;
+}

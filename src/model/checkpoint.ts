@@ -15,7 +15,7 @@ import type { Backend } from '../backend/backend.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
 import { checkCausalLM, ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, FormatError } from '../errors.js';
-import { parseSafetensors, serializeSafetensors, type SafetensorsFile, type TensorToWrite } from '../io/safetensors.js';
+import { parseSafetensors, SafetensorsFile, serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { lmParamSpecs, ReformerModelWithLMHead } from './lm-model.js';
 import type { Parameters, ParamSpec } from './parameters.js';
 import { reformerParamSpecs } from './param-specs.js';
@@ -211,16 +211,17 @@ function storedOptions(file: SafetensorsFile): Partial<ReformerOptions> {
 }
 
 /**
- * Builds a `ReformerModelWithLMHead` from checkpoint bytes.
+ * Builds a `ReformerModelWithLMHead` from checkpoint bytes (`safetensors`: model.safetensors bytes, or an
+ * already-read tensor file such as `readPytorchCheckpoint(bytes).tensors`).
  * @throws ConfigError (config.json), FormatError (safetensors, names, shapes).
  */
 export function lmFromCheckpoint(
   backend: Backend,
-  files: { safetensors: Uint8Array; config: Uint8Array | string | Record<string, unknown> },
+  files: { safetensors: Uint8Array | SafetensorsFile; config: Uint8Array | string | Record<string, unknown> },
   load: LoadOptions = {},
 ): ReformerModelWithLMHead {
   const config = configFromBytes(files.config);
-  const file = parseSafetensors(files.safetensors);
+  const file = files.safetensors instanceof SafetensorsFile ? files.safetensors : parseSafetensors(files.safetensors);
   checkCausalLM(config);
   checkWeightsFit(lmParamSpecs(config), file, load.strict ?? true);
   const model = new ReformerModelWithLMHead(backend, config, { ...storedOptions(file), ...(load.options ?? {}) });
@@ -231,11 +232,11 @@ export function lmFromCheckpoint(
 /** Builds a bare `ReformerModel` from checkpoint bytes (names without the `reformer.` prefix). */
 export function encoderFromCheckpoint(
   backend: Backend,
-  files: { safetensors: Uint8Array; config: Uint8Array | string | Record<string, unknown> },
+  files: { safetensors: Uint8Array | SafetensorsFile; config: Uint8Array | string | Record<string, unknown> },
   load: LoadOptions = {},
 ): ReformerModel {
   const config = configFromBytes(files.config);
-  const file = parseSafetensors(files.safetensors);
+  const file = files.safetensors instanceof SafetensorsFile ? files.safetensors : parseSafetensors(files.safetensors);
   checkWeightsFit(reformerParamSpecs(config), file, load.strict ?? true);
   const model = new ReformerModel(backend, config, { options: { ...storedOptions(file), ...(load.options ?? {}) } });
   loadParameters(model.parameters, file, load.strict ?? true);

@@ -8,16 +8,19 @@
  *   <out>/metrics.jsonl      one JSON record per logged step / validation
  *   <out>/training.svg       training and validation bits per byte against step
  * Commands that take a checkpoint accept either the run directory or the checkpoint directory, or a
- * plain HuggingFace model folder (`save_pretrained(..., safe_serialization=True)`: `config.json` +
- * `model.safetensors`, no manifest), read as it is (inference only: it has no trainer state).
+ * plain HuggingFace model folder (`config.json` + `model.safetensors` or `pytorch_model.bin`, sharded or
+ * not, optionally `spiece.model`; no manifest), read as it is (hf-folder.ts; no trainer state: inference
+ * and fine-tuning). A checkpoint of a SentencePiece model also holds its `spiece.model`.
  */
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FormatError, UsageError } from '../errors.js';
 import { CHECKPOINT_FILES, decodeTrainerSnapshot, encodeTrainerSnapshot } from '../train/checkpoint.js';
 import type { TrainerSnapshot } from '../train/trainer.js';
 import { MANIFEST, readDirChecked, resolveCompleteDir, writeDirAtomic, type AtomicDirHooks, type Manifest } from './atomic.js';
+import { readHfFolder } from './hf-folder.js';
 import { displayPath, pathError, statOrNull } from './paths.js';
+import { SPIECE_MODEL } from '../tokenizer/index.js';
 
 /** Name of the checkpoint directory inside a run directory. */
 export const CHECKPOINT_SUBDIR = 'checkpoint';
@@ -30,6 +33,8 @@ export interface CheckpointParts {
   readonly weights: Uint8Array;
   /** Trainer state; absent for an inference-only checkpoint. */
   readonly snapshot?: TrainerSnapshot | null;
+  /** `spiece.model` bytes of a SentencePiece model (written next to the weights); absent: byte tokenizer. */
+  readonly tokenizer?: Uint8Array | null;
 }
 
 /** Writes a checkpoint directory atomically (the previous one stays intact until the new one is complete). */
@@ -38,6 +43,7 @@ export function saveCheckpoint(dir: string, parts: CheckpointParts, hooks: Atomi
     [CHECKPOINT_FILES.config]: parts.config,
     [CHECKPOINT_FILES.weights]: parts.weights,
     ...(parts.snapshot ? encodeTrainerSnapshot(parts.snapshot) : {}),
+    ...(parts.tokenizer ? { [SPIECE_MODEL]: parts.tokenizer } : {}),
   };
   writeDirAtomic(dir, files, hooks);
 }
@@ -53,12 +59,17 @@ export interface LoadedCheckpoint {
   readonly snapshot: TrainerSnapshot | null;
   /** Null for a plain HuggingFace folder (nothing to verify the files against). */
   readonly manifest: Manifest | null;
+  /** `spiece.model` bytes if the checkpoint has one (SentencePiece tokenizer), else null (bytes). */
+  readonly tokenizer: Uint8Array | null;
+  /** What the weights were read from, e.g. `pytorch_model.bin (PyTorch legacy format)`. */
+  readonly weightsSource: string;
 }
 
 /** Files of a reformer-ts checkpoint or an HF folder; a folder with none of them is not a checkpoint at all. */
 const CHECKPOINT_NAMES: readonly string[] = [
   CHECKPOINT_FILES.config,
   CHECKPOINT_FILES.weights,
+  'pytorch_model.bin',
   MANIFEST,
   CHECKPOINT_FILES.trainerState,
   CHECKPOINT_FILES.optimizer,
@@ -109,7 +120,7 @@ function hasBackup(dir: string): boolean {
  * `flag` (e.g. `--resume`) prefixes the messages about the path.
  * @throws UsageError if the path does not exist, is a file, cannot be read, or is a folder with none of a
  *   checkpoint's files; FormatError if it is not a complete checkpoint (message says what is missing or
- *   corrupted), or an HF folder holds only a PyTorch pickle or sharded weights.
+ *   corrupted), or an HF folder's weights cannot be read (a refused pickle names the global).
  */
 export function loadCheckpoint(path: string, flag?: string): LoadedCheckpoint {
   const subject = flag ? `${flag} ${path}` : path;
@@ -158,6 +169,8 @@ function loadCheckpointUnchecked(path: string, flag: string | undefined): Loaded
     weights: files[CHECKPOINT_FILES.weights]!,
     snapshot,
     manifest,
+    tokenizer: files[SPIECE_MODEL] ?? null,
+    weightsSource: CHECKPOINT_FILES.weights,
   };
 }
 
@@ -177,33 +190,8 @@ function isHuggingFaceFolder(dir: string): boolean {
   );
 }
 
-/** Reads `config.json` + `model.safetensors` of an HF folder; the model validates both when it loads them. */
+/** Reads an HF folder (hf-folder.ts); the model validates config and weights when it loads them. */
 function loadHuggingFaceFolder(dir: string): LoadedCheckpoint {
-  const weightsPath = join(dir, CHECKPOINT_FILES.weights);
-  if (!existsSync(weightsPath)) {
-    if (existsSync(join(dir, 'model.safetensors.index.json'))) {
-      throw new FormatError(
-        `${dir}: sharded weights (model.safetensors.index.json) are not supported; re-save with save_pretrained(folder, safe_serialization=True, max_shard_size="100GB") to get one model.safetensors`,
-      );
-    }
-    if (existsSync(join(dir, 'pytorch_model.bin'))) {
-      throw new FormatError(
-        `${dir}: has pytorch_model.bin (a PyTorch pickle), which is not read here; convert it once in Python: ReformerModelWithLMHead.from_pretrained(folder).save_pretrained(folder, safe_serialization=True)`,
-      );
-    }
-    throw new FormatError(
-      `${dir}: has config.json but no ${CHECKPOINT_FILES.weights} (and no ${MANIFEST}: not a reformer-ts checkpoint either)`,
-    );
-  }
-  for (const p of [join(dir, CHECKPOINT_FILES.config), weightsPath]) {
-    if (!statSync(p).isFile()) throw new FormatError(`${p}: not a regular file`);
-  }
-  return {
-    dir,
-    recovered: false,
-    config: new Uint8Array(readFileSync(join(dir, CHECKPOINT_FILES.config))),
-    weights: new Uint8Array(readFileSync(weightsPath)),
-    snapshot: null,
-    manifest: null,
-  };
+  const f = readHfFolder(dir);
+  return { dir, recovered: false, ...f, snapshot: null, manifest: null };
 }

@@ -23,6 +23,7 @@ export {
   type LoadedCheckpoint,
 } from './checkpoint.js';
 export { checkReadableFile, formatFromPath, readCorpusFile } from './corpus-file.js';
+export { HF_WEIGHT_FILES, readHfFolder, type HfFolderFiles } from './hf-folder.js';
 export { checkOutputDir } from './paths.js';
 export { engineForConfig, parseConfigJson, type CreateSpec, type EngineModel, type LengthRule, type ModelEngine } from './engine.js';
 export { axialFactors, chunkMultiple, reformerEngine, ReformerLM } from './reformer-engine.js';

@@ -1,7 +1,7 @@
 /**
  * Training, evaluation and generation (browser-safe: no file system; see `node/` for files and the CLI).
  */
-export { ByteTokenizer, tokenizerByName, type StreamDecoder, type Tokenizer } from './tokenizer.js';
+export { ByteTokenizer, bytesPerTokenOf, tokenizerByName, type StreamDecoder, type Tokenizer } from './tokenizer.js';
 export {
   parseFasta,
   prepareCorpus,

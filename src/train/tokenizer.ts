@@ -1,10 +1,12 @@
 /**
  * Tokenizers: text/bytes <-> token ids.
  *
- * The only tokenizer the Reformer checkpoints use is HuggingFace `google/reformer-enwik8`'s byte-level
- * scheme (its model card's `encode`/`decode`): every UTF-8 byte `b` becomes id `b + 2`; id 0 is padding
- * (and id 1 is unused), so the vocabulary has 258 ids. Decoding drops ids < 2 and maps the rest back to
- * bytes, then decodes UTF-8 with U+FFFD replacing invalid sequences (a model may emit half a character).
+ * `ByteTokenizer` is HuggingFace `google/reformer-enwik8`'s byte-level scheme (its model card's
+ * `encode`/`decode`): every UTF-8 byte `b` becomes id `b + 2`; id 0 is padding (and id 1 is unused), so
+ * the vocabulary has 258 ids. Decoding drops ids < 2 and maps the rest back to bytes, then decodes UTF-8
+ * with U+FFFD replacing invalid sequences (a model may emit half a character). SentencePiece models
+ * (`google/reformer-crime-and-punishment`'s `spiece.model`) implement the same interface in
+ * `src/tokenizer/sentencepiece/`; `src/tokenizer/index.ts` picks a checkpoint's tokenizer.
  *
  * Browser-safe: TextEncoder / TextDecoder only.
  */
@@ -18,16 +20,27 @@ export interface Tokenizer {
   readonly vocabSize: number;
   /** Id used for padding (never produced by `encode`). */
   readonly padId: number;
-  /** Average bytes of text per token (1 for the byte tokenizer); turns bits per token into bits per byte. */
-  readonly bytesPerToken: number;
+  /**
+   * Bytes of text per token when that is fixed (1 for the byte tokenizer): turns bits per token into bits
+   * per byte. Null when it depends on the text (SentencePiece): use `bytesPerTokenOf`.
+   */
+  readonly bytesPerToken: number | null;
+  /** Id after which generation stops (end of text), or null. */
+  readonly eosId: number | null;
+  /** Ids generation never samples (padding, unknown, begin of text). */
+  readonly suppressIds: readonly number[];
   /** Ids of `text` (UTF-8 encoded first) or of raw bytes: `[tokens]`. */
   encode(text: string | Uint8Array): Int32Array;
   /** Bytes of `ids`; special ids (< 2 for bytes) are dropped. @throws ShapeError for an id outside the vocabulary. */
   decodeBytes(ids: ArrayLike<number>): Uint8Array;
   /** Text of `ids` (UTF-8 with U+FFFD for invalid sequences). @throws ShapeError for an id outside the vocabulary. */
   decode(ids: ArrayLike<number>): string;
-  /** An incremental decoder for streaming generation: multi-byte characters split across tokens come out whole. */
-  streamDecoder(): StreamDecoder;
+  /**
+   * An incremental decoder for streaming generation: multi-byte characters split across tokens come out
+   * whole. `context`: ids already shown (the prompt), whose text is not returned again but which the
+   * decoder must know (SentencePiece drops a leading space only at the start of the text).
+   */
+  streamDecoder(context?: ArrayLike<number>): StreamDecoder;
 }
 
 /** Incremental decoder: `push` returns the text completed so far, `flush` what is left at the end. */
@@ -44,6 +57,9 @@ export class ByteTokenizer implements Tokenizer {
   readonly vocabSize = 258;
   readonly padId = 0;
   readonly bytesPerToken = 1;
+  /** HF enwik8 configs: eos_token_id 1 ("end of text"). */
+  readonly eosId = 1;
+  readonly suppressIds: readonly number[] = [0];
 
   /** @throws ShapeError if `text` is neither a string nor a Uint8Array. */
   encode(text: string | Uint8Array): Int32Array {
@@ -101,6 +117,11 @@ function checkId(id: number, index: number, vocabSize: number): void {
       `token id ${id} at index ${index} is outside the vocabulary [0, ${vocabSize}); the ids must come from this tokenizer`,
     );
   }
+}
+
+/** Bytes of text per token of `ids`, the encoding of `bytes`: the tokenizer's fixed ratio, else measured. */
+export function bytesPerTokenOf(tokenizer: Tokenizer, bytes: number, tokens: number): number {
+  return tokenizer.bytesPerToken ?? (tokens > 0 ? bytes / tokens : 1);
 }
 
 /** The tokenizer named in a checkpoint. @throws FormatError for an unknown name. */

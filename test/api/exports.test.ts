@@ -92,6 +92,13 @@ describe('public API (src/index.ts)', () => {
       'WasmBackend',
       'instantiateWasmBackend',
       'parseSafetensors',
+      'readPytorchCheckpoint',
+      'readWeightsFile',
+      'mergeShards',
+      'serializeTensorFile',
+      'SentencePieceTokenizer',
+      'tokenizerForCheckpoint',
+      'legacyConfigNotes',
       'serializeSafetensors',
       // attention, model
       'lshSelfAttentionForward',

@@ -3,26 +3,10 @@ import cliProgress from 'cli-progress';
 import { UsageError } from '../../errors.js';
 import { evaluate } from '../../train/evaluate.js';
 import { generateTokens } from '../../train/generate.js';
-import { ByteTokenizer } from '../../train/tokenizer.js';
-import { loadCheckpoint } from '../checkpoint.js';
+import { bytesPerTokenOf } from '../../train/tokenizer.js';
 import { readCorpusFile } from '../corpus-file.js';
-import { engineForConfig, parseConfigJson, type EngineModel } from '../engine.js';
 import type { BackendKind, CliContext } from './context.js';
-
-async function loadModel(
-  path: string,
-  backendKind: BackendKind,
-  threads: number | undefined,
-  ctx: CliContext,
-  log: (l: string) => void,
-): Promise<EngineModel> {
-  const ck = loadCheckpoint(path);
-  if (ck.recovered) log(`note: ${path} was incomplete (a save was interrupted); using its backup ${ck.dir}`);
-  const { backend, note } = await ctx.createBackend(backendKind, threads);
-  if (note) log(`note: ${note}`);
-  const cfg = parseConfigJson(ck.config, `${ck.dir}/config.json`);
-  return engineForConfig(cfg, ctx.engines, ck.dir).load(backend, cfg, ck.weights);
-}
+import { loadCheckpointModel } from './load-model.js';
 
 export interface EvalFlags {
   checkpoint: string;
@@ -36,12 +20,13 @@ export interface EvalFlags {
 /** Bits per byte of the whole file; last stdout line `bits_per_byte: <value>`. Progress goes to stderr. */
 export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<number> {
   const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
-  const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads, ctx, info);
+  const { em, tokenizer } = await loadCheckpointModel(flags.checkpoint, undefined, flags.backend ?? 'auto', flags.threads, ctx, info);
   const corpus = readCorpusFile(flags.data, '--data');
-  const tokens = new ByteTokenizer().encode(corpus.bytes);
+  const tokens = tokenizer.encode(corpus.bytes);
+  const unit = tokenizer.bytesPerToken === 1 ? 'byte' : 'token';
   if (tokens.length < 2) {
     throw new UsageError(
-      `--data ${flags.data}: ${tokens.length} byte; scoring needs at least 2 (every byte after the first is predicted from the ones before it)`,
+      `--data ${flags.data}: ${tokens.length} ${unit}; scoring needs at least 2 (every ${unit} after the first is predicted from the ones before it)`,
     );
   }
   let seqLen = flags.seqLen ?? Math.min(em.seqLen, em.maxContext);
@@ -52,16 +37,22 @@ export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<nu
   if (tokens.length < seqLen) {
     if (flags.seqLen !== undefined) {
       throw new UsageError(
-        `--seq-len ${seqLen}: ${flags.data} has only ${tokens.length.toLocaleString('en-US')} bytes, less than one window; pass --seq-len ${tokens.length} or less`,
+        `--seq-len ${seqLen}: ${flags.data} has only ${tokens.length.toLocaleString('en-US')} ${unit}s, less than one window; pass --seq-len ${tokens.length} or less`,
       );
     }
     info(
-      `note: ${flags.data} has ${tokens.length.toLocaleString('en-US')} bytes, less than the model's window of ${seqLen.toLocaleString('en-US')}: scoring it as one window of ${tokens.length.toLocaleString('en-US')}`,
+      `note: ${flags.data} has ${tokens.length.toLocaleString('en-US')} ${unit}s, less than the model's window of ${seqLen.toLocaleString('en-US')}: scoring it as one window of ${tokens.length.toLocaleString('en-US')}`,
     );
     seqLen = tokens.length;
   }
+  const bytesPerToken = bytesPerTokenOf(tokenizer, corpus.bytes.length, tokens.length);
   out(`model: ${em.describe()}`);
   out(`data: ${flags.data} (${corpus.summary})`);
+  if (unit === 'token') {
+    out(
+      `tokenizer: ${tokenizer.name} (${tokenizer.vocabSize} pieces): ${tokens.length.toLocaleString('en-US')} tokens, ${bytesPerToken.toFixed(3)} bytes per token`,
+    );
+  }
   const bar = ctx.stderr.isTTY
     ? new cliProgress.SingleBar(
         { stream: ctx.stderr as NodeJS.WriteStream, format: 'eval {bar} {value}/{total} windows | ETA {eta_formatted}', hideCursor: true },
@@ -72,6 +63,7 @@ export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<nu
   const r = evaluate(em.model, tokens, {
     seqLen,
     batch: flags.batch ?? 1,
+    bytesPerToken,
     onProgress: (done, total) => {
       if (!bar) return;
       if (!started) {
@@ -82,8 +74,8 @@ export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<nu
     },
   });
   bar?.stop();
-  out(`windows: ${r.windows} of ${seqLen} tokens; scored ${r.targets} bytes`);
-  out(`loss: ${r.loss.toFixed(6)} nats per byte`);
+  out(`windows: ${r.windows} of ${seqLen} tokens; scored ${r.targets} ${unit}s`);
+  out(`loss: ${r.loss.toFixed(6)} nats per ${unit}`);
   out(`bits_per_byte: ${r.bitsPerByte.toFixed(6)}`);
   return 0;
 }
@@ -103,10 +95,14 @@ export interface GenerateFlags {
 /** Streams the continuation of the prompt (the prompt itself is not echoed) to stdout. */
 export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Promise<number> {
   const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
-  const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads, ctx, info);
-  const tok = new ByteTokenizer();
+  const { em, tokenizer: tok } = await loadCheckpointModel(flags.checkpoint, undefined, flags.backend ?? 'auto', flags.threads, ctx, info);
   const prompt = tok.encode(flags.prompt);
-  const decoder = tok.streamDecoder();
+  if (prompt.length === 0) {
+    throw new UsageError(
+      `--prompt ${JSON.stringify(flags.prompt)}: the ${tok.name} tokenizer turns it into no tokens (only whitespace?); give some text`,
+    );
+  }
+  const decoder = tok.streamDecoder(prompt);
   for (const id of generateTokens(em.model, prompt, {
     maxNewTokens: flags.maxNewTokens,
     temperature: flags.temperature,
@@ -116,8 +112,8 @@ export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Pr
     window: em.fixedLength ? em.seqLen : em.maxContext,
     padToWindow: em.fixedLength,
     padId: tok.padId,
-    suppressIds: [tok.padId],
-    stopAfter: (x) => x === 1, // HF enwik8 configs: eos_token_id 1 ("end of text")
+    suppressIds: tok.suppressIds,
+    stopAfter: (x) => x === tok.eosId, // bytes: 1 (HF enwik8's end of text); SentencePiece: </s>
   })) {
     ctx.stdout.write(decoder.push(id));
   }

@@ -12,6 +12,7 @@ import { ConfigError, FormatError, ReformerError, ShapeError, UsageError } from 
 import { BACKEND_KINDS, defaultContext, EXIT, NotAvailableError, type CliContext } from './context.js';
 import { checkCheckpointPath } from '../checkpoint.js';
 import { evalCommand, generateCommand, type EvalFlags, type GenerateFlags } from './inference.js';
+import { convertCommand } from './convert.js';
 import { BENCH_TARGETS, benchCommand, benchOptions, conformanceCommand, type BenchFlags, type BenchTarget } from './misc.js';
 import { choiceFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from './parse.js';
 import { DEMO_DEFAULTS, demoCommand, type DemoFlags } from './demo.js';
@@ -29,6 +30,9 @@ Exit codes:
   130/143  a second SIGINT/SIGTERM during training (exits at once; the last checkpoint stays intact)
 
 Errors are one line on stderr; add --verbose for the stack trace.`;
+
+const HF_FOLDER_HELP =
+  'checkpoint directory, a run directory holding checkpoint/, or a HuggingFace folder (config.json + model.safetensors or pytorch_model.bin, sharded or not; spiece.model: SentencePiece tokens, else bytes)';
 
 const threadsOption = (): Option =>
   new Option(
@@ -52,7 +56,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   const program = new Command('reformer')
     .description(
       'The Reformer (Kitaev, Kaiser & Levskaya, ICLR 2020) in TypeScript + WebAssembly: train byte-level language models, ' +
-        'evaluate them in bits per byte, sample text, check HF conformance.',
+        'evaluate them in bits per byte, sample text, check HF conformance, read HF checkpoints (safetensors, PyTorch .bin, SentencePiece).',
     )
     .version(readVersion(ctx), '-V, --version', 'print the version')
     .option('--verbose', 'print stack traces with errors')
@@ -68,7 +72,9 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   const engine = ctx.engine;
   program
     .command('train')
-    .description('train a byte-level language model on a text or FASTA file (checkpoints, metrics.jsonl and training.svg in --out)')
+    .description(
+      'train a byte-level language model on a text or FASTA file, or fine-tune a pretrained one (--checkpoint) (checkpoints, metrics.jsonl and training.svg in --out)',
+    )
     .option(
       '--data <file>',
       'UTF-8 text, FASTA (.fa/.fasta/.fna or leading ">"), optionally .gz (default: the embedded Crime and Punishment)',
@@ -124,6 +130,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       nonEmptyFlag('--resume'),
     )
     .option(
+      '--checkpoint <dir>',
+      'fine-tune: start a new run from a pretrained checkpoint or HuggingFace folder (pytorch_model.bin or model.safetensors; its spiece.model tokenizes the data), training on windows of its length',
+      nonEmptyFlag('--checkpoint'),
+    )
+    .option(
       '--eval-every <n>',
       `validate (bits per byte) every n steps, 0 = only at the end (default ${TRAIN_DEFAULTS.evalEvery})`,
       intFlag('--eval-every', 0),
@@ -158,11 +169,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   program
     .command('eval')
     .description('bits per byte of a checkpoint on a whole data file (last stdout line: "bits_per_byte: <value>")')
-    .requiredOption(
-      '--checkpoint <dir>',
-      'checkpoint directory, a run directory holding checkpoint/, or a HuggingFace folder (config.json + model.safetensors)',
-      nonEmptyFlag('--checkpoint'),
-    )
+    .requiredOption('--checkpoint <dir>', HF_FOLDER_HELP, nonEmptyFlag('--checkpoint'))
     .requiredOption('--data <file>', 'text or FASTA file (optionally .gz) to score', nonEmptyFlag('--data'))
     .option(
       '--seq-len <n>',
@@ -181,13 +188,9 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   program
     .command('generate')
     .description('sample text from a checkpoint, streamed to stdout (the prompt is not echoed)')
-    .requiredOption(
-      '--checkpoint <dir>',
-      'checkpoint directory, a run directory holding checkpoint/, or a HuggingFace folder (config.json + model.safetensors)',
-      nonEmptyFlag('--checkpoint'),
-    )
+    .requiredOption('--checkpoint <dir>', HF_FOLDER_HELP, nonEmptyFlag('--checkpoint'))
     .requiredOption('--prompt <text>', 'text to continue (at least one byte)', nonEmptyFlag('--prompt'))
-    .option('--max-new-tokens <n>', 'bytes to generate', intFlag('--max-new-tokens'), 200)
+    .option('--max-new-tokens <n>', 'tokens to generate (bytes for a byte-level model)', intFlag('--max-new-tokens'), 200)
     .option('--temperature <t>', 'softmax temperature; 0 = greedy (argmax)', numberFlag('--temperature', 0, 100), 1)
     .option('--top-k <k>', 'sample among the k most likely bytes only; 0 = off', intFlag('--top-k', 0), 0)
     .option(
@@ -242,6 +245,19 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .action(async (flags: VerifyFlags) => {
       if (flags.checkpoint !== undefined && flags.preset === undefined) checkCheckpointPath(flags.checkpoint, '--checkpoint'); // both: verify says which to drop
       setExit(await verifyCommand(flags, ctx));
+    });
+
+  program
+    .command('convert')
+    .description(
+      'write a HuggingFace folder with PyTorch weights (pytorch_model.bin, zip or legacy format, or sharded) as model.safetensors + config.json (+ spiece.model)',
+    )
+    .argument('<hf-folder>', 'folder with config.json and pytorch_model.bin (or any weights a --checkpoint takes)')
+    .argument('<out>', 'new folder to write (model.safetensors, config.json, spiece.model if any, manifest.json)')
+    .addHelpText('after', `\nThe pickle is read by a restricted unpickler: nothing in it is executed.\n${EXIT_HELP}`)
+    .action((source: string, out: string) => {
+      checkCheckpointPath(source, '<hf-folder>');
+      setExit(convertCommand(source, out, ctx));
     });
 
   program

@@ -1,12 +1,15 @@
 /**
- * `reformer train`: data file -> byte tokens -> train/validation split -> Trainer, with progress,
- * JSONL metrics, periodic atomic checkpoints, an SVG of the curves, and a graceful stop on SIGINT/SIGTERM.
+ * `reformer train`: data file -> tokens -> train/validation split -> Trainer, with progress, JSONL
+ * metrics, periodic atomic checkpoints, an SVG of the curves, and a graceful stop on SIGINT/SIGTERM.
+ * A new run starts from a preset/config (byte tokens), or from a pretrained checkpoint or HF folder
+ * (`--checkpoint`: fine-tuning, with the folder's tokenizer, e.g. its spiece.model, kept in the run).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { isLegacyConfigKey, legacyConfigNotes } from '../../config/legacy-keys.js';
 import { FormatError, UsageError } from '../../errors.js';
 import { splitTokens } from '../../train/data.js';
-import { ByteTokenizer } from '../../train/tokenizer.js';
+import { ByteTokenizer, bytesPerTokenOf, type Tokenizer } from '../../train/tokenizer.js';
 import type { OptimizerName } from '../../train/optimizer.js';
 import {
   optimizerName,
@@ -26,6 +29,7 @@ import { checkOutputDir, displayPath } from '../paths.js';
 import { fmtDuration, TrainingProgress } from '../progress.js';
 import { StopSignals } from '../signals.js';
 import type { BackendKind, CliContext } from './context.js';
+import { checkpointTokenizer, readCheckpointNoted } from './load-model.js';
 import { checkLengthMultiple } from './parse.js';
 
 export interface TrainFlags {
@@ -42,6 +46,8 @@ export interface TrainFlags {
   warmup?: number;
   seed?: number;
   resume?: string;
+  /** Pretrained checkpoint or HF folder to fine-tune (a new run). */
+  checkpoint?: string;
   evalEvery?: number;
   evalWindows?: number;
   checkpointEvery?: number;
@@ -74,6 +80,8 @@ export const TRAIN_DEFAULTS = {
 interface TrainExtra {
   data?: { path: string; bytes: number; format: string; fingerprint: string };
   tokenizer?: string;
+  /** The pretrained checkpoint a fine-tuning run started from. */
+  finetuned_from?: string;
   model_seed?: number;
   preset?: string | null;
   validation_fraction?: number;
@@ -102,6 +110,17 @@ export async function trainCommand(
 ): Promise<number> {
   // ---- paths first, before any work: what to resume, where to write
   let resumeDir: string | null = null;
+  if (flags.checkpoint !== undefined) {
+    if (flags.resume !== undefined) {
+      throw new UsageError(
+        '--checkpoint and --resume: --resume continues a run of this tool, --checkpoint starts a new run from pretrained weights; give one',
+      );
+    }
+    if (explicit.has('preset') || explicit.has('config')) {
+      throw new UsageError('--preset/--config cannot be combined with --checkpoint: the model comes from the checkpoint');
+    }
+    checkCheckpointPath(flags.checkpoint, '--checkpoint');
+  }
   if (flags.resume !== undefined) {
     if (explicit.has('preset') || explicit.has('config')) {
       throw new UsageError('--preset/--config cannot be combined with --resume: the model comes from the checkpoint');
@@ -142,6 +161,7 @@ export async function trainCommand(
       throw new FormatError(`--resume ${flags.resume}: the checkpoint has no trainer state (inference only); nothing to resume`);
     if (resumed.recovered) log(`note: ${resumeDir} was incomplete (a save was interrupted); resuming from its backup ${resumed.dir}`);
   }
+  const pretrained = flags.checkpoint !== undefined ? readCheckpointNoted(flags.checkpoint, '--checkpoint') : null;
   const stored = resumed?.snapshot?.state ?? null;
   const storedOptions = stored ? optionsFromState(stored) : null;
   const extra = (stored?.extra ?? {}) as TrainExtra;
@@ -168,11 +188,12 @@ export async function trainCommand(
 
   // ---- a new run's model: its training length follows the chunk lengths (checked before the model is built)
   let configObj: Record<string, unknown> | undefined;
-  if (!resumed) {
+  if (!resumed && !pretrained) {
     if (flags.config !== undefined) {
       checkReadableFile(flags.config, '--config');
       configObj = parseConfigJson(readFileSync(flags.config), flags.config);
-      const unknown = ctx.engine.unrecognisedConfigKeys?.(configObj) ?? [];
+      const unknown = (ctx.engine.unrecognisedConfigKeys?.(configObj) ?? []).filter((k) => !isLegacyConfigKey(k));
+      for (const n of legacyConfigNotes(configObj)) log(`note: --config ${flags.config}: ${n}`);
       if (unknown.length > 0) {
         log(
           `note: --config ${flags.config}: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a field' : 'are not fields'} of this model's config (kept in config.json, as HF does, but ${unknown.length === 1 ? 'it changes' : 'they change'} nothing); check the spelling`,
@@ -199,7 +220,11 @@ export async function trainCommand(
   // ---- data
   const dataPath = flags.data ?? extra.data?.path ?? join(ctx.packageRoot, 'data', 'crime-and-punishment.txt');
   const corpus = readCorpusFile(dataPath, '--data');
-  const tokenizer = new ByteTokenizer();
+  // the tokenizer of the model: bytes for a new run, the checkpoint's (spiece.model or bytes) otherwise
+  const source = resumed ?? pretrained?.ck ?? null;
+  const sourceConfig = resumed ? parseConfigJson(resumed.config, `${resumed.dir}/config.json`) : (pretrained?.config ?? null);
+  const tokenizer: Tokenizer = source && sourceConfig ? checkpointTokenizer(source, sourceConfig) : new ByteTokenizer();
+  for (const n of pretrained?.notes ?? []) log(n);
   const tokens = tokenizer.encode(corpus.bytes);
   const fp = fingerprint(tokens);
   if (resumeDir !== null && extra.data && extra.data.fingerprint !== fp) {
@@ -222,12 +247,11 @@ export async function trainCommand(
   if (note) log(`note: ${note}`);
   let em: EngineModel;
   const modelSeed = flags.seed ?? extra.model_seed ?? TRAIN_DEFAULTS.seed;
-  if (resumed) {
-    const cfg = parseConfigJson(resumed.config, `${resumed.dir}/config.json`);
-    em = engineForConfig(cfg, ctx.engines, resumed.dir).load(backend, cfg, resumed.weights);
+  if (source && sourceConfig) {
+    em = engineForConfig(sourceConfig, ctx.engines, source.dir).load(backend, sourceConfig, source.weights);
     if (flags.seqLen !== undefined && flags.seqLen !== em.seqLen) {
       throw new UsageError(
-        `--seq-len ${flags.seqLen}: the checkpoint trains on windows of ${em.seqLen}; leave --seq-len out when resuming`,
+        `--seq-len ${flags.seqLen}: the checkpoint trains on windows of ${em.seqLen} (the product of its axial_pos_shape); leave --seq-len out ${resumed ? 'when resuming' : 'when fine-tuning'}`,
       );
     }
   } else {
@@ -262,7 +286,7 @@ export async function trainCommand(
     evalEvery,
     evalWindows: pick('evalWindows', flags.evalWindows, storedOptions?.evalWindows, TRAIN_DEFAULTS.evalWindows),
     checkpointEvery: pick('checkpointEvery', flags.checkpointEvery, storedOptions?.checkpointEvery, evalEvery),
-    bytesPerToken: 1,
+    bytesPerToken: bytesPerTokenOf(tokenizer, corpus.bytes.length, tokens.length),
   };
   if (resumed && storedOptions) {
     for (const k of ['lr', 'batch', 'warmup', 'seed'] as const) {
@@ -278,8 +302,9 @@ export async function trainCommand(
   trainer.extra = {
     data: { path: resolve(dataPath), bytes: corpus.bytes.length, format: corpus.format, fingerprint: fp },
     tokenizer: tokenizer.name,
+    ...(pretrained ? { finetuned_from: pretrained.ck.dir } : extra.finetuned_from ? { finetuned_from: extra.finetuned_from } : {}),
     model_seed: modelSeed,
-    preset: resumed ? (extra.preset ?? null) : (flags.preset ?? ctx.engine.defaultPreset),
+    preset: resumed ? (extra.preset ?? null) : pretrained ? null : (flags.preset ?? ctx.engine.defaultPreset),
     validation_fraction: validationFraction,
     backend: backend.name.startsWith('wasm') ? 'wasm' : 'reference',
   } satisfies TrainExtra;
@@ -292,7 +317,9 @@ export async function trainCommand(
   /** "validation every 100 steps", or "validation at the end only" for 0. */
   const every = (what: string, n: number | undefined): string =>
     n !== undefined && n > 0 ? `${what} every ${n} steps` : `${what} at the end only`;
-  log(`model: ${em.describe()}; backend ${backend.name}`);
+  log(`model: ${em.describe()}; backend ${backend.name}${pretrained ? `; fine-tuning ${pretrained.ck.dir}` : ''}`);
+  if (tokenizer.bytesPerToken === null)
+    log(`tokenizer: ${tokenizer.name} (${tokenizer.vocabSize} pieces), ${options.bytesPerToken!.toFixed(3)} bytes per token`);
   log(`data: ${dataPath} (${corpus.summary}): ${data.train.length} training and ${data.validation.length} validation tokens`);
   const budget = [
     options.steps !== undefined ? `until step ${options.steps}` : null,
@@ -320,7 +347,7 @@ export async function trainCommand(
     writeFileAtomic(join(runDir, 'training.svg'), await trainingCurveSvg(metrics.read(), title));
   };
   const save = async (snapshot: TrainerSnapshot): Promise<void> => {
-    saveCheckpoint(checkpointDir, { config: em.configJson(), weights: em.weights(), snapshot });
+    saveCheckpoint(checkpointDir, { config: em.configJson(), weights: em.weights(), snapshot, tokenizer: source?.tokenizer ?? null });
     await writePlot();
   };
   const signals = ctx.handleSignals

@@ -24,13 +24,12 @@ import type { ReformerConfig } from '../../config/reformer-config.js';
 import { UsageError } from '../../errors.js';
 import { lmFromCheckpoint } from '../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
-import { ByteTokenizer } from '../../train/tokenizer.js';
+import { ByteTokenizer, type Tokenizer } from '../../train/tokenizer.js';
 import { Rng } from '../../util/rng.js';
-import { loadCheckpoint } from '../checkpoint.js';
 import { readCorpusFile } from '../corpus-file.js';
-import { parseConfigJson } from '../engine.js';
 import { chunkMultiple } from '../reformer-engine.js';
 import type { BackendKind, CliContext } from './context.js';
+import { checkpointTokenizer, readCheckpointNoted } from './load-model.js';
 import { checkLengthMultiple } from './parse.js';
 
 export interface VerifyFlags {
@@ -98,9 +97,11 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
   // ---- model
   let lm: ReformerModelWithLMHead;
   let model: string;
+  let tokenizer: Tokenizer = new ByteTokenizer();
   if (flags.checkpoint !== undefined) {
-    const ck = loadCheckpoint(flags.checkpoint);
-    const cfgObj = parseConfigJson(ck.config, `${ck.dir}/config.json`);
+    const { ck, config: cfgObj, notes } = readCheckpointNoted(flags.checkpoint, undefined);
+    tokenizer = checkpointTokenizer(ck, cfgObj);
+    for (const n of notes) info(n);
     if (cfgObj.model_type !== undefined && cfgObj.model_type !== 'reformer') {
       throw new UsageError(
         `verify --checkpoint ${flags.checkpoint}: model_type ${JSON.stringify(cfgObj.model_type)} has no LSH attention to verify`,
@@ -133,7 +134,7 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
   // ---- data window
   const dataPath = flags.data ?? `${ctx.packageRoot}/data/crime-and-punishment.txt`;
   const corpus = readCorpusFile(dataPath, '--data');
-  const tokens = new ByteTokenizer().encode(corpus.bytes);
+  const tokens = tokenizer.encode(corpus.bytes);
   if (tokens.length < L) throw new UsageError(`--data ${dataPath}: ${tokens.length} tokens, fewer than --seq-len ${L}`);
   const offset = flags.offset ?? Math.min(Math.floor(tokens.length * VERIFY_DEFAULTS.heldOutFraction), tokens.length - L);
   if (offset + L > tokens.length)
