@@ -6,5 +6,5 @@ export { bucketCount, resolveNumBuckets, type NumBuckets } from './buckets.js';
 export { DEFAULT_OPTIONS, resolveOptions } from './options.js';
 export type { ReformerOptions } from './options.js';
 export { DEFAULT_PRESET, PRESET_NAMES, preset } from './presets.js';
-export { LEGACY_CONFIG_KEYS, isLegacyConfigKey, legacyConfigNotes } from './legacy-keys.js';
+export { legacyConfigNotes } from './legacy-keys.js';
 export type { Preset, PresetName } from './presets.js';

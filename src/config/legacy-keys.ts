@@ -13,7 +13,7 @@
  * `num_hidden_layers` is not legacy: HF builds that many layers typed by `attn_layers[i]`, so the two must
  * agree, and `ReformerConfig` checks that they do.
  */
-import { REFORMER_DEFAULTS } from './reformer-config.js';
+import { REFORMER_DEFAULTS } from './fields.js';
 
 /** A legacy key, the current fields that decide what it used to, and what it did. */
 interface LegacyKey {

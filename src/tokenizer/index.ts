@@ -7,7 +7,7 @@ import { ByteTokenizer, type Tokenizer } from '../train/tokenizer.js';
 import { SentencePieceTokenizer } from './sentencepiece/tokenizer.js';
 
 export { SentencePieceTokenizer } from './sentencepiece/tokenizer.js';
-export { parseModelProto, PieceType, type ModelProto, type Piece } from './sentencepiece/model-proto.js';
+export type { ModelProto, Piece } from './sentencepiece/model-proto.js';
 
 /** File name of a SentencePiece model in an HF folder (HF's `ReformerTokenizer`). */
 export const SPIECE_MODEL = 'spiece.model';

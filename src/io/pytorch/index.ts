@@ -5,10 +5,8 @@
  */
 export {
   readPytorchCheckpoint,
-  sniffPytorchFormat,
   type PytorchCheckpoint,
   type PytorchFormat,
   type ReadPytorchOptions,
 } from './checkpoint.js';
 export { mergeShards, parseShardIndex, readWeightsFile, type ShardIndex, type WeightsFormat } from '../weights.js';
-export { serializeTensorFile } from '../safetensors.js';

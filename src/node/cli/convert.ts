@@ -9,7 +9,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { configFromBytes, checkWeightsFit } from '../../model/checkpoint.js';
 import { lmParamSpecs } from '../../model/lm-model.js';
-import { reformerParamSpecs } from '../../model/reformer-model.js';
+import { reformerParamSpecs } from '../../model/param-specs.js';
 import { parseSafetensors } from '../../io/safetensors.js';
 import { UsageError } from '../../errors.js';
 import { saveCheckpoint } from '../checkpoint.js';
