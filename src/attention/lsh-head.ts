@@ -20,6 +20,11 @@
  * logsumexp included). No buffer grows with num_hashes × seqLen × headSize: temporaries are the
  * buckets and sort [num_hashes·seqLen] (ints), the running statistics [seqLen, 2] and per-block buffers.
  *
+ * Causality (`causal`): a query never attends to a later key (masked to −1e9, exactly 0 after the
+ * softmax). That is all: every position is hashed and sorted together, so a later token's bucket moves
+ * the chunk boundaries and changes which earlier keys a query sees (HF and trax alike; README
+ * "Causality of LSH attention"; spec/attention/lsh-laws.spec.ts pins both halves).
+ *
  * Short sequences (`seqLen ≤ lsh_attn_chunk_length`) skip hashing: one round, one chunk of all positions
  * in sequence order (HF `do_standard_self_attention`). With `paperExact` the attention also masks keys of
  * other buckets/rounds and subtracts log N_ij (App. A Eq. 14–16); HF and trax v2 do neither.
