@@ -1,0 +1,161 @@
+/**
+ * The demo page in a real browser (headless Chromium, web/test/browser.ts): it loads the backend it
+ * should (relaxed SIMD, threads under cross-origin isolation), its kernel conformance subset and a
+ * seeded generation give the same bits as Node (computed here, same builds) on every backend choice,
+ * generation streams with tokens/s, LSH is drawn, live training runs and its checkpoint downloads as
+ * an HF folder that Node loads, and the page works offline after the first visit.
+ * A screenshot goes to test-results/web-page.png (a CI artefact).
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Download, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lmFromCheckpoint } from '../../src/model/checkpoint.js';
+import { ReferenceBackend } from '../../src/backend/reference.js';
+import { loadWasmBackendSync } from '../../src/node/wasm.js';
+import { type CheckResult, type GenerationCheck, runKernelChecks, seededGeneration } from '../src/lib/checks.js';
+import type { BackendChoice, BackendInfo } from '../src/lib/engine.js';
+import { type BrowserSession, openBrowser, REPO, WEB_DIST } from './browser.js';
+
+type PageChecks = { kernels: CheckResult[]; generation: GenerationCheck; backend: BackendInfo };
+
+const MODEL = join(REPO, 'web', 'public', 'model');
+const files = () => ({ config: readFileSync(join(MODEL, 'config.json')), safetensors: readFileSync(join(MODEL, 'model.safetensors')) });
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+let session: BrowserSession;
+let page: Page;
+
+async function waitForText(id: string, pattern: RegExp, timeout = 120_000): Promise<string> {
+  await page.waitForFunction(([i, src]) => new RegExp(src!).test(document.getElementById(i!)?.textContent ?? ''), [id, pattern.source], {
+    timeout,
+  });
+  return (await page.textContent(`#${id}`)) ?? '';
+}
+
+beforeAll(async () => {
+  // the page must carry the kernels Node uses here (web:build after build:wasm)
+  const built = readdirSync(join(WEB_DIST, 'assets')).filter((f) => f.endsWith('.wasm'));
+  for (const name of ['kernels.relaxed.shared', 'kernels.relaxed', 'kernels.simd.shared', 'kernels.simd']) {
+    const asset = built.find((f) => f.startsWith(`${name}-`));
+    expect(asset, `web/dist has no ${name} build: run npm run web:build`).toBeDefined();
+    expect(sha(readFileSync(join(WEB_DIST, 'assets', asset!))), `web/dist/assets/${asset} is stale: run npm run web:build`).toBe(
+      sha(readFileSync(join(REPO, 'build', `${name}.wasm`))),
+    );
+  }
+  session = await openBrowser();
+  page = await session.newPage();
+  await page.waitForFunction(() => window.reformerTest !== undefined, null, { timeout: 60_000 });
+  await page.evaluate(() => window.reformerTest.ready);
+});
+
+afterAll(async () => {
+  if (session) await session.close();
+});
+
+describe('the page in headless Chromium', () => {
+  it('picks relaxed SIMD and threads (cross-origin isolated), loads the shipped model and draws LSH; screenshot', async () => {
+    const backend = await page.textContent('#backend');
+    expect(backend, session.log.join('\n')).toMatch(/relaxed SIMD, 2 threads \(cross-origin isolated, \d+ cores\), shared memory/);
+    expect(await page.textContent('#model-info')).toMatch(/114,434 parameters, layers local\/lsh/);
+    const summary = await waitForText('lsh-summary', /mean recall \d/);
+    expect(summary).toMatch(/1024 tokens, 2 heads, 32 buckets per round, chunks of 64/);
+    // every token of the window is drawn, and a query view exists
+    expect(await page.locator('#lsh-tokens span').count()).toBe(1024);
+    await waitForText('lsh-query-label', /LSH attended \d+ keys/);
+    // the report: one row per num_hashes, recall growing with the rounds (paper Table 2's trend)
+    await page.waitForFunction(() => document.querySelectorAll('#lsh-report svg text').length > 8, null, { timeout: 120_000 });
+    const recalls = (await page.locator('#lsh-report svg text').allTextContents()).filter((t) => /^0\.\d{3}$|^1\.000$/.test(t)).map(Number);
+    expect(recalls).toHaveLength(4);
+    expect(recalls[3]!).toBeGreaterThan(recalls[0]!);
+    // changing num_hashes redraws the picture
+    await page.selectOption('#lsh-rounds', '4');
+    await waitForText('lsh-summary', /num_hashes 4: mean recall/);
+    expect(await page.locator('#lsh-round option').count()).toBe(4);
+    mkdirSync(join(REPO, 'test-results'), { recursive: true });
+    await page.screenshot({ path: join(REPO, 'test-results', 'web-page.png'), fullPage: true });
+  });
+
+  it('kernel checks and a seeded generation equal Node bit for bit (relaxed/SIMD × threads/one thread)', async () => {
+    const node = new Map<string, { kernels: CheckResult[]; generation: GenerationCheck }>();
+    for (const variant of ['relaxed-simd', 'simd'] as const) {
+      const be = loadWasmBackendSync({ variant, threads: 1 });
+      node.set(variant, { kernels: runKernelChecks(be, 1), generation: seededGeneration(be, files()) });
+    }
+    const choices: BackendChoice[] = [
+      { variant: 'relaxed-simd', threads: 'auto', parallel: { minWorkNs: 0 } },
+      { variant: 'relaxed-simd', threads: 1 },
+      { variant: 'simd', threads: 'auto', parallel: { minWorkNs: 0 } },
+      { variant: 'simd', threads: 1 },
+    ];
+    for (const choice of choices) {
+      const got = (await page.evaluate((c) => window.reformerTest.checks(c, 1), choice)) as PageChecks;
+      const want = node.get(choice.variant as string)!;
+      const label = `${got.backend.summary}`;
+      expect(got.backend.variant, label).toBe(choice.variant);
+      expect(got.backend.threads, label).toBe(choice.threads === 1 ? 1 : 2);
+      expect(got.kernels.map((k) => k.name)).toEqual(want.kernels.map((k) => k.name));
+      for (const k of got.kernels) expect(k, `${label}: ${k.name}`).toMatchObject({ pass: true });
+      expect(
+        got.kernels.map((k) => `${k.name}: ${k.hash}`),
+        label,
+      ).toEqual(want.kernels.map((k) => `${k.name}: ${k.hash}`));
+      expect(got.generation, label).toEqual(want.generation);
+    }
+    // the two builds differ somewhere (relaxed FMA), so equal hashes above are not trivially equal
+    const r = node.get('relaxed-simd')!.kernels.map((k) => k.hash);
+    const s = node.get('simd')!.kernels.map((k) => k.hash);
+    expect(
+      r.some((h, i) => h !== s[i]) || node.get('relaxed-simd')!.generation.logitsHash !== node.get('simd')!.generation.logitsHash,
+    ).toBe(true);
+  });
+
+  it('streams generated tokens with tokens/s', async () => {
+    await page.fill('#max-new', '24');
+    await page.click('#generate');
+    const stats = await waitForText('gen-stats', /^24 tokens · [\d.]+ tokens\/s · each token/);
+    expect(Number(/([\d.]+) tokens\/s/.exec(stats)![1])).toBeGreaterThan(0);
+    expect(((await page.textContent('#generated')) ?? '').length).toBeGreaterThan('Raskolnikov '.length);
+  });
+
+  it('trains a tiny model live and downloads an HF checkpoint folder that Node loads', async () => {
+    await page.fill('#train-steps', '12');
+    await page.click('#train');
+    const status = await waitForText('train-status', /^done: 12 steps/);
+    expect(status).toMatch(/bits per byte/);
+    expect(await page.locator('#train-curve svg path').count()).toBe(1);
+    const downloads: Download[] = [];
+    const both = new Promise<void>((resolve) => {
+      page.on('download', (d) => {
+        downloads.push(d);
+        if (downloads.length === 2) resolve();
+      });
+    });
+    await page.click('#train-download');
+    await both;
+    const saved: Record<string, Buffer> = {};
+    for (const d of downloads) saved[d.suggestedFilename()] = readFileSync((await d.path())!);
+    expect(Object.keys(saved).sort()).toEqual(['config.json', 'model.safetensors']);
+    const lm = lmFromCheckpoint(new ReferenceBackend(), { config: saved['config.json']!, safetensors: saved['model.safetensors']! });
+    expect(JSON.parse(saved['config.json']!.toString('utf8'))).toMatchObject({
+      architectures: ['ReformerModelWithLMHead'],
+      model_type: 'reformer',
+    });
+    expect(lm.config.max_position_embeddings).toBe(256);
+  });
+
+  it('works offline after the first load (service worker cache)', async () => {
+    await waitForText('offline', /cached for offline use/);
+    await session.context.setOffline(true);
+    try {
+      await page.reload();
+      await page.waitForFunction(() => window.reformerTest !== undefined, null, { timeout: 60_000 });
+      await page.evaluate(() => window.reformerTest.ready);
+      expect(await page.textContent('#backend')).toMatch(/relaxed SIMD, 2 threads/);
+      expect(await page.textContent('#model-info')).toMatch(/114,434 parameters/);
+    } finally {
+      await session.context.setOffline(false);
+    }
+  });
+});
