@@ -3,8 +3,9 @@
  * and draws what it answers. Nothing heavy runs here, so the page never freezes.
  *
  * URL parameters (for comparisons): `?threads=1` (or a number), `?variant=simd`.
- * `window.reformerTest` runs the kernel checks and the throughput measurement on a fresh worker with
- * a given backend choice (the browser test and web/bench/throughput.ts call it).
+ * `window.reformerTest` runs the kernel checks, the LSH report of the novel excerpt and the throughput
+ * measurement on a fresh worker with a given backend choice (the browser test and the throughput
+ * script call it).
  */
 import { EXCERPT } from 'virtual:novel-excerpt';
 import type { AttentionQualityRow } from '../../src/index.js';
@@ -324,6 +325,7 @@ declare global {
     reformerTest: {
       checks(choice: BackendChoice, seed?: number): Promise<unknown>;
       throughput(choice: BackendChoice, request: ThroughputRequest): Promise<unknown>;
+      lshReport(choice: BackendChoice, layer: number, seed: number, numHashesList: number[]): Promise<unknown>;
       ready: Promise<void>;
     };
   }
@@ -418,6 +420,11 @@ window.reformerTest = {
   checks: (choice, seed = 1) => withFreshWorker(choice, (c) => c.call({ kind: 'checks', seed, modelUrl: MODEL_URL })),
   throughput: (choice, request) =>
     withFreshWorker(choice, async (c) => ({ throughput: await c.call({ kind: 'throughput', request, modelUrl: MODEL_URL }) })),
+  lshReport: (choice, layer, seed, numHashesList) =>
+    withFreshWorker(choice, async (c) => {
+      await c.call({ kind: 'load-shipped', modelUrl: MODEL_URL });
+      return { rows: await c.call({ kind: 'lsh-report', text: EXCERPT, layer, seed, numHashesList }) };
+    }),
   ready,
 };
 registerServiceWorker();

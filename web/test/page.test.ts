@@ -1,7 +1,8 @@
 /**
  * The demo page in a real browser (headless Chromium, web/test/browser.ts): it loads the backend it
- * should (relaxed SIMD, threads under cross-origin isolation), its kernel conformance subset and a
+ * should (relaxed SIMD, threads under cross-origin isolation), its kernel conformance subset, a
  * seeded generation give the same bits as Node (computed here, same builds) on every backend choice,
+ * and so does the LSH-vs-exact report of the novel excerpt (up to the float64 oracle's last bit),
  * generation streams with tokens/s, LSH is drawn, live training runs and its checkpoint downloads as
  * an HF folder that Node loads, and the page works offline after the first visit.
  * A screenshot goes to test-results/web-page.png (a CI artefact).
@@ -14,7 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lmFromCheckpoint } from '../../src/model/checkpoint.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import { loadWasmBackendSync } from '../../src/node/wasm.js';
+import type { AttentionQualityRow } from '../../src/attention/quality.js';
 import { type CheckResult, type GenerationCheck, runKernelChecks, seededGeneration } from '../src/lib/checks.js';
+import { novelExcerpt } from '../src/lib/excerpt.js';
+import { qualityByRounds } from '../src/lib/lsh-view.js';
 import type { BackendChoice, BackendInfo } from '../src/lib/engine.js';
 import { type BrowserSession, openBrowser, REPO, WEB_DIST } from './browser.js';
 
@@ -77,7 +81,7 @@ describe('the page in headless Chromium', () => {
     await page.screenshot({ path: join(REPO, 'test-results', 'web-page.png'), fullPage: true });
   });
 
-  it('kernel checks and a seeded generation equal Node bit for bit (relaxed/SIMD × threads/one thread)', async () => {
+  it('kernel checks, a seeded generation and the LSH report equal Node bit for bit (relaxed/SIMD × threads/one thread)', async () => {
     const node = new Map<string, { kernels: CheckResult[]; generation: GenerationCheck }>();
     for (const variant of ['relaxed-simd', 'simd'] as const) {
       const be = loadWasmBackendSync({ variant, threads: 1 });
@@ -103,6 +107,41 @@ describe('the page in headless Chromium', () => {
       ).toEqual(want.kernels.map((k) => `${k.name}: ${k.hash}`));
       expect(got.generation, label).toEqual(want.generation);
     }
+    // LSH vs exact attention on the novel excerpt (1024 tokens, up to 8 rounds: the memory grows while
+    // the helper threads run): the same numbers as Node
+    const bytes = new TextEncoder().encode(novelExcerpt(readFileSync(join(REPO, 'data', 'crime-and-punishment.txt'), 'utf8')));
+    const rounds = [1, 2, 4, 8];
+    const nodeRows = qualityByRounds(
+      lmFromCheckpoint(loadWasmBackendSync({ variant: 'relaxed-simd', threads: 1 }), files()),
+      bytes,
+      1,
+      0,
+      rounds,
+    );
+    for (const threads of ['auto', 1] as const) {
+      const got = (await page.evaluate(([t, r]) => window.reformerTest.lshReport({ variant: 'relaxed-simd', threads: t }, 1, 0, r), [
+        threads,
+        rounds,
+      ] as const)) as {
+        backend: BackendInfo;
+        rows: AttentionQualityRow[];
+      };
+      // the attended keys come from the WASM hashing and sort alone: equal; the other numbers also go
+      // through the float64 oracle's Math.exp, whose last bit may differ between V8 versions
+      expect(
+        got.rows.map((r) => r.meanAttendedKeys),
+        got.backend.summary,
+      ).toEqual(nodeRows.map((r) => r.meanAttendedKeys));
+      got.rows.forEach((r, i) => {
+        const want = nodeRows[i]!;
+        for (const k of ['relativeRmsError', 'maxAbsError', 'meanMassRecall', 'minMassRecall'] as const) {
+          expect(Math.abs(r[k] - want[k]), `${got.backend.summary}: num_hashes ${r.numHashes} ${k}`).toBeLessThanOrEqual(
+            1e-12 * Math.abs(want[k]),
+          );
+        }
+      });
+    }
+    expect(nodeRows[3]!.meanMassRecall).toBeGreaterThan(nodeRows[0]!.meanMassRecall);
     // the two builds differ somewhere (relaxed FMA), so equal hashes above are not trivially equal
     const r = node.get('relaxed-simd')!.kernels.map((k) => k.hash);
     const s = node.get('simd')!.kernels.map((k) => k.hash);

@@ -231,13 +231,13 @@ export class JobBoard {
 }
 
 /**
- * JavaScript source of `function reformerKernelHelper(fns, names, control, slot, spinMs, layout)`, the
- * helper's loop (returns on STOP): `fns[i]` is the kernel export named `names[i]` of the helper's own
- * instance. Source text, not an import, so that a helper needs nothing of this package: Node evaluates
+ * JavaScript source of `function reformerKernelHelper(fns, names, control, slot, spinMs, layout, memory)`,
+ * the helper's loop (returns on STOP): `fns[i]` is the kernel export named `names[i]` of the helper's own
+ * instance, `memory` the shared `WebAssembly.Memory` it imports (re-read at every job: it may have grown). Source text, not an import, so that a helper needs nothing of this package: Node evaluates
  * it in a worker_thread (src/node/threads/worker-source.ts), browsers in a Blob-URL worker.
  */
 export const HELPER_LOOP_SOURCE = `
-function reformerKernelHelper(fns, names, control, slot, spinMs, layout) {
+function reformerKernelHelper(fns, names, control, slot, spinMs, layout, memory) {
   const { SEQ, NEXT, COUNT, DONE, FAILED, STOP, ERROR_LENGTH, GEN_SHIFT, INDEX_MASK, callWords, callBase, argsBase, maxArgs, errorBase, errorChars } = layout;
   const H = new Int32Array(control);
   const A = new Float64Array(control);
@@ -265,6 +265,10 @@ function reformerKernelHelper(fns, names, control, slot, spinMs, layout) {
     }
     seen = s;
     if (Atomics.load(H, STOP) !== 0) return;
+    // the memory may have grown since the last job (the caller's arena grows it between jobs): reading
+    // memory.buffer brings this thread's instance up to date. Without it, Chromium 156's helpers computed
+    // wrong results after a grow, with no trap (measured: web/test/page.test.ts compares with Node)
+    void memory.buffer.byteLength;
     const gen = s & genMask;
     for (;;) {
       const w = Atomics.load(H, NEXT);
@@ -311,7 +315,7 @@ self.onmessage = (event) => {
     return;
   }
   self.postMessage({ type: 'ready' });
-  reformerKernelHelper(fns, names, control, slot, spinMs, layout);
+  reformerKernelHelper(fns, names, control, slot, spinMs, layout, memory);
   self.close();
 };
 `;

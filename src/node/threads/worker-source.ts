@@ -24,5 +24,5 @@ try {
   throw new Error('worker ' + slot + ' could not instantiate the kernels: ' + (e && e.message ? e.message : String(e)));
 }
 parentPort.postMessage('ready');
-reformerKernelHelper(fns, names, control, slot, spinMs, layout);
+reformerKernelHelper(fns, names, control, slot, spinMs, layout, memory);
 `;
