@@ -59,11 +59,13 @@ export function drawQualityReport(target: HTMLElement, rows: readonly AttentionQ
   const barX = 110;
   const barW = 300;
   const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-label': 'LSH vs exact attention' });
+  svg.append(svgEl('text', { x: barX, y: 14, 'font-size': 11, fill: '#5f6b7a' }, 'recall: exact attention mass LSH saw (mean; red: min)'));
   svg.append(
-    svgEl('text', { x: barX, y: 14, 'font-size': 11, fill: '#5f6b7a' }, 'mean attention-mass recall (1 = LSH saw every key that matters)'),
-  );
-  svg.append(
-    svgEl('text', { x: barX + barW + 20, y: 14, 'font-size': 11, fill: '#5f6b7a' }, 'output error ‖o_lsh − o‖/‖o‖ · keys per query'),
+    svgEl(
+      'text',
+      { x: barX + barW + 20, y: 14, 'font-size': 11, fill: '#5f6b7a' },
+      'output error ‖o_lsh − o‖/‖o‖ · keys attended per query',
+    ),
   );
   rows.forEach((r, i) => {
     const top = 22 + i * rowH;
@@ -79,7 +81,7 @@ export function drawQualityReport(target: HTMLElement, rows: readonly AttentionQ
       svgEl(
         'text',
         { x: barX + barW + 20, y: top + 14, 'font-size': 12, 'font-weight': bold },
-        `${r.relativeRmsError.toFixed(4)} · ${r.meanAttendedKeys.toFixed(0)} keys (min recall ${r.minMassRecall.toFixed(3)}, red line)`,
+        `${r.relativeRmsError.toFixed(4)} · ${r.meanAttendedKeys.toFixed(0)} keys · min recall ${r.minMassRecall.toFixed(3)}`,
       ),
     );
   });
