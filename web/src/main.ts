@@ -252,7 +252,7 @@ async function train(): Promise<void> {
     );
     draw();
     status.textContent =
-      `done: ${r.step} steps (${r.stoppedBy}), last batch ${r.bitsPerByte?.toFixed(3) ?? '–'} bits per byte` +
+      `done: ${r.step} steps (${r.stoppedBy === 'stop-request' ? 'stopped' : r.stoppedBy === 'time' ? 'time budget' : 'all steps'}), last batch ${r.bitsPerByte?.toFixed(3) ?? '–'} bits per byte` +
       (r.validation
         ? `, validation ${r.validation.bitsPerByte.toFixed(3)} on the last 10% of the text`
         : ' (text too short for a validation split)');

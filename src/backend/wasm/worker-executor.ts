@@ -13,7 +13,9 @@
  *     or a newer job started, so a late helper never takes a call of another job), and waits until
  *     `DONE` counts every call (spinning for `spinMs`, then `Atomics.wait`);
  *   - each helper (`HELPER_LOOP_SOURCE`, plain JavaScript run inside the helper) waits for `SEQ` to
- *     change (spins for `spinMs`, then sleeps in `Atomics.wait`), claims calls the same way, runs each
+ *     change (spins for `spinMs`, then sleeps in `Atomics.wait`), re-reads `memory.buffer` (the caller's
+ *     arena may have grown the memory since the last job; Chromium's helpers otherwise computed wrong
+ *     results after a grow), claims calls the same way, runs each
  *     (a call with a scratch argument runs with that address + slot·stride: every thread has its own
  *     scratch), counts it in `DONE` and notifies the caller after the last one;
  *   - a trap on a helper sets `FAILED` and writes the first message into the control block's text area
