@@ -6,9 +6,11 @@
  * The browser is `REFORMER_CHROMIUM` or /usr/bin/chromium (`apt-get install chromium`; .ci/run
  * installs it). A missing browser or page build is an error naming the fix, never a skip.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
@@ -48,19 +50,55 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+};
+
+/** A plain static server of web/dist WITHOUT the isolation headers (what a host that sends none does). */
+async function plainServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    let file = join(WEB_DIST, path);
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!file.startsWith(WEB_DIST) || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
 /**
- * Serves web/dist and starts Chromium with a fresh profile.
+ * Serves web/dist (with Vite's preview server and its COOP/COEP headers, or with `isolation: false`
+ * from a plain server that sends none) and starts Chromium with a fresh profile.
  * @throws Error if the page is not built (`npm run web:build`) or Chromium is missing
  */
-export async function openBrowser(): Promise<BrowserSession> {
+export async function openBrowser(options: { isolation?: boolean } = {}): Promise<BrowserSession> {
   if (!existsSync(join(WEB_DIST, 'index.html'))) throw new Error(`the page is not built: no ${WEB_DIST}/index.html; run npm run web:build`);
   const executablePath = chromiumPath();
-  const server: PreviewServer = await preview({
-    configFile: join(REPO, 'web', 'vite.config.ts'),
-    logLevel: 'warn',
-    preview: { port: 0, host: '127.0.0.1', strictPort: false, open: false },
-  });
-  const url = server.resolvedUrls?.local[0];
+  let server: { close(): Promise<void> };
+  let url: string | undefined;
+  if (options.isolation === false) {
+    const plain = await plainServer();
+    server = plain;
+    url = plain.url;
+  } else {
+    const vite: PreviewServer = await preview({
+      configFile: join(REPO, 'web', 'vite.config.ts'),
+      logLevel: 'warn',
+      preview: { port: 0, host: '127.0.0.1', strictPort: false, open: false },
+    });
+    server = vite;
+    url = vite.resolvedUrls?.local[0];
+  }
   if (!url) throw new Error('the preview server did not report its address');
   const profile = mkdtempSync(join(tmpdir(), 'reformer-chromium-'));
   const log: string[] = [];

@@ -199,3 +199,30 @@ describe('the page in headless Chromium', () => {
     }
   });
 });
+
+describe('the page served without cross-origin isolation headers', () => {
+  it('falls back to a private memory and one thread, and still equals Node bit for bit', async () => {
+    const plain = await openBrowser({ isolation: false });
+    try {
+      const p = await plain.newPage();
+      await p.waitForFunction(() => window.reformerTest !== undefined, null, { timeout: 60_000 });
+      await p.evaluate(() => window.reformerTest.ready);
+      expect(await p.textContent('#backend'), plain.log.join('\n')).toMatch(
+        /relaxed SIMD, 1 thread \(not cross-origin isolated \(no COOP\/COEP headers\)\), private memory/,
+      );
+      const got = (await p.evaluate(() => window.reformerTest.checks({}, 1))) as PageChecks;
+      expect(got.backend).toMatchObject({ sharedMemory: false, threads: 1, crossOriginIsolated: false, variant: 'relaxed-simd' });
+      const be = loadWasmBackendSync({ variant: 'relaxed-simd', threads: 1 });
+      expect(got.kernels.map((k) => `${k.name}: ${k.hash} ${k.pass}`)).toEqual(
+        runKernelChecks(be, 1).map((k) => `${k.name}: ${k.hash} true`),
+      );
+      expect(got.generation).toEqual(seededGeneration(be, files()));
+      // threads cannot be had here: the request is refused with the reason
+      await expect(p.evaluate(() => window.reformerTest.checks({ threads: 2 }, 1))).rejects.toThrow(
+        /not cross-origin isolated.*use 1 thread/,
+      );
+    } finally {
+      await plain.close();
+    }
+  });
+});
