@@ -85,6 +85,8 @@ export {
   attentionBlockBackward,
   attentionBlockForward,
   attentionQualityReport,
+  lshAttendedKeys,
+  lshQueryWindows,
   drawRotations,
   exactLocalAttention,
   exactSharedQkAttention,

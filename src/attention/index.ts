@@ -59,4 +59,11 @@ export {
   type OracleResult,
   type SharedQkOracleParams,
 } from './oracle.js';
-export { attentionQualityReport, type AttentionQualityOptions, type AttentionQualityRow } from './quality.js';
+export {
+  attentionQualityReport,
+  lshAttendedKeys,
+  lshQueryWindows,
+  type AttentionQualityOptions,
+  type AttentionQualityRow,
+  type LshWindowSource,
+} from './quality.js';

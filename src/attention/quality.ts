@@ -125,7 +125,7 @@ export function attentionQualityReport(
         const p = probsOf(oracle, b, h);
         for (let t = 0; t < L; t++) {
           if (mask && mask[b * L + t] === 0) continue;
-          attendedSet(c, b, h, t, seen);
+          lshAttendedKeys(c, b, h, t, seen);
           let mass = 0;
           let keys = 0;
           for (let j = 0; j < L; j++) {
@@ -174,24 +174,45 @@ function exactOutput(o: SharedQkOracleParams, probsOf: (o: SharedQkOracleParams,
   return out;
 }
 
+/** What the window rule reads of an LSH forward (an `LshAttentionCache` has it all). */
+export type LshWindowSource = Pick<
+  LshAttentionCache,
+  'seqLen' | 'heads' | 'numHashes' | 'chunk' | 'sorted' | 'undoSorted' | 'paperExact' | 'buckets'
+>;
+
 /**
- * Marks in `seen` (length L) the key positions query t of (b, h) attended to: the union over rounds of
- * its chunk windows (HF `_look_adjacent` with wrap-around), restricted to its bucket in paper mode.
+ * The chunks query t of (b, h) attends to in each round: the index of its chunk in the sorted sequence
+ * of numHashes·seqLen slots and the window's chunk indices in order (HF `_look_adjacent`: chunks
+ * −before … +after, wrapping over all rounds).
  */
-function attendedSet(c: LshAttentionCache, b: number, h: number, t: number, seen: Uint8Array): void {
+export function lshQueryWindows(c: LshWindowSource, b: number, h: number, t: number): Array<{ chunk: number; window: number[] }> {
   const L = c.seqLen;
   const R = c.numHashes;
-  const RL = R * L;
-  const base = (b * c.heads + h) * RL;
+  const base = (b * c.heads + h) * R * L;
   const { chunkLength, numChunksBefore, numChunksAfter } = c.chunk;
-  const numChunks = RL / chunkLength;
-  seen.fill(0);
+  const numChunks = (R * L) / chunkLength;
+  const out: Array<{ chunk: number; window: number[] }> = [];
   for (let n = 0; n < R; n++) {
-    const slot = c.undoSorted[base + n * L + t]!; // sorted slot of (round n, position t)
-    const chunk = Math.floor(slot / chunkLength);
-    for (let o = -numChunksBefore; o <= numChunksAfter; o++) {
-      const kc = (((chunk + o) % numChunks) + numChunks) % numChunks;
-      for (let s = kc * chunkLength; s < (kc + 1) * chunkLength; s++) {
+    const chunk = Math.floor(c.undoSorted[base + n * L + t]! / chunkLength); // chunk of (round n, position t)
+    const window: number[] = [];
+    for (let o = -numChunksBefore; o <= numChunksAfter; o++) window.push((((chunk + o) % numChunks) + numChunks) % numChunks);
+    out.push({ chunk, window });
+  }
+  return out;
+}
+
+/**
+ * Marks in `seen` (length seqLen) the key positions query t of (b, h) attended to: the union over rounds
+ * of its chunk windows (`lshQueryWindows`), restricted to its bucket in paper-exact mode.
+ */
+export function lshAttendedKeys(c: LshWindowSource, b: number, h: number, t: number, seen: Uint8Array): void {
+  const L = c.seqLen;
+  const base = (b * c.heads + h) * c.numHashes * L;
+  const c0 = c.chunk.chunkLength;
+  seen.fill(0);
+  for (const [n, { window }] of lshQueryWindows(c, b, h, t).entries()) {
+    for (const kc of window) {
+      for (let s = kc * c0; s < (kc + 1) * c0; s++) {
         const i = c.sorted[base + s]!; // i = n'·L + j
         const j = i % L;
         if (c.paperExact && c.buckets) {

@@ -95,7 +95,6 @@ describe('public API (src/index.ts)', () => {
       'readPytorchCheckpoint',
       'readWeightsFile',
       'mergeShards',
-      'serializeTensorFile',
       'SentencePieceTokenizer',
       'tokenizerForCheckpoint',
       'legacyConfigNotes',

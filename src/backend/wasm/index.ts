@@ -14,3 +14,4 @@ export {
 export type { ArenaOptions } from './arena.js';
 export type { KernelExports, KernelName } from './kernels.generated.js';
 export type { KernelArgs, KernelCall, KernelExecutor, ParallelPolicy } from './executor.js';
+export { WebWorkerPool, type WebWorkerPoolOptions } from './worker-executor.js';

@@ -11,6 +11,8 @@
  * calls into a shared control block, bumps a job word and notifies; then every thread, the caller
  * included, takes calls from a shared counter until none is left; the caller waits for the last one.
  * Worker t (1 … threads − 1) offsets a call's scratch argument by t·stride (`KernelCall.scratch`).
+ * The protocol (control block, `JobBoard`, the helpers' loop) is shared with the browser's
+ * `WebWorkerPool`: src/backend/wasm/worker-executor.ts.
  * About 2 µs per dispatch while the workers spin, ~0.1 ms when they were asleep (futex wake on a VM:
  * ../shared/PERF-NOTES.md §5).
  *
@@ -27,10 +29,11 @@
  * (or `WasmBackend.close()`) stops them. A kernel that traps on a worker makes `runAll` throw with its
  * message. A worker that could not start makes `ready()` reject; its share is done by the others.
  */
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { UsageError } from '../../errors.js';
-import { MAX_KERNEL_ARGS, type KernelCall, type KernelExecutor } from '../../backend/wasm/executor.js';
+import type { KernelCall, KernelExecutor } from '../../backend/wasm/executor.js';
 import { KERNEL_NAMES } from '../../backend/wasm/kernels.generated.js';
+import { CONTROL_LAYOUT, JobBoard, MAX_CALLS } from '../../backend/wasm/worker-executor.js';
 import { WORKER_SOURCE } from './worker-source.js';
 
 export interface WorkerPoolOptions {
@@ -45,47 +48,14 @@ export interface WorkerPoolOptions {
 }
 
 /** Most calls of one `runAll`. */
-export const MAX_CALLS = 64;
-
-/**
- * Word indices of the control block (Int32 view; each hot word on its own 64-byte line), then the call
- * table (kernel index, argc per call) and the f64 arguments (Float64 view).
- */
-const LAYOUT = {
-  SEQ: 0, // job generation (12 bits), bumped per job; workers wait on it
-  NEXT: 16, // claim word: generation << 20 | next call index
-  COUNT: 32, // calls of the current job
-  DONE: 48, // calls finished; the main thread waits on it
-  FAILED: 64, // 1 if a call trapped on a worker
-  STOP: 80, // 1: workers exit
-  DEAD: 96, // slot + 1 of a worker that could not start
-  GEN_SHIFT: 20,
-  INDEX_MASK: (1 << 20) - 1,
-  callBase: 112,
-  callWords: 4, // kernel index, argc, scratch argument index (−1: none), scratch stride in bytes
-  argsBase: 0, // Float64 index, set below
-  maxArgs: MAX_KERNEL_ARGS,
-} as const;
-const GEN_MASK = (1 << (32 - LAYOUT.GEN_SHIFT)) - 1;
-const HEADER_INTS = LAYOUT.callBase + MAX_CALLS * LAYOUT.callWords;
-const ARGS_BASE = Math.ceil((HEADER_INTS * 4) / 8); // in f64 elements
-const CONTROL_BYTES = ARGS_BASE * 8 + MAX_CALLS * MAX_KERNEL_ARGS * 8;
-
-const KERNEL_INDEX = new Map<string, number>(KERNEL_NAMES.map((n, i) => [n, i]));
+export { MAX_CALLS };
 
 export class WorkerPool implements KernelExecutor {
   readonly threads: number;
   private readonly workers: Worker[] = [];
-  private readonly errorPorts: MessagePort[] = [];
-  private readonly ctl: Int32Array;
-  private readonly args: Float64Array;
-  private gen = 0;
-  private readonly spinMs: number;
+  private readonly board: JobBoard;
   private readonly readyPromise: Promise<void>;
   private closed = false;
-  private busy = false;
-  /** performance.now() at the end of the last job (the workers spin for spinMs after it). */
-  private lastEnd = -Infinity;
 
   /**
    * Starts `threads − 1` workers (they instantiate the module in the background: until they are up,
@@ -103,53 +73,42 @@ export class WorkerPool implements KernelExecutor {
     const spinMs = options.spinMs ?? 0.5;
     if (!(spinMs >= 0)) throw new UsageError(`WorkerPool: spinMs must be ≥ 0, got ${spinMs}`);
     this.threads = threads;
-    this.spinMs = spinMs;
-    const control = new SharedArrayBuffer(CONTROL_BYTES);
-    this.ctl = new Int32Array(control);
-    this.args = new Float64Array(control);
+    this.board = new JobBoard(spinMs, 'WorkerPool');
+    const errors: string[] = [];
     const ready: Promise<void>[] = [];
-    for (let slot = 0; slot < threads - 1; slot++) {
-      const { port1, port2 } = new MessageChannel();
+    for (let slot = 1; slot < threads; slot++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
         workerData: {
           module: options.module,
           memory: options.memory,
-          control,
+          control: this.board.control,
           names: KERNEL_NAMES,
-          slot: slot + 1,
+          slot,
           spinMs,
-          errors: port2,
-          layout: { ...LAYOUT, argsBase: ARGS_BASE },
+          layout: CONTROL_LAYOUT,
         },
-        transferList: [port2],
-        name: `reformer-kernels-${slot + 1}`,
+        name: `reformer-kernels-${slot}`,
         // the source is CommonJS: do not inherit --input-type=module / --experimental-default-type
         execArgv: [],
       });
       worker.unref();
-      port1.unref();
       ready.push(
-        new Promise<void>((resolve, reject) => {
+        new Promise<void>((resolve) => {
           worker.once('message', () => resolve());
           worker.once('error', (e) => {
-            Atomics.store(this.ctl, LAYOUT.DEAD, slot + 1);
-            reject(e);
+            this.board.markDead(slot);
+            errors.push(e.message);
+            resolve();
           });
           worker.once('exit', () => resolve());
         }),
       );
       this.workers.push(worker);
-      this.errorPorts.push(port1);
     }
     this.readyPromise = Promise.all(ready).then(() => {
-      const dead = Atomics.load(this.ctl, LAYOUT.DEAD);
-      if (dead !== 0)
-        throw new Error(
-          `WorkerPool: worker ${dead} is not running${this.drainErrors()
-            .map((m) => `: ${m}`)
-            .join('')}`,
-        );
+      const dead = this.board.dead();
+      if (dead !== 0) throw new Error(`WorkerPool: worker ${dead} is not running${errors.map((m) => `: ${m}`).join('')}`);
     });
     this.readyPromise.catch(() => {}); // reported by ready()
   }
@@ -160,104 +119,17 @@ export class WorkerPool implements KernelExecutor {
   }
 
   runAll(calls: readonly KernelCall[], local: (call: KernelCall) => void): void {
-    if (this.closed) throw new UsageError('WorkerPool: run after close()');
-    if (this.busy) throw new UsageError('WorkerPool: runAll is not reentrant (a kernel call is already being dispatched)');
-    const n = calls.length;
-    if (n > MAX_CALLS) throw new UsageError(`WorkerPool: ${n} calls in one job, more than ${MAX_CALLS}`);
-    if (n === 0) return;
-    this.busy = true;
-    const H = this.ctl;
-    try {
-      this.gen = (this.gen + 1) & GEN_MASK;
-      const gen = this.gen;
-      // close the claim word first: a worker still holding the previous job's last claim word (index ==
-      // its count) must fail its compare-and-swap instead of taking a call of the table rewritten below
-      Atomics.store(H, LAYOUT.NEXT, (gen << LAYOUT.GEN_SHIFT) | LAYOUT.INDEX_MASK);
-      for (let i = 0; i < n; i++) {
-        const call = calls[i]!;
-        const index = KERNEL_INDEX.get(call.kernel);
-        if (index === undefined) throw new UsageError(`WorkerPool: unknown kernel '${call.kernel}'`);
-        if (call.args.length > MAX_KERNEL_ARGS) {
-          throw new UsageError(`WorkerPool: ${call.kernel} has ${call.args.length} arguments, more than ${MAX_KERNEL_ARGS}`);
-        }
-        const c = LAYOUT.callBase + i * LAYOUT.callWords;
-        H[c] = index;
-        H[c + 1] = call.args.length;
-        H[c + 2] = call.scratch ? call.scratch.arg : -1;
-        H[c + 3] = call.scratch ? call.scratch.stride : 0;
-        this.args.set(call.args, ARGS_BASE + i * MAX_KERNEL_ARGS);
-      }
-      Atomics.store(H, LAYOUT.COUNT, n); // atomic: ordered after the closing store above
-      Atomics.store(H, LAYOUT.DONE, 0);
-      Atomics.store(H, LAYOUT.FAILED, 0);
-      Atomics.store(H, LAYOUT.NEXT, gen << LAYOUT.GEN_SHIFT); // publishes the calls written above
-      Atomics.store(H, LAYOUT.SEQ, gen);
-      Atomics.notify(H, LAYOUT.SEQ);
-
-      // take calls like a worker; after a local failure, take the rest without running them
-      let failure: unknown = null;
-      let failed = false;
-      for (;;) {
-        const w = Atomics.load(H, LAYOUT.NEXT);
-        const i = w & LAYOUT.INDEX_MASK;
-        if (i >= n) break;
-        if (Atomics.compareExchange(H, LAYOUT.NEXT, w, w + 1) !== w) continue;
-        if (!failed) {
-          try {
-            local(calls[i]!);
-          } catch (e) {
-            failure = e;
-            failed = true;
-          }
-        }
-        Atomics.add(H, LAYOUT.DONE, 1);
-      }
-      this.awaitDone(n);
-      if (failed) throw failure;
-      if (Atomics.load(H, LAYOUT.FAILED) !== 0) {
-        throw new Error(`WASM kernel trapped on a worker thread: ${this.drainErrors().join('; ') || 'no message'}`);
-      }
-    } finally {
-      this.busy = false;
-      this.lastEnd = performance.now();
-    }
+    this.board.runAll(calls, local);
   }
 
   hot(): boolean {
-    return performance.now() - this.lastEnd < this.spinMs * 0.8;
+    return this.board.hot();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    Atomics.store(this.ctl, LAYOUT.STOP, 1);
-    Atomics.store(this.ctl, LAYOUT.SEQ, (this.gen + 1) & GEN_MASK);
-    Atomics.notify(this.ctl, LAYOUT.SEQ);
-    for (let i = 0; i < this.workers.length; i++) {
-      void this.workers[i]!.terminate();
-      this.errorPorts[i]!.close();
-    }
-  }
-
-  /** Waits until DONE == n: spins for spinMs, then sleeps on the DONE word. */
-  private awaitDone(n: number): void {
-    const H = this.ctl;
-    let t0 = performance.now();
-    let i = 0;
-    for (let d = Atomics.load(H, LAYOUT.DONE); d !== n; d = Atomics.load(H, LAYOUT.DONE)) {
-      if ((++i & 1023) === 0 && performance.now() - t0 > this.spinMs) {
-        Atomics.wait(H, LAYOUT.DONE, d, 50);
-        t0 = performance.now();
-      }
-    }
-  }
-
-  /** Error messages the workers posted. */
-  private drainErrors(): string[] {
-    const out: string[] = [];
-    for (const port of this.errorPorts) {
-      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) out.push(String(m.message));
-    }
-    return out;
+    this.board.stop();
+    for (const worker of this.workers) void worker.terminate();
   }
 }
