@@ -44,18 +44,18 @@ export function lshBlock(
     qk = be.floats(rows * all); // [B, L, H·d]
     v = be.floats(rows * all); // [B, L, H·d]
     const lsh = newLshCache(be, plan, qk, v, mask, dropout);
+    const common = commonCache(be, rows, D, all);
     cache = {
       kind: 'lsh',
       batch: B,
       seqLen: L,
       hidden: D,
       x,
-      ...commonCache(be, rows, D, all),
-      self: { kind: 'lsh', x: null as unknown as Float, hidden: D, attention: lsh },
+      ...common,
+      self: { kind: 'lsh', x: common.normed, hidden: D, attention: lsh }, // the projections read the LayerNorm output
       buckets: lsh.buckets,
       numBuckets: lsh.numBuckets,
     };
-    (cache.self as { x: Float }).x = cache.normed; // the projections' input is the LayerNorm output
   }
   const captured = keep === 'buckets' && !plan.head.chunking.shortPath ? new Int32Array(B * H * RL) : null;
   be.scope(() => {
