@@ -9,11 +9,24 @@ export {
   looksLikeFasta,
   parseFasta,
   prepareCorpus,
+  FASTA_AMBIGUOUS_MODES,
+  FASTA_CASE_MODES,
   type CorpusFormat,
+  type FastaOptions,
+  type LetterCounts,
   type PreparedCorpus,
   type PrepareCorpusOptions,
 } from './corpus.js';
-export { BatchSampler, splitTokens, type DataSplit, type SamplerOptions, type SamplerState, type SplitOptions } from './data.js';
+export {
+  BatchSampler,
+  DEFAULT_VALIDATION_FRACTION,
+  splitTokens,
+  validationLength,
+  type DataSplit,
+  type SamplerOptions,
+  type SamplerState,
+  type SplitOptions,
+} from './data.js';
 export { learningRate, validateSchedule, type LrSchedule, type ScheduleKind } from './schedule.js';
 export {
   AdamW,
@@ -48,7 +61,7 @@ export {
   type TrainResult,
   type ValidationInfo,
 } from './trainer.js';
-export { evaluate, evaluationWindows, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+export { evaluate, evaluationWindows, type EvaluateOptions, type EvaluateResult, type TargetLoss } from './evaluate.js';
 export {
   drawFrom,
   generateTokens,

@@ -9,6 +9,7 @@
  * Browser-safe: TextEncoder / TextDecoder only.
  */
 import { FormatError, ShapeError } from '../errors.js';
+import { arrayLikeArg, describeValue } from '../util/args.js';
 
 /** Turns text or bytes into token ids and back. */
 export interface Tokenizer {
@@ -65,6 +66,7 @@ export class ByteTokenizer implements Tokenizer {
   }
 
   decodeBytes(ids: ArrayLike<number>): Uint8Array {
+    arrayLikeArg('ByteTokenizer.decode', 'ids', ids, 'an array of token ids');
     const out = new Uint8Array(ids.length);
     let n = 0;
     for (let i = 0; i < ids.length; i++) {
@@ -106,5 +108,5 @@ function checkId(id: number, index: number, vocabSize: number): void {
 /** The tokenizer named in a checkpoint. @throws FormatError for an unknown name. */
 export function tokenizerByName(name: string): Tokenizer {
   if (name === 'bytes') return new ByteTokenizer();
-  throw new FormatError(`unknown tokenizer "${name}" (known: bytes)`);
+  throw new FormatError(`unknown tokenizer ${typeof name === 'string' ? `"${name}"` : describeValue(name)} (known: bytes)`);
 }
