@@ -70,7 +70,8 @@ function plausibleFirsts(): unknown[] {
 /** Every wrong call: the junk ones, and each plausible first argument followed by junk. */
 function wrongCalls(): unknown[][] {
   const calls: unknown[][] = [...JUNK];
-  for (const first of plausibleFirsts()) for (const rest of [[], [undefined], [null], [{}], [7, 7], ['', true]]) calls.push([first, ...rest]);
+  for (const first of plausibleFirsts())
+    for (const rest of [[], [undefined], [null], [{}], [7, 7], ['', true]]) calls.push([first, ...rest]);
   return calls;
 }
 
@@ -134,7 +135,9 @@ describe('public functions validate their arguments with typed errors', () => {
     expect(e.message).toMatch(/^model: evaluate needs a CausalLanguageModel \(e\.g\. new ReformerModelWithLMHead\(backend, config\)/);
     const s = (await thrown(core.splitTokens as (...a: unknown[]) => unknown, [new Int32Array(10)])) as Error;
     expect(s).toBeInstanceOf(core.ConfigError);
-    expect(s.message).toBe('options: splitTokens needs an options object such as { seqLen: 1024, validationFraction: 0.05 }, got undefined');
+    expect(s.message).toBe(
+      'options: splitTokens needs an options object such as { seqLen: 1024, validationFraction: 0.05 }, got undefined',
+    );
     const p = (await thrown(node.loadCheckpoint as (...a: unknown[]) => unknown, [])) as Error;
     expect(p).toBeInstanceOf(core.UsageError);
     expect(p.message).toBe('loadCheckpoint: path must be a non-empty path string, got undefined');

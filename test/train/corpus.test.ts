@@ -83,7 +83,9 @@ describe('FASTA', () => {
     expect(seq({ fasta: { ambiguous: 'drop' } })).toBe('ACGTacgtttUu-');
     expect(seq({ fasta: { case: 'upper', ambiguous: 'n' } })).toBe('ACGTACGTNNNNNNTTUUNNNN-N');
     const c = prepareCorpus(fasta, { fasta: { case: 'upper', ambiguous: 'n' } });
-    expect(c.summary).toBe('fasta, 2 records, 24 bases (9 lowercase folded to uppercase; 9 ambiguity codes written as N; 11 ambiguity codes)');
+    expect(c.summary).toBe(
+      'fasta, 2 records, 24 bases (9 lowercase folded to uppercase; 9 ambiguity codes written as N; 11 ambiguity codes)',
+    );
     expect(c.letters!.lowercase).toBe(0);
     expect(c.letters!.byLetter).toEqual({ '-': 1, A: 2, C: 2, G: 2, N: 11, T: 4, U: 2 });
     // text is never touched
@@ -92,10 +94,18 @@ describe('FASTA', () => {
 
   it('unknown FASTA options or values are ConfigErrors naming the allowed ones', () => {
     const fasta = enc('>x\nACGT\n');
-    expect(() => prepareCorpus(fasta, { fasta: { case: 'lower' as never } })).toThrow('fasta: case must be one of keep, upper, got string "lower"');
-    expect(() => prepareCorpus(fasta, { fasta: { ambiguous: 'N' as never } })).toThrow('fasta: ambiguous must be one of keep, n, drop, got string "N"');
-    expect(() => prepareCorpus(fasta, { fasta: { softmask: 'upper' } as never })).toThrow('fasta: "softmask" is not a FASTA option (its options: case, ambiguous)');
-    expect(() => prepareCorpus(enc('>x\nNNNN\n'), { fasta: { ambiguous: 'drop' } })).toThrow(/no sequence letters are left after dropping the ambiguity codes/);
+    expect(() => prepareCorpus(fasta, { fasta: { case: 'lower' as never } })).toThrow(
+      'fasta: case must be one of keep, upper, got string "lower"',
+    );
+    expect(() => prepareCorpus(fasta, { fasta: { ambiguous: 'N' as never } })).toThrow(
+      'fasta: ambiguous must be one of keep, n, drop, got string "N"',
+    );
+    expect(() => prepareCorpus(fasta, { fasta: { softmask: 'upper' } as never })).toThrow(
+      'fasta: "softmask" is not a FASTA option (its options: case, ambiguous)',
+    );
+    expect(() => prepareCorpus(enc('>x\nNNNN\n'), { fasta: { ambiguous: 'drop' } })).toThrow(
+      /no sequence letters are left after dropping the ambiguity codes/,
+    );
   });
 
   it.skipIf(!HAS_SHARED)('parses the real lambda phage genome to its 48,502 bases (needs ../shared/data)', () => {

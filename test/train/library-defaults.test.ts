@@ -66,7 +66,9 @@ describe('evaluate without options', () => {
     expect(r4.loss).toBe(direct(4));
     expect(r4.loss).not.toBe(r1.loss); // four rounds of fresh rotations attend differently from one
     const bigram = new BigramLanguageModel(be, { vocabSize: 258, seed: 1 });
-    expect(() => evaluate(bigram, tokens, { seqLen: 10, numHashes: 2 })).toThrow(/^num_hashes: evaluate: numHashes: this model has no LSH attention/);
+    expect(() => evaluate(bigram, tokens, { seqLen: 10, numHashes: 2 })).toThrow(
+      /^num_hashes: evaluate: numHashes: this model has no LSH attention/,
+    );
     expect(() => evaluate(lm, tokens, { numHashes: 0 })).toThrow(/^num_hashes: evaluate: numHashes must be a positive integer/);
   });
 

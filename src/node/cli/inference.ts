@@ -1,127 +1,54 @@
-/** `reformer eval` and `reformer generate`: load a checkpoint, score a file / stream a sample. */
-import cliProgress from 'cli-progress';
-import { UsageError } from '../../errors.js';
-import { evaluate } from '../../train/evaluate.js';
-import { generateTokens } from '../../train/generate.js';
-import { ByteTokenizer } from '../../train/tokenizer.js';
-import { loadCheckpoint } from '../checkpoint.js';
-import { readCorpusFile } from '../corpus-file.js';
+/**
+ * What `reformer eval`, `generate` and `verify` share: loading a checkpoint for inference only (a
+ * damaged trainer state is a warning, not a refusal: they do not need it), and the `--num-hashes`
+ * check. The commands are in eval.ts and generate.ts.
+ */
+import { ConfigError, UsageError } from '../../errors.js';
+import { numHashesCall, type ModelCallOptions } from '../../train/generate.js';
+import { loadCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
 import { engineForConfig, parseConfigJson, type EngineModel } from '../engine.js';
 import type { BackendKind, CliContext } from './context.js';
+import { runExtra } from './run-extra.js';
 
-async function loadModel(
+/**
+ * Loads `path` for inference (`loadCheckpoint` with `inferenceOnly`); each problem of the trainer files
+ * is one `warning:` line on `info`, naming the command that goes on without it.
+ */
+export function loadForInference(path: string, command: string, info: (l: string) => void): LoadedCheckpoint {
+  const ck = loadCheckpoint(path, undefined, { inferenceOnly: true });
+  if (ck.recovered) info(`note: ${path} was incomplete (a save was interrupted); using its backup ${ck.dir}`);
+  for (const w of ck.warnings)
+    info(`warning: ${w}; ${command} does not need the trainer state, going on (resuming this run would be refused)`);
+  return ck;
+}
+
+/** The checkpoint's model on the backend of `--backend`/`--threads` (its preset named, from the trainer state). */
+export async function loadModel(
   path: string,
+  command: string,
   backendKind: BackendKind,
   threads: number | undefined,
   ctx: CliContext,
-  log: (l: string) => void,
-): Promise<EngineModel> {
-  const ck = loadCheckpoint(path);
-  if (ck.recovered) log(`note: ${path} was incomplete (a save was interrupted); using its backup ${ck.dir}`);
+  info: (l: string) => void,
+): Promise<{ em: EngineModel; ck: LoadedCheckpoint }> {
+  const ck = loadForInference(path, command, info);
   const { backend, note } = await ctx.createBackend(backendKind, threads);
-  if (note) log(`note: ${note}`);
+  if (note) info(`note: ${note}`);
   const cfg = parseConfigJson(ck.config, `${ck.dir}/config.json`);
-  return engineForConfig(cfg, ctx.engines, ck.dir).load(backend, cfg, ck.weights);
+  const preset = runExtra(ck.snapshot).preset;
+  const em = engineForConfig(cfg, ctx.engines, ck.dir).load(backend, cfg, ck.weights, preset ?? undefined);
+  return { em, ck };
 }
 
-export interface EvalFlags {
-  checkpoint: string;
-  data: string;
-  seqLen?: number;
-  batch?: number;
-  threads?: number;
-  backend?: BackendKind;
-}
-
-/** Bits per byte of the whole file; last stdout line `bits_per_byte: <value>`. Progress goes to stderr. */
-export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<number> {
-  const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
-  const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads, ctx, info);
-  const corpus = readCorpusFile(flags.data, '--data');
-  const tokens = new ByteTokenizer().encode(corpus.bytes);
-  if (tokens.length < 2) {
-    throw new UsageError(
-      `--data ${flags.data}: ${tokens.length} byte; scoring needs at least 2 (every byte after the first is predicted from the ones before it)`,
-    );
+/**
+ * The per-call options of `--num-hashes n` for this model.
+ * @throws UsageError naming the flag when the model has no LSH layers to change.
+ */
+export function numHashesFlag(em: EngineModel, numHashes: number | undefined): ModelCallOptions {
+  try {
+    return numHashesCall(em.model, numHashes, `--num-hashes ${numHashes}`);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message.replace(/^num_hashes: /, ''));
+    throw e;
   }
-  let seqLen = flags.seqLen ?? Math.min(em.seqLen, em.maxContext);
-  if (seqLen > em.maxContext) {
-    throw new UsageError(`--seq-len ${seqLen}: this model takes at most ${em.maxContext} tokens per window`);
-  }
-  const out = (l: string): void => void ctx.stdout.write(`${l}\n`);
-  if (tokens.length < seqLen) {
-    if (flags.seqLen !== undefined) {
-      throw new UsageError(
-        `--seq-len ${seqLen}: ${flags.data} has only ${tokens.length.toLocaleString('en-US')} bytes, less than one window; pass --seq-len ${tokens.length} or less`,
-      );
-    }
-    info(
-      `note: ${flags.data} has ${tokens.length.toLocaleString('en-US')} bytes, less than the model's window of ${seqLen.toLocaleString('en-US')}: scoring it as one window of ${tokens.length.toLocaleString('en-US')}`,
-    );
-    seqLen = tokens.length;
-  }
-  out(`model: ${em.describe()}`);
-  out(`data: ${flags.data} (${corpus.summary})`);
-  const bar = ctx.stderr.isTTY
-    ? new cliProgress.SingleBar(
-        { stream: ctx.stderr as NodeJS.WriteStream, format: 'eval {bar} {value}/{total} windows | ETA {eta_formatted}', hideCursor: true },
-        cliProgress.Presets.shades_classic,
-      )
-    : null;
-  let started = false;
-  const r = evaluate(em.model, tokens, {
-    seqLen,
-    batch: flags.batch ?? 1,
-    onProgress: (done, total) => {
-      if (!bar) return;
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
-      bar.update(done);
-    },
-  });
-  bar?.stop();
-  out(`windows: ${r.windows} of ${seqLen} tokens; scored ${r.targets} bytes`);
-  out(`loss: ${r.loss.toFixed(6)} nats per byte`);
-  out(`bits_per_byte: ${r.bitsPerByte.toFixed(6)}`);
-  return 0;
-}
-
-export interface GenerateFlags {
-  checkpoint: string;
-  prompt: string;
-  maxNewTokens: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  seed: number;
-  threads?: number;
-  backend?: BackendKind;
-}
-
-/** Streams the continuation of the prompt (the prompt itself is not echoed) to stdout. */
-export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Promise<number> {
-  const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
-  const em = await loadModel(flags.checkpoint, flags.backend ?? 'auto', flags.threads, ctx, info);
-  const tok = new ByteTokenizer();
-  const prompt = tok.encode(flags.prompt);
-  const decoder = tok.streamDecoder();
-  for (const id of generateTokens(em.model, prompt, {
-    maxNewTokens: flags.maxNewTokens,
-    temperature: flags.temperature,
-    topK: flags.topK,
-    topP: flags.topP,
-    seed: flags.seed,
-    window: em.fixedLength ? em.seqLen : em.maxContext,
-    padToWindow: em.fixedLength,
-    padId: tok.padId,
-    suppressIds: [tok.padId],
-    stopAfter: (x) => x === 1, // HF enwik8 configs: eos_token_id 1 ("end of text")
-  })) {
-    ctx.stdout.write(decoder.push(id));
-  }
-  ctx.stdout.write(decoder.flush());
-  if (ctx.stdout.isTTY) ctx.stdout.write('\n');
-  return 0;
 }

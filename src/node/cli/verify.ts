@@ -26,11 +26,12 @@ import { lmFromCheckpoint } from '../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
 import { ByteTokenizer } from '../../train/tokenizer.js';
 import { Rng } from '../../util/rng.js';
-import { loadCheckpoint } from '../checkpoint.js';
+import { TaskProgress } from '../progress.js';
 import { readCorpusFile } from '../corpus-file.js';
 import { parseConfigJson } from '../engine.js';
 import { chunkMultiple } from '../reformer-engine.js';
 import type { BackendKind, CliContext } from './context.js';
+import { loadForInference } from './inference.js';
 import { checkLengthMultiple } from './parse.js';
 
 export interface VerifyFlags {
@@ -99,7 +100,7 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
   let lm: ReformerModelWithLMHead;
   let model: string;
   if (flags.checkpoint !== undefined) {
-    const ck = loadCheckpoint(flags.checkpoint);
+    const ck = loadForInference(flags.checkpoint, 'verify', info);
     const cfgObj = parseConfigJson(ck.config, `${ck.dir}/config.json`);
     if (cfgObj.model_type !== undefined && cfgObj.model_type !== 'reformer') {
       throw new UsageError(
@@ -161,6 +162,7 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
   // ---- per LSH layer: LayerNorm → quality report (LSH on the model's backend, exact oracle in float64)
   const be = backend;
   const rows: VerifyRow[] = [];
+  const progress = new TaskProgress({ stream: ctx.stderr, label: 'verify', unit: 'LSH layers', total: lshLayers.length, quietSeconds: 0 });
   for (const layer of lshLayers) {
     const captured1 = captured.get(layer);
     if (!captured1) throw new Error(`verify: layer ${layer}'s attention input was not captured`);
@@ -189,8 +191,9 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
       });
     });
     for (const r of report) rows.push({ layer, ...r });
-    info(`layer ${layer}: done`);
+    progress.update(rows.length / (flags.numHashes ?? VERIFY_DEFAULTS.numHashes).length);
   }
+  progress.stop();
   return { model, data: `${dataPath} (tokens ${offset}..${offset + L})`, seqLen: L, offset, seed, rows };
 }
 
