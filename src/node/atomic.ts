@@ -170,7 +170,11 @@ function manifestText(files: Readonly<Record<string, Uint8Array>>): string {
  */
 export function writeManifest(dir: string, files: Readonly<Record<string, Uint8Array>>): void {
   pathArg('writeManifest', 'dir', dir);
-  for (const name of Object.keys(files)) checkFileName(name);
+  optionsArg('writeManifest', files, "{ 'config.json': bytes, 'model.safetensors': bytes }", false);
+  for (const [name, bytes] of Object.entries(files)) {
+    checkFileName(name);
+    if (!(bytes instanceof Uint8Array)) throw new ShapeError(`writeManifest: ${name} must be a Uint8Array, got ${describeValue(bytes)}`);
+  }
   writeFileAtomic(join(dir, MANIFEST), manifestText(files));
 }
 

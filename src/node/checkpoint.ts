@@ -34,8 +34,8 @@ export const CHECKPOINT_SUBDIR = 'checkpoint';
 
 /** What a checkpoint holds besides the manifest. */
 export interface CheckpointParts {
-  /** `config.json` text. */
-  readonly config: string;
+  /** `config.json` text or bytes (e.g. `lmCheckpointToBytes(lm).config`). */
+  readonly config: string | Uint8Array;
   /** `model.safetensors` bytes. */
   readonly weights: Uint8Array;
   /** Trainer state; absent for an inference-only checkpoint. */
@@ -46,8 +46,9 @@ export interface CheckpointParts {
 export function saveCheckpoint(dir: string, parts: CheckpointParts, hooks: AtomicDirHooks = {}): void {
   pathArg('saveCheckpoint', 'dir', dir);
   optionsArg('saveCheckpoint', parts, '{ config: em.configJson(), weights: em.weights() }', false);
-  if (typeof parts.config !== 'string')
-    throw new ShapeError(`saveCheckpoint: parts.config must be the config.json text, got ${describeValue(parts.config)}`);
+  if (typeof parts.config !== 'string' && !(parts.config instanceof Uint8Array)) {
+    throw new ShapeError(`saveCheckpoint: parts.config must be the config.json text or bytes, got ${describeValue(parts.config)}`);
+  }
   bytesArg('saveCheckpoint', 'parts.weights', parts.weights);
   const files: Record<string, Uint8Array | string> = {
     [CHECKPOINT_FILES.config]: parts.config,

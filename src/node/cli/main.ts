@@ -168,7 +168,9 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
 
   program
     .command('eval')
-    .description('bits per byte of a checkpoint on a whole data file (last stdout line: "bits_per_byte: <value>")')
+    .description(
+      'bits per byte of a checkpoint on a data file: the run\'s held-out split of its own data, else the whole file (--split); last stdout line "bits_per_byte: <value>"',
+    )
     .requiredOption(
       '--checkpoint <dir>',
       'checkpoint directory, a run directory holding checkpoint/, or a HuggingFace folder (config.json + model.safetensors)',
