@@ -104,6 +104,7 @@ export function runConformance(cases: readonly ConformanceCaseInput[], options: 
   for (const [index, input] of cases.entries()) {
     const r = runOne(input, index);
     if (r) reports.push(r);
+    options.onProgress?.(index + 1, cases.length);
   }
   return {
     backend: be.name,

@@ -5,6 +5,7 @@ import { runConformanceFolder } from '../conformance.js';
 import type { Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import { BENCHMARKS } from '../bench/registry.js';
+import { TaskProgress } from '../progress.js';
 import { NotAvailableError, type CliContext } from './context.js';
 
 export interface ConformanceFlags {
@@ -20,8 +21,13 @@ export function conformanceCommand(dir: string, flags: ConformanceFlags, ctx: Cl
   const seen: { name: string; component: string }[] = [];
   let matched = 0;
   const text = flags.filter;
+  let progress: TaskProgress | null = null;
   const report = runConformanceFolder(dir, {
     backend: new ReferenceBackend({ dtype: flags.dtype }),
+    onProgress: (done, total) => {
+      progress ??= new TaskProgress({ stream: ctx.stderr, label: 'conformance', unit: 'cases', total });
+      progress.update(done);
+    },
     ...(text
       ? {
           filter: (name: string, component: string) => {
@@ -33,6 +39,7 @@ export function conformanceCommand(dir: string, flags: ConformanceFlags, ctx: Cl
         }
       : {}),
   });
+  (progress as TaskProgress | null)?.stop();
   if (text && matched === 0) {
     const few = seen.slice(0, 4).map((c) => c.name);
     const components = [...new Set(seen.map((c) => c.component))].sort();
