@@ -25,9 +25,9 @@ const last = logits.subarray((ids.length - 1) * V, ids.length * V);
 const best = last.indexOf(Math.max(...last));
 console.log(`most likely next byte after "Raskolnikov ": ${JSON.stringify(tok.decode([best]))}`);
 
-// bits per byte of some text (every byte after the first scored once)
+// bits per byte of some text (every byte after the first scored once, in windows of the model's longest input)
 const text = tok.encode('He was not used to crowds, and, as we said before, he avoided society of every sort.');
-console.log(`bits per byte: ${evaluate(lm, text, { seqLen: text.length }).bitsPerByte.toFixed(3)}`);
+console.log(`bits per byte: ${evaluate(lm, text).bitsPerByte.toFixed(3)}`);
 
 // generate: sample 80 bytes (temperature 0.8, top-k 40), never the special ids 0 and 1; the context
 // window defaults to the longest input the model takes (other CausalLanguageModels need `window`)

@@ -14,6 +14,8 @@
  * agree, and `ReformerConfig` checks that they do.
  */
 import { REFORMER_DEFAULTS } from './fields.js';
+import { ConfigError } from '../errors.js';
+import { describeValue } from '../util/args.js';
 
 /** A legacy key, the current fields that decide what it used to, and what it did. */
 interface LegacyKey {
@@ -50,6 +52,9 @@ function show(v: unknown): string {
  * Empty for a current config.
  */
 export function legacyConfigNotes(config: Readonly<Record<string, unknown>>): string[] {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new ConfigError('config', `legacyConfigNotes needs a parsed config.json object, got ${describeValue(config)}`);
+  }
   const notes: string[] = [];
   const effective = (field: string): unknown =>
     Object.hasOwn(config, field) ? config[field] : (REFORMER_DEFAULTS as unknown as Record<string, unknown>)[field];

@@ -4,6 +4,7 @@
  * one setting loads with any other.
  */
 import { ConfigError } from '../errors.js';
+import { optionsArg } from '../util/args.js';
 
 export interface ReformerOptions {
   /**
@@ -28,7 +29,7 @@ export const DEFAULT_OPTIONS: ReformerOptions = Object.freeze({ reversible: true
 
 /** Fills defaults and validates. @throws ConfigError naming `options.<field>`. */
 export function resolveOptions(options: Partial<ReformerOptions> = {}): ReformerOptions {
-  const o = { ...DEFAULT_OPTIONS, ...stripUndefined(options) };
+  const o = { ...DEFAULT_OPTIONS, ...stripUndefined(optionsArg('ReformerOptions', options, '{ seed: 1 }')) };
   for (const k of ['reversible', 'paperExactAttention'] as const) {
     if (typeof o[k] !== 'boolean') throw new ConfigError(`options.${k}`, `must be true or false, got ${String(o[k])}`);
   }

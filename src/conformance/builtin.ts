@@ -3,6 +3,7 @@
  * `reformer conformance` and of the fixture test, append its table here (see ./registry.ts).
  */
 import { attentionConformanceHandlers } from './attention-handlers.js';
+import { optionsArg } from '../util/args.js';
 import { modelConformanceHandlers } from '../model/conformance.js';
 import { ConformanceRegistry } from './registry.js';
 import type { ConformanceHandler } from './types.js';
@@ -18,6 +19,9 @@ export const BUILTIN_HANDLER_TABLES: ReadonlyArray<Readonly<Record<string, Confo
  * one of the same component).
  */
 export function createConformanceRegistry(...extra: ReadonlyArray<Readonly<Record<string, ConformanceHandler>>>): ConformanceRegistry {
+  extra.forEach((table, i) => {
+    optionsArg(`createConformanceRegistry: table ${i}`, table, '{ MyComponent: (ctx) => ({ tensors: {} }) }', false);
+  });
   const registry = new ConformanceRegistry();
   for (const table of BUILTIN_HANDLER_TABLES) registry.registerAll(table);
   for (const table of extra) registry.registerAll(table, { replace: true });

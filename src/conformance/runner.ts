@@ -12,7 +12,8 @@
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { ReferenceBackend } from '../backend/reference.js';
-import { FormatError } from '../errors.js';
+import { FormatError, ShapeError } from '../errors.js';
+import { describeValue, isArrayValue, optionsArg } from '../util/args.js';
 import { parseSafetensors, SafetensorsFile } from '../io/safetensors.js';
 import { createConformanceRegistry } from './builtin.js';
 import {
@@ -33,6 +34,12 @@ export const DEFAULT_CONFORMANCE_RTOL = 2e-5;
 
 /** Runs the cases and returns a structured report (never throws for a bad case; it fails instead). */
 export function runConformance(cases: readonly ConformanceCaseInput[], options: ConformanceOptions = {}): ConformanceReport {
+  if (!isArrayValue(cases)) {
+    throw new ShapeError(
+      `runConformance: cases must be an array of { json, safetensors } (readConformanceFolder(dir) in reformer-ts/node), got ${describeValue(cases)}`,
+    );
+  }
+  optionsArg('runConformance', options, '{ backend: new ReferenceBackend() }');
   const be = options.backend ?? new ReferenceBackend();
   const registry = options.registry ?? createConformanceRegistry();
   const against: ConformanceReference =
@@ -97,6 +104,7 @@ export function runConformance(cases: readonly ConformanceCaseInput[], options: 
   for (const [index, input] of cases.entries()) {
     const r = runOne(input, index);
     if (r) reports.push(r);
+    options.onProgress?.(index + 1, cases.length);
   }
   return {
     backend: be.name,
@@ -113,6 +121,11 @@ export function runConformance(cases: readonly ConformanceCaseInput[], options: 
  * error, and a final line `N passed, N failed, N skipped`.
  */
 export function formatConformanceReport(report: ConformanceReport): string {
+  optionsArg('formatConformanceReport', report, 'runConformance(cases)', false);
+  if (!isArrayValue(report.cases))
+    throw new ShapeError(
+      `formatConformanceReport: report.cases must be an array (runConformance's report), got ${describeValue(report.cases)}`,
+    );
   const lines: string[] = [
     `conformance on ${report.backend}, against HF ${report.against === 'ref64' ? 'float64 (ref64:)' : 'fp32 (out:)'}`,
   ];

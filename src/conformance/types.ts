@@ -100,6 +100,8 @@ export interface ConformanceOptions {
   readonly rtol?: number;
   /** Run only the cases for which this returns true. */
   readonly filter?: (name: string, component: string) => boolean;
+  /** Called after each case (run or filtered out) with the cases done and their total (progress). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 /** One compared tensor (or handler check). */

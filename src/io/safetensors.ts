@@ -12,6 +12,7 @@
  * than 100 MB). Works on bytes only (no file system): see `node/` for file helpers.
  */
 import { FormatError, ShapeError } from '../errors.js';
+import { describeValue, isArrayValue, optionsArg } from '../util/args.js';
 
 /** The dtypes this library reads and writes. */
 export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -297,10 +298,30 @@ export interface TensorToWrite {
  * @throws ShapeError if a tensor's element count disagrees with its shape, or a name repeats.
  */
 export function serializeSafetensors(tensors: readonly TensorToWrite[], metadata: Record<string, string> = {}): Uint8Array {
+  if (!isArrayValue(tensors)) {
+    throw new ShapeError(`serializeSafetensors: tensors must be an array of { name, shape, data }, got ${describeValue(tensors)}`);
+  }
+  optionsArg('serializeSafetensors: metadata', metadata, "{ format: 'pt' }");
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== 'string')
+      throw new ShapeError(`safetensors: metadata "${k}" must be a string (the format stores strings only), got ${describeValue(v)}`);
+  }
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   const plans: { t: TensorToWrite; dtype: SafetensorsDType; begin: number; end: number }[] = [];
+  tensors.forEach((t, i) => {
+    if (t === null || typeof t !== 'object' || typeof t.name !== 'string' || !Array.isArray(t.shape) || !ArrayBuffer.isView(t.data)) {
+      throw new ShapeError(
+        `safetensors: tensor ${i} must be { name: string, shape: number[], data: a typed array }, got ${describeValue(t)}`,
+      );
+    }
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new ShapeError(
+        `safetensors: tensor "${t.name}" has shape ${JSON.stringify(t.shape)}; dimensions must be non-negative integers`,
+      );
+    }
+  });
   for (const t of tensors) {
     if (t.name === '__metadata__' || t.name in header) {
       throw new ShapeError(`safetensors: tensor name "${t.name}" is reserved or repeated`);

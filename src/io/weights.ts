@@ -9,7 +9,8 @@
  *
  * Browser-safe: the caller reads the files (src/node/checkpoint.ts on disk).
  */
-import { FormatError } from '../errors.js';
+import { FormatError, ShapeError } from '../errors.js';
+import { bytesArg, describeValue, stringArg } from '../util/args.js';
 import { readPytorchCheckpoint, sniffPytorchFormat } from './pytorch/checkpoint.js';
 import { parseSafetensors, SafetensorsFile, type TensorEntry } from './safetensors.js';
 
@@ -21,6 +22,8 @@ export type WeightsFormat = 'safetensors' | 'pytorch-zip' | 'pytorch-legacy';
  * @throws FormatError (see parseSafetensors / readPytorchCheckpoint).
  */
 export function readWeightsFile(bytes: Uint8Array, name: string): { tensors: SafetensorsFile; format: WeightsFormat } {
+  bytesArg('readWeightsFile', 'bytes', bytes);
+  stringArg('readWeightsFile', 'name', name);
   const pt = sniffPytorchFormat(bytes);
   if (pt !== null)
     return { tensors: readPytorchCheckpoint(bytes, { name }).tensors, format: pt === 'zip' ? 'pytorch-zip' : 'pytorch-legacy' };
@@ -69,9 +72,22 @@ export function parseShardIndex(bytes: Uint8Array | string, where: string): Shar
 /**
  * One tensor file of all shards: each tensor of `weight_map` taken from its shard, in the map's order.
  * @throws FormatError naming the tensor: missing from its shard, present in a shard the map does not name
- *   for it (a stale index), or a shard that was not given.
+ *   for it (a stale index), or a shard that was not given; ShapeError if `index` is not what
+ *   `parseShardIndex` returns or `shards` is not a Map of `SafetensorsFile`s.
  */
 export function mergeShards(index: ShardIndex, shards: ReadonlyMap<string, SafetensorsFile>, where: string): SafetensorsFile {
+  if (!((index as Partial<ShardIndex> | null)?.weightMap instanceof Map)) {
+    throw new ShapeError(`mergeShards: index must be what parseShardIndex(bytes, where) returns, got ${describeValue(index)}`);
+  }
+  if (!(shards instanceof Map)) {
+    throw new ShapeError(`mergeShards: shards must be a Map of shard file name → SafetensorsFile, got ${describeValue(shards)}`);
+  }
+  for (const [file, shard] of shards) {
+    if (!(shard instanceof SafetensorsFile)) {
+      throw new ShapeError(`mergeShards: shards.get(${JSON.stringify(file)}) must be a SafetensorsFile, got ${describeValue(shard)}`);
+    }
+  }
+  stringArg('mergeShards', 'where', where);
   const entries = new Map<string, TensorEntry>();
   for (const [tensor, file] of index.weightMap) {
     const shard = shards.get(file);

@@ -59,7 +59,6 @@ export function lmParamSpecs(config: ReformerConfig): ParamSpec[] {
 
 export class ReformerModelWithLMHead implements CausalLanguageModel {
   readonly backend: Backend;
-  readonly config: ReformerConfig;
   readonly options: ReformerOptions;
   readonly parameters: Parameters;
   /** The encoder (`reformer.*` parameters live in the same store). */
@@ -74,11 +73,15 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
     requireReformerConfig(config, 'ReformerModelWithLMHead');
     checkCausalLM(config);
     this.backend = backend;
-    this.config = config;
     this.options = resolveOptions(options);
     this.parameters = new Parameters(backend, lmParamSpecs(config));
     this.parameters.initialize(new Rng(this.options.seed));
     this.reformer = new ReformerModel(backend, config, { options: this.options, prefix: 'reformer.', parameters: this.parameters });
+  }
+
+  /** The config (the encoder's: `num_buckets: null` becomes the resolved value after the first LSH forward, as in HF). */
+  get config(): ReformerConfig {
+    return this.reformer.config;
   }
 
   get vocabSize(): number {

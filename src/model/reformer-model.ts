@@ -66,7 +66,8 @@ export interface ReformerModelInit {
 
 export class ReformerModel {
   readonly backend: Backend;
-  readonly config: ReformerConfig;
+  /** The config as given, until the first LSH forward resolves `num_buckets: null` (then `config` holds that value). */
+  private givenConfig: ReformerConfig;
   readonly options: ReformerOptions;
   readonly prefix: string;
   readonly parameters: Parameters;
@@ -78,7 +79,7 @@ export class ReformerModel {
   constructor(backend: Backend, config: ReformerConfig, init: ReformerModelInit = {}) {
     requireReformerConfig(config, 'ReformerModel');
     this.backend = backend;
-    this.config = config;
+    this.givenConfig = config;
     this.options = resolveOptions(init.options);
     this.prefix = init.prefix ?? '';
     if (init.parameters) {
@@ -144,13 +145,20 @@ export class ReformerModel {
   }
 
   /**
-   * The config with `num_buckets` as resolved by the first LSH forward when it was null (HF writes it
-   * back into the config so it is saved); otherwise `config` itself.
+   * The model's config. `num_buckets: null` (automatic) is replaced by the value the first LSH forward
+   * resolved, as HF's `_set_num_buckets` stores it in `config` (so it is saved).
    */
+  get config(): ReformerConfig {
+    if (this.givenConfig.num_buckets === null) {
+      const resolved = this.attention?.find((a) => a.resolvedNumBuckets !== null)?.resolvedNumBuckets ?? null;
+      if (resolved !== null) this.givenConfig = this.givenConfig.with({ num_buckets: resolved });
+    }
+    return this.givenConfig;
+  }
+
+  /** `config` (kept for callers that ask for the resolved config by name). */
   resolvedConfig(): ReformerConfig {
-    if (this.config.num_buckets !== null) return this.config;
-    const resolved = this.attention.find((a) => a.resolvedNumBuckets !== null)?.resolvedNumBuckets ?? null;
-    return resolved === null ? this.config : this.config.with({ num_buckets: resolved });
+    return this.config;
   }
 
   /**

@@ -33,7 +33,9 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { FormatError } from '../errors.js';
+import { FormatError, ShapeError } from '../errors.js';
+import { describeValue, optionsArg, pathArg } from '../util/args.js';
+import { displayPath, pathError } from './paths.js';
 
 export const MANIFEST = 'manifest.json';
 
@@ -56,11 +58,20 @@ export interface Manifest {
 
 /** Writes `data` to `path` atomically (temp file in the same directory + fsync + rename + directory fsync). */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+  pathArg('writeFileAtomic', 'path', path);
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+    throw new ShapeError(`writeFileAtomic: data must be a string or a Uint8Array, got ${describeValue(data)}`);
+  }
   const dir = dirname(resolve(path));
-  mkdirSync(dir, { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  writeSynced(tmp, data);
-  renameSync(tmp, path);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeSynced(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true, recursive: true });
+    throw pathError(e, `writeFileAtomic ${path}`, 'pass the path of a file in a directory this user can write to');
+  }
   fsyncDir(dir);
 }
 
@@ -70,6 +81,14 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
  * @throws FormatError for a file name with a path separator or named like the manifest.
  */
 export function writeDirAtomic(dir: string, files: Readonly<Record<string, Uint8Array | string>>, hooks: AtomicDirHooks = {}): void {
+  pathArg('writeDirAtomic', 'dir', dir);
+  optionsArg('writeDirAtomic', files, "{ 'config.json': text, 'model.safetensors': bytes }", false);
+  for (const [name, content] of Object.entries(files)) {
+    if (typeof content !== 'string' && !(content instanceof Uint8Array)) {
+      throw new ShapeError(`writeDirAtomic: ${name} must be a string or a Uint8Array, got ${describeValue(content)}`);
+    }
+  }
+  optionsArg('writeDirAtomic: hooks', hooks, '{ afterFile(name) {} }');
   const target = resolve(dir);
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });
@@ -77,18 +96,15 @@ export function writeDirAtomic(dir: string, files: Readonly<Record<string, Uint8
   const tmp = `${target}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
-  const listed: Record<string, { bytes: number; sha256: string }> = {};
+  const encoded: Record<string, Uint8Array> = {};
   for (const [name, content] of Object.entries(files)) {
-    if (name === MANIFEST || name !== basename(name) || name === '' || name.startsWith('.')) {
-      throw new FormatError(`checkpoint file name "${name}" is not allowed (plain names only, not ${MANIFEST})`);
-    }
+    checkFileName(name);
     const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content;
     writeSynced(join(tmp, name), bytes);
-    listed[name] = { bytes: bytes.byteLength, sha256: sha256(bytes) };
+    encoded[name] = bytes;
     hooks.afterFile?.(name);
   }
-  const manifest: Manifest = { format: 'reformer-ts.checkpoint', version: 1, created: new Date().toISOString(), files: listed };
-  writeSynced(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeSynced(join(tmp, MANIFEST), manifestText(encoded));
   fsyncDir(tmp);
   hooks.beforeSwap?.();
   let backup: string | null = null;
@@ -109,12 +125,68 @@ export function writeDirAtomic(dir: string, files: Readonly<Record<string, Uint8
   if (backup) rmSync(backup, { recursive: true, force: true });
 }
 
+/** A listed file that `readDirChecked` was told to tolerate and that failed its check. */
+export interface ManifestProblem {
+  readonly name: string;
+  /** The error it would have thrown. */
+  readonly message: string;
+}
+
+/** What `readDirChecked` returns: the files that passed, the manifest, and the tolerated files that did not. */
+export interface CheckedDir {
+  readonly files: Record<string, Uint8Array>;
+  readonly manifest: Manifest;
+  /** Tolerated files (`tolerate`) that are missing or differ from the manifest (left out of `files`). */
+  readonly problems: readonly ManifestProblem[];
+}
+
+/**
+ * The advice appended to a file that differs from the manifest: an edit on purpose is recorded with
+ * `reformer checkpoint rehash`.
+ */
+export function rehashHint(dir: string): string {
+  return `if you changed it on purpose, record the new contents with \`reformer checkpoint rehash ${displayPath(dir)}\` (it checks the files first); else restore the file or use another checkpoint`;
+}
+
+function checkFileName(name: string): void {
+  if (name === MANIFEST || name !== basename(name) || name === '' || name.startsWith('.')) {
+    throw new FormatError(`checkpoint file name "${name}" is not allowed (plain names only, not ${MANIFEST})`);
+  }
+}
+
+/** The `manifest.json` text listing `files` (sizes and SHA-256). */
+function manifestText(files: Readonly<Record<string, Uint8Array>>): string {
+  const listed: Record<string, { bytes: number; sha256: string }> = {};
+  for (const [name, bytes] of Object.entries(files)) listed[name] = { bytes: bytes.byteLength, sha256: sha256(bytes) };
+  const manifest: Manifest = { format: 'reformer-ts.checkpoint', version: 1, created: new Date().toISOString(), files: listed };
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/**
+ * Replaces the manifest of `dir` (atomically: `writeFileAtomic`) by one listing `files` as they are
+ * now, which must be the contents of the files of those names in `dir` (`rehashCheckpoint` reads them
+ * from there). The files themselves are not touched.
+ * @throws FormatError for a file name that is not a plain name.
+ */
+export function writeManifest(dir: string, files: Readonly<Record<string, Uint8Array>>): void {
+  pathArg('writeManifest', 'dir', dir);
+  optionsArg('writeManifest', files, "{ 'config.json': bytes, 'model.safetensors': bytes }", false);
+  for (const [name, bytes] of Object.entries(files)) {
+    checkFileName(name);
+    if (!(bytes instanceof Uint8Array)) throw new ShapeError(`writeManifest: ${name} must be a Uint8Array, got ${describeValue(bytes)}`);
+  }
+  writeFileAtomic(join(dir, MANIFEST), manifestText(files));
+}
+
 /**
  * Reads and checks a directory written by `writeDirAtomic`.
  * @param verifyHashes also check each file's SHA-256 (default true).
- * @throws FormatError if the manifest is missing or malformed, or a listed file is missing or differs.
+ * @param tolerate listed files whose absence or mismatch is reported in `problems` instead of thrown.
+ * @throws FormatError if the manifest is missing or malformed, or a listed file (not tolerated) is
+ *   missing or differs (the message says how to record an edit made on purpose).
  */
-export function readDirChecked(dir: string, verifyHashes = true): { files: Record<string, Uint8Array>; manifest: Manifest } {
+export function readDirChecked(dir: string, verifyHashes = true, tolerate: readonly string[] = []): CheckedDir {
+  pathArg('readDirChecked', 'dir', dir);
   const mpath = join(dir, MANIFEST);
   if (!existsSync(mpath)) {
     throw new FormatError(`${dir}: no ${MANIFEST}; not a complete checkpoint (a save may have been interrupted)`);
@@ -129,6 +201,7 @@ export function readDirChecked(dir: string, verifyHashes = true): { files: Recor
     throw new FormatError(`${mpath}: not a reformer-ts checkpoint manifest`);
   }
   const files: Record<string, Uint8Array> = {};
+  const problems: ManifestProblem[] = [];
   for (const [name, info] of Object.entries(manifest.files as Record<string, unknown>)) {
     // a hand-edited or corrupted manifest must not read outside the directory or crash on a bad entry
     if (name === '' || name !== basename(name) || name === '.' || name === '..' || name === MANIFEST) {
@@ -146,20 +219,46 @@ export function readDirChecked(dir: string, verifyHashes = true): { files: Recor
         `${mpath}: the entry of ${name} must be {"bytes": <non-negative integer>, "sha256": "<hex>"}, got ${JSON.stringify(info)}`,
       );
     }
-    const p = join(dir, name);
-    if (!existsSync(p)) throw new FormatError(`${dir}: ${name} is listed in the manifest but missing`);
-    const st = statSync(p);
-    if (!st.isFile()) throw new FormatError(`${dir}: ${name} is listed in the manifest but is not a regular file`);
-    // sizes are compared before reading, so a wrong file is never read whole
-    if (st.size !== entry.bytes) throw new FormatError(`${dir}: ${name} has ${st.size} bytes, the manifest says ${entry.bytes}`);
-    const bytes = new Uint8Array(readFileSync(p));
-    if (bytes.byteLength !== entry.bytes)
-      throw new FormatError(`${dir}: ${name} has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`);
-    if (verifyHashes && sha256(bytes) !== entry.sha256)
-      throw new FormatError(`${dir}: ${name} does not match its SHA-256 in the manifest (corrupted?)`);
-    files[name] = bytes;
+    const bytes = readListedFile(
+      dir,
+      name,
+      entry as { bytes: number; sha256: string },
+      verifyHashes,
+      tolerate.includes(name) ? problems : null,
+    );
+    if (bytes !== null) files[name] = bytes;
   }
-  return { files, manifest };
+  return { files, manifest, problems };
+}
+
+/**
+ * One listed file, checked against its manifest entry; null (and a problem recorded) when it fails and
+ * `problems` is given (a tolerated file).
+ */
+function readListedFile(
+  dir: string,
+  name: string,
+  entry: { bytes: number; sha256: string },
+  verifyHashes: boolean,
+  problems: ManifestProblem[] | null,
+): Uint8Array | null {
+  const failed = (why: string, differs: boolean): null => {
+    const message = `${dir}: ${name} ${why}${differs ? `; ${rehashHint(dir)}` : ''}`;
+    if (problems === null) throw new FormatError(message);
+    problems.push({ name, message });
+    return null;
+  };
+  const p = join(dir, name);
+  if (!existsSync(p)) return failed('is listed in the manifest but missing', false);
+  const st = statSync(p);
+  if (!st.isFile()) return failed('is listed in the manifest but is not a regular file', false);
+  // sizes are compared before reading, so a wrong file is never read whole
+  if (st.size !== entry.bytes) return failed(`has ${st.size} bytes, the manifest says ${entry.bytes}`, true);
+  const bytes = new Uint8Array(readFileSync(p));
+  if (bytes.byteLength !== entry.bytes) return failed(`has ${bytes.byteLength} bytes, the manifest says ${entry.bytes}`, true);
+  if (verifyHashes && sha256(bytes) !== entry.sha256)
+    return failed('does not match its SHA-256 in the manifest (corrupted, or edited)', true);
+  return bytes;
 }
 
 /**
@@ -167,6 +266,7 @@ export function readDirChecked(dir: string, verifyHashes = true): { files: Recor
  * `<dir>.old-<pid>` left by a crash between the two renames, else null.
  */
 export function resolveCompleteDir(dir: string): string | null {
+  pathArg('resolveCompleteDir', 'dir', dir);
   const target = resolve(dir);
   if (isComplete(target)) return target;
   const parent = dirname(target);
@@ -251,6 +351,7 @@ function fsyncDir(dir: string): void {
   }
 }
 
-function sha256(bytes: Uint8Array): string {
+/** SHA-256 of `bytes`, lowercase hex (the manifest's `sha256`). */
+export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }

@@ -3,6 +3,7 @@
  * pairs (e.g. test/fixtures/hf-reformer) and runs them.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { pathArg } from '../util/args.js';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { runConformance } from '../conformance/runner.js';
@@ -14,6 +15,7 @@ import type { ConformanceCaseInput, ConformanceOptions, ConformanceReport } from
  * @throws UsageError if `dir` is not a folder or holds no `.json` file.
  */
 export function readConformanceFolder(dir: string): ConformanceCaseInput[] {
+  pathArg('readConformanceFolder', 'dir', dir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new UsageError(`conformance: ${dir} is not a folder; pass the folder holding <case>.json/<case>.safetensors pairs`);
   }

@@ -6,7 +6,8 @@
  * tests of the CLI's machinery. `engineForConfig` picks the engine from a checkpoint's `model_type`.
  */
 import type { Backend } from '../backend/backend.js';
-import { FormatError } from '../errors.js';
+import { ConfigError, FormatError } from '../errors.js';
+import { describeValue, isArrayValue, optionsArg } from '../util/args.js';
 import type { CausalLanguageModel } from '../model/language-model.js';
 
 /** A model ready to train, evaluate or sample, with what its checkpoint needs. */
@@ -62,14 +63,20 @@ export interface ModelEngine {
    * @throws ConfigError for an invalid preset/config, as `create`.
    */
   trainingLength?(spec: Omit<CreateSpec, 'seed'>): { seqLen: number; rule: LengthRule };
-  /** @throws FormatError / ConfigError for a config or weights file that does not fit. */
-  load(backend: Backend, config: Record<string, unknown>, weights: Uint8Array): EngineModel;
+  /**
+   * @param preset the preset the run was created from (its trainer state's), named by `describe()`.
+   * @throws FormatError / ConfigError for a config or weights file that does not fit.
+   */
+  load(backend: Backend, config: Record<string, unknown>, weights: Uint8Array, preset?: string): EngineModel;
   /** Keys of a `--config` object this engine does not know (likely misspelt); absent: no check. */
   unrecognisedConfigKeys?(config: Readonly<Record<string, unknown>>): string[];
 }
 
 /** Parses a checkpoint's config.json bytes. @throws FormatError if it is not a JSON object. */
-export function parseConfigJson(bytes: Uint8Array | string, where: string): Record<string, unknown> {
+export function parseConfigJson(bytes: Uint8Array | string, where = 'config.json'): Record<string, unknown> {
+  if (typeof bytes !== 'string' && !(bytes instanceof Uint8Array)) {
+    throw new FormatError(`${where}: the config must be JSON text or its bytes, got ${describeValue(bytes)}`);
+  }
   const text = typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes);
   let obj: unknown;
   try {
@@ -85,7 +92,10 @@ export function parseConfigJson(bytes: Uint8Array | string, where: string): Reco
  * The engine for a checkpoint's config (`model_type`), among `engines`.
  * @throws FormatError naming the model_type and the known ones.
  */
-export function engineForConfig(config: Record<string, unknown>, engines: readonly ModelEngine[], where: string): ModelEngine {
+export function engineForConfig(config: Record<string, unknown>, engines: readonly ModelEngine[], where = 'config.json'): ModelEngine {
+  optionsArg('engineForConfig', config, 'parseConfigJson(text)', false);
+  if (!isArrayValue(engines))
+    throw new ConfigError('engines', `engineForConfig needs an array of engines such as [reformerEngine], got ${describeValue(engines)}`);
   const type = config.model_type ?? 'reformer';
   const e = engines.find((x) => x.name === type);
   if (!e)

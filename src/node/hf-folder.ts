@@ -14,7 +14,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FormatError } from '../errors.js';
+import { FormatError, UsageError } from '../errors.js';
+import { pathArg } from '../util/args.js';
 import { serializeTensorFile, type SafetensorsFile } from '../io/safetensors.js';
 import { mergeShards, parseShardIndex, readWeightsFile, type WeightsFormat } from '../io/weights.js';
 import { SPIECE_MODEL } from '../tokenizer/index.js';
@@ -51,11 +52,16 @@ function readRegular(path: string): Uint8Array {
 
 /**
  * Reads an HF folder's config, weights and tokenizer.
- * @throws FormatError: no weights file (the message lists the names looked for), a weights file that
- *   is not what its name says, a refused pickle, a sharded index whose shards disagree with it.
+ * @throws UsageError: `dir` is not a path string or does not exist; FormatError: no
+ *   config.json, no weights file (the message lists the names looked for), a weights file that is not
+ *   what its name says, a refused pickle, a sharded index whose shards disagree with it.
  */
 export function readHfFolder(dir: string): HfFolderFiles {
-  const config = readRegular(join(dir, CHECKPOINT_FILES.config));
+  pathArg('readHfFolder', 'dir', dir);
+  if (!existsSync(dir)) throw new UsageError(`readHfFolder: ${dir} does not exist; pass a HuggingFace model folder`);
+  const configPath = join(dir, CHECKPOINT_FILES.config);
+  if (!existsSync(configPath)) throw new FormatError(`${dir}: no ${CHECKPOINT_FILES.config} (not a HuggingFace model folder)`);
+  const config = readRegular(configPath);
   const spiece = join(dir, SPIECE_MODEL);
   const tokenizer = existsSync(spiece) ? readRegular(spiece) : null;
   const found = HF_WEIGHT_FILES.find((n) => existsSync(join(dir, n)));

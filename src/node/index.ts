@@ -7,9 +7,12 @@
 export {
   MANIFEST,
   readDirChecked,
+  type CheckedDir,
+  type ManifestProblem,
   resolveCompleteDir,
   writeDirAtomic,
   writeFileAtomic,
+  writeManifest,
   type AtomicDirHooks,
   type Manifest,
 } from './atomic.js';
@@ -18,9 +21,12 @@ export {
   checkCheckpointPath,
   checkpointDirFor,
   loadCheckpoint,
+  rehashCheckpoint,
   saveCheckpoint,
   type CheckpointParts,
+  type LoadCheckpointOptions,
   type LoadedCheckpoint,
+  type RehashedFile,
 } from './checkpoint.js';
 export { checkReadableFile, formatFromPath, readCorpusFile } from './corpus-file.js';
 export { HF_WEIGHT_FILES, readHfFolder, type HfFolderFiles } from './hf-folder.js';
@@ -30,7 +36,7 @@ export { axialFactors, chunkMultiple, reformerEngine, ReformerLM } from './refor
 export { bigramEngine } from './bigram-engine.js';
 export { MetricsLog, type MetricsRecord, type TrainRecord, type ValidationRecord } from './metrics.js';
 export { trainingCurveSpec, trainingCurveSvg } from './plot.js';
-export { fmtDuration, TrainingProgress, type ProgressOptions } from './progress.js';
+export { fmtDuration, TaskProgress, TrainingProgress, type ProgressOptions, type TaskProgressOptions } from './progress.js';
 export { StopSignals, type StopSignal } from './signals.js';
 export {
   defaultBuildDir,

@@ -6,6 +6,7 @@
  * the checkpoint's step are dropped first (`truncateAfter`), so the log matches the resumed run.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { pathArg } from '../util/args.js';
 import { dirname } from 'node:path';
 import type { StepInfo, ValidationInfo } from '../train/trainer.js';
 import { writeFileAtomic } from './atomic.js';
@@ -37,6 +38,7 @@ export type MetricsRecord = TrainRecord | ValidationRecord;
 export class MetricsLog {
   readonly path: string;
   constructor(path: string) {
+    pathArg('MetricsLog', 'path', path);
     this.path = path;
     mkdirSync(dirname(path), { recursive: true });
   }

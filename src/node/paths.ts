@@ -7,6 +7,7 @@
 import { accessSync, constants, statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { pathArg } from '../util/args.js';
 
 /** The `code` of a Node file-system error (`ENOENT`, `EACCES`, ...), or undefined. */
 export function errnoCode(e: unknown): string | undefined {
@@ -88,7 +89,8 @@ export function statOrNull(path: string, subject: string, fix?: string): Stats |
  * `subject` names the flag (`--out runs/x`); `unwritable` is the fix for a directory this user cannot write to.
  * @throws UsageError naming the flag, what is there and what to pass instead.
  */
-export function checkOutputDir(path: string, subject: string, unwritable = 'pass a directory this user can write to'): void {
+export function checkOutputDir(path: string, subject = String(path), unwritable = 'pass a directory this user can write to'): void {
+  pathArg('checkOutputDir', 'path', path);
   const target = resolve(path);
   const fix = 'pass a directory for the run (a new one is created)';
   const file = fileOnPath(target);

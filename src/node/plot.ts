@@ -4,14 +4,20 @@
  * Node 22). Written next to the checkpoint as `training.svg`.
  */
 import * as vega from 'vega';
+import { ShapeError } from '../errors.js';
+import { describeValue, isArrayValue } from '../util/args.js';
 import type { MetricsRecord } from './metrics.js';
 
 /** The Vega spec of the chart (exported for tests and for anyone who wants to restyle it). */
 export function trainingCurveSpec(records: readonly MetricsRecord[], title = 'Reformer training'): vega.Spec {
+  if (!isArrayValue(records))
+    throw new ShapeError(
+      `trainingCurveSpec: records must be an array of metrics records (MetricsLog.read()), got ${describeValue(records)}`,
+    );
   // last record per (kind, step): a resumed run may have logged a step twice
   const byKey = new Map<string, { step: number; bpb: number; series: string }>();
   for (const r of records) {
-    if (!Number.isFinite(r.bits_per_byte)) continue;
+    if (r === null || typeof r !== 'object' || !Number.isFinite(r.bits_per_byte)) continue;
     byKey.set(`${r.kind}:${r.step}`, { step: r.step, bpb: r.bits_per_byte, series: r.kind === 'train' ? 'training' : 'validation' });
   }
   const values = [...byKey.values()].sort((a, b) => a.step - b.step);

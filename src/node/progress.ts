@@ -4,6 +4,7 @@
  * steps, at least every 30 s, and every validation.
  */
 import cliProgress from 'cli-progress';
+import { intArg, optionsArg } from '../util/args.js';
 import type { StepInfo, ValidationInfo } from '../train/trainer.js';
 
 export interface ProgressOptions {
@@ -30,6 +31,8 @@ export class TrainingProgress {
   private lastValidation = '';
 
   constructor(options: ProgressOptions) {
+    optionsArg('TrainingProgress', options, '{ startStep: 0, totalSteps: 300 }', false);
+    intArg('TrainingProgress', 'start_step', options.startStep, 0);
     this.opts = options;
     this.stream = options.stream ?? process.stdout;
     const tty = options.tty ?? Boolean((this.stream as NodeJS.WriteStream).isTTY);
@@ -74,7 +77,9 @@ export class TrainingProgress {
   validation(v: ValidationInfo): void {
     this.lastValidation = v.bitsPerByte.toFixed(4);
     if (!this.bar)
-      this.line(`validation at step ${v.step}: ${v.bitsPerByte.toFixed(4)} bits per byte (${v.targets} bytes, ${v.windows} windows)`);
+      this.line(
+        `validation at step ${v.step}: ${v.bitsPerByte.toFixed(4)} bits per byte (${plural(v.targets, 'byte')}, ${plural(v.windows, 'window')})`,
+      );
   }
 
   /** A message line (printed above the bar in TTY mode). */
@@ -142,10 +147,117 @@ function fmtRate(x: number): string {
 
 /** 75 -> "1m15s", 3700 -> "1h01m40s". */
 export function fmtDuration(seconds: number): string {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) return '?';
+  seconds = Math.round(seconds);
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
   const s = seconds % 60;
   if (h > 0) return `${h}h${String(m).padStart(2, '0')}m${String(s).padStart(2, '0')}s`;
   if (m > 0) return `${m}m${String(s).padStart(2, '0')}s`;
   return `${s}s`;
+}
+
+/** Options of `TaskProgress`. */
+export interface TaskProgressOptions {
+  /** Where to write (the CLI: stderr, so stdout keeps only results). */
+  readonly stream: NodeJS.WritableStream | { write(text: string): boolean; isTTY?: boolean };
+  /** Bar (true) or plain lines (false); default: bar iff the stream is a TTY. */
+  readonly tty?: boolean;
+  /** What runs, e.g. `eval`. */
+  readonly label: string;
+  /** Plural unit of `total`, e.g. `windows` (the singular drops a final `s`). */
+  readonly unit: string;
+  /** Units to do. */
+  readonly total: number;
+  /** Plain lines: none before this many seconds (short tasks stay silent), then at most one per `everySeconds`. Defaults 3 and 10. */
+  readonly quietSeconds?: number;
+  readonly everySeconds?: number;
+  /** Milliseconds clock (tests). Default `performance.now`. */
+  readonly now?: () => number;
+}
+
+/**
+ * Progress of a long computation other than training (evaluation, sampling, the attention check):
+ * a cli-progress bar on a terminal, plain lines in a pipe (`eval: 3/15 windows (20%), 12s elapsed,
+ * about 48s left`), the first after `quietSeconds`, then every `everySeconds`, and a last line
+ * `eval: 15/15 windows in 1m02s` when any line was printed.
+ */
+export class TaskProgress {
+  private readonly o: TaskProgressOptions;
+  private readonly now: () => number;
+  private readonly started: number;
+  private readonly bar: cliProgress.SingleBar | null;
+  private lastLine = -Infinity;
+  private printed = false;
+  private done = 0;
+  private stopped = false;
+
+  constructor(options: TaskProgressOptions) {
+    optionsArg('TaskProgress', options, "{ stream: process.stderr, label: 'eval', unit: 'windows', total: 10 }", false);
+    intArg('TaskProgress', 'total', options.total, 0);
+    this.o = options;
+    this.now = options.now ?? (() => performance.now());
+    this.started = this.now();
+    const tty = options.tty ?? Boolean((options.stream as { isTTY?: boolean }).isTTY);
+    this.bar = tty
+      ? new cliProgress.SingleBar(
+          {
+            stream: options.stream as NodeJS.WriteStream,
+            format: `${options.label} {bar} {value}/{total} ${options.unit} | {duration_formatted} | ETA {eta_formatted}`,
+            hideCursor: true,
+            barsize: 24,
+            fps: 5,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
+    this.bar?.start(options.total, 0);
+  }
+
+  /** `done` units of `total` are finished. */
+  update(done: number): void {
+    this.done = done;
+    if (this.bar) {
+      this.bar.update(done);
+      return;
+    }
+    const t = this.now();
+    const elapsed = (t - this.started) / 1000;
+    if (elapsed < (this.o.quietSeconds ?? 3) || (t - this.lastLine) / 1000 < (this.o.everySeconds ?? 10) || done >= this.o.total) return;
+    this.lastLine = t;
+    this.printed = true;
+    const left = done > 0 ? fmtDuration(((this.o.total - done) * elapsed) / done) : '?';
+    const pct = this.o.total > 0 ? Math.floor((100 * done) / this.o.total) : 100;
+    this.write(
+      `${this.o.label}: ${done}/${this.o.total} ${this.unitOf(this.o.total)} (${pct}%), ${fmtDuration(elapsed)} elapsed, about ${left} left`,
+    );
+  }
+
+  /** Ends the bar (or prints the closing line when lines were printed). Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.bar) {
+      this.bar.stop();
+      return;
+    }
+    if (this.printed) {
+      this.write(
+        `${this.o.label}: ${this.done}/${this.o.total} ${this.unitOf(this.o.total)} in ${fmtDuration((this.now() - this.started) / 1000)}`,
+      );
+    }
+  }
+
+  private unitOf(n: number): string {
+    return n === 1 ? this.o.unit.replace(/s$/, '') : this.o.unit;
+  }
+
+  private write(line: string): void {
+    this.o.stream.write(`${line}\n`);
+  }
+}
+
+/** `1 window`, `2 windows`: `n` and the noun, plural unless n is 1. */
+export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? singular : pluralForm}`;
 }

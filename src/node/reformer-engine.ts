@@ -9,21 +9,31 @@
 import type { Backend, Float } from '../backend/backend.js';
 import { DEFAULT_PRESET, PRESET_NAMES, preset, type PresetName } from '../config/presets.js';
 import { unrecognisedConfigKeys, type ReformerConfigInput } from '../config/fields.js';
-import type { ReformerConfig } from '../config/reformer-config.js';
+import { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError } from '../errors.js';
 import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from '../model/language-model.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../model/checkpoint.js';
+import type { LmCallOptions } from '../model/lm-model.js';
 import { ReformerModelWithLMHead } from '../model/lm-model.js';
 import { chunkLengthRule } from '../model/lengths.js';
 import type { RandomStateful } from '../train/trainer.js';
+import { describeValue, intArg } from '../util/args.js';
 import { Rng, type RngState } from '../util/rng.js';
 import type { CreateSpec, EngineModel, LengthRule, ModelEngine } from './engine.js';
 
 /** `ReformerModelWithLMHead` as a `CausalLanguageModel` with a saveable random state. */
 export class ReformerLM implements CausalLanguageModel, RandomStateful {
   readonly lm: ReformerModelWithLMHead;
+  /** @throws ConfigError('model') unless `lm` is a `ReformerModelWithLMHead`. */
   constructor(lm: ReformerModelWithLMHead) {
+    if (!(lm instanceof ReformerModelWithLMHead)) {
+      throw new ConfigError('model', `ReformerLM wraps a ReformerModelWithLMHead, got ${describeValue(lm)}`);
+    }
     this.lm = lm;
+  }
+  /** The model's config (`num_buckets` as resolved): `evaluate` and `generateTokens` read its longest input and LSH layers. */
+  get config(): ReformerConfig {
+    return this.lm.config;
   }
   get backend(): Backend {
     return this.lm.backend;
@@ -44,11 +54,13 @@ export class ReformerLM implements CausalLanguageModel, RandomStateful {
   lossAndGrad(batch: TokenBatch): LossResult {
     return this.lm.lossAndGrad(batch);
   }
-  loss(batch: TokenBatch): LossResult {
-    return this.lm.loss(batch);
+  /** Evaluation loss; `call.numHashes` overrides `num_hashes` for this call. */
+  loss(batch: TokenBatch, call: LmCallOptions = {}): LossResult {
+    return this.lm.loss(batch, call);
   }
-  logits(batch: TokenBatch): Float {
-    return this.lm.logits(batch);
+  /** Evaluation logits; `call.numHashes` overrides `num_hashes` for this call. */
+  logits(batch: TokenBatch, call: LmCallOptions = {}): Float {
+    return this.lm.logits(batch, call);
   }
   getRandomState(): RngState {
     return this.lm.reformer.rng.state();
@@ -60,6 +72,7 @@ export class ReformerLM implements CausalLanguageModel, RandomStateful {
 
 /** Two factors a·b = n with a ≤ b as close as possible (axial_pos_shape for a training length n). */
 export function axialFactors(n: number): [number, number] {
+  intArg('axialFactors', 'seq_len', n, 1);
   let a = Math.floor(Math.sqrt(n));
   while (n % a !== 0) a--;
   return [a, n / a];
@@ -92,6 +105,9 @@ function wrap(lm: ReformerModelWithLMHead, label: string): EngineModel {
  * lengths of the attention types in `attn_layers` (`chunkLengthRule`), with the fields that set it.
  */
 export function chunkMultiple(config: ReformerConfig): LengthRule {
+  if (!(config instanceof ReformerConfig)) {
+    throw new ConfigError('config', `chunkMultiple needs a ReformerConfig (new ReformerConfig({...})), got ${describeValue(config)}`);
+  }
   const { lcm, min } = chunkLengthRule(config);
   const types = [...new Set(config.attn_layers)].sort().reverse(); // 'lsh' before 'local'
   const field = (t: string): string => `${t}_attn_chunk_length`;
@@ -146,10 +162,10 @@ export const reformerEngine: ModelEngine = {
     return { seqLen: trainingLength(config), rule: chunkMultiple(config) };
   },
 
-  load(backend: Backend, configObj: Record<string, unknown>, weights: Uint8Array): EngineModel {
+  load(backend: Backend, configObj: Record<string, unknown>, weights: Uint8Array, preset?: string): EngineModel {
     // model/checkpoint.ts: HF names, tied lm_head bias, our options from the safetensors metadata
     const lm = lmFromCheckpoint(backend, { safetensors: weights, config: configObj });
-    return wrap(lm, '');
+    return wrap(lm, preset ?? '');
   },
 
   unrecognisedConfigKeys,

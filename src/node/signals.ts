@@ -17,6 +17,8 @@
  * removal is re-raised with the default action, with the same effect. The previous checkpoint is
  * untouched then: saves are atomic (atomic.ts).
  */
+import { ConfigError } from '../errors.js';
+import { describeValue, optionsArg } from '../util/args.js';
 export type StopSignal = 'SIGINT' | 'SIGTERM';
 
 export interface StopSignalsOptions {
@@ -42,6 +44,9 @@ export class StopSignals {
 
   /** @param onFirst called once, on the first signal (e.g. to print what happens next). */
   constructor(onFirst: (signal: StopSignal) => void = () => {}, options: StopSignalsOptions = {}) {
+    if (typeof onFirst !== 'function')
+      throw new ConfigError('on_first', `StopSignals needs a function (or none), got ${describeValue(onFirst)}`);
+    optionsArg('StopSignals', options, '{ duplicateWindowMs: 500 }');
     this.onFirst = onFirst;
     this.windowMs = options.duplicateWindowMs ?? 500;
     this.raise = options.raise ?? ((sig) => process.kill(process.pid, sig));

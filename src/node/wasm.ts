@@ -13,6 +13,7 @@
  * the relaxed build is accepted; if not, the plain SIMD build is used.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { optionsArg, pathArg } from '../util/args.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
@@ -117,11 +118,14 @@ function readBuild(dir: string, file: string): Uint8Array<ArrayBuffer> {
 
 /** True if this process can run the relaxed-SIMD build (enables the V8 flag first). */
 export function relaxedSimdSupported(buildDir: string = defaultBuildDir()): boolean {
+  pathArg('relaxedSimdSupported', 'buildDir', buildDir);
   enableRelaxedSimd();
   return WebAssembly.validate(readBuild(buildDir, wasmBuildFileName('relaxed-simd', false)));
 }
 
 function resolve(options: LoadWasmBackendOptions): { variant: WasmVariant; shared: boolean; path: string; bytes: Uint8Array<ArrayBuffer> } {
+  optionsArg('loadWasmBackend', options, '{ threads: 2 }');
+  if (options.buildDir !== undefined) pathArg('loadWasmBackend', 'buildDir', options.buildDir);
   const dir = options.buildDir ?? defaultBuildDir();
   const shared = options.shared === undefined || options.shared === 'auto' ? sharedMemoryAvailable() : options.shared;
   const want = options.variant ?? 'auto';

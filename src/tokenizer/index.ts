@@ -2,8 +2,9 @@
  * The tokenizer of a checkpoint folder: `spiece.model` (HF's `google/reformer-crime-and-punishment`) →
  * SentencePiece; without one, the byte-level scheme of `google/reformer-enwik8` (id = byte + 2, 258 ids).
  */
-import { FormatError } from '../errors.js';
+import { ConfigError, FormatError } from '../errors.js';
 import { ByteTokenizer, type Tokenizer } from '../train/tokenizer.js';
+import { bytesArg, describeValue, intArg, optionsArg } from '../util/args.js';
 import { SentencePieceTokenizer } from './sentencepiece/tokenizer.js';
 
 export { SentencePieceTokenizer } from './sentencepiece/tokenizer.js';
@@ -28,8 +29,18 @@ export interface TokenizerSource {
  * SentencePiece from `spiece.model` if there is one, else the byte tokenizer.
  * @throws FormatError: the SentencePiece vocabulary is larger than `vocab_size`; no spiece.model for a
  *   model whose vocabulary is not the byte tokenizer's 258 ids (and no recorded `bytes` tokenizer).
+ *   ConfigError / ShapeError for a `source` without the fields above.
  */
 export function tokenizerForCheckpoint(source: TokenizerSource): Tokenizer {
+  optionsArg('tokenizerForCheckpoint', source, "{ spieceModel: null, vocabSize: 258, where: 'model folder' }", false);
+  if (source.spieceModel != null) bytesArg('tokenizerForCheckpoint', 'source.spieceModel', source.spieceModel);
+  intArg('tokenizerForCheckpoint', 'vocab_size', source.vocabSize, 1);
+  if (typeof source.where !== 'string') {
+    throw new ConfigError(
+      'where',
+      `tokenizerForCheckpoint: source.where must be the folder name for messages, got ${describeValue(source.where)}`,
+    );
+  }
   if (source.spieceModel) {
     const tok = SentencePieceTokenizer.fromModelBytes(source.spieceModel, `${source.where}/${SPIECE_MODEL}`);
     if (tok.vocabSize > source.vocabSize) {

@@ -45,6 +45,7 @@
  * tensors `<name>.row`, `<name>.col`, `<name>.v`, `<name>.m`).
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { backendArg, describeValue } from '../util/args.js';
 import { ConfigError, FormatError } from '../errors.js';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import type { ParamTensor } from '../model/language-model.js';
@@ -141,6 +142,13 @@ export class Adafactor implements Optimizer {
    *   `ADAFACTOR_OPTION_KEYS`, or a layout that does not tile the buffer.
    */
   constructor(backend: Backend, layout: number | readonly ParamTensor[], options: AdafactorOptions = {}) {
+    backendArg('Adafactor', backend);
+    if (typeof layout !== 'number' && !Array.isArray(layout)) {
+      throw new ConfigError(
+        'tensors',
+        `Adafactor needs the model's tensors (model.paramTensors) or a parameter count, got ${describeValue(layout)}`,
+      );
+    }
     this.config = resolveAdafactor(options);
     const tensors = typeof layout === 'number' ? [{ name: 'params', offset: 0, size: layout, shape: [layout] }] : layout;
     const n = checkLayout(tensors);
@@ -354,6 +362,9 @@ export class Adafactor implements Optimizer {
 
 /** Checks that the tensors tile [0, n) in order; returns n. @throws ConfigError('tensors'). */
 function checkLayout(tensors: readonly ParamTensor[]): number {
+  const bad = tensors.findIndex((t) => t === null || typeof t !== 'object' || !Array.isArray(t.shape));
+  if (bad >= 0)
+    throw new ConfigError('tensors', `tensor ${bad} must be { offset, size, shape: number[] }, got ${describeValue(tensors[bad])}`);
   if (tensors.length === 0) throw new ConfigError('tensors', 'Adafactor needs at least one parameter tensor');
   let at = 0;
   const names = new Set<string>();
@@ -385,7 +396,7 @@ function checkLayout(tensors: readonly ParamTensor[]): number {
  * Fills defaults and checks ranges.
  * @throws ConfigError naming the field (HF's name) and the allowed range, or naming an unknown key (`optimizer`).
  */
-export function resolveAdafactor(o: AdafactorOptions): AdafactorConfig {
+export function resolveAdafactor(o: AdafactorOptions = {}): AdafactorConfig {
   checkOptionKeys('Adafactor', o, ADAFACTOR_OPTION_KEYS);
   const eps = o.eps ?? [1e-30, 1e-3];
   const c: AdafactorConfig = {

@@ -12,6 +12,7 @@
  * counted; the loss is the mean over counted targets (NaN with 0 tokens when none is counted, as torch).
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { backendArg, optionsArg } from '../util/args.js';
 import { ShapeError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
 import type { CausalLanguageModel, LossResult, TokenBatch } from '../model/language-model.js';
@@ -33,6 +34,8 @@ export class BigramLanguageModel implements CausalLanguageModel {
   readonly grads: Float;
 
   constructor(backend: Backend, options: BigramOptions) {
+    backendArg('BigramLanguageModel', backend);
+    optionsArg('BigramLanguageModel', options, '{ vocabSize: 258, seed: 1 }', false);
     const v = options.vocabSize;
     if (!Number.isSafeInteger(v) || v < 2) throw new ShapeError(`bigram vocabSize must be an integer ≥ 2, got ${v}`);
     this.backend = backend;

@@ -12,6 +12,7 @@
  * The first two come from the model side; this module encodes and decodes the trainer's two files.
  */
 import { FormatError } from '../errors.js';
+import { bytesArg, optionsArg } from '../util/args.js';
 import type { TrainerSnapshot, TrainerState } from './trainer.js';
 
 export const CHECKPOINT_FILES = {
@@ -23,6 +24,9 @@ export const CHECKPOINT_FILES = {
 
 /** The trainer's files of a checkpoint. */
 export function encodeTrainerSnapshot(snapshot: TrainerSnapshot): Record<string, Uint8Array> {
+  optionsArg('encodeTrainerSnapshot', snapshot, 'trainer.snapshot()', false);
+  optionsArg('encodeTrainerSnapshot', snapshot.state, 'trainer.snapshot().state', false);
+  bytesArg('encodeTrainerSnapshot', 'snapshot.optimizer', snapshot.optimizer);
   return {
     [CHECKPOINT_FILES.trainerState]: new TextEncoder().encode(`${JSON.stringify(snapshot.state, null, 2)}\n`),
     [CHECKPOINT_FILES.optimizer]: snapshot.optimizer,
@@ -34,10 +38,13 @@ export function encodeTrainerSnapshot(snapshot: TrainerSnapshot): Record<string,
  * @throws FormatError if a file is missing, not JSON, or not a version-1 trainer state.
  */
 export function decodeTrainerSnapshot(files: Readonly<Record<string, Uint8Array>>, where = 'checkpoint'): TrainerSnapshot {
+  optionsArg('decodeTrainerSnapshot', files, "{ 'trainer_state.json': bytes, 'optimizer.safetensors': bytes }", false);
   const stateBytes = files[CHECKPOINT_FILES.trainerState];
   const optimizer = files[CHECKPOINT_FILES.optimizer];
   if (!stateBytes) throw new FormatError(`${where}: no ${CHECKPOINT_FILES.trainerState} (not a training checkpoint?)`);
   if (!optimizer) throw new FormatError(`${where}: no ${CHECKPOINT_FILES.optimizer}`);
+  bytesArg('decodeTrainerSnapshot', CHECKPOINT_FILES.trainerState, stateBytes);
+  bytesArg('decodeTrainerSnapshot', CHECKPOINT_FILES.optimizer, optimizer);
   let state: unknown;
   try {
     state = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(stateBytes));

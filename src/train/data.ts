@@ -11,6 +11,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { TokenBatch } from '../model/language-model.js';
+import { int32Arg, optionsArg } from '../util/args.js';
 import { Rng, type RngState } from '../util/rng.js';
 
 /** Training and validation token ids (views into the original stream). */
@@ -21,26 +22,49 @@ export interface DataSplit {
   readonly validation: Int32Array;
 }
 
+/** `SplitOptions.validationFraction` when it is not given (and `reformer train --val-fraction`'s default): the last 5%. */
+export const DEFAULT_VALIDATION_FRACTION = 0.05;
+
 export interface SplitOptions {
-  /** Fraction of the stream held out for validation, in [0, 1). 0 = no validation split. */
-  validationFraction: number;
+  /** Fraction of the stream held out for validation, in [0, 1). 0 = no validation split. Default `DEFAULT_VALIDATION_FRACTION` (0.05). */
+  validationFraction?: number;
   /** Window length in tokens: each non-empty part must hold at least one full window. */
   seqLen: number;
 }
 
 /**
- * Holds out the last `ceil(validationFraction · n)` tokens for validation.
- * @throws ConfigError (`validation_fraction`, `seq_len`) if the fraction is outside [0, 1), or if the
- *   training part or a non-empty validation part is shorter than one window of `seqLen` tokens.
+ * Tokens held out for validation from the end of a stream of `n` tokens: `ceil(validationFraction · n)`
+ * (0 for a fraction of 0). The one rule behind `splitTokens` and `reformer eval --split`.
+ * @throws ConfigError('validation_fraction') if the fraction is outside [0, 1).
  */
-export function splitTokens(tokens: Int32Array, options: SplitOptions): DataSplit {
-  const { validationFraction: f, seqLen } = options;
-  checkPositiveInt('seq_len', seqLen);
-  if (!(f >= 0 && f < 1)) {
+export function validationLength(n: number, validationFraction: number): number {
+  const f = validationFraction;
+  if (typeof f !== 'number' || !(f >= 0 && f < 1)) {
     throw new ConfigError('validation_fraction', `must be in [0, 1), got ${f}; e.g. 0.05 holds out the last 5% of the data`);
   }
+  return f === 0 ? 0 : Math.ceil(f * n);
+}
+
+/**
+ * Holds out the last `ceil(validationFraction · n)` tokens for validation.
+ * @param options `{ seqLen, validationFraction? }`, e.g. `{ seqLen: lm.config.max_position_embeddings }`.
+ * @throws ShapeError if `tokens` is not an Int32Array; ConfigError (`options`, `seq_len`,
+ *   `validation_fraction`) if the options are missing, the fraction is outside [0, 1), or the training
+ *   part or a non-empty validation part is shorter than one window of `seqLen` tokens.
+ */
+export function splitTokens(tokens: Int32Array, options: SplitOptions): DataSplit {
+  int32Arg('splitTokens', 'tokens', tokens);
+  const o = optionsArg<SplitOptions>('splitTokens', options, '{ seqLen: 1024, validationFraction: 0.05 }', false);
+  const { validationFraction: f = DEFAULT_VALIDATION_FRACTION, seqLen } = o;
+  if (seqLen === undefined) {
+    throw new ConfigError(
+      'seq_len',
+      'splitTokens needs options.seqLen, the window length the model trains on (each part must hold one window), e.g. { seqLen: 1024 }',
+    );
+  }
+  checkPositiveInt('seq_len', seqLen);
   const n = tokens.length;
-  const nVal = f === 0 ? 0 : Math.ceil(f * n);
+  const nVal = validationLength(n, f);
   const nTrain = n - nVal;
   if (nVal > 0 && n < 2 * seqLen) {
     throw new ConfigError(
@@ -92,6 +116,9 @@ export class BatchSampler {
 
   /** @throws ConfigError if batch or seqLen is not a positive integer, or the stream is shorter than one window. */
   constructor(tokens: Int32Array, options: SamplerOptions) {
+    int32Arg('BatchSampler', 'tokens', tokens);
+    optionsArg('BatchSampler', options, '{ batch: 1, seqLen: 1024, seed: 1 }', false);
+    if (!Number.isSafeInteger(options.seed)) throw new ConfigError('seed', `must be an integer, got ${options.seed}`);
     checkPositiveInt('batch', options.batch);
     checkPositiveInt('seq_len', options.seqLen);
     if (tokens.length < options.seqLen) {
@@ -130,6 +157,7 @@ export class BatchSampler {
 
   /** Continues exactly where `state` was taken. @throws ConfigError for a malformed state. */
   restore(state: SamplerState): void {
+    optionsArg('BatchSampler.restore', state, 'sampler.state()', false);
     if (!Array.isArray(state.rng) || state.rng.length !== 4 || state.rng.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff)) {
       throw new ConfigError('sampler', `rng state must be four unsigned 32-bit integers, got ${JSON.stringify(state.rng)}`);
     }

@@ -12,27 +12,52 @@
  * window scored are counted (the others get label −100). So nothing is dropped, nothing is padded, and
  * nothing is counted twice: `targets = tokens − 1`.
  *
+ * Window length. `seqLen` defaults to the longest input the model takes (`modelMaxContext`: a
+ * `ReformerModelWithLMHead` reports it), or the whole stream when that is shorter, so a text longer
+ * than the model's window is scored in windows, as `reformer eval` does. A model that does not report
+ * its longest input needs `seqLen`; a `seqLen` longer than what the model takes is a ConfigError.
+ *
+ * Per-target report (`byTarget`): the loss of every target token is also summed by token id (from the
+ * logits, in float64), e.g. to see which letters of a DNA file cost the most bits.
+ *
  * Units. `loss` is the mean negative log-likelihood in nats per target token; bits per token =
  * loss / ln 2. For the byte-level tokenizer (one token = one byte) that is bits per byte; for another
  * tokenizer pass its `bytesPerToken`.
  */
 import { ConfigError } from '../errors.js';
 import type { CausalLanguageModel, TokenBatch } from '../model/language-model.js';
+import { intArg, int32Arg, modelArg, optionsArg } from '../util/args.js';
+import { callLogits, callLoss, modelMaxContext, numHashesCall, type ModelCallOptions } from './generate.js';
 
 export interface EvaluateOptions {
-  /** Window length in tokens (≥ 2): the model's training length. */
-  seqLen: number;
+  /**
+   * Window length in tokens (≥ 2). Default: the longest input the model takes (`modelMaxContext`), or
+   * the stream's length when that is shorter; required for a model that does not report it.
+   */
+  seqLen?: number;
   /** Windows per forward pass. Default 1. */
   batch?: number;
   /**
-   * Score only the first `maxWindows` full windows (no tail window): a cheaper estimate for periodic
-   * validation during training. Default: the whole stream.
+   * Score only the first `maxWindows` windows (the tail window counts as one): a cheaper estimate for
+   * periodic validation during training. Default: the whole stream.
    */
   maxWindows?: number;
   /** Bytes of text per token. Default 1 (byte tokenizer). */
   bytesPerToken?: number;
+  /** Hash rounds of every LSH layer instead of the config's `num_hashes` (HF's per-call value; `ReformerModelWithLMHead` only). */
+  numHashes?: number;
+  /** Also sum the loss by target token id (`EvaluateResult.byTarget`); uses `model.logits`. Default false. */
+  byTarget?: boolean;
   /** Called after each forward pass with windows done and total. */
   onProgress?: (done: number, total: number) => void;
+}
+
+/** Loss of the targets with one token id (`EvaluateResult.byTarget`). */
+export interface TargetLoss {
+  /** Targets with this id scored. */
+  readonly count: number;
+  /** Sum of their negative log-likelihoods, nats. */
+  readonly nats: number;
 }
 
 export interface EvaluateResult {
@@ -44,6 +69,10 @@ export interface EvaluateResult {
   readonly targets: number;
   /** Windows run (including the tail window). */
   readonly windows: number;
+  /** Window length used, tokens. */
+  readonly seqLen: number;
+  /** With `byTarget`: the loss per target token id (ids that occur as targets only); else null. */
+  readonly byTarget: ReadonlyMap<number, TargetLoss> | null;
 }
 
 /** One evaluation window: start offset in the stream, and the first window position whose target counts. */
@@ -53,14 +82,16 @@ interface Window {
   readonly firstCounted: number;
 }
 
-/** The windows covering `tokens` (see the file header). */
+/** The windows covering `tokens` (see the file header); at most `maxWindows` of them, the tail window included. */
 export function evaluationWindows(tokens: number, seqLen: number, maxWindows = Infinity): Window[] {
+  intArg('evaluationWindows', 'tokens', tokens, 0);
+  intArg('evaluationWindows', 'seq_len', seqLen, 2);
   const stride = seqLen - 1;
   const full = Math.floor((tokens - 1) / stride);
   const windows: Window[] = [];
   for (let i = 0; i < Math.min(full, maxWindows); i++) windows.push({ start: i * stride, firstCounted: 1 });
   const scored = full * stride; // targets 1 .. scored are covered
-  if (maxWindows >= full && scored < tokens - 1) {
+  if (windows.length === full && windows.length < maxWindows && scored < tokens - 1) {
     const start = tokens - seqLen;
     // window position j predicts the token at start + j; it counts if start + j > scored
     windows.push({ start, firstCounted: scored + 1 - start });
@@ -68,29 +99,75 @@ export function evaluationWindows(tokens: number, seqLen: number, maxWindows = I
   return windows;
 }
 
-/**
- * Bits per byte of `tokens` under `model` in evaluation mode (`model.loss`, no gradients).
- * @param tokens `[tokens]` token ids of the whole stream.
- * @throws ConfigError if seqLen < 2, batch or maxWindows is not a positive integer, or the stream is
- *   shorter than one window.
- */
-export function evaluate(model: CausalLanguageModel, tokens: Int32Array, options: EvaluateOptions): EvaluateResult {
-  const { seqLen } = options;
-  const batchSize = options.batch ?? 1;
-  if (!Number.isSafeInteger(seqLen) || seqLen < 2)
-    throw new ConfigError('seq_len', `evaluation needs windows of at least 2 tokens, got ${seqLen}`);
-  if (!Number.isSafeInteger(batchSize) || batchSize <= 0) throw new ConfigError('batch', `must be a positive integer, got ${batchSize}`);
-  const maxWindows = options.maxWindows ?? Infinity;
+/** The resolved options of `evaluate` (checked in the order a caller should hear about problems). */
+function resolveEvaluate(
+  model: CausalLanguageModel,
+  tokens: Int32Array,
+  options: EvaluateOptions | undefined,
+): { seqLen: number; batch: number; maxWindows: number; call: ModelCallOptions; o: EvaluateOptions } {
+  modelArg('evaluate', model, ['loss']);
+  int32Arg('evaluate', 'tokens', tokens);
+  const o = optionsArg<EvaluateOptions>('evaluate', options, '{ seqLen: 1024, batch: 1 }');
+  const batch = o.batch ?? 1;
+  if (!Number.isSafeInteger(batch) || batch <= 0) throw new ConfigError('batch', `must be a positive integer, got ${batch}`);
+  const maxWindows = o.maxWindows ?? Infinity;
   if (maxWindows !== Infinity && (!Number.isSafeInteger(maxWindows) || maxWindows <= 0)) {
     throw new ConfigError('max_windows', `must be a positive integer, got ${maxWindows}`);
   }
-  if (tokens.length < seqLen) {
-    throw new ConfigError(
-      'seq_len',
-      `the stream has ${tokens.length} tokens, fewer than one window of ${seqLen}; lower seq_len or use more data`,
-    );
+  if (o.bytesPerToken !== undefined && !(typeof o.bytesPerToken === 'number' && o.bytesPerToken > 0 && Number.isFinite(o.bytesPerToken))) {
+    throw new ConfigError('bytes_per_token', `must be a positive number, got ${o.bytesPerToken}`);
   }
+  if (o.byTarget && typeof (model as { logits?: unknown }).logits !== 'function') {
+    throw new ConfigError('by_target', 'evaluate: byTarget needs a model with logits()');
+  }
+  const call = numHashesCall(model, o.numHashes, 'evaluate: numHashes');
+  const max = modelMaxContext(model);
+  if (tokens.length < 2) {
+    throw new ConfigError('tokens', `evaluate needs at least 2 tokens (every token after the first is predicted), got ${tokens.length}`);
+  }
+  let seqLen: number;
+  if (o.seqLen === undefined) {
+    if (max === null) {
+      throw new ConfigError(
+        'seq_len',
+        'is required for this model: it does not report the longest input it takes (only a ReformerModelWithLMHead does); pass seqLen, e.g. the length it was trained on',
+      );
+    }
+    seqLen = Math.min(max, tokens.length);
+  } else {
+    seqLen = o.seqLen;
+    if (!Number.isSafeInteger(seqLen) || seqLen < 2)
+      throw new ConfigError('seq_len', `evaluation needs windows of at least 2 tokens, got ${seqLen}`);
+    if (max !== null && seqLen > max) {
+      throw new ConfigError(
+        'seq_len',
+        `${seqLen} is longer than the ${max} tokens this model takes; leave seqLen out to score the stream in windows of ${Math.min(max, tokens.length)}`,
+      );
+    }
+    if (tokens.length < seqLen) {
+      throw new ConfigError(
+        'seq_len',
+        `the stream has ${tokens.length} tokens, fewer than one window of ${seqLen}; lower seq_len (or leave it out) or use more data`,
+      );
+    }
+  }
+  return { seqLen, batch, maxWindows, call, o };
+}
+
+/**
+ * Bits per byte of `tokens` under `model` in evaluation mode (`model.loss`, no gradients; with
+ * `byTarget`, `model.logits`).
+ * @param tokens `[tokens]` token ids of the whole stream (at least 2).
+ * @param options all optional for a `ReformerModelWithLMHead` (see `EvaluateOptions`).
+ * @throws ConfigError('model' / 'options') for arguments of the wrong kind, ShapeError for tokens that
+ *   are not an Int32Array; ConfigError if seqLen < 2, is longer than the model takes, or is required
+ *   and missing, batch or maxWindows is not a positive integer, the stream is shorter than the window
+ *   or than 2 tokens, or numHashes does not fit the model.
+ */
+export function evaluate(model: CausalLanguageModel, tokens: Int32Array, options?: EvaluateOptions): EvaluateResult {
+  const { seqLen, batch: batchSize, maxWindows, call, o } = resolveEvaluate(model, tokens, options);
   const windows = evaluationWindows(tokens.length, seqLen, maxWindows);
+  const byTarget = o.byTarget ? new Map<number, { count: number; nats: number }>() : null;
   let nats = 0;
   let targets = 0;
   for (let w0 = 0; w0 < windows.length; w0 += batchSize) {
@@ -107,13 +184,53 @@ export function evaluate(model: CausalLanguageModel, tokens: Int32Array, options
       });
     }
     const batch: TokenBatch = { inputIds, batch: group.length, seqLen, attentionMask: null, labels };
-    const r = model.backend.scope(() => model.loss(batch));
-    if (r.tokens > 0) {
-      nats += r.loss * r.tokens;
-      targets += r.tokens;
+    if (byTarget) {
+      const r = model.backend.scope(() => scoreFromLogits(model, batch, group, call, byTarget));
+      nats += r.nats;
+      targets += r.targets;
+    } else {
+      const r = model.backend.scope(() => callLoss(model, batch, call));
+      if (r.tokens > 0) {
+        nats += r.loss * r.tokens;
+        targets += r.tokens;
+      }
     }
-    options.onProgress?.(Math.min(w0 + batchSize, windows.length), windows.length);
+    o.onProgress?.(Math.min(w0 + batchSize, windows.length), windows.length);
   }
   const loss = nats / targets;
-  return { loss, bitsPerByte: loss / Math.LN2 / (options.bytesPerToken ?? 1), targets, windows: windows.length };
+  return { loss, bitsPerByte: loss / Math.LN2 / (o.bytesPerToken ?? 1), targets, windows: windows.length, seqLen, byTarget };
+}
+
+/** −log p of every counted target of `batch` from the logits (float64), summed overall and by target id. */
+function scoreFromLogits(
+  model: CausalLanguageModel,
+  batch: TokenBatch,
+  group: readonly Window[],
+  call: ModelCallOptions,
+  byTarget: Map<number, { count: number; nats: number }>,
+): { nats: number; targets: number } {
+  const V = model.vocabSize;
+  const L = batch.seqLen;
+  const logits = callLogits(model, batch, call);
+  let nats = 0;
+  let targets = 0;
+  group.forEach((w, b) => {
+    for (let p = Math.max(1, w.firstCounted); p < L; p++) {
+      const target = batch.inputIds[b * L + p]!;
+      const row = (b * L + p - 1) * V;
+      let max = -Infinity;
+      for (let j = 0; j < V; j++) max = Math.max(max, logits[row + j]!);
+      let sum = 0;
+      for (let j = 0; j < V; j++) sum += Math.exp(logits[row + j]! - max);
+      const nll = max + Math.log(sum) - logits[row + target]!;
+      nats += nll;
+      targets++;
+      const t = byTarget.get(target);
+      if (t) {
+        t.count++;
+        t.nats += nll;
+      } else byTarget.set(target, { count: 1, nats: nll });
+    }
+  });
+  return { nats, targets };
 }

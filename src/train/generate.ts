@@ -15,8 +15,9 @@
 import type { Float } from '../backend/backend.js';
 import { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, ShapeError } from '../errors.js';
-import type { CausalLanguageModel } from '../model/language-model.js';
+import type { CausalLanguageModel, LossResult, TokenBatch } from '../model/language-model.js';
 import { chunkLengthRule } from '../model/lengths.js';
+import { arrayLikeArg, describeValue, modelArg, optionsArg } from '../util/args.js';
 import { Rng } from '../util/rng.js';
 
 export interface SamplingOptions {
@@ -29,7 +30,8 @@ export interface SamplingOptions {
 }
 
 /** @throws ConfigError naming the option, its value and the allowed range. */
-export function validateSampling(o: SamplingOptions): Required<SamplingOptions> {
+export function validateSampling(o: SamplingOptions = {}): Required<SamplingOptions> {
+  optionsArg('validateSampling', o, '{ temperature: 0.8, topK: 40 }');
   const r = { temperature: o.temperature ?? 1, topK: o.topK ?? 0, topP: o.topP ?? 1 };
   if (!(r.temperature >= 0 && Number.isFinite(r.temperature)))
     throw new ConfigError('temperature', `must be a finite number ≥ 0 (0 = greedy), got ${r.temperature}`);
@@ -49,10 +51,11 @@ export function samplingDistribution(
   logits: ArrayLike<number>,
   options: SamplingOptions = {},
   offset = 0,
-  vocab = logits.length - offset,
+  vocab = (logits?.length ?? 0) - offset,
 ): Float64Array {
+  arrayLikeArg('samplingDistribution', 'logits', logits, 'an array or Float32Array of logits');
   const { temperature, topK, topP } = validateSampling(options);
-  if (offset < 0 || vocab <= 0 || offset + vocab > logits.length) {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(vocab) || offset < 0 || vocab <= 0 || offset + vocab > logits.length) {
     throw new ShapeError(`logits row [${offset}, ${offset + vocab}) does not fit in ${logits.length} values`);
   }
   const probs = new Float64Array(vocab);
@@ -100,6 +103,8 @@ export function samplingDistribution(
 
 /** Draws one id from `probs` (`[vocab]`, summing to 1) with one uniform number. */
 export function drawFrom(probs: Float64Array, rng: Rng): number {
+  arrayLikeArg('drawFrom', 'probs', probs, 'a Float64Array of probabilities (samplingDistribution)');
+  if (!(rng instanceof Rng)) throw new ConfigError('rng', `drawFrom needs an Rng (new Rng(seed)), got ${describeValue(rng)}`);
   const u = rng.uniform();
   let acc = 0;
   let last = -1;
@@ -118,7 +123,7 @@ export function sampleToken(
   options: SamplingOptions,
   rng: Rng,
   offset = 0,
-  vocab = logits.length - offset,
+  vocab = (logits?.length ?? 0) - offset,
 ): number {
   return drawFrom(samplingDistribution(logits, options, offset, vocab), rng);
 }
@@ -152,6 +157,11 @@ export interface GenerateOptions extends SamplingOptions {
   suppressIds?: readonly number[];
   /** Stop early after yielding a token for which this returns true. */
   stopAfter?: (id: number) => boolean;
+  /**
+   * Hash rounds of every LSH layer for each forward instead of the config's `num_hashes` (HF's per-call
+   * `num_hashes`); a `ReformerModelWithLMHead` with LSH layers only (else ConfigError('num_hashes')).
+   */
+  numHashes?: number;
 }
 
 /**
@@ -161,8 +171,9 @@ export interface GenerateOptions extends SamplingOptions {
  * be padded past it (HF's eval padding). null for other models (the caller must know).
  */
 export function modelMaxContext(model: CausalLanguageModel): number | null {
-  const config = (model as { readonly config?: unknown }).config;
-  if (!(config instanceof ReformerConfig)) return null;
+  modelArg('modelMaxContext', model, []);
+  const config = reformerConfigOf(model);
+  if (config === null) return null;
   const cap = config.axial_pos_embds
     ? Math.min(
         config.max_position_embeddings,
@@ -174,10 +185,58 @@ export function modelMaxContext(model: CausalLanguageModel): number | null {
   return Math.max(Math.floor(cap / lcm) * lcm, Math.min(cap, min));
 }
 
-function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'string' ? `string ${JSON.stringify(v)}` : `${typeof v} ${String(v)}`;
+/** The `ReformerConfig` of a model that has one (`ReformerModelWithLMHead`, the CLI's `ReformerLM`), else null. */
+function reformerConfigOf(model: CausalLanguageModel): ReformerConfig | null {
+  const config = (model as { readonly config?: unknown } | null | undefined)?.config;
+  return config instanceof ReformerConfig ? config : null;
+}
+
+/** Per-call model options (`ReformerModelWithLMHead.loss/logits(batch, call)`). */
+export interface ModelCallOptions {
+  /** Hash rounds of every LSH layer for this call instead of the config's `num_hashes`. */
+  readonly numHashes?: number;
+}
+
+/**
+ * The per-call options for `numHashes` (HF's per-call `num_hashes`: more rounds at evaluation recover
+ * more of full attention, paper Table 2), checked against the model; `{}` when `numHashes` is absent.
+ * @param where the caller and option, for messages, e.g. `evaluate: numHashes`.
+ * @throws ConfigError('num_hashes') for a value that is not a positive integer, a model without a
+ *   `ReformerConfig` (it takes no per-call options), or one without LSH layers (nothing to change).
+ */
+export function numHashesCall(model: CausalLanguageModel, numHashes: number | undefined, where: string): ModelCallOptions {
+  if (numHashes === undefined) return {};
+  if (typeof numHashes !== 'number' || !Number.isSafeInteger(numHashes) || numHashes < 1) {
+    throw new ConfigError('num_hashes', `${where} must be a positive integer (hash rounds), got ${describeValue(numHashes)}`);
+  }
+  const config = reformerConfigOf(model);
+  if (config === null) {
+    throw new ConfigError(
+      'num_hashes',
+      `${where}: this model has no LSH attention (only a ReformerModelWithLMHead takes a per-call num_hashes)`,
+    );
+  }
+  if (!config.attn_layers.includes('lsh')) {
+    throw new ConfigError(
+      'num_hashes',
+      `${where}: the model has no LSH layers (attn_layers ${JSON.stringify(config.attn_layers)}), so the number of hash rounds changes nothing; leave it out`,
+    );
+  }
+  return { numHashes };
+}
+
+/** `model.loss(batch, call)`: the per-call options reach models that take them (`ReformerModelWithLMHead`); `{}` is a plain call. */
+export function callLoss(model: CausalLanguageModel, batch: TokenBatch, call: ModelCallOptions): LossResult {
+  return call.numHashes === undefined
+    ? model.loss(batch)
+    : (model.loss as (b: TokenBatch, c: ModelCallOptions) => LossResult).call(model, batch, call);
+}
+
+/** `model.logits(batch, call)`, as `callLoss`. */
+export function callLogits(model: CausalLanguageModel, batch: TokenBatch, call: ModelCallOptions): Float {
+  return call.numHashes === undefined
+    ? model.logits(batch)
+    : (model.logits as (b: TokenBatch, c: ModelCallOptions) => Float).call(model, batch, call);
 }
 
 /** The checks of `generateTokens`, in the order a caller should hear about problems; returns the resolved settings. */
@@ -185,7 +244,8 @@ function resolveGenerate(
   model: CausalLanguageModel,
   prompt: ArrayLike<number>,
   options: GenerateOptions,
-): { sampling: Required<SamplingOptions>; maxNewTokens: number; window: number } {
+): { sampling: Required<SamplingOptions>; maxNewTokens: number; window: number; call: ModelCallOptions } {
+  modelArg('generateTokens', model, ['logits']);
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new ConfigError(
       'options',
@@ -237,7 +297,8 @@ function resolveGenerate(
       `${window} is longer than the ${max} tokens this model takes (max_position_embeddings, Π axial_pos_shape and the chunk lengths of its config); pass at most ${max}, or leave window out to use ${max}`,
     );
   }
-  return { sampling, maxNewTokens, window };
+  const call = numHashesCall(model, options.numHashes, 'generateTokens: numHashes');
+  return { sampling, maxNewTokens, window, call };
 }
 
 /**
@@ -250,15 +311,16 @@ function resolveGenerate(
  *   vocabulary (`suppress_ids`), a pad id outside the vocabulary, sampling values out of range, no
  *   `window` for a model that does not report its longest input, or a window longer than it
  *   (`window`); ShapeError for a prompt that is not an array of ids or holds ids outside the
- *   vocabulary, or if the model returns logits of the wrong size.
+ *   vocabulary, or if the model returns logits of the wrong size; ConfigError('model') for something
+ *   that is not a model, ConfigError('num_hashes') for a `numHashes` the model cannot take.
  */
 export function generateTokens(
   model: CausalLanguageModel,
   prompt: ArrayLike<number>,
   options: GenerateOptions = {},
 ): Generator<number, void, void> {
-  const { sampling, maxNewTokens, window } = resolveGenerate(model, prompt, options);
-  return sampleTokens(model, Array.from(prompt), options, sampling, maxNewTokens, window);
+  const { sampling, maxNewTokens, window, call } = resolveGenerate(model, prompt, options);
+  return sampleTokens(model, Array.from(prompt), options, sampling, maxNewTokens, window, call);
 }
 
 function* sampleTokens(
@@ -268,6 +330,7 @@ function* sampleTokens(
   sampling: Required<SamplingOptions>,
   maxNewTokens: number,
   window: number,
+  call: ModelCallOptions,
 ): Generator<number, void, void> {
   const vocab = model.vocabSize;
   const rng = new Rng(options.seed ?? 0);
@@ -284,7 +347,7 @@ function* sampleTokens(
     }
     // copy the one row we need out of the scope: the model's buffers are freed when it ends
     const row = model.backend.scope(() => {
-      const logits: Float = model.logits({ inputIds, batch: 1, seqLen: len, attentionMask, labels: null });
+      const logits: Float = callLogits(model, { inputIds, batch: 1, seqLen: len, attentionMask, labels: null }, call);
       if (logits.length !== len * vocab)
         throw new ShapeError(`model.logits returned ${logits.length} values, expected seqLen·vocab = ${len}·${vocab}`);
       return Float64Array.from(logits.subarray((ctx.length - 1) * vocab, ctx.length * vocab));

@@ -6,6 +6,8 @@ export {
   parseFasta,
   prepareCorpus,
   type CorpusFormat,
+  type FastaOptions,
+  type LetterCounts,
   type PreparedCorpus,
   type PrepareCorpusOptions,
 } from './corpus.js';
@@ -39,7 +41,7 @@ export {
   type TrainResult,
   type ValidationInfo,
 } from './trainer.js';
-export { evaluate, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+export { evaluate, type EvaluateOptions, type EvaluateResult, type TargetLoss } from './evaluate.js';
 export {
   generateTokens,
   sampleToken,

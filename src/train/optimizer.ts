@@ -14,7 +14,8 @@
  * `Optimizer` is what the trainer needs of an optimizer; the other one is Adafactor (adafactor.ts).
  */
 import type { Backend, Float } from '../backend/backend.js';
-import { ConfigError, FormatError, NumericalError } from '../errors.js';
+import { arrayLikeArg, backendArg, intArg, numberArg } from '../util/args.js';
+import { ConfigError, FormatError, NumericalError, ShapeError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from '../io/safetensors.js';
 
 export interface AdamWOptions {
@@ -115,6 +116,11 @@ export interface Optimizer {
  * @throws NumericalError if the norm is NaN or infinite (the gradient is left unchanged).
  */
 export function clipGradNorm(be: Backend, grads: Float, n: number, maxNorm: number): UpdateInfo {
+  backendArg('clipGradNorm', be);
+  arrayLikeArg('clipGradNorm', 'grads', grads, "a Float32Array/Float64Array of the backend's buffers");
+  intArg('clipGradNorm', 'n', n, 0);
+  if (n > grads.length) throw new ShapeError(`clipGradNorm: n = ${n} is more than the ${grads.length} gradients`);
+  if (maxNorm !== Infinity) numberArg('clipGradNorm', 'max_grad_norm', maxNorm);
   const norm = Math.sqrt(be.sumSquares(grads, n));
   if (!Number.isFinite(norm)) {
     throw new NumericalError(
@@ -148,6 +154,7 @@ export class AdamW implements Optimizer {
    *   or a key that is not one of `ADAMW_OPTION_KEYS` (e.g. `betas`).
    */
   constructor(backend: Backend, n: number, options: AdamWOptions = {}) {
+    backendArg('AdamW', backend);
     if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError('params', `AdamW needs a positive parameter count, got ${n}`);
     this.config = resolveAdamW(options);
     this.backend = backend;
@@ -242,7 +249,7 @@ export class AdamW implements Optimizer {
 }
 
 /** Fills defaults and checks ranges. @throws ConfigError naming the field, or naming an unknown key (`optimizer`). */
-export function resolveAdamW(o: AdamWOptions): AdamWConfig {
+export function resolveAdamW(o: AdamWOptions = {}): AdamWConfig {
   checkOptionKeys('AdamW', o, ADAMW_OPTION_KEYS);
   const c: AdamWConfig = {
     beta1: o.beta1 ?? 0.9,

@@ -13,6 +13,7 @@
  * inverse-sqrt suits runs bounded by time instead of steps.
  */
 import { ConfigError } from '../errors.js';
+import { intArg, optionsArg } from '../util/args.js';
 
 export type ScheduleKind = 'cosine' | 'inverse-sqrt' | 'constant';
 
@@ -33,6 +34,7 @@ export interface LrSchedule {
  * @throws ConfigError naming the field (`lr`, `warmup`, `steps`, `min_lr`, `schedule`) with the value and the fix.
  */
 export function validateSchedule(s: LrSchedule): void {
+  optionsArg('validateSchedule', s, "{ kind: 'cosine', peakLr: 3e-3, warmupSteps: 100, totalSteps: 1000 }", false);
   if (!(Number.isFinite(s.peakLr) && s.peakLr > 0)) throw new ConfigError('lr', `must be a positive finite number, got ${s.peakLr}`);
   if (!Number.isSafeInteger(s.warmupSteps) || s.warmupSteps < 0) {
     throw new ConfigError('warmup', `must be a non-negative integer number of steps, got ${s.warmupSteps}`);
@@ -60,6 +62,8 @@ export function validateSchedule(s: LrSchedule): void {
 
 /** Learning rate of the 1-based step `step` (see the file header for the formulas). */
 export function learningRate(step: number, s: LrSchedule): number {
+  intArg('learningRate', 'step', step, 0);
+  validateSchedule(s);
   const w = s.warmupSteps;
   const floor = s.minLr ?? 0;
   if (step <= w) return (s.peakLr * step) / w;

@@ -10,7 +10,8 @@
  *
  * Browser-safe: TextEncoder / TextDecoder only.
  */
-import { FormatError, ShapeError } from '../errors.js';
+import { ConfigError, FormatError, ShapeError } from '../errors.js';
+import { arrayLikeArg, describeValue, intArg } from '../util/args.js';
 
 /** Turns text or bytes into token ids and back. */
 export interface Tokenizer {
@@ -81,6 +82,7 @@ export class ByteTokenizer implements Tokenizer {
   }
 
   decodeBytes(ids: ArrayLike<number>): Uint8Array {
+    arrayLikeArg('ByteTokenizer.decode', 'ids', ids, 'an array of token ids');
     const out = new Uint8Array(ids.length);
     let n = 0;
     for (let i = 0; i < ids.length; i++) {
@@ -121,11 +123,16 @@ function checkId(id: number, index: number, vocabSize: number): void {
 
 /** Bytes of text per token of `ids`, the encoding of `bytes`: the tokenizer's fixed ratio, else measured. */
 export function bytesPerTokenOf(tokenizer: Tokenizer, bytes: number, tokens: number): number {
+  if (tokenizer === null || typeof tokenizer !== 'object' || !('bytesPerToken' in tokenizer)) {
+    throw new ConfigError('tokenizer', `bytesPerTokenOf needs a Tokenizer (e.g. new ByteTokenizer()), got ${describeValue(tokenizer)}`);
+  }
+  intArg('bytesPerTokenOf', 'bytes', bytes);
+  intArg('bytesPerTokenOf', 'tokens', tokens);
   return tokenizer.bytesPerToken ?? (tokens > 0 ? bytes / tokens : 1);
 }
 
 /** The tokenizer named in a checkpoint. @throws FormatError for an unknown name. */
 export function tokenizerByName(name: string): Tokenizer {
   if (name === 'bytes') return new ByteTokenizer();
-  throw new FormatError(`unknown tokenizer "${name}" (known: bytes)`);
+  throw new FormatError(`unknown tokenizer ${typeof name === 'string' ? `"${name}"` : describeValue(name)} (known: bytes)`);
 }

@@ -29,6 +29,7 @@
  * Browser-safe (no file system): the Node CLI writes what the hooks hand it.
  */
 import { ConfigError, FormatError, NumericalError } from '../errors.js';
+import { describeValue, modelArg, optionsArg } from '../util/args.js';
 import type { CausalLanguageModel } from '../model/language-model.js';
 import { Adafactor, type AdafactorConfig, type AdafactorOptions } from './adafactor.js';
 import type { RngState } from '../util/rng.js';
@@ -99,6 +100,7 @@ function optimizerOptions(options: OptimizerName | OptimizerOptions | undefined)
  *   option of the other optimizer, or a value out of range.
  */
 export function createOptimizer(model: CausalLanguageModel, optimizer: OptimizerName | OptimizerOptions = {}): Optimizer {
+  modelArg('createOptimizer', model, []);
   const options = optimizerOptions(optimizer);
   const name = optimizerName(options);
   // the constructors refuse keys that are not theirs (an option of the other optimizer, a typo)
@@ -247,6 +249,8 @@ export class Trainer {
 
   /** @throws ConfigError for invalid options (field named) or data too short for one window. */
   constructor(model: CausalLanguageModel, data: DataSplit, options: TrainOptions) {
+    modelArg('Trainer', model, ['lossAndGrad', 'loss']);
+    checkDataSplit('Trainer', data);
     validateTrainOptions(options);
     this.model = model;
     this.data = data;
@@ -354,6 +358,8 @@ export class Trainer {
    *   but the model has no RNG (or the reverse).
    */
   restore(snapshot: TrainerSnapshot): void {
+    optionsArg('Trainer.restore', snapshot, 'trainer.snapshot() or loadCheckpoint(dir).snapshot', false);
+    optionsArg('Trainer.restore', snapshot.state, '{ state: TrainerState, optimizer: bytes }', false);
     const s = snapshot.state;
     const stored = optimizerName((s.options as Partial<StoredTrainOptions> | undefined)?.optimizer);
     if (stored !== this.optimizer.name) {
@@ -459,8 +465,19 @@ export async function train(
   return trainer.run(hooks);
 }
 
+/** @throws ConfigError('data') unless `data` is `{ train, validation }` of Int32Arrays (`splitTokens`). */
+function checkDataSplit(where: string, data: DataSplit): void {
+  if (data === null || typeof data !== 'object' || !(data.train instanceof Int32Array) || !(data.validation instanceof Int32Array)) {
+    throw new ConfigError(
+      'data',
+      `${where} needs the data as { train, validation } Int32Arrays, e.g. splitTokens(tokens, { seqLen }), got ${describeValue(data)}`,
+    );
+  }
+}
+
 /** @throws ConfigError naming the first invalid option. */
 export function validateTrainOptions(o: TrainOptions): void {
+  optionsArg('validateTrainOptions', o, '{ batch: 1, seqLen: 1024, steps: 300, lr: 3e-3, seed: 1 }', false);
   const posInt = (field: string, x: number | undefined, optional: boolean, zeroOk = false): void => {
     if (x === undefined && optional) return;
     if (!Number.isSafeInteger(x) || x! < (zeroOk ? 0 : 1)) {
@@ -491,6 +508,10 @@ export function validateTrainOptions(o: TrainOptions): void {
 
 /** Rebuilds `TrainOptions` from a stored state (for resuming with the same settings). */
 export function optionsFromState(state: TrainerState): TrainOptions {
+  optionsArg('optionsFromState', state, 'loadCheckpoint(dir).snapshot.state', false);
+  if (state.options === null || typeof state.options !== 'object') {
+    throw new FormatError(`trainer state: "options" must be the stored training options, got ${describeValue(state.options)}`);
+  }
   const { optimizer, ...rest } = state.options;
   return { ...rest, ...(optimizer ? { optimizer: { ...optimizer } as OptimizerOptions } : {}) };
 }

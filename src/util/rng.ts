@@ -5,6 +5,8 @@
  *
  * Generator: xoshiro128** (Blackman & Vigna 2018), 128-bit state, seeded through splitmix32.
  */
+import { ConfigError } from '../errors.js';
+import { describeValue } from './args.js';
 
 /** The four 32-bit words of the generator state (saved in trainer checkpoints). */
 export type RngState = readonly [number, number, number, number];
@@ -28,7 +30,8 @@ export class Rng {
 
   /** @param seed any integer (uses its low 32 bits, plus the high bits for seeds up to 2^53) */
   constructor(seed: number) {
-    if (!Number.isFinite(seed)) throw new RangeError(`Rng seed must be a finite number, got ${seed}`);
+    if (typeof seed !== 'number' || !Number.isFinite(seed))
+      throw new ConfigError('seed', `Rng needs a finite number as its seed, got ${describeValue(seed)}`);
     const hi = Math.floor(Math.abs(seed) / 2 ** 32) >>> 0;
     const sm = splitmix32((seed >>> 0) ^ Math.imul(hi, 0x27d4eb2d));
     this.s0 = sm();
@@ -40,6 +43,9 @@ export class Rng {
 
   /** Restores a generator from `state()`. */
   static fromState(state: RngState): Rng {
+    if (!Array.isArray(state) || state.length !== 4 || state.some((w) => typeof w !== 'number' || !Number.isInteger(w))) {
+      throw new ConfigError('rng', `Rng.fromState needs four 32-bit integers (rng.state()), got ${describeValue(state)}`);
+    }
     const r = new Rng(0);
     [r.s0, r.s1, r.s2, r.s3] = state.map((x) => x >>> 0) as unknown as [number, number, number, number];
     return r;

@@ -3,7 +3,8 @@
  * (test/fixtures/hf-pretrained: 2020 config.json with legacy keys, pytorch_model.bin in the zip and the
  * legacy format) with the SentencePiece model next to it — `generate`, `eval`, `convert`; the unsafe
  * pickles refused; and fine-tuning (`train --checkpoint`) of a tiny SentencePiece model written as a
- * legacy pytorch_model.bin, resumed and sampled with its tokenizer.
+ * legacy pytorch_model.bin, resumed, sampled and evaluated with its tokenizer (eval's split of the run's
+ * data, and a damaged trainer state).
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { lmFromCheckpoint } from '../../src/model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { loadCheckpoint } from '../../src/node/checkpoint.js';
 import { SentencePieceTokenizer } from '../../src/tokenizer/sentencepiece/tokenizer.js';
+import { validationLength } from '../../src/train/data.js';
 import { generateTokens } from '../../src/train/generate.js';
 import { PRETRAINED_DIR, readFixture } from '../io/hf-pretrained.js';
 import { type TorchTensor, torchLegacy } from '../helpers/torch-writer.js';
@@ -195,6 +197,45 @@ describe('train --checkpoint: fine-tuning a SentencePiece model from a legacy py
     expect(r.stdout.text).toMatch(/training from step 3 until step 4/);
     const g = await cli(['generate', '--checkpoint', run, '--prompt', PROMPT, '--max-new-tokens', '5', '--backend', 'reference']);
     expect(g.code, g.stderr.text).toBe(0);
+  });
+
+  it('eval of the run: its held-out split in SentencePiece tokens; with a damaged trainer state a warning, the whole file, still SentencePiece', async () => {
+    const data = novelSample(6000);
+    const run = join(tmp(), 'ft-eval');
+    const t = await cli([
+      'train',
+      '--checkpoint',
+      tinyFolder(),
+      '--out',
+      run,
+      '--steps',
+      '2',
+      '--batch',
+      '1',
+      '--data',
+      data,
+      '--eval-every',
+      '0',
+      '--eval-windows',
+      '1',
+      '--backend',
+      'reference',
+    ]);
+    expect(t.code, t.stderr.text + t.stdout.text).toBe(0);
+    const n = SentencePieceTokenizer.fromModelBytes(readFixture('spiece.model')).encode(readFileSync(data)).length;
+    const nVal = validationLength(n, 0.05);
+    const e = await cli(['eval', '--checkpoint', run, '--data', data, '--backend', 'reference']);
+    expect(e.code, e.stderr.text).toBe(0);
+    expect(e.stdout.text).toContain(`tokenizer: sentencepiece (320 pieces): ${n.toLocaleString('en-US')} tokens`);
+    expect(e.stdout.text).toContain(`split: val: the held-out last 5% of the run's data, ${nVal.toLocaleString('en-US')} tokens`);
+    expect(e.stdout.text).toContain(`scored ${(nVal - 1).toLocaleString('en-US')} tokens`);
+    writeFileSync(join(run, 'checkpoint', 'trainer_state.json'), '{ not json');
+    const d = await cli(['eval', '--checkpoint', run, '--data', data, '--backend', 'reference']);
+    expect(d.code, d.stderr.text).toBe(0);
+    expect(d.stderr.text).toMatch(/warning: .*trainer_state\.json.*; eval does not need the trainer state, going on/);
+    expect(d.stdout.text).toContain(`tokenizer: sentencepiece (320 pieces): ${n.toLocaleString('en-US')} tokens`);
+    expect(d.stdout.text).toContain('split: all: the whole file (the checkpoint records no training data)');
+    expect(d.stdout.text).toContain(`scored ${(n - 1).toLocaleString('en-US')} tokens`);
   });
 
   it('refuses --checkpoint with --resume or --preset, and a --seq-len other than the model length', async () => {

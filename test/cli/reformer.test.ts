@@ -45,11 +45,15 @@ describe('reformer train / eval / generate with ReformerModelWithLMHead', () => 
     expect(ck.snapshot!.state.step).toBe(8);
     expect(ck.snapshot!.state.modelRandom).toHaveLength(4); // the model's RNG travels with the checkpoint
 
-    const e = await cli(['eval', '--checkpoint', run, '--data', data, '--batch', '16']);
+    const e = await cli(['eval', '--checkpoint', run, '--data', data, '--batch', '16', '--split', 'all']);
     expect(e.code).toBe(0);
     const bpb = Number(/^bits_per_byte: (\d+\.\d+)$/.exec(e.stdout.lines().at(-1)!)![1]);
     expect(bpb).toBeGreaterThan(1);
     expect(bpb).toBeLessThan(8.1); // 8 steps: far from the 2 bits of four bases, but a number
+    // the run's own file: by default only its held-out last 5% (400 of the 8000 bases) is scored
+    const val = await cli(['eval', '--checkpoint', run, '--data', data, '--batch', '16']);
+    expect(val.stdout.text).toMatch(/^split: val: the held-out last 5% of the run's data, 400 bytes$/m);
+    expect(val.stdout.text).toMatch(/^windows: 4 windows of 128 tokens; scored 399 bytes$/m);
 
     const tooLong = await cli(['eval', '--checkpoint', run, '--data', data, '--seq-len', '4096']);
     expect(tooLong.code).toBe(2);
@@ -69,6 +73,7 @@ describe('reformer train / eval / generate with ReformerModelWithLMHead', () => 
     const hfEval = await cli(['eval', '--checkpoint', hf, '--data', data, '--batch', '16']);
     expect(hfEval.code).toBe(0);
     expect(hfEval.stdout.lines().at(-1)).toBe(e.stdout.lines().at(-1));
+    expect(hfEval.stdout.text).toMatch(/^split: all: the whole file \(the checkpoint records no training data\)$/m);
     const hfGen = await cli(['generate', '--checkpoint', hf, '--prompt', 'GATTACA', '--max-new-tokens', '12', '--seed', '5']);
     expect(hfGen.stdout.text).toBe(g.stdout.text);
     const hfResume = await cli(['train', '--resume', hf, '--steps', '9']);

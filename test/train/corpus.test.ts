@@ -70,7 +70,42 @@ describe('FASTA', () => {
     expect(records).toBe(2);
     const c = prepareCorpus(enc(fasta));
     expect(c.format).toBe('fasta');
-    expect(c.summary).toBe('fasta, 2 records, 15 bases');
+    expect(c.summary).toBe('fasta, 2 records, 15 bases (4 lowercase; 1 ambiguity code)');
+    expect(c.letters).toEqual({ byLetter: { '*': 1, '-': 1, A: 2, C: 1, G: 3, T: 3, a: 1, c: 1, g: 1, n: 1 }, lowercase: 4, ambiguous: 1 });
+  });
+
+  it('soft-masking and IUPAC codes: case upper folds lowercase; ambiguous n writes every code as N, drop removes them', () => {
+    const fasta = enc('>chr1\nACGTacgtNNRYkm\n>chr2\nttUuBDHV-S\n');
+    const seq = (o: Parameters<typeof prepareCorpus>[1]): string => dec(prepareCorpus(fasta, o).bytes);
+    expect(seq({})).toBe('ACGTacgtNNRYkmttUuBDHV-S');
+    expect(seq({ fasta: { case: 'upper' } })).toBe('ACGTACGTNNRYKMTTUUBDHV-S');
+    expect(seq({ fasta: { ambiguous: 'n' } })).toBe('ACGTacgtNNNNnnttUuNNNN-N');
+    expect(seq({ fasta: { ambiguous: 'drop' } })).toBe('ACGTacgtttUu-');
+    expect(seq({ fasta: { case: 'upper', ambiguous: 'n' } })).toBe('ACGTACGTNNNNNNTTUUNNNN-N');
+    const c = prepareCorpus(fasta, { fasta: { case: 'upper', ambiguous: 'n' } });
+    expect(c.summary).toBe(
+      'fasta, 2 records, 24 bases (9 lowercase folded to uppercase; 9 ambiguity codes written as N; 11 ambiguity codes)',
+    );
+    expect(c.letters!.lowercase).toBe(0);
+    expect(c.letters!.byLetter).toEqual({ '-': 1, A: 2, C: 2, G: 2, N: 11, T: 4, U: 2 });
+    // text is never touched
+    expect(dec(prepareCorpus(enc('acgt NRY'), { format: 'text', fasta: { case: 'upper', ambiguous: 'drop' } }).bytes)).toBe('acgt NRY');
+  });
+
+  it('unknown FASTA options or values are ConfigErrors naming the allowed ones', () => {
+    const fasta = enc('>x\nACGT\n');
+    expect(() => prepareCorpus(fasta, { fasta: { case: 'lower' as never } })).toThrow(
+      'fasta: case must be one of keep, upper, got string "lower"',
+    );
+    expect(() => prepareCorpus(fasta, { fasta: { ambiguous: 'N' as never } })).toThrow(
+      'fasta: ambiguous must be one of keep, n, drop, got string "N"',
+    );
+    expect(() => prepareCorpus(fasta, { fasta: { softmask: 'upper' } as never })).toThrow(
+      'fasta: "softmask" is not a FASTA option (its options: case, ambiguous)',
+    );
+    expect(() => prepareCorpus(enc('>x\nNNNN\n'), { fasta: { ambiguous: 'drop' } })).toThrow(
+      /no sequence letters are left after dropping the ambiguity codes/,
+    );
   });
 
   it.skipIf(!HAS_SHARED)('parses the real lambda phage genome to its 48,502 bases (needs ../shared/data)', () => {

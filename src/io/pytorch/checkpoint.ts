@@ -22,6 +22,7 @@
  * (complex, quantized) is refused by name.
  */
 import { FormatError } from '../../errors.js';
+import { bytesArg, optionsArg } from '../../util/args.js';
 import { SafetensorsFile, type SafetensorsDType, type TensorEntry } from '../safetensors.js';
 import { describePy, PyCallable, PyDict, PyList, PyObject, PyTuple, unpickle, type PyValue } from './pickle.js';
 import { looksLikeZip, readZip } from './zip.js';
@@ -113,6 +114,8 @@ export function sniffPytorchFormat(bytes: Uint8Array): PytorchFormat | null {
  *   wrong size, a tensor outside its storage, an unsupported dtype, a value that is not a tensor.
  */
 export function readPytorchCheckpoint(bytes: Uint8Array, options: ReadPytorchOptions = {}): PytorchCheckpoint {
+  bytesArg('readPytorchCheckpoint', 'bytes', bytes);
+  optionsArg('readPytorchCheckpoint', options, "{ name: 'pytorch_model.bin' }");
   const name = options.name ?? 'pytorch_model.bin';
   const format = sniffPytorchFormat(bytes);
   if (format === null) {

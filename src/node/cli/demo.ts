@@ -25,10 +25,10 @@ import type { RandomStateful } from '../../train/trainer.js';
 import { CHECKPOINT_SUBDIR, loadCheckpoint } from '../checkpoint.js';
 import { readCorpusFile } from '../corpus-file.js';
 import { engineForConfig, parseConfigJson, type EngineModel } from '../engine.js';
-import { fmtDuration } from '../progress.js';
+import { fmtDuration, TaskProgress } from '../progress.js';
 import { checkOutputDir } from '../paths.js';
 import type { BackendKind, CliContext } from './context.js';
-import { generateCommand } from './inference.js';
+import { generateCommand } from './generate.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainFlags } from './train.js';
 
 export interface DemoFlags {
@@ -66,12 +66,27 @@ export const DEMO_DEFAULTS = {
 /** Seconds reserved for the final validation, the checkpoint write and the sample. */
 const RESERVE_S = 20;
 
-/** Bits per byte of `model` on the whole held-out split (every byte after the first scored once). */
-function validationBpb(em: EngineModel, validation: Int32Array): { bpb: number; bytes: number } {
+/**
+ * Bits per byte of `model` on the whole held-out split (every byte after the first scored once), with
+ * progress on stderr (`label`: a bar on a terminal, plain lines in a pipe).
+ */
+function validationBpb(em: EngineModel, validation: Int32Array, ctx: CliContext, label: string): { bpb: number; bytes: number } {
   const saved = (em.model as unknown as Partial<RandomStateful>).getRandomState?.();
-  const r = evaluate(em.model, validation, { seqLen: Math.min(em.seqLen, validation.length), batch: 1 });
-  if (saved) (em.model as unknown as RandomStateful).setRandomState(saved);
-  return { bpb: r.bitsPerByte, bytes: r.targets };
+  let progress: TaskProgress | null = null;
+  try {
+    const r = evaluate(em.model, validation, {
+      seqLen: Math.min(em.seqLen, validation.length),
+      batch: 1,
+      onProgress: (done, total) => {
+        progress ??= new TaskProgress({ stream: ctx.stderr, label, unit: 'windows', total });
+        progress.update(done);
+      },
+    });
+    return { bpb: r.bitsPerByte, bytes: r.targets };
+  } finally {
+    (progress as TaskProgress | null)?.stop();
+    if (saved) (em.model as unknown as RandomStateful).setRandomState(saved);
+  }
 }
 
 /**
@@ -119,7 +134,7 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
 
   // ---- the model as it is now (untrained, or the checkpoint), the split, calibration, "before"
   const { backend, note } = await ctx.createBackend(flags.backend ?? 'auto', flags.threads);
-  if (note) log(`note: ${note}`);
+  if (note) ctx.stderr.write(`note: ${note}\n`);
   const seed = flags.seed ?? DEMO_DEFAULTS.seed;
   let em: EngineModel;
   let stepsDone = 0;
@@ -144,7 +159,7 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
     `calibration (${backend.name}): ${stepS.toFixed(2)} s per training step of ${batch} × ${em.seqLen} tokens -> planning ${steps - stepsDone} steps`,
   );
 
-  const before = validationBpb(em, data.validation);
+  const before = validationBpb(em, data.validation, ctx, 'validation before training');
   log(
     `before: ${before.bpb.toFixed(4)} bits per byte on the ${before.bytes.toLocaleString('en-US')} held-out bytes${resuming ? ` (step ${stepsDone})` : ' (untrained)'}`,
   );
@@ -170,7 +185,7 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
   const ck = loadCheckpoint(runDir);
   const cfg = parseConfigJson(ck.config, `${ck.dir}/config.json`);
   const trained = engineForConfig(cfg, ctx.engines, ck.dir).load(backend, cfg, ck.weights);
-  const after = validationBpb(trained, data.validation);
+  const after = validationBpb(trained, data.validation, ctx, 'validation after training');
   const st = ck.snapshot?.state;
   const wall = (performance.now() - t0) / 1000;
   log(

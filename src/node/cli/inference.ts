@@ -1,123 +1,20 @@
-/** `reformer eval` and `reformer generate`: load a checkpoint, score a file / stream a sample. */
-import cliProgress from 'cli-progress';
-import { UsageError } from '../../errors.js';
-import { evaluate } from '../../train/evaluate.js';
-import { generateTokens } from '../../train/generate.js';
-import { bytesPerTokenOf } from '../../train/tokenizer.js';
-import { readCorpusFile } from '../corpus-file.js';
-import type { BackendKind, CliContext } from './context.js';
-import { loadCheckpointModel } from './load-model.js';
+/**
+ * What `reformer eval` and `generate` share besides loading the checkpoint (load-model.ts): the
+ * `--num-hashes` check. The commands are in eval.ts and generate.ts.
+ */
+import { ConfigError, UsageError } from '../../errors.js';
+import { numHashesCall, type ModelCallOptions } from '../../train/generate.js';
+import type { EngineModel } from '../engine.js';
 
-export interface EvalFlags {
-  checkpoint: string;
-  data: string;
-  seqLen?: number;
-  batch?: number;
-  threads?: number;
-  backend?: BackendKind;
-}
-
-/** Bits per byte of the whole file; last stdout line `bits_per_byte: <value>`. Progress goes to stderr. */
-export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<number> {
-  const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
-  const { em, tokenizer } = await loadCheckpointModel(flags.checkpoint, undefined, flags.backend ?? 'auto', flags.threads, ctx, info);
-  const corpus = readCorpusFile(flags.data, '--data');
-  const tokens = tokenizer.encode(corpus.bytes);
-  const unit = tokenizer.bytesPerToken === 1 ? 'byte' : 'token';
-  if (tokens.length < 2) {
-    throw new UsageError(
-      `--data ${flags.data}: ${tokens.length} ${unit}; scoring needs at least 2 (every ${unit} after the first is predicted from the ones before it)`,
-    );
+/**
+ * The per-call options of `--num-hashes n` for this model.
+ * @throws UsageError naming the flag when the model has no LSH layers to change.
+ */
+export function numHashesFlag(em: EngineModel, numHashes: number | undefined): ModelCallOptions {
+  try {
+    return numHashesCall(em.model, numHashes, `--num-hashes ${numHashes}`);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message.replace(/^num_hashes: /, ''));
+    throw e;
   }
-  let seqLen = flags.seqLen ?? Math.min(em.seqLen, em.maxContext);
-  if (seqLen > em.maxContext) {
-    throw new UsageError(`--seq-len ${seqLen}: this model takes at most ${em.maxContext} tokens per window`);
-  }
-  const out = (l: string): void => void ctx.stdout.write(`${l}\n`);
-  if (tokens.length < seqLen) {
-    if (flags.seqLen !== undefined) {
-      throw new UsageError(
-        `--seq-len ${seqLen}: ${flags.data} has only ${tokens.length.toLocaleString('en-US')} ${unit}s, less than one window; pass --seq-len ${tokens.length} or less`,
-      );
-    }
-    info(
-      `note: ${flags.data} has ${tokens.length.toLocaleString('en-US')} ${unit}s, less than the model's window of ${seqLen.toLocaleString('en-US')}: scoring it as one window of ${tokens.length.toLocaleString('en-US')}`,
-    );
-    seqLen = tokens.length;
-  }
-  const bytesPerToken = bytesPerTokenOf(tokenizer, corpus.bytes.length, tokens.length);
-  out(`model: ${em.describe()}`);
-  out(`data: ${flags.data} (${corpus.summary})`);
-  if (unit === 'token') {
-    out(
-      `tokenizer: ${tokenizer.name} (${tokenizer.vocabSize} pieces): ${tokens.length.toLocaleString('en-US')} tokens, ${bytesPerToken.toFixed(3)} bytes per token`,
-    );
-  }
-  const bar = ctx.stderr.isTTY
-    ? new cliProgress.SingleBar(
-        { stream: ctx.stderr as NodeJS.WriteStream, format: 'eval {bar} {value}/{total} windows | ETA {eta_formatted}', hideCursor: true },
-        cliProgress.Presets.shades_classic,
-      )
-    : null;
-  let started = false;
-  const r = evaluate(em.model, tokens, {
-    seqLen,
-    batch: flags.batch ?? 1,
-    bytesPerToken,
-    onProgress: (done, total) => {
-      if (!bar) return;
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
-      bar.update(done);
-    },
-  });
-  bar?.stop();
-  out(`windows: ${r.windows} of ${seqLen} tokens; scored ${r.targets} ${unit}s`);
-  out(`loss: ${r.loss.toFixed(6)} nats per ${unit}`);
-  out(`bits_per_byte: ${r.bitsPerByte.toFixed(6)}`);
-  return 0;
-}
-
-export interface GenerateFlags {
-  checkpoint: string;
-  prompt: string;
-  maxNewTokens: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  seed: number;
-  threads?: number;
-  backend?: BackendKind;
-}
-
-/** Streams the continuation of the prompt (the prompt itself is not echoed) to stdout. */
-export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Promise<number> {
-  const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
-  const { em, tokenizer: tok } = await loadCheckpointModel(flags.checkpoint, undefined, flags.backend ?? 'auto', flags.threads, ctx, info);
-  const prompt = tok.encode(flags.prompt);
-  if (prompt.length === 0) {
-    throw new UsageError(
-      `--prompt ${JSON.stringify(flags.prompt)}: the ${tok.name} tokenizer turns it into no tokens (only whitespace?); give some text`,
-    );
-  }
-  const decoder = tok.streamDecoder(prompt);
-  for (const id of generateTokens(em.model, prompt, {
-    maxNewTokens: flags.maxNewTokens,
-    temperature: flags.temperature,
-    topK: flags.topK,
-    topP: flags.topP,
-    seed: flags.seed,
-    window: em.fixedLength ? em.seqLen : em.maxContext,
-    padToWindow: em.fixedLength,
-    padId: tok.padId,
-    suppressIds: tok.suppressIds,
-    stopAfter: (x) => x === tok.eosId, // bytes: 1 (HF enwik8's end of text); SentencePiece: </s>
-  })) {
-    ctx.stdout.write(decoder.push(id));
-  }
-  ctx.stdout.write(decoder.flush());
-  if (ctx.stdout.isTTY) ctx.stdout.write('\n');
-  return 0;
 }

@@ -11,8 +11,11 @@ import { join } from 'node:path';
 import { ConfigError, FormatError, ReformerError, ShapeError, UsageError } from '../../errors.js';
 import { BACKEND_KINDS, defaultContext, EXIT, NotAvailableError, type CliContext } from './context.js';
 import { checkCheckpointPath } from '../checkpoint.js';
-import { evalCommand, generateCommand, type EvalFlags, type GenerateFlags } from './inference.js';
+import { addCheckpointCommand } from './checkpoint.js';
 import { convertCommand } from './convert.js';
+import { EVAL_SPLITS, evalCommand, type EvalFlags } from './eval.js';
+import { generateCommand, type GenerateFlags } from './generate.js';
+import { fastaOptionsFlags } from './run-extra.js';
 import { BENCH_TARGETS, benchCommand, benchOptions, conformanceCommand, type BenchFlags, type BenchTarget } from './misc.js';
 import { choiceFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from './parse.js';
 import { DEMO_DEFAULTS, demoCommand, type DemoFlags } from './demo.js';
@@ -44,6 +47,12 @@ const backendOption = (resume = false): Option =>
     '--backend <kind>',
     `compute backend: ${BACKEND_KINDS.join(', ')} (default auto: WASM SIMD if it loads, else the reference backend${resume ? "; with --resume: the checkpoint's" : ''})`,
   ).argParser(choiceFlag('--backend', BACKEND_KINDS));
+
+const numHashesOption = (): Option =>
+  new Option(
+    '--num-hashes <n>',
+    "hash rounds of every LSH layer for this command instead of the config's num_hashes (HF's per-call value; more rounds recover more of full attention, paper Table 2)",
+  ).argParser(intFlag('--num-hashes', 1, 64));
 
 /** Names of the options given on the command line (not defaults). */
 function explicitOptions(cmd: Command): Set<string> {
@@ -154,6 +163,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       `fraction held out from the end of the data for validation (default ${TRAIN_DEFAULTS.valFraction})`,
       numberFlag('--val-fraction', 0, 1, { exclusiveMax: true }),
     )
+    .addOption(fastaOptionsFlags("keep; with --resume: the run's")[0]!)
+    .addOption(fastaOptionsFlags("keep; with --resume: the run's")[1]!)
     .addOption(threadsOption())
     .addOption(backendOption(true))
     .addHelpText(
@@ -168,15 +179,25 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
 
   program
     .command('eval')
-    .description('bits per byte of a checkpoint on a whole data file (last stdout line: "bits_per_byte: <value>")')
+    .description(
+      'bits per byte of a checkpoint on a data file: the run\'s held-out split of its own data, else the whole file (--split); last stdout line "bits_per_byte: <value>"',
+    )
     .requiredOption('--checkpoint <dir>', HF_FOLDER_HELP, nonEmptyFlag('--checkpoint'))
     .requiredOption('--data <file>', 'text or FASTA file (optionally .gz) to score', nonEmptyFlag('--data'))
+    .option(
+      '--split <part>',
+      `${EVAL_SPLITS.join(', ')}: the held-out end of the data, the part before it, or the whole file (default: val when --data is the run's own training file, else all; train and val split any file by the run's validation fraction, else 5%)`,
+      choiceFlag('--split', EVAL_SPLITS),
+    )
     .option(
       '--seq-len <n>',
       "window length (default: the model's training length); windows overlap by one token, every byte after the first is scored once",
       intFlag('--seq-len', 2),
     )
     .option('--batch <n>', 'windows per forward pass (default 1)', intFlag('--batch'))
+    .addOption(numHashesOption())
+    .addOption(fastaOptionsFlags("the run's, else keep")[0]!)
+    .addOption(fastaOptionsFlags("the run's, else keep")[1]!)
     .addOption(threadsOption())
     .addOption(backendOption())
     .addHelpText('after', EXIT_HELP)
@@ -190,7 +211,12 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .description('sample text from a checkpoint, streamed to stdout (the prompt is not echoed)')
     .requiredOption('--checkpoint <dir>', HF_FOLDER_HELP, nonEmptyFlag('--checkpoint'))
     .requiredOption('--prompt <text>', 'text to continue (at least one byte)', nonEmptyFlag('--prompt'))
-    .option('--max-new-tokens <n>', 'tokens to generate (bytes for a byte-level model)', intFlag('--max-new-tokens'), 200)
+    .option(
+      '--max-new-tokens <n>',
+      'tokens to generate (bytes for a byte-level model; each one re-runs the model: when all of them would take over 10 minutes, a note on stderr says so after the first)',
+      intFlag('--max-new-tokens'),
+      200,
+    )
     .option('--temperature <t>', 'softmax temperature; 0 = greedy (argmax)', numberFlag('--temperature', 0, 100), 1)
     .option('--top-k <k>', 'sample among the k most likely bytes only; 0 = off', intFlag('--top-k', 0), 0)
     .option(
@@ -200,13 +226,16 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       1,
     )
     .option('--seed <s>', 'sampling seed (same seed, same text)', intFlag('--seed', 0), 0)
+    .addOption(numHashesOption())
     .addOption(threadsOption())
     .addOption(backendOption())
-    .addHelpText('after', `\nEach new byte re-runs the model on the last window of context (no cache).\n${EXIT_HELP}`)
+    .addHelpText('after', `\nEach new token re-runs the model on the last window of context (no cache).\n${EXIT_HELP}`)
     .action(async (flags: GenerateFlags, _cmd: Command) => {
       checkCheckpointPath(flags.checkpoint, '--checkpoint');
       setExit(await generateCommand(flags, ctx));
     });
+
+  addCheckpointCommand(program, ctx, setExit, EXIT_HELP);
 
   program
     .command('verify')

@@ -8,6 +8,7 @@ import type { Option } from 'commander';
 import { UsageError } from '../../errors.js';
 import { writeFileAtomic } from '../atomic.js';
 import { BENCHMARKS } from '../bench/registry.js';
+import { TaskProgress } from '../progress.js';
 import { NotAvailableError, type CliContext, type OutStream } from './context.js';
 
 export interface ConformanceFlags {
@@ -23,8 +24,13 @@ export function conformanceCommand(dir: string, flags: ConformanceFlags, ctx: Cl
   const seen: { name: string; component: string }[] = [];
   let matched = 0;
   const text = flags.filter;
+  let progress: TaskProgress | null = null;
   const report = runConformanceFolder(dir, {
     backend: new ReferenceBackend({ dtype: flags.dtype }),
+    onProgress: (done, total) => {
+      progress ??= new TaskProgress({ stream: ctx.stderr, label: 'conformance', unit: 'cases', total });
+      progress.update(done);
+    },
     ...(text
       ? {
           filter: (name: string, component: string) => {
@@ -36,6 +42,7 @@ export function conformanceCommand(dir: string, flags: ConformanceFlags, ctx: Cl
         }
       : {}),
   });
+  (progress as TaskProgress | null)?.stop();
   if (text && matched === 0) {
     const few = seen.slice(0, 4).map((c) => c.name);
     const components = [...new Set(seen.map((c) => c.component))].sort();

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isLegacyConfigKey, legacyConfigNotes } from '../../config/legacy-keys.js';
 import { FormatError, UsageError } from '../../errors.js';
-import { splitTokens } from '../../train/data.js';
+import { DEFAULT_VALIDATION_FRACTION, splitTokens } from '../../train/data.js';
 import { ByteTokenizer, bytesPerTokenOf, type Tokenizer } from '../../train/tokenizer.js';
 import type { OptimizerName } from '../../train/optimizer.js';
 import {
@@ -31,8 +31,9 @@ import { StopSignals } from '../signals.js';
 import type { BackendKind, CliContext } from './context.js';
 import { checkpointTokenizer, readCheckpointNoted } from './load-model.js';
 import { checkLengthMultiple } from './parse.js';
+import { fastaOptionsOf, fingerprint, runExtra, type FastaFlags, type TrainExtra } from './run-extra.js';
 
-export interface TrainFlags {
+export interface TrainFlags extends FastaFlags {
   data?: string;
   out?: string;
   preset?: string;
@@ -72,42 +73,23 @@ export const TRAIN_DEFAULTS = {
   seed: 1,
   evalEvery: 100,
   evalWindows: 16,
-  valFraction: 0.05,
+  valFraction: DEFAULT_VALIDATION_FRACTION,
   out: 'runs/train',
 } as const;
 
-/** Caller fields stored in `trainer_state.json` (`extra`). */
-interface TrainExtra {
-  data?: { path: string; bytes: number; format: string; fingerprint: string };
-  tokenizer?: string;
-  /** The pretrained checkpoint a fine-tuning run started from. */
-  finetuned_from?: string;
-  model_seed?: number;
-  preset?: string | null;
-  validation_fraction?: number;
-  /** Backend kind that ran the steps: backends differ in the last bits, so a resume keeps it by default. */
-  backend?: 'wasm' | 'reference';
-}
-
 const OPTIMIZER_LABEL: Record<OptimizerName, string> = { adamw: 'AdamW', adafactor: 'Adafactor' };
 
-/** FNV-1a over the token ids: detects resuming on other data. */
-function fingerprint(tokens: Int32Array): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < tokens.length; i++) {
-    h ^= tokens[i]!;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return `${tokens.length}:${h.toString(16).padStart(8, '0')}`;
-}
-
-/** Runs `reformer train`; returns the exit code. `explicit` = flags given on the command line. */
+/**
+ * Runs `reformer train`; returns the exit code. `explicit` = flags given on the command line. `log`
+ * gets the report lines (stdout); notes and warnings go to stderr.
+ */
 export async function trainCommand(
   flags: TrainFlags,
   explicit: ReadonlySet<string>,
   ctx: CliContext,
   log: (line: string) => void,
 ): Promise<number> {
+  const note = (line: string): void => void ctx.stderr.write(`${line}\n`);
   // ---- paths first, before any work: what to resume, where to write
   let resumeDir: string | null = null;
   if (flags.checkpoint !== undefined) {
@@ -159,12 +141,12 @@ export async function trainCommand(
     resumed = loadCheckpoint(flags.resume, '--resume');
     if (!resumed.snapshot)
       throw new FormatError(`--resume ${flags.resume}: the checkpoint has no trainer state (inference only); nothing to resume`);
-    if (resumed.recovered) log(`note: ${resumeDir} was incomplete (a save was interrupted); resuming from its backup ${resumed.dir}`);
+    if (resumed.recovered) note(`note: ${resumeDir} was incomplete (a save was interrupted); resuming from its backup ${resumed.dir}`);
   }
   const pretrained = flags.checkpoint !== undefined ? readCheckpointNoted(flags.checkpoint, '--checkpoint') : null;
   const stored = resumed?.snapshot?.state ?? null;
   const storedOptions = stored ? optionsFromState(stored) : null;
-  const extra = (stored?.extra ?? {}) as TrainExtra;
+  const extra = runExtra(resumed?.snapshot);
   // a run keeps its optimizer (a stored config without a name is AdamW)
   const optimizer: OptimizerName = storedOptions ? optimizerName(storedOptions.optimizer) : (flags.optimizer ?? TRAIN_DEFAULTS.optimizer);
   if (storedOptions && explicit.has('optimizer') && flags.optimizer !== optimizer) {
@@ -193,9 +175,9 @@ export async function trainCommand(
       checkReadableFile(flags.config, '--config');
       configObj = parseConfigJson(readFileSync(flags.config), flags.config);
       const unknown = (ctx.engine.unrecognisedConfigKeys?.(configObj) ?? []).filter((k) => !isLegacyConfigKey(k));
-      for (const n of legacyConfigNotes(configObj)) log(`note: --config ${flags.config}: ${n}`);
+      for (const n of legacyConfigNotes(configObj)) note(`note: --config ${flags.config}: ${n}`);
       if (unknown.length > 0) {
-        log(
+        note(
           `note: --config ${flags.config}: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a field' : 'are not fields'} of this model's config (kept in config.json, as HF does, but ${unknown.length === 1 ? 'it changes' : 'they change'} nothing); check the spelling`,
         );
       }
@@ -219,12 +201,13 @@ export async function trainCommand(
 
   // ---- data
   const dataPath = flags.data ?? extra.data?.path ?? join(ctx.packageRoot, 'data', 'crime-and-punishment.txt');
-  const corpus = readCorpusFile(dataPath, '--data');
+  const fasta = fastaOptionsOf(flags, extra.fasta);
+  const corpus = readCorpusFile(dataPath, '--data', fasta);
   // the tokenizer of the model: bytes for a new run, the checkpoint's (spiece.model or bytes) otherwise
   const source = resumed ?? pretrained?.ck ?? null;
   const sourceConfig = resumed ? parseConfigJson(resumed.config, `${resumed.dir}/config.json`) : (pretrained?.config ?? null);
   const tokenizer: Tokenizer = source && sourceConfig ? checkpointTokenizer(source, sourceConfig) : new ByteTokenizer();
-  for (const n of pretrained?.notes ?? []) log(n);
+  for (const n of pretrained?.notes ?? []) note(n);
   const tokens = tokenizer.encode(corpus.bytes);
   const fp = fingerprint(tokens);
   if (resumeDir !== null && extra.data && extra.data.fingerprint !== fp) {
@@ -237,18 +220,20 @@ export async function trainCommand(
         `${what}; resuming on other data would overwrite ${displayPath(runDir)}: pass --out <new dir> to fine-tune into a new run`,
       );
     }
-    log(`warning: ${what}; fine-tuning into the new run ${displayPath(runDir)} (${displayPath(dirname(resumeDir))} stays as it is)`);
+    note(`warning: ${what}; fine-tuning into the new run ${displayPath(runDir)} (${displayPath(dirname(resumeDir))} stays as it is)`);
   }
 
   // ---- model
   const threads = flags.threads; // undefined: all cores
   const backendKind: BackendKind = flags.backend ?? extra.backend ?? 'auto';
-  const { backend, note } = await ctx.createBackend(backendKind, threads);
-  if (note) log(`note: ${note}`);
+  const created = await ctx.createBackend(backendKind, threads);
+  const backend = created.backend;
+  if (created.note) note(`note: ${created.note}`);
   let em: EngineModel;
   const modelSeed = flags.seed ?? extra.model_seed ?? TRAIN_DEFAULTS.seed;
   if (source && sourceConfig) {
-    em = engineForConfig(sourceConfig, ctx.engines, source.dir).load(backend, sourceConfig, source.weights);
+    const preset = resumed ? (extra.preset ?? undefined) : undefined;
+    em = engineForConfig(sourceConfig, ctx.engines, source.dir).load(backend, sourceConfig, source.weights, preset);
     if (flags.seqLen !== undefined && flags.seqLen !== em.seqLen) {
       throw new UsageError(
         `--seq-len ${flags.seqLen}: the checkpoint trains on windows of ${em.seqLen} (the product of its axial_pos_shape); leave --seq-len out ${resumed ? 'when resuming' : 'when fine-tuning'}`,
@@ -290,7 +275,7 @@ export async function trainCommand(
   };
   if (resumed && storedOptions) {
     for (const k of ['lr', 'batch', 'warmup', 'seed'] as const) {
-      if (explicit.has(k)) log(`note: --${k} overrides the checkpoint's setting; the continuation differs from the original run`);
+      if (explicit.has(k)) note(`note: --${k} overrides the checkpoint's setting; the continuation differs from the original run`);
     }
   }
   const validationFraction = pick('valFraction', flags.valFraction, extra.validation_fraction, TRAIN_DEFAULTS.valFraction);
@@ -306,10 +291,11 @@ export async function trainCommand(
     model_seed: modelSeed,
     preset: resumed ? (extra.preset ?? null) : pretrained ? null : (flags.preset ?? ctx.engine.defaultPreset),
     validation_fraction: validationFraction,
+    ...(corpus.format === 'fasta' ? { fasta } : {}),
     backend: backend.name.startsWith('wasm') ? 'wasm' : 'reference',
   } satisfies TrainExtra;
   if (extra.backend && trainer.extra.backend !== extra.backend) {
-    log(
+    note(
       `note: the checkpoint was trained on the ${extra.backend} backend, this run uses ${backend.name}; results differ in the last bits from an uninterrupted run`,
     );
   }

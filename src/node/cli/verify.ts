@@ -26,6 +26,7 @@ import { lmFromCheckpoint } from '../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
 import { ByteTokenizer, type Tokenizer } from '../../train/tokenizer.js';
 import { Rng } from '../../util/rng.js';
+import { TaskProgress } from '../progress.js';
 import { readCorpusFile } from '../corpus-file.js';
 import { chunkMultiple } from '../reformer-engine.js';
 import type { BackendKind, CliContext } from './context.js';
@@ -99,7 +100,7 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
   let model: string;
   let tokenizer: Tokenizer = new ByteTokenizer();
   if (flags.checkpoint !== undefined) {
-    const { ck, config: cfgObj, notes } = readCheckpointNoted(flags.checkpoint, undefined);
+    const { ck, config: cfgObj, notes } = readCheckpointNoted(flags.checkpoint, undefined, { inferenceFor: 'verify' });
     tokenizer = checkpointTokenizer(ck, cfgObj);
     for (const n of notes) info(n);
     if (cfgObj.model_type !== undefined && cfgObj.model_type !== 'reformer') {
@@ -162,6 +163,7 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
   // ---- per LSH layer: LayerNorm → quality report (LSH on the model's backend, exact oracle in float64)
   const be = backend;
   const rows: VerifyRow[] = [];
+  const progress = new TaskProgress({ stream: ctx.stderr, label: 'verify', unit: 'LSH layers', total: lshLayers.length, quietSeconds: 0 });
   for (const layer of lshLayers) {
     const captured1 = captured.get(layer);
     if (!captured1) throw new Error(`verify: layer ${layer}'s attention input was not captured`);
@@ -190,8 +192,9 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
       });
     });
     for (const r of report) rows.push({ layer, ...r });
-    info(`layer ${layer}: done`);
+    progress.update(rows.length / (flags.numHashes ?? VERIFY_DEFAULTS.numHashes).length);
   }
+  progress.stop();
   return { model, data: `${dataPath} (tokens ${offset}..${offset + L})`, seqLen: L, offset, seed, rows };
 }
 

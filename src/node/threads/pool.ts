@@ -30,6 +30,7 @@
  * message. A worker that could not start makes `ready()` reject; its share is done by the others.
  */
 import { Worker } from 'node:worker_threads';
+import { optionsArg } from '../../util/args.js';
 import { UsageError } from '../../errors.js';
 import type { KernelCall, KernelExecutor } from '../../backend/wasm/executor.js';
 import { KERNEL_NAMES } from '../../backend/wasm/kernels.generated.js';
@@ -63,9 +64,13 @@ export class WorkerPool implements KernelExecutor {
    * @throws UsageError if `threads` is not an integer in [2, 256] or the memory is not shared
    */
   constructor(options: WorkerPoolOptions) {
+    optionsArg('WorkerPool', options, '{ module, memory, threads: 2 }', false);
     const { threads } = options;
     if (!Number.isInteger(threads) || threads < 2 || threads > 256) {
       throw new UsageError(`WorkerPool: threads must be an integer in [2, 256] (the calling thread included), got ${threads}`);
+    }
+    if (!(options.module instanceof WebAssembly.Module) || !(options.memory instanceof WebAssembly.Memory)) {
+      throw new UsageError('WorkerPool: options.module must be the compiled WebAssembly.Module and options.memory its WebAssembly.Memory');
     }
     if (!(options.memory.buffer instanceof SharedArrayBuffer)) {
       throw new UsageError('WorkerPool: the WebAssembly memory must be shared (created with shared: true) so workers can use it');

@@ -14,6 +14,7 @@
  */
 import { FormatError, ShapeError } from '../../errors.js';
 import type { StreamDecoder, Tokenizer } from '../../train/tokenizer.js';
+import { describeValue } from '../../util/args.js';
 import { MODEL_TYPES, type ModelProto, parseModelProto, PieceType } from './model-proto.js';
 import { Normalizer, utf8CharLength } from './normalizer.js';
 import { PieceTrie, UnigramModel } from './unigram.js';
@@ -44,6 +45,11 @@ export class SentencePieceTokenizer implements Tokenizer {
   private readonly byteIds = new Int32Array(256).fill(-1);
 
   private constructor(proto: ModelProto, where: string) {
+    if (typeof (proto as Partial<ModelProto> | null)?.trainerSpec !== 'object' || !Array.isArray(proto.pieces)) {
+      throw new ShapeError(
+        `SentencePieceTokenizer: make one with SentencePieceTokenizer.fromModelBytes(spiece.model bytes), got ${describeValue(proto)}`,
+      );
+    }
     const t = proto.trainerSpec;
     if (t.modelType !== 1) {
       throw new FormatError(
