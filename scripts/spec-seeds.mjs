@@ -16,6 +16,9 @@
  *   -t <pattern>     vitest test-name pattern
  *   --workers <n>    vitest --maxWorkers (default: vitest's)
  *   --log <file>     also append everything (the vitest output included) to this file
+ *   --ratios <file>  record every measured-bound law's ratio err / (ref + u·scale) (SPEC_RATIOS_OUT, see
+ *                    spec/helpers/error-bounds.ts) into this JSON-lines file and print, per law, n, p50,
+ *                    p99, max and k at the end
  *   --bail           stop at the first failing seed
  *
  * For each seed it prints one line, `seed <s>  PASS|FAIL  <tests> tests  <seconds>s`, and for a failure
@@ -26,7 +29,7 @@ import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const USAGE =
@@ -44,6 +47,7 @@ try {
       t: { type: 'string', short: 't' },
       workers: { type: 'string' },
       log: { type: 'string' },
+      ratios: { type: 'string' },
       bail: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -89,6 +93,36 @@ const filters = [...(o.filter ?? []), ...args.positionals];
 if (filters.length === 0) filters.push('spec/');
 const workers = o.workers !== undefined ? positiveInt('workers', o.workers) : null;
 
+/** Per law: the distribution of the recorded ratios (the file may hold several runs). */
+function printRatios(file) {
+  let lines = [];
+  try {
+    lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+  } catch {
+    log(`spec-seeds: no ratios recorded in ${file}`);
+    return;
+  }
+  const laws = new Map();
+  for (const l of lines) {
+    const r = JSON.parse(l);
+    const t = laws.get(r.law) ?? { k: r.k, sample: [], worst: null };
+    const ratio = Number(r.ratio);
+    t.sample.push(ratio);
+    if (t.worst === null || ratio > t.worst.ratio) t.worst = { ratio, what: r.what };
+    laws.set(r.law, t);
+  }
+  log(`ratios err / (ref + u·scale) recorded in ${file} (one per law check):`);
+  for (const [law, t] of [...laws].sort(([a], [b]) => a.localeCompare(b))) {
+    const s = t.sample.sort((a, b) => a - b);
+    const at = (f) => s[Math.min(s.length - 1, Math.floor(f * s.length))].toPrecision(3);
+    log(
+      `  ${law}: n ${s.length}  p50 ${at(0.5)}  p99 ${at(0.99)}  max ${s.at(-1).toPrecision(3)}  k ${t.k}  (worst: ${t.worst.what.slice(0, 160)})`,
+    );
+  }
+}
+
 function log(line) {
   console.log(line);
   if (o.log) appendFileSync(o.log, `${line}\n`);
@@ -105,6 +139,7 @@ function runOnce(seed, index) {
   const env = { ...process.env, FC_SEED: String(seed) };
   if (runs !== null) env.FC_NUM_RUNS = String(runs);
   else delete env.FC_NUM_RUNS;
+  if (o.ratios) env.SPEC_RATIOS_OUT = resolve(o.ratios);
   const cmd = [...vitestArgs, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
   return new Promise((resolve) => {
     const child = spawn('npx', cmd, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -162,6 +197,7 @@ for (const [i, seed] of seeds.entries()) {
   if (o.bail) break;
 }
 rmSync(scratch, { recursive: true, force: true });
+if (o.ratios) printRatios(o.ratios);
 const wall = (Date.now() - started) / 1000;
 log(
   `spec-seeds: ${passedSeeds} passed, ${failedSeeds} failed of ${passedSeeds + failedSeeds} seed(s) in ${(wall / 60).toFixed(1)} min` +

@@ -13,7 +13,15 @@
  * A bug (a wrong replay, a missing term) gives an error that does not shrink with the precision, i.e.
  * a ratio of ~1/u32 ≈ 1.7e7 in f32 and ~2^29 ≈ 5.4e8 in an f64 law scaled from f32: far above any k.
  */
+import { appendFileSync } from 'node:fs';
 import { expect } from 'vitest';
+
+/**
+ * Measurement: with SPEC_RATIOS_OUT=<file>, every `expectWithinMeasuredBound` call appends its worst
+ * ratio as a JSON line `{"law", "ratio", "what"}` (before asserting), so a stress run records the
+ * distribution the k of each law is judged by (`npm run spec:seeds -- --ratios`).
+ */
+const ratiosOut = process.env.SPEC_RATIOS_OUT || null;
 
 /** Unit roundoff of float32 (round to nearest, 24-bit significand). */
 export const U32 = 2 ** -24;
@@ -89,6 +97,9 @@ export function worstRatio(rows: readonly MeasuredError[]): { ratio: number; row
 /** Asserts err ≤ k·(ref + u·scale) for every row; the message names the worst row and its numbers. */
 export function expectWithinMeasuredBound(rows: readonly MeasuredError[], k: number, law: string): void {
   const { ratio, row } = worstRatio(rows);
+  if (ratiosOut !== null && row !== null) {
+    appendFileSync(ratiosOut, `${JSON.stringify({ law, k, ratio: Number.isFinite(ratio) ? ratio : String(ratio), what: row.what })}\n`);
+  }
   if (row !== null && !(ratio <= k)) {
     expect.fail(
       `${law}: ${row.what}: error ${row.err.toExponential(3)} > k·(ref + u·scale) = ${k}·(${row.ref.toExponential(3)} + ` +

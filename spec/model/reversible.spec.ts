@@ -57,8 +57,8 @@ describe('reversible machinery (F = G = feed-forward)', () => {
     fc.assert(
       fc.property(arbStack(), (s) => {
         const rows = stackInverseRows(s);
-        expectWithinMeasuredBound(rows.f32, K.inverse32, 'f32 inverse ≤ k·(f32 forward error + u·scale)');
-        expectWithinMeasuredBound(rows.f64, K.inverse64, 'f64 inverse ≤ k·(2^-29·f32 inverse error + u·scale)');
+        expectWithinMeasuredBound(rows.f32, K.inverse32, 'stack: f32 inverse ≤ k·(f32 forward error + u·scale)');
+        expectWithinMeasuredBound(rows.f64, K.inverse64, 'stack: f64 inverse ≤ k·(2^-29·f32 inverse error + u·scale)');
       }),
       { numRuns: runs(40) },
     );
@@ -68,8 +68,8 @@ describe('reversible machinery (F = G = feed-forward)', () => {
     fc.assert(
       fc.property(arbStack(), (s) => {
         const rows = stackGradientRows(s);
-        expectWithinMeasuredBound(rows.f32, K.grads32, 'f32 reversible error ≤ k·(f32 store error + 2^29·f64 gap + u·scale)');
-        expectWithinMeasuredBound(rows.f64, K.grads64, 'f64 gap ≤ k·(2^-29·(f32 store + reversible errors) + u·scale)');
+        expectWithinMeasuredBound(rows.f32, K.grads32, 'stack: f32 reversible error ≤ k·(f32 store error + 2^29·f64 gap + u·scale)');
+        expectWithinMeasuredBound(rows.f64, K.grads64, 'stack: f64 gap ≤ k·(2^-29·(f32 store + reversible errors) + u·scale)');
       }),
       { numRuns: runs(40), examples: [[REGRESSION_945885000]] },
     );
@@ -92,7 +92,7 @@ describe('reversible machinery (F = G = feed-forward)', () => {
     it('in both precisions: the f64 laws catch it (the f32 laws measure it in their bound)', () => {
       const grads = stackGradientRows(s, forged);
       expect(worstRatio(grads.f64).ratio).toBeGreaterThan(1000 * K.grads64);
-      expect(() => expectWithinMeasuredBound(grads.f64, K.grads64, 'forged')).toThrow(/^forged: .*\(ratio /);
+      expect(() => expectWithinMeasuredBound(grads.f64, K.grads64, 'planted bug')).toThrow(/^planted bug: .*\(ratio /);
       const inv = stackInverseRows(s, forged);
       expect(worstRatio(inv.f32).ratio).toBeGreaterThan(1000 * K.inverse32);
       expect(worstRatio(inv.f64).ratio).toBeGreaterThan(1000 * K.inverse64);
@@ -158,8 +158,8 @@ describe('reversible Reformer (LSH and local attention)', () => {
     fc.assert(
       fc.property(arbTinyCase({ dropout: true }), (c) => {
         const rows = encoderInverseRows(c);
-        expectWithinMeasuredBound(rows.f32, K.inverse32, 'f32 inverse ≤ k·(f32 forward error + u·scale)');
-        expectWithinMeasuredBound(rows.f64, K.inverse64, 'f64 inverse ≤ k·(2^-29·f32 inverse error + u·scale)');
+        expectWithinMeasuredBound(rows.f32, K.inverse32, 'encoder: f32 inverse ≤ k·(f32 forward error + u·scale)');
+        expectWithinMeasuredBound(rows.f64, K.inverse64, 'encoder: f64 inverse ≤ k·(2^-29·f32 inverse error + u·scale)');
       }),
       { numRuns: runs(25), examples: [[REGRESSION_661066044]] },
     );
@@ -172,8 +172,8 @@ describe('reversible Reformer (LSH and local attention)', () => {
         // the forward is the same code in both modes: identical losses
         expect(rows.losses.f32[0]).toBe(rows.losses.f32[1]);
         expect(rows.losses.f64[0]).toBe(rows.losses.f64[1]);
-        expectWithinMeasuredBound(rows.f32, K.grads32, 'f32 reversible error ≤ k·(f32 store error + 2^29·f64 gap + u·scale)');
-        expectWithinMeasuredBound(rows.f64, K.grads64, 'f64 gap ≤ k·(2^-29·(f32 store + reversible errors) + u·scale)');
+        expectWithinMeasuredBound(rows.f32, K.grads32, 'LM: f32 reversible error ≤ k·(f32 store error + 2^29·f64 gap + u·scale)');
+        expectWithinMeasuredBound(rows.f64, K.grads64, 'LM: f64 gap ≤ k·(2^-29·(f32 store + reversible errors) + u·scale)');
       }),
       { numRuns: runs(20) },
     );
