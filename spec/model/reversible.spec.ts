@@ -30,12 +30,12 @@ import {
 } from './reversible-cases.js';
 
 /**
- * k of each law (err ≤ k·(ref + u·scale), see reversible-cases.ts). Measured with
- * `MEASURE_RATIOS=12000 FC_SEED=7` (reversible-ratios.spec.ts; docs/TESTING.md has the whole table):
- * the largest ratio of any law over ~9,800 stacks with D ≥ 4 and 1,200 models of each kind was 29.5
- * (stack gradients f32, D = 4); per law: stack gradients f32 29.5 / f64 12.7, stack inverse f32 4.6 /
- * f64 7.5, LM gradients f32 6.9 / f64 8.3, encoder inverse f32 25.5 / f64 9.6. k = 256 leaves a factor
- * 8.7 over that maximum. A bug is not a rounding error: its ratio is ~1/u32 ≈ 1.7e7 (f32 laws) or
+ * k of each law (err ≤ k·(ref + u·scale), see reversible-cases.ts), measured with
+ * `MEASURE_RATIOS=12000 FC_SEED=7` (reversible-ratios.spec.ts; docs/TESTING.md has the whole table).
+ * Largest ratio over the 7,764 stacks with D ≥ 4 (of 12,000 drawn with D = 2…7) and 1,200 models of
+ * each kind, per law: stack gradients f32 29.5 / f64 12.7, stack inverse f32 4.6 / f64 7.5, LM
+ * gradients f32 6.9 / f64 8.3, encoder inverse f32 25.5 / f64 9.6. k = 256 leaves a factor 8.7 over
+ * the largest (29.5). A bug is not a rounding error: its ratio is ~1/u32 ≈ 1.7e7 (f32 laws) or
  * ~2^29 ≈ 5.4e8 (f64 laws), see "the laws can fail" below.
  */
 const K = { grads32: 256, grads64: 256, inverse32: 256, inverse64: 256 } as const;
