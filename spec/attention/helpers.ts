@@ -7,7 +7,8 @@ import type { Backend, Float } from '../../src/backend/backend.js';
 import type { AttentionConfig } from '../../src/attention/config.js';
 import type { NumBuckets } from '../../src/config/buckets.js';
 import type { Rng } from '../../src/util/rng.js';
-import { entryDerivative } from '../helpers/finite-difference.js';
+import type { MeasuredError } from '../helpers/error-bounds.js';
+import { entryEstimate, fdRow } from '../helpers/finite-difference.js';
 
 export type MaskKind = 'none' | 'ones' | 'right' | 'left' | 'first' | 'holes';
 
@@ -120,24 +121,28 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
+/** Σ|a_i·b_i| in float64: the scale the rounding of `dot(a, b)` follows. */
+export function dotAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]! * b[i]!);
+  return s;
+}
+
 /**
  * Finite differences of `loss` with respect to every entry of `param` (mutated and restored; Richardson-
- * extrapolated central differences, see spec/helpers/finite-difference.ts), compared with `analytic`.
- * Returns the worst `|fd − an| / (atol + rtol·|fd|)` (≤ 1 passes) and where.
+ * extrapolated central differences), one row per entry of the law in spec/helpers/finite-difference.ts:
+ * |analytic − R| ≤ k·(|D(h) − D(h/2)| + 3·u64·S/h + u64·|analytic|), S = `lossScale`.
  */
-export function finiteDifferenceCheck(
+export function finiteDifferenceRows(
+  name: string,
   param: Float,
   analytic: ArrayLike<number>,
   loss: () => number,
-  tol: { atol: number; rtol: number },
+  lossScale: number,
   step = 1e-5,
-): { worst: number; index: number; fd: number; an: number } {
-  let worst = { worst: 0, index: -1, fd: 0, an: 0 };
-  for (let i = 0; i < param.length; i++) {
-    const fd = entryDerivative(param, i, loss, step);
-    const an = analytic[i]!;
-    const ratio = Math.abs(fd - an) / (tol.atol + tol.rtol * Math.abs(fd));
-    if (ratio > worst.worst || Number.isNaN(ratio)) worst = { worst: Number.isNaN(ratio) ? Infinity : ratio, index: i, fd, an };
-  }
-  return worst;
+): MeasuredError[] {
+  const rows: MeasuredError[] = [];
+  for (let i = 0; i < param.length; i++)
+    rows.push(fdRow(`${name}[${i}]`, analytic[i]!, entryEstimate(param, i, loss, step), lossScale, step));
+  return rows;
 }

@@ -1,8 +1,40 @@
 /**
  * Mixed-tolerance comparison used by every spec: |got − want| ≤ atol + rtol·|want|, element-wise.
- * Tolerances are named per kernel/law (TOL) so a loosened bound is visible in review.
+ * Tolerances are named per kernel/law (TOL) so a loosened bound is visible in review; docs/TESTING.md
+ * lists them with their justification. Under SPEC_RATIOS_OUT (see error-bounds.ts) every call records
+ * its margin, max |got − want| / (atol + rtol·|want|) (≤ 1 passes), under `<file> > <test> > <what>`.
  */
+import { appendFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { expect } from 'vitest';
+
+const ratiosOut = process.env.SPEC_RATIOS_OUT || null;
+
+/** max |got − want| / (atol + rtol·|want|) over the elements (0/0 counts as 0, NaN mismatches as Infinity). */
+export function toleranceRatio(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance): number {
+  let worst = 0;
+  for (let i = 0; i < Math.min(got.length, want.length); i++) {
+    const g = got[i]!;
+    const w = want[i]!;
+    if (g === w || (Number.isNaN(g) && Number.isNaN(w))) continue;
+    const r = Math.abs(g - w) / (tol.atol + tol.rtol * Math.abs(w));
+    worst = Math.max(worst, Number.isNaN(r) ? Number.POSITIVE_INFINITY : r);
+  }
+  return worst;
+}
+
+function record(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance, what: string): void {
+  if (ratiosOut === null) return;
+  const state = expect.getState();
+  // numbers in labels (positions, shapes) would split one law into many
+  const label = what
+    .replace(/\(.*\)/g, '')
+    .replace(/-?\d+(\.\d+)?(e[-+]?\d+)?/g, '#')
+    .trim();
+  const law = `${basename(state.testPath ?? '?')} > ${state.currentTestName ?? '?'} > ${label}`;
+  const ratio = toleranceRatio(got, want, tol);
+  appendFileSync(ratiosOut, `${JSON.stringify({ law, k: 1, ratio: Number.isFinite(ratio) ? ratio : String(ratio), what })}\n`);
+}
 
 export interface Tolerance {
   readonly atol: number;
@@ -33,6 +65,7 @@ export function firstViolation(
 
 /** Asserts element-wise closeness with a message that names the worst element. */
 export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance, what = 'values'): void {
+  record(got, want, tol, what);
   const v = firstViolation(got, want, tol);
   if (v !== null) {
     expect.fail(

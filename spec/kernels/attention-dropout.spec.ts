@@ -18,7 +18,8 @@ import { ReferenceBackend } from '../../src/backend/reference.js';
 import { ShapeError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';
 import { expectClose } from '../helpers/close.js';
-import { entryDerivative } from '../helpers/finite-difference.js';
+import { expectWithinMeasuredBound, type MeasuredError } from '../helpers/error-bounds.js';
+import { K_FD, entryEstimate, fdRow } from '../helpers/finite-difference.js';
 import {
   TOL,
   VARIANTS,
@@ -224,19 +225,20 @@ describe('attention dropout: reference backend laws', () => {
         for (let i = 0; i < p.n; i++) if (p.lse[i]! < -1e3) H[i] = 0;
         const g = { dq: be.floats(p.q.length), dk: be.floats(p.k.length), dv: be.floats(p.v.length) };
         be.chunkAttentionBackward({ ...p, dOut: G, dLse: H, ...g });
+        // the law of spec/helpers/finite-difference.ts, S = Σ|out ⊙ G| + Σ|lse ⊙ H| at the base point
+        let scale = 0;
+        for (let i = 0; i < p.out.length; i++) scale += Math.abs(p.out[i]! * G[i]!);
+        for (let i = 0; i < p.n; i++) scale += Math.abs(p.lse[i]! * H[i]!);
         const h = 1e-5;
+        const rows: MeasuredError[] = [];
         for (const [name, x, an] of [
           ['q', p.q, g.dq],
           ['k', p.k, g.dk],
           ['v', p.v, g.dv],
         ] as const) {
-          for (let i = 0; i < x.length; i++) {
-            const fd = entryDerivative(x, i, loss, h);
-            expect(Math.abs(fd - an[i]!), `d${name}[${i}]: finite difference ${fd}, analytic ${an[i]}`).toBeLessThanOrEqual(
-              1e-6 + 1e-5 * Math.abs(fd),
-            );
-          }
+          for (let i = 0; i < x.length; i++) rows.push(fdRow(`d${name}[${i}]`, an[i]!, entryEstimate(x, i, loss, h), scale, h));
         }
+        expectWithinMeasuredBound(rows, K_FD, 'chunk attention + dropout: analytic gradient ≈ finite differences');
       }),
       { numRuns: runs(40) },
     );

@@ -14,14 +14,19 @@ import { lmHeadLoss } from '../../src/nn/lm-head.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { ReformerModel, type EncoderOutput } from '../../src/model/reformer-model.js';
 import { Rng } from '../../src/util/rng.js';
-import { entryDerivative } from '../helpers/finite-difference.js';
+import { expectWithinMeasuredBound, type MeasuredError } from '../helpers/error-bounds.js';
+import { K_FD, entryEstimate, fdRow } from '../helpers/finite-difference.js';
 import { arbTinyCase, type TinyCase } from './arbitraries.js';
 import { runs } from '../helpers/runs.js';
 
 const be = new ReferenceBackend({ dtype: 'f64' });
-/** Finite-difference step (Richardson-extrapolated central differences at h and h/2: truncation O(h⁴), rounding ~1e-16/h) and tolerance. */
+/**
+ * Finite-difference step (Richardson-extrapolated central differences at h and h/2). The law and its k are
+ * spec/helpers/finite-difference.ts's: |analytic − R| ≤ K_FD·(|D(h) − D(h/2)| + 3·u64·S/h + u64·|analytic|),
+ * S = the loss's scale (`Probe.loss`).
+ */
 const H = 1e-6;
-const TOL = { atol: 1e-7, rtol: 1e-5 } as const;
+/** Coordinates checked per case. */
 const COORDS = 20;
 
 function sameBuckets(a: EncoderOutput, b: EncoderOutput): boolean {
@@ -35,8 +40,12 @@ function sameBuckets(a: EncoderOutput, b: EncoderOutput): boolean {
 interface Probe {
   params: Float64Array;
   grads: Float64Array;
-  /** training-mode loss with the generator restored, and the forward (for its buckets) */
-  loss(): { value: number; fwd: EncoderOutput };
+  /**
+   * Training-mode loss with the generator restored, the forward (for its buckets), and the scale S its
+   * rounding follows: Σ|out_i·probe_i| for the probe loss; the loss itself for the LM's mean
+   * cross-entropy (a mean of positive per-token terms).
+   */
+  loss(): { value: number; scale: number; fwd: EncoderOutput };
   /** analytic gradients (zeroed first) */
   analytic(): void;
 }
@@ -65,7 +74,7 @@ function lmProbe(c: TinyCase): Probe {
         c.config.chunk_size_lm_head,
         null,
       );
-      return { value: r.loss, fwd };
+      return { value: r.loss, scale: Math.abs(r.loss), fwd };
     },
     analytic() {
       P.zeroGrads();
@@ -89,8 +98,12 @@ function encoderProbe(c: TinyCase): Probe {
       model.rng = Rng.fromState(state);
       const fwd = model.forward(input);
       let v = 0;
-      for (let i = 0; i < probe.length; i++) v += fwd.output[i]! * probe[i]!; // loss = Σ out ⊙ probe
-      return { value: v, fwd };
+      let scale = 0;
+      for (let i = 0; i < probe.length; i++) {
+        v += fwd.output[i]! * probe[i]!; // loss = Σ out ⊙ probe
+        scale += Math.abs(fwd.output[i]! * probe[i]!);
+      }
+      return { value: v, scale, fwd };
     },
     analytic() {
       P.zeroGrads();
@@ -100,16 +113,16 @@ function encoderProbe(c: TinyCase): Probe {
   };
 }
 
-function check(p: Probe, pick: number): { checked: number; skipped: number } {
+function check(p: Probe, pick: number, law = 'model: analytic gradient ≈ finite differences'): { checked: number; skipped: number } {
   p.analytic();
   const base = p.loss();
   const rng = new Rng(pick);
-  let checked = 0;
+  const rows: MeasuredError[] = [];
   let skipped = 0;
   for (let k = 0; k < COORDS; k++) {
     const i = rng.int(p.params.length);
     let bucketsMoved = false;
-    const fd = entryDerivative(
+    const fd = entryEstimate(
       p.params,
       i,
       () => {
@@ -123,36 +136,37 @@ function check(p: Probe, pick: number): { checked: number; skipped: number } {
       skipped++;
       continue;
     }
-    const an = p.grads[i]!;
-    expect(Math.abs(an - fd), `param #${i}: analytic ${an}, finite difference ${fd}`).toBeLessThanOrEqual(
-      TOL.atol + TOL.rtol * Math.abs(fd),
-    );
-    checked++;
+    rows.push(fdRow(`param #${i}`, p.grads[i]!, fd, base.scale, H));
   }
-  return { checked, skipped };
+  expectWithinMeasuredBound(rows, K_FD, law);
+  return { checked: rows.length, skipped };
 }
 
 describe('whole-model gradients == central finite differences (float64)', () => {
   it('ReformerModelWithLMHead (causal, shifted loss with −100, padding, dropout replayed)', () => {
     let skipped = 0;
+    let cases = 0;
     fc.assert(
       fc.property(arbTinyCase({ causalOnly: true, acts: ['gelu', 'gelu_new'], dropout: true }), fc.integer(), (c, pick) => {
+        cases++;
         skipped += check(lmProbe(c), pick).skipped;
       }),
       { numRuns: runs(40) },
     );
-    expect(skipped).toBeLessThan(40 * COORDS * 0.1);
+    expect(skipped).toBeLessThan(cases * COORDS * 0.1);
   });
 
   it('ReformerModel (causal or not, look-ahead chunks, probe loss, padding, dropout replayed)', () => {
     let skipped = 0;
+    let cases = 0;
     fc.assert(
       fc.property(arbTinyCase({ acts: ['gelu', 'gelu_new'], dropout: true }), fc.integer(), (c, pick) => {
+        cases++;
         skipped += check(encoderProbe(c), pick).skipped;
       }),
       { numRuns: runs(40) },
     );
-    expect(skipped).toBeLessThan(40 * COORDS * 0.1);
+    expect(skipped).toBeLessThan(cases * COORDS * 0.1);
   });
 
   it('the check can fail: a wrong gradient is caught', () => {
@@ -163,6 +177,6 @@ describe('whole-model gradients == central finite differences (float64)', () => 
       analytic();
       for (let i = 0; i < p.grads.length; i++) p.grads[i] = p.grads[i]! * 1.01; // 1% off everywhere
     };
-    expect(() => check(p, 3)).toThrow(/finite difference/);
+    expect(() => check(p, 3, 'planted bug')).toThrow(/^planted bug: param #\d+/);
   });
 });
