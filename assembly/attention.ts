@@ -9,6 +9,8 @@
 // The backward recomputes S and P from q, k and the forward's lse (and M from the seed), then
 //   dP' = dOut_c · V_windowᵀ, dP = M ⊙ dP'/(1 − prob), dS = P ⊙ (dP − Σ_w P·dP + dlse) on live scores
 //   (replaced scores: 0), dq_c += dS·K_window,  dk_window += dSᵀ·Q_c,  dv_window += P'ᵀ·dOut_c (accumulating).
+// Non-finite values follow the reference backend: NaN reaches lse and P through expv (softmaxRow), a
+// dropped or replaced entry still multiplies (0·∞ = NaN, as torch's mask multiply and matmul).
 // Query chunks [chunkBegin, chunkEnd) only, so the work can be split; each call needs its own scratch.
 // The backward's dk/dv updates touch neighbour chunks. Its `partition` mode splits the work over
 // threads without races and with the bits of one call: the call owns chunks [chunkBegin, chunkEnd)
@@ -78,7 +80,8 @@ export function chunkAttentionScratchBytes(d: i32, chunkLength: i32, before: i32
 
 /**
  * row[j] *= keep(seed, i, j) ? scale : 0 for j < w, keep ⇔ fmix32(key_i + j·0x27D4EB2F) ≥ threshold (unsigned),
- * key_i = fmix32(seed XOR i·0x9E3779B1).
+ * key_i = fmix32(seed XOR i·0x9E3779B1). A dropped value becomes x − x: +0 for a finite x, NaN for NaN or
+ * ±∞ (the reference's x·0, torch's mask multiply).
  */
 function dropoutRow(row: usize, w: i32, i: i32, seed: u32, threshold: u32, scale: f32): void {
   const key = fmix32(seed ^ (<u32>i * 0x9e3779b1));
@@ -91,13 +94,15 @@ function dropoutRow(row: usize, w: i32, i: i32, seed: u32, threshold: u32, scale
   for (; j + 4 <= w; j += 4) {
     const o = <usize>j << 2;
     const kept = i32x4.ge_u(fmix32x4(ctr), thr);
-    v128.store(row + o, v128.and(f32x4.mul(v128.load(row + o), sc), kept));
+    const x = v128.load(row + o);
+    v128.store(row + o, v128.bitselect(f32x4.mul(x, sc), f32x4.sub(x, x), kept));
     ctr = i32x4.add(ctr, step);
   }
   for (; j < w; j++) {
     const o = <usize>j << 2;
     const bits = fmix32(key + <u32>j * C);
-    store<f32>(row + o, bits >= threshold ? load<f32>(row + o) * scale : 0);
+    const x = load<f32>(row + o);
+    store<f32>(row + o, bits >= threshold ? x * scale : x - x);
   }
 }
 
@@ -311,6 +316,7 @@ export function chunkAttentionBackward(
   const e0 = v128.load(EXP_TABLE, 0), e1 = v128.load(EXP_TABLE, 16), e2 = v128.load(EXP_TABLE, 32), e3 = v128.load(EXP_TABLE, 48);
   const e4 = v128.load(EXP_TABLE, 64), e5 = v128.load(EXP_TABLE, 80), e6 = v128.load(EXP_TABLE, 96), e7 = v128.load(EXP_TABLE, 112);
   const e8 = v128.load(EXP_TABLE, 128), e9 = v128.load(EXP_TABLE, 144), e10 = v128.load(EXP_TABLE, 160), e11 = v128.load(EXP_TABLE, 176);
+  const e12 = v128.load(EXP_TABLE, 192), e13 = v128.load(EXP_TABLE, 208);
   const first = partition != 0 ? 0 : chunkBegin;
   const last = partition != 0 ? numChunks : chunkEnd;
   for (let c = first; c < last; c++) {
@@ -345,19 +351,20 @@ export function chunkAttentionBackward(
       let dot: f32 = 0;
       if (l == -Infinity) {
         memory.fill(srow, 0, wB);
+        for (let j = 0; j < w; j++) dot += <f32>0 * load<f32>(dprow + (<usize>j << 2)); // 0·dP: NaN if dP is not finite
       } else {
         const lv = f32x4.splat(l);
         let j = 0;
         for (; j + 4 <= w; j += 4) {
           const o = <usize>j << 2;
-          const p = expv(f32x4.sub(v128.load(srow + o), lv), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11);
+          const p = expv(f32x4.sub(v128.load(srow + o), lv), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13);
           v128.store(srow + o, p);
           dotv = f32x4.add(dotv, f32x4.mul(p, v128.load(dprow + o)));
         }
         for (; j < w; j++) {
           const o = <usize>j << 2;
           const p = f32x4.extract_lane(
-            expv(f32x4.splat(load<f32>(srow + o) - l), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11), 0);
+            expv(f32x4.splat(load<f32>(srow + o) - l), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13), 0);
           store<f32>(srow + o, p);
           dot += p * load<f32>(dprow + o);
         }

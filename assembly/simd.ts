@@ -27,7 +27,10 @@ export const RELAXED: bool = ASC_FEATURE_RELAXED_SIMD;
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
 }
 
-/** Max of the 4 lanes of an f32x4. */
+/**
+ * Max of the 4 lanes of an f32x4 (`pmax`, one instruction: a NaN lane is skipped, so a caller that must
+ * see NaN has to get it elsewhere; softmaxRow lets it through the exponentials).
+ */
 // @ts-ignore: decorator
 @inline export function hmax(v: v128): f32 {
   const s = f32x4.pmax(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
@@ -90,8 +93,12 @@ export function transposeBlock(rows: i32, cols: i32, src: usize, ldsB: usize, ds
 // (computed for this project; interpolation error ≈ 2e-9, f32 evaluation error < 1e-7 relative).
 // n is obtained with the "shifter" trick: t = x·log2e + 1.5·2^23 leaves round(x·log2e) in the low
 // mantissa bits of t, and (bits(t) << 23) is n placed in the exponent field, added to bits(e^r).
-// Inputs above 88.3 are clamped (result ≈ 2.2e38); inputs below −87 (where 2^n would be subnormal),
-// −Infinity and NaN give 0 (the exact value there is below 1.7e-38).
+// Finite inputs above 88.3 are clamped (result ≈ 2.2e38; above 88.7228 the exact f32 value would
+// overflow, no kernel feeds such inputs to an output: softmax and attention exponents are ≤ 0, gelu_new
+// only uses 1/(1 + e^x)); inputs below −87 (where 2^n would be subnormal) and −Infinity give 0 (the exact
+// value there is below 1.7e-38). Non-finite inputs as `Math.exp`: NaN gives NaN and +Infinity gives
+// +Infinity (one add, compare and select per vector: `x + ∞` is NaN for NaN and +∞ for +∞; finite
+// results keep their bits).
 //
 // V8 re-materialises v128 constants inside loops, so the constants live in this table and kernels load
 // them into locals once, outside their loops, and pass them to `expv` (which is inlined).
@@ -110,17 +117,19 @@ export const EXP_TABLE: usize = memory.data<f32>([
   1.0, 1.0, 1.0, 1.0, // 9: c0 = c1
   88.3, 88.3, 88.3, 88.3, // 10: upper clamp
   -87.0, -87.0, -87.0, -87.0, // 11: lower limit (below: 0)
+  3.4028234663852886e38, 3.4028234663852886e38, 3.4028234663852886e38, 3.4028234663852886e38, // 12: FLT_MAX
+  Infinity, Infinity, Infinity, Infinity, // 13: +∞
 ], 16);
 
 /**
- * e^x on 4 lanes (see the block comment above). The constants are the 12 vectors of EXP_TABLE in
- * order, loaded once by the caller: `const e0 = v128.load(EXP_TABLE, 0), ..., e11 = v128.load(EXP_TABLE, 176)`.
+ * e^x on 4 lanes (see the block comment above). The constants are the 14 vectors of EXP_TABLE in
+ * order, loaded once by the caller: `const e0 = v128.load(EXP_TABLE, 0), ..., e13 = v128.load(EXP_TABLE, 208)`.
  */
 // @ts-ignore: decorator
 @inline export function expv(
   x: v128,
   log2e: v128, shifter: v128, ln2hi: v128, ln2lo: v128,
-  c3: v128, c4: v128, c5: v128, c6: v128, c2: v128, one: v128, hi: v128, lo: v128,
+  c3: v128, c4: v128, c5: v128, c6: v128, c2: v128, one: v128, hi: v128, lo: v128, fltMax: v128, inf: v128,
 ): v128 {
   const keep = f32x4.ge(x, lo); // false below −87 and for NaN
   const xc = f32x4.pmin(x, hi); // hi < x ? hi : x
@@ -135,7 +144,8 @@ export const EXP_TABLE: usize = memory.data<f32>([
   p = fmadd(p, r, one);
   p = fmadd(p, r, one);
   const scaled = i32x4.add(p, i32x4.shl(t, 23));
-  return v128.and(scaled, keep);
+  // x ≤ FLT_MAX (finite or −∞): the polynomial (0 below lo); NaN or +∞: x + ∞ (NaN or +∞)
+  return v128.bitselect(v128.and(scaled, keep), f32x4.add(x, inf), f32x4.le(x, fltMax));
 }
 
 /** Scalar e^x through the same polynomial (lane 0 of expv), for tails. */
@@ -145,6 +155,7 @@ export function expScalar(x: f32): f32 {
     v128.load(EXP_TABLE, 0), v128.load(EXP_TABLE, 16), v128.load(EXP_TABLE, 32), v128.load(EXP_TABLE, 48),
     v128.load(EXP_TABLE, 64), v128.load(EXP_TABLE, 80), v128.load(EXP_TABLE, 96), v128.load(EXP_TABLE, 112),
     v128.load(EXP_TABLE, 128), v128.load(EXP_TABLE, 144), v128.load(EXP_TABLE, 160), v128.load(EXP_TABLE, 176),
+    v128.load(EXP_TABLE, 192), v128.load(EXP_TABLE, 208),
   );
   return f32x4.extract_lane(v, 0);
 }

@@ -5,12 +5,15 @@ import { EXP_TABLE, expv, expScalar, hmax, hsum } from './simd';
  * Softmax of one row of `cols` values at s into p (may be the same address), returning nothing;
  * writes lse = max + log Σ exp(s − max) as f32 to `lseOut` and then uses the stored f32 value:
  * p = exp(s − max) · exp(max − lse) (= exp(s − lse) with lse rounded as torch stores it).
- * An all −Infinity row gives lse = −Infinity and p = 0.
+ * An all −Infinity row gives lse = −Infinity and p = 0. Non-finite values (the reference's IEEE
+ * semantics): the max skips NaN (pmax), but a NaN (or +Infinity: ∞ − ∞) reaches expv, which returns
+ * NaN, so the sum, lse and every p of the row are NaN; a row of only −Infinity and NaN is NaN too.
  */
 export function softmaxRow(cols: i32, s: usize, p: usize, lseOut: usize): void {
   const e0 = v128.load(EXP_TABLE, 0), e1 = v128.load(EXP_TABLE, 16), e2 = v128.load(EXP_TABLE, 32), e3 = v128.load(EXP_TABLE, 48);
   const e4 = v128.load(EXP_TABLE, 64), e5 = v128.load(EXP_TABLE, 80), e6 = v128.load(EXP_TABLE, 96), e7 = v128.load(EXP_TABLE, 112);
   const e8 = v128.load(EXP_TABLE, 128), e9 = v128.load(EXP_TABLE, 144), e10 = v128.load(EXP_TABLE, 160), e11 = v128.load(EXP_TABLE, 176);
+  const e12 = v128.load(EXP_TABLE, 192), e13 = v128.load(EXP_TABLE, 208);
   // max, seeded at −Infinity
   let mv = f32x4.splat(-Infinity);
   let j = 0;
@@ -21,8 +24,19 @@ export function softmaxRow(cols: i32, s: usize, p: usize, lseOut: usize): void {
     if (x > max) max = x;
   }
   if (max == -Infinity) {
-    store<f32>(lseOut, -Infinity);
-    memory.fill(p, 0, <usize>cols << 2);
+    // all −Infinity, or NaN among −Infinity (the max skipped it): lse = −Infinity and p = 0, or all NaN
+    let fill: f32 = 0;
+    let l: f32 = -Infinity;
+    for (j = 0; j < cols; j++) {
+      const x = load<f32>(s + (<usize>j << 2));
+      if (x != x) {
+        fill = NaN;
+        l = NaN;
+      }
+    }
+    store<f32>(lseOut, l);
+    if (fill == 0) memory.fill(p, 0, <usize>cols << 2);
+    else for (j = 0; j < cols; j++) store<f32>(p + (<usize>j << 2), fill);
     return;
   }
   // e = exp(s − max) into p, and its sum
@@ -31,7 +45,7 @@ export function softmaxRow(cols: i32, s: usize, p: usize, lseOut: usize): void {
   j = 0;
   for (; j + 4 <= cols; j += 4) {
     const o = <usize>j << 2;
-    const e = expv(f32x4.sub(v128.load(s + o), maxv), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11);
+    const e = expv(f32x4.sub(v128.load(s + o), maxv), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11, e12, e13);
     v128.store(p + o, e);
     sv = f32x4.add(sv, e);
   }

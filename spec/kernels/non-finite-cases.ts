@@ -328,7 +328,7 @@ export const LAWS: readonly KernelLaw[] = [
   },
   {
     name: 'chunkAttentionForward (padding, causal and self masks, neighbours, dropout)',
-    runs: 80,
+    runs: 150,
     build: (rng) => {
       const g = attentionGeometry(rng);
       const { n, d } = g;
@@ -352,7 +352,7 @@ export const LAWS: readonly KernelLaw[] = [
   },
   {
     name: 'chunkAttentionBackward (P recomputed from the stored lse)',
-    runs: 80,
+    runs: 150,
     build: (rng) => {
       const g = attentionGeometry(rng);
       const { n, d } = g;
