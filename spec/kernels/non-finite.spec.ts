@@ -21,7 +21,7 @@ import type { Backend, Float, LshHashParams } from '../../src/backend/backend.js
 import { Rng } from '../../src/util/rng.js';
 import { runs } from '../helpers/runs.js';
 import { type KernelCall, LAWS } from './non-finite-cases.js';
-import { VARIANTS, randomFloats, ref, wasmBackend } from './util.js';
+import { VARIANTS, floatsOf, randomFloats, ref, wasmBackend } from './util.js';
 
 type Class = 'finite' | 'NaN' | '+Inf' | '-Inf';
 
@@ -170,6 +170,27 @@ describe('non-finite values: WASM kernels == f32 reference, class by class', () 
       );
     });
   }
+
+  it('countNonFinite counts exactly the NaN and ±Infinity elements (vector body and tail)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 70 }), fc.integer(), fc.array(injection, { maxLength: 12 }), (n, seed, list) => {
+        const call: KernelCall = { floats: { x: randomFloats(new Rng(seed), n + 1) }, inject: ['x'], outputs: [], run: () => undefined };
+        inject(call, list);
+        const x = call.floats.x!;
+        let want = 0;
+        for (let i = 0; i < n; i++) if (!Number.isFinite(x[i]!)) want++;
+        expect(ref.countNonFinite(x, n)).toBe(want);
+        for (const variant of VARIANTS) {
+          const be = wasmBackend(variant);
+          expect(
+            be.scope(() => be.countNonFinite(floatsOf(be, x), n)),
+            variant,
+          ).toBe(want);
+        }
+      }),
+      { numRuns: runs(100) },
+    );
+  });
 
   it('lshHash (bucket digits of slices with non-finite rotated values follow the documented rule)', () => {
     fc.assert(

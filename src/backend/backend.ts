@@ -105,6 +105,11 @@ export interface Backend {
   sumRows(out: Float, x: Float, rows: number, cols: number): void;
   /** Σ x_i² (for gradient norms), accumulated in float64. */
   sumSquares(x: Float, n: number): number;
+  /**
+   * How many of x[0 … n) are NaN or ±Infinity (the models' non-finite checks, src/model/numerics.ts;
+   * one memory-bound pass, split over threads).
+   */
+  countNonFinite(x: Float, n: number): number;
 
   // ---- activations, HF ACT2FN (ops/activations/) ----
   activationForward(kind: Activation, x: Float, y: Float, n: number): void;
