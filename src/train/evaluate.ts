@@ -16,7 +16,7 @@
  * loss / ln 2. For the byte-level tokenizer (one token = one byte) that is bits per byte; for another
  * tokenizer pass its `bytesPerToken`.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, NumericalError } from '../errors.js';
 import type { CausalLanguageModel, TokenBatch } from '../model/language-model.js';
 
 export interface EvaluateOptions {
@@ -72,7 +72,8 @@ export function evaluationWindows(tokens: number, seqLen: number, maxWindows = I
  * Bits per byte of `tokens` under `model` in evaluation mode (`model.loss`, no gradients).
  * @param tokens `[tokens]` token ids of the whole stream.
  * @throws ConfigError if seqLen < 2, batch or maxWindows is not a positive integer, or the stream is
- *   shorter than one window.
+ *   shorter than one window; NumericalError if a window's loss is not finite (naming the windows, and
+ *   what the model reports as not finite, e.g. a damaged weight).
  */
 export function evaluate(model: CausalLanguageModel, tokens: Int32Array, options: EvaluateOptions): EvaluateResult {
   const { seqLen } = options;
@@ -107,7 +108,20 @@ export function evaluate(model: CausalLanguageModel, tokens: Int32Array, options
       });
     }
     const batch: TokenBatch = { inputIds, batch: group.length, seqLen, attentionMask: null, labels };
-    const r = model.backend.scope(() => model.loss(batch));
+    let r: { loss: number; tokens: number };
+    try {
+      r = model.backend.scope(() => model.loss(batch));
+      if (r.tokens > 0 && !Number.isFinite(r.loss)) throw new NumericalError(`the loss is ${r.loss}`);
+    } catch (e) {
+      if (e instanceof NumericalError) {
+        const a = group[0]!.start;
+        const b = group[group.length - 1]!.start + seqLen - 1;
+        throw new NumericalError(
+          `evaluation, windows ${w0 + 1}…${w0 + group.length} of ${windows.length} (tokens ${a}…${b}): ${e.message}`,
+        );
+      }
+      throw e;
+    }
     if (r.tokens > 0) {
       nats += r.loss * r.tokens;
       targets += r.tokens;
