@@ -108,12 +108,11 @@ function reluBackward(x: usize, dy: usize, dx: usize, n: i32): void {
 @inline function geluV(
   x: v128, grad: bool,
   e0: v128, e1: v128, e2: v128, e3: v128, e4: v128, e5: v128, e6: v128, e7: v128, e8: v128, one: v128, e10: v128, e11: v128,
-  e12: v128, e13: v128,
   q0: v128, q1: v128, q2: v128, q3: v128, q4: v128, q5: v128, q6: v128, q7: v128, q8: v128,
   invSqrt2: v128, invSqrt2Pi: v128, half: v128,
 ): v128 {
   const a = f32x4.mul(f32x4.abs(x), invSqrt2);
-  const g = expv(f32x4.neg(f32x4.mul(a, a)), e0, e1, e2, e3, e4, e5, e6, e7, e8, one, e10, e11, e12, e13); // e^(−x²/2)
+  const g = expv(f32x4.neg(f32x4.mul(a, a)), e0, e1, e2, e3, e4, e5, e6, e7, e8, one, e10, e11); // e^(−x²/2) (NaN: 0, but t below is NaN)
   const t = f32x4.div(one, f32x4.add(one, f32x4.mul(half, a)));
   let q = q8;
   q = f32x4.add(f32x4.mul(q, t), q7);
@@ -134,7 +133,6 @@ function geluLoop(x: usize, dy: usize, out: usize, n: i32, grad: bool): void {
   const e0 = v128.load(EXP_TABLE, 0), e1 = v128.load(EXP_TABLE, 16), e2 = v128.load(EXP_TABLE, 32), e3 = v128.load(EXP_TABLE, 48);
   const e4 = v128.load(EXP_TABLE, 64), e5 = v128.load(EXP_TABLE, 80), e6 = v128.load(EXP_TABLE, 96), e7 = v128.load(EXP_TABLE, 112);
   const e8 = v128.load(EXP_TABLE, 128), one = v128.load(EXP_TABLE, 144), e10 = v128.load(EXP_TABLE, 160), e11 = v128.load(EXP_TABLE, 176);
-  const e12 = v128.load(EXP_TABLE, 192), e13 = v128.load(EXP_TABLE, 208);
   const q0 = v128.load(ACT_TABLE, 0), q1 = v128.load(ACT_TABLE, 16), q2 = v128.load(ACT_TABLE, 32), q3 = v128.load(ACT_TABLE, 48);
   const q4 = v128.load(ACT_TABLE, 64), q5 = v128.load(ACT_TABLE, 80), q6 = v128.load(ACT_TABLE, 96), q7 = v128.load(ACT_TABLE, 112);
   const q8 = v128.load(ACT_TABLE, 128);
@@ -143,7 +141,7 @@ function geluLoop(x: usize, dy: usize, out: usize, n: i32, grad: bool): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    const r = geluV(v128.load(x + o), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, e10, e11, e12, e13,
+    const r = geluV(v128.load(x + o), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, e10, e11,
       q0, q1, q2, q3, q4, q5, q6, q7, q8, invSqrt2, invSqrt2Pi, half);
     if (grad) v128.store(out + o, f32x4.add(v128.load(out + o), f32x4.mul(r, v128.load(dy + o))));
     else v128.store(out + o, r);
@@ -151,7 +149,7 @@ function geluLoop(x: usize, dy: usize, out: usize, n: i32, grad: bool): void {
   const rem = n - i;
   if (rem > 0) {
     const o = <usize>i << 2;
-    const r = geluV(loadPartial(x + o, rem), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, e10, e11, e12, e13,
+    const r = geluV(loadPartial(x + o, rem), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, e10, e11,
       q0, q1, q2, q3, q4, q5, q6, q7, q8, invSqrt2, invSqrt2Pi, half);
     if (grad) storePartial(out + o, f32x4.add(loadPartial(out + o, rem), f32x4.mul(r, loadPartial(dy + o, rem))), rem);
     else storePartial(out + o, r, rem);
@@ -170,39 +168,40 @@ function geluLoop(x: usize, dy: usize, out: usize, n: i32, grad: bool): void {
 @inline function geluNewV(
   x: v128, grad: bool,
   e0: v128, e1: v128, e2: v128, e3: v128, e4: v128, e5: v128, e6: v128, e7: v128, e8: v128, one: v128, hi: v128, e11: v128,
-  e12: v128, e13: v128, s2p: v128, c: v128, c3: v128, ninf: v128,
+  s2p: v128, c: v128, c3: v128, ninf: v128,
 ): v128 {
   const x2 = f32x4.mul(x, x);
   const z = f32x4.mul(s2p, f32x4.mul(x, f32x4.add(one, f32x4.mul(c, x2))));
   const m2z = f32x4.add(f32x4.neg(z), f32x4.neg(z));
-  const e = expv(m2z, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11, e12, e13);
+  const e = expv(m2z, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11);
   const sig = f32x4.div(one, f32x4.add(one, e));
-  if (!grad) return f32x4.mul(x, sig);
+  // x = −∞: E saturates at ≈ 2.2e38 (expv), so x·σ would be −∞; the reference's −∞·0 is NaN (eq: all ones = NaN)
+  if (!grad) return v128.or(f32x4.mul(x, sig), f32x4.eq(x, ninf));
   const du = f32x4.mul(s2p, f32x4.add(one, f32x4.mul(c3, x2)));
   let term = f32x4.mul(f32x4.mul(x, du), f32x4.mul(f32x4.add(sig, sig), f32x4.mul(e, sig)));
   term = v128.and(term, f32x4.lt(m2z, hi));
-  // x = −∞: the reference's 0·∞ gives NaN, which the saturation mask above would hide (eq: all ones = NaN)
-  return v128.or(f32x4.add(sig, term), f32x4.eq(x, ninf));
+  // a non-finite x (x − x is NaN) gives NaN as the reference's 0·∞, which the mask above (and expv's NaN → 0) would hide
+  const d = f32x4.sub(x, x);
+  return v128.or(f32x4.add(sig, term), f32x4.ne(d, d));
 }
 
 function geluNewLoop(x: usize, dy: usize, out: usize, n: i32, grad: bool): void {
   const e0 = v128.load(EXP_TABLE, 0), e1 = v128.load(EXP_TABLE, 16), e2 = v128.load(EXP_TABLE, 32), e3 = v128.load(EXP_TABLE, 48);
   const e4 = v128.load(EXP_TABLE, 64), e5 = v128.load(EXP_TABLE, 80), e6 = v128.load(EXP_TABLE, 96), e7 = v128.load(EXP_TABLE, 112);
   const e8 = v128.load(EXP_TABLE, 128), one = v128.load(EXP_TABLE, 144), hi = v128.load(EXP_TABLE, 160), e11 = v128.load(EXP_TABLE, 176);
-  const e12 = v128.load(EXP_TABLE, 192), e13 = v128.load(EXP_TABLE, 208);
   const s2p = v128.load(ACT_TABLE, 176), c = v128.load(ACT_TABLE, 192), c3 = v128.load(ACT_TABLE, 208);
   const ninf = v128.load(ACT_TABLE, 224);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    const r = geluNewV(v128.load(x + o), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11, e12, e13, s2p, c, c3, ninf);
+    const r = geluNewV(v128.load(x + o), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11, s2p, c, c3, ninf);
     if (grad) v128.store(out + o, f32x4.add(v128.load(out + o), f32x4.mul(r, v128.load(dy + o))));
     else v128.store(out + o, r);
   }
   const rem = n - i;
   if (rem > 0) {
     const o = <usize>i << 2;
-    const r = geluNewV(loadPartial(x + o, rem), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11, e12, e13, s2p, c, c3, ninf);
+    const r = geluNewV(loadPartial(x + o, rem), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11, s2p, c, c3, ninf);
     if (grad) storePartial(out + o, f32x4.add(loadPartial(out + o, rem), f32x4.mul(r, loadPartial(dy + o, rem))), rem);
     else storePartial(out + o, r, rem);
   }
