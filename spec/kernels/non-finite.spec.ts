@@ -1,6 +1,6 @@
 /**
  * Law: the WASM kernels (plain and relaxed SIMD builds) have the non-finite semantics of the f32
- * reference backend. For every float op of the Backend interface (spec/kernels/non-finite-cases.ts),
+ * reference backend. For every float op of the Backend interface (non-finite-cases.ts, non-finite-attention.ts),
  * moderate random inputs get NaN / +Infinity / −Infinity injected at random positions of random
  * buffers (none, one or several); the per-element class of every output (finite, NaN, +Infinity,
  * −Infinity) must be the same on both backends. With no injection this also says that finite
@@ -20,6 +20,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backend, Float, LshHashParams } from '../../src/backend/backend.js';
 import { Rng } from '../../src/util/rng.js';
 import { runs } from '../helpers/runs.js';
+import { ATTENTION_LAWS } from './non-finite-attention.js';
 import { type KernelCall, LAWS } from './non-finite-cases.js';
 import { VARIANTS, floatsOf, randomFloats, ref, wasmBackend } from './util.js';
 
@@ -154,7 +155,7 @@ function hashOn(be: Backend, p: LshHashParams): Int32Array {
 }
 
 describe('non-finite values: WASM kernels == f32 reference, class by class', () => {
-  for (const law of LAWS) {
+  for (const law of [...LAWS, ...ATTENTION_LAWS]) {
     it(law.name, () => {
       fc.assert(
         fc.property(fc.integer(), injections, (seed, list) => {

@@ -278,10 +278,9 @@ export class Trainer {
       r = model.backend.scope(() => model.lossAndGrad(batch));
     } catch (e) {
       // the model names what was not finite (model/numerics.ts); the step and the way out are the trainer's
-      if (e instanceof NumericalError) {
-        throw new NumericalError(`step ${s}: ${e.message}; the parameters were not updated. ${this.recoveryHint()}`);
-      }
-      throw e;
+      throw e instanceof NumericalError
+        ? new NumericalError(`step ${s}: ${e.message}; the parameters were not updated. ${this.recoveryHint()}`)
+        : e;
     }
     if (!Number.isFinite(r.loss) || r.tokens <= 0) {
       throw new NumericalError(
