@@ -1,5 +1,5 @@
 // HF activations (ACT2FN) forward and backward on 4 lanes (semantics: src/backend/ops/activations/reference.ts):
-//   relu(x) = max(0, x)                  relu'(x) = x > 0 ? 1 : 0
+//   relu(x) = max(0, x)                  relu'(x) = x > 0 ? 1 : 0 (NaN for NaN x)
 //   gelu(x) = x·Φ(x)                     gelu'(x) = Φ(x) + x·φ(x)       (exact, erf based)
 //   gelu_new(x) = x·σ(2z), z = √(2/π)(x + 0.044715x³)      (= 0.5x(1 + tanh z))
 //
@@ -11,6 +11,9 @@
 // Measured in f32: |erf error| ≤ 3e-7 absolute; erfc keeps ≈ 4e-6 relative accuracy out to a ≈ 9
 // (where it underflows), so Φ is accurate in the left tail too (no 1 − erf cancellation):
 //   Φ(x) = 1 − erfc(x/√2)/2 for x ≥ 0,   Φ(x) = erfc(|x|/√2)/2 for x < 0,   φ(x) = e^(−x²/2)/√(2π).
+// Non-finite inputs give the class the reference's formulas give in IEEE arithmetic: NaN → NaN;
+// gelu(+∞) = +∞, gelu(−∞) = −∞·0 = NaN, gelu'(±∞) = ±∞·0 = NaN (t = 0, e^(−x²/2) = 0 here as well);
+// relu and gelu_new below.
 import { EXP_TABLE, expv } from './simd';
 
 export const ACT_RELU: i32 = 0;
@@ -33,6 +36,7 @@ const ACT_TABLE: usize = memory.data<f32>([
   0.7978845608028654, 0.7978845608028654, 0.7978845608028654, 0.7978845608028654, // 176: √(2/π)
   0.044715, 0.044715, 0.044715, 0.044715, // 192: gelu_new cubic coefficient C
   0.134145, 0.134145, 0.134145, 0.134145, // 208: 3C
+  -Infinity, -Infinity, -Infinity, -Infinity, // 224: −∞
 ], 16);
 
 // ------------------------------------------------------------------------ partial vectors (tails)
@@ -55,32 +59,42 @@ const ACT_TABLE: usize = memory.data<f32>([
 
 // ------------------------------------------------------------------------ relu
 
+/** y = x ≤ 0 ? 0 : x, so NaN stays NaN (torch.relu; the reference's Math.max(x, 0)). */
 function reluForward(x: usize, y: usize, n: i32): void {
   const zero = f32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
     const v = v128.load(x + o);
-    v128.store(y + o, v128.and(v, f32x4.gt(v, zero)));
+    v128.store(y + o, v128.andnot(v, f32x4.le(v, zero)));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
     const v = load<f32>(x + o);
-    store<f32>(y + o, v > 0 ? v : 0);
+    store<f32>(y + o, v <= 0 ? 0 : v);
   }
 }
 
+/**
+ * dx += relu'(x)·dy with relu'(x) = 1 (x > 0), 0 (x ≤ 0), NaN (x NaN), as a product: where x ≤ 0 the
+ * term is dy − dy (+0 for a finite dy, NaN for ±∞ or NaN: 0·dy), and a NaN x gives NaN (ne: all ones).
+ */
 function reluBackward(x: usize, dy: usize, dx: usize, n: i32): void {
   const zero = f32x4.splat(0);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    const g = v128.and(v128.load(dy + o), f32x4.gt(v128.load(x + o), zero));
+    const xv = v128.load(x + o);
+    const d = v128.load(dy + o);
+    const g = v128.or(v128.bitselect(d, f32x4.sub(d, d), f32x4.gt(xv, zero)), f32x4.ne(xv, xv));
     v128.store(dx + o, f32x4.add(v128.load(dx + o), g));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    if (load<f32>(x + o) > 0) store<f32>(dx + o, load<f32>(dx + o) + load<f32>(dy + o));
+    const v = load<f32>(x + o);
+    const d = load<f32>(dy + o);
+    const g: f32 = v > 0 ? d : v <= 0 ? d - d : NaN;
+    store<f32>(dx + o, load<f32>(dx + o) + g);
   }
 }
 
@@ -98,7 +112,7 @@ function reluBackward(x: usize, dy: usize, dx: usize, n: i32): void {
   invSqrt2: v128, invSqrt2Pi: v128, half: v128,
 ): v128 {
   const a = f32x4.mul(f32x4.abs(x), invSqrt2);
-  const g = expv(f32x4.neg(f32x4.mul(a, a)), e0, e1, e2, e3, e4, e5, e6, e7, e8, one, e10, e11); // e^(−x²/2)
+  const g = expv(f32x4.neg(f32x4.mul(a, a)), e0, e1, e2, e3, e4, e5, e6, e7, e8, one, e10, e11); // e^(−x²/2) (NaN: 0, but t below is NaN)
   const t = f32x4.div(one, f32x4.add(one, f32x4.mul(half, a)));
   let q = q8;
   q = f32x4.add(f32x4.mul(q, t), q7);
@@ -147,24 +161,28 @@ function geluLoop(x: usize, dy: usize, out: usize, n: i32, grad: bool): void {
 /**
  * gelu_new = x·σ with σ = 1/(1 + E), E = e^(−2z) (0.5(1 + tanh z) = σ(2z), no cancellation);
  * gelu_new' = σ + x·2σ(1 − σ)·dz/dx with 1 − σ = E·σ; the second term is 0 once E saturates
- * (−2z ≥ 88.3, where the exact value is below 1e-30·|x|³).
+ * (−2z ≥ 88.3, where the exact value is below 1e-30·|x|³). Non-finite x as the reference formula:
+ * gelu_new(+∞) = +∞, gelu_new(−∞) = −∞·0 = NaN (E = +∞, σ = 0), gelu_new'(±∞) = NaN, NaN → NaN.
  */
 // @ts-ignore: decorator
 @inline function geluNewV(
   x: v128, grad: bool,
   e0: v128, e1: v128, e2: v128, e3: v128, e4: v128, e5: v128, e6: v128, e7: v128, e8: v128, one: v128, hi: v128, e11: v128,
-  s2p: v128, c: v128, c3: v128,
+  s2p: v128, c: v128, c3: v128, ninf: v128,
 ): v128 {
   const x2 = f32x4.mul(x, x);
   const z = f32x4.mul(s2p, f32x4.mul(x, f32x4.add(one, f32x4.mul(c, x2))));
   const m2z = f32x4.add(f32x4.neg(z), f32x4.neg(z));
   const e = expv(m2z, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11);
   const sig = f32x4.div(one, f32x4.add(one, e));
-  if (!grad) return f32x4.mul(x, sig);
+  // x = −∞: E saturates at ≈ 2.2e38 (expv), so x·σ would be −∞; the reference's −∞·0 is NaN (eq: all ones = NaN)
+  if (!grad) return v128.or(f32x4.mul(x, sig), f32x4.eq(x, ninf));
   const du = f32x4.mul(s2p, f32x4.add(one, f32x4.mul(c3, x2)));
   let term = f32x4.mul(f32x4.mul(x, du), f32x4.mul(f32x4.add(sig, sig), f32x4.mul(e, sig)));
   term = v128.and(term, f32x4.lt(m2z, hi));
-  return f32x4.add(sig, term);
+  // a non-finite x (x − x is NaN) gives NaN as the reference's 0·∞, which the mask above (and expv's NaN → 0) would hide
+  const d = f32x4.sub(x, x);
+  return v128.or(f32x4.add(sig, term), f32x4.ne(d, d));
 }
 
 function geluNewLoop(x: usize, dy: usize, out: usize, n: i32, grad: bool): void {
@@ -172,17 +190,18 @@ function geluNewLoop(x: usize, dy: usize, out: usize, n: i32, grad: bool): void 
   const e4 = v128.load(EXP_TABLE, 64), e5 = v128.load(EXP_TABLE, 80), e6 = v128.load(EXP_TABLE, 96), e7 = v128.load(EXP_TABLE, 112);
   const e8 = v128.load(EXP_TABLE, 128), one = v128.load(EXP_TABLE, 144), hi = v128.load(EXP_TABLE, 160), e11 = v128.load(EXP_TABLE, 176);
   const s2p = v128.load(ACT_TABLE, 176), c = v128.load(ACT_TABLE, 192), c3 = v128.load(ACT_TABLE, 208);
+  const ninf = v128.load(ACT_TABLE, 224);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    const r = geluNewV(v128.load(x + o), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11, s2p, c, c3);
+    const r = geluNewV(v128.load(x + o), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11, s2p, c, c3, ninf);
     if (grad) v128.store(out + o, f32x4.add(v128.load(out + o), f32x4.mul(r, v128.load(dy + o))));
     else v128.store(out + o, r);
   }
   const rem = n - i;
   if (rem > 0) {
     const o = <usize>i << 2;
-    const r = geluNewV(loadPartial(x + o, rem), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11, s2p, c, c3);
+    const r = geluNewV(loadPartial(x + o, rem), grad, e0, e1, e2, e3, e4, e5, e6, e7, e8, one, hi, e11, s2p, c, c3, ninf);
     if (grad) storePartial(out + o, f32x4.add(loadPartial(out + o, rem), f32x4.mul(r, loadPartial(dy + o, rem))), rem);
     else storePartial(out + o, r, rem);
   }

@@ -9,6 +9,9 @@
 // The backward recomputes S and P from q, k and the forward's lse (and M from the seed), then
 //   dP' = dOut_c · V_windowᵀ, dP = M ⊙ dP'/(1 − prob), dS = P ⊙ (dP − Σ_w P·dP + dlse) on live scores
 //   (replaced scores: 0), dq_c += dS·K_window,  dk_window += dSᵀ·Q_c,  dv_window += P'ᵀ·dOut_c (accumulating).
+// Non-finite values follow the reference backend: a row with a NaN or ±∞ score (or a NaN lse) gets
+// Math.exp's semantics (softmaxRow; the backward's rare path with expvIeee), and a dropped or replaced
+// entry still multiplies (0·∞ = NaN, as torch's mask multiply and matmul).
 // Query chunks [chunkBegin, chunkEnd) only, so the work can be split; each call needs its own scratch.
 // The backward's dk/dv updates touch neighbour chunks. Its `partition` mode splits the work over
 // threads without races and with the bits of one call: the call owns chunks [chunkBegin, chunkEnd)
@@ -19,7 +22,7 @@
 // ascending, window slot ascending) as in one call over all chunks, and concurrent calls over disjoint
 // ranges write disjoint rows.
 import { gemmDirect } from './gemm';
-import { EXP_TABLE, expv, transposeBlock } from './simd';
+import { EXP_TABLE, expv, expvIeee, transposeBlock } from './simd';
 import { softmaxRow } from './softmax';
 
 // @ts-ignore: decorator
@@ -78,7 +81,8 @@ export function chunkAttentionScratchBytes(d: i32, chunkLength: i32, before: i32
 
 /**
  * row[j] *= keep(seed, i, j) ? scale : 0 for j < w, keep ⇔ fmix32(key_i + j·0x27D4EB2F) ≥ threshold (unsigned),
- * key_i = fmix32(seed XOR i·0x9E3779B1).
+ * key_i = fmix32(seed XOR i·0x9E3779B1). A dropped value becomes x − x: +0 for a finite x, NaN for NaN or
+ * ±∞ (the reference's x·0, torch's mask multiply).
  */
 function dropoutRow(row: usize, w: i32, i: i32, seed: u32, threshold: u32, scale: f32): void {
   const key = fmix32(seed ^ (<u32>i * 0x9e3779b1));
@@ -91,14 +95,40 @@ function dropoutRow(row: usize, w: i32, i: i32, seed: u32, threshold: u32, scale
   for (; j + 4 <= w; j += 4) {
     const o = <usize>j << 2;
     const kept = i32x4.ge_u(fmix32x4(ctr), thr);
-    v128.store(row + o, v128.and(f32x4.mul(v128.load(row + o), sc), kept));
+    const x = v128.load(row + o);
+    v128.store(row + o, v128.bitselect(f32x4.mul(x, sc), f32x4.sub(x, x), kept));
     ctr = i32x4.add(ctr, step);
   }
   for (; j < w; j++) {
     const o = <usize>j << 2;
     const bits = fmix32(key + <u32>j * C);
-    store<f32>(row + o, bits >= threshold ? load<f32>(row + o) * scale : 0);
+    const x = load<f32>(row + o);
+    store<f32>(row + o, bits >= threshold ? x * scale : x - x);
   }
+}
+
+/**
+ * The rare path of the backward's P: p = exp(s − l) with Math.exp's non-finite semantics (expvIeee),
+ * one value at a time, written over the scores at srow; returns Σ_w p·dP.
+ */
+function expRowIeee(srow: usize, dprow: usize, w: i32, l: f32): f32 {
+  let dot: f32 = 0;
+  for (let j = 0; j < w; j++) {
+    const o = <usize>j << 2;
+    const p = f32x4.extract_lane(
+      expvIeee(
+        f32x4.splat(load<f32>(srow + o) - l),
+        v128.load(EXP_TABLE, 0), v128.load(EXP_TABLE, 16), v128.load(EXP_TABLE, 32), v128.load(EXP_TABLE, 48),
+        v128.load(EXP_TABLE, 64), v128.load(EXP_TABLE, 80), v128.load(EXP_TABLE, 96), v128.load(EXP_TABLE, 112),
+        v128.load(EXP_TABLE, 128), v128.load(EXP_TABLE, 144), v128.load(EXP_TABLE, 160), v128.load(EXP_TABLE, 176),
+        v128.load(EXP_TABLE, 192), v128.load(EXP_TABLE, 208),
+      ),
+      0,
+    );
+    store<f32>(srow + o, p);
+    dot += p * load<f32>(dprow + o);
+  }
+  return dot;
 }
 
 /** Geometry and inputs shared by forward and backward (plain struct in linear memory would be overkill). */
@@ -345,23 +375,39 @@ export function chunkAttentionBackward(
       let dot: f32 = 0;
       if (l == -Infinity) {
         memory.fill(srow, 0, wB);
+        for (let j = 0; j < w; j++) dot += <f32>0 * load<f32>(dprow + (<usize>j << 2)); // 0·dP: NaN if dP is not finite
+      } else if (l != l) {
+        dot = expRowIeee(srow, dprow, w, l); // NaN lse: P = NaN
       } else {
         const lv = f32x4.splat(l);
+        let flag = f32x4.splat(0); // Σ S: not finite if a score is NaN or ±∞
+        let flagged = false;
         let j = 0;
         for (; j + 4 <= w; j += 4) {
           const o = <usize>j << 2;
-          const p = expv(f32x4.sub(v128.load(srow + o), lv), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11);
+          const sv = v128.load(srow + o);
+          flag = f32x4.add(flag, sv);
+          const p = expv(f32x4.sub(sv, lv), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11);
           v128.store(srow + o, p);
           dotv = f32x4.add(dotv, f32x4.mul(p, v128.load(dprow + o)));
         }
         for (; j < w; j++) {
           const o = <usize>j << 2;
-          const p = f32x4.extract_lane(
-            expv(f32x4.splat(load<f32>(srow + o) - l), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11), 0);
+          const x = load<f32>(srow + o);
+          if (x - x != 0) flagged = true;
+          const p = f32x4.extract_lane(expv(f32x4.splat(x - l), e0, e1, e2, e3, e4, e5, e6, e7, e8, e9, e10, e11), 0);
           store<f32>(srow + o, p);
           dot += p * load<f32>(dprow + o);
         }
         dot += f32x4.extract_lane(dotv, 0) + f32x4.extract_lane(dotv, 1) + f32x4.extract_lane(dotv, 2) + f32x4.extract_lane(dotv, 3);
+        const fd = f32x4.sub(flag, flag);
+        if (flagged || v128.any_true(f32x4.ne(fd, fd))) {
+          // rare: a NaN or ±∞ score (or an overflowing sum): the row's scores again, then P with Math.exp's semantics
+          gemmDirect(1, w, d, qc + <usize>qi * ldqB, ldqB, 4, kt, wB, srow, wB, false);
+          maskRow(srow, w, i, load<i32>(pos + (<usize>i << 2)), kpos, kinv, krow,
+            causal != 0, maskValue, hasSelf != 0, selfValue, paper, seqLen, numHashes, rowBase, lrow);
+          dot = expRowIeee(srow, dprow, w, l);
+        }
       }
       // dS = P ⊙ (dP − rowdot + dlse) on live scores, in place of dP
       const g: f32 = dLse != 0 ? load<f32>(dLse + (<usize>i << 2)) : 0;

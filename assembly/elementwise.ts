@@ -114,3 +114,30 @@ export function sumSquares(x: usize, n: i32): f64 {
   }
   return s;
 }
+
+/**
+ * Stores at `out` (an i32) how many of the n f32 values at x are NaN or ±Infinity: x − x is NaN
+ * exactly for those (0 for every finite x), counted per lane (ne gives −1). One pass, memory-bound;
+ * the model's non-finite checks (src/model/numerics.ts) run it on every layer's residual streams.
+ */
+export function countNonFinite(x: usize, n: i32, out: usize): void {
+  let c0 = i32x4.splat(0);
+  let c1 = i32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    const v0 = v128.load(x + o);
+    const v1 = v128.load(x + o, 16);
+    const d0 = f32x4.sub(v0, v0);
+    const d1 = f32x4.sub(v1, v1);
+    c0 = i32x4.sub(c0, f32x4.ne(d0, d0));
+    c1 = i32x4.sub(c1, f32x4.ne(d1, d1));
+  }
+  const c = i32x4.add(c0, c1);
+  let count = i32x4.extract_lane(c, 0) + i32x4.extract_lane(c, 1) + i32x4.extract_lane(c, 2) + i32x4.extract_lane(c, 3);
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    if (v - v != 0) count++;
+  }
+  store<i32>(out, count);
+}

@@ -6,8 +6,10 @@ import { gemmInto, gemmScratchBytes } from './gemm';
 /**
  * argmax([s, −s]) over the n f32 values s at p, ties to the lowest index (torch.argmax): the first
  * maximum of s (index imax) and the first minimum of s (imin), then imax if max ≥ −min, else n + imin.
- * NaN never wins a comparison (skipped); if no value beats the start (all NaN or −Infinity for the
- * maximum), the index stays 0.
+ * NaN counts as larger than every number (torch.argmax): if s holds a NaN, the result is the index of
+ * the first one (s_c and −s_c are both NaN, and c < n comes first). The comparisons below skip NaN, so
+ * the vector loop also sums its lanes: a NaN makes the sum NaN (so can +∞ meeting −∞, or an overflow),
+ * and only then does a scalar pass look for the first NaN (cost: one add per 4 values).
  *
  * Vector part (the first n & ~3 values): lane j tracks columns j, j + 4, ... with a strict > (<), so
  * it keeps the first occurrence of its maximum (minimum); a lane starts at (∓Infinity, column j), as
@@ -30,9 +32,11 @@ import { gemmInto, gemmScratchBytes } from './gemm';
     let idx = i32x4(0, 1, 2, 3);
     let vimax = idx;
     let vimin = idx;
+    let vsum = f32x4.splat(0);
     const four = i32x4.splat(4);
     for (; c < n4; c += 4) {
       const v = v128.load(p + (<usize>c << 2));
+      vsum = f32x4.add(vsum, v);
       const gt = f32x4.gt(v, vmax);
       const lt = f32x4.lt(v, vmin);
       vmax = v128.bitselect(v, vmax, gt);
@@ -40,6 +44,12 @@ import { gemmInto, gemmScratchBytes } from './gemm';
       vmin = v128.bitselect(v, vmin, lt);
       vimin = v128.bitselect(idx, vimin, lt);
       idx = i32x4.add(idx, four);
+    }
+    if (v128.any_true(f32x4.ne(vsum, vsum))) {
+      for (let j = 0; j < n4; j++) {
+        const s = load<f32>(p + (<usize>j << 2));
+        if (s != s) return j;
+      }
     }
     // lanes 0..3: larger value wins, equal values go to the smaller column (no NaN in the lanes)
     maxv = f32x4.extract_lane(vmax, 0);
@@ -67,6 +77,7 @@ import { gemmInto, gemmScratchBytes } from './gemm';
   }
   for (; c < n; c++) {
     const s = load<f32>(p + (<usize>c << 2));
+    if (s != s) return c;
     if (s > maxv) {
       maxv = s;
       imax = c;

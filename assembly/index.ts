@@ -11,7 +11,7 @@ export {
   layerNormForward, layerNormBackward, layerNormBackwardDx, layerNormBackwardParams, rmsNormForward, rmsNormBackward,
 } from './norms';
 export { activationForward, activationBackward } from './activations';
-export { add, axpy, scale, addRowVector, sumRows, sumRowsStrided, sumSquares } from './elementwise';
+export { add, axpy, scale, addRowVector, sumRows, sumRowsStrided, sumSquares, countNonFinite } from './elementwise';
 export { chunkAttentionForward, chunkAttentionBackward, chunkAttentionScratchBytes } from './attention';
 export { lshRoundCombine } from './rounds';
 export { adamw } from './adamw';

@@ -27,7 +27,10 @@ export const RELAXED: bool = ASC_FEATURE_RELAXED_SIMD;
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
 }
 
-/** Max of the 4 lanes of an f32x4. */
+/**
+ * Max of the 4 lanes of an f32x4 (`pmax`, one instruction: a NaN lane is skipped, so a caller that must
+ * see NaN detects it otherwise; softmaxRow sums the row alongside).
+ */
 // @ts-ignore: decorator
 @inline export function hmax(v: v128): f32 {
   const s = f32x4.pmax(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
@@ -91,7 +94,12 @@ export function transposeBlock(rows: i32, cols: i32, src: usize, ldsB: usize, ds
 // n is obtained with the "shifter" trick: t = x·log2e + 1.5·2^23 leaves round(x·log2e) in the low
 // mantissa bits of t, and (bits(t) << 23) is n placed in the exponent field, added to bits(e^r).
 // Inputs above 88.3 are clamped (result ≈ 2.2e38); inputs below −87 (where 2^n would be subnormal),
-// −Infinity and NaN give 0 (the exact value there is below 1.7e-38).
+// −Infinity and NaN give 0 (the exact value there is below 1.7e-38). That is the fast path of the
+// kernels, which keep NaN and +∞ away from it or handle them themselves (softmax and attention test each
+// row once and route a non-finite one to `expvIeee`; gelu's NaN flows through t = 1/(1 + a/2)).
+// `expvIeee` (and `expScalar`) add `Math.exp`'s non-finite semantics: NaN gives NaN, +Infinity gives
+// +Infinity (one add, compare and select: `x + ∞` is NaN for NaN and +∞ for +∞; other results keep
+// their bits).
 //
 // V8 re-materialises v128 constants inside loops, so the constants live in this table and kernels load
 // them into locals once, outside their loops, and pass them to `expv` (which is inlined).
@@ -110,11 +118,14 @@ export const EXP_TABLE: usize = memory.data<f32>([
   1.0, 1.0, 1.0, 1.0, // 9: c0 = c1
   88.3, 88.3, 88.3, 88.3, // 10: upper clamp
   -87.0, -87.0, -87.0, -87.0, // 11: lower limit (below: 0)
+  3.4028234663852886e38, 3.4028234663852886e38, 3.4028234663852886e38, 3.4028234663852886e38, // 12: FLT_MAX (expvIeee)
+  Infinity, Infinity, Infinity, Infinity, // 13: +∞ (expvIeee)
 ], 16);
 
 /**
- * e^x on 4 lanes (see the block comment above). The constants are the 12 vectors of EXP_TABLE in
- * order, loaded once by the caller: `const e0 = v128.load(EXP_TABLE, 0), ..., e11 = v128.load(EXP_TABLE, 176)`.
+ * e^x on 4 lanes (see the block comment above: NaN and +∞ are not handled). The constants are the
+ * first 12 vectors of EXP_TABLE in order, loaded once by the caller:
+ * `const e0 = v128.load(EXP_TABLE, 0), ..., e11 = v128.load(EXP_TABLE, 176)`.
  */
 // @ts-ignore: decorator
 @inline export function expv(
@@ -138,13 +149,28 @@ export const EXP_TABLE: usize = memory.data<f32>([
   return v128.and(scaled, keep);
 }
 
-/** Scalar e^x through the same polynomial (lane 0 of expv), for tails. */
+/**
+ * expv with `Math.exp`'s non-finite semantics (NaN → NaN, +∞ → +∞; finite and −∞ inputs give expv's
+ * bits). Constants: all 14 vectors of EXP_TABLE (e12 = FLT_MAX, e13 = +∞).
+ */
+// @ts-ignore: decorator
+@inline export function expvIeee(
+  x: v128,
+  log2e: v128, shifter: v128, ln2hi: v128, ln2lo: v128,
+  c3: v128, c4: v128, c5: v128, c6: v128, c2: v128, one: v128, hi: v128, lo: v128, fltMax: v128, inf: v128,
+): v128 {
+  const e = expv(x, log2e, shifter, ln2hi, ln2lo, c3, c4, c5, c6, c2, one, hi, lo);
+  return v128.bitselect(e, f32x4.add(x, inf), f32x4.le(x, fltMax)); // x ≤ FLT_MAX: e; NaN or +∞: x + ∞
+}
+
+/** Scalar e^x through the same polynomial (lane 0 of expvIeee: NaN → NaN, +∞ → +∞), for tails. */
 export function expScalar(x: f32): f32 {
-  const v = expv(
+  const v = expvIeee(
     f32x4.splat(x),
     v128.load(EXP_TABLE, 0), v128.load(EXP_TABLE, 16), v128.load(EXP_TABLE, 32), v128.load(EXP_TABLE, 48),
     v128.load(EXP_TABLE, 64), v128.load(EXP_TABLE, 80), v128.load(EXP_TABLE, 96), v128.load(EXP_TABLE, 112),
     v128.load(EXP_TABLE, 128), v128.load(EXP_TABLE, 144), v128.load(EXP_TABLE, 160), v128.load(EXP_TABLE, 176),
+    v128.load(EXP_TABLE, 192), v128.load(EXP_TABLE, 208),
   );
   return f32x4.extract_lane(v, 0);
 }

@@ -5,20 +5,36 @@ import { EXP_TABLE, expv, expScalar, hmax, hsum } from './simd';
  * Softmax of one row of `cols` values at s into p (may be the same address), returning nothing;
  * writes lse = max + log Σ exp(s − max) as f32 to `lseOut` and then uses the stored f32 value:
  * p = exp(s − max) · exp(max − lse) (= exp(s − lse) with lse rounded as torch stores it).
- * An all −Infinity row gives lse = −Infinity and p = 0.
+ * An all −Infinity row gives lse = −Infinity and p = 0. Non-finite values as the reference backend
+ * (IEEE: exp(NaN − max), exp(∞ − ∞)): a row holding a NaN or +Infinity gives lse = NaN and p = NaN,
+ * also when its other values are −Infinity. The max (pmax) skips NaN, so the max loop also sums the
+ * row: a NaN makes the sum NaN (so can +∞ meeting −∞, or an overflow; the rare path then looks at
+ * the values), one add per 4 values; the exponentials only ever see finite or −∞ inputs.
  */
 export function softmaxRow(cols: i32, s: usize, p: usize, lseOut: usize): void {
   const e0 = v128.load(EXP_TABLE, 0), e1 = v128.load(EXP_TABLE, 16), e2 = v128.load(EXP_TABLE, 32), e3 = v128.load(EXP_TABLE, 48);
   const e4 = v128.load(EXP_TABLE, 64), e5 = v128.load(EXP_TABLE, 80), e6 = v128.load(EXP_TABLE, 96), e7 = v128.load(EXP_TABLE, 112);
   const e8 = v128.load(EXP_TABLE, 128), e9 = v128.load(EXP_TABLE, 144), e10 = v128.load(EXP_TABLE, 160), e11 = v128.load(EXP_TABLE, 176);
-  // max, seeded at −Infinity
+  // max, seeded at −Infinity; the sum only flags NaN
   let mv = f32x4.splat(-Infinity);
+  let sumv = f32x4.splat(0);
   let j = 0;
-  for (; j + 4 <= cols; j += 4) mv = f32x4.pmax(mv, v128.load(s + (<usize>j << 2)));
+  for (; j + 4 <= cols; j += 4) {
+    const v = v128.load(s + (<usize>j << 2));
+    mv = f32x4.pmax(mv, v);
+    sumv = f32x4.add(sumv, v);
+  }
   let max = hmax(mv);
+  let flagged = v128.any_true(f32x4.ne(sumv, sumv));
   for (; j < cols; j++) {
     const x = load<f32>(s + (<usize>j << 2));
     if (x > max) max = x;
+    if (x != x) flagged = true;
+  }
+  if ((flagged || max == Infinity) && rowHasNaNOrInf(cols, s)) {
+    store<f32>(lseOut, NaN);
+    for (j = 0; j < cols; j++) store<f32>(p + (<usize>j << 2), NaN);
+    return;
   }
   if (max == -Infinity) {
     store<f32>(lseOut, -Infinity);
@@ -55,6 +71,15 @@ export function softmaxRow(cols: i32, s: usize, p: usize, lseOut: usize): void {
     const o = <usize>j << 2;
     store<f32>(p + o, load<f32>(p + o) * factor);
   }
+}
+
+/** True if one of the n f32 values at s is NaN or +Infinity (the rare path of softmaxRow). */
+function rowHasNaNOrInf(n: i32, s: usize): bool {
+  for (let j = 0; j < n; j++) {
+    const x = load<f32>(s + (<usize>j << 2));
+    if (x != x || x == Infinity) return true;
+  }
+  return false;
 }
 
 /** softmaxRows: rows × cols, row strides lds / ldp (elements); lse: [rows]. */

@@ -363,7 +363,7 @@ for (const variant of VARIANTS) {
       );
     });
 
-    it('element-wise ops, activations, bias add / sum, AdamW', () => {
+    it('element-wise ops, activations, bias add / sum, AdamW, countNonFinite', () => {
       fc.assert(
         fc.property(
           fc.integer({ min: 0, max: 333 }),
@@ -410,7 +410,12 @@ for (const variant of VARIANTS) {
                 weightDecay: 0.01,
                 step: 3,
               });
-              return { sum, y, act1, dact, xr, bias, param, m, vv };
+              // countNonFinite: per-part counts summed (a few NaN / ±Infinity in a copy of a)
+              const holes = floatsOf(be, a);
+              for (let i = 0; i < n; i += 7 + (i % 5)) holes[i] = [Number.NaN, Infinity, -Infinity][i % 3]!;
+              const count = be.ints(1);
+              count[0] = be.countNonFinite(holes, n);
+              return { sum, y, act1, dact, xr, bias, param, m, vv, count };
             });
           },
         ),

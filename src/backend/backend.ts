@@ -23,6 +23,13 @@
  * - Every argument is validated in TypeScript (ops/<family>/params.ts; shared checks in ops/checks.ts)
  *   before a kernel sees it; a bad shape, a foreign buffer or an out-of-range index throws `ShapeError`
  *   and changes nothing.
+ * - Non-finite values (NaN, ±Infinity) in buffers are data, not errors: every operation gives them the
+ *   IEEE semantics of the reference backend's formulas, and the WASM kernels give every output element
+ *   the same class (finite, NaN, +Infinity, −Infinity; spec/kernels/non-finite.spec.ts). So a NaN input
+ *   makes the outputs that depend on it NaN (a softmax row with a NaN is NaN, 0·∞ is NaN, also where a
+ *   mask or dropout multiplies by 0), nothing silently drops it. Where the formulas leave a choice, the
+ *   op's parameter docs state the rule (e.g. LshHashParams: NaN is the largest value, as torch.argmax).
+ *   Kernels never check for non-finite values; the models do (src/model/numerics.ts, NumericalError).
  */
 import type { AdamWParams } from './ops/adamw/params.js';
 import type { ChunkAttentionBackwardParams, ChunkAttentionForwardParams } from './ops/attention/params.js';
@@ -98,6 +105,11 @@ export interface Backend {
   sumRows(out: Float, x: Float, rows: number, cols: number): void;
   /** Σ x_i² (for gradient norms), accumulated in float64. */
   sumSquares(x: Float, n: number): number;
+  /**
+   * How many of x[0 … n) are NaN or ±Infinity (the models' non-finite checks, src/model/numerics.ts;
+   * one memory-bound pass, split over threads).
+   */
+  countNonFinite(x: Float, n: number): number;
 
   // ---- activations, HF ACT2FN (ops/activations/) ----
   activationForward(kind: Activation, x: Float, y: Float, n: number): void;

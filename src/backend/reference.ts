@@ -96,6 +96,9 @@ export class ReferenceBackend implements Backend {
   sumSquares(x: Float, n: number): number {
     return elementwise.sumSquares(x, n);
   }
+  countNonFinite(x: Float, n: number): number {
+    return elementwise.countNonFinite(x, n);
+  }
 
   activationForward(kind: Activation, x: Float, y: Float, n: number): void {
     activations.activationForward(kind, x, y, n);

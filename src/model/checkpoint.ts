@@ -14,13 +14,13 @@
 import type { Backend } from '../backend/backend.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
 import { checkCausalLM, ReformerConfig } from '../config/reformer-config.js';
-import { ConfigError, FormatError } from '../errors.js';
+import { ConfigError, FormatError, NumericalError } from '../errors.js';
 import { parseSafetensors, SafetensorsFile, serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { lmParamSpecs, ReformerModelWithLMHead } from './lm-model.js';
 import type { Parameters, ParamSpec } from './parameters.js';
 import { reformerParamSpecs } from './param-specs.js';
 import { ReformerModel } from './reformer-model.js';
-import { firstNonFinite } from './validate-inputs.js';
+import { nonFiniteSummary } from './numerics.js';
 
 /** The two files of a checkpoint folder, as bytes. */
 export interface CheckpointFiles {
@@ -107,8 +107,9 @@ export interface LoadOptions {
  * value is finite (one pass per tensor, at load time only). All or nothing: every check runs before the
  * first value is copied, so a rejected file leaves `params` as they were (a model keeps its weights).
  * `lm_head.bias` may come as `lm_head.decoder.bias` (or both, if equal).
- * @throws FormatError naming a missing tensor, a shape mismatch, a NaN or infinite weight, differing
- *   tied biases, or (strict) tensors the model does not have.
+ * @throws FormatError naming a missing tensor, a shape mismatch, differing tied biases, or (strict)
+ *   tensors the model does not have; NumericalError naming a tensor with a NaN or infinite value (its
+ *   count, first index and value).
  */
 export function loadParameters(params: Parameters, file: SafetensorsFile, strict = true): void {
   const f64 = params.params instanceof Float64Array;
@@ -130,13 +131,10 @@ export function loadParameters(params: Parameters, file: SafetensorsFile, strict
       );
     }
     const data = read(source);
-    const bad = firstNonFinite(data);
-    if (bad >= 0) {
-      let count = 0;
-      for (let i = bad; i < data.length; i++) if (!Number.isFinite(data[i]!)) count++;
-      throw new FormatError(
-        `checkpoint: tensor "${source}" holds ${count} NaN or infinite value(s) of ${data.length} (first at index ${bad}: ${data[bad]}); ` +
-          'the weights are damaged (a diverged training run or a corrupted file): load an earlier checkpoint',
+    const bad = nonFiniteSummary(data);
+    if (bad !== null) {
+      throw new NumericalError(
+        `checkpoint: tensor "${source}" ${bad}; the weights are damaged (a diverged training run or a corrupted file): load an earlier checkpoint`,
       );
     }
     staged.push({ name: e.name, shape, data });

@@ -11,7 +11,9 @@
  * most one block exist at a time; paper Sec. 3 "the computation of log-probabilities and the loss can
  * also be chunked"); `evaluate` materialises everything (fixtures). Before a run, the memory estimate
  * (model/memory.ts) is compared with the backend's hard limit (WASM: 4 GiB): a run that cannot fit
- * throws ResourceError with the numbers and a way out, before anything is allocated.
+ * throws ResourceError with the numbers and a way out, before anything is allocated. A NaN or infinite
+ * hidden state, logit or loss throws NumericalError naming where it appeared and the non-finite
+ * parameter behind it, if any (model/numerics.ts).
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
@@ -22,6 +24,7 @@ import { Rng } from '../util/rng.js';
 import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from './language-model.js';
 import { checkBackendMemory } from './memory/check.js';
 import { estimateMemory, type MemoryEstimate, type MemoryMode } from './memory/estimate.js';
+import { checkFiniteScalar, checkFiniteValues, type NumericsScope } from './numerics.js';
 import { Parameters, type ParamSpec } from './parameters.js';
 import { reformerParamSpecs } from './param-specs.js';
 import type { EncoderInput, EncoderOutput } from './encoder-types.js';
@@ -132,6 +135,8 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
         dh: dh!,
       });
     });
+    if (logits) checkFiniteValues(this.numerics, 'the logits', logits, logits.length);
+    checkFiniteScalar(this.numerics, 'the training loss', sum);
     return { loss: tokens === 0 ? 0 : sum / tokens, tokens, dEmbedding, logits };
   }
 
@@ -164,6 +169,7 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
         null,
       );
     });
+    checkFiniteScalar(this.numerics, 'the loss', sum);
     return { loss: tokens === 0 ? 0 : sum / tokens, tokens };
   }
 
@@ -186,6 +192,7 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
         logits.subarray(r0 * V, (r0 + n) * V),
       );
     });
+    checkFiniteValues(this.numerics, 'the logits', logits, logits.length);
     return logits;
   }
 
@@ -206,7 +213,10 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
       this.config.chunk_size_lm_head,
       null,
     );
-    return { logits: this.head(enc), encoder: enc, ...r };
+    const logits = this.head(enc);
+    checkFiniteValues(this.numerics, 'the logits', logits, logits.length);
+    checkFiniteScalar(this.numerics, 'the loss', r.loss);
+    return { logits, encoder: enc, ...r };
   }
 
   /** The config with `num_buckets` resolved by the first LSH forward (see `ReformerModel.resolvedConfig`). */
@@ -235,6 +245,11 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** What the non-finite checks read (numerics.ts). */
+  private get numerics(): NumericsScope {
+    return { be: this.backend, params: this.parameters };
+  }
 
   /**
    * Refuses a run whose estimated peak exceeds the backend's hard limit (WASM: 4 GiB) before anything

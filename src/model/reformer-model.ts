@@ -40,6 +40,7 @@ import { prepareEncoderInput } from './encoder-input.js';
 import type { EncoderInput, EncoderOutput, EncoderRun, EncoderTape, OutputSink, PreparedInput } from './encoder-types.js';
 import { checkBackendMemory } from './memory/check.js';
 import type { MemoryMode } from './memory/estimate.js';
+import { checkedRows, checkFiniteValues, layerOutputCheck } from './numerics.js';
 import { outputRows } from './output-rows.js';
 import { reformerParamSpecs } from './param-specs.js';
 import { Parameters } from './parameters.js';
@@ -168,13 +169,15 @@ export class ReformerModel {
    * @throws ShapeError (ids, mask, training length not a multiple of the chunk lcm),
    * ConfigError (sequence length vs max_position_embeddings / axial_pos_shape), ResourceError (the
    * estimated peak of this call, and in training of its backward too, exceeds the backend's memory
-   * limit; thrown before anything is allocated).
+   * limit; thrown before anything is allocated), NumericalError (a NaN or infinite value in a layer's
+   * output or the encoder output, naming the layer and a non-finite parameter if any: numerics.ts).
    */
   forward(input: EncoderInput): EncoderOutput {
     const run = this.encode(input, this.prepare(input, true), { keepEmbedding: true, captureBuckets: true });
     const D2 = 2 * this.config.hidden_size;
     const output = this.backend.floats(run.batch * run.seqLen * D2); // [B, L, 2D]
     outputRows(this.parts, run, (r0, n, h) => output.set(h.subarray(0, n * D2), r0 * D2), null);
+    checkFiniteValues(this.parts, 'the encoder output (last_hidden_state)', output, output.length);
     const tape: EncoderTape | null = run.training ? { run, consumed: false } : null;
     return {
       output,
@@ -203,7 +206,7 @@ export class ReformerModel {
       throw new UsageError('ReformerModel.forwardRows: evaluation only (training: false); train with trainRows or forward + backward');
     return this.backend.scope(() => {
       const run = this.encode(input, this.prepare(input, false), { keepEmbedding: false, captureBuckets: options.captureBuckets ?? false });
-      outputRows(this.parts, run, sink, null);
+      outputRows(this.parts, run, checkedRows(this.parts, 'the encoder output', 2 * this.config.hidden_size, sink), null);
       return { batch: run.batch, seqLen: run.seqLen, paddedLen: run.paddedLen, buckets: bucketsOf(run.record) };
     });
   }
@@ -226,7 +229,7 @@ export class ReformerModel {
       const n = run.record.n;
       const dy1 = be.floats(n);
       const dy2 = be.floats(n);
-      outputRows(this.parts, run, sink, { dy1, dy2 });
+      outputRows(this.parts, run, checkedRows(this.parts, 'the encoder output', 2 * this.config.hidden_size, sink), { dy1, dy2 });
       this.layersBackward(run, dy1, dy2, dEmbedding);
       return bucketsOf(run.record);
     });
@@ -363,6 +366,7 @@ export class ReformerModel {
       numHashes: input.numHashes ?? null,
       onAttentionInput: input.onAttentionInput ?? null,
       captureBuckets: opts.captureBuckets,
+      onLayerOutput: layerOutputCheck(this.parts, cfg.attn_layers, n),
     };
     const mode = training ? (this.options.reversible ? 'reversible' : 'store') : 'inference';
     const record = reversibleForward(be, this.blocks, x1, x2, n, call, mode);

@@ -59,6 +59,8 @@ export interface SublayerCall {
    * turns it off.
    */
   readonly captureBuckets?: boolean;
+  /** Called after each layer of a forward (not a backward's recompute) with its outputs Y1, Y2 (numerics.ts: may throw). */
+  readonly onLayerOutput?: ((layer: number, y1: Float, y2: Float) => void) | null;
 }
 
 /**
@@ -133,6 +135,7 @@ export function reversibleForward(
     // Y2 = X2 + G(Y1)
     const y2 = keep ? copyOf(be, h, n) : h;
     const gr = block.g.addForward(y1, y2, call, null, keep);
+    call.onLayerOutput?.(l, y1, y2);
     states.push({ f: fr.state, g: gr.state }); // small (buckets, seeds)
     if (caches) caches.push({ f: fr.cache, g: gr.cache });
     a = y1;

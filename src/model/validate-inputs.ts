@@ -2,14 +2,15 @@
  * Validation of what callers hand to the model's public entry points (`ReformerModel.forward`,
  * `ReformerModelWithLMHead.lossAndGrad/forwardBackward/loss/logits/evaluate`), before anything reaches
  * the kernels. Every failure is a `ShapeError` naming the HF tensor (`input_ids`, `attention_mask`,
- * `labels`, `rotations[i]`), what was expected, what was given, and how to fix it.
+ * `labels`, `rotations[i]`), what was expected, what was given, and how to fix it; a NaN or infinite
+ * injected rotation is a `NumericalError` (as every non-finite value: model/numerics.ts).
  *
  * Cost: the structural checks are O(1); the value checks are one pass over each input
  * (token ids: `checkTokenIds` in nn/embeddings.ts; masks and labels: in the model; rotations: here).
  * Weights are checked once, when a checkpoint is loaded (`model/checkpoint.ts`), never per step.
  */
 import { ReformerConfig } from '../config/reformer-config.js';
-import { ConfigError, ShapeError } from '../errors.js';
+import { ConfigError, NumericalError, ShapeError } from '../errors.js';
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -92,7 +93,8 @@ export function validateTokenBatch(batch: unknown, where = 'ReformerModel'): voi
  * Injected LSH rotations: `null` or an array (one entry per layer index) of `null` or a float array
  * holding only finite values (a NaN or infinite rotation makes every bucket, and so the attention, NaN).
  * Their shapes are checked by the attention layer that uses them.
- * @throws ShapeError naming `rotations[layer]` and the first bad element.
+ * @throws ShapeError for a malformed list, NumericalError naming `rotations[layer]` and the first
+ *   NaN or infinite element.
  */
 export function validateRotations(rotations: unknown, where = 'ReformerModel'): void {
   if (rotations === null || rotations === undefined) return;
@@ -111,8 +113,8 @@ export function validateRotations(rotations: unknown, where = 'ReformerModel'): 
 }
 
 /**
- * One pass: throws ShapeError at the first NaN or ±Infinity of `values`, naming `what`, the index and
- * how many such values there are.
+ * One pass: throws NumericalError at the first NaN or ±Infinity of `values`, naming `what`, the index
+ * and how many such values there are.
  */
 export function checkFinite(what: string, values: ArrayLike<number>): void {
   const n = values.length;
@@ -122,14 +124,7 @@ export function checkFinite(what: string, values: ArrayLike<number>): void {
       // x - x is NaN exactly for NaN and ±Infinity: the rare path counts the rest
       let bad = 0;
       for (let j = i; j < n; j++) if (values[j]! - values[j]! !== 0) bad++;
-      throw new ShapeError(`${what}[${i}] = ${x} (${bad} of ${n} values are NaN or infinite); inputs must be finite numbers`);
+      throw new NumericalError(`${what}[${i}] = ${x} (${bad} of ${n} values are NaN or infinite); inputs must be finite numbers`);
     }
   }
-}
-
-/** The first index of a NaN or ±Infinity in `values`, or −1 (one pass). */
-export function firstNonFinite(values: ArrayLike<number>): number {
-  const n = values.length;
-  for (let i = 0; i < n; i++) if (values[i]! - values[i]! !== 0) return i;
-  return -1;
 }

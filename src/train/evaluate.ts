@@ -24,7 +24,7 @@
  * loss / ln 2. For the byte-level tokenizer (one token = one byte) that is bits per byte; for another
  * tokenizer pass its `bytesPerToken`.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, NumericalError } from '../errors.js';
 import type { CausalLanguageModel, TokenBatch } from '../model/language-model.js';
 import { intArg, int32Arg, modelArg, optionsArg } from '../util/args.js';
 import { callLogits, callLoss, modelMaxContext, numHashesCall, type ModelCallOptions } from './generate.js';
@@ -162,7 +162,8 @@ function resolveEvaluate(
  * @throws ConfigError('model' / 'options') for arguments of the wrong kind, ShapeError for tokens that
  *   are not an Int32Array; ConfigError if seqLen < 2, is longer than the model takes, or is required
  *   and missing, batch or maxWindows is not a positive integer, the stream is shorter than the window
- *   or than 2 tokens, or numHashes does not fit the model.
+ *   or than 2 tokens, or numHashes does not fit the model; NumericalError if a window's loss is not
+ *   finite (naming the windows, and what the model reports as not finite, e.g. a damaged weight).
  */
 export function evaluate(model: CausalLanguageModel, tokens: Int32Array, options?: EvaluateOptions): EvaluateResult {
   const { seqLen, batch: batchSize, maxWindows, call, o } = resolveEvaluate(model, tokens, options);
@@ -184,16 +185,29 @@ export function evaluate(model: CausalLanguageModel, tokens: Int32Array, options
       });
     }
     const batch: TokenBatch = { inputIds, batch: group.length, seqLen, attentionMask: null, labels };
-    if (byTarget) {
-      const r = model.backend.scope(() => scoreFromLogits(model, batch, group, call, byTarget));
-      nats += r.nats;
-      targets += r.targets;
-    } else {
-      const r = model.backend.scope(() => callLoss(model, batch, call));
-      if (r.tokens > 0) {
-        nats += r.loss * r.tokens;
-        targets += r.tokens;
+    try {
+      if (byTarget) {
+        const r = model.backend.scope(() => scoreFromLogits(model, batch, group, call, byTarget));
+        if (r.targets > 0 && !Number.isFinite(r.nats)) throw new NumericalError(`the loss is ${r.nats / r.targets}`);
+        nats += r.nats;
+        targets += r.targets;
+      } else {
+        const r = model.backend.scope(() => callLoss(model, batch, call));
+        if (r.tokens > 0 && !Number.isFinite(r.loss)) throw new NumericalError(`the loss is ${r.loss}`);
+        if (r.tokens > 0) {
+          nats += r.loss * r.tokens;
+          targets += r.tokens;
+        }
       }
+    } catch (e) {
+      if (e instanceof NumericalError) {
+        const a = group[0]!.start;
+        const b = group[group.length - 1]!.start + seqLen - 1;
+        throw new NumericalError(
+          `evaluation, windows ${w0 + 1}…${w0 + group.length} of ${windows.length} (tokens ${a}…${b}): ${e.message}`,
+        );
+      }
+      throw e;
     }
     o.onProgress?.(Math.min(w0 + batchSize, windows.length), windows.length);
   }

@@ -14,7 +14,7 @@
  */
 import type { Float } from '../backend/backend.js';
 import { ReformerConfig } from '../config/reformer-config.js';
-import { ConfigError, ShapeError } from '../errors.js';
+import { ConfigError, NumericalError, ShapeError } from '../errors.js';
 import type { CausalLanguageModel, LossResult, TokenBatch } from '../model/language-model.js';
 import { chunkLengthRule } from '../model/lengths.js';
 import { arrayLikeArg, describeValue, modelArg, optionsArg } from '../util/args.js';
@@ -45,7 +45,8 @@ export function validateSampling(o: SamplingOptions = {}): Required<SamplingOpti
  * The distribution the sampler draws from: `[vocab]` probabilities after temperature, top-k and top-p
  * (zeros outside the kept set). Temperature 0 gives a one-hot argmax.
  * @param logits row of `vocab` logits starting at `offset`; −Infinity marks a forbidden token.
- * @throws ShapeError if the row does not fit or no token has a finite logit; ConfigError for bad options.
+ * @throws ShapeError if the row does not fit or no token has a finite logit; NumericalError for a NaN or
+ *   +Infinity logit; ConfigError for bad options.
  */
 export function samplingDistribution(
   logits: ArrayLike<number>,
@@ -62,7 +63,7 @@ export function samplingDistribution(
   let best = -1;
   for (let j = 0; j < vocab; j++) {
     const z = logits[offset + j]!;
-    if (Number.isNaN(z)) throw new ShapeError(`logit ${j} is NaN; the model produced invalid output`);
+    if (Number.isNaN(z) || z === Infinity) throw new NumericalError(`logit ${j} is ${z}; the model produced invalid output`);
     if (z > -Infinity && (best < 0 || z > logits[offset + best]!)) best = j;
   }
   if (best < 0) throw new ShapeError('every logit is −Infinity: no token can be sampled');
@@ -312,7 +313,9 @@ function resolveGenerate(
  *   `window` for a model that does not report its longest input, or a window longer than it
  *   (`window`); ShapeError for a prompt that is not an array of ids or holds ids outside the
  *   vocabulary, or if the model returns logits of the wrong size; ConfigError('model') for something
- *   that is not a model, ConfigError('num_hashes') for a `numHashes` the model cannot take.
+ *   that is not a model, ConfigError('num_hashes') for a `numHashes` the model cannot take;
+ *   NumericalError (while iterating) if the model's logits are not finite (its message names what was
+ *   not finite, e.g. a damaged weight).
  */
 export function generateTokens(
   model: CausalLanguageModel,
@@ -346,14 +349,20 @@ function* sampleTokens(
       attentionMask.fill(1, 0, ctx.length);
     }
     // copy the one row we need out of the scope: the model's buffers are freed when it ends
-    const row = model.backend.scope(() => {
-      const logits: Float = callLogits(model, { inputIds, batch: 1, seqLen: len, attentionMask, labels: null }, call);
-      if (logits.length !== len * vocab)
-        throw new ShapeError(`model.logits returned ${logits.length} values, expected seqLen·vocab = ${len}·${vocab}`);
-      return Float64Array.from(logits.subarray((ctx.length - 1) * vocab, ctx.length * vocab));
-    });
-    for (const id of suppress) if (id >= 0 && id < vocab) row[id] = -Infinity;
-    const id = sampleToken(row, sampling, rng);
+    let id: number;
+    try {
+      const row = model.backend.scope(() => {
+        const logits: Float = callLogits(model, { inputIds, batch: 1, seqLen: len, attentionMask, labels: null }, call);
+        if (logits.length !== len * vocab)
+          throw new ShapeError(`model.logits returned ${logits.length} values, expected seqLen·vocab = ${len}·${vocab}`);
+        return Float64Array.from(logits.subarray((ctx.length - 1) * vocab, ctx.length * vocab));
+      });
+      for (const id of suppress) if (id >= 0 && id < vocab) row[id] = -Infinity;
+      id = sampleToken(row, sampling, rng);
+    } catch (e) {
+      if (e instanceof NumericalError) throw new NumericalError(`generation, new token ${step + 1}: ${e.message}`);
+      throw e;
+    }
     context.push(id);
     yield id;
     if (options.stopAfter?.(id)) return;

@@ -30,7 +30,7 @@
  */
 import { ConfigError, FormatError, NumericalError } from '../errors.js';
 import { describeValue, modelArg, optionsArg } from '../util/args.js';
-import type { CausalLanguageModel } from '../model/language-model.js';
+import type { CausalLanguageModel, LossResult } from '../model/language-model.js';
 import { Adafactor, type AdafactorConfig, type AdafactorOptions } from './adafactor.js';
 import type { RngState } from '../util/rng.js';
 import { BatchSampler, type DataSplit, type SamplerState } from './data.js';
@@ -277,7 +277,15 @@ export class Trainer {
     model.grads.fill(0);
     const batch = this.sampler.next();
     // temporaries of the forward/backward are freed when the step's scope ends (WASM arena)
-    const r = model.backend.scope(() => model.lossAndGrad(batch));
+    let r: LossResult;
+    try {
+      r = model.backend.scope(() => model.lossAndGrad(batch));
+    } catch (e) {
+      // the model names what was not finite (model/numerics.ts); the step and the way out are the trainer's
+      throw e instanceof NumericalError
+        ? new NumericalError(`step ${s}: ${e.message}; the parameters were not updated. ${this.recoveryHint()}`)
+        : e;
+    }
     if (!Number.isFinite(r.loss) || r.tokens <= 0) {
       throw new NumericalError(
         `step ${s}: the loss is ${r.loss} over ${r.tokens} target tokens; the parameters were not updated. ${this.recoveryHint()}`,

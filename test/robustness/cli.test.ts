@@ -4,7 +4,7 @@
  * (UsageError, ConfigError, FormatError, ShapeError), 1 for runtime failures (ResourceError,
  * NumericalError, anything unexpected). Kinds here: --config not JSON / not an object / invalid or
  * missing fields; a checkpoint with model.safetensors or config.json missing, corrupted weights, NaN
- * weights, a config.json that is not JSON, misses fields or has invalid ones; empty and binary --data;
+ * weights (NumericalError, exit 1), a config.json that is not JSON, misses fields or has invalid ones; empty and binary --data;
  * a --seq-len whose working set exceeds the WASM memory (refused by the model's memory estimate);
  * --checkpoint/--resume naming a file, a path through a file, an unreadable folder or a folder that is
  * not a checkpoint; train --out naming a file; train --resume with a --steps the checkpoint has already
@@ -219,7 +219,7 @@ describe('a checkpoint with a file missing or damaged (eval and generate)', () =
     expect(g.stdout.text).toBe('');
   });
 
-  it('NaN weights → FormatError naming the tensor, exit 2', async () => {
+  it('NaN weights → NumericalError naming the tensor, exit 1', async () => {
     const st = parseSafetensors(weights);
     const poisoned = serializeSafetensors(
       st.names().map((n) => ({
@@ -229,11 +229,21 @@ describe('a checkpoint with a file missing or damaged (eval and generate)', () =
       })),
       st.metadata as Record<string, string>,
     );
-    oneLine(
-      await cli(evalArgs(checkpoint('nan', { weights: poisoned }))),
-      2,
-      /^reformer: FormatError: checkpoint: tensor "lm_head\.(decoder\.)?bias" holds 1 NaN or infinite value\(s\) of 258 \(first at index 7: NaN\)/,
-    );
+    const run = checkpoint('nan', { weights: poisoned });
+    for (const backend of ['reference', 'wasm']) {
+      for (const args of [
+        ['eval', '--checkpoint', run, '--data', DATA],
+        ['generate', '--checkpoint', run, '--prompt', 'It', '--max-new-tokens', '2'],
+      ]) {
+        const r = await cli([...args, '--backend', backend]);
+        oneLine(
+          r,
+          1,
+          /^reformer: NumericalError: checkpoint: tensor "lm_head\.(decoder\.)?bias" holds 1 NaN or infinite value\(s\) of 258 \(first at index 7: NaN\); the weights are damaged/,
+        );
+        expect(r.stdout.text, `${args[0]} --backend ${backend}`).toBe('');
+      }
+    }
   });
 
   it('config.json not JSON, missing a field, or with an invalid field → exit 2 with the reason', async () => {

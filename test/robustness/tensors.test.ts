@@ -1,12 +1,12 @@
 /**
  * Robustness, tensors: token ids outside [0, vocab_size) (negative ids, the pad id out of range), NaN
- * or Inf in inputs and in weights, mismatched shapes and lengths. Each is a typed error naming the
- * tensor, the value given, what is allowed and how to fix it, raised before any kernel runs.
+ * or Inf in inputs and in weights (NumericalError), mismatched shapes and lengths. Each is a typed error
+ * naming the tensor, the value given, what is allowed and how to fix it, raised before any kernel runs.
  */
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
-import { ConfigError, FormatError, ShapeError } from '../../src/errors.js';
+import { ConfigError, FormatError, NumericalError, ShapeError } from '../../src/errors.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/io/safetensors.js';
 import {
   encoderCheckpointToBytes,
@@ -117,7 +117,7 @@ describe('NaN or Inf in inputs', () => {
     );
   });
 
-  it('NaN or infinite injected LSH rotations are a ShapeError naming rotations[layer] and the index', () => {
+  it('NaN or infinite injected LSH rotations are a NumericalError naming rotations[layer] and the index', () => {
     const enc = new ReformerModel(be, SMALL.with({ is_decoder: false }));
     const rot = new Float32Array(2 * 8 * 2 * 2).fill(0.5); // [heads, head_size, num_hashes, num_buckets/2]
     const ok = enc.forward({ ...good, training: false, rotations: [null, rot] });
@@ -127,16 +127,16 @@ describe('NaN or Inf in inputs', () => {
       bad[9] = v;
       expectTyped(
         () => enc.forward({ ...good, training: false, rotations: [null, bad] }),
-        ShapeError,
+        NumericalError,
         new RegExp(`rotations\\[1\\]\\[9\\] = ${v} \\(1 of 64 values are NaN or infinite\\)`),
       );
-      expectTyped(() => model.loss(good, { rotations: [null, bad] }), ShapeError, /rotations\[1\]\[9\]/);
+      expectTyped(() => model.loss(good, { rotations: [null, bad] }), NumericalError, /rotations\[1\]\[9\]/);
     }
   });
 
   it('checkFinite counts every bad value and accepts finite extremes', () => {
     expect(() => checkFinite('x', new Float64Array([Number.MAX_VALUE, -Number.MAX_VALUE, 5e-324, 0]))).not.toThrow();
-    expectTyped(() => checkFinite('x', [1, Number.NaN, 2, Infinity]), ShapeError, /^x\[1\] = NaN \(2 of 4 values/);
+    expectTyped(() => checkFinite('x', [1, Number.NaN, 2, Infinity]), NumericalError, /^x\[1\] = NaN \(2 of 4 values/);
   });
 });
 
@@ -164,7 +164,7 @@ describe('NaN or Inf in weights: refused when a checkpoint is loaded, naming the
     it(`${value} in ${name}`, () => {
       const e = expectTyped(
         () => lmFromCheckpoint(be, { ...files, safetensors: poisoned(name, 3, value) }),
-        FormatError,
+        NumericalError,
         new RegExp(`tensor "${name.replace(/\./g, '\\.')}" holds 1 NaN or infinite value\\(s\\) of \\d+ \\(first at index 3: ${value}\\)`),
         /load an earlier checkpoint/,
       );
@@ -185,7 +185,7 @@ describe('NaN or Inf in weights: refused when a checkpoint is loaded, naming the
     );
     expectTyped(
       () => encoderFromCheckpoint(be, { ...ef, safetensors: bad }),
-      FormatError,
+      NumericalError,
       /tensor "encoder\.layer_norm\.bias" holds 1 NaN/,
     );
     expect(Array.from(lmFromCheckpoint(be, files).params)).toEqual(Array.from(model.params));
@@ -199,7 +199,7 @@ describe('NaN or Inf in weights: refused when a checkpoint is loaded, naming the
     const rewrite = (
       edit: (n: string, data: Float32Array) => { name: string; shape: readonly number[]; data: Float32Array }[],
     ): Uint8Array => serializeSafetensors(st.names().flatMap((n) => edit(n, st.float32(n))));
-    const cases: Array<[string, Uint8Array, RegExp]> = [
+    const cases: Array<[string, Uint8Array, RegExp, typeof FormatError | typeof NumericalError]> = [
       [
         'NaN in the last tensor',
         rewrite((n, data) => [
@@ -213,11 +213,13 @@ describe('NaN or Inf in weights: refused when a checkpoint is loaded, naming the
           },
         ]),
         /NaN or infinite/,
+        NumericalError,
       ],
       [
         'a wrong shape',
         rewrite((n, data) => [{ name: n, shape: n === 'lm_head.decoder.weight' ? [data.length] : st.entry(n).shape, data }]),
         /has shape \[\d+\], the model expects/,
+        FormatError,
       ],
       [
         'a foreign tensor',
@@ -226,10 +228,11 @@ describe('NaN or Inf in weights: refused when a checkpoint is loaded, naming the
           ...(n === 'lm_head.decoder.weight' ? [{ name: 'extra.weight', shape: [1], data: Float32Array.of(1) }] : []),
         ]),
         /tensor\(s\) the model does not have: extra\.weight/,
+        FormatError,
       ],
     ];
-    for (const [what, bytes, message] of cases) {
-      expectTyped(() => loadParameters(target.parameters, parseSafetensors(bytes)), FormatError, message);
+    for (const [what, bytes, message, type] of cases) {
+      expectTyped(() => loadParameters(target.parameters, parseSafetensors(bytes)), type, message);
       expect(Float32Array.from(target.params), what).toEqual(before);
     }
     loadParameters(target.parameters, parseSafetensors(files.safetensors)); // and a good file does load

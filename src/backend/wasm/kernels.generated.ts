@@ -68,6 +68,8 @@ export interface KernelExports {
   sumRowsStrided(out: number, x: number, rows: number, cols: number, ldx: number, scratch: number): void;
   /** assembly/elementwise/sumSquares(x: usize, n: i32): f64 */
   sumSquares(x: number, n: number): number;
+  /** assembly/elementwise/countNonFinite(x: usize, n: i32, out: usize): void */
+  countNonFinite(x: number, n: number, out: number): void;
   /** assembly/attention/chunkAttentionForward(n: i32, d: i32, L: i32, before: i32, after: i32, q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32, pos: usize, keyValid: usize, causal: i32, maskValue: f32, hasSelf: i32, selfValue: f32, paper: usize, seqLen: i32, numHashes: i32, rowBase: i32, chunkBegin: i32, chunkEnd: i32, out: usize, ldOut: i32, lse: usize, scratch: usize, dropSeed: u32, dropThreshold: u32, dropScale: f32): void */
   chunkAttentionForward(n: number, d: number, L: number, before: number, after: number, q: number, ldq: number, k: number, ldk: number, v: number, ldv: number, pos: number, keyValid: number, causal: number, maskValue: number, hasSelf: number, selfValue: number, paper: number, seqLen: number, numHashes: number, rowBase: number, chunkBegin: number, chunkEnd: number, out: number, ldOut: number, lse: number, scratch: number, dropSeed: number, dropThreshold: number, dropScale: number): void;
   /** assembly/attention/chunkAttentionBackward(n: i32, d: i32, L: i32, before: i32, after: i32, q: usize, ldq: i32, k: usize, ldk: i32, v: usize, ldv: i32, pos: usize, keyValid: usize, causal: i32, maskValue: f32, hasSelf: i32, selfValue: f32, paper: usize, seqLen: i32, numHashes: i32, rowBase: i32, chunkBegin: i32, chunkEnd: i32, lse: usize, dOut: usize, ldOut: i32, dLse: usize, dq: usize, dk: usize, dv: usize, scratch: usize, dropSeed: u32, dropThreshold: u32, dropScale: f32, partition: i32): void */
@@ -83,7 +85,7 @@ export interface KernelExports {
 }
 
 /** Every export a kernel build must have (checked when a module is instantiated). */
-export const KERNEL_NAMES = ['gemm', 'gemmBatched', 'gemmRows', 'gemmScratchBytes', 'lshHash', 'lshHashScratchBytes', 'argsortKeys', 'argsortCount', 'argsortOffsets', 'argsortPlace', 'invertPermutation', 'gatherRows', 'scatterRows', 'scatterAddRows', 'softmaxRows', 'softmaxRowsBackward', 'layerNormForward', 'layerNormBackward', 'layerNormBackwardDx', 'layerNormBackwardParams', 'rmsNormForward', 'rmsNormBackward', 'activationForward', 'activationBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows', 'sumRowsStrided', 'sumSquares', 'chunkAttentionForward', 'chunkAttentionBackward', 'chunkAttentionScratchBytes', 'lshRoundCombine', 'adamw', 'heapBase'] as const;
+export const KERNEL_NAMES = ['gemm', 'gemmBatched', 'gemmRows', 'gemmScratchBytes', 'lshHash', 'lshHashScratchBytes', 'argsortKeys', 'argsortCount', 'argsortOffsets', 'argsortPlace', 'invertPermutation', 'gatherRows', 'scatterRows', 'scatterAddRows', 'softmaxRows', 'softmaxRowsBackward', 'layerNormForward', 'layerNormBackward', 'layerNormBackwardDx', 'layerNormBackwardParams', 'rmsNormForward', 'rmsNormBackward', 'activationForward', 'activationBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows', 'sumRowsStrided', 'sumSquares', 'countNonFinite', 'chunkAttentionForward', 'chunkAttentionBackward', 'chunkAttentionScratchBytes', 'lshRoundCombine', 'adamw', 'heapBase'] as const;
 
 /** Name of a kernel export. */
 export type KernelName = (typeof KERNEL_NAMES)[number];

@@ -194,6 +194,9 @@ export class WasmBackend implements Backend {
   sumSquares(x: Float, n: number): number {
     return elementwise.sumSquares(this.d, x, n);
   }
+  countNonFinite(x: Float, n: number): number {
+    return elementwise.countNonFinite(this.d, x, n);
+  }
 
   activationForward(kind: Activation, x: Float, y: Float, n: number): void {
     activations.activationForward(this.d, kind, x, y, n);

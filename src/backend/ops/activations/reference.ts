@@ -6,6 +6,11 @@
  * - relu(x) = max(0, x)
  * - gelu(x) = x·Φ(x) = 0.5·x·(1 + erf(x/√2))                      (exact, `nn.GELU()`)
  * - gelu_new(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))      (Hendrycks & Gimpel tanh form)
+ *
+ * Non-finite inputs: these formulas in IEEE arithmetic define the result (the WASM kernels give the
+ * same class): NaN → NaN; relu(±∞) = ±∞ / 0, gelu(+∞) = gelu_new(+∞) = +∞, gelu(−∞) = gelu_new(−∞) =
+ * −∞·0 = NaN; the derivatives are NaN at ±∞ for gelu and gelu_new (0·∞), relu'(NaN) = NaN; the
+ * backward's `dx += act'(x)·dy` is a product, so act'(x) = 0 with dy = ±∞ or NaN gives NaN.
  */
 import type { Activation, Float } from '../../backend.js';
 import { validateElementwise } from '../elementwise/params.js';
@@ -48,11 +53,11 @@ export function activationValue(kind: Activation, x: number): number {
   }
 }
 
-/** act'(x) for one value (relu'(0) = 0, as torch). */
+/** act'(x) for one value (relu'(0) = 0, as torch; relu'(NaN) = NaN). */
 export function activationDerivative(kind: Activation, x: number): number {
   switch (kind) {
     case 'relu':
-      return x > 0 ? 1 : 0;
+      return x > 0 ? 1 : x <= 0 ? 0 : NaN;
     case 'gelu':
       // d/dx x·Φ(x) = Φ(x) + x·φ(x)
       return 0.5 * (1 + erf(x * INV_SQRT2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);

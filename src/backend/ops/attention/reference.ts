@@ -79,9 +79,9 @@ export function chunkAttentionBackward(p: ChunkAttentionBackwardParams): void {
         const vo = g.vOff + row * g.ldv;
         const pkw = pw * keep[w]!;
         for (let dd = 0; dd < p.d; dd++) p.dv[vo + dd] = p.dv[vo + dd]! + pkw * p.dOut[go + dd]!;
-        // ds_w = p_w (dp_w − Σ p·dp + dlse); replaced (masked) scores carry no gradient
-        if (!g.scoreIsLive[w]) continue;
-        const ds = pw * (dprob[w]! - dot + gLse);
+        // ds_w = p_w (dp_w − Σ p·dp + dlse); replaced (masked) scores carry no gradient: ds_w = 0, still
+        // multiplied into dq and dk (as torch's where + matmul: 0·∞ is NaN)
+        const ds = g.scoreIsLive[w] ? pw * (dprob[w]! - dot + gLse) : 0;
         const ko = g.kOff + row * g.ldk;
         for (let dd = 0; dd < p.d; dd++) {
           p.dq[qo + dd] = p.dq[qo + dd]! + ds * p.k[ko + dd]!;

@@ -1,6 +1,7 @@
 /**
  * The element-wise family (kernels: assembly/elementwise.ts): argument checks of `add`, `axpy`, `scale`
- * (n contiguous elements), `addRowVector` and `sumRows` (x: [rows, cols], a vector of cols), `sumSquares`.
+ * (n contiguous elements), `addRowVector` and `sumRows` (x: [rows, cols], a vector of cols), `sumSquares`,
+ * `countNonFinite`.
  * These ops take positional arguments (no parameter objects).
  */
 import type { Float } from '../../backend.js';

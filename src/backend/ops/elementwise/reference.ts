@@ -43,3 +43,10 @@ export function sumSquares(x: Float, n: number): number {
   for (let i = 0; i < n; i++) s += x[i]! * x[i]!;
   return s;
 }
+
+export function countNonFinite(x: Float, n: number): number {
+  validateElementwise('countNonFinite', n, ['x', x]);
+  let count = 0;
+  for (let i = 0; i < n; i++) if (!Number.isFinite(x[i]!)) count++;
+  return count;
+}

@@ -55,3 +55,22 @@ export function sumSquares(d: WasmDispatch, x: Float, n: number): number {
   validateElementwise('sumSquares', n, ['x', x]);
   return d.kernels.sumSquares(d.f('sumSquares', 'x', x), n);
 }
+
+export function countNonFinite(d: WasmDispatch, x: Float, n: number): number {
+  validateElementwise('countNonFinite', n, ['x', x]);
+  const xp = d.f('countNonFinite', 'x', x);
+  const parts = d.partsFor(n * 0.1);
+  // one i32 count per part (integer sums: the total does not depend on the split)
+  const mark = d.arena.mark();
+  try {
+    const counts = d.arena.ints(parts);
+    const cp = counts.byteOffset;
+    let k = 0;
+    d.split('countNonFinite', n, parts, 8, 0, (i0, i1) => [xp + 4 * i0, i1 - i0, cp + 4 * k++]);
+    let total = 0;
+    for (let i = 0; i < k; i++) total += counts[i]!;
+    return total;
+  } finally {
+    d.arena.release(mark);
+  }
+}

@@ -10,6 +10,12 @@ import { checkBlock, checkInt, checkVec } from '../checks.js';
  * is cut into slices of f1/2, f2/2, ... columns and `bucket = b1 + f1·b2 + f1·f2·b3 + ...`.
  * An int `num_buckets` is `factors = [num_buckets]`.
  * No round offsets and no padding bucket here: attention code adds those.
+ *
+ * Non-finite rotated values (a NaN or ±Infinity in x or in the rotations): ±Infinity compares as usual
+ * (ties still go to the lowest index), and NaN counts as larger than every number, as in `torch.argmax`:
+ * a slice holding a NaN gets the index of its first NaN (rotated value c and its negation are both NaN,
+ * and c comes first). Both backends follow this rule; the models report such inputs (NumericalError)
+ * before their buckets are used.
  */
 export interface LshHashParams {
   /** x: [rows, dHead] with row stride ldx (raw, unnormalised shared query/key vectors of one head). */

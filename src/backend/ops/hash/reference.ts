@@ -28,6 +28,10 @@ export function lshHash(p: LshHashParams): void {
         let bestValue = -Infinity;
         for (let idx = 0; idx < f; idx++) {
           const value = idx < fh ? rotated[start + idx]! : -rotated[start + idx - fh]!;
+          if (Number.isNaN(value)) {
+            best = idx; // NaN is the largest (torch.argmax): the first NaN wins
+            break;
+          }
           if (value > bestValue) {
             bestValue = value;
             best = idx;

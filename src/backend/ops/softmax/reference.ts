@@ -35,11 +35,18 @@ export function softmaxRowsBackward(p: SoftmaxBackwardParams): void {
   }
 }
 
-/** log Σ_j exp(x[off + j]) with the max seeded at −Infinity; an all −Infinity row gives −Infinity. */
+/**
+ * log Σ_j exp(x[off + j]) with the max seeded at −Infinity; an all −Infinity row gives −Infinity.
+ * A NaN or +Infinity anywhere gives NaN (IEEE: exp(NaN − max), exp(∞ − ∞)), also in a row that is
+ * otherwise −Infinity.
+ */
 export function logSumExp(x: ArrayLike<number>, off: number, n: number): number {
   let max = -Infinity;
   for (let j = 0; j < n; j++) if (x[off + j]! > max) max = x[off + j]!;
-  if (max === -Infinity) return -Infinity;
+  if (max === -Infinity) {
+    for (let j = 0; j < n; j++) if (Number.isNaN(x[off + j]!)) return NaN;
+    return -Infinity;
+  }
   let sum = 0;
   for (let j = 0; j < n; j++) sum += Math.exp(x[off + j]! - max);
   return max + Math.log(sum);
