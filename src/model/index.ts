@@ -27,3 +27,24 @@ export {
   parametersToSafetensors,
 } from './checkpoint.js';
 export type { CheckpointFiles, LoadOptions, SaveOptions } from './checkpoint.js';
+// task heads (the rest of src/model/heads/ is reachable from its own barrel, heads/index.ts)
+export {
+  ReformerForMaskedLM,
+  ReformerForSequenceClassification,
+  ReformerForQuestionAnswering,
+  modelFromCheckpoint,
+  checkpointToBytes,
+  loadPretrainedWeights,
+  labelInfo,
+  withLabels,
+} from './heads/index.js';
+export type {
+  AnyReformerModel,
+  ClassificationLabels,
+  LabelInfo,
+  ProblemType,
+  ReformerArchitecture,
+  SpanLogits,
+  SpanPositions,
+  TaskCallOptions,
+} from './heads/index.js';

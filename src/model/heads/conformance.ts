@@ -47,6 +47,7 @@ const maskedLM: ConformanceHandler = (ctx): ConformanceOutputs => {
     tensors['out:train.loss'] = [tr.loss];
     tensors['out:train.logits'] = tr.logits!;
     tensors['grad:embedding_output'] = tr.dEmbedding;
+    Object.assign(tensors, bucketCaptures('train', tr.buckets));
     Object.assign(tensors, gradTensors(model.parameters));
   }
   return { tensors };
@@ -78,6 +79,7 @@ const sequenceClassification: ConformanceHandler = (ctx): ConformanceOutputs => 
     tensors['out:train.loss'] = [tr.loss];
     tensors['out:train.logits'] = tr.logits;
     tensors['grad:embedding_output'] = tr.dEmbedding;
+    Object.assign(tensors, bucketCaptures('train', tr.buckets));
     Object.assign(tensors, gradTensors(model.parameters));
   }
   const checks = [];
@@ -110,6 +112,7 @@ const questionAnswering: ConformanceHandler = (ctx): ConformanceOutputs => {
     tensors['out:train.start_logits'] = tr.start;
     tensors['out:train.end_logits'] = tr.end;
     tensors['grad:embedding_output'] = tr.dEmbedding;
+    Object.assign(tensors, bucketCaptures('train', tr.buckets));
     Object.assign(tensors, gradTensors(model.parameters));
   }
   return { tensors };

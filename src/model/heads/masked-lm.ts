@@ -32,6 +32,7 @@ export function maskedLmParamSpecs(config: ReformerConfig): ReturnType<typeof lm
   return lmParamSpecs(config);
 }
 
+/** HF `ReformerForMaskedLM`: bidirectional encoder + LM head, unshifted masked-token loss; `logits`, `loss`, `lossAndGrad`, `evaluate`. */
 export class ReformerForMaskedLM extends ReformerTaskModel {
   readonly architecture = 'ReformerForMaskedLM' as const;
 
@@ -57,11 +58,15 @@ export class ReformerForMaskedLM extends ReformerTaskModel {
   /**
    * Training-mode forward and backward (dropout on, reversible backward per options): the masked-LM
    * loss over `batch.labels`, gradients ACCUMULATED into `grads`, d(loss)/d(embedding output), and the
-   * training logits [B, L, V] if asked for. A batch without a counted label has loss 0 and no gradient.
+   * training logits [B, L, V] if asked for, and each LSH layer's buckets. A batch without a counted
+   * label has loss 0 and no gradient.
    * @throws ShapeError (ids, mask, labels: missing, wrong length, outside [0, vocab) and not −100),
    *   ConfigError / ResourceError as `ReformerModel.forward`.
    */
-  forwardBackward(batch: TokenBatch, call: TaskCallOptions & { returnLogits?: boolean } = {}): LmTrainResult {
+  forwardBackward(
+    batch: TokenBatch,
+    call: TaskCallOptions & { returnLogits?: boolean } = {},
+  ): LmTrainResult & { buckets: ReadonlyArray<Int32Array | null> } {
     const be = this.backend;
     const labels = this.labelsOf(batch);
     const input = this.encoderInput(batch, true, call, WHERE);
@@ -73,11 +78,11 @@ export class ReformerForMaskedLM extends ReformerTaskModel {
     const tokens = countTargets(labels, batch.batch, batch.seqLen, 0);
     const logits = call.returnLogits ? be.floats(batch.batch * batch.seqLen * V) : null;
     let sum = 0;
-    const { dEmbedding } = this.reformer.trainRows(input, (r0, n, h, dh) => {
+    const { dEmbedding, buckets } = this.reformer.trainRows(input, (r0, n, h, dh) => {
       if (logits) lmHeadForward(be, head.w, h, n, D2, V, chunk, logits.subarray(r0 * V, (r0 + n) * V));
       sum += lmHeadLossRows(be, head.w, h, r0, n, batch.seqLen, D2, V, labels, tokens, chunk, { ...head.g, dh: dh! }, 0);
     });
-    return { loss: tokens === 0 ? 0 : sum / tokens, tokens, dEmbedding, logits };
+    return { loss: tokens === 0 ? 0 : sum / tokens, tokens, dEmbedding, logits, buckets };
   }
 
   /** Evaluation-mode loss over `batch.labels` (streamed: the logits of one block at a time). */

@@ -46,6 +46,7 @@ export interface SpanLogits {
   readonly end: Float;
 }
 
+/** HF `ReformerForQuestionAnswering`: encoder + `qa_outputs` start/end logits per position; HF's clamped span loss. */
 export class ReformerForQuestionAnswering extends ReformerTaskModel {
   readonly architecture = 'ReformerForQuestionAnswering' as const;
 
@@ -64,14 +65,14 @@ export class ReformerForQuestionAnswering extends ReformerTaskModel {
   /**
    * Training-mode forward and backward (dropout on, reversible backward per options): the span logits
    * of the training forward, HF's span loss, gradients ACCUMULATED into `grads`, d(loss)/d(embedding
-   * output). A side with no counted row has a NaN loss (HF) and contributes no gradient.
+   * output), each LSH layer's buckets. A side with no counted row has a NaN loss (HF) and contributes no gradient.
    * @throws ShapeError (ids, mask, positions), ConfigError / ResourceError as `ReformerModel.forward`.
    */
   forwardBackward(
     batch: TokenBatch,
     positions: SpanPositions,
     call: TaskCallOptions = {},
-  ): SpanLogits & { loss: SpanLoss; dEmbedding: Float } {
+  ): SpanLogits & { loss: SpanLoss; dEmbedding: Float; buckets: ReadonlyArray<Int32Array | null> } {
     const be = this.backend;
     const input = this.encoderInput(batch, true, call, WHERE);
     const { batch: B, seqLen: L } = batch;
@@ -90,7 +91,7 @@ export class ReformerForQuestionAnswering extends ReformerTaskModel {
       dStart: new Float64Array(B * L),
       dEnd: new Float64Array(B * L),
     };
-    const { dEmbedding } = this.reformer.trainRows(
+    const { dEmbedding, buckets } = this.reformer.trainRows(
       input,
       (r0, n, h, dh) => {
         // every block's logits are in (prepass): the loss and d(loss)/d(logits) of the whole batch
@@ -105,7 +106,7 @@ export class ReformerForQuestionAnswering extends ReformerTaskModel {
       },
       { prepass: (r0, n, h) => this.spanRows(h, n, r0, w, bias, start, end) },
     );
-    return { start, end, loss: st.loss!, dEmbedding };
+    return { start, end, loss: st.loss!, dEmbedding, buckets };
   }
 
   /** Evaluation-mode start/end logits [B, L] (streamed encoder output). */

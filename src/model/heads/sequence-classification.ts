@@ -64,8 +64,11 @@ export interface ClassificationTrainResult {
   readonly logits: Float;
   /** d(loss)/d(embedding output) [B, L, hidden_size] (HF `grad:embedding_output`). */
   readonly dEmbedding: Float;
+  /** Per layer: the training forward's LSH buckets (null for local layers). */
+  readonly buckets: ReadonlyArray<Int32Array | null>;
 }
 
+/** HF `ReformerForSequenceClassification`: encoder + classification head on position 0; CE, MSE or BCE loss by `problem_type`. */
 export class ReformerForSequenceClassification extends ReformerTaskModel {
   readonly architecture = 'ReformerForSequenceClassification' as const;
   /** num_labels, class names and ids, as configured. */
@@ -121,7 +124,7 @@ export class ReformerForSequenceClassification extends ReformerTaskModel {
     };
     const { w, g } = this.headWeights();
     let sum = 0;
-    const { dEmbedding } = this.reformer.trainRows(input, (r0, _n, h, dh) => {
+    const { dEmbedding, buckets } = this.reformer.trainRows(input, (r0, _n, h, dh) => {
       if (r0 % L !== 0) return; // the head reads position 0 of each row only
       const b = r0 / L;
       const out = logits.subarray(b * n, (b + 1) * n);
@@ -130,7 +133,7 @@ export class ReformerForSequenceClassification extends ReformerTaskModel {
       sum += classificationRowTerm(plan, b, out, 0, dLogits, 0);
       classifierBackward(be, spec, w, g, cache, 1, b, dLogits, dh!);
     });
-    return { loss: sum / plan.divisor, count: plan.divisor, logits, dEmbedding };
+    return { loss: sum / plan.divisor, count: plan.divisor, logits, dEmbedding, buckets };
   }
 
   /** Evaluation-mode logits [B, num_labels] (streamed encoder output; dropout off). */

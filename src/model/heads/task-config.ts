@@ -19,6 +19,7 @@ import { ConfigError } from '../../errors.js';
 /** HF `PretrainedConfig.problem_type` values. */
 export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
 
+/** The allowed `problem_type` values (besides null). */
 export const PROBLEM_TYPES: readonly ProblemType[] = Object.freeze([
   'regression',
   'single_label_classification',

@@ -34,6 +34,7 @@ export type ReformerArchitecture =
 /** Per-call extras (fixtures, conformance): injected rotations, hash rounds. */
 export type TaskCallOptions = LmCallOptions;
 
+/** The common part of the task heads: encoder under `reformer.`, one parameter store, options, random state. */
 export abstract class ReformerTaskModel {
   readonly backend: Backend;
   readonly config: ReformerConfig;
