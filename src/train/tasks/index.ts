@@ -6,7 +6,16 @@ export { parseJsonLines, stringField, type JsonlRecord } from './jsonl.js';
 export { maskTokens, DEFAULT_MLM_PROBABILITY, type MaskingOptions, type MaskedTokens } from './masking.js';
 export { padBatch, chunksOf } from './batching.js';
 export { classificationExamples, labelSchemeFromData, type ClassificationExample, type LabelScheme } from './classification-data.js';
-export { qaRecords, qaTrainingWindows, qaWindows, bestSpan, spanText, type QaRecord, type QaWindow, type SpanPrediction } from './qa-data.js';
+export {
+  qaRecords,
+  qaTrainingWindows,
+  qaWindows,
+  bestSpan,
+  spanText,
+  type QaRecord,
+  type QaWindow,
+  type SpanPrediction,
+} from './qa-data.js';
 export { classificationMetrics, meanSquaredError, normalizeAnswer, squadScores } from './metrics.js';
 export {
   ClassificationTask,
@@ -18,4 +27,11 @@ export {
   type TaskEvaluation,
   type TaskKind,
 } from './tasks.js';
-export { ExampleSampler, TaskTrainer, type TaskTrainHooks, type TaskTrainOptions, type TaskTrainResult, type TaskValidationInfo } from './task-trainer.js';
+export {
+  ExampleSampler,
+  TaskTrainer,
+  type TaskTrainHooks,
+  type TaskTrainOptions,
+  type TaskTrainResult,
+  type TaskValidationInfo,
+} from './task-trainer.js';
