@@ -1,6 +1,7 @@
 /**
  * The model: parameters under HF names, reversible layers, `ReformerModel`, `ReformerModelWithLMHead`
- * (a `CausalLanguageModel`), checkpoints as bytes, conformance handlers, the memory estimate.
+ * (a `CausalLanguageModel`), the task heads (heads/), checkpoints as bytes, conformance handlers, the
+ * memory estimate.
  */
 export type { CausalLanguageModel, LossResult, TokenBatch } from './language-model.js';
 export { Parameters } from './parameters.js';
