@@ -5,13 +5,15 @@
 import { attentionConformanceHandlers } from './attention-handlers.js';
 import { optionsArg } from '../util/args.js';
 import { modelConformanceHandlers } from '../model/conformance.js';
+import { headConformanceHandlers } from '../model/heads/conformance.js';
 import { ConformanceRegistry } from './registry.js';
 import type { ConformanceHandler } from './types.js';
 
-/** The built-in handler tables (attention components, then model components), in registration order. */
+/** The built-in handler tables (attention components, model components, task heads), in registration order. */
 export const BUILTIN_HANDLER_TABLES: ReadonlyArray<Readonly<Record<string, ConformanceHandler>>> = [
   attentionConformanceHandlers, // LSHSelfAttention, LocalSelfAttention, ReformerAttention
   modelConformanceHandlers, // ChunkReformerFeedForward, Axial/PositionEmbeddings, ReformerLayer, ReformerModel, ReformerModelWithLMHead
+  headConformanceHandlers, // ReformerForMaskedLM, ReformerForSequenceClassification, ReformerForQuestionAnswering
 ];
 
 /**

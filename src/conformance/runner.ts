@@ -7,6 +7,8 @@
  * - float tensors: `max|ours − X| ≤ rtol·S` with `S = max(1, max|X|)` for `out:`/`cap:` tensors and
  *   `S = max|X|` for `grad:` tensors; rtol from the JSON (`rtol_recommended_vs_out`, 2e-5) unless overridden;
  * - against `ref64` (default on an f64 backend), `X` is the fixture's `ref64:<name>` where it exists.
+ * - structurally zero tensors (`tolerance.structurally_zero_tensors`, zero in exact arithmetic, stored
+ *   as rounding noise): `max|ours| ≤ 1e-6`.
  * Every `tolerance.checked_tensors` entry must be produced; other produced tensors that the fixture
  * holds are compared too. Cases whose component has no handler are skipped (skipped is not passed).
  */
@@ -31,6 +33,9 @@ import {
 
 /** Default rtol when the JSON recommends none (README: "The recommended value is rtol = 2e-5"). */
 export const DEFAULT_CONFORMANCE_RTOL = 2e-5;
+
+/** Bound on a structurally zero tensor (README "Structurally zero gradients": `max|yours| ≤ 1e-6`). */
+export const STRUCTURAL_ZERO_ATOL = 1e-6;
 
 /** Runs the cases and returns a structured report (never throws for a bad case; it fails instead). */
 export function runConformance(cases: readonly ConformanceCaseInput[], options: ConformanceOptions = {}): ConformanceReport {
@@ -139,6 +144,7 @@ export function formatConformanceReport(report: ConformanceReport): string {
       let what: string;
       if (x.kind === 'float') what = `scaled error ${fmt(x.scaledError!)} (rtol ${fmt(x.rtol!)}, vs ${x.reference})`;
       else if (x.kind === 'int') what = `exact: ${x.total! - x.mismatches!}/${x.total} equal`;
+      else if (x.kind === 'zero') what = `structurally zero: max|ours| ${fmt(x.maxAbsError ?? Infinity)} (≤ ${fmt(STRUCTURAL_ZERO_ATOL)})`;
       else what = 'check';
       lines.push(`      ${x.name.padEnd(width)}  ${what}  ${mark}${x.detail ? `  ${x.detail}` : ''}`);
     }
@@ -217,9 +223,11 @@ function compareOutputs(
   const rtol =
     rtolOverride ?? (against === 'ref64' ? tol.rtol_recommended_vs_ref64 : tol.rtol_recommended_vs_out) ?? DEFAULT_CONFORMANCE_RTOL;
   const checked = new Set(tol.checked_tensors ?? []);
+  const zeros = new Set(tol.structurally_zero_tensors?.tensors ?? []);
   const produced = outputs.tensors ?? {};
-  const names = [...checked, ...Object.keys(produced).filter((n) => !checked.has(n) && tensors.has(n))];
+  const names = [...checked, ...Object.keys(produced).filter((n) => !checked.has(n) && !zeros.has(n) && tensors.has(n))];
   const result: TensorComparison[] = [];
+  for (const name of zeros) result.push(compareZero(name, produced[name]));
   for (const name of names) {
     const required = checked.has(name);
     const ours = produced[name];
@@ -250,6 +258,26 @@ function compareOutputs(
     result.push({ name: c.name, reference: c.name, kind: 'check', passed: c.passed, required: true, detail: c.detail });
   }
   return result;
+}
+
+/** A structurally zero tensor: max|ours| ≤ STRUCTURAL_ZERO_ATOL (it must be produced). */
+function compareZero(name: string, got: ArrayLike<number> | undefined): TensorComparison {
+  if (!got)
+    return { name, reference: 'structurally zero', kind: 'zero', passed: false, required: true, detail: 'not produced by the handler' };
+  let max = 0;
+  for (let i = 0; i < got.length; i++) {
+    const a = Math.abs(got[i]!);
+    if (!(a <= max)) max = Number.isNaN(a) ? Infinity : a;
+  }
+  return {
+    name,
+    reference: 'structurally zero',
+    kind: 'zero',
+    passed: max <= STRUCTURAL_ZERO_ATOL,
+    required: true,
+    maxAbsError: max,
+    ...(max > STRUCTURAL_ZERO_ATOL ? { detail: `max|ours| ${max.toExponential(2)} > ${STRUCTURAL_ZERO_ATOL}` } : {}),
+  };
 }
 
 function compareInts(name: string, want: Int32Array, got: ArrayLike<number>, required: boolean): TensorComparison {

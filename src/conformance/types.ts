@@ -33,6 +33,11 @@ export interface FixtureJson {
     readonly rtol_recommended_vs_out?: number;
     readonly rtol_recommended_vs_ref64?: number;
     readonly fp32_logsumexp_sensitive?: boolean;
+    /**
+     * Tensors that are zero in exact arithmetic (their stored values are rounding noise): checked as
+     * `max|ours| ≤ 1e-6` (`STRUCTURAL_ZERO_ATOL`) instead of the relative rule; they must be produced.
+     */
+    readonly structurally_zero_tensors?: { readonly tensors?: readonly string[]; readonly rule?: string };
   };
   readonly [key: string]: unknown;
 }
@@ -110,7 +115,8 @@ export interface TensorComparison {
   readonly name: string;
   /** Name of the fixture tensor it was compared with (e.g. `ref64:out:hidden_states`). */
   readonly reference: string;
-  readonly kind: 'float' | 'int' | 'check';
+  /** `zero`: a structurally zero tensor, checked as max|ours| ≤ 1e-6 (`maxAbsError` holds max|ours|). */
+  readonly kind: 'float' | 'int' | 'check' | 'zero';
   readonly passed: boolean;
   /** Whether the JSON lists it in `tolerance.checked_tensors`. */
   readonly required: boolean;

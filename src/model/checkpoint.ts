@@ -33,9 +33,10 @@ export interface CheckpointFiles {
 /** File names HF uses for the two files. */
 export const CHECKPOINT_FILE_NAMES = Object.freeze({ safetensors: 'model.safetensors', config: 'config.json' });
 
-const TIED_BIAS = 'lm_head.bias';
-const TIED_BIAS_ALIAS = 'lm_head.decoder.bias';
-const OPTIONS_KEY = 'reformer_ts.options';
+export const TIED_BIAS = 'lm_head.bias';
+export const TIED_BIAS_ALIAS = 'lm_head.decoder.bias';
+/** safetensors metadata key of our options (never a config.json key). */
+export const OPTIONS_KEY = 'reformer_ts.options';
 
 export interface SaveOptions {
   /** Element type written (default F32, as HF checkpoints). F64 only for debugging. */
@@ -65,7 +66,7 @@ export function parametersToSafetensors(
 }
 
 /** config.json bytes of a model: resolved `num_buckets`, `architectures` set when absent. */
-function configBytes(config: ReformerConfig, architecture: string): Uint8Array {
+export function configBytes(config: ReformerConfig, architecture: string): Uint8Array {
   const withArch = config.extra.architectures === undefined ? config.with({ architectures: [architecture] }) : config;
   return new TextEncoder().encode(withArch.toJSONString());
 }
@@ -197,7 +198,8 @@ export function checkWeightsFit(specs: readonly ParamSpec[], file: SafetensorsFi
   }
 }
 
-function storedOptions(file: SafetensorsFile): Partial<ReformerOptions> {
+/** Our options stored in a checkpoint's metadata (`reformer_ts.options`), or {}. @throws FormatError (bad JSON). */
+export function storedOptions(file: SafetensorsFile): Partial<ReformerOptions> {
   const raw = file.metadata[OPTIONS_KEY];
   if (raw === undefined) return {};
   try {

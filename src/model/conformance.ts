@@ -21,11 +21,11 @@ import { ReformerModel } from './reformer-model.js';
 import { reversibleForward, type SublayerCall } from './reversible.js';
 import { AttentionSublayer, FeedForwardSublayer } from './sublayers.js';
 
-function configOf(ctx: ConformanceContext): ReformerConfig {
+export function configOf(ctx: ConformanceContext): ReformerConfig {
   return ReformerConfig.fromJSON(ctx.config as Record<string, unknown>);
 }
 
-function dims(ctx: ConformanceContext, name: string, rank: number): number[] {
+export function dims(ctx: ConformanceContext, name: string, rank: number): number[] {
   const s = ctx.shape(name);
   if (s.length !== rank) throw new FormatError(`${ctx.name}: ${name} must have rank ${rank}, got [${s.join(', ')}]`);
   return [...s];
@@ -54,12 +54,12 @@ function ffWeights(get: (n: string) => Float, prefix: string): FeedForwardWeight
 }
 
 /** Loads every parameter of `params` from the case (names mapped by `fixtureName`). */
-function loadParameters(ctx: ConformanceContext, params: Parameters, fixtureName: (n: string) => string = (n) => n): void {
+export function loadParameters(ctx: ConformanceContext, params: Parameters, fixtureName: (n: string) => string = (n) => n): void {
   for (const e of params.entries) params.set(e.name, ctx.shape(fixtureName(e.name)), ctx.floats(fixtureName(e.name)));
 }
 
 /** Rotations of a phase, indexed by layer (null where the case has none). */
-function rotationsOf(ctx: ConformanceContext, config: ReformerConfig, phase: 'eval' | 'train'): Array<Float | null> {
+export function rotationsOf(ctx: ConformanceContext, config: ReformerConfig, phase: 'eval' | 'train'): Array<Float | null> {
   return config.attn_layers.map((_, i) => {
     const n = `cap:${phase}.layers.${i}.rotations`;
     return ctx.has(n) ? ctx.floats(n) : null;
@@ -67,13 +67,13 @@ function rotationsOf(ctx: ConformanceContext, config: ReformerConfig, phase: 'ev
 }
 
 /** Gradients of every parameter under `grad:<fixture name>` (`grad:lm_head.bias` for the tied bias). */
-function gradTensors(params: Parameters, fixtureName: (n: string) => string = (n) => n): Record<string, Float> {
+export function gradTensors(params: Parameters, fixtureName: (n: string) => string = (n) => n): Record<string, Float> {
   const out: Record<string, Float> = {};
   for (const e of params.entries) out[`grad:${fixtureName(e.name)}`] = params.grad(e.name);
   return out;
 }
 
-function bucketCaptures(phase: string, buckets: ReadonlyArray<Int32Array | null>): Record<string, Int32Array> {
+export function bucketCaptures(phase: string, buckets: ReadonlyArray<Int32Array | null>): Record<string, Int32Array> {
   const out: Record<string, Int32Array> = {};
   buckets.forEach((b, i) => {
     if (b) out[`cap:${phase}.layers.${i}.buckets`] = b;

@@ -1,6 +1,7 @@
 /**
  * The model: parameters under HF names, reversible layers, `ReformerModel`, `ReformerModelWithLMHead`
- * (a `CausalLanguageModel`), checkpoints as bytes, conformance handlers, the memory estimate.
+ * (a `CausalLanguageModel`), the task heads (heads/), checkpoints as bytes, conformance handlers, the
+ * memory estimate.
  */
 export type { CausalLanguageModel, LossResult, TokenBatch } from './language-model.js';
 export { Parameters } from './parameters.js';
@@ -27,3 +28,24 @@ export {
   parametersToSafetensors,
 } from './checkpoint.js';
 export type { CheckpointFiles, LoadOptions, SaveOptions } from './checkpoint.js';
+// task heads (the rest of src/model/heads/ is reachable from its own barrel, heads/index.ts)
+export {
+  ReformerForMaskedLM,
+  ReformerForSequenceClassification,
+  ReformerForQuestionAnswering,
+  modelFromCheckpoint,
+  checkpointToBytes,
+  loadPretrainedWeights,
+  labelInfo,
+  withLabels,
+} from './heads/index.js';
+export type {
+  AnyReformerModel,
+  ClassificationLabels,
+  LabelInfo,
+  ProblemType,
+  ReformerArchitecture,
+  SpanLogits,
+  SpanPositions,
+  TaskCallOptions,
+} from './heads/index.js';

@@ -217,9 +217,18 @@ export class ReformerModel {
    * by block, then the layers (reversible or stored, per options) and the embeddings. Parameter
    * gradients ACCUMULATE. Returns d(loss)/d(embedding output) [batch, seqLen, hidden] (a buffer in the
    * caller's scope); every other buffer is freed on return.
+   *
+   * `options.prepass`: a head whose gradient at a row depends on rows of later blocks (a softmax over
+   * positions: HF `ReformerForQuestionAnswering`) first sees every output block once, `prepass(r0, n, h,
+   * null)`, after the layers' forward and before the gradient pass; the blocks are recomputed from the
+   * same Y1, Y2 and dropout seeds, so both passes see identical rows.
    * @throws as `forward`.
    */
-  trainRows(input: EncoderInput, sink: OutputSink): { dEmbedding: Float; buckets: Array<Int32Array | null> } {
+  trainRows(
+    input: EncoderInput,
+    sink: OutputSink,
+    options: { prepass?: OutputSink } = {},
+  ): { dEmbedding: Float; buckets: Array<Int32Array | null> } {
     if (!input.training) throw new UsageError('ReformerModel.trainRows: needs training: true (use forwardRows for evaluation)');
     const be = this.backend;
     const prepared = this.prepare(input, false); // before dEmbedding: a refused call allocates nothing
@@ -229,6 +238,8 @@ export class ReformerModel {
       const n = run.record.n;
       const dy1 = be.floats(n);
       const dy2 = be.floats(n);
+      if (options.prepass)
+        outputRows(this.parts, run, checkedRows(this.parts, 'the encoder output', 2 * this.config.hidden_size, options.prepass), null);
       outputRows(this.parts, run, checkedRows(this.parts, 'the encoder output', 2 * this.config.hidden_size, sink), { dy1, dy2 });
       this.layersBackward(run, dy1, dy2, dEmbedding);
       return bucketsOf(run.record);

@@ -50,10 +50,13 @@ export function checkLabels(labels: Int32Array, n: number, vocab: number): void 
   }
 }
 
-/** Number of counted targets: labels[b, t] ≠ −100 for 1 ≤ t < L. */
-export function countTargets(labels: Int32Array, batch: number, seqLen: number): number {
+/**
+ * Number of counted targets: labels[b, t] ≠ −100 for `shift` ≤ t < L. `shift` 1 (default): the causal
+ * LM's shifted targets (labels[:, 0] is never predicted); 0: every position (HF `ReformerForMaskedLM`).
+ */
+export function countTargets(labels: Int32Array, batch: number, seqLen: number, shift: 0 | 1 = 1): number {
   let n = 0;
-  for (let b = 0; b < batch; b++) for (let t = 1; t < seqLen; t++) if (labels[b * seqLen + t] !== IGNORE_INDEX) n++;
+  for (let b = 0; b < batch; b++) for (let t = shift; t < seqLen; t++) if (labels[b * seqLen + t] !== IGNORE_INDEX) n++;
   return n;
 }
 
@@ -66,7 +69,8 @@ export interface LmHeadGrads {
 }
 
 /**
- * Mean shifted cross-entropy of the LM head over h: [B, L, width] and labels: [B, L] (raw, unshifted).
+ * Mean shifted cross-entropy of the LM head over h: [B, L, width] and labels: [B, L] (raw, unshifted;
+ * `shift` 0: no shift, the masked LM's loss).
  * With `grads`, also accumulates dW, dbias and dh for that loss. `tokens` = counted targets; when it
  * is 0 the loss is returned as 0 (HF would return NaN, a 0/0 mean) and no gradient flows.
  */
@@ -81,10 +85,11 @@ export function lmHeadLoss(
   labels: Int32Array,
   chunkSize: number,
   grads: LmHeadGrads | null,
+  shift: 0 | 1 = 1,
 ): { loss: number; tokens: number } {
-  const tokens = countTargets(labels, batch, seqLen);
+  const tokens = countTargets(labels, batch, seqLen, shift);
   if (tokens === 0) return { loss: 0, tokens: 0 };
-  const sum = lmHeadLossRows(be, w, h, 0, batch * seqLen, seqLen, width, vocab, labels, tokens, chunkSize, grads);
+  const sum = lmHeadLossRows(be, w, h, 0, batch * seqLen, seqLen, width, vocab, labels, tokens, chunkSize, grads, shift);
   return { loss: sum / tokens, tokens };
 }
 
@@ -95,7 +100,9 @@ export function lmHeadLoss(
  * the mean loss divides the sum over all blocks by `tokens`, the count over the whole batch).
  * With `grads`, dW and dbias accumulate the block's share of d(mean loss) and `grads.dh` — the
  * block's [n, width] rows — accumulates dL/dh. `chunkSize` rows at a time (0 = the whole block), so
- * at most [chunk, V] logits live at once.
+ * at most [chunk, V] logits live at once. `shift` 1 (default): logits[b, t] predicts labels[b, t + 1]
+ * (causal LM); 0: logits[b, t] predicts labels[b, t] (HF `ReformerForMaskedLM`, no shift); `tokens`
+ * must then be `countTargets(labels, B, L, 0)`.
  */
 export function lmHeadLossRows(
   be: Backend,
@@ -110,6 +117,7 @@ export function lmHeadLossRows(
   tokens: number,
   chunkSize: number,
   grads: LmHeadGrads | null,
+  shift: 0 | 1 = 1,
 ): number {
   if (tokens === 0) return 0;
   let sum = 0; // Σ −log p(target), float64
@@ -125,7 +133,8 @@ export function lmHeadLossRows(
       for (let i = 0; i < nc; i++) {
         const r = r0 + c0 + i; // global row
         const t = r % seqLen;
-        const y = t + 1 < seqLen ? labels[r + 1]! : IGNORE_INDEX; // logits[b, t] predicts labels[b, t + 1]
+        // causal: logits[b, t] predicts labels[b, t + 1]; masked LM (shift 0): labels[b, t]
+        const y = shift === 0 ? labels[r]! : t + 1 < seqLen ? labels[r + 1]! : IGNORE_INDEX;
         const o = i * vocab;
         if (y === IGNORE_INDEX) {
           if (grads) p.fill(0, o, o + vocab); // no target: no gradient from this row

@@ -2,6 +2,8 @@
  * The JSONL metrics log of a training run: one JSON object per line,
  *   {"kind":"train","step":10,"loss":2.1,"bits_per_byte":3.03,"lr":0.001,"grad_norm":0.8,"tokens_per_second":5120,"elapsed_s":12.5,"time":"…"}
  *   {"kind":"validation","step":100,"loss":1.9,"bits_per_byte":2.74,"targets":8191,"windows":8,"time":"…"}
+ * Task runs (`train --task`) log `{"kind":"validation","task":"classify","step":…,"loss":…,"accuracy":…,"macro_f1":…}`
+ * (their train records have `bits_per_byte: null` except for the masked LM).
  * Appended line by line (a crash loses at most the line being written). On resume the records after
  * the checkpoint's step are dropped first (`truncateAfter`), so the log matches the resumed run.
  */
@@ -31,6 +33,20 @@ export interface ValidationRecord {
   readonly targets: number;
   readonly windows: number;
   readonly time: string;
+}
+
+/** A validation of a task run (`train --task mlm|classify|qa`): the task's loss and metrics. */
+export interface TaskValidationRecord {
+  readonly kind: 'validation';
+  readonly task: string;
+  readonly step: number;
+  readonly loss: number;
+  /** bits per masked byte (masked LM only) */
+  readonly bits_per_byte?: number;
+  readonly examples: number;
+  readonly time: string;
+  /** The task's metrics: accuracy, macro_f1, mse, exact_match, f1, ... */
+  readonly [metric: string]: number | string | undefined;
 }
 
 export type MetricsRecord = TrainRecord | ValidationRecord;
@@ -70,6 +86,24 @@ export class MetricsLog {
       time: new Date().toISOString(),
     };
     this.append(r);
+    return r;
+  }
+
+  /** A task run's validation (its metrics beside the loss). */
+  taskValidation(
+    task: string,
+    v: { step: number; loss: number; metrics: Readonly<Record<string, number>>; examples: number },
+  ): TaskValidationRecord {
+    const r: TaskValidationRecord = {
+      kind: 'validation',
+      task,
+      step: v.step,
+      loss: v.loss,
+      ...v.metrics,
+      examples: v.examples,
+      time: new Date().toISOString(),
+    };
+    appendFileSync(this.path, `${JSON.stringify(r)}\n`);
     return r;
   }
 

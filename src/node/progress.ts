@@ -20,6 +20,8 @@ export interface ProgressOptions {
   startStep: number;
   /** Plain-line period in steps. Default 10. */
   logEvery?: number;
+  /** Show bits per byte (default true); false for task runs whose loss is not per byte (classification, QA). */
+  bitsPerByte?: boolean;
 }
 
 export class TrainingProgress {
@@ -41,7 +43,7 @@ export class TrainingProgress {
       this.bar = new cliProgress.SingleBar(
         {
           stream: this.stream as NodeJS.WriteStream,
-          format: `{bar} ${byTime ? '{elapsedText}/{budgetText}' : 'step {value}/{total}'} | loss {loss} | bpb {bpb}{val} | {tps} tok/s | ETA {etaText}`,
+          format: `{bar} ${byTime ? '{elapsedText}/{budgetText}' : 'step {value}/{total}'} | loss {loss}${options.bitsPerByte === false ? '' : ' | bpb {bpb}'}{val} | {tps} tok/s | ETA {etaText}`,
           hideCursor: true,
           etaBuffer: 20,
           fps: 5,
@@ -68,7 +70,7 @@ export class TrainingProgress {
       this.lastLine = now;
       const total = this.opts.totalSteps !== undefined ? `/${this.opts.totalSteps}` : '';
       this.line(
-        `step ${s.step}${total} | loss ${s.loss.toFixed(4)} | bpb ${s.bitsPerByte.toFixed(4)} | ${fmtRate(s.tokensPerSecond)} tok/s | ` +
+        `step ${s.step}${total} | loss ${s.loss.toFixed(4)}${this.opts.bitsPerByte === false ? '' : ` | bpb ${s.bitsPerByte.toFixed(4)}`} | ${fmtRate(s.tokensPerSecond)} tok/s | ` +
           `lr ${s.lr.toExponential(2)} | grad norm ${s.gradNorm.toFixed(3)}${this.eta(s)}`,
       );
     }
@@ -80,6 +82,15 @@ export class TrainingProgress {
       this.line(
         `validation at step ${v.step}: ${v.bitsPerByte.toFixed(4)} bits per byte (${plural(v.targets, 'byte')}, ${plural(v.windows, 'window')})`,
       );
+  }
+
+  /**
+   * A validation of a task run: `text` as a plain line (e.g. `validation at step 100: accuracy 0.91,
+   * macro-F1 0.90 (200 examples)`), `short` in the bar (e.g. `acc 0.910`).
+   */
+  validationSummary(text: string, short: string): void {
+    this.lastValidation = short;
+    if (!this.bar) this.line(text);
   }
 
   /** A message line (printed above the bar in TTY mode). */

@@ -122,7 +122,7 @@ export function chunkMultiple(config: ReformerConfig): LengthRule {
 }
 
 /** The config `create(spec)` builds: the preset, the config.json fields on top, the training length. */
-function resolveConfig(spec: Omit<CreateSpec, 'seed'>): { name: PresetName; config: ReformerConfig } {
+export function resolveConfig(spec: Omit<CreateSpec, 'seed'>): { name: PresetName; config: ReformerConfig } {
   const name = (spec.preset ?? DEFAULT_PRESET) as PresetName;
   const overrides: ReformerConfigInput = { ...(spec.config ?? {}) };
   let config = preset(name, overrides).config;

@@ -51,3 +51,6 @@ export {
 } from './generate.js';
 export { CHECKPOINT_FILES } from './checkpoint.js';
 export { BigramLanguageModel, type BigramOptions } from './bigram.js';
+// task heads: MLM masking and the task trainer (the rest: train/tasks/index.ts)
+export { maskTokens, TaskTrainer } from './tasks/index.js';
+export type { MaskingOptions, TaskDefinition, TaskTrainOptions } from './tasks/index.js';

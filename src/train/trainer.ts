@@ -99,8 +99,13 @@ function optimizerOptions(options: OptimizerName | OptimizerOptions | undefined)
  * @throws ConfigError naming an unknown optimizer, a value that is neither a name nor an object, an
  *   option of the other optimizer, or a value out of range.
  */
-export function createOptimizer(model: CausalLanguageModel, optimizer: OptimizerName | OptimizerOptions = {}): Optimizer {
-  modelArg('createOptimizer', model, []);
+export function createOptimizer(
+  model: Pick<CausalLanguageModel, 'backend' | 'params' | 'paramTensors'>,
+  optimizer: OptimizerName | OptimizerOptions = {},
+): Optimizer {
+  if (model === null || typeof model !== 'object' || !(model.backend !== null && typeof model.backend === 'object')) {
+    throw new ConfigError('model', `createOptimizer needs a model (a ReformerModelWithLMHead or a task head), got ${describeValue(model)}`);
+  }
   const options = optimizerOptions(optimizer);
   const name = optimizerName(options);
   // the constructors refuse keys that are not theirs (an option of the other optimizer, a typo)

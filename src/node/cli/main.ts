@@ -20,6 +20,11 @@ import { BENCH_TARGETS, benchCommand, benchOptions, conformanceCommand, type Ben
 import { choiceFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from './parse.js';
 import { DEMO_DEFAULTS, demoCommand, type DemoFlags } from './demo.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainFlags } from './train.js';
+import { PROBLEM_TYPES } from '../../model/heads/task-config.js';
+import { DEFAULT_MLM_PROBABILITY } from '../../train/tasks/masking.js';
+import { checkTaskFlags, TASK_DEFAULTS, trainTaskCommand, type TaskFlags } from './tasks/train-task.js';
+import { TASK_NAMES } from './tasks/task-model.js';
+import { checkpointTask, predictCommand, taskEvalCommand, type TaskEvalFlags } from './tasks/eval-task.js';
 import { OPTIMIZER_NAMES } from '../../train/trainer.js';
 import { VERIFY_DEFAULTS, verifyCommand, type VerifyFlags } from './verify.js';
 
@@ -165,16 +170,48 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     )
     .addOption(fastaOptionsFlags("keep; with --resume: the run's")[0]!)
     .addOption(fastaOptionsFlags("keep; with --resume: the run's")[1]!)
+    .option(
+      '--task <task>',
+      'lm (default: causal language model), mlm (ReformerForMaskedLM on a text file), classify (ReformerForSequenceClassification on JSON Lines {"text", "label"}), qa (ReformerForQuestionAnswering on JSON Lines {"context", "question", "answer_text", "answer_start"}); see README "Task heads"',
+      choiceFlag('--task', TASK_NAMES),
+    )
+    .option(
+      '--mlm-probability <p>',
+      `--task mlm: share of the tokens to predict (HF 80/10/10: mask / random byte / kept; default ${DEFAULT_MLM_PROBABILITY}); the mask token is the padding id`,
+      numberFlag('--mlm-probability', 0, 1, { exclusiveMin: true }),
+    )
+    .option(
+      '--problem-type <type>',
+      `--task classify: ${PROBLEM_TYPES.join(', ')} (default: from the labels: names or ids → single label, non-integer numbers → regression, lists → multi-label)`,
+      choiceFlag('--problem-type', PROBLEM_TYPES),
+    )
+    .option(
+      '--validation <file>',
+      '--task mlm|classify|qa: validation data (default: the last --val-fraction of --data)',
+      nonEmptyFlag('--validation'),
+    )
+    .option(
+      '--max-answer-len <n>',
+      `--task qa: longest answer predicted in validation, tokens (default ${TASK_DEFAULTS.maxAnswerLen})`,
+      intFlag('--max-answer-len'),
+    )
     .addOption(threadsOption())
     .addOption(backendOption(true))
     .addHelpText(
       'after',
       '\nSIGINT/SIGTERM: the current step finishes, a checkpoint is saved, exit 0; a second signal (later than 500 ms after the first) exits at once.\n' +
         'Example: reformer train --preset tiny --steps 300 --out runs/tiny\n' +
+        '         reformer train --task classify --data train.jsonl --validation val.jsonl --preset tiny --seq-len 2048 --steps 500 --out runs/clf\n' +
         EXIT_HELP,
     )
-    .action(async (flags: TrainFlags, cmd: Command) => {
-      setExit(await trainCommand(flags, explicitOptions(cmd), ctx, log));
+    .action(async (flags: TrainFlags & TaskFlags, cmd: Command) => {
+      const explicit = explicitOptions(cmd);
+      if (flags.task !== undefined && flags.task !== 'lm') {
+        setExit(await trainTaskCommand(flags, explicit, ctx, log));
+        return;
+      }
+      checkTaskFlags(flags, explicit);
+      setExit(await trainCommand(flags, explicit, ctx, log));
     });
 
   program
@@ -198,12 +235,64 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .addOption(numHashesOption())
     .addOption(fastaOptionsFlags("the run's, else keep")[0]!)
     .addOption(fastaOptionsFlags("the run's, else keep")[1]!)
+    .option(
+      '--mlm-probability <p>',
+      `masked-LM checkpoints: share of the tokens masked and scored (default ${DEFAULT_MLM_PROBABILITY})`,
+      numberFlag('--mlm-probability', 0, 1, { exclusiveMin: true }),
+    )
+    .option(
+      '--max-answer-len <n>',
+      `question-answering checkpoints: longest answer, tokens (default ${TASK_DEFAULTS.maxAnswerLen})`,
+      intFlag('--max-answer-len'),
+    )
     .addOption(threadsOption())
     .addOption(backendOption())
-    .addHelpText('after', EXIT_HELP)
-    .action(async (flags: EvalFlags, _cmd: Command) => {
+    .addHelpText(
+      'after',
+      '\nTask checkpoints (config.json architectures ReformerForSequenceClassification / ReformerForQuestionAnswering / ReformerForMaskedLM) ' +
+        'report their metric instead: accuracy and macro_f1 (mse for regression) on JSON Lines {"text", "label"}; exact_match and f1 on ' +
+        '{"context", "question", "answer_text", "answer_start"}; bits_per_byte on the masked positions of a text file.\n' +
+        EXIT_HELP,
+    )
+    .action(async (flags: EvalFlags & TaskEvalFlags, _cmd: Command) => {
       checkCheckpointPath(flags.checkpoint, '--checkpoint'); // a file, a path through a file, no permission, not a checkpoint: one line naming the flag
+      if (checkpointTask(flags.checkpoint) !== null) {
+        setExit(await taskEvalCommand(flags, ctx));
+        return;
+      }
+      for (const f of ['mlmProbability', 'maxAnswerLen'] as const) {
+        if (flags[f] !== undefined)
+          throw new UsageError(
+            `--${f === 'mlmProbability' ? 'mlm-probability' : 'max-answer-len'}: ${flags.checkpoint} is a language model, not a task checkpoint`,
+          );
+      }
       setExit(await evalCommand(flags, ctx));
+    });
+
+  program
+    .command('predict')
+    .description(
+      'one JSON line per input of a classification or question-answering checkpoint: {"line", "label", "probabilities"} or {"line", "answer", "start", "end", "score"}',
+    )
+    .requiredOption('--checkpoint <dir>', HF_FOLDER_HELP, nonEmptyFlag('--checkpoint'))
+    .requiredOption(
+      '--data <file>',
+      'JSON Lines: {"text"} per input (classification), {"context", "question"} (question answering); other fields are ignored',
+      nonEmptyFlag('--data'),
+    )
+    .option('--out <file>', 'write the JSON lines to this file (atomically) instead of stdout', nonEmptyFlag('--out'))
+    .option('--batch <n>', `inputs per forward pass (default ${TASK_DEFAULTS.batch})`, intFlag('--batch'))
+    .option(
+      '--max-answer-len <n>',
+      `question answering: longest answer, tokens (default ${TASK_DEFAULTS.maxAnswerLen})`,
+      intFlag('--max-answer-len'),
+    )
+    .addOption(threadsOption())
+    .addOption(backendOption())
+    .addHelpText('after', `\nExample: reformer predict --checkpoint runs/clf --data texts.jsonl --out predictions.jsonl\n${EXIT_HELP}`)
+    .action(async (flags: TaskEvalFlags) => {
+      checkCheckpointPath(flags.checkpoint, '--checkpoint');
+      setExit(await predictCommand(flags, ctx));
     });
 
   program
