@@ -16,7 +16,7 @@ import type { Float } from '../backend/backend.js';
 import { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { CausalLanguageModel } from '../model/language-model.js';
-import { chunkLengthRule } from '../model/lengths.js';
+import { maxContextLength } from '../model/lengths.js';
 import { Rng } from '../util/rng.js';
 
 export interface SamplingOptions {
@@ -162,16 +162,7 @@ export interface GenerateOptions extends SamplingOptions {
  */
 export function modelMaxContext(model: CausalLanguageModel): number | null {
   const config = (model as { readonly config?: unknown }).config;
-  if (!(config instanceof ReformerConfig)) return null;
-  const cap = config.axial_pos_embds
-    ? Math.min(
-        config.max_position_embeddings,
-        config.axial_pos_shape.reduce((a, b) => a * b, 1),
-      )
-    : config.max_position_embeddings;
-  const { lcm, min } = chunkLengthRule(config);
-  // inputs longer than the shortest chunk are padded to a multiple of lcm, which must stay ≤ cap
-  return Math.max(Math.floor(cap / lcm) * lcm, Math.min(cap, min));
+  return config instanceof ReformerConfig ? maxContextLength(config) : null;
 }
 
 function describeValue(v: unknown): string {
