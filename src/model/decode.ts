@@ -215,6 +215,15 @@ export class DecodeSession implements IncrementalDecoder {
     return c?.hashed ? c.cachedBuckets() : null;
   }
 
+  /**
+   * LSH layer `layer`'s rotations `[heads, head_size, num_hashes, rotation_size/2]` (those that hashed
+   * the cache and hash every query) and its resolved `num_buckets`; null before the layer has hashed.
+   */
+  layerHashing(layer: number): { rotations: Float64Array; numBuckets: NumBuckets } | null {
+    const l = this.layers[layer];
+    return l?.rotations && l.numBuckets !== null ? { rotations: l.rotations, numBuckets: l.numBuckets } : null;
+  }
+
   /** Bytes the cache takes now (plain typed arrays). */
   get cacheBytes(): number {
     return this.layers.reduce((a, l) => a + (l.lsh ? l.lsh.bytes : l.local!.bytes), 0);
@@ -322,6 +331,7 @@ export class DecodeSession implements IncrementalDecoder {
         `cached decoding: the cache holds ${T} positions, its maximum (maxLength ${this.maxLength}); start again with prompt() on the last tokens`,
       );
     }
+    if (this.layers.some((l) => l.lsh && !l.lsh.hashed && T + 1 >= cfg.lsh_attn_chunk_length)) this.firstHashBuckets();
     this.reserve(T + 1);
     const D = cfg.hidden_size;
     const H = cfg.num_attention_heads;
@@ -501,20 +511,29 @@ export class DecodeSession implements IncrementalDecoder {
   }
 
   /**
+   * `num_buckets` for a short prompt's first hashing at a step (fixed by an earlier forward, or the config).
+   * @throws ConfigError when it is automatic and still unresolved (HF raises a TypeError there).
+   */
+  private firstHashBuckets(): NumBuckets {
+    const nb = this.model.reformer.resolvedConfig().num_buckets;
+    if (nb === null) {
+      throw new ConfigError(
+        'num_buckets',
+        `is null (automatic) and no forward longer than lsh_attn_chunk_length (${this.cfg.lsh_attn_chunk_length}) has fixed it, so a prompt that short ` +
+          'cannot be continued with the cache (HF raises a TypeError here); set num_buckets, use a longer prompt, or generate without the cache',
+      );
+    }
+    return nb;
+  }
+
+  /**
    * A short prompt's LSH layer reached T+1 ≥ chunk length: HF hashes all T+1 cached rows with one
    * (new) draw, without mask (offsets n·N), and caches those buckets.
    */
   private firstHash(i: number, l: LayerState): void {
     const cfg = this.cfg;
     const cache = l.lsh!;
-    const nb = this.model.reformer.resolvedConfig().num_buckets;
-    if (nb === null) {
-      throw new ConfigError(
-        'num_buckets',
-        `is null (automatic) and no forward longer than lsh_attn_chunk_length (${cfg.lsh_attn_chunk_length}) has fixed it, so a prompt that short ` +
-          'cannot be continued with the cache (HF raises a TypeError here); set num_buckets, use a longer prompt, or generate without the cache',
-      );
-    }
+    const nb = this.firstHashBuckets();
     const be = this.be;
     const n = cache.length;
     const all = cfg.num_attention_heads * cfg.attention_head_size;
