@@ -245,7 +245,7 @@ describe('local-only models: cached == non-cached where HF says so', () => {
     fc.assert(
       fc.property(arbLocal, (c) => {
         const { cached, full } = both(f64, c);
-        cached.forEach((row, k) => expectClose(row, full[k]!, TOL_F64, `step ${k}`));
+        for (const [k, row] of cached.entries()) expectClose(row, full[k]!, TOL_F64, `step ${k}`);
       }),
       { numRuns: runs(40) },
     );
