@@ -225,8 +225,12 @@ export function referenceStep(
         nb = new Int32Array(H * R * (T + 1));
         const qkCache = new Map<number, Float64Array>();
         const vCache = new Map<number, Float64Array>();
-        const qkAt = (t: number): Float64Array => qkCache.get(t) ?? (qkCache.set(t, qkOf(t)), qkCache.get(t)!);
-        const vAt = (t: number): Float64Array => vCache.get(t) ?? (vCache.set(t, vOf(t)), vCache.get(t)!);
+        const memo = (m: Map<number, Float64Array>, f: (t: number) => Float64Array, t: number): Float64Array => {
+          if (!m.has(t)) m.set(t, f(t));
+          return m.get(t)!;
+        };
+        const qkAt = (t: number): Float64Array => memo(qkCache, qkOf, t);
+        const vAt = (t: number): Float64Array => memo(vCache, vOf, t);
         for (let hh = 0; hh < H; hh++) {
           const outs: Float64Array[] = [];
           const lses: number[] = [];

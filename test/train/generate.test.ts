@@ -151,7 +151,10 @@ describe('generateTokens', () => {
     spy.createDecoder = (o) => {
       const session = lm.createDecoder(o);
       const prompt = session.prompt.bind(session);
-      session.prompt = (ids: ArrayLike<number>) => (prompted.push(ids.length), prompt(ids));
+      session.prompt = (ids: ArrayLike<number>) => {
+        prompted.push(ids.length);
+        return prompt(ids);
+      };
       return session;
     };
     expect([...generateTokens(spy, long, { maxNewTokens: 1 })]).toHaveLength(1);
