@@ -86,6 +86,7 @@ export interface DecodeStepCapture {
   readonly windows: Array<Int32Array | null>;
 }
 
+/** What a session with `capture: true` records: the last prompt pass and every step since. */
 export interface DecodeCapture {
   prompt: DecodePromptCapture | null;
   readonly steps: DecodeStepCapture[];

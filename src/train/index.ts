@@ -42,10 +42,21 @@ export {
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
 export {
   generateTokens,
+  newStats,
   sampleToken,
   samplingDistribution,
   type GenerateOptions,
+  type GenerationStats,
   type SamplingOptions,
 } from './generate.js';
+export { applyRepetitionPenalty } from './sampling.js';
+export {
+  generateText,
+  streamGenerate,
+  type FinishReason,
+  type GenerationChunk,
+  type GenerationResult,
+  type StreamOptions,
+} from './stream.js';
 export { CHECKPOINT_FILES } from './checkpoint.js';
 export { BigramLanguageModel, type BigramOptions } from './bigram.js';
