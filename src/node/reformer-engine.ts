@@ -11,7 +11,14 @@ import { DEFAULT_PRESET, PRESET_NAMES, preset, type PresetName } from '../config
 import { unrecognisedConfigKeys, type ReformerConfigInput } from '../config/fields.js';
 import type { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError } from '../errors.js';
-import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from '../model/language-model.js';
+import type {
+  CausalLanguageModel,
+  IncrementalDecoder,
+  IncrementalDecoderOptions,
+  LossResult,
+  ParamTensor,
+  TokenBatch,
+} from '../model/language-model.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../model/lm-model.js';
 import { chunkLengthRule } from '../model/lengths.js';
@@ -49,6 +56,10 @@ export class ReformerLM implements CausalLanguageModel, RandomStateful {
   }
   logits(batch: TokenBatch): Float {
     return this.lm.logits(batch);
+  }
+  /** Cached incremental decoding (model/decode.ts): what `generateTokens` uses by default. */
+  createDecoder(options?: IncrementalDecoderOptions): IncrementalDecoder {
+    return this.lm.createDecoder(options);
   }
   getRandomState(): RngState {
     return this.lm.reformer.rng.state();

@@ -2,7 +2,7 @@
 import cliProgress from 'cli-progress';
 import { UsageError } from '../../errors.js';
 import { evaluate } from '../../train/evaluate.js';
-import { generateTokens } from '../../train/generate.js';
+import { generateText } from '../../train/stream.js';
 import { bytesPerTokenOf } from '../../train/tokenizer.js';
 import { readCorpusFile } from '../corpus-file.js';
 import type { BackendKind, CliContext } from './context.js';
@@ -88,11 +88,16 @@ export interface GenerateFlags {
   topK: number;
   topP: number;
   seed: number;
+  /** `--no-cache` sets false: re-run the model on the window for every token. Default true. */
+  cache?: boolean;
   threads?: number;
   backend?: BackendKind;
 }
 
-/** Streams the continuation of the prompt (the prompt itself is not echoed) to stdout. */
+/**
+ * Streams the continuation of the prompt (the prompt itself is not echoed) to stdout, with the model's
+ * cache unless `--no-cache`; the last stderr line reports tokens per second.
+ */
 export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Promise<number> {
   const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
   const { em, tokenizer: tok } = await loadCheckpointModel(flags.checkpoint, undefined, flags.backend ?? 'auto', flags.threads, ctx, info);
@@ -102,8 +107,7 @@ export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Pr
       `--prompt ${JSON.stringify(flags.prompt)}: the ${tok.name} tokenizer turns it into no tokens (only whitespace?); give some text`,
     );
   }
-  const decoder = tok.streamDecoder(prompt);
-  for (const id of generateTokens(em.model, prompt, {
+  const r = await generateText(em.model, tok, prompt, {
     maxNewTokens: flags.maxNewTokens,
     temperature: flags.temperature,
     topK: flags.topK,
@@ -112,12 +116,13 @@ export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Pr
     window: em.fixedLength ? em.seqLen : em.maxContext,
     padToWindow: em.fixedLength,
     padId: tok.padId,
-    suppressIds: tok.suppressIds,
-    stopAfter: (x) => x === tok.eosId, // bytes: 1 (HF enwik8's end of text); SentencePiece: </s>
-  })) {
-    ctx.stdout.write(decoder.push(id));
-  }
-  ctx.stdout.write(decoder.flush());
+    useCache: flags.cache !== false,
+    onToken: (c) => void (c.text && ctx.stdout.write(c.text)), // end of text (bytes: 1, SentencePiece: </s>) ends it
+  });
   if (ctx.stdout.isTTY) ctx.stdout.write('\n');
+  info(
+    `generated ${r.ids.length} tokens in ${r.seconds.toFixed(2)} s: ${r.tokensPerSecond.toFixed(1)} tokens/s ` +
+      `(first token after ${r.firstTokenSeconds.toFixed(2)} s; ${r.cached ? `cache on${r.slides > 0 ? `, slid ${r.slides}×` : ''}` : 'no cache'})`,
+  );
   return 0;
 }

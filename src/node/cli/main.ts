@@ -200,9 +200,14 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       1,
     )
     .option('--seed <s>', 'sampling seed (same seed, same text)', intFlag('--seed', 0), 0)
+    .option('--no-cache', 're-run the model on the last window for every token instead of the cached incremental decoding')
     .addOption(threadsOption())
     .addOption(backendOption())
-    .addHelpText('after', `\nEach new byte re-runs the model on the last window of context (no cache).\n${EXIT_HELP}`)
+    .addHelpText(
+      'after',
+      `\nThe prompt fills the model's cache once and each new token is one cached step (HF past_buckets_states);\n` +
+        `--no-cache re-runs the model on the last window of context for every token. The last stderr line gives tokens/s.\n${EXIT_HELP}`,
+    )
     .action(async (flags: GenerateFlags, _cmd: Command) => {
       checkCheckpointPath(flags.checkpoint, '--checkpoint');
       setExit(await generateCommand(flags, ctx));
