@@ -9,8 +9,8 @@
  *   axial or plain positions, prompts shorter and longer than a chunk (the short-prompt path and its
  *   first hashing), steps that cross chunk boundaries.
  * - Local-only models: cached logits equal the non-cached forward of the prefix (float64, where HF's do:
- *   T ≥ local_num_chunks_before·chunk), and on WASM (f32) both stay within an f32 bound of the float64
- *   result.
+ *   a prompt longer than local_num_chunks_before·chunk), and on WASM (f32) both stay within an f32 bound
+ *   of the float64 result.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -200,7 +200,8 @@ describe('cached decoding == a plain float64 step from HF rules', () => {
       { numRuns: runs(60) },
     );
     console.log('decode reference spec reached:', JSON.stringify(seen));
-    if (runs(60) >= 60) for (const [what, n] of Object.entries(seen)) expect(n, what).toBeGreaterThan(0);
+    // (a missed guess is rare in random cases; decode_lsh_factorized, layer 2, is one: test/model/decode-fixtures.test.ts)
+    if (runs(60) >= 60) for (const [what, n] of Object.entries(seen)) if (what !== 'paddingGuessMisses') expect(n, what).toBeGreaterThan(0);
   });
 
   it('automatic num_buckets with a prompt no longer than the LSH chunk: a ConfigError at the first hashing (HF: TypeError)', () => {
@@ -237,11 +238,14 @@ describe('local-only models: cached == non-cached where HF says so', () => {
     });
   }
 
+  // HF's claim needs T ≥ before·chunk and, for the prompt pass, more chunks than `before`: with fewer, the
+  // non-cached forward itself sees a wrapped chunk twice (each copy counts), so the prompt's states differ
+  // from those of a longer forward (a prompt of exactly before·chunk tokens shows it)
   const arbLocal = arbDecodeCase(['local']).filter(
-    (c) => c.prompt.length >= c.config.local_num_chunks_before * c.config.local_attn_chunk_length,
+    (c) => c.prompt.length > c.config.local_num_chunks_before * c.config.local_attn_chunk_length,
   );
 
-  it('float64: equal up to summation order (T ≥ local_num_chunks_before·chunk)', () => {
+  it('float64: equal up to summation order (prompt longer than local_num_chunks_before·chunk)', () => {
     fc.assert(
       fc.property(arbLocal, (c) => {
         const { cached, full } = both(f64, c);

@@ -38,6 +38,7 @@ import { ConfigError, ShapeError, UsageError } from '../errors.js';
 import { wordEmbeddingForward } from '../nn/embeddings.js';
 import { feedForwardAddForward, type FeedForwardSpec, type FeedForwardWeights } from '../nn/feed-forward.js';
 import { lmHeadForward } from '../nn/lm-head.js';
+import { linearForward } from '../nn/linear.js';
 import { positionForward, type EncoderParts } from './embedding-stage.js';
 import { prepareEncoderInput } from './encoder-input.js';
 import type { IncrementalDecoder, IncrementalDecoderOptions } from './language-model.js';
@@ -378,8 +379,7 @@ export class DecodeSession implements IncrementalDecoder {
           rstd: stats.subarray(1, 2),
         });
         stepCap?.states.push(Float64Array.from(h));
-        for (const [j, w] of l.proj.entries())
-          be.gemm({ m: 1, n: all, k: D, a: h, lda: D, b: w, ldb: D, transB: true, c: proj[j]!, ldc: all });
+        for (const [j, w] of l.proj.entries()) linearForward(be, h, 1, D, w, all, null, proj[j]!);
         if (l.lsh) {
           const [qk, v, khat] = proj as [Float, Float, Float];
           be.rmsNormForward({ rows: H, cols: d, x: qk, y: khat, rstd, eps: KEY_NORM_EPS, scale: 1 / Math.sqrt(d) });
@@ -401,7 +401,7 @@ export class DecodeSession implements IncrementalDecoder {
           l.local!.step(q, 0, k, 0, v, 0, o, 0);
         }
         // Y1 = X1 + W_o·o;   Y2 = X2 + FF(Y1)
-        be.gemm({ m: 1, n: D, k: all, a: o, lda: all, b: l.wo, ldb: all, transB: true, c: x1, ldc: D, accumulate: true });
+        linearForward(be, o, 1, all, l.wo, D, null, x1, true);
         feedForwardAddForward(be, ffSpec, l.ff, x1, 1, x2);
       }
       // ---- final LayerNorm over [Y1, Y2], LM head
@@ -589,8 +589,8 @@ export class DecodeSession implements IncrementalDecoder {
         states?.set(ln.subarray(0, n * D), r0 * D);
         // lsh: a = qk, b = v;  local: a = k, b = v (the query projection is not needed)
         const [wa, wb] = l.lsh ? [l.proj[0]!, l.proj[1]!] : [l.proj[1]!, l.proj[2]!];
-        be.gemm({ m: n, n: all, k: D, a: ln, lda: D, b: wa, ldb: D, transB: true, c: a, ldc: all });
-        be.gemm({ m: n, n: all, k: D, a: ln, lda: D, b: wb, ldb: D, transB: true, c: b, ldc: all });
+        linearForward(be, ln, n, D, wa, all, null, a);
+        linearForward(be, ln, n, D, wb, all, null, b);
         if (l.lsh) {
           be.rmsNormForward({
             rows: n * H,
