@@ -45,6 +45,8 @@ export class LocalDecodeCache {
   readonly k: Float;
   /** `[ring, heads·headSize]` values. */
   readonly v: Float;
+  /** Per-step scratch (reused). */
+  private readonly scratch: { s: Float64Array; acc: Float64Array };
 
   constructor(geometry: LocalDecodeGeometry, f64: boolean) {
     this.geometry = geometry;
@@ -53,6 +55,7 @@ export class LocalDecodeCache {
     const n = this.ring * geometry.heads * geometry.headSize;
     this.k = f64 ? new Float64Array(n) : new Float32Array(n);
     this.v = f64 ? new Float64Array(n) : new Float32Array(n);
+    this.scratch = { s: new Float64Array(this.ring + 1), acc: new Float64Array(geometry.headSize) };
   }
 
   /** Bytes of the ring. */
@@ -93,30 +96,36 @@ export class LocalDecodeCache {
     const all = H * d;
     const T = this.length;
     const K = localStepKeys(T, this.geometry);
-    const s = new Float64Array(K + 1);
-    const acc = new Float64Array(d);
+    const { s, acc } = this.scratch;
     const round = this.f64 ? (x: number): number => x : Math.fround;
+    const kr = this.k;
+    const vr = this.v;
     for (let h = 0; h < H; h++) {
       const qo = qOffset + h * d;
+      // keys T−K … T−1 from the ring, then the token itself
       let m = -Infinity;
-      for (let i = 0; i <= K; i++) {
-        // keys T−K … T−1 from the ring, then the token itself
-        const [src, off] = i < K ? [this.k, ((T - K + i) % this.ring) * all + h * d] : [kNew, kOffset + h * d];
+      for (let i = 0; i < K; i++) {
+        const off = ((T - K + i) % this.ring) * all + h * d;
         let x = 0;
-        for (let j = 0; j < d; j++) x += q[qo + j]! * src[off + j]!;
+        for (let j = 0; j < d; j++) x += q[qo + j]! * kr[off + j]!;
         s[i] = x;
         if (x > m) m = x;
       }
+      let self = 0;
+      for (let j = 0; j < d; j++) self += q[qo + j]! * kNew[kOffset + h * d + j]!;
+      s[K] = self;
+      if (self > m) m = self;
       let sum = 0;
       for (let i = 0; i <= K; i++) sum += Math.exp(s[i]! - m);
       const lse = round(m + Math.log(sum));
-      acc.fill(0);
-      for (let i = 0; i <= K; i++) {
+      acc.fill(0, 0, d);
+      for (let i = 0; i < K; i++) {
         const p = Math.exp(s[i]! - lse);
-        const [src, off] = i < K ? [this.v, ((T - K + i) % this.ring) * all + h * d] : [vNew, vOffset + h * d];
-        for (let j = 0; j < d; j++) acc[j]! += p * src[off + j]!;
+        const off = ((T - K + i) % this.ring) * all + h * d;
+        for (let j = 0; j < d; j++) acc[j]! += p * vr[off + j]!;
       }
-      for (let j = 0; j < d; j++) out[outOffset + h * d + j] = acc[j]!;
+      const p = Math.exp(self - lse);
+      for (let j = 0; j < d; j++) out[outOffset + h * d + j] = acc[j]! + p * vNew[vOffset + h * d + j]!;
     }
     const slot = (T % this.ring) * all;
     for (let j = 0; j < all; j++) {

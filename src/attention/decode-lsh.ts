@@ -121,6 +121,14 @@ export class LshDecodeCache {
   maxBucket = -1;
   /** `[chunkLength + 1, heads·headSize]` raw qk rows kept while the layer has not hashed (short prompt). */
   rawQk: Float | null = null;
+  /** Per-step scratch (reused: a step allocates nothing). */
+  private readonly scratch: {
+    pos: Int32Array;
+    s: Float64Array;
+    lse: Float64Array;
+    o: Float64Array;
+    slots: Int32Array;
+  };
 
   constructor(geometry: LshDecodeGeometry, options: { maxLength: number; capacity: number; f64: boolean }) {
     this.geometry = geometry;
@@ -130,6 +138,14 @@ export class LshDecodeCache {
     const all = geometry.heads * geometry.headSize;
     this.khat = floatArray(this.capacity * all, this.f64);
     this.v = floatArray(this.capacity * all, this.f64);
+    const W = lshWindowLength(geometry);
+    this.scratch = {
+      pos: new Int32Array(W),
+      s: new Float64Array(Math.max(W, geometry.chunkLength + 2)),
+      lse: new Float64Array(geometry.numHashes),
+      o: new Float64Array(geometry.numHashes * geometry.headSize),
+      slots: new Int32Array(geometry.numHashes),
+    };
   }
 
   /** True once the layer has hashed (the cached LSH path; before that, full attention over the cache). */
@@ -288,7 +304,8 @@ export class LshDecodeCache {
       // short prompt: attention over every cached position and the token itself (self-mask only)
       if (this.rawQk && T < g.chunkLength + 1) for (let j = 0; j < all; j++) this.rawQk[T * all + j] = q[qOffset + j]!;
       else if (!this.rawQk) throw new ShapeError('LSH decode step: no raw qk rows kept before hashing');
-      const s = new Float64Array(T + 1);
+      const s = this.scratch.s;
+      const acc = this.scratch.o;
       for (let h = 0; h < H; h++) {
         const qo = qOffset + h * d;
         let m = -Infinity;
@@ -306,8 +323,7 @@ export class LshDecodeCache {
         for (let t = 0; t <= T; t++) sum += Math.exp(s[t]! - m);
         const lse = round(m + Math.log(sum));
         const oo = outOffset + h * d;
-        for (let j = 0; j < d; j++) out[oo + j] = 0;
-        const acc = new Float64Array(d);
+        acc.fill(0, 0, d);
         for (let t = 0; t <= T; t++) {
           const p = Math.exp(s[t]! - lse);
           const vo = t * all + h * d;
@@ -322,11 +338,7 @@ export class LshDecodeCache {
     const cap = this.capacity;
     const buckets = this.buckets!;
     const order = this.order!;
-    const pos = new Int32Array(W);
-    const s = new Float64Array(W);
-    const lse = new Float64Array(R);
-    const o = new Float64Array(R * d);
-    const slots = new Int32Array(R);
+    const { pos, s, lse, o, slots } = this.scratch;
     for (let h = 0; h < H; h++) {
       const qo = qOffset + h * d;
       for (let r = 0; r < R; r++) {

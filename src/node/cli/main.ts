@@ -304,6 +304,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       'after',
       '\nExamples:\n  reformer bench kernels --json\n  reformer bench attention --seq-lens 1024,4096,16384,65536,262144,1048576\n' +
         '  reformer bench vs-pytorch --seq-lens 4096 --threads 1,2 --json vs.json   (HF PyTorch side by side; skipped without torch)\n' +
+        '  reformer bench generate --contexts 1024,4096,16384 --new-tokens 256 --json   (cached vs uncached generation)\n' +
         EXIT_HELP,
     )
     .action(async (what: BenchTarget, flags: BenchFlags, cmd: Command) => {
