@@ -11,7 +11,7 @@
 //
 // Element (i, l) of A is at a + i·aRsB + l·aCsB; element (l, j) of B at b + l·bRsB + j·bCsB
 // (byte strides), which covers transA / transB / leading dimensions.
-import { fmadd, transposeBlock } from './simd';
+import { fmadd, hsum, transposeBlock } from './simd';
 
 export const MR: i32 = 4;
 export const NR: i32 = 8;
@@ -172,6 +172,23 @@ function directKernel1x4(k: i32, a: usize, aCsB: usize, b: usize, bRsB: usize, c
   v128.store(c, c0);
 }
 
+/**
+ * A single column (n = 1) with A's rows and B contiguous along k (a matrix-vector product y = W·x, as
+ * one-row `nn.Linear` calls run it): c_i = A_i·b, four partial sums per row in one f32x4, then the tail.
+ */
+function directDotColumn(m: i32, k: i32, a: usize, aRsB: usize, b: usize, c: usize, ldcB: usize, addToC: bool): void {
+  const k4 = k & ~3;
+  for (let i = 0; i < m; i++) {
+    const ai = a + <usize>i * aRsB;
+    let acc = f32x4.splat(0);
+    for (let l = 0; l < k4; l += 4) acc = fmadd(v128.load(ai + (<usize>l << 2)), v128.load(b + (<usize>l << 2)), acc);
+    let s = hsum(acc);
+    for (let l = k4; l < k; l++) s += load<f32>(ai + (<usize>l << 2)) * load<f32>(b + (<usize>l << 2));
+    const ci = c + <usize>i * ldcB;
+    store<f32>(ci, addToC ? load<f32>(ci) + s : s);
+  }
+}
+
 /** One element (column tails below 4): scalar dot product. */
 function directKernel1x1(k: i32, a: usize, aCsB: usize, b: usize, bRsB: usize, c: usize, addToC: bool): void {
   let s: f32 = 0;
@@ -198,6 +215,10 @@ export function gemmDirect(
 ): void {
   if (k == 0) {
     if (!addToC) zeroBlock(m, n, c, ldcB);
+    return;
+  }
+  if (n == 1 && aCsB == 4 && bRsB == 4) {
+    directDotColumn(m, k, a, aRsB, b, c, ldcB, addToC);
     return;
   }
   let i = 0;

@@ -1,7 +1,7 @@
 /**
  * Law: WASM gemm / gemmBatched == reference gemm, for every combination of transposes, leading
- * dimensions, offsets, accumulate, sizes 0, 1, non-multiples of 4 / 8, and sizes that take the packed
- * BLIS path across its KC / MC / NC block edges. The whole C buffer is compared, so writes outside the
+ * dimensions, offsets, accumulate, sizes 0, 1, non-multiples of 4 / 8, the one-column matrix-vector
+ * path, and sizes that take the packed BLIS path across its KC / MC / NC block edges. The whole C buffer is compared, so writes outside the
  * [m, n] block (into the ld padding or past the end) are caught too.
  *
  * The bound is the classical one, not a tolerance: each C_ij is a sum of k products (plus C_ij itself
@@ -153,6 +153,19 @@ describe.each(VARIANTS)('gemm (%s) == reference', (variant) => {
 
   it('packed path across KC / MC edges', () => {
     fc.assert(fc.property(packedCase, check), { numRuns: runs(10) });
+  });
+
+  it('one column (n = 1) with B contiguous: the matrix-vector path of one-row nn.Linear (y = W·x)', () => {
+    const column = fc.record({
+      ...common,
+      m: fc.integer({ min: 1, max: 300 }),
+      k: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 60, max: 1100 })),
+      n: fc.constant(1),
+      transA: fc.constant(false),
+      transB: fc.constant(false),
+      padB: fc.constant(0),
+    });
+    fc.assert(fc.property(column, check), { numRuns: runs(60) });
   });
 
   it('packed path across the NC edge', () => {

@@ -1,7 +1,7 @@
-/** Laws of next-token sampling: temperature, top-k, top-p, greedy, seeded determinism. */
+/** Laws of next-token sampling: temperature, top-k, top-p, greedy, seeded determinism, repetition penalty. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { drawFrom, sampleToken, samplingDistribution } from '../../src/train/generate.js';
+import { applyRepetitionPenalty, drawFrom, sampleToken, samplingDistribution } from '../../src/train/sampling.js';
 import { Rng } from '../../src/util/rng.js';
 
 const logitsArb = fc.array(fc.double({ min: -20, max: 20, noNaN: true }), { minLength: 1, maxLength: 40 });
@@ -126,5 +126,55 @@ describe('drawing', () => {
       if (p > 0) chi2 += (counts[j]! - n * p) ** 2 / (n * p);
     });
     expect(chi2).toBeLessThan(16.3); // 3 degrees of freedom, p = 0.001
+  });
+});
+
+describe('repetition penalty (HF RepetitionPenaltyLogitsProcessor)', () => {
+  const prevArb = fc.array(fc.nat(45), { maxLength: 30 });
+
+  it('penalty 1 changes nothing; ids never seen keep their logit; a seen id is divided (> 0) or multiplied (≤ 0) by p, once', () => {
+    fc.assert(
+      fc.property(logitsArb, prevArb, fc.double({ min: 0.1, max: 10, noNaN: true }), (logits, prev, p) => {
+        const same = Float64Array.from(logits);
+        applyRepetitionPenalty(same, prev, 1);
+        expect(Array.from(same)).toEqual(logits);
+        const row = Float64Array.from(logits);
+        applyRepetitionPenalty(row, prev, p);
+        const seen = new Set(prev.filter((id) => id < logits.length));
+        logits.forEach((z, j) => {
+          const want = seen.has(j) ? (z > 0 ? z / p : z * p) : z;
+          expect(row[j]).toBe(want);
+        });
+        // repeating the history does not penalise twice
+        const twice = Float64Array.from(logits);
+        applyRepetitionPenalty(twice, [...prev, ...prev], p);
+        expect(Array.from(twice)).toEqual(Array.from(row));
+      }),
+    );
+  });
+
+  it('p > 1 never raises the odds of a seen id against an unseen one (temperature 1)', () => {
+    fc.assert(
+      fc.property(logitsArb, prevArb, fc.double({ min: 1, max: 10, noNaN: true }), (logits, prev, p) => {
+        const before = samplingDistribution(logits, { temperature: 1 });
+        const row = Float64Array.from(logits);
+        applyRepetitionPenalty(row, prev, p);
+        const after = samplingDistribution(row, { temperature: 1 });
+        const seen = new Set(prev);
+        for (let i = 0; i < logits.length; i++) {
+          if (!seen.has(i)) continue;
+          for (let j = 0; j < logits.length; j++) {
+            if (seen.has(j) || before[i] === 0 || before[j] === 0 || after[j] === 0) continue;
+            expect(after[i]! / after[j]!).toBeLessThanOrEqual((before[i]! / before[j]!) * (1 + 1e-9));
+          }
+        }
+      }),
+    );
+  });
+
+  it('rejects a penalty that is not a finite number > 0, naming the option', () => {
+    for (const p of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => applyRepetitionPenalty(new Float64Array(3), [1], p)).toThrow(/^repetition_penalty: must be a finite number > 0/);
+    }
   });
 });

@@ -15,6 +15,7 @@ import { FormatError } from '../errors.js';
 import { axialPositionForward, checkAxialPositions, checkPlainPositions, plainPositionForward } from '../nn/embeddings.js';
 import { feedForwardForward, type FeedForwardSpec, type FeedForwardWeights } from '../nn/feed-forward.js';
 import { Rng } from '../util/rng.js';
+import { cachedDecodingConformance } from './decode-conformance.js';
 import { ReformerModelWithLMHead } from './lm-model.js';
 import type { Parameters } from './parameters.js';
 import { ReformerModel } from './reformer-model.js';
@@ -219,6 +220,7 @@ const reformerModel: ConformanceHandler = (ctx): ConformanceOutputs => {
 };
 
 const reformerModelWithLMHead: ConformanceHandler = (ctx): ConformanceOutputs => {
+  if (ctx.json.procedure === 'cached_greedy_decoding') return cachedDecodingConformance(ctx); // decode_* cases
   const be = ctx.be;
   const config = configOf(ctx);
   const model = new ReformerModelWithLMHead(be, config);

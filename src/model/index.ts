@@ -1,7 +1,7 @@
 /**
  * The model: parameters under HF names, reversible layers, `ReformerModel`, `ReformerModelWithLMHead`
- * (a `CausalLanguageModel`), the task heads (heads/), checkpoints as bytes, conformance handlers, the
- * memory estimate.
+ * (a `CausalLanguageModel`), the task heads (heads/), cached incremental decoding (`DecodeSession`),
+ * checkpoints as bytes, conformance handlers, the memory estimate.
  */
 export type { CausalLanguageModel, LossResult, TokenBatch } from './language-model.js';
 export { Parameters } from './parameters.js';
@@ -16,6 +16,10 @@ export { estimateMemory, encoderParameterCount, lmParameterCount } from './memor
 export { checkMemory } from './memory/check.js';
 export type { MemoryEstimate, MemoryEstimateOptions, MemoryMode } from './memory/estimate.js';
 export { ReformerModelWithLMHead, lmParamSpecs } from './lm-model.js';
+export type { IncrementalDecoder, IncrementalDecoderOptions } from './language-model.js';
+export { DecodeSession } from './decode.js';
+export type { DecodeCapture, DecodeOptions, DecodePromptCapture, DecodeStepCapture } from './decode.js';
+export { decodeCacheBytes, DEFAULT_MAX_CACHE_BYTES } from './memory/decode.js';
 export type { LmCallOptions, LmTrainResult } from './lm-model.js';
 export {
   CHECKPOINT_FILE_NAMES,

@@ -54,4 +54,35 @@ export interface CausalLanguageModel {
   loss(batch: TokenBatch): LossResult;
   /** Evaluation-mode logits: `[batch, seqLen, vocab]` (a fresh buffer owned by the caller). */
   logits(batch: TokenBatch): Float;
+  /**
+   * Optional: cached incremental decoding (batch 1). Absent: generation re-runs `logits` on the
+   * context window for every new token.
+   */
+  createDecoder?(options?: IncrementalDecoderOptions): IncrementalDecoder;
+}
+
+/** Options every incremental decoder takes (implementations add their own). */
+export interface IncrementalDecoderOptions {
+  /** Most positions the cache may hold (default: the model's longest input). */
+  readonly maxLength?: number;
+  /** Positions to allocate at first (the cache grows up to `maxLength`). */
+  readonly capacity?: number;
+}
+
+/**
+ * Cached incremental decoding of one sequence (HF `use_cache` / `past_buckets_states`): `prompt`
+ * fills the cache and returns the logits of the last prompt position, `step` appends one token and
+ * returns its logits. Logits rows are fresh `[vocab]` arrays owned by the caller.
+ */
+export interface IncrementalDecoder {
+  /** Positions cached (prompt + steps since the last `prompt`). */
+  readonly length: number;
+  /** Most positions the cache holds; `step` at this length throws (start again with `prompt`). */
+  readonly maxLength: number;
+  /** Bytes the cache takes now. */
+  readonly cacheBytes: number;
+  /** Forgets the cache and runs the prompt (`[1 … maxLength]` ids); logits of its last position. */
+  prompt(ids: ArrayLike<number>): Float64Array;
+  /** Appends one token at position `length`; its logits (the next token's distribution). */
+  step(id: number): Float64Array;
 }

@@ -1,6 +1,7 @@
 /**
  * Length rules of the encoder that several modules need (the model, the memory estimate, generation):
- * HF's chunk-length multiple for eval padding and the block size of the streamed output.
+ * HF's chunk-length multiple for eval padding, the longest input a model takes and the block size of
+ * the streamed output.
  */
 import type { ReformerConfig } from '../config/reformer-config.js';
 
@@ -17,4 +18,21 @@ export function chunkLengthRule(config: ReformerConfig): { lcm: number; min: num
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
   const lcm = lengths.reduce((a, b) => (a * b) / gcd(a, b));
   return { lcm, min: Math.min(...lengths) };
+}
+
+/**
+ * The longest input a model of this config takes: min(max_position_embeddings, Π axial_pos_shape with
+ * axial position embeddings), lowered to a multiple of the chunk lengths' lcm where longer inputs would
+ * be padded past it (HF's eval padding). Generation's window and the decode cache's bound.
+ */
+export function maxContextLength(config: ReformerConfig): number {
+  const cap = config.axial_pos_embds
+    ? Math.min(
+        config.max_position_embeddings,
+        config.axial_pos_shape.reduce((a, b) => a * b, 1),
+      )
+    : config.max_position_embeddings;
+  const { lcm, min } = chunkLengthRule(config);
+  // inputs longer than the shortest chunk are padded to a multiple of lcm, which must stay ≤ cap
+  return Math.max(Math.floor(cap / lcm) * lcm, Math.min(cap, min));
 }

@@ -21,6 +21,7 @@ import { checkCausalLM, type ReformerConfig } from '../config/reformer-config.js
 import { ShapeError } from '../errors.js';
 import { checkLabels, countTargets, lmHeadForward, lmHeadLoss, lmHeadLossRows, type LmHeadWeights } from '../nn/lm-head.js';
 import { Rng } from '../util/rng.js';
+import { DecodeSession, type DecodeOptions } from './decode.js';
 import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from './language-model.js';
 import { checkBackendMemory } from './memory/check.js';
 import { estimateMemory, type MemoryEstimate, type MemoryMode } from './memory/estimate.js';
@@ -217,6 +218,15 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
     checkFiniteValues(this.numerics, 'the logits', logits, logits.length);
     checkFiniteScalar(this.numerics, 'the loss', r.loss);
     return { logits, encoder: enc, ...r };
+  }
+
+  /**
+   * Cached incremental decoding of one sequence (model/decode.ts): HF `use_cache` /
+   * `past_buckets_states` semantics, batch 1. `prompt(ids)` then `step(id)`; see `DecodeSession`.
+   * @throws UsageError with paper-exact attention (no cached path), ConfigError for bad options.
+   */
+  createDecoder(options: DecodeOptions = {}): DecodeSession {
+    return new DecodeSession(this, options);
   }
 
   /** The config with `num_buckets` resolved by the first LSH forward (see `ReformerModel.resolvedConfig`). */

@@ -21,6 +21,12 @@ export function linearForward(
   y: Float,
   accumulate = false,
 ): void {
+  if (rows === 1) {
+    // one row (a decoding step): yᵀ = W·xᵀ reads W's rows in place (no transposed or packed copy of W)
+    be.gemm({ m: outFeatures, n: 1, k: inFeatures, a: w, lda: inFeatures, b: x, ldb: 1, c: y, ldc: 1, accumulate });
+    if (bias) be.addRowVector(y, bias, 1, outFeatures);
+    return;
+  }
   be.gemm({
     m: rows,
     n: outFeatures,

@@ -11,7 +11,14 @@ import { DEFAULT_PRESET, PRESET_NAMES, preset, type PresetName } from '../config
 import { unrecognisedConfigKeys, type ReformerConfigInput } from '../config/fields.js';
 import { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError } from '../errors.js';
-import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from '../model/language-model.js';
+import type {
+  CausalLanguageModel,
+  IncrementalDecoder,
+  IncrementalDecoderOptions,
+  LossResult,
+  ParamTensor,
+  TokenBatch,
+} from '../model/language-model.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../model/checkpoint.js';
 import type { LmCallOptions } from '../model/lm-model.js';
 import { ReformerModelWithLMHead } from '../model/lm-model.js';
@@ -61,6 +68,10 @@ export class ReformerLM implements CausalLanguageModel, RandomStateful {
   /** Evaluation logits; `call.numHashes` overrides `num_hashes` for this call. */
   logits(batch: TokenBatch, call: LmCallOptions = {}): Float {
     return this.lm.logits(batch, call);
+  }
+  /** Cached incremental decoding (model/decode.ts): what `generateTokens` uses by default. */
+  createDecoder(options?: IncrementalDecoderOptions): IncrementalDecoder {
+    return this.lm.createDecoder(options);
   }
   getRandomState(): RngState {
     return this.lm.reformer.rng.state();

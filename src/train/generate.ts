@@ -1,14 +1,21 @@
 /**
- * Text generation: sampling the next token from logits, and a streaming generator.
+ * Text generation: a streaming generator of token ids (sampling: sampling.ts; text, stop sequences and
+ * abort: stream.ts).
  *
- * Sampling (HF `generate` order): logits / temperature -> top-k -> top-p (nucleus) -> softmax -> draw.
- * - temperature 0 is greedy: the argmax (ties go to the lowest id); top-k/top-p are then irrelevant.
- * - top-k keeps the k highest logits (ties broken towards lower ids); 0 = off.
- * - top-p keeps the smallest set of most probable tokens whose probability sums to ≥ p (at least one); 1 = off.
- * - the draw uses one `Rng.uniform()` per token, so a seed fixes the whole continuation.
+ * Two paths give the next token's logits:
+ * - cached (`useCache`, the default for models with `createDecoder`, i.e. `ReformerModelWithLMHead`):
+ *   one prompt pass fills the model's per-layer cache, then every new token is one cached step
+ *   (model/decode.ts, HF `past_buckets_states`), O(window) work per token instead of a whole forward.
+ *   The cache never holds more than `window` positions: when it is full, it is rebuilt by a prompt
+ *   pass over the last `keepOnSlide` tokens (default ⌈window/2⌉; positions restart at 0), so a long
+ *   generation costs one such pass per `window − keepOnSlide` tokens.
+ * - uncached (`useCache: false`, `padToWindow`, or a model without a decoder): every new token re-runs
+ *   `model.logits` on the last `window` tokens of the context (positions 0 … window−1).
+ * Both sample with the same generator (one uniform number per token), so a seed gives the same text on
+ * both paths wherever their logits agree: local-only Reformers within the window (up to rounding). LSH
+ * layers differ by design (HF's cached rule re-sorts only the new query; README, "Cached decoding"), and
+ * past the window the two paths slide differently.
  *
- * No cache: the Reformer has no incremental decoding here, so every new token re-runs the model on the
- * whole context window (the last `window` tokens). Cost per token is one forward pass over the window.
  * The window defaults to the longest input the model takes when it reports one (`modelMaxContext`: a
  * `ReformerModelWithLMHead` does, through its `ReformerConfig`); other models need `window`.
  */
@@ -16,118 +23,19 @@ import type { Float } from '../backend/backend.js';
 import { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, NumericalError, ShapeError } from '../errors.js';
 import type { CausalLanguageModel, LossResult, TokenBatch } from '../model/language-model.js';
-import { chunkLengthRule } from '../model/lengths.js';
-import { arrayLikeArg, describeValue, modelArg, optionsArg } from '../util/args.js';
+import { maxContextLength } from '../model/lengths.js';
+import { describeValue, modelArg } from '../util/args.js';
 import { Rng } from '../util/rng.js';
+import { applyRepetitionPenalty, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
 
-export interface SamplingOptions {
-  /** ≥ 0; 0 = greedy. Default 1. */
-  temperature?: number;
-  /** Keep only the k best tokens; 0 = off. Default 0. */
-  topK?: number;
-  /** Nucleus mass in (0, 1]; 1 = off. Default 1. */
-  topP?: number;
-}
-
-/** @throws ConfigError naming the option, its value and the allowed range. */
-export function validateSampling(o: SamplingOptions = {}): Required<SamplingOptions> {
-  optionsArg('validateSampling', o, '{ temperature: 0.8, topK: 40 }');
-  const r = { temperature: o.temperature ?? 1, topK: o.topK ?? 0, topP: o.topP ?? 1 };
-  if (!(r.temperature >= 0 && Number.isFinite(r.temperature)))
-    throw new ConfigError('temperature', `must be a finite number ≥ 0 (0 = greedy), got ${r.temperature}`);
-  if (!Number.isSafeInteger(r.topK) || r.topK < 0)
-    throw new ConfigError('top_k', `must be a non-negative integer (0 = off), got ${r.topK}`);
-  if (!(r.topP > 0 && r.topP <= 1)) throw new ConfigError('top_p', `must be in (0, 1] (1 = off), got ${r.topP}`);
-  return r;
-}
-
-/**
- * The distribution the sampler draws from: `[vocab]` probabilities after temperature, top-k and top-p
- * (zeros outside the kept set). Temperature 0 gives a one-hot argmax.
- * @param logits row of `vocab` logits starting at `offset`; −Infinity marks a forbidden token.
- * @throws ShapeError if the row does not fit or no token has a finite logit; NumericalError for a NaN or
- *   +Infinity logit; ConfigError for bad options.
- */
-export function samplingDistribution(
-  logits: ArrayLike<number>,
-  options: SamplingOptions = {},
-  offset = 0,
-  vocab = (logits?.length ?? 0) - offset,
-): Float64Array {
-  arrayLikeArg('samplingDistribution', 'logits', logits, 'an array or Float32Array of logits');
-  const { temperature, topK, topP } = validateSampling(options);
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(vocab) || offset < 0 || vocab <= 0 || offset + vocab > logits.length) {
-    throw new ShapeError(`logits row [${offset}, ${offset + vocab}) does not fit in ${logits.length} values`);
-  }
-  const probs = new Float64Array(vocab);
-  let best = -1;
-  for (let j = 0; j < vocab; j++) {
-    const z = logits[offset + j]!;
-    if (Number.isNaN(z) || z === Infinity) throw new NumericalError(`logit ${j} is ${z}; the model produced invalid output`);
-    if (z > -Infinity && (best < 0 || z > logits[offset + best]!)) best = j;
-  }
-  if (best < 0) throw new ShapeError('every logit is −Infinity: no token can be sampled');
-  if (temperature === 0) {
-    probs[best] = 1;
-    return probs;
-  }
-  // candidates sorted by logit, highest first, ties by id (stable)
-  const order = Array.from({ length: vocab }, (_, j) => j).filter((j) => logits[offset + j]! > -Infinity);
-  order.sort((a, b) => logits[offset + b]! - logits[offset + a]! || a - b);
-  const kept = topK > 0 ? order.slice(0, topK) : order;
-  const max = logits[offset + kept[0]!]! / temperature;
-  let sum = 0;
-  for (const j of kept) {
-    probs[j] = Math.exp(logits[offset + j]! / temperature - max);
-    sum += probs[j]!;
-  }
-  for (const j of kept) probs[j] = probs[j]! / sum;
-  if (topP < 1) {
-    let mass = 0;
-    let cut = kept.length;
-    for (let i = 0; i < kept.length; i++) {
-      mass += probs[kept[i]!]!;
-      if (mass >= topP) {
-        cut = i + 1;
-        break;
-      }
-    }
-    let keptMass = 0;
-    for (let i = 0; i < kept.length; i++) {
-      if (i >= cut) probs[kept[i]!] = 0;
-      else keptMass += probs[kept[i]!]!;
-    }
-    for (let i = 0; i < cut; i++) probs[kept[i]!] = probs[kept[i]!]! / keptMass;
-  }
-  return probs;
-}
-
-/** Draws one id from `probs` (`[vocab]`, summing to 1) with one uniform number. */
-export function drawFrom(probs: Float64Array, rng: Rng): number {
-  arrayLikeArg('drawFrom', 'probs', probs, 'a Float64Array of probabilities (samplingDistribution)');
-  if (!(rng instanceof Rng)) throw new ConfigError('rng', `drawFrom needs an Rng (new Rng(seed)), got ${describeValue(rng)}`);
-  const u = rng.uniform();
-  let acc = 0;
-  let last = -1;
-  for (let j = 0; j < probs.length; j++) {
-    if (probs[j]! <= 0) continue;
-    acc += probs[j]!;
-    last = j;
-    if (u < acc) return j;
-  }
-  return last; // rounding: u ≥ the accumulated sum
-}
-
-/** Samples the next token id from one row of logits. */
-export function sampleToken(
-  logits: ArrayLike<number>,
-  options: SamplingOptions,
-  rng: Rng,
-  offset = 0,
-  vocab = (logits?.length ?? 0) - offset,
-): number {
-  return drawFrom(samplingDistribution(logits, options, offset, vocab), rng);
-}
+export {
+  applyRepetitionPenalty,
+  drawFrom,
+  sampleToken,
+  samplingDistribution,
+  validateSampling,
+  type SamplingOptions,
+} from './sampling.js';
 
 /** `GenerateOptions.maxNewTokens` when it is not given. */
 export const DEFAULT_MAX_NEW_TOKENS = 20;
@@ -163,6 +71,30 @@ export interface GenerateOptions extends SamplingOptions {
    * `num_hashes`); a `ReformerModelWithLMHead` with LSH layers only (else ConfigError('num_hashes')).
    */
   numHashes?: number;
+  /**
+   * Cached incremental decoding when the model has it (`createDecoder`), `padToWindow` is off and no
+   * per-call `numHashes` is given (the cache hashes with the config's `num_hashes`). Default true; false
+   * re-runs the model on the window for every token.
+   */
+  useCache?: boolean;
+  /** Cached path: tokens the cache is rebuilt from when it holds `window` positions. Default ⌈window/2⌉. */
+  keepOnSlide?: number;
+}
+
+/** What a generation did (filled in while it runs; see `generateTokens`' `stats`). */
+export interface GenerationStats {
+  /** The cached path ran. */
+  cached: boolean;
+  /** Tokens of the prompt the model saw (at most `window`). */
+  promptTokens: number;
+  /** Tokens generated so far. */
+  newTokens: number;
+  /** Milliseconds until the first token was sampled (the prompt pass, or the first forward). */
+  firstTokenMs: number;
+  /** Milliseconds of model work so far (prompt passes, steps, forwards). */
+  modelMs: number;
+  /** Cached path: prompt passes after the first (the cache was full and slid). */
+  slides: number;
 }
 
 /**
@@ -174,16 +106,7 @@ export interface GenerateOptions extends SamplingOptions {
 export function modelMaxContext(model: CausalLanguageModel): number | null {
   modelArg('modelMaxContext', model, []);
   const config = reformerConfigOf(model);
-  if (config === null) return null;
-  const cap = config.axial_pos_embds
-    ? Math.min(
-        config.max_position_embeddings,
-        config.axial_pos_shape.reduce((a, b) => a * b, 1),
-      )
-    : config.max_position_embeddings;
-  const { lcm, min } = chunkLengthRule(config);
-  // inputs longer than the shortest chunk are padded to a multiple of lcm, which must stay ≤ cap
-  return Math.max(Math.floor(cap / lcm) * lcm, Math.min(cap, min));
+  return config === null ? null : maxContextLength(config);
 }
 
 /** The `ReformerConfig` of a model that has one (`ReformerModelWithLMHead`, the CLI's `ReformerLM`), else null. */
@@ -245,7 +168,7 @@ function resolveGenerate(
   model: CausalLanguageModel,
   prompt: ArrayLike<number>,
   options: GenerateOptions,
-): { sampling: Required<SamplingOptions>; maxNewTokens: number; window: number; call: ModelCallOptions } {
+): { sampling: Required<SamplingOptions>; maxNewTokens: number; window: number; keepOnSlide: number; call: ModelCallOptions } {
   modelArg('generateTokens', model, ['logits']);
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new ConfigError(
@@ -298,47 +221,79 @@ function resolveGenerate(
       `${window} is longer than the ${max} tokens this model takes (max_position_embeddings, Π axial_pos_shape and the chunk lengths of its config); pass at most ${max}, or leave window out to use ${max}`,
     );
   }
+  const keepOnSlide = options.keepOnSlide ?? Math.ceil(window / 2);
+  if (!Number.isSafeInteger(keepOnSlide) || keepOnSlide < 1 || keepOnSlide >= window) {
+    throw new ConfigError('keep_on_slide', `must be an integer in [1, window − 1] = [1, ${window - 1}], got ${keepOnSlide}`);
+  }
   const call = numHashesCall(model, options.numHashes, 'generateTokens: numHashes');
-  return { sampling, maxNewTokens, window, call };
+  return { sampling, maxNewTokens, window, keepOnSlide, call };
 }
 
 /**
- * Streams `maxNewTokens` sampled token ids after `prompt` (`[promptTokens]`, at least one token).
- * Each step runs `model.logits` on the current context (see the file header: no cache).
- * Everything is checked when `generateTokens` is called, before the first token is asked for.
+ * Streams `maxNewTokens` sampled token ids after `prompt` (`[promptTokens]`, at least one token), by
+ * the cached or the uncached path (see the file header). Everything is checked when `generateTokens` is
+ * called, before the first token is asked for.
  * @param options every field is optional for a `ReformerModelWithLMHead` (defaults: 20 new tokens,
- *   temperature 1, no top-k/top-p, seed 0, the model's longest window); other models need `window`.
+ *   temperature 1, no top-k/top-p/repetition penalty, seed 0, the model's longest window, the cache);
+ *   other models need `window`.
+ * @param stats filled in as tokens are produced (which path, timings, slides).
  * @throws ConfigError for invalid options: an empty prompt (`prompt`), suppressIds covering the whole
  *   vocabulary (`suppress_ids`), a pad id outside the vocabulary, sampling values out of range, no
  *   `window` for a model that does not report its longest input, or a window longer than it
- *   (`window`); ShapeError for a prompt that is not an array of ids or holds ids outside the
- *   vocabulary, or if the model returns logits of the wrong size; ConfigError('model') for something
- *   that is not a model, ConfigError('num_hashes') for a `numHashes` the model cannot take;
- *   NumericalError (while iterating) if the model's logits are not finite (its message names what was
- *   not finite, e.g. a damaged weight).
+ *   (`window`), a bad `keepOnSlide`; ShapeError for a prompt that is not an array of ids or holds ids
+ *   outside the vocabulary, or if the model returns logits of the wrong size; ConfigError('model') for
+ *   something that is not a model, ConfigError('num_hashes') for a `numHashes` the model cannot take;
+ *   ResourceError (while running) if the cache or a prompt pass cannot fit; NumericalError (while
+ *   iterating) if the model's logits are not finite (its message names what was not finite, e.g. a
+ *   damaged weight).
  */
 export function generateTokens(
   model: CausalLanguageModel,
   prompt: ArrayLike<number>,
   options: GenerateOptions = {},
+  stats: GenerationStats = newStats(),
 ): Generator<number, void, void> {
-  const { sampling, maxNewTokens, window, call } = resolveGenerate(model, prompt, options);
-  return sampleTokens(model, Array.from(prompt), options, sampling, maxNewTokens, window, call);
+  const { sampling, maxNewTokens, window, keepOnSlide, call } = resolveGenerate(model, prompt, options);
+  // the cached path takes the config's num_hashes only: a per-call numHashes runs the uncached path
+  const cached =
+    options.useCache !== false && !options.padToWindow && call.numHashes === undefined && typeof model.createDecoder === 'function';
+  Object.assign(stats, newStats(), { cached, promptTokens: Math.min(prompt.length, window) });
+  const context = Array.from(prompt);
+  const source = cached
+    ? cachedSource(model, window, keepOnSlide, Math.min(window, prompt.length + maxNewTokens), stats)
+    : uncachedSource(model, window, options, call);
+  return sampleTokens(model.vocabSize, context, source, options, sampling, maxNewTokens, stats);
 }
 
-function* sampleTokens(
-  model: CausalLanguageModel,
-  context: number[],
-  options: GenerateOptions,
-  sampling: Required<SamplingOptions>,
-  maxNewTokens: number,
-  window: number,
-  call: ModelCallOptions,
-): Generator<number, void, void> {
+/** A fresh `GenerationStats`. */
+export function newStats(): GenerationStats {
+  return { cached: false, promptTokens: 0, newTokens: 0, firstTokenMs: 0, modelMs: 0, slides: 0 };
+}
+
+/** Next-token logits `[vocab]` for the context so far (which already ends with the last id). */
+type LogitsSource = (context: readonly number[], first: boolean) => Float64Array;
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+/** The cached path: one prompt pass, then one step per token; a full cache slides to the last `keep` tokens. */
+function cachedSource(model: CausalLanguageModel, window: number, keep: number, capacity: number, stats: GenerationStats): LogitsSource {
+  const session = model.createDecoder!({ maxLength: window, capacity });
+  return (context, first) => {
+    if (first) return session.prompt(context.slice(-window));
+    if (session.length >= window) {
+      stats.slides++;
+      return session.prompt(context.slice(-keep));
+    }
+    return session.step(context[context.length - 1]!);
+  };
+}
+
+/** The uncached path: `model.logits` on the last `window` tokens (padded to `window` with `padToWindow`). */
+function uncachedSource(model: CausalLanguageModel, window: number, options: GenerateOptions, call: ModelCallOptions): LogitsSource {
   const vocab = model.vocabSize;
-  const rng = new Rng(options.seed ?? 0);
-  const suppress = options.suppressIds ?? [];
-  for (let step = 0; step < maxNewTokens; step++) {
+  return (context) => {
     const ctx = context.slice(-window);
     const len = options.padToWindow ? window : ctx.length;
     const inputIds = new Int32Array(len).fill(options.padId ?? 0);
@@ -349,21 +304,43 @@ function* sampleTokens(
       attentionMask.fill(1, 0, ctx.length);
     }
     // copy the one row we need out of the scope: the model's buffers are freed when it ends
+    return model.backend.scope(() => {
+      const logits: Float = callLogits(model, { inputIds, batch: 1, seqLen: len, attentionMask, labels: null }, call);
+      if (logits.length !== len * vocab)
+        throw new ShapeError(`model.logits returned ${logits.length} values, expected seqLen·vocab = ${len}·${vocab}`);
+      return Float64Array.from(logits.subarray((ctx.length - 1) * vocab, ctx.length * vocab));
+    });
+  };
+}
+
+function* sampleTokens(
+  vocab: number,
+  context: number[],
+  source: LogitsSource,
+  options: GenerateOptions,
+  sampling: Required<SamplingOptions>,
+  maxNewTokens: number,
+  stats: GenerationStats,
+): Generator<number, void, void> {
+  const rng = new Rng(options.seed ?? 0);
+  const suppress = options.suppressIds ?? [];
+  for (let step = 0; step < maxNewTokens; step++) {
+    const t0 = now();
     let id: number;
     try {
-      const row = model.backend.scope(() => {
-        const logits: Float = callLogits(model, { inputIds, batch: 1, seqLen: len, attentionMask, labels: null }, call);
-        if (logits.length !== len * vocab)
-          throw new ShapeError(`model.logits returned ${logits.length} values, expected seqLen·vocab = ${len}·${vocab}`);
-        return Float64Array.from(logits.subarray((ctx.length - 1) * vocab, ctx.length * vocab));
-      });
+      const row = source(context, step === 0);
+      if (row.length !== vocab) throw new ShapeError(`the model returned ${row.length} logits for one position, expected vocab = ${vocab}`);
+      stats.modelMs += now() - t0;
       for (const id of suppress) if (id >= 0 && id < vocab) row[id] = -Infinity;
+      applyRepetitionPenalty(row, context, sampling.repetitionPenalty);
       id = sampleToken(row, sampling, rng);
     } catch (e) {
       if (e instanceof NumericalError) throw new NumericalError(`generation, new token ${step + 1}: ${e.message}`);
       throw e;
     }
+    if (step === 0) stats.firstTokenMs = now() - t0;
     context.push(id);
+    stats.newTokens++;
     yield id;
     if (options.stopAfter?.(id)) return;
   }

@@ -44,11 +44,22 @@ export {
 export { evaluate, type EvaluateOptions, type EvaluateResult, type TargetLoss } from './evaluate.js';
 export {
   generateTokens,
+  newStats,
   sampleToken,
   samplingDistribution,
   type GenerateOptions,
+  type GenerationStats,
   type SamplingOptions,
 } from './generate.js';
+export { applyRepetitionPenalty } from './sampling.js';
+export {
+  generateText,
+  streamGenerate,
+  type FinishReason,
+  type GenerationChunk,
+  type GenerationResult,
+  type StreamOptions,
+} from './stream.js';
 export { CHECKPOINT_FILES } from './checkpoint.js';
 export { BigramLanguageModel, type BigramOptions } from './bigram.js';
 // task heads: MLM masking and the task trainer (the rest: train/tasks/index.ts)

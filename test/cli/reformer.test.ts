@@ -64,6 +64,25 @@ describe('reformer train / eval / generate with ReformerModelWithLMHead', () => 
     expect([...g.stdout.text].length).toBeLessThanOrEqual(12);
     const again = await cli(['generate', '--checkpoint', run, '--prompt', 'GATTACA', '--max-new-tokens', '12', '--seed', '5']);
     expect(again.stdout.text).toBe(g.stdout.text);
+    // the cache by default, --no-cache re-runs the model; both end with tokens/s on stderr
+    expect(g.stderr.lines().at(-1)).toMatch(
+      /^generated 12 tokens in \d+\.\d\d s: \d+\.\d tokens\/s \(first token after \d+\.\d\d s; cache on\)$/,
+    );
+    const plain = await cli([
+      'generate',
+      '--checkpoint',
+      run,
+      '--prompt',
+      'GATTACA',
+      '--max-new-tokens',
+      '12',
+      '--seed',
+      '5',
+      '--no-cache',
+    ]);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr.lines().at(-1)).toMatch(/^generated 12 tokens in .* tokens\/s \(first token after .*; no cache\)$/);
+    expect([...plain.stdout.text].length).toBeLessThanOrEqual(12);
     expect(readFileSync(join(run, 'training.svg'), 'utf8')).toContain('<svg');
 
     // the same weights as a plain HuggingFace folder (save_pretrained layout, no manifest): read as it is

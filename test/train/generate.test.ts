@@ -144,8 +144,21 @@ describe('generateTokens', () => {
       seen.push(b.seqLen);
       return lm.logits(b);
     };
-    expect([...generateTokens(spy, long, { maxNewTokens: 1 })]).toHaveLength(1);
+    expect([...generateTokens(spy, long, { maxNewTokens: 1, useCache: false })]).toHaveLength(1);
     expect(seen).toEqual([1024]);
+    // the cached path (the default) runs its prompt pass on the same last 1024 tokens
+    const prompted: number[] = [];
+    spy.createDecoder = (o) => {
+      const session = lm.createDecoder(o);
+      const prompt = session.prompt.bind(session);
+      session.prompt = (ids: ArrayLike<number>) => {
+        prompted.push(ids.length);
+        return prompt(ids);
+      };
+      return session;
+    };
+    expect([...generateTokens(spy, long, { maxNewTokens: 1 })]).toHaveLength(1);
+    expect(prompted).toEqual([1024]);
     // without the window the model itself would refuse the prompt
     expect(() => lm.logits({ inputIds: Int32Array.from(long), batch: 1, seqLen: long.length })).toThrow(ConfigError);
     const tooLong = thrown(() => generateTokens(lm, [5], { window: 4096 }));

@@ -1,11 +1,13 @@
 /**
  * The refusal of a run that cannot fit: the estimate (estimate.ts) against a limit, with the numbers and
- * the ways out (a shorter sequence, a smaller batch, the reversible backward, evaluation, one thread).
+ * the ways out (a shorter sequence, a smaller batch, the reversible backward, evaluation, one thread);
+ * likewise for the cache of cached decoding (decode.ts).
  */
 import type { Backend } from '../../backend/backend.js';
 import type { ReformerConfig } from '../../config/reformer-config.js';
 import { ResourceError } from '../../errors.js';
 import { chunkLengthRule } from '../lengths.js';
+import { decodeCacheBytes } from './decode.js';
 import { estimateMemory, type MemoryEstimate, type MemoryEstimateOptions } from './estimate.js';
 
 /** Formats bytes as GiB with two decimals (MiB below 1 GiB). */
@@ -81,5 +83,20 @@ export function checkMemory(cfg: ReformerConfig, options: MemoryEstimateOptions,
     `${kind} of batch ${options.batch} × ${options.seqLen} tokens needs about ${formatBytes(est.bytes)} ` +
       `(${est.bytes} bytes, peak at ${est.peakAt}; parameters ${formatBytes(est.parameterBytes)}), more than ${what} ` +
       `(${formatBytes(limitBytes)}); ${ways.length > 0 ? `use ${ways.join(', or ')}` : 'use a smaller model'}`,
+  );
+}
+
+/**
+ * Refuses a cache of `positions` positions that exceeds `limitBytes` (ResourceError with the numbers,
+ * the longest context that fits and the way out).
+ */
+export function checkDecodeCache(cfg: ReformerConfig, positions: number, limitBytes: number, f64 = false): void {
+  const bytes = decodeCacheBytes(cfg, positions, f64);
+  if (bytes <= limitBytes) return;
+  const per = decodeCacheBytes(cfg, 1, f64) - decodeCacheBytes(cfg, 0, f64);
+  const fit = per > 0 ? Math.max(0, Math.floor((limitBytes - decodeCacheBytes(cfg, 0, f64)) / per)) : 0;
+  throw new ResourceError(
+    `the decode cache for ${positions} positions needs about ${formatBytes(bytes)} (${bytes} bytes), more than its limit of ` +
+      `${formatBytes(limitBytes)}; use a context of at most ${fit} tokens (window / maxLength), raise maxCacheBytes, or generate without the cache (useCache: false)`,
   );
 }

@@ -37,6 +37,7 @@ import {
   ffReverseBackwardTally,
   outputTally,
 } from './blocks.js';
+import { promptCaptureTally, promptRotationsTally } from './decode.js';
 import { chunkAt, GEMM_SCRATCH_BYTES, Tally, type Dims } from './tally.js';
 
 /** What is estimated: 'forward' = the evaluation loss (streamed), 'train' = one training step. */
@@ -68,6 +69,12 @@ export interface MemoryEstimateOptions {
   readonly head?: boolean;
   /** The call also returns the logits [B, L, vocab] (`logits()`, `forwardBackward({ returnLogits })`). Default false. */
   readonly logits?: boolean;
+  /**
+   * 'forward' only: the prompt pass of cached decoding (model/decode.ts), which projects every layer's
+   * input into the cache and draws the LSH rotations up front (the cache itself is JS memory:
+   * memory/decode.ts). Default false.
+   */
+  readonly promptCapture?: boolean;
 }
 
 /** Result of `estimateMemory`: bytes at the peak, and where it is reached. */
@@ -130,7 +137,7 @@ export function estimateMemory(cfg: ReformerConfig, options: MemoryEstimateOptio
   if (options.logits) t.phase('logits', () => t.buf(B * seqLen * cfg.vocab_size));
   let jsBytes = 0;
   if (mode === 'forward') {
-    jsBytes = forwardTally(t, dims, materialize, seqLen);
+    jsBytes = forwardTally(t, dims, materialize, seqLen, options.promptCapture ?? false);
   } else {
     jsBytes = trainTally(t, dims, options.reversible ?? true, materialize, seqLen);
   }
@@ -139,15 +146,17 @@ export function estimateMemory(cfg: ReformerConfig, options: MemoryEstimateOptio
 
 // ------------------------------------------------------------------ evaluation (streamed)
 
-function forwardTally(t: Tally, m: Dims, materialize: boolean, seqLen: number): number {
+function forwardTally(t: Tally, m: Dims, materialize: boolean, seqLen: number, decode: boolean): number {
   const { D, B, L, cfg } = m;
   let js = 4 * L; // lshRoundCombine's validation: one Int32Array [L] of position stamps
-  // ReformerModel.forward captures the LSH buckets (a plain copy per layer); forwardRows does not
-  const capture = materialize && !chunkAt(lshChunkSpec(cfg), L).short;
+  // ReformerModel.forward and the decode prompt pass capture the LSH buckets (a plain copy per layer); forwardRows does not
+  const capture = (materialize || decode) && !chunkAt(lshChunkSpec(cfg), L).short;
   if (capture) js += cfg.attn_layers.filter((x) => x === 'lsh').length * B * m.H * m.R * L * 4;
+  if (decode) t.phase('decode rotations', () => promptRotationsTally(t, m));
   embeddingsTally(t, m, materialize);
   cfg.attn_layers.forEach((type, l) => {
     t.phase(`layer ${l} (${type}, streamed)`, () => {
+      if (decode) promptCaptureTally(t, m, type, seqLen);
       attentionTally(t, m, type, capture && type === 'lsh' ? 'buckets' : 'none', false, false);
       feedForwardTally(t, m, false);
     });

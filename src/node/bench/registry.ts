@@ -14,6 +14,7 @@
 import type { Option } from 'commander';
 import type { OutStream } from '../cli/context.js';
 import { attentionBench } from './attention.js';
+import { generateBench } from './generate.js';
 import { kernelsBench } from './kernels.js';
 import { memoryBench } from './memory.js';
 import { modelBench } from './model.js';
@@ -51,4 +52,11 @@ export interface BenchSubcommand {
 }
 
 /** The benchmarks of this build (`model` and `memory` are added by the model's benchmark files). */
-export const BENCHMARKS: readonly BenchSubcommand[] = [kernelsBench, attentionBench, modelBench, memoryBench, vsPytorchBench];
+export const BENCHMARKS: readonly BenchSubcommand[] = [
+  kernelsBench,
+  attentionBench,
+  modelBench,
+  memoryBench,
+  vsPytorchBench,
+  generateBench,
+];

@@ -316,9 +316,15 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     )
     .option('--seed <s>', 'sampling seed (same seed, same text)', intFlag('--seed', 0), 0)
     .addOption(numHashesOption())
+    .option('--no-cache', 're-run the model on the last window for every token instead of the cached incremental decoding')
     .addOption(threadsOption())
     .addOption(backendOption())
-    .addHelpText('after', `\nEach new token re-runs the model on the last window of context (no cache).\n${EXIT_HELP}`)
+    .addHelpText(
+      'after',
+      `\nThe prompt fills the model's cache once and each new token is one cached step (HF past_buckets_states);\n` +
+        `--no-cache (or --num-hashes, which the cache does not take) re-runs the model on the last window of context for every token.\n` +
+        `The last stderr line gives tokens/s.\n${EXIT_HELP}`,
+    )
     .action(async (flags: GenerateFlags, _cmd: Command) => {
       checkCheckpointPath(flags.checkpoint, '--checkpoint');
       setExit(await generateCommand(flags, ctx));
@@ -417,6 +423,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       'after',
       '\nExamples:\n  reformer bench kernels --json\n  reformer bench attention --seq-lens 1024,4096,16384,65536,262144,1048576\n' +
         '  reformer bench vs-pytorch --seq-lens 4096 --threads 1,2 --json vs.json   (HF PyTorch side by side; skipped without torch)\n' +
+        '  reformer bench generate --contexts 1024,4096,16384 --new-tokens 256 --json   (cached vs uncached generation)\n' +
         EXIT_HELP,
     )
     .action(async (what: BenchTarget, flags: BenchFlags, cmd: Command) => {
