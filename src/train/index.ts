@@ -44,7 +44,6 @@ export {
 export { evaluate, type EvaluateOptions, type EvaluateResult, type TargetLoss } from './evaluate.js';
 export {
   generateTokens,
-  newStats,
   sampleToken,
   samplingDistribution,
   type GenerateOptions,

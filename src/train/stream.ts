@@ -23,6 +23,7 @@ import { ConfigError } from '../errors.js';
 import type { CausalLanguageModel } from '../model/language-model.js';
 import { DEFAULT_MAX_NEW_TOKENS, generateTokens, newStats, type GenerateOptions, type GenerationStats } from './generate.js';
 import type { Tokenizer } from './tokenizer.js';
+import { arrayLikeArg, modelArg, optionsArg, tokenizerArg } from '../util/args.js';
 
 /** Options of `streamGenerate` / `generateText`: those of `generateTokens` plus abort, stop sequences and the callback. */
 export interface StreamOptions extends GenerateOptions {
@@ -155,6 +156,10 @@ export function streamGenerate(
   prompt: string | ArrayLike<number>,
   options: StreamOptions = {},
 ): AsyncGenerator<GenerationChunk, GenerationResult, undefined> {
+  modelArg('streamGenerate', model, ['logits']);
+  tokenizerArg('streamGenerate', tokenizer);
+  optionsArg('streamGenerate', options, '{ maxNewTokens: 100, temperature: 0.8 }');
+  if (typeof prompt !== 'string') arrayLikeArg('streamGenerate', 'prompt', prompt, 'a string or an array of token ids');
   checkStreamOptions(options);
   options.signal?.throwIfAborted();
   const start = now();

@@ -143,3 +143,25 @@ export function modelArg(where: string, v: unknown, methods: readonly string[]):
     );
   }
 }
+
+/**
+ * A `Tokenizer` (ByteTokenizer, SentencePieceTokenizer, `tokenizerForCheckpoint`): checks the members
+ * generation uses.
+ * @throws ConfigError('tokenizer').
+ */
+export function tokenizerArg(where: string, v: unknown): void {
+  const t = v as Record<string, unknown> | null | undefined;
+  const ok =
+    t !== null &&
+    typeof t === 'object' &&
+    typeof t.encode === 'function' &&
+    typeof t.streamDecoder === 'function' &&
+    Array.isArray(t.suppressIds) &&
+    (t.eosId === null || typeof t.eosId === 'number');
+  if (!ok) {
+    throw new ConfigError(
+      'tokenizer',
+      `${where} needs a Tokenizer (new ByteTokenizer(), SentencePieceTokenizer.fromModelBytes(bytes) or tokenizerForCheckpoint(files)), got ${describeValue(v)}`,
+    );
+  }
+}

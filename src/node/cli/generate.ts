@@ -99,7 +99,7 @@ function warnIfLong(stepS: number, maxNewTokens: number, unit: string, info: (l:
   const estimate = stepS * maxNewTokens;
   if (estimate <= LONG_RUN_S) return;
   info(
-    `note: --max-new-tokens ${maxNewTokens.toLocaleString('en-US')}: the second ${unit} took ${stepS.toFixed(2)} s, ` +
+    `note: --max-new-tokens ${maxNewTokens.toLocaleString('en-US')}: the second ${unit} took ${stepS >= 1 ? `${stepS.toFixed(2)} s` : `${(stepS * 1000).toFixed(1)} ms`}, ` +
       `so all of them would take about ${fmtDuration(estimate)}; ask for fewer, or stop it with Ctrl-C (what was printed stays)`,
   );
 }

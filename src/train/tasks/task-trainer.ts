@@ -16,6 +16,7 @@
  */
 import { ConfigError, FormatError, NumericalError } from '../../errors.js';
 import { Rng, type RngState } from '../../util/rng.js';
+import { describeValue, optionsArg } from '../../util/args.js';
 import type { Optimizer } from '../optimizer.js';
 import { learningRate, type LrSchedule, validateSchedule } from '../schedule.js';
 import {
@@ -140,8 +141,21 @@ export class TaskTrainer<E, V = E> {
   extra: Record<string, unknown> = {};
   private readonly clock: () => number;
 
-  /** @throws ConfigError for invalid options or no training example. */
+  /**
+   * @throws ConfigError for invalid options or no training example, a `task` that is not a
+   *   TaskDefinition (ClassificationTask, QuestionAnsweringTask, MaskedLmTask), or train / validation that are not arrays.
+   */
   constructor(task: TaskDefinition<E, V>, train: readonly E[], validation: readonly V[], options: TaskTrainOptions) {
+    const t = task as unknown as Record<string, unknown> | null | undefined;
+    if (t === null || typeof t !== 'object' || typeof t.lossAndGrad !== 'function' || typeof t.evaluate !== 'function') {
+      throw new ConfigError(
+        'task',
+        `new TaskTrainer(task, ...) needs a TaskDefinition (new ClassificationTask(...), QuestionAnsweringTask or MaskedLmTask), got ${describeValue(task)}`,
+      );
+    }
+    if (!Array.isArray(train)) throw new ConfigError('train', `must be an array of training examples, got ${describeValue(train)}`);
+    if (!Array.isArray(validation)) throw new ConfigError('validation', `must be an array of examples, got ${describeValue(validation)}`);
+    optionsArg('TaskTrainer', options, '{ batch: 8, steps: 200 }', false);
     for (const [k, v] of [
       ['batch', options.batch],
       ['eval_batch', options.evalBatch],
