@@ -18,6 +18,7 @@ import { generateBench } from './generate.js';
 import { kernelsBench } from './kernels.js';
 import { memoryBench } from './memory.js';
 import { modelBench } from './model.js';
+import { profileBench } from './profile.js';
 import { vsPytorchBench } from './vs-pytorch.js';
 
 /** What a benchmark runs with. */
@@ -59,4 +60,5 @@ export const BENCHMARKS: readonly BenchSubcommand[] = [
   memoryBench,
   vsPytorchBench,
   generateBench,
+  profileBench,
 ];

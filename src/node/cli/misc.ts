@@ -55,7 +55,7 @@ export function conformanceCommand(dir: string, flags: ConformanceFlags, ctx: Cl
   return report.failed === 0 ? 0 : 1;
 }
 
-export const BENCH_TARGETS = ['kernels', 'attention', 'model', 'memory', 'vs-pytorch', 'generate'] as const;
+export const BENCH_TARGETS = ['kernels', 'attention', 'model', 'memory', 'vs-pytorch', 'generate', 'profile'] as const;
 export type BenchTarget = (typeof BENCH_TARGETS)[number];
 
 /**
