@@ -31,12 +31,11 @@ import type { Backend, Float } from '../backend/backend.js';
 import { LocalDecodeCache } from '../attention/decode-local.js';
 import { LshDecodeCache, lshWindowLength } from '../attention/decode-lsh.js';
 import { KEY_NORM_EPS } from '../attention/config.js';
-import { drawRotations, hashHead, rotationShape } from '../attention/hashing.js';
 import { bucketCount, resolveNumBuckets, type NumBuckets } from '../config/buckets.js';
 import type { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, ShapeError, UsageError } from '../errors.js';
 import { wordEmbeddingForward } from '../nn/embeddings.js';
-import { feedForwardAddForward, type FeedForwardSpec, type FeedForwardWeights } from '../nn/feed-forward.js';
+import { feedForwardAddForward, type FeedForwardSpec } from '../nn/feed-forward.js';
 import { lmHeadForward } from '../nn/lm-head.js';
 import { linearForward } from '../nn/linear.js';
 import { positionForward, type EncoderParts } from './embedding-stage.js';
@@ -45,7 +44,8 @@ import type { IncrementalDecoder, IncrementalDecoderOptions } from './language-m
 import { maxContextLength } from './lengths.js';
 import type { ReformerModelWithLMHead } from './lm-model.js';
 import { checkBackendMemory, checkDecodeCache } from './memory/check.js';
-import { DEFAULT_MAX_CACHE_BYTES, PROMPT_CAPTURE_BLOCK_ROWS } from './memory/decode.js';
+import { type DecodeContext, fillLayer, firstHash, firstHashBuckets, hashRows, type LayerState, rotationsFor } from './decode-layers.js';
+import { DEFAULT_MAX_CACHE_BYTES } from './memory/decode.js';
 
 /** Options of `ReformerModelWithLMHead.createDecoder`. */
 export interface DecodeOptions extends IncrementalDecoderOptions {
@@ -93,20 +93,6 @@ export interface DecodeCapture {
   readonly steps: DecodeStepCapture[];
 }
 
-interface LayerState {
-  readonly kind: 'lsh' | 'local';
-  readonly ln: { gamma: Float; beta: Float };
-  /** lsh: [W_qk, W_v]; local: [W_q, W_k, W_v] — each [heads·headSize, hidden] */
-  readonly proj: Float[];
-  readonly wo: Float;
-  readonly ff: FeedForwardWeights;
-  readonly lsh: LshDecodeCache | null;
-  readonly local: LocalDecodeCache | null;
-  /** LSH: the rotations `[heads, d, R, half]` that hashed the cache (reused for every query), or null. */
-  rotations: Float64Array | null;
-  numBuckets: NumBuckets | null;
-}
-
 /** Cached decoding of one sequence with a `ReformerModelWithLMHead` (see the file header). */
 export class DecodeSession implements IncrementalDecoder {
   readonly model: ReformerModelWithLMHead;
@@ -117,6 +103,8 @@ export class DecodeSession implements IncrementalDecoder {
   private readonly cfg: ReformerConfig;
   private readonly layers: LayerState[];
   private readonly injected: Array<Float64Array | null>;
+  /** What the per-layer functions (decode-layers.ts) read. */
+  private readonly ctx: DecodeContext;
   private readonly maxCacheBytes: number;
   private positions = 0;
 
@@ -151,6 +139,7 @@ export class DecodeSession implements IncrementalDecoder {
       );
     }
     this.injected = this.cfg.attn_layers.map((_, i) => (rot?.[i] ? Float64Array.from(rot[i]!) : null));
+    this.ctx = { be: this.be, cfg: this.cfg, model, injected: this.injected };
     this.capture = options.capture ? { prompt: null, steps: [] } : null;
     const P = model.parameters;
     const H = this.cfg.num_attention_heads;
@@ -265,7 +254,7 @@ export class DecodeSession implements IncrementalDecoder {
       const rotations: Array<Float | null> = this.layers.map((l, i) => {
         if (l.kind !== 'lsh' || lshShort) return null;
         l.numBuckets = this.model.reformer.resolvedConfig().num_buckets ?? resolveNumBuckets(cfg, Lp);
-        const r = this.rotationsFor(i, l.numBuckets);
+        const r = rotationsFor(this.ctx, i, l.numBuckets);
         l.rotations = Float64Array.from(r);
         return r;
       });
@@ -279,7 +268,7 @@ export class DecodeSession implements IncrementalDecoder {
           rotations,
           onAttentionInput: (layer, x) => {
             if (layer === 0 && capture) embedding = Float64Array.from(x.subarray(0, Lp * D));
-            this.fillLayer(layer, x, P, lshShort, states?.[layer] ?? null);
+            fillLayer(this.ctx, this.layers[layer]!, x, P, lshShort, states?.[layer] ?? null);
           },
         },
         (r0, n, h) => {
@@ -333,7 +322,7 @@ export class DecodeSession implements IncrementalDecoder {
         `cached decoding: the cache holds ${T} positions, its maximum (maxLength ${this.maxLength}); start again with prompt() on the last tokens`,
       );
     }
-    if (this.layers.some((l) => l.lsh && !l.lsh.hashed && T + 1 >= cfg.lsh_attn_chunk_length)) this.firstHashBuckets();
+    if (this.layers.some((l) => l.lsh && !l.lsh.hashed && T + 1 >= cfg.lsh_attn_chunk_length)) firstHashBuckets(this.ctx);
     this.reserve(T + 1);
     const D = cfg.hidden_size;
     const H = cfg.num_attention_heads;
@@ -387,14 +376,14 @@ export class DecodeSession implements IncrementalDecoder {
           let buckets: Int32Array | null = null;
           if (cache.hashed) {
             const nb = l.numBuckets!;
-            this.hashRows(l, qk, 1, cache.queryBucketsPerRound(bucketCount(nb)), qb);
+            hashRows(this.ctx, l, qk, 1, cache.queryBucketsPerRound(bucketCount(nb)), qb);
             buckets = qb;
             if (stepCap) stepCap.buckets[i] = Int32Array.from(qb);
           }
           const windows = stepCap && cache.hashed ? new Int32Array(H * R * lshWindowLength(cache.geometry)) : null;
           cache.step(qk, 0, khat, 0, v, 0, buckets, o, 0, windows);
           if (stepCap) stepCap.windows[i] = windows;
-          if (!cache.hashed && cache.length >= cfg.lsh_attn_chunk_length) this.firstHash(i, l);
+          if (!cache.hashed && cache.length >= cfg.lsh_attn_chunk_length) firstHash(this.ctx, i, l);
         } else {
           const [q, k, v] = proj as [Float, Float, Float];
           be.scale(k, 1 / Math.sqrt(d), all);
@@ -458,155 +447,5 @@ export class DecodeSession implements IncrementalDecoder {
   private headWeights(): { weight: Float; bias: Float } {
     const P = this.model.parameters;
     return { weight: P.param('lm_head.decoder.weight'), bias: P.param('lm_head.bias') };
-  }
-
-  /** Rotations of LSH layer `i` for `numBuckets` as a buffer of the backend: injected, or drawn (hash_seed / the model's generator). */
-  private rotationsFor(i: number, numBuckets: NumBuckets): Float {
-    const shape = rotationShape(this.cfg.num_attention_heads, this.cfg.attention_head_size, this.cfg.num_hashes, numBuckets);
-    const injected = this.injected[i];
-    if (injected) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      if (injected.length !== n) {
-        throw new ShapeError(`cached decoding: rotations[${i}] must have [${shape.join(', ')}] = ${n} values, got ${injected.length}`);
-      }
-      const r = this.be.floats(n);
-      r.set(injected);
-      return r;
-    }
-    return drawRotations(this.be, shape, this.cfg.hash_seed ?? null, this.model.reformer.rng);
-  }
-
-  /**
-   * Offset buckets of `rows` raw qk rows `[rows, heads·headSize]` with layer l's rotations into
-   * `out` `[heads, rounds, rows]` (no mask: a step never has padding), round offset n·nEff.
-   */
-  private hashRows(l: LayerState, qk: Float, rows: number, nEff: number, out: Int32Array): void {
-    const be = this.be;
-    const cfg = this.cfg;
-    const H = cfg.num_attention_heads;
-    const d = cfg.attention_head_size;
-    const R = cfg.num_hashes;
-    be.scope(() => {
-      const rot = be.floats(l.rotations!.length);
-      rot.set(l.rotations!);
-      const stride = rot.length / H;
-      for (let h = 0; h < H; h++) {
-        hashHead(be, {
-          qk,
-          qkOffset: h * d,
-          ldqk: H * d,
-          seqLen: rows,
-          headSize: d,
-          numHashes: R,
-          numBuckets: l.numBuckets!,
-          rotations: rot,
-          rotationsOffset: h * stride,
-          mask: null,
-          maskOffset: 0,
-          bucketsPerRound: nEff,
-          out,
-          outOffset: h * R * rows,
-        });
-      }
-    });
-  }
-
-  /**
-   * `num_buckets` for a short prompt's first hashing at a step (fixed by an earlier forward, or the config).
-   * @throws ConfigError when it is automatic and still unresolved (HF raises a TypeError there).
-   */
-  private firstHashBuckets(): NumBuckets {
-    const nb = this.model.reformer.resolvedConfig().num_buckets;
-    if (nb === null) {
-      throw new ConfigError(
-        'num_buckets',
-        `is null (automatic) and no forward longer than lsh_attn_chunk_length (${this.cfg.lsh_attn_chunk_length}) has fixed it, so a prompt that short ` +
-          'cannot be continued with the cache (HF raises a TypeError here); set num_buckets, use a longer prompt, or generate without the cache',
-      );
-    }
-    return nb;
-  }
-
-  /**
-   * A short prompt's LSH layer reached T+1 ≥ chunk length: HF hashes all T+1 cached rows with one
-   * (new) draw, without mask (offsets n·N), and caches those buckets.
-   */
-  private firstHash(i: number, l: LayerState): void {
-    const cfg = this.cfg;
-    const cache = l.lsh!;
-    const nb = this.firstHashBuckets();
-    const be = this.be;
-    const n = cache.length;
-    const all = cfg.num_attention_heads * cfg.attention_head_size;
-    be.scope(() => {
-      l.numBuckets = nb;
-      const rot = this.rotationsFor(i, nb);
-      l.rotations = Float64Array.from(rot);
-      const qk = be.floats(n * all);
-      qk.set(cache.rawQk!.subarray(0, n * all));
-      const out = be.ints(cfg.num_attention_heads * cfg.num_hashes * n);
-      this.hashRows(l, qk, n, bucketCount(nb), out);
-      cache.setBuckets(out, n);
-    });
-  }
-
-  /**
-   * The prompt pass's hook before layer `i`'s attention: x = its input X2 `[paddedLen, hidden]`. Caches
-   * LayerNorm_a(x) of the first P rows projected (LSH: k̂, v and, for a prompt the layer does not hash,
-   * the raw qk; local: k/√d and v of the rows the next query can see), block by block.
-   */
-  private fillLayer(i: number, x: Float, P: number, lshShort: boolean, states: Float64Array | null): void {
-    const be = this.be;
-    const cfg = this.cfg;
-    const l = this.layers[i]!;
-    const D = cfg.hidden_size;
-    const H = cfg.num_attention_heads;
-    const d = cfg.attention_head_size;
-    const all = H * d;
-    const first = l.local && !states ? l.local.firstKeptRow(P) : 0;
-    be.scope(() => {
-      const nb = Math.min(P - first, PROMPT_CAPTURE_BLOCK_ROWS);
-      const ln = be.floats(nb * D);
-      const mean = be.floats(nb);
-      const rstd = be.floats(nb);
-      const a = be.floats(nb * all);
-      const b = be.floats(nb * all);
-      const khat = l.lsh ? be.floats(nb * all) : null;
-      const kr = l.lsh ? be.floats(nb * H) : null;
-      for (let r0 = first; r0 < P; r0 += nb) {
-        const n = Math.min(nb, P - r0);
-        be.layerNormForward({
-          rows: n,
-          cols: D,
-          x: x.subarray(r0 * D, (r0 + n) * D),
-          gamma: l.ln.gamma,
-          beta: l.ln.beta,
-          eps: cfg.layer_norm_eps,
-          y: ln.subarray(0, n * D),
-          mean: mean.subarray(0, n),
-          rstd: rstd.subarray(0, n),
-        });
-        states?.set(ln.subarray(0, n * D), r0 * D);
-        // lsh: a = qk, b = v;  local: a = k, b = v (the query projection is not needed)
-        const [wa, wb] = l.lsh ? [l.proj[0]!, l.proj[1]!] : [l.proj[1]!, l.proj[2]!];
-        linearForward(be, ln, n, D, wa, all, null, a);
-        linearForward(be, ln, n, D, wb, all, null, b);
-        if (l.lsh) {
-          be.rmsNormForward({
-            rows: n * H,
-            cols: d,
-            x: a.subarray(0, n * all),
-            y: khat!.subarray(0, n * all),
-            rstd: kr!.subarray(0, n * H),
-            eps: KEY_NORM_EPS,
-            scale: 1 / Math.sqrt(d),
-          });
-          l.lsh.appendRows(khat!, b, lshShort ? a : null, n);
-        } else {
-          be.scale(a, 1 / Math.sqrt(d), n * all);
-          l.local!.putRows(a, b, r0, n);
-        }
-      }
-    });
   }
 }

@@ -28,7 +28,15 @@ describe('reformer bench profile', () => {
       expect(Math.abs(sum - run.step_ms)).toBeLessThan(1e-6 * run.step_ms);
       expect(run.kernel_ms).toBeLessThanOrEqual(run.step_ms);
       const ms = (name: string): number => run.phases.find((p) => p.name === name)!.total_ms;
-      for (const name of ['hashing', 'sort', 'chunk attention', 'attention projections', 'feed-forward GEMMs', 'reversible recompute', 'optimizer'])
+      for (const name of [
+        'hashing',
+        'sort',
+        'chunk attention',
+        'attention projections',
+        'feed-forward GEMMs',
+        'reversible recompute',
+        'optimizer',
+      ])
         expect(ms(name), name).toBeGreaterThan(0);
       // the forward does no recompute; the backward does no hashing (its buckets are replayed)
       expect(run.phases.find((p) => p.name === 'reversible recompute')!.forward_ms).toBe(0);
