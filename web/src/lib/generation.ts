@@ -1,10 +1,9 @@
 /**
  * The page's one generation call: streams sampled tokens with their text and the running throughput.
  *
- * Today this wraps `generateTokens` (src/train/generate.ts), which re-runs the model on the whole
- * window for every new token (no cache); when the core gains a cached streaming API, only
- * `streamTokens` changes. Everything else on the page (the worker, the UI, the browser test, the
- * throughput script) goes through it.
+ * It wraps `generateTokens` (src/train/generate.ts), which uses the model's cache by default (one
+ * prompt pass, then one cached step per token, HF `past_buckets_states`). Everything else on the page
+ * (the worker, the UI, the browser test, the throughput script) goes through it.
  */
 import { ByteTokenizer, generateTokens, type ReformerModelWithLMHead } from '../../../src/index.js';
 

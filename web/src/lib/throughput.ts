@@ -4,8 +4,8 @@
  *
  *   - forward: evaluation logits of one window of `forwardTokens` seeded random byte ids, the median
  *     of `repeats` timed runs after one warm-up, as tokens per second (forward tokens / time);
- *   - generation: `generateTokens` through the page's `streamTokens` (no cache: each token re-runs the
- *     model on the whole context), `newTokens` new tokens after a `promptTokens`-byte prompt, as new
+ *   - generation: `generateTokens` through the page's `streamTokens` (with the model's cache, the
+ *     default: one prompt pass, then one cached step per token), `newTokens` new tokens after a `promptTokens`-byte prompt, as new
  *     tokens per second, median of `repeats` runs after one warm-up.
  */
 import { Rng, type ReformerModelWithLMHead } from '../../../src/index.js';
