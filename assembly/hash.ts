@@ -8,8 +8,9 @@ import { gemmInto, gemmScratchBytes } from './gemm';
  * maximum of s (index imax) and the first minimum of s (imin), then imax if max ≥ −min, else n + imin.
  * NaN counts as larger than every number (torch.argmax): if s holds a NaN, the result is the index of
  * the first one (s_c and −s_c are both NaN, and c < n comes first). The comparisons below skip NaN, so
- * the vector loop also sums its lanes: a NaN makes the sum NaN (so can +∞ meeting −∞, or an overflow),
- * and only then does a scalar pass look for the first NaN (cost: one add per 4 values).
+ * the vector loop also ORs the lanes' v ≠ v masks (true only for NaN; an OR keeps the loop-carried chain
+ * one cycle long, where a running sum made the loop wait on the add's latency), and only then does a
+ * scalar pass look for the first NaN.
  *
  * Vector part (the first n & ~3 values): lane j tracks columns j, j + 4, ... with a strict > (<), so
  * it keeps the first occurrence of its maximum (minimum); a lane starts at (∓Infinity, column j), as
@@ -32,11 +33,11 @@ import { gemmInto, gemmScratchBytes } from './gemm';
     let idx = i32x4(0, 1, 2, 3);
     let vimax = idx;
     let vimin = idx;
-    let vsum = f32x4.splat(0);
+    let vnan = i32x4.splat(0);
     const four = i32x4.splat(4);
     for (; c < n4; c += 4) {
       const v = v128.load(p + (<usize>c << 2));
-      vsum = f32x4.add(vsum, v);
+      vnan = v128.or(vnan, f32x4.ne(v, v));
       const gt = f32x4.gt(v, vmax);
       const lt = f32x4.lt(v, vmin);
       vmax = v128.bitselect(v, vmax, gt);
@@ -45,7 +46,7 @@ import { gemmInto, gemmScratchBytes } from './gemm';
       vimin = v128.bitselect(idx, vimin, lt);
       idx = i32x4.add(idx, four);
     }
-    if (v128.any_true(f32x4.ne(vsum, vsum))) {
+    if (v128.any_true(vnan)) {
       for (let j = 0; j < n4; j++) {
         const s = load<f32>(p + (<usize>j << 2));
         if (s != s) return j;
