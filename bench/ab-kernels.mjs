@@ -5,9 +5,12 @@
  * alternates old, new, old, new... in short slices, so both see the same machine load. Prints the
  * median time per call of each side and the median of the per-pair ratios.
  *
- *   node bench/ab-kernels.mjs <old-package-root> <new-package-root> [--pairs 15] [--slice-ms 150]
+ *   node bench/ab-kernels.mjs <old-package-root> <new-package-root> [--pairs 15] [--slice-ms 150] [--filter text]
  *
- * Not a test; for refactors that must not slow the kernels (issue 18). 1 thread.
+ * Cases: kernels at the shapes of the reference config, and the whole model (reference config,
+ * bench/configs/reference.json, L = 4096: evaluation loss, and one training step's loss + gradients).
+ * `--filter` keeps the cases whose name contains the text. Not a test; for refactors that must not
+ * slow the kernels or the model (issue 18). 1 thread.
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,7 +18,7 @@ import { parseArgs } from 'node:util';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { pairs: { type: 'string' }, 'slice-ms': { type: 'string' } },
+  options: { pairs: { type: 'string' }, 'slice-ms': { type: 'string' }, filter: { type: 'string' } },
 });
 if (positionals.length !== 2) {
   console.error('usage: node bench/ab-kernels.mjs <old-package-root> <new-package-root> [--pairs n] [--slice-ms ms]');
@@ -23,8 +26,22 @@ if (positionals.length !== 2) {
 }
 const pairs = Number(values.pairs ?? 15);
 const sliceMs = Number(values['slice-ms'] ?? 150);
-const load = async (root) => (await import(pathToFileURL(join(root, 'dist/src/node/wasm.js')).href)).loadWasmBackend({ threads: 1 });
+const mod = (root, file) => import(pathToFileURL(join(root, 'dist/src', file)).href);
+const load = async (root) => (await mod(root, 'node/wasm.js')).loadWasmBackend({ threads: 1 });
 const sides = { old: await load(positionals[0]), new: await load(positionals[1]) };
+const roots = { old: positionals[0], new: positionals[1] };
+const backendSide = (be) => (be === sides.old ? 'old' : 'new');
+const { readFileSync } = await import('node:fs');
+const referenceConfig = JSON.parse(readFileSync(new URL('./configs/reference.json', import.meta.url), 'utf8'));
+/** The reference config fitted to 4096 tokens, built by that side's own package. */
+const modelOf = async (side) => {
+  const { ReformerConfig } = await mod(roots[side], 'config/reformer-config.js');
+  const { ReformerModelWithLMHead } = await mod(roots[side], 'model/lm-model.js');
+  const cfg = ReformerConfig.fromJSON({ ...referenceConfig, axial_pos_shape: [64, 64], max_position_embeddings: 4096 });
+  return new ReformerModelWithLMHead(sides[side], cfg);
+};
+const models = { old: await modelOf('old'), new: await modelOf('new') };
+const ids = Int32Array.from({ length: 4096 }, (_, i) => (i * 7919) % 250);
 
 let seed = 1;
 const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
@@ -140,7 +157,25 @@ const cases = [
       return () => be.layerNormForward({ rows: 4096, cols: 256, x, gamma: g, beta: b, eps: 1e-12, y, mean, rstd });
     },
   },
-];
+  {
+    name: 'model forward, L = 4096 (evaluation loss)',
+    setup: (be) => {
+      const m = models[backendSide(be)];
+      return () => be.scope(() => m.loss({ inputIds: ids, batch: 1, seqLen: 4096 }));
+    },
+  },
+  {
+    name: 'model training step, L = 4096 (loss + gradients)',
+    setup: (be) => {
+      const m = models[backendSide(be)];
+      return () =>
+        be.scope(() => {
+          m.parameters.zeroGrads();
+          m.lossAndGrad({ inputIds: ids, batch: 1, seqLen: 4096 });
+        });
+    },
+  },
+].filter((c) => values.filter === undefined || c.name.includes(values.filter));
 const slice = (fn) => {
   const t0 = performance.now();
   let n = 0;
