@@ -33,7 +33,9 @@ export const DUPLICATION_EVAL_ATTENTIONS: readonly DuplicationEvalAttention[] = 
  * (|w| = 511, V = 128, 1 layer, d_model 256, 4 heads): the rows of the full- and LSH-4-trained models
  * (the paper has no local-attention row or column).
  */
-export const PAPER_TABLE2: Readonly<Partial<Record<DuplicationTrainAttention, Readonly<Partial<Record<DuplicationEvalAttention, number>>>>>> = {
+export const PAPER_TABLE2: Readonly<
+  Partial<Record<DuplicationTrainAttention, Readonly<Partial<Record<DuplicationEvalAttention, number>>>>>
+> = {
   full: { full: 100, 'lsh-8': 94.8, 'lsh-4': 92.5, 'lsh-2': 76.9, 'lsh-1': 52.5 },
   'lsh-4': { full: 0.8, 'lsh-8': 100, 'lsh-4': 99.9, 'lsh-2': 99.4, 'lsh-1': 91.9 },
 };
@@ -107,7 +109,10 @@ export function duplicationConfig(
 ): ReformerConfigInput {
   checkDuplicationModelSpec(s);
   if (evaluation !== undefined && !evaluable(train, evaluation)) {
-    throw new ConfigError('attention', `a ${train}-trained model has no weights for ${evaluation} attention (LSH layers share query and key, local ones do not)`);
+    throw new ConfigError(
+      'attention',
+      `a ${train}-trained model has no weights for ${evaluation} attention (LSH layers share query and key, local ones do not)`,
+    );
   }
   const L = duplicationSeqLen(s.wordLength);
   const kind = family(train);

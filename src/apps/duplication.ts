@@ -45,7 +45,10 @@ export function checkDuplicationSpec(spec: DuplicationSpec): void {
     throw new ConfigError('word_length', `|w| must be a positive integer (the paper uses 511), got ${spec.wordLength}`);
   }
   if (!Number.isSafeInteger(spec.vocabSize) || spec.vocabSize < 3) {
-    throw new ConfigError('vocab_size', `must be an integer ≥ 3 (separator 0 and symbols 1 … V−1; the paper uses 128), got ${spec.vocabSize}`);
+    throw new ConfigError(
+      'vocab_size',
+      `must be an integer ≥ 3 (separator 0 and symbols 1 … V−1; the paper uses 128), got ${spec.vocabSize}`,
+    );
   }
 }
 
@@ -114,7 +117,8 @@ export class DuplicationBatches implements BatchSource {
   constructor(spec: DuplicationSpec, options: { batch: number; seed: number }) {
     checkDuplicationSpec(spec);
     optionsArg('DuplicationBatches', options, '{ batch: 16, seed: 1 }', false);
-    if (!Number.isSafeInteger(options.batch) || options.batch < 1) throw new ConfigError('batch', `must be a positive integer, got ${options.batch}`);
+    if (!Number.isSafeInteger(options.batch) || options.batch < 1)
+      throw new ConfigError('batch', `must be a positive integer, got ${options.batch}`);
     if (!Number.isSafeInteger(options.seed)) throw new ConfigError('seed', `must be an integer, got ${options.seed}`);
     this.spec = spec;
     this.batch = options.batch;
@@ -240,7 +244,11 @@ export interface DuplicationResult {
  * @throws ConfigError for bad options or spec, a model whose vocabulary is smaller than V or whose
  *   numHashes does not fit (`numHashesCall`); NumericalError if the loss is not finite.
  */
-export function evaluateDuplication(model: CausalLanguageModel, spec: DuplicationSpec, options: DuplicationEvalOptions = {}): DuplicationResult {
+export function evaluateDuplication(
+  model: CausalLanguageModel,
+  spec: DuplicationSpec,
+  options: DuplicationEvalOptions = {},
+): DuplicationResult {
   modelArg('evaluateDuplication', model, ['logits']);
   checkDuplicationSpec(spec);
   const o = optionsArg<DuplicationEvalOptions>('evaluateDuplication', options, '{ sequences: 256, batch: 16 }');

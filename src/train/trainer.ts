@@ -277,7 +277,10 @@ export class Trainer {
     this.optimizer = createOptimizer(model, options.optimizer);
     if (batches !== undefined) {
       if (batches === null || typeof batches !== 'object' || typeof batches.next !== 'function' || typeof batches.state !== 'function') {
-        throw new ConfigError('batches', `must be a BatchSource ({ batch, seqLen, next(), state(), restore() }), got ${describeValue(batches)}`);
+        throw new ConfigError(
+          'batches',
+          `must be a BatchSource ({ batch, seqLen, next(), state(), restore() }), got ${describeValue(batches)}`,
+        );
       }
       if (batches.batch !== options.batch || batches.seqLen !== options.seqLen) {
         throw new ConfigError(

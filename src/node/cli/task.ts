@@ -21,13 +21,20 @@ import {
   hashesOf,
   PAPER_TABLE2,
 } from '../../apps/duplication-models.js';
-import { checkDuplicationSpec, DuplicationBatches, duplicationSeqLen, evaluateDuplication, type DuplicationResult } from '../../apps/duplication.js';
+import {
+  checkDuplicationSpec,
+  DuplicationBatches,
+  duplicationSeqLen,
+  evaluateDuplication,
+  type DuplicationResult,
+} from '../../apps/duplication.js';
 import { ReformerConfig } from '../../config/reformer-config.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
 import { Trainer } from '../../train/trainer.js';
 import { writeFileAtomic } from '../atomic.js';
 import { saveCheckpoint } from '../checkpoint.js';
+import { ReformerLM } from '../reformer-engine.js';
 import { checkOutputDir, displayPath } from '../paths.js';
 import { fmtDuration, TaskProgress, TrainingProgress } from '../progress.js';
 import type { BackendKind, CliContext } from './context.js';
@@ -59,7 +66,8 @@ export interface DuplicationFlags {
 
 /**
  * Defaults (`--help`): |w| 63, V 128 (sequence 128), 1 layer, d_model 64, 4 heads, chunks of 16 for LSH
- * (16 buckets) and local (a query sees ≤ 31 positions back, the task needs 64), 600 steps of 16 sequences.
+ * (16 buckets) and local (a query sees ≤ 31 positions back, the task needs 64), 400 steps of 16 sequences at lr 3e-3
+ * (full attention learns the copy by step ~200: measured, docs/APPLICATIONS.md).
  */
 export const DUPLICATION_DEFAULTS = {
   wordLength: 63,
@@ -72,9 +80,9 @@ export const DUPLICATION_DEFAULTS = {
   localChunk: 16,
   train: [...DUPLICATION_TRAIN_ATTENTIONS],
   eval: [...DUPLICATION_EVAL_ATTENTIONS],
-  steps: 600,
+  steps: 400,
   batch: 16,
-  lr: 1e-3,
+  lr: 3e-3,
   evalSequences: 256,
   evalBatch: 16,
   seed: 1,
@@ -154,9 +162,17 @@ export async function taskDuplicationCommand(flags: DuplicationFlags, ctx: CliCo
     const lm = new ReformerModelWithLMHead(backend, new ReformerConfig(duplicationConfig(spec, attention)), { seed: flags.seed });
     const warmupSteps = flags.warmup ?? Math.min(100, Math.floor(flags.steps / 10));
     const trainer = new Trainer(
-      lm,
+      new ReformerLM(lm), // with its random state (hash rotations) in the snapshot
       { train: new Int32Array(0), validation: new Int32Array(0) },
-      { batch: flags.batch, seqLen: L, steps: flags.steps, lr: flags.lr, warmupSteps, seed: flags.seed, ...(flags.minutes !== undefined ? { minutes: flags.minutes } : {}) },
+      {
+        batch: flags.batch,
+        seqLen: L,
+        steps: flags.steps,
+        lr: flags.lr,
+        warmupSteps,
+        seed: flags.seed,
+        ...(flags.minutes !== undefined ? { minutes: flags.minutes } : {}),
+      },
       new DuplicationBatches(spec, { batch: flags.batch, seed: flags.seed }),
     );
     note(`train ${attention}: ${lm.params.length.toLocaleString('en-US')} parameters`);
@@ -195,8 +211,16 @@ export async function taskDuplicationCommand(flags: DuplicationFlags, ctx: CliCo
         record.eval[ev] = null;
         continue;
       }
-      const model = lmFromCheckpoint(backend, { config: JSON.stringify(duplicationConfig(spec, attention, ev)), safetensors: files.safetensors });
-      const bar = new TaskProgress({ stream: ctx.stderr, label: `eval ${attention} → ${ev}`, unit: 'sequences', total: flags.evalSequences });
+      const model = lmFromCheckpoint(backend, {
+        config: JSON.stringify(duplicationConfig(spec, attention, ev)),
+        safetensors: files.safetensors,
+      });
+      const bar = new TaskProgress({
+        stream: ctx.stderr,
+        label: `eval ${attention} → ${ev}`,
+        unit: 'sequences',
+        total: flags.evalSequences,
+      });
       const e0 = performance.now();
       try {
         const r = evaluateDuplication(model, spec, {
@@ -274,7 +298,12 @@ export function addTaskCommand(
     .description(
       'the duplication task 0 w 0 w (paper Sec. 5, Table 2): train with full, LSH and local attention, evaluate each with full, LSH-8/4/2/1 and local (accuracy on the second copy); <out>/results.json and a table',
     )
-    .option('--word-length <n>', `|w|, symbols per copy (sequence 2·(|w|+1); the paper: 511) (default ${d.wordLength})`, intFlag('--word-length'), d.wordLength)
+    .option(
+      '--word-length <n>',
+      `|w|, symbols per copy (sequence 2·(|w|+1); the paper: 511) (default ${d.wordLength})`,
+      intFlag('--word-length'),
+      d.wordLength,
+    )
     .option('--vocab <n>', `V: symbols 1…V−1, separator 0 (the paper: 128) (default ${d.vocab})`, intFlag('--vocab', 3), d.vocab)
     .option('--hidden <n>', `d_model (the paper: 256) (default ${d.hidden})`, intFlag('--hidden'), d.hidden)
     .option('--heads <n>', `attention heads (the paper: 4) (default ${d.heads})`, intFlag('--heads'), d.heads)
@@ -306,18 +335,25 @@ export function addTaskCommand(
       numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }),
     )
     .option('--batch <n>', `sequences per step (default ${d.batch})`, intFlag('--batch'), d.batch)
-    .option('--lr <x>', `peak AdamW learning rate, cosine decay to lr/10 (default ${d.lr})`, numberFlag('--lr', 0, 10, { exclusiveMin: true }), d.lr)
+    .option(
+      '--lr <x>',
+      `peak AdamW learning rate, cosine decay to lr/10 (default ${d.lr})`,
+      numberFlag('--lr', 0, 10, { exclusiveMin: true }),
+      d.lr,
+    )
     .option('--warmup <n>', 'linear warm-up steps (default min(100, steps/10))', intFlag('--warmup', 0))
-    .option('--eval-sequences <n>', `held-out sequences per evaluation (default ${d.evalSequences})`, intFlag('--eval-sequences'), d.evalSequences)
+    .option(
+      '--eval-sequences <n>',
+      `held-out sequences per evaluation (default ${d.evalSequences})`,
+      intFlag('--eval-sequences'),
+      d.evalSequences,
+    )
     .option('--eval-batch <n>', `sequences per evaluation forward (default ${d.evalBatch})`, intFlag('--eval-batch'), d.evalBatch)
     .option('--seed <s>', `initialisation, training and evaluation seed (default ${d.seed})`, intFlag('--seed', 0), d.seed)
     .option('--out <dir>', `results.json and one checkpoint per trained model (default ${d.out})`, nonEmptyFlag('--out'), d.out)
     .addOption(shared.threads)
     .addOption(shared.backend)
-    .addHelpText(
-      'after',
-      '\nExample: reformer task duplication --train lsh-4,local --steps 300 --out runs/dup\n' + shared.exitHelp,
-    )
+    .addHelpText('after', `\nExample: reformer task duplication --train lsh-4,local --steps 300 --out runs/dup\n${shared.exitHelp}`)
     .action(async (flags: DuplicationFlags) => {
       setExit(await taskDuplicationCommand(flags, ctx, log));
     });
