@@ -24,6 +24,7 @@ export type DuplicationTrainAttention = 'full' | 'lsh-1' | 'lsh-2' | 'lsh-4' | '
 /** What an evaluation uses. */
 export type DuplicationEvalAttention = 'full' | 'lsh-8' | 'lsh-4' | 'lsh-2' | 'lsh-1' | 'local';
 
+/** The training attentions of the experiment, in the order they train. */
 export const DUPLICATION_TRAIN_ATTENTIONS: readonly DuplicationTrainAttention[] = ['full', 'lsh-1', 'lsh-2', 'lsh-4', 'local'];
 /** In the paper's column order (Full, LSH-8, -4, -2, -1), then local. */
 export const DUPLICATION_EVAL_ATTENTIONS: readonly DuplicationEvalAttention[] = ['full', 'lsh-8', 'lsh-4', 'lsh-2', 'lsh-1', 'local'];
