@@ -106,8 +106,25 @@ export interface SamplerOptions {
   seed: number;
 }
 
+/**
+ * Where the trainer's batches come from: `next()` gives the batch of the next step, `state()` /
+ * `restore()` make the stream resumable (plain JSON). `BatchSampler` is the default; a task with its own
+ * examples (e.g. the duplication task, apps/duplication.ts) passes another to `Trainer`.
+ */
+export interface BatchSource {
+  /** Windows per batch. */
+  readonly batch: number;
+  /** Tokens per window. */
+  readonly seqLen: number;
+  /** The next batch, `inputIds: [batch, seqLen]` (with `labels` when only some targets count); advances the state. */
+  next(): TokenBatch;
+  state(): SamplerState;
+  /** Continues exactly where `state` was taken. @throws ConfigError for a malformed state. */
+  restore(state: SamplerState): void;
+}
+
 /** Random windows of a token stream: `next()` returns `inputIds: [batch, seqLen]` (labels = inputs). */
-export class BatchSampler {
+export class BatchSampler implements BatchSource {
   readonly batch: number;
   readonly seqLen: number;
   private readonly tokens: Int32Array;

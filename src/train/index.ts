@@ -11,7 +11,15 @@ export {
   type PreparedCorpus,
   type PrepareCorpusOptions,
 } from './corpus.js';
-export { BatchSampler, splitTokens, type DataSplit, type SamplerOptions, type SamplerState, type SplitOptions } from './data.js';
+export {
+  BatchSampler,
+  splitTokens,
+  type BatchSource,
+  type DataSplit,
+  type SamplerOptions,
+  type SamplerState,
+  type SplitOptions,
+} from './data.js';
 export { learningRate, type LrSchedule, type ScheduleKind } from './schedule.js';
 export {
   AdamW,

@@ -33,7 +33,7 @@ import { describeValue, modelArg, optionsArg } from '../util/args.js';
 import type { CausalLanguageModel, LossResult } from '../model/language-model.js';
 import { Adafactor, type AdafactorConfig, type AdafactorOptions } from './adafactor.js';
 import type { RngState } from '../util/rng.js';
-import { BatchSampler, type DataSplit, type SamplerState } from './data.js';
+import { BatchSampler, type BatchSource, type DataSplit, type SamplerState } from './data.js';
 import { evaluate } from './evaluate.js';
 import { AdamW, type AdamWConfig, type AdamWOptions, type Optimizer, type OptimizerName } from './optimizer.js';
 import { learningRate, validateSchedule, type LrSchedule, type ScheduleKind } from './schedule.js';
@@ -240,7 +240,8 @@ export class Trainer {
   readonly schedule: LrSchedule;
   /** AdamW or Adafactor (`options.optimizer`). */
   readonly optimizer: Optimizer;
-  readonly sampler: BatchSampler;
+  /** The batches: random windows of `data.train` (`BatchSampler`), or the `batches` given to the constructor. */
+  readonly sampler: BatchSource;
   /** Completed steps. */
   step = 0;
   tokensSeen = 0;
@@ -252,8 +253,13 @@ export class Trainer {
   extra: Record<string, unknown> = {};
   private readonly clock: () => number;
 
-  /** @throws ConfigError for invalid options (field named) or data too short for one window. */
-  constructor(model: CausalLanguageModel, data: DataSplit, options: TrainOptions) {
+  /**
+   * @param batches the training batches instead of random windows of `data.train` (its `batch` and
+   *   `seqLen` must be the options'); `data.train` is then not read, `data.validation` still is.
+   * @throws ConfigError for invalid options (field named), data too short for one window, or `batches`
+   *   whose batch / seqLen differ from the options.
+   */
+  constructor(model: CausalLanguageModel, data: DataSplit, options: TrainOptions, batches?: BatchSource) {
     modelArg('Trainer', model, ['lossAndGrad', 'loss']);
     checkDataSplit('Trainer', data);
     validateTrainOptions(options);
@@ -269,7 +275,21 @@ export class Trainer {
     };
     validateSchedule(this.schedule);
     this.optimizer = createOptimizer(model, options.optimizer);
-    this.sampler = new BatchSampler(data.train, { batch: options.batch, seqLen: options.seqLen, seed: options.seed });
+    if (batches !== undefined) {
+      if (batches === null || typeof batches !== 'object' || typeof batches.next !== 'function' || typeof batches.state !== 'function') {
+        throw new ConfigError(
+          'batches',
+          `must be a BatchSource ({ batch, seqLen, next(), state(), restore() }), got ${describeValue(batches)}`,
+        );
+      }
+      if (batches.batch !== options.batch || batches.seqLen !== options.seqLen) {
+        throw new ConfigError(
+          'batches',
+          `gives batches of ${batches.batch}×${batches.seqLen} tokens, but the options say batch ${options.batch}, seq_len ${options.seqLen}`,
+        );
+      }
+    }
+    this.sampler = batches ?? new BatchSampler(data.train, { batch: options.batch, seqLen: options.seqLen, seed: options.seed });
     this.clock = options.clock ?? (() => performance.now());
   }
 

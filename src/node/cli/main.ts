@@ -12,6 +12,7 @@ import { ConfigError, FormatError, ReformerError, ShapeError, UsageError } from 
 import { BACKEND_KINDS, defaultContext, EXIT, NotAvailableError, type CliContext } from './context.js';
 import { checkCheckpointPath } from '../checkpoint.js';
 import { addCheckpointCommand } from './checkpoint.js';
+import { addTaskCommand } from './task.js';
 import { convertCommand } from './convert.js';
 import { EVAL_SPLITS, evalCommand, type EvalFlags } from './eval.js';
 import { generateCommand, type GenerateFlags } from './generate.js';
@@ -471,6 +472,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .action(async (flags: DemoFlags) => {
       setExit(await demoCommand(flags, ctx, log));
     });
+
+  addTaskCommand(program, ctx, setExit, log, { threads: threadsOption(), backend: backendOption(), exitHelp: EXIT_HELP });
 
   return program;
 }
