@@ -44,7 +44,10 @@ const models = { old: await modelOf('old'), new: await modelOf('new') };
 const ids = Int32Array.from({ length: 4096 }, (_, i) => (i * 7919) % 250);
 
 let seed = 1;
-const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+const rnd = () => {
+  seed = (seed * 1103515245 + 12345) >>> 0;
+  return (seed / 2 ** 32) * 2 - 1;
+};
 const fill = (a, mag = 1) => {
   for (let i = 0; i < a.length; i++) a[i] = rnd() * mag;
   return a;
