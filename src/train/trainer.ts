@@ -31,12 +31,13 @@
 import { ConfigError, FormatError, NumericalError } from '../errors.js';
 import { describeValue, modelArg, optionsArg } from '../util/args.js';
 import type { CausalLanguageModel, LossResult } from '../model/language-model.js';
-import { Adafactor, type AdafactorConfig, type AdafactorOptions } from './adafactor.js';
 import type { RngState } from '../util/rng.js';
 import { BatchSampler, type BatchSource, type DataSplit, type SamplerState } from './data.js';
 import { evaluate } from './evaluate.js';
-import { AdamW, type AdamWConfig, type AdamWOptions, type Optimizer, type OptimizerName } from './optimizer.js';
-import { learningRate, validateSchedule, type LrSchedule, type ScheduleKind } from './schedule.js';
+import type { Optimizer } from './optimizer.js';
+import { type StoredTrainOptions, type TrainOptions, validateTrainOptions } from './train-options.js';
+import { createOptimizer, OPTIMIZER_LABELS, optimizerName, type StoredOptimizerConfig } from './optimizer-choice.js';
+import { learningRate, validateSchedule, type LrSchedule } from './schedule.js';
 
 /** Optional model capability: its own random state (hash rotations, dropout), saved in snapshots. */
 export interface RandomStateful {
@@ -49,110 +50,19 @@ function hasRandomState(m: unknown): m is RandomStateful {
   return typeof r.getRandomState === 'function' && typeof r.setRandomState === 'function';
 }
 
-/** Which optimizer and its hyper-parameters: AdamW when `name` is absent. */
-export type OptimizerOptions = ({ name?: 'adamw' } & AdamWOptions) | ({ name: 'adafactor' } & AdafactorOptions);
-
-/** A resolved optimizer config as stored in `trainer_state.json` (no `name`: AdamW, as written before Adafactor). */
-export type StoredOptimizerConfig = ({ name?: 'adamw' } & AdamWConfig) | ({ name: 'adafactor' } & AdafactorConfig);
-
-/** The optimizers `TrainOptions.optimizer.name` (and `reformer train --optimizer`) accept. */
-export const OPTIMIZER_NAMES: readonly OptimizerName[] = ['adamw', 'adafactor'];
-
-const OPTIMIZER_LABELS: Record<OptimizerName, string> = { adamw: 'AdamW', adafactor: 'Adafactor' };
-
-/**
- * The optimizer's name in options (an object or the name alone) or a stored config (absent: `adamw`).
- * @throws ConfigError('optimizer') for another name.
- */
-export function optimizerName(o: string | { readonly name?: unknown } | null | undefined): OptimizerName {
-  const name = typeof o === 'string' ? o : (o?.name ?? 'adamw');
-  if (!OPTIMIZER_NAMES.includes(name as OptimizerName)) {
-    throw new ConfigError(
-      'optimizer',
-      `name must be one of ${OPTIMIZER_NAMES.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(name)}`,
-    );
-  }
-  return name as OptimizerName;
-}
-
-/**
- * `TrainOptions.optimizer` as an options object: absent → `{}` (AdamW), a name → `{ name }`.
- * @throws ConfigError('optimizer') for an unknown name or a value that is neither a name nor an object.
- */
-function optimizerOptions(options: OptimizerName | OptimizerOptions | undefined): OptimizerOptions {
-  if (options === undefined) return {};
-  if (typeof options === 'string') return { name: optimizerName(options) } as OptimizerOptions;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    const got = options === null ? 'null' : Array.isArray(options) ? 'an array' : `${typeof options} ${String(options)}`;
-    throw new ConfigError(
-      'optimizer',
-      `must be an optimizer name (${OPTIMIZER_NAMES.map((x) => `"${x}"`).join(' or ')}) or an object { name, ...hyper-parameters } such as { name: 'adafactor', beta1: 0.9 }, got ${got}`,
-    );
-  }
-  return options;
-}
-
-/**
- * The optimizer of `options` for `model`: AdamW over the flat buffer, or Adafactor over the model's
- * tensors (`paramTensors`; one 1-D tensor if the model does not describe them).
- * @param options `{ name?, ...hyper-parameters }`, or just the name (`'adamw'`, `'adafactor'`: its defaults).
- * @throws ConfigError naming an unknown optimizer, a value that is neither a name nor an object, an
- *   option of the other optimizer, or a value out of range.
- */
-export function createOptimizer(
-  model: Pick<CausalLanguageModel, 'backend' | 'params' | 'paramTensors'>,
-  optimizer: OptimizerName | OptimizerOptions = {},
-): Optimizer {
-  if (model === null || typeof model !== 'object' || !(model.backend !== null && typeof model.backend === 'object')) {
-    throw new ConfigError('model', `createOptimizer needs a model (a ReformerModelWithLMHead or a task head), got ${describeValue(model)}`);
-  }
-  const options = optimizerOptions(optimizer);
-  const name = optimizerName(options);
-  // the constructors refuse keys that are not theirs (an option of the other optimizer, a typo)
-  const { name: _name, ...rest } = options;
-  if (name === 'adafactor') return new Adafactor(model.backend, model.paramTensors ?? model.params.length, rest as AdafactorOptions);
-  return new AdamW(model.backend, model.params.length, rest as AdamWOptions);
-}
-
-export interface TrainOptions {
-  /** Windows per step. */
-  batch: number;
-  /** Tokens per window. */
-  seqLen: number;
-  /** Stop when this many steps (in total, counting resumed ones) are done. */
-  steps?: number;
-  /** Stop after this many minutes of wall-clock time in this call (training, validation and hooks). */
-  minutes?: number;
-  /** Peak learning rate. */
-  lr: number;
-  /** Linear warm-up steps. Default 0. */
-  warmupSteps?: number;
-  /** Decay after warm-up. Default `cosine` when `steps` is given, else `inverse-sqrt`. */
-  schedule?: ScheduleKind;
-  /** Floor of the decay. Default lr / 10. */
-  minLr?: number;
-  /**
-   * AdamW (the default) or Adafactor: the name alone, `'adamw'` or `'adafactor'` (= `{ name }`, its
-   * default hyper-parameters), or `{ name, ...hyper-parameters }` (see `OptimizerOptions`; `name` absent
-   * = AdamW). Anything else is a ConfigError('optimizer'), as is a hyper-parameter the named optimizer
-   * does not have.
-   */
-  optimizer?: OptimizerName | OptimizerOptions;
-  /** Seed of the batch sampler. */
-  seed: number;
-  /** Validate every N steps (0 = only at the end). Default 0. Skipped when the validation split is empty. */
-  evalEvery?: number;
-  /** Cap on validation windows per periodic validation (the final one too). Default: the whole split. */
-  evalWindows?: number;
-  /** Windows per validation forward pass. Default `batch`. */
-  evalBatch?: number;
-  /** Call `onCheckpoint(…, 'periodic')` every N steps (0 = only at the end). Default 0. */
-  checkpointEvery?: number;
-  /** Bytes of text per token, for bits per byte. Default 1 (byte tokenizer). */
-  bytesPerToken?: number;
-  /** Milliseconds clock. Default `performance.now()`. */
-  clock?: () => number;
-}
+export {
+  optionsFromState,
+  type StoredTrainOptions,
+  type TrainOptions,
+  validateTrainOptions,
+} from './train-options.js';
+export {
+  createOptimizer,
+  OPTIMIZER_NAMES,
+  optimizerName,
+  type OptimizerOptions,
+  type StoredOptimizerConfig,
+} from './optimizer-choice.js';
 
 /** What one training step did. */
 export interface StepInfo {
@@ -224,8 +134,6 @@ export interface TrainerState {
   /** Free-form fields of the caller (data source, tokenizer, ...). */
   readonly extra: Record<string, unknown>;
 }
-
-export type StoredTrainOptions = Omit<TrainOptions, 'clock' | 'optimizer'> & { optimizer: StoredOptimizerConfig };
 
 /** Everything but the parameters: `state` (JSON) and the optimizer moments (safetensors bytes). */
 export interface TrainerSnapshot {
@@ -506,45 +414,4 @@ function checkDataSplit(where: string, data: DataSplit): void {
       `${where} needs the data as { train, validation } Int32Arrays, e.g. splitTokens(tokens, { seqLen }), got ${describeValue(data)}`,
     );
   }
-}
-
-/** @throws ConfigError naming the first invalid option. */
-export function validateTrainOptions(o: TrainOptions): void {
-  optionsArg('validateTrainOptions', o, '{ batch: 1, seqLen: 1024, steps: 300, lr: 3e-3, seed: 1 }', false);
-  const posInt = (field: string, x: number | undefined, optional: boolean, zeroOk = false): void => {
-    if (x === undefined && optional) return;
-    if (!Number.isSafeInteger(x) || x! < (zeroOk ? 0 : 1)) {
-      throw new ConfigError(field, `must be a ${zeroOk ? 'non-negative' : 'positive'} integer, got ${x}`);
-    }
-  };
-  posInt('batch', o.batch, false);
-  posInt('seq_len', o.seqLen, false);
-  if (o.seqLen < 2) throw new ConfigError('seq_len', `must be at least 2 (one context token and one target), got ${o.seqLen}`);
-  posInt('steps', o.steps, true);
-  posInt('eval_every', o.evalEvery, true, true);
-  posInt('eval_windows', o.evalWindows, true);
-  posInt('eval_batch', o.evalBatch, true);
-  posInt('checkpoint_every', o.checkpointEvery, true, true);
-  if (!Number.isSafeInteger(o.seed)) throw new ConfigError('seed', `must be an integer, got ${o.seed}`);
-  if (o.minutes !== undefined && !(o.minutes > 0 && Number.isFinite(o.minutes))) {
-    throw new ConfigError('minutes', `must be a positive finite number, got ${o.minutes}`);
-  }
-  if (o.steps === undefined && o.minutes === undefined) {
-    throw new ConfigError(
-      'steps',
-      'give a number of steps or a time budget in minutes (or both); without either training would never stop',
-    );
-  }
-  if (o.bytesPerToken !== undefined && !(o.bytesPerToken > 0))
-    throw new ConfigError('bytes_per_token', `must be > 0, got ${o.bytesPerToken}`);
-}
-
-/** Rebuilds `TrainOptions` from a stored state (for resuming with the same settings). */
-export function optionsFromState(state: TrainerState): TrainOptions {
-  optionsArg('optionsFromState', state, 'loadCheckpoint(dir).snapshot.state', false);
-  if (state.options === null || typeof state.options !== 'object') {
-    throw new FormatError(`trainer state: "options" must be the stored training options, got ${describeValue(state.options)}`);
-  }
-  const { optimizer, ...rest } = state.options;
-  return { ...rest, ...(optimizer ? { optimizer: { ...optimizer } as OptimizerOptions } : {}) };
 }
