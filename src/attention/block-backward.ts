@@ -35,9 +35,20 @@ export function attentionBlockBackward(
 ): void {
   const where = 'attentionBlockBackward';
   backendArg(where, be);
-  objectArg(where, 'weights', weights, 'the block weights under their HF names (layer_norm.weight, layer_norm.bias, self_attention.*.weight, output.dense.weight)');
-  objectArg(where, 'grads', grads, 'gradient buffers under the weights\' names');
-  dimsArg(where, 'cache', cache, ['batch', 'seqLen', 'hidden'], "the cache of attentionBlockForward (or attentionBlockAddForward with keep 'cache')");
+  objectArg(
+    where,
+    'weights',
+    weights,
+    'the block weights under their HF names (layer_norm.weight, layer_norm.bias, self_attention.*.weight, output.dense.weight)',
+  );
+  objectArg(where, 'grads', grads, "gradient buffers under the weights' names");
+  dimsArg(
+    where,
+    'cache',
+    cache,
+    ['batch', 'seqLen', 'hidden'],
+    "the cache of attentionBlockForward (or attentionBlockAddForward with keep 'cache')",
+  );
   const { kind, batch: B, seqLen: L, hidden: D } = cache;
   const rows = B * L;
   const all = cache.attnOut.length / rows;

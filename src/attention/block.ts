@@ -116,7 +116,12 @@ export interface AttentionBlockOptions {
 function blockArgs(where: string, be: unknown, cfg: unknown, weights: unknown, options: unknown): void {
   backendArg(where, be);
   attentionConfigArg(where, cfg);
-  objectArg(where, 'weights', weights, 'the block weights under their HF names (layer_norm.weight, layer_norm.bias, self_attention.*.weight, output.dense.weight)');
+  objectArg(
+    where,
+    'weights',
+    weights,
+    'the block weights under their HF names (layer_norm.weight, layer_norm.bias, self_attention.*.weight, output.dense.weight)',
+  );
   optionsArg(where, options as object, '{ batch: 1, seqLen: 64 }', false);
 }
 

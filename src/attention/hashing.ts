@@ -42,7 +42,9 @@ export function drawRotations(
   backendArg('drawRotations', be);
   arrayLikeArg('drawRotations', 'shape', shape, 'the rotation shape [heads, headSize, numHashes, rotationSize/2] (rotationShape(...))');
   if (shape.length !== 4 || !shape.every((n) => Number.isSafeInteger(n) && n >= 1)) {
-    throw new ShapeError(`drawRotations: shape must be four positive integers [heads, headSize, numHashes, rotationSize/2], got [${Array.from(shape).join(', ')}]`);
+    throw new ShapeError(
+      `drawRotations: shape must be four positive integers [heads, headSize, numHashes, rotationSize/2], got [${Array.from(shape).join(', ')}]`,
+    );
   }
   const gen = hashSeed !== null && hashSeed !== undefined ? new Rng(hashSeed) : rng;
   if (!gen) {
@@ -143,7 +145,13 @@ export interface HashParams {
  */
 export function hashBuckets(be: Backend, p: HashParams): Int32Array {
   backendArg('hashBuckets', be);
-  dimsArg('hashBuckets', 'params', p, ['batch', 'seqLen', 'heads', 'headSize', 'numHashes'], 'HashParams {qk, batch, seqLen, heads, headSize, numHashes, numBuckets, rotations, attentionMask}');
+  dimsArg(
+    'hashBuckets',
+    'params',
+    p,
+    ['batch', 'seqLen', 'heads', 'headSize', 'numHashes'],
+    'HashParams {qk, batch, seqLen, heads, headSize, numHashes, numBuckets, rotations, attentionMask}',
+  );
   floatArg('hashBuckets', 'params.qk', p.qk);
   floatArg('hashBuckets', 'params.rotations', p.rotations);
   const { batch: B, seqLen: L, heads: H, headSize: d, numHashes: R } = p;

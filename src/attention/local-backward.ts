@@ -94,7 +94,7 @@ export function localSelfAttentionBackward(
   const where = 'localSelfAttentionBackward';
   backendArg(where, be);
   objectArg(where, 'weights', weights, 'the LocalSelfAttention weights (query.weight, key.weight, value.weight)');
-  objectArg(where, 'grads', grads, 'gradient buffers under the weights\' names');
+  objectArg(where, 'grads', grads, "gradient buffers under the weights' names");
   dimsArg(where, 'cache', cache, ['hidden'], 'the cache of localSelfAttentionForward');
   localSpecArg(where, cache.attention, 'cache.attention', 'the cache of localSelfAttentionForward');
   const a = cache.attention;

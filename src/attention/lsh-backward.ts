@@ -180,7 +180,7 @@ export function lshSelfAttentionBackward(
   const where = 'lshSelfAttentionBackward';
   backendArg(where, be);
   objectArg(where, 'weights', weights, 'the LSHSelfAttention weights (query_key.weight, value.weight)');
-  objectArg(where, 'grads', grads, 'gradient buffers under the weights\' names');
+  objectArg(where, 'grads', grads, "gradient buffers under the weights' names");
   dimsArg(where, 'cache', cache, ['hidden'], 'the cache of lshSelfAttentionForward');
   lshSpecArg(where, cache.attention, 'cache.attention', 'the cache of lshSelfAttentionForward');
   const a = cache.attention;

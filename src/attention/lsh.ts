@@ -18,7 +18,15 @@ import { linearBackward, linearForward } from '../nn/linear.js';
 import { backendArg, dimsArg, floatArg, objectArg, optionsArg } from '../util/args.js';
 import type { Rng } from '../util/rng.js';
 import { checkBatchSeq, checkLength, copyMask } from './common.js';
-import { ATTENTION_BLOCK_ROWS, attentionConfigArg, chunkingFor, headLayout, lshChunkSpec, type AttentionConfig, type ChunkSpec } from './config.js';
+import {
+  ATTENTION_BLOCK_ROWS,
+  attentionConfigArg,
+  chunkingFor,
+  headLayout,
+  lshChunkSpec,
+  type AttentionConfig,
+  type ChunkSpec,
+} from './config.js';
 import { checkBuckets, drawRotations, effectiveBucketCount, maskHasPadding, rotationShape } from './hashing.js';
 import { lshHeadForward, type LshHeadSpec } from './lsh-head.js';
 

@@ -130,7 +130,13 @@ interface HeadScores {
 }
 
 function checkCommon(op: string, p: OracleCommon, tensors: readonly string[]): void {
-  dimsArg(op, 'params', p, ['batch', 'seqLen', 'heads', 'headSize'], `the oracle parameters {${tensors.join(', ')}, batch, seqLen, heads, headSize, causal}`);
+  dimsArg(
+    op,
+    'params',
+    p,
+    ['batch', 'seqLen', 'heads', 'headSize'],
+    `the oracle parameters {${tensors.join(', ')}, batch, seqLen, heads, headSize, causal}`,
+  );
   const want = p.batch * p.seqLen * p.heads * p.headSize;
   for (const name of tensors) {
     const t = p[name] as ArrayLike<number> | null | undefined;

@@ -69,7 +69,12 @@ export interface NumBucketsFields {
  *   path, hashes nothing and so fixes no bucket count); ConfigError('config') unless `config` is an object.
  */
 export function resolveNumBuckets(config: NumBucketsFields, seqLen: number): NumBuckets {
-  objectArg('resolveNumBuckets', 'config', config, 'the num_buckets fields {num_buckets, lsh_attn_chunk_length, max_position_embeddings} (a ReformerConfig)');
+  objectArg(
+    'resolveNumBuckets',
+    'config',
+    config,
+    'the num_buckets fields {num_buckets, lsh_attn_chunk_length, max_position_embeddings} (a ReformerConfig)',
+  );
   if (config.num_buckets !== null) return config.num_buckets;
   const c = config.lsh_attn_chunk_length;
   if (!(seqLen > c)) {

@@ -30,7 +30,10 @@ export function checkExtraValue(key: string, value: unknown): void {
     if (v === null || typeof v !== 'object') continue;
     const proto = Object.getPrototypeOf(v);
     if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
-      throw new ConfigError(key, `must be JSON data (a config.json value), got ${ArrayBuffer.isView(v) ? 'a typed array' : `an object of class ${proto?.constructor?.name ?? '?'}`}`);
+      throw new ConfigError(
+        key,
+        `must be JSON data (a config.json value), got ${ArrayBuffer.isView(v) ? 'a typed array' : `an object of class ${proto?.constructor?.name ?? '?'}`}`,
+      );
     }
     if (depth > MAX_EXTRA_DEPTH) {
       throw new ConfigError(

@@ -50,8 +50,9 @@ export interface SaveOptions {
  * A model argument of the checkpoint functions: an instance of `cls`.
  * @throws ConfigError('model') naming the class to pass.
  */
-export function modelOfClass<T>(where: string, model: unknown, cls: abstract new (...a: never[]) => T, what: string): asserts model is T {
-  if (!(model instanceof cls)) throw new ConfigError('model', `${where} needs ${what}, got ${describeValue(model)}`);
+export function modelOfClass<T>(where: string, model: unknown, cls: { prototype: T }, what: string): asserts model is T {
+  if (!(model instanceof (cls as unknown as abstract new () => unknown)))
+    throw new ConfigError('model', `${where} needs ${what}, got ${describeValue(model)}`);
 }
 
 /**
@@ -60,10 +61,14 @@ export function modelOfClass<T>(where: string, model: unknown, cls: abstract new
  */
 export function checkpointArgs(where: string, backend: unknown, files: unknown, load: unknown): void {
   backendArg(where, backend);
-  const what = "the checkpoint's files { config: config.json text, bytes or object, safetensors: model.safetensors bytes or a SafetensorsFile }";
+  const what =
+    "the checkpoint's files { config: config.json text, bytes or object, safetensors: model.safetensors bytes or a SafetensorsFile }";
   objectArg(where, 'files', files, what);
   if (!(files.safetensors instanceof Uint8Array) && !(files.safetensors instanceof SafetensorsFile)) {
-    throw new ConfigError('files', `${where}: files.safetensors must be model.safetensors bytes (a Uint8Array) or a SafetensorsFile, got ${describeValue(files.safetensors)}`);
+    throw new ConfigError(
+      'files',
+      `${where}: files.safetensors must be model.safetensors bytes (a Uint8Array) or a SafetensorsFile, got ${describeValue(files.safetensors)}`,
+    );
   }
   optionsArg(where, load as LoadOptions, '{ strict: false, options: { seed: 1 } }');
 }
@@ -117,7 +122,12 @@ export function configBytes(config: ReformerConfig, architecture: string): Uint8
  * @throws ConfigError for a `model` of another class or `save` options that are not an object.
  */
 export function lmCheckpointToBytes(model: ReformerModelWithLMHead, save: SaveOptions = {}): CheckpointFiles {
-  modelOfClass('lmCheckpointToBytes', model, ReformerModelWithLMHead, 'a ReformerModelWithLMHead (checkpointToBytes takes any Reformer class)');
+  modelOfClass(
+    'lmCheckpointToBytes',
+    model,
+    ReformerModelWithLMHead,
+    'a ReformerModelWithLMHead (checkpointToBytes takes any Reformer class)',
+  );
   optionsArg('lmCheckpointToBytes', save, "{ dtype: 'F32', metadata: { step: '100' } }");
   const metadata = { ...(save.metadata ?? {}), [OPTIONS_KEY]: JSON.stringify(model.options) };
   return {

@@ -166,7 +166,13 @@ export function floatArg(where: string, name: string, v: unknown): asserts v is 
  * @param what what to pass, e.g. `the cache of lshAttentionForward`.
  * @throws ShapeError naming the object or its first missing or bad member.
  */
-export function dimsArg(where: string, name: string, v: unknown, dims: readonly string[], what: string): asserts v is Record<string, unknown> {
+export function dimsArg(
+  where: string,
+  name: string,
+  v: unknown,
+  dims: readonly string[],
+  what: string,
+): asserts v is Record<string, unknown> {
   if (!isPlainObject(v)) throw new ShapeError(`${where}: ${name} must be ${what}, got ${describeValue(v)}`);
   for (const k of dims) {
     const x = v[k];

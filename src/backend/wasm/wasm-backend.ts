@@ -87,13 +87,20 @@ export class WasmBackend implements Backend {
    * @throws ConfigError('init') without the build's exports and memory; UsageError for a bad variant.
    */
   constructor(init: WasmBackendInit) {
-    const how = 'a WasmBackendInit {exports, memory, variant}: create the backend with instantiateWasmBackend(options), or loadWasmBackend() from reformer-ts/node';
+    const how =
+      'a WasmBackendInit {exports, memory, variant}: create the backend with instantiateWasmBackend(options), or loadWasmBackend() from reformer-ts/node';
     objectArg('new WasmBackend', 'init', init, how);
     if (init.exports === null || typeof init.exports !== 'object' || typeof init.exports.heapBase !== 'function') {
-      throw new ConfigError('init', `new WasmBackend: exports must be the kernel module's exports (${how}), got ${describeValue(init.exports)}`);
+      throw new ConfigError(
+        'init',
+        `new WasmBackend: exports must be the kernel module's exports (${how}), got ${describeValue(init.exports)}`,
+      );
     }
     if (!(init.memory instanceof WebAssembly.Memory)) {
-      throw new ConfigError('init', `new WasmBackend: memory must be the module's WebAssembly.Memory (${how}), got ${describeValue(init.memory)}`);
+      throw new ConfigError(
+        'init',
+        `new WasmBackend: memory must be the module's WebAssembly.Memory (${how}), got ${describeValue(init.memory)}`,
+      );
     }
     if (init.variant !== 'simd' && init.variant !== 'relaxed-simd') {
       throw new UsageError(`new WasmBackend: variant must be 'simd' or 'relaxed-simd', got ${describeValue(init.variant)}`);

@@ -383,7 +383,11 @@ export class WebWorkerPool implements KernelExecutor {
     if (!Number.isInteger(threads) || threads < 2 || threads > 256) {
       throw new UsageError(`WebWorkerPool: threads must be an integer in [2, 256] (the calling thread included), got ${threads}`);
     }
-    if (typeof SharedArrayBuffer === 'undefined' || !(options.memory instanceof WebAssembly.Memory) || !(options.memory.buffer instanceof SharedArrayBuffer)) {
+    if (
+      typeof SharedArrayBuffer === 'undefined' ||
+      !(options.memory instanceof WebAssembly.Memory) ||
+      !(options.memory.buffer instanceof SharedArrayBuffer)
+    ) {
       throw new UsageError(
         'WebWorkerPool: the WebAssembly memory must be shared (a .shared build; browsers need a cross-origin isolated page) so workers can use it',
       );

@@ -122,7 +122,10 @@ export function labelInfo(config: ReformerConfig): LabelInfo {
 export function withLabels(config: ReformerConfig, names: readonly string[], problemType?: ProblemType | null): ReformerConfig {
   requireReformerConfig(config, 'withLabels');
   if (!isArrayValue(names) || !names.every((n) => typeof n === 'string')) {
-    throw new ConfigError('id2label', `withLabels needs the class names as an array of strings such as ['negative', 'positive'], got ${describeValue(names)}`);
+    throw new ConfigError(
+      'id2label',
+      `withLabels needs the class names as an array of strings such as ['negative', 'positive'], got ${describeValue(names)}`,
+    );
   }
   if (names.length === 0) throw new ConfigError('id2label', 'needs at least one class name');
   if (new Set(names).size !== names.length) throw new ConfigError('id2label', `class names must be distinct, got ${JSON.stringify(names)}`);
