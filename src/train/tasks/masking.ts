@@ -24,6 +24,7 @@ import { Rng } from '../../util/rng.js';
 /** HF `DataCollatorForLanguageModeling`'s default `mlm_probability`. */
 export const DEFAULT_MLM_PROBABILITY = 0.15;
 
+/** Options of `maskTokens`: selection probability (HF `mlm_probability`), mask id, special ids, vocabulary size. */
 export interface MaskingOptions {
   /** Selection probability per real token, in (0, 1]. Default 0.15. */
   readonly probability?: number;
