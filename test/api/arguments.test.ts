@@ -134,4 +134,28 @@ describe('public functions validate their arguments with typed errors', () => {
     expect(p).toBeInstanceOf(core.UsageError);
     expect(p.message).toBe('loadCheckpoint: path must be a non-empty path string, got undefined');
   });
+
+  it('the model, attention and config entry points name what to pass', async () => {
+    const be = new core.ReferenceBackend();
+    const call = (fn: unknown, args: unknown[]) => thrown(fn as (...a: unknown[]) => unknown, args) as Promise<Error>;
+    const a = await call(core.attentionBlockForward, [be]);
+    expect(a).toBeInstanceOf(core.ConfigError);
+    expect(a.message).toMatch(/^config: attentionBlockForward needs an AttentionConfig \(a ReformerConfig, or attentionConfig/);
+    const c = await call(core.lshAttentionBackward, [be, {}]);
+    expect(c).toBeInstanceOf(core.ShapeError);
+    expect(c.message).toMatch(
+      /^lshAttentionBackward: cache\.batch must be a positive integer \(cache must be the cache of lshAttentionForward\)/,
+    );
+    const m = await call(core.ReformerModelWithLMHead, [undefined, new core.ReformerConfig({})]);
+    expect(m).toBeInstanceOf(core.ConfigError);
+    expect(m.message).toMatch(/^backend: ReformerModelWithLMHead needs a compute backend \(new ReferenceBackend\(\)/);
+    const d = await call(core.DecodeSession, [new core.BigramLanguageModel(be, { vocabSize: 258, seed: 1 })]);
+    expect(d).toBeInstanceOf(core.ConfigError);
+    expect(d.message).toMatch(/^model: new DecodeSession\(model\) needs a ReformerModelWithLMHead/);
+    // config.json keys that are not Reformer fields must be JSON data (kept verbatim, frozen, written back)
+    const x = await call(core.ReformerConfig, [{ my_table: { rows: new Float32Array(2) } }]);
+    expect(x).toBeInstanceOf(core.ConfigError);
+    expect(x.message).toBe('my_table: must be JSON data (a config.json value), got a typed array');
+    expect(await call(core.ReformerConfig, [{ my_table: { rows: [1, 2], name: null } }])).toBeNull();
+  });
 });
