@@ -6,6 +6,7 @@
 import type { Backend, Float } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
 import { linearBackward } from '../nn/linear.js';
+import { backendArg, dimsArg, objectArg } from '../util/args.js';
 import type { AttentionBlockCache, AttentionBlockWeights, AttentionKind } from './block.js';
 import { checkLength } from './common.js';
 import { localSelfAttentionBackward } from './local-backward.js';
@@ -21,6 +22,8 @@ function weight(weights: object, name: string, kind: AttentionKind): Float {
  * Backward of `attentionBlockForward` / `attentionBlockAddForward(keep 'cache')`. ACCUMULATES into every
  * gradient of `grads` (same names as the weights) and into `dx` `[batch, seqLen, hidden]` (null to skip).
  * `dOut`: `[batch, seqLen, hidden]`, the gradient at F(x).
+ * @throws ConfigError (`backend`, `weights` or `grads` not given), ShapeError (a cache that is not one of
+ *   the forward's, lengths that do not match it, weights of the other kind).
  */
 export function attentionBlockBackward(
   be: Backend,
@@ -30,6 +33,22 @@ export function attentionBlockBackward(
   dOut: Float,
   dx: Float | null,
 ): void {
+  const where = 'attentionBlockBackward';
+  backendArg(where, be);
+  objectArg(
+    where,
+    'weights',
+    weights,
+    'the block weights under their HF names (layer_norm.weight, layer_norm.bias, self_attention.*.weight, output.dense.weight)',
+  );
+  objectArg(where, 'grads', grads, "gradient buffers under the weights' names");
+  dimsArg(
+    where,
+    'cache',
+    cache,
+    ['batch', 'seqLen', 'hidden'],
+    "the cache of attentionBlockForward (or attentionBlockAddForward with keep 'cache')",
+  );
   const { kind, batch: B, seqLen: L, hidden: D } = cache;
   const rows = B * L;
   const all = cache.attnOut.length / rows;

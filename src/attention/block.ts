@@ -26,9 +26,10 @@
  */
 import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
+import { backendArg, objectArg, optionsArg } from '../util/args.js';
 import type { Rng } from '../util/rng.js';
 import { checkBatchSeq, checkLength, copyMask } from './common.js';
-import { headLayout, type AttentionConfig } from './config.js';
+import { attentionConfigArg, headLayout, type AttentionConfig } from './config.js';
 import type { AttentionBlockCache, AttentionBlockResult, AttentionKeep, BlockWeights } from './block-cache.js';
 import { localBlock } from './block-local.js';
 import { lshBlock } from './block-lsh.js';
@@ -111,6 +112,19 @@ export interface AttentionBlockOptions {
   blockRows?: number;
 }
 
+/** The argument checks of the block forwards (O(1)). */
+function blockArgs(where: string, be: unknown, cfg: unknown, weights: unknown, options: unknown): void {
+  backendArg(where, be);
+  attentionConfigArg(where, cfg);
+  objectArg(
+    where,
+    'weights',
+    weights,
+    'the block weights under their HF names (layer_norm.weight, layer_norm.bias, self_attention.*.weight, output.dense.weight)',
+  );
+  optionsArg(where, options as object, '{ batch: 1, seqLen: 64 }', false);
+}
+
 function requireWeight(weights: object, name: string, kind: AttentionKind): Float {
   const w = (weights as Record<string, Float | undefined>)[name];
   if (!w) {
@@ -128,7 +142,8 @@ function requireWeight(weights: object, name: string, kind: AttentionKind): Floa
  * @param y `[batch, seqLen, hidden]`, accumulated in place
  * @param keep what to keep besides (default 'none'); 'cache' allocates the cache in the caller's scope.
  * @throws ShapeError (shapes, sequence length not a multiple of the chunk length, missing weights),
- *   ConfigError (config fields), UsageError (no source of LSH rotations).
+ *   ConfigError (config fields; `backend`, `config`, `weights` or `options` not given), UsageError (no
+ *   source of LSH rotations).
  */
 export function attentionBlockAddForward(
   be: Backend,
@@ -140,6 +155,7 @@ export function attentionBlockAddForward(
   options: AttentionBlockOptions,
   keep: AttentionKeep = 'none',
 ): AttentionBlockResult {
+  blockArgs('attentionBlockAddForward', be, cfg, weights, options);
   if (kind !== 'lsh' && kind !== 'local') {
     throw new ShapeError(`attention block: kind must be "lsh" or "local" (HF attn_layers), got ${String(kind)}`);
   }
@@ -175,6 +191,7 @@ export function attentionBlockAddForward(
 /**
  * HF `ReformerAttention.forward` keeping the cache: `out = F(x)` (a new buffer) and the backward's cache.
  * Same computation as `attentionBlockAddForward` (into zeros).
+ * @throws as `attentionBlockAddForward`.
  */
 export function attentionBlockForward(
   be: Backend,
@@ -184,6 +201,7 @@ export function attentionBlockForward(
   x: Float,
   options: AttentionBlockOptions,
 ): { out: Float; cache: AttentionBlockCache } {
+  blockArgs('attentionBlockForward', be, cfg, weights, options);
   const out = be.floats(options.batch * options.seqLen * headLayout(cfg).hidden);
   const r = attentionBlockAddForward(be, cfg, kind, weights, x, out, options, 'cache');
   return { out, cache: r.cache! };

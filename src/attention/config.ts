@@ -9,6 +9,7 @@
  */
 import { ConfigError, ShapeError } from '../errors.js';
 import { REFORMER_DEFAULTS, type ReformerConfigFields } from '../config/fields.js';
+import { objectArg } from '../util/args.js';
 
 /** The `ReformerConfig` fields attention reads. */
 export const ATTENTION_FIELDS = [
@@ -32,11 +33,25 @@ export const ATTENTION_FIELDS = [
 /** The attention fields of HF's `ReformerConfig` (names, meanings and defaults: src/config/fields.ts). */
 export type AttentionConfig = Pick<ReformerConfigFields, (typeof ATTENTION_FIELDS)[number]>;
 
-/** An `AttentionConfig` with every field given in `fields` and HF's default for the others (no validation here). */
+/**
+ * An `AttentionConfig` with every field given in `fields` and HF's default for the others (no validation
+ * of the values here: the attention functions check the fields they read).
+ * @throws ConfigError('fields') unless `fields` is an object (or absent).
+ */
 export function attentionConfig(fields: Partial<AttentionConfig> = {}): AttentionConfig {
+  objectArg('attentionConfig', 'fields', fields, 'an object of HF ReformerConfig attention fields such as { num_hashes: 2 } (or none)');
   const out: Record<string, unknown> = {};
   for (const k of ATTENTION_FIELDS) out[k] = fields[k] !== undefined ? fields[k] : REFORMER_DEFAULTS[k];
   return out as unknown as AttentionConfig;
+}
+
+/**
+ * The config argument of the attention functions: an object (a `ReformerConfig`, a parsed config.json,
+ * or `attentionConfig({...})`). O(1); the fields are checked where they are read (`headLayout`, `chunkingFor`).
+ * @throws ConfigError('config').
+ */
+export function attentionConfigArg(where: string, cfg: unknown): asserts cfg is AttentionConfig {
+  objectArg(where, 'config', cfg, 'an AttentionConfig (a ReformerConfig, or attentionConfig({...}) for HF defaults)');
 }
 
 /** HF fp32 mask value for padding and causal masking (`mask_value_float32`). */

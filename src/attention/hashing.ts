@@ -12,6 +12,7 @@
 import type { Backend, Float } from '../backend/backend.js';
 import { bucketCount, bucketFactors, rotationHalfSize, type NumBuckets } from '../config/buckets.js';
 import { ShapeError, UsageError } from '../errors.js';
+import { arrayLikeArg, backendArg, dimsArg, floatArg } from '../util/args.js';
 import { Rng } from '../util/rng.js';
 
 /** Shape of the rotations: `[heads, headSize, numHashes, rotationSize/2]` (HF `rotations_shape`). */
@@ -29,7 +30,8 @@ export function rotationShape(
  * into a buffer of `be`. HF draws one such tensor with `torch.randn` at every hashing forward; the
  * generator is `new Rng(hashSeed)` when `hashSeed` is set (HF re-seeds before every draw, so every
  * forward gets the same rotations), otherwise `rng`.
- * @throws UsageError if neither is given.
+ * @throws UsageError if neither is given; ConfigError('backend'); ShapeError unless `shape` is four
+ *   positive integers.
  */
 export function drawRotations(
   be: Backend,
@@ -37,6 +39,13 @@ export function drawRotations(
   hashSeed: number | null | undefined,
   rng: Rng | null | undefined,
 ): Float {
+  backendArg('drawRotations', be);
+  arrayLikeArg('drawRotations', 'shape', shape, 'the rotation shape [heads, headSize, numHashes, rotationSize/2] (rotationShape(...))');
+  if (shape.length !== 4 || !shape.every((n) => Number.isSafeInteger(n) && n >= 1)) {
+    throw new ShapeError(
+      `drawRotations: shape must be four positive integers [heads, headSize, numHashes, rotationSize/2], got [${Array.from(shape).join(', ')}]`,
+    );
+  }
   const gen = hashSeed !== null && hashSeed !== undefined ? new Rng(hashSeed) : rng;
   if (!gen) {
     throw new UsageError('lsh attention needs random rotations: pass options.rotations (injected), options.rng, or set config.hash_seed');
@@ -131,8 +140,20 @@ export interface HashParams {
  * Hashes every (batch, head, round, position) with `hashHead`: `buckets[b, h, n, t]` in
  * `[0, numHashes·N_eff)`, exactly HF's `cap:buckets`.
  * @returns buckets `[batch, heads, numHashes, seqLen]` (allocated with `be.ints`).
+ * @throws ConfigError('backend'), ShapeError (a malformed `p`, lengths of qk / rotations), ConfigError
+ *   (a bad `numBuckets`).
  */
 export function hashBuckets(be: Backend, p: HashParams): Int32Array {
+  backendArg('hashBuckets', be);
+  dimsArg(
+    'hashBuckets',
+    'params',
+    p,
+    ['batch', 'seqLen', 'heads', 'headSize', 'numHashes'],
+    'HashParams {qk, batch, seqLen, heads, headSize, numHashes, numBuckets, rotations, attentionMask}',
+  );
+  floatArg('hashBuckets', 'params.qk', p.qk);
+  floatArg('hashBuckets', 'params.rotations', p.rotations);
   const { batch: B, seqLen: L, heads: H, headSize: d, numHashes: R } = p;
   const nEff = effectiveBucketCount(p.numBuckets, maskHasPadding(p.attentionMask));
   const half = rotationHalfSize(p.numBuckets);

@@ -5,17 +5,21 @@
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { linearBackward } from '../nn/linear.js';
+import { backendArg, dimsArg, objectArg } from '../util/args.js';
 import { checkLength, iota } from './common.js';
 import { MASK_VALUE } from './config.js';
-import type { LocalAttentionCache, LocalSelfAttentionCache, LocalSelfAttentionWeights } from './local.js';
+import { localSpecArg, type LocalAttentionCache, type LocalSelfAttentionCache, type LocalSelfAttentionWeights } from './local.js';
 import { headDropout } from './lsh.js';
 
 /**
  * Backward of the local attention from its cache (`localAttentionForward` or the attention block):
  * ACCUMULATES `dq`, `dk` (for the unscaled k) and `dv` (`[batch, seqLen, heads·headSize]`).
  * `dOut`: `[batch, seqLen, heads·headSize]`.
+ * @throws ConfigError('backend'), ShapeError (a malformed cache, lengths that do not match it).
  */
 export function localAttentionBackward(be: Backend, cache: LocalAttentionCache, dOut: Float, dq: Float, dk: Float, dv: Float): void {
+  backendArg('localAttentionBackward', be);
+  localSpecArg('localAttentionBackward', cache, 'cache', 'the cache of localAttentionForward');
   const { batch: B, seqLen: L, heads: H, headSize: d } = cache;
   const all = H * d;
   for (const [name, t] of [
@@ -76,6 +80,8 @@ export function localAttentionBackward(be: Backend, cache: LocalAttentionCache, 
  * Backward of `localSelfAttentionForward` (and of the attention block's local self-attention):
  * ACCUMULATES the three weight gradients and `dx` `[batch, seqLen, hidden]` (null to skip).
  * `dOut`: `[batch, seqLen, heads·headSize]`.
+ * @throws ConfigError (`backend`, `weights` or `grads` not given), ShapeError (a malformed cache,
+ *   lengths that do not match it).
  */
 export function localSelfAttentionBackward(
   be: Backend,
@@ -85,6 +91,12 @@ export function localSelfAttentionBackward(
   dOut: Float,
   dx: Float | null,
 ): void {
+  const where = 'localSelfAttentionBackward';
+  backendArg(where, be);
+  objectArg(where, 'weights', weights, 'the LocalSelfAttention weights (query.weight, key.weight, value.weight)');
+  objectArg(where, 'grads', grads, "gradient buffers under the weights' names");
+  dimsArg(where, 'cache', cache, ['hidden'], 'the cache of localSelfAttentionForward');
+  localSpecArg(where, cache.attention, 'cache.attention', 'the cache of localSelfAttentionForward');
   const a = cache.attention;
   const rows = a.batch * a.seqLen;
   const all = a.heads * a.headSize;

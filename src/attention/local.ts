@@ -21,9 +21,11 @@
  */
 import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
 import { linearForward } from '../nn/linear.js';
+import { backendArg, dimsArg, objectArg, optionsArg } from '../util/args.js';
 import { checkBatchSeq, checkLength, copyMask } from './common.js';
 import {
   ATTENTION_BLOCK_ROWS,
+  attentionConfigArg,
   chunkingFor,
   chunksPerBlock,
   headLayout,
@@ -66,13 +68,37 @@ export interface LocalAttentionCache {
   readonly dropout: AttentionDropout | null;
 }
 
-/** Resolves a `LocalAttentionSpec` from the config (HF names); `isDecoder` overrides `is_decoder`. */
+/** The members a `LocalAttentionSpec` (and its cache) must carry as positive integers. */
+const LOCAL_DIMS = ['batch', 'seqLen', 'heads', 'headSize'] as const;
+
+/**
+ * Checks a `LocalAttentionSpec` argument, or a `LocalAttentionCache` (which carries the spec) (O(1)).
+ * @throws ShapeError naming the missing or bad member.
+ */
+export function localSpecArg(
+  where: string,
+  spec: unknown,
+  name = 'spec',
+  what = 'a LocalAttentionSpec (localSpecFromConfig(config, batch, seqLen))',
+): asserts spec is LocalAttentionSpec {
+  dimsArg(where, name, spec, LOCAL_DIMS, what);
+  dimsArg(where, `${name}.chunk`, spec.chunk, ['chunkLength'], 'a chunking {chunkLength, numChunksBefore, numChunksAfter}');
+}
+
+/**
+ * Resolves a `LocalAttentionSpec` from the config (HF names); `isDecoder` overrides `is_decoder`.
+ * @throws ConfigError (no config object, bad head fields, `overrides` not an object), ShapeError
+ *   (batch or seqLen not a positive integer).
+ */
 export function localSpecFromConfig(
   cfg: AttentionConfig,
   batch: number,
   seqLen: number,
   overrides: { isDecoder?: boolean } = {},
 ): LocalAttentionSpec {
+  attentionConfigArg('localSpecFromConfig', cfg);
+  checkBatchSeq('localSpecFromConfig', batch, seqLen);
+  optionsArg('localSpecFromConfig', overrides, '{ isDecoder: true }');
   const { heads, headSize } = headLayout(cfg);
   return { batch, seqLen, heads, headSize, chunk: localChunkSpec(cfg), causal: overrides.isDecoder ?? cfg.is_decoder };
 }
@@ -199,7 +225,8 @@ export function localChunkAttention(be: Backend, p: LocalBlockParams): void {
  * @param dropout dropout on the attention probabilities (HF `local_attention_probs_dropout_prob`, training
  *   only) with the layer's seed; head h of batch element b uses `attentionDropoutCallSeed(seed, b·heads + h)`.
  * @returns out `[batch, seqLen, heads·headSize]` and the cache.
- * @throws ShapeError for bad lengths (names the next valid sequence length).
+ * @throws ShapeError for bad lengths (names the next valid sequence length) or a malformed spec;
+ *   ConfigError('backend') without a backend.
  */
 export function localAttentionForward(
   be: Backend,
@@ -210,6 +237,8 @@ export function localAttentionForward(
   attentionMask: ArrayLike<number> | null = null,
   dropout: AttentionDropout | null = null,
 ): { out: Float; cache: LocalAttentionCache } {
+  backendArg('localAttentionForward', be);
+  localSpecArg('localAttentionForward', spec);
   const { batch: B, seqLen: L, heads: H, headSize: d } = spec;
   checkBatchSeq('local attention', B, L);
   const all = H * d;
@@ -322,6 +351,8 @@ export interface LocalSelfAttentionCache {
  * HF `LocalSelfAttention.forward`.
  * @param x `[batch, seqLen, hidden_size]`
  * @returns out `[batch, seqLen, heads·headSize]` and the cache.
+ * @throws ConfigError (`backend`, `config`, `weights` or `options` not given, bad config fields),
+ *   ShapeError (lengths of x, the weights, the mask).
  */
 export function localSelfAttentionForward(
   be: Backend,
@@ -330,6 +361,11 @@ export function localSelfAttentionForward(
   x: Float,
   options: LocalSelfAttentionOptions,
 ): { out: Float; cache: LocalSelfAttentionCache } {
+  const where = 'localSelfAttentionForward';
+  backendArg(where, be);
+  attentionConfigArg(where, cfg);
+  objectArg(where, 'weights', weights, 'the LocalSelfAttention weights (query.weight, key.weight, value.weight)');
+  optionsArg(where, options, '{ batch: 1, seqLen: 64 }', false);
   const { hidden: D, all } = headLayout(cfg);
   const { batch: B, seqLen: L } = options;
   checkBatchSeq('LocalSelfAttention', B, L);

@@ -5,11 +5,13 @@
  * windows are recomputed over all its sorted slots at once (one chunk-attention backward per head).
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { backendArg, dimsArg, objectArg } from '../util/args.js';
 import { checkLength } from './common.js';
 import { KEY_NORM_EPS, MASK_VALUE, SELF_MASK_VALUE } from './config.js';
 import {
   headDropout,
   lshProjectionsBackward,
+  lshSpecArg,
   type LshAttentionCache,
   type LshSelfAttentionCache,
   type LshSelfAttentionWeights,
@@ -18,8 +20,11 @@ import {
 /**
  * Backward of `lshAttentionForward`: ACCUMULATES into `dqk` and `dv` (`[batch, seqLen, heads·headSize]`).
  * `dOut`: `[batch, seqLen, heads·headSize]`.
+ * @throws ConfigError('backend'), ShapeError (a malformed cache, lengths that do not match it).
  */
 export function lshAttentionBackward(be: Backend, cache: LshAttentionCache, dOut: Float, dqk: Float, dv: Float): void {
+  backendArg('lshAttentionBackward', be);
+  lshSpecArg('lshAttentionBackward', cache, 'cache', 'the cache of lshAttentionForward');
   const { batch: B, seqLen: L, heads: H, headSize: d, numHashes: R } = cache;
   const all = H * d;
   const RL = R * L;
@@ -161,6 +166,8 @@ function sortedRows(be: Backend, cache: LshAttentionCache, b: number, h: number)
 /**
  * Backward of `lshSelfAttentionForward`: ACCUMULATES `grads['query_key.weight']`, `grads['value.weight']`
  * and `dx` `[batch, seqLen, hidden]` (null to skip). `dOut`: `[batch, seqLen, heads·headSize]`.
+ * @throws ConfigError (`backend`, `weights` or `grads` not given), ShapeError (a malformed cache,
+ *   lengths that do not match it).
  */
 export function lshSelfAttentionBackward(
   be: Backend,
@@ -170,6 +177,12 @@ export function lshSelfAttentionBackward(
   dOut: Float,
   dx: Float | null,
 ): void {
+  const where = 'lshSelfAttentionBackward';
+  backendArg(where, be);
+  objectArg(where, 'weights', weights, 'the LSHSelfAttention weights (query_key.weight, value.weight)');
+  objectArg(where, 'grads', grads, "gradient buffers under the weights' names");
+  dimsArg(where, 'cache', cache, ['hidden'], 'the cache of lshSelfAttentionForward');
+  lshSpecArg(where, cache.attention, 'cache.attention', 'the cache of lshSelfAttentionForward');
   const a = cache.attention;
   const rows = a.batch * a.seqLen;
   const all = a.heads * a.headSize;

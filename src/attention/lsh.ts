@@ -15,9 +15,18 @@ import { attentionDropoutCallSeed } from '../backend/ops/attention/dropout.js';
 import { resolveNumBuckets, type NumBuckets } from '../config/buckets.js';
 import { ShapeError } from '../errors.js';
 import { linearBackward, linearForward } from '../nn/linear.js';
+import { backendArg, dimsArg, floatArg, objectArg, optionsArg } from '../util/args.js';
 import type { Rng } from '../util/rng.js';
 import { checkBatchSeq, checkLength, copyMask } from './common.js';
-import { ATTENTION_BLOCK_ROWS, chunkingFor, headLayout, lshChunkSpec, type AttentionConfig, type ChunkSpec } from './config.js';
+import {
+  ATTENTION_BLOCK_ROWS,
+  attentionConfigArg,
+  chunkingFor,
+  headLayout,
+  lshChunkSpec,
+  type AttentionConfig,
+  type ChunkSpec,
+} from './config.js';
 import { checkBuckets, drawRotations, effectiveBucketCount, maskHasPadding, rotationShape } from './hashing.js';
 import { lshHeadForward, type LshHeadSpec } from './lsh-head.js';
 
@@ -104,9 +113,28 @@ export interface LshAttentionCache {
   readonly outPerRound: Float;
 }
 
+/** The members an `LshAttentionSpec` (and its cache) must carry as positive integers. */
+const LSH_DIMS = ['batch', 'seqLen', 'heads', 'headSize', 'numHashes'] as const;
+
+/**
+ * Checks an `LshAttentionSpec` argument, or an `LshAttentionCache` (which carries the spec) (O(1)).
+ * @throws ShapeError naming the missing or bad member.
+ */
+export function lshSpecArg(
+  where: string,
+  spec: unknown,
+  name = 'spec',
+  what = 'an LshAttentionSpec (lshSpecFromConfig(config, batch, seqLen))',
+): asserts spec is LshAttentionSpec {
+  dimsArg(where, name, spec, LSH_DIMS, what);
+  dimsArg(where, `${name}.chunk`, spec.chunk, ['chunkLength'], 'a chunking {chunkLength, numChunksBefore, numChunksAfter}');
+}
+
 /**
  * Resolves an `LshAttentionSpec` from the config (HF field names) for a given batch and length.
  * `numHashes` overrides `num_hashes` (HF allows a per-forward value); `isDecoder` overrides `is_decoder`.
+ * @throws ConfigError (no config object, bad head fields, `overrides` not an object), ShapeError
+ *   (batch or seqLen not a positive integer).
  */
 export function lshSpecFromConfig(
   cfg: AttentionConfig,
@@ -114,6 +142,9 @@ export function lshSpecFromConfig(
   seqLen: number,
   overrides: { numHashes?: number; isDecoder?: boolean } = {},
 ): LshAttentionSpec {
+  attentionConfigArg('lshSpecFromConfig', cfg);
+  checkBatchSeq('lshSpecFromConfig', batch, seqLen);
+  optionsArg('lshSpecFromConfig', overrides, '{ numHashes: 4, isDecoder: true }');
   const { heads, headSize } = headLayout(cfg);
   return {
     batch,
@@ -223,7 +254,8 @@ export function headDropout(dropout: AttentionDropout | null | undefined, bh: nu
  * @param v  values `[batch, seqLen, heads·headSize]`
  * @returns out `[batch, seqLen, heads·headSize]` (heads merged as in HF) and the cache for the backward.
  * @throws ShapeError for bad lengths (`seqLen` > chunk length and not a multiple of it names the next
- *   valid length), ConfigError for a bad `num_buckets`, UsageError if rotations cannot be obtained.
+ *   valid length) or a malformed spec, ConfigError for a bad `num_buckets` (or no backend, options not
+ *   an object), UsageError if rotations cannot be obtained.
  */
 export function lshAttentionForward(
   be: Backend,
@@ -232,6 +264,9 @@ export function lshAttentionForward(
   v: Float,
   options: LshAttentionOptions = {},
 ): { out: Float; cache: LshAttentionCache } {
+  backendArg('lshAttentionForward', be);
+  lshSpecArg('lshAttentionForward', spec);
+  optionsArg('lshAttentionForward', options, '{ attentionMask, rotations, rng }');
   const { batch: B, seqLen: L, heads: H, headSize: d } = spec;
   checkBatchSeq('lsh attention', B, L);
   const all = H * d;
@@ -347,8 +382,12 @@ export function runLshHead(
  * HF's captured intermediates in HF layouts (plain arrays, for tests and the conformance runner):
  * `lse` `[batch, heads, numHashes·seqLen]` and `outPerHash` `[batch, heads, numHashes·seqLen, headSize]`
  * (index n·L + t), as HF's `cap:lse` / `cap:out_per_hash`.
+ * @throws ShapeError unless `cache` is the cache of `lshAttentionForward`.
  */
 export function lshCaptures(cache: LshAttentionCache): { lse: Float64Array; outPerHash: Float64Array } {
+  lshSpecArg('lshCaptures', cache, 'cache', 'the cache of lshAttentionForward');
+  floatArg('lshCaptures', 'cache.lse', cache.lse);
+  floatArg('lshCaptures', 'cache.outPerRound', cache.outPerRound);
   const { batch: B, heads: H, seqLen: L, numHashes: R, headSize: d } = cache;
   const lse = new Float64Array(B * H * R * L);
   const outPerHash = new Float64Array(B * H * R * L * d);
@@ -396,6 +435,8 @@ export interface LshSelfAttentionCache {
  * @param x `[batch, seqLen, hidden_size]`
  * @returns out `[batch, seqLen, heads·headSize]` (no output projection here, as in HF), the cache, and
  *   the resolved `numBuckets` (the caller stores it in the config when `num_buckets` was automatic).
+ * @throws ConfigError (`backend`, `config`, `weights` or `options` not given, bad config fields),
+ *   ShapeError (lengths of x, the weights, the mask), UsageError (no source of rotations).
  */
 export function lshSelfAttentionForward(
   be: Backend,
@@ -404,6 +445,11 @@ export function lshSelfAttentionForward(
   x: Float,
   options: LshSelfAttentionOptions,
 ): { out: Float; cache: LshSelfAttentionCache; numBuckets: NumBuckets | null } {
+  const where = 'lshSelfAttentionForward';
+  backendArg(where, be);
+  attentionConfigArg(where, cfg);
+  objectArg(where, 'weights', weights, 'the LSHSelfAttention weights (query_key.weight, value.weight)');
+  optionsArg(where, options, '{ batch: 1, seqLen: 64 }', false);
   const { hidden: D, all } = headLayout(cfg);
   const { batch: B, seqLen: L } = options;
   checkBatchSeq('LSHSelfAttention', B, L);

@@ -19,6 +19,7 @@
  * "fp32 logsumexp quirk"; `'f64'` (default) is exact double arithmetic.
  */
 import { ShapeError } from '../errors.js';
+import { dimsArg } from '../util/args.js';
 import { KEY_NORM_EPS, MASK_VALUE, SELF_MASK_VALUE } from './config.js';
 
 export type OraclePrecision = 'f32' | 'f64';
@@ -62,12 +63,12 @@ export interface OracleResult {
   lse: Float64Array | Float32Array;
 }
 
-/** Exact shared-QK attention (LSH conventions) over all keys, or over the bucket-restricted sets. */
+/**
+ * Exact shared-QK attention (LSH conventions) over all keys, or over the bucket-restricted sets.
+ * @throws ShapeError (a missing parameter object, bad shapes or lengths).
+ */
 export function exactSharedQkAttention(p: SharedQkOracleParams): OracleResult {
-  checkCommon('exactSharedQkAttention', p, [
-    ['qk', p.qk],
-    ['v', p.v],
-  ]);
+  checkCommon('exactSharedQkAttention', p, ['qk', 'v']);
   if (p.restrictToBuckets) {
     const { numHashes, buckets } = p.restrictToBuckets;
     const want = p.batch * p.heads * numHashes * p.seqLen;
@@ -80,13 +81,12 @@ export function exactSharedQkAttention(p: SharedQkOracleParams): OracleResult {
   return run(p, (b, h, rnd) => sharedQkHead(p, b, h, rnd));
 }
 
-/** Exact local-attention conventions (separate q/k/v, keys / √d, no self-mask) over all keys. */
+/**
+ * Exact local-attention conventions (separate q/k/v, keys / √d, no self-mask) over all keys.
+ * @throws ShapeError (a missing parameter object, bad shapes or lengths).
+ */
 export function exactLocalAttention(p: LocalOracleParams): OracleResult {
-  checkCommon('exactLocalAttention', p, [
-    ['q', p.q],
-    ['k', p.k],
-    ['v', p.v],
-  ]);
+  checkCommon('exactLocalAttention', p, ['q', 'k', 'v']);
   return run(p, (b, h, rnd) => localHead(p, b, h, rnd));
 }
 
@@ -94,12 +94,18 @@ export function exactLocalAttention(p: LocalOracleParams): OracleResult {
  * Exact attention probabilities of one (batch, head) with shared-QK conventions: `[seqLen, seqLen]`
  * row-major, `probs[i·L + j]` = weight of key j for query i (0 for keys outside the restriction).
  * O(L²) memory: for analysis and tests only.
+ * @throws ShapeError (a missing parameter object, bad shapes or lengths, b or h outside the batch / heads).
  */
 export function exactSharedQkProbabilities(p: SharedQkOracleParams, b: number, h: number): Float64Array {
-  checkCommon('exactSharedQkProbabilities', p, [
-    ['qk', p.qk],
-    ['v', p.v],
-  ]);
+  checkCommon('exactSharedQkProbabilities', p, ['qk', 'v']);
+  for (const [name, v, n] of [
+    ['b', b, p.batch],
+    ['h', h, p.heads],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0 || v >= n) {
+      throw new ShapeError(`exactSharedQkProbabilities: ${name} must be an integer in [0, ${n}), got ${String(v)}`);
+    }
+  }
   const L = p.seqLen;
   const head = sharedQkHead(p, b, h, (x) => x);
   const probs = new Float64Array(L * L);
@@ -123,17 +129,17 @@ interface HeadScores {
   value(t: number, j: number): number;
 }
 
-function checkCommon(op: string, p: OracleCommon, tensors: Array<[string, ArrayLike<number>]>): void {
-  for (const [name, v] of [
-    ['batch', p.batch],
-    ['seqLen', p.seqLen],
-    ['heads', p.heads],
-    ['headSize', p.headSize],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new ShapeError(`${op}: ${name} must be a positive integer, got ${v}`);
-  }
+function checkCommon(op: string, p: OracleCommon, tensors: readonly string[]): void {
+  dimsArg(
+    op,
+    'params',
+    p,
+    ['batch', 'seqLen', 'heads', 'headSize'],
+    `the oracle parameters {${tensors.join(', ')}, batch, seqLen, heads, headSize, causal}`,
+  );
   const want = p.batch * p.seqLen * p.heads * p.headSize;
-  for (const [name, t] of tensors) {
+  for (const name of tensors) {
+    const t = p[name] as ArrayLike<number> | null | undefined;
     if (!t || t.length !== want) {
       throw new ShapeError(`${op}: ${name} must be [batch, seq, heads·head_size] = ${want} values, got ${t ? t.length : String(t)}`);
     }

@@ -14,8 +14,10 @@
  * O(L²·d) time and O(batch·heads·L²) memory: an analysis tool, not a training path.
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { ShapeError } from '../errors.js';
+import { arrayLikeArg, backendArg, describeValue, dimsArg, int32Arg, objectArg, optionsArg } from '../util/args.js';
 import type { Rng } from '../util/rng.js';
-import type { AttentionConfig } from './config.js';
+import { attentionConfigArg, type AttentionConfig } from './config.js';
 import { lshSelfAttentionForward, type LshAttentionCache, type LshSelfAttentionWeights } from './lsh.js';
 import { exactSharedQkProbabilities, type SharedQkOracleParams } from './oracle.js';
 
@@ -51,7 +53,8 @@ export interface AttentionQualityRow {
 /**
  * One row per `numHashesList` entry (same order).
  * @param x `[batch, seqLen, hidden_size]`; weights as `LSHSelfAttention` (`query_key.weight`, `value.weight`).
- * @throws as `lshSelfAttentionForward` (e.g. UsageError without `rng` or `hash_seed`).
+ * @throws as `lshSelfAttentionForward` (e.g. UsageError without `rng` or `hash_seed`); ConfigError
+ *   (`backend`, `config`, `weights` or `options` not given), ShapeError (`numHashesList` not an array).
  */
 export function attentionQualityReport(
   be: Backend,
@@ -60,6 +63,12 @@ export function attentionQualityReport(
   x: Float,
   options: AttentionQualityOptions,
 ): AttentionQualityRow[] {
+  const where = 'attentionQualityReport';
+  backendArg(where, be);
+  attentionConfigArg(where, cfg);
+  objectArg(where, 'weights', weights, 'the LSHSelfAttention weights (query_key.weight, value.weight)');
+  optionsArg(where, options, '{ batch: 1, seqLen: 256, numHashesList: [1, 2, 4, 8], rng }', false);
+  arrayLikeArg(where, 'options.numHashesList', options.numHashesList, 'an array of num_hashes values such as [1, 2, 4, 8]');
   const { batch: B, seqLen: L } = options;
   const mask = options.attentionMask ?? null;
   const rows: AttentionQualityRow[] = [];
@@ -125,7 +134,7 @@ export function attentionQualityReport(
         const p = probsOf(oracle, b, h);
         for (let t = 0; t < L; t++) {
           if (mask && mask[b * L + t] === 0) continue;
-          lshAttendedKeys(c, b, h, t, seen);
+          attendedKeys(c, b, h, t, seen);
           let mass = 0;
           let keys = 0;
           for (let j = 0; j < L; j++) {
@@ -181,11 +190,39 @@ export type LshWindowSource = Pick<
 >;
 
 /**
+ * Checks the arguments of the window rule (O(1)): a window source, and (b, h, t) inside it.
+ * @throws ShapeError naming the bad argument.
+ */
+function windowArgs(where: string, c: LshWindowSource, b: number, h: number, t: number): void {
+  const what = 'an LshAttentionCache (the cache of lshAttentionForward)';
+  dimsArg(where, 'source', c, ['seqLen', 'heads', 'numHashes'], what);
+  dimsArg(where, 'source.chunk', c.chunk, ['chunkLength'], 'a chunking {chunkLength, numChunksBefore, numChunksAfter}');
+  int32Arg(where, 'source.sorted', c.sorted);
+  int32Arg(where, 'source.undoSorted', c.undoSorted);
+  const slots = c.heads * c.numHashes * c.seqLen;
+  for (const [name, v, n] of [
+    ['b', b, c.undoSorted.length / slots],
+    ['h', h, c.heads],
+    ['t', t, c.seqLen],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0 || v >= n) {
+      throw new ShapeError(`${where}: ${name} must be an integer in [0, ${n}) (the source's shape), got ${String(v)}`);
+    }
+  }
+}
+
+/**
  * The chunks query t of (b, h) attends to in each round: the index of its chunk in the sorted sequence
  * of numHashes·seqLen slots and the window's chunk indices in order (HF `_look_adjacent`: chunks
  * −before … +after, wrapping over all rounds).
+ * @throws ShapeError for a source that is not an LSH forward's cache or (b, h, t) outside it.
  */
 export function lshQueryWindows(c: LshWindowSource, b: number, h: number, t: number): Array<{ chunk: number; window: number[] }> {
+  windowArgs('lshQueryWindows', c, b, h, t);
+  return queryWindows(c, b, h, t);
+}
+
+function queryWindows(c: LshWindowSource, b: number, h: number, t: number): Array<{ chunk: number; window: number[] }> {
   const L = c.seqLen;
   const R = c.numHashes;
   const base = (b * c.heads + h) * R * L;
@@ -204,13 +241,23 @@ export function lshQueryWindows(c: LshWindowSource, b: number, h: number, t: num
 /**
  * Marks in `seen` (length seqLen) the key positions query t of (b, h) attended to: the union over rounds
  * of its chunk windows (`lshQueryWindows`), restricted to its bucket in paper-exact mode.
+ * @throws ShapeError for a source that is not an LSH forward's cache, (b, h, t) outside it, or `seen`
+ *   not a Uint8Array of seqLen.
  */
 export function lshAttendedKeys(c: LshWindowSource, b: number, h: number, t: number, seen: Uint8Array): void {
+  windowArgs('lshAttendedKeys', c, b, h, t);
+  if (!(seen instanceof Uint8Array) || seen.length !== c.seqLen) {
+    throw new ShapeError(`lshAttendedKeys: seen must be a Uint8Array of seqLen = ${c.seqLen} elements, got ${describeValue(seen)}`);
+  }
+  attendedKeys(c, b, h, t, seen);
+}
+
+function attendedKeys(c: LshWindowSource, b: number, h: number, t: number, seen: Uint8Array): void {
   const L = c.seqLen;
   const base = (b * c.heads + h) * c.numHashes * L;
   const c0 = c.chunk.chunkLength;
   seen.fill(0);
-  for (const [n, { window }] of lshQueryWindows(c, b, h, t).entries()) {
+  for (const [n, { window }] of queryWindows(c, b, h, t).entries()) {
     for (const kc of window) {
       for (let s = kc * c0; s < (kc + 1) * c0; s++) {
         const i = c.sorted[base + s]!; // i = n'·L + j

@@ -34,6 +34,8 @@ import * as activations from './ops/activations/reference.js';
 import * as adamw from './ops/adamw/reference.js';
 import * as attention from './ops/attention/reference.js';
 import { checkInt } from './ops/checks.js';
+import { ConfigError } from '../errors.js';
+import { describeValue, optionsArg } from '../util/args.js';
 import * as elementwise from './ops/elementwise/reference.js';
 import * as gemm from './ops/gemm/reference.js';
 import * as hash from './ops/hash/reference.js';
@@ -51,8 +53,12 @@ export class ReferenceBackend implements Backend {
   readonly name: string;
   readonly dtype: DType;
 
+  /** @throws ConfigError for options that are not an object or a `dtype` other than 'f32' / 'f64'. */
   constructor(options: ReferenceBackendOptions = {}) {
-    this.dtype = options.dtype ?? 'f32';
+    optionsArg('new ReferenceBackend', options, "{ dtype: 'f64' }");
+    const dtype = options.dtype ?? 'f32';
+    if (dtype !== 'f32' && dtype !== 'f64') throw new ConfigError('dtype', `must be 'f32' or 'f64', got ${describeValue(dtype)}`);
+    this.dtype = dtype;
     this.name = `reference-${this.dtype}`;
   }
 

@@ -4,6 +4,7 @@
  * The config validation, the attention code and the memory estimate all use these.
  */
 import { ConfigError, ShapeError } from '../errors.js';
+import { objectArg } from '../util/args.js';
 
 /** A resolved `num_buckets`: an even int, or a list of even factors (factorised hashing, count = product). */
 export type NumBuckets = number | readonly number[];
@@ -65,9 +66,15 @@ export interface NumBucketsFields {
  * `[2^(e//2), 2^(e − e//2)]` when `N > 2·max(⌊sqrt(max_position_embeddings // c)⌋, c)`. HF stores the
  * result at the layer's first hashing forward and reuses it for every later length; callers do the same.
  * @throws ShapeError for `null` when `seqLen ≤ lsh_attn_chunk_length` (such a forward takes the short
- *   path, hashes nothing and so fixes no bucket count).
+ *   path, hashes nothing and so fixes no bucket count); ConfigError('config') unless `config` is an object.
  */
 export function resolveNumBuckets(config: NumBucketsFields, seqLen: number): NumBuckets {
+  objectArg(
+    'resolveNumBuckets',
+    'config',
+    config,
+    'the num_buckets fields {num_buckets, lsh_attn_chunk_length, max_position_embeddings} (a ReformerConfig)',
+  );
   if (config.num_buckets !== null) return config.num_buckets;
   const c = config.lsh_attn_chunk_length;
   if (!(seqLen > c)) {

@@ -11,9 +11,11 @@ export { MAX_CONFIG_INT } from './buckets.js';
 export const MAX_EXTRA_DEPTH = 64;
 
 /**
- * A non-Reformer key of config.json is kept verbatim, so it must be plain JSON data: not `__proto__`
+ * A non-Reformer key of config.json is kept verbatim, so it must be plain JSON data (plain objects,
+ * arrays, strings, numbers, booleans, null: no functions, class instances or typed arrays): not `__proto__`
  * (it would replace the prototype instead of being kept), nested at most MAX_EXTRA_DEPTH levels (a deeper
  * value overflows the stack when copied or written back). Iterative: never recurses on the input.
+ * @throws ConfigError(key).
  */
 export function checkExtraValue(key: string, value: unknown): void {
   if (key === '__proto__') {
@@ -22,7 +24,17 @@ export function checkExtraValue(key: string, value: unknown): void {
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
+    if (typeof v === 'function' || typeof v === 'bigint' || typeof v === 'symbol') {
+      throw new ConfigError(key, `must be JSON data (a config.json value), got a ${typeof v}`);
+    }
     if (v === null || typeof v !== 'object') continue;
+    const proto = Object.getPrototypeOf(v);
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
+      throw new ConfigError(
+        key,
+        `must be JSON data (a config.json value), got ${ArrayBuffer.isView(v) ? 'a typed array' : `an object of class ${proto?.constructor?.name ?? '?'}`}`,
+      );
+    }
     if (depth > MAX_EXTRA_DEPTH) {
       throw new ConfigError(
         key,

@@ -15,9 +15,10 @@ import type { Backend } from '../backend/backend.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
 import { checkCausalLM, ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, FormatError, NumericalError } from '../errors.js';
+import { backendArg, describeValue, objectArg, optionsArg } from '../util/args.js';
 import { parseSafetensors, SafetensorsFile, serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { lmParamSpecs, ReformerModelWithLMHead } from './lm-model.js';
-import type { Parameters, ParamSpec } from './parameters.js';
+import { Parameters, type ParamSpec } from './parameters.js';
 import { reformerParamSpecs } from './param-specs.js';
 import { ReformerModel } from './reformer-model.js';
 import { nonFiniteSummary } from './numerics.js';
@@ -45,13 +46,58 @@ export interface SaveOptions {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-/** Serialises a parameter store (HF names) to safetensors bytes. `aliases` maps extra names to existing ones. */
+/**
+ * A model argument of the checkpoint functions: an instance of `cls`.
+ * @throws ConfigError('model') naming the class to pass.
+ */
+export function modelOfClass<T>(where: string, model: unknown, cls: { prototype: T }, what: string): asserts model is T {
+  if (!(model instanceof (cls as unknown as abstract new () => unknown)))
+    throw new ConfigError('model', `${where} needs ${what}, got ${describeValue(model)}`);
+}
+
+/**
+ * The arguments of the `*FromCheckpoint` builders (O(1)): a backend, the checkpoint's files, load options.
+ * @throws ConfigError (`backend`, `files`, `options`).
+ */
+export function checkpointArgs(where: string, backend: unknown, files: unknown, load: unknown): void {
+  backendArg(where, backend);
+  const what =
+    "the checkpoint's files { config: config.json text, bytes or object, safetensors: model.safetensors bytes or a SafetensorsFile }";
+  objectArg(where, 'files', files, what);
+  if (!(files.safetensors instanceof Uint8Array) && !(files.safetensors instanceof SafetensorsFile)) {
+    throw new ConfigError(
+      'files',
+      `${where}: files.safetensors must be model.safetensors bytes (a Uint8Array) or a SafetensorsFile, got ${describeValue(files.safetensors)}`,
+    );
+  }
+  optionsArg(where, load as LoadOptions, '{ strict: false, options: { seed: 1 } }');
+}
+
+/**
+ * Serialises a parameter store (HF names) to safetensors bytes. `aliases` maps extra names to existing ones.
+ * @throws ConfigError for a `params` that is not a `Parameters`, `metadata` or `aliases` that are not
+ *   objects of strings, a `dtype` other than 'F32' / 'F64'.
+ */
 export function parametersToSafetensors(
   params: Parameters,
   metadata: Record<string, string>,
   dtype: 'F32' | 'F64' = 'F32',
   aliases: Readonly<Record<string, string>> = {},
 ): Uint8Array {
+  const where = 'parametersToSafetensors';
+  if (!(params instanceof Parameters)) {
+    throw new ConfigError('params', `${where} needs a model's Parameters (model.parameters), got ${describeValue(params)}`);
+  }
+  for (const [field, v] of [
+    ['metadata', metadata],
+    ['aliases', aliases],
+  ] as const) {
+    objectArg(where, field, v, 'an object of strings such as { step: "100" }');
+    for (const [k, s] of Object.entries(v)) {
+      if (typeof s !== 'string') throw new ConfigError(field, `${where}: ${field}.${k} must be a string, got ${describeValue(s)}`);
+    }
+  }
+  if (dtype !== 'F32' && dtype !== 'F64') throw new ConfigError('dtype', `${where}: must be 'F32' or 'F64', got ${describeValue(dtype)}`);
   const tensors: TensorToWrite[] = [];
   const add = (name: string, source: string): void => {
     const e = params.entry(source);
@@ -71,8 +117,18 @@ export function configBytes(config: ReformerConfig, architecture: string): Uint8
   return new TextEncoder().encode(withArch.toJSONString());
 }
 
-/** Checkpoint bytes of a causal LM (`ReformerModelWithLMHead`). */
+/**
+ * Checkpoint bytes of a causal LM (`ReformerModelWithLMHead`).
+ * @throws ConfigError for a `model` of another class or `save` options that are not an object.
+ */
 export function lmCheckpointToBytes(model: ReformerModelWithLMHead, save: SaveOptions = {}): CheckpointFiles {
+  modelOfClass(
+    'lmCheckpointToBytes',
+    model,
+    ReformerModelWithLMHead,
+    'a ReformerModelWithLMHead (checkpointToBytes takes any Reformer class)',
+  );
+  optionsArg('lmCheckpointToBytes', save, "{ dtype: 'F32', metadata: { step: '100' } }");
   const metadata = { ...(save.metadata ?? {}), [OPTIONS_KEY]: JSON.stringify(model.options) };
   return {
     safetensors: parametersToSafetensors(model.parameters, metadata, save.dtype ?? 'F32', { [TIED_BIAS_ALIAS]: TIED_BIAS }),
@@ -80,8 +136,13 @@ export function lmCheckpointToBytes(model: ReformerModelWithLMHead, save: SaveOp
   };
 }
 
-/** Checkpoint bytes of a bare encoder (`ReformerModel`, names without the `reformer.` prefix). */
+/**
+ * Checkpoint bytes of a bare encoder (`ReformerModel`, names without the `reformer.` prefix).
+ * @throws ConfigError for a `model` of another class or `save` options that are not an object.
+ */
 export function encoderCheckpointToBytes(model: ReformerModel, save: SaveOptions = {}): CheckpointFiles {
+  modelOfClass('encoderCheckpointToBytes', model, ReformerModel, 'a ReformerModel (checkpointToBytes takes any Reformer class)');
+  optionsArg('encoderCheckpointToBytes', save, "{ dtype: 'F32', metadata: { step: '100' } }");
   const metadata = { ...(save.metadata ?? {}), [OPTIONS_KEY]: JSON.stringify(model.options) };
   return {
     safetensors: parametersToSafetensors(model.parameters, metadata, save.dtype ?? 'F32'),
@@ -110,9 +171,16 @@ export interface LoadOptions {
  * `lm_head.bias` may come as `lm_head.decoder.bias` (or both, if equal).
  * @throws FormatError naming a missing tensor, a shape mismatch, differing tied biases, or (strict)
  *   tensors the model does not have; NumericalError naming a tensor with a NaN or infinite value (its
- *   count, first index and value).
+ *   count, first index and value); ConfigError for a `params` that is not a `Parameters` or a `file`
+ *   that is not a `SafetensorsFile`.
  */
 export function loadParameters(params: Parameters, file: SafetensorsFile, strict = true): void {
+  if (!(params instanceof Parameters)) {
+    throw new ConfigError('params', `loadParameters needs a model's Parameters (model.parameters), got ${describeValue(params)}`);
+  }
+  if (!(file instanceof SafetensorsFile)) {
+    throw new ConfigError('file', `loadParameters needs a SafetensorsFile (parseSafetensors(bytes)), got ${describeValue(file)}`);
+  }
   const f64 = params.params instanceof Float64Array;
   const read = (name: string): ArrayLike<number> => (f64 ? file.float64(name) : file.float32(name));
   const staged: { name: string; shape: readonly number[]; data: ArrayLike<number> }[] = [];
@@ -213,13 +281,15 @@ export function storedOptions(file: SafetensorsFile): Partial<ReformerOptions> {
 /**
  * Builds a `ReformerModelWithLMHead` from checkpoint bytes (`safetensors`: model.safetensors bytes, or an
  * already-read tensor file such as `readPytorchCheckpoint(bytes).tensors`).
- * @throws ConfigError (config.json), FormatError (safetensors, names, shapes).
+ * @throws ConfigError (config.json; `backend`, `files` or `load` not given as such), FormatError
+ *   (safetensors, names, shapes).
  */
 export function lmFromCheckpoint(
   backend: Backend,
   files: { safetensors: Uint8Array | SafetensorsFile; config: Uint8Array | string | Record<string, unknown> },
   load: LoadOptions = {},
 ): ReformerModelWithLMHead {
+  checkpointArgs('lmFromCheckpoint', backend, files, load);
   const config = configFromBytes(files.config);
   const file = files.safetensors instanceof SafetensorsFile ? files.safetensors : parseSafetensors(files.safetensors);
   checkCausalLM(config);
@@ -229,12 +299,16 @@ export function lmFromCheckpoint(
   return model;
 }
 
-/** Builds a bare `ReformerModel` from checkpoint bytes (names without the `reformer.` prefix). */
+/**
+ * Builds a bare `ReformerModel` from checkpoint bytes (names without the `reformer.` prefix).
+ * @throws as `lmFromCheckpoint`.
+ */
 export function encoderFromCheckpoint(
   backend: Backend,
   files: { safetensors: Uint8Array | SafetensorsFile; config: Uint8Array | string | Record<string, unknown> },
   load: LoadOptions = {},
 ): ReformerModel {
+  checkpointArgs('encoderFromCheckpoint', backend, files, load);
   const config = configFromBytes(files.config);
   const file = files.safetensors instanceof SafetensorsFile ? files.safetensors : parseSafetensors(files.safetensors);
   checkWeightsFit(reformerParamSpecs(config), file, load.strict ?? true);

@@ -32,11 +32,12 @@ import { LocalDecodeCache } from '../attention/decode-local.js';
 import { LshDecodeCache, lshWindowLength } from '../attention/decode-lsh.js';
 import { KEY_NORM_EPS } from '../attention/config.js';
 import { bucketCount, resolveNumBuckets, type NumBuckets } from '../config/buckets.js';
-import type { ReformerConfig } from '../config/reformer-config.js';
+import { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, ShapeError, UsageError } from '../errors.js';
 import { wordEmbeddingForward } from '../nn/embeddings.js';
 import { feedForwardAddForward, type FeedForwardSpec } from '../nn/feed-forward.js';
 import { lmHeadForward } from '../nn/lm-head.js';
+import { describeValue, optionsArg } from '../util/args.js';
 import { linearForward } from '../nn/linear.js';
 import { positionForward, type EncoderParts } from './embedding-stage.js';
 import { prepareEncoderInput } from './encoder-input.js';
@@ -110,9 +111,26 @@ export class DecodeSession implements IncrementalDecoder {
 
   /**
    * @throws UsageError for paper-exact attention (no cached path), ConfigError / ShapeError for bad
-   *   options, ResourceError if the cache at `capacity` exceeds `maxCacheBytes`.
+   *   options (ConfigError('model') for a model that is not a `ReformerModelWithLMHead`), ResourceError
+   *   if the cache at `capacity` exceeds `maxCacheBytes`.
    */
   constructor(model: ReformerModelWithLMHead, options: DecodeOptions = {}) {
+    const m = model as Partial<ReformerModelWithLMHead> | null | undefined;
+    if (
+      m === null ||
+      typeof m !== 'object' ||
+      !(m.config instanceof ReformerConfig) ||
+      m.options === null ||
+      typeof m.options !== 'object' ||
+      m.backend === null ||
+      typeof m.backend !== 'object'
+    ) {
+      throw new ConfigError(
+        'model',
+        `new DecodeSession(model) needs a ReformerModelWithLMHead (or call model.createDecoder()); other models generate without the cache (useCache: false), got ${describeValue(model)}`,
+      );
+    }
+    optionsArg('new DecodeSession', options, '{ capacity: 1024, maxLength: 4096 }');
     if (model.options.paperExactAttention) {
       throw new UsageError(
         'cached decoding follows HF, and paper-exact attention (options.paperExactAttention) has no cached path; generate without the cache (useCache: false, --no-cache)',

@@ -4,14 +4,19 @@
  * the streamed output.
  */
 import type { ReformerConfig } from '../config/reformer-config.js';
+import { requireReformerConfig } from './validate-inputs.js';
 
 /** Rows per block of the final LayerNorm and the output sink (at most ~16 MiB of [block, vocab] logits downstream). */
 export function outputBlockRows(config: Pick<ReformerConfig, 'vocab_size'>): number {
   return Math.max(64, Math.min(4096, Math.floor((4 << 20) / Math.max(1, config.vocab_size))));
 }
 
-/** lcm and min of the chunk lengths in use (HF `_get_least_common_mult_chunk_len`, `_get_min_chunk_len`). */
+/**
+ * lcm and min of the chunk lengths in use (HF `_get_least_common_mult_chunk_len`, `_get_min_chunk_len`).
+ * @throws ConfigError unless `config` is a `ReformerConfig`.
+ */
 export function chunkLengthRule(config: ReformerConfig): { lcm: number; min: number } {
+  requireReformerConfig(config, 'chunkLengthRule');
   const lengths = [...new Set(config.attn_layers)].map((t) =>
     t === 'lsh' ? config.lsh_attn_chunk_length : config.local_attn_chunk_length,
   );

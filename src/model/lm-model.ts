@@ -30,7 +30,7 @@ import { Parameters, type ParamSpec } from './parameters.js';
 import { reformerParamSpecs } from './param-specs.js';
 import type { EncoderInput, EncoderOutput } from './encoder-types.js';
 import { ReformerModel } from './reformer-model.js';
-import { requireReformerConfig, validateTokenBatch } from './validate-inputs.js';
+import { requireModelArgs, requireReformerConfig, validateTokenBatch } from './validate-inputs.js';
 
 /** Per-call extras beyond `TokenBatch` (fixtures, conformance). */
 export interface LmCallOptions {
@@ -48,8 +48,9 @@ export interface LmTrainResult extends LossResult {
   readonly logits: Float | null;
 }
 
-/** HF parameter names of the LM (encoder under `reformer.`, then the head). */
+/** HF parameter names of the LM (encoder under `reformer.`, then the head). @throws ConfigError unless `config` is a `ReformerConfig`. */
 export function lmParamSpecs(config: ReformerConfig): ParamSpec[] {
+  requireReformerConfig(config, 'lmParamSpecs');
   return [
     ...reformerParamSpecs(config, 'reformer.'),
     {
@@ -71,10 +72,11 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
   /**
    * @param options our switches (reversible, paper-exact attention, seed). Parameters are HF-initialised
    *   from `options.seed`; load weights with `loadCheckpoint` / `parameters.set`.
-   * @throws ConfigError if the config is not a causal LM (see `checkCausalLM`).
+   * @throws ConfigError without a backend or a `ReformerConfig`, or if the config is not a causal LM
+   *   (see `checkCausalLM`).
    */
   constructor(backend: Backend, config: ReformerConfig, options: Partial<ReformerOptions> = {}) {
-    requireReformerConfig(config, 'ReformerModelWithLMHead');
+    requireModelArgs('ReformerModelWithLMHead', backend, config);
     checkCausalLM(config);
     this.backend = backend;
     this.options = resolveOptions(options);

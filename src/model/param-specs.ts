@@ -3,10 +3,17 @@
  * (`ReformerPreTrainedModel._init_weights`).
  */
 import type { ReformerConfig } from '../config/reformer-config.js';
+import { stringArg } from '../util/args.js';
 import type { ParamSpec } from './parameters.js';
+import { requireReformerConfig } from './validate-inputs.js';
 
-/** HF parameter names of the encoder (prefix '' for `ReformerModel`, 'reformer.' inside the LM). */
+/**
+ * HF parameter names of the encoder (prefix '' for `ReformerModel`, 'reformer.' inside the LM).
+ * @throws ConfigError unless `config` is a `ReformerConfig` or `prefix` a string.
+ */
 export function reformerParamSpecs(config: ReformerConfig, prefix = ''): ParamSpec[] {
+  requireReformerConfig(config, 'reformerParamSpecs');
+  stringArg('reformerParamSpecs', 'prefix', prefix);
   const D = config.hidden_size;
   const all = config.num_attention_heads * config.attention_head_size;
   const F = config.feed_forward_size;

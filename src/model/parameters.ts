@@ -9,6 +9,7 @@
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { FormatError, ShapeError } from '../errors.js';
+import { backendArg, describeValue, isArrayValue } from '../util/args.js';
 import type { Rng } from '../util/rng.js';
 
 /** How a parameter is initialised. */
@@ -38,11 +39,31 @@ export class Parameters {
   readonly entries: readonly ParamEntry[];
   private readonly byName: Map<string, ParamEntry>;
 
+  /**
+   * Lays out `specs` in order in one flat parameter buffer and one gradient buffer of `be` (zeros).
+   * @throws ConfigError('backend'); ShapeError for specs that are not an array of {name, shape, init},
+   *   a name declared twice.
+   */
   constructor(be: Backend, specs: readonly ParamSpec[]) {
+    backendArg('new Parameters', be);
+    if (!isArrayValue(specs)) {
+      throw new ShapeError(
+        `new Parameters: specs must be an array of {name, shape, init} (e.g. reformerParamSpecs(config)), got ${describeValue(specs)}`,
+      );
+    }
     const entries: ParamEntry[] = [];
     const byName = new Map<string, ParamEntry>();
     let offset = 0;
     for (const s of specs) {
+      if (
+        s === null ||
+        typeof s !== 'object' ||
+        typeof s.name !== 'string' ||
+        !isArrayValue(s.shape) ||
+        !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+      ) {
+        throw new ShapeError(`new Parameters: each spec must be {name: string, shape: integers ≥ 0, init}, got ${describeValue(s)}`);
+      }
       if (byName.has(s.name)) throw new ShapeError(`parameter "${s.name}" is declared twice`);
       const size = s.shape.reduce((a, b) => a * b, 1);
       const e: ParamEntry = Object.freeze({ ...s, shape: Object.freeze([...s.shape]), offset, size });

@@ -34,6 +34,7 @@ import { ShapeError, UsageError } from '../errors.js';
 import { applyDropout } from '../nn/dropout.js';
 import { wordEmbeddingBackward, wordEmbeddingForward } from '../nn/embeddings.js';
 import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js';
+import { optionsArg } from '../util/args.js';
 import { Rng } from '../util/rng.js';
 import { positionBackward, positionForward, type EncoderParts } from './embedding-stage.js';
 import { prepareEncoderInput } from './encoder-input.js';
@@ -53,7 +54,7 @@ import {
   type SublayerCall,
 } from './reversible.js';
 import { AttentionSublayer, FeedForwardSublayer, type AttentionState } from './sublayers.js';
-import { requireReformerConfig } from './validate-inputs.js';
+import { requireModelArgs } from './validate-inputs.js';
 
 export type { EncoderInput, EncoderOutput, OutputSink } from './encoder-types.js';
 
@@ -77,8 +78,13 @@ export class ReformerModel {
   private readonly blocks: ReversibleBlock[];
   private readonly attention: AttentionSublayer[];
 
+  /**
+   * @param init our options, the HF name prefix, a shared parameter store (all optional).
+   * @throws ConfigError without a backend or a `ReformerConfig`, or for an `init` that is not an object.
+   */
   constructor(backend: Backend, config: ReformerConfig, init: ReformerModelInit = {}) {
-    requireReformerConfig(config, 'ReformerModel');
+    requireModelArgs('ReformerModel', backend, config);
+    optionsArg('ReformerModel', init, '{ options: { seed: 1 }, prefix: "reformer." }');
     this.backend = backend;
     this.givenConfig = config;
     this.options = resolveOptions(init.options);

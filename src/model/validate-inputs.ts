@@ -11,6 +11,7 @@
  */
 import { ReformerConfig } from '../config/reformer-config.js';
 import { ConfigError, NumericalError, ShapeError } from '../errors.js';
+import { backendArg } from '../util/args.js';
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -35,6 +36,15 @@ export function requireReformerConfig(config: unknown, where: string): void {
       `${where} needs a ReformerConfig, got ${describe(config)}; build it with new ReformerConfig({...}) or ReformerConfig.fromJSON(text), which validate every field`,
     );
   }
+}
+
+/**
+ * The first two arguments of every model constructor: a compute backend and a `ReformerConfig`.
+ * @throws ConfigError (field `backend` or `config`).
+ */
+export function requireModelArgs(where: string, backend: unknown, config: unknown): void {
+  backendArg(where, backend);
+  requireReformerConfig(config, where);
 }
 
 function positiveInt(where: string, name: string, v: unknown): number {

@@ -22,8 +22,8 @@
 import { ConfigError } from '../errors.js';
 import type { CausalLanguageModel } from '../model/language-model.js';
 import { DEFAULT_MAX_NEW_TOKENS, generateTokens, newStats, type GenerateOptions, type GenerationStats } from './generate.js';
-import type { Tokenizer } from './tokenizer.js';
-import { arrayLikeArg, modelArg, optionsArg, tokenizerArg } from '../util/args.js';
+import { arrayLikeArg, describeValue, isArrayValue, modelArg, optionsArg } from '../util/args.js';
+import { tokenizerArg, type Tokenizer } from './tokenizer.js';
 
 /** Options of `streamGenerate` / `generateText`: those of `generateTokens` plus abort, stop sequences and the callback. */
 export interface StreamOptions extends GenerateOptions {
@@ -147,8 +147,9 @@ function checkStreamOptions(o: StreamOptions): void {
  * Streams the continuation of `prompt` (text, encoded with `tokenizer`, or token ids) as chunks; the
  * iterator's return value is the `GenerationResult`. Options are those of `generateTokens` plus the
  * streaming ones (see the file header); they are all checked here, before the first chunk is asked for.
- * @throws ConfigError / ShapeError as `generateTokens`, and for bad streaming options; while running,
- *   the abort reason, or a model error (ResourceError, ...).
+ * @throws ConfigError / ShapeError as `generateTokens`, and for bad streaming options, a missing model or
+ *   tokenizer, a prompt that is neither text nor token ids; while running, the abort reason, or a model
+ *   error (ResourceError, ...).
  */
 export function streamGenerate(
   model: CausalLanguageModel,
@@ -157,9 +158,15 @@ export function streamGenerate(
   options: StreamOptions = {},
 ): AsyncGenerator<GenerationChunk, GenerationResult, undefined> {
   modelArg('streamGenerate', model, ['logits']);
-  tokenizerArg('streamGenerate', tokenizer);
-  optionsArg('streamGenerate', options, '{ maxNewTokens: 100, temperature: 0.8 }');
-  if (typeof prompt !== 'string') arrayLikeArg('streamGenerate', 'prompt', prompt, 'a string or an array of token ids');
+  tokenizerArg('streamGenerate', tokenizer, ['encode', 'decode', 'streamDecoder', 'eosId', 'suppressIds']);
+  if (!isArrayValue(tokenizer.suppressIds)) {
+    throw new ConfigError(
+      'tokenizer',
+      `streamGenerate: tokenizer.suppressIds must be an array of ids, got ${describeValue(tokenizer.suppressIds)}`,
+    );
+  }
+  if (typeof prompt !== 'string') arrayLikeArg('streamGenerate', 'prompt', prompt, 'the prompt as text or token ids (an Int32Array)');
+  optionsArg('streamGenerate', options, '{ maxNewTokens: 40, temperature: 0.8, stopSequences: ["\\n\\n"] }');
   checkStreamOptions(options);
   options.signal?.throwIfAborted();
   const start = now();

@@ -121,11 +121,29 @@ function checkId(id: number, index: number, vocabSize: number): void {
   }
 }
 
-/** Bytes of text per token of `ids`, the encoding of `bytes`: the tokenizer's fixed ratio, else measured. */
-export function bytesPerTokenOf(tokenizer: Tokenizer, bytes: number, tokens: number): number {
-  if (tokenizer === null || typeof tokenizer !== 'object' || !('bytesPerToken' in tokenizer)) {
-    throw new ConfigError('tokenizer', `bytesPerTokenOf needs a Tokenizer (e.g. new ByteTokenizer()), got ${describeValue(tokenizer)}`);
+/**
+ * A `Tokenizer` argument: an object with the members the caller reads (O(members)).
+ * @throws ConfigError('tokenizer') naming how to make one.
+ */
+export function tokenizerArg(where: string, tokenizer: unknown, members: readonly (keyof Tokenizer)[]): asserts tokenizer is Tokenizer {
+  const t = tokenizer as Record<string, unknown> | null | undefined;
+  const missing = t === null || typeof t !== 'object' ? [] : members.filter((k) => !(k in t));
+  if (t === null || typeof t !== 'object' || missing.length > 0) {
+    throw new ConfigError(
+      'tokenizer',
+      `${where} needs a Tokenizer (e.g. new ByteTokenizer(), or the checkpoint's tokenizer), got ${describeValue(tokenizer)}${
+        missing.length > 0 ? ` without ${missing.join(', ')}` : ''
+      }`,
+    );
   }
+}
+
+/**
+ * Bytes of text per token of `ids`, the encoding of `bytes`: the tokenizer's fixed ratio, else measured.
+ * @throws ConfigError without a tokenizer or for counts that are not integers ≥ 0.
+ */
+export function bytesPerTokenOf(tokenizer: Tokenizer, bytes: number, tokens: number): number {
+  tokenizerArg('bytesPerTokenOf', tokenizer, ['bytesPerToken']);
   intArg('bytesPerTokenOf', 'bytes', bytes);
   intArg('bytesPerTokenOf', 'tokens', tokens);
   return tokenizer.bytesPerToken ?? (tokens > 0 ? bytes / tokens : 1);

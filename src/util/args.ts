@@ -145,23 +145,39 @@ export function modelArg(where: string, v: unknown, methods: readonly string[]):
 }
 
 /**
- * A `Tokenizer` (ByteTokenizer, SentencePieceTokenizer, `tokenizerForCheckpoint`): checks the members
- * generation uses.
- * @throws ConfigError('tokenizer').
+ * An object argument that is not an options bag (a config, the weights of a layer): returns it.
+ * @param what what to pass, e.g. `an AttentionConfig (a ReformerConfig, or attentionConfig({...}))`.
+ * @throws ConfigError(field) for null, a primitive, an array or a typed array.
  */
-export function tokenizerArg(where: string, v: unknown): void {
-  const t = v as Record<string, unknown> | null | undefined;
-  const ok =
-    t !== null &&
-    typeof t === 'object' &&
-    typeof t.encode === 'function' &&
-    typeof t.streamDecoder === 'function' &&
-    Array.isArray(t.suppressIds) &&
-    (t.eosId === null || typeof t.eosId === 'number');
-  if (!ok) {
-    throw new ConfigError(
-      'tokenizer',
-      `${where} needs a Tokenizer (new ByteTokenizer(), SentencePieceTokenizer.fromModelBytes(bytes) or tokenizerForCheckpoint(files)), got ${describeValue(v)}`,
-    );
+export function objectArg(where: string, field: string, v: unknown, what: string): asserts v is Record<string, unknown> {
+  if (!isPlainObject(v)) throw new ConfigError(field, `${where} needs ${what}, got ${describeValue(v)}`);
+}
+
+/** @throws ShapeError unless `v` is a Float32Array or Float64Array (a float tensor, e.g. from `backend.floats(n)`). */
+export function floatArg(where: string, name: string, v: unknown): asserts v is Float32Array | Float64Array {
+  if (!(v instanceof Float32Array) && !(v instanceof Float64Array)) {
+    throw new ShapeError(`${where}: ${name} must be a Float32Array or Float64Array (e.g. backend.floats(n)), got ${describeValue(v)}`);
+  }
+}
+
+/**
+ * A shape-carrying object (an attention spec, a forward's cache, oracle parameters): an object whose
+ * members `dims` are positive integers. O(dims), never a pass over the data it holds.
+ * @param what what to pass, e.g. `the cache of lshAttentionForward`.
+ * @throws ShapeError naming the object or its first missing or bad member.
+ */
+export function dimsArg(
+  where: string,
+  name: string,
+  v: unknown,
+  dims: readonly string[],
+  what: string,
+): asserts v is Record<string, unknown> {
+  if (!isPlainObject(v)) throw new ShapeError(`${where}: ${name} must be ${what}, got ${describeValue(v)}`);
+  for (const k of dims) {
+    const x = v[k];
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 1) {
+      throw new ShapeError(`${where}: ${name}.${k} must be a positive integer (${name} must be ${what}), got ${describeValue(x)}`);
+    }
   }
 }

@@ -17,6 +17,7 @@
  * `--experimental-wasm-relaxed-simd`; check with `WebAssembly.validate(bytes)`).
  */
 import { FormatError, ResourceError, UsageError } from '../../errors.js';
+import { describeValue, optionsArg } from '../../util/args.js';
 import { WASM_MAX_BYTES, WASM_MAX_PAGES, WASM_PAGE_BYTES } from './arena.js';
 import type { ParallelPolicy } from './executor.js';
 import { KERNEL_NAMES, type KernelExports } from './kernels.generated.js';
@@ -64,6 +65,26 @@ export interface InstantiateWasmOptions extends WasmBackendOptions {
   variant: WasmVariant;
   /** Whether `source` is a `.shared` build (imports a shared memory). */
   shared: boolean;
+}
+
+/**
+ * The options of `instantiateWasmBackend[Sync]` (O(1)).
+ * @throws ConfigError('options') without an object; UsageError for a bad source, variant or shared flag.
+ */
+function instantiateArgs(where: string, options: InstantiateWasmOptions): void {
+  optionsArg(where, options, "{ source: wasmBytes, variant: 'simd', shared: false }", false);
+  const s: unknown = options.source;
+  if (!(s instanceof WebAssembly.Module) && !(s instanceof ArrayBuffer) && !ArrayBuffer.isView(s)) {
+    throw new UsageError(
+      `${where}: source must be the bytes of a kernel build (build/${wasmBuildFileName('simd', false)}) or that build compiled (a WebAssembly.Module), got ${describeValue(s)}`,
+    );
+  }
+  if (options.variant !== 'simd' && options.variant !== 'relaxed-simd') {
+    throw new UsageError(`${where}: variant must be 'simd' or 'relaxed-simd' (the build's variant), got ${describeValue(options.variant)}`);
+  }
+  if (typeof options.shared !== 'boolean') {
+    throw new UsageError(`${where}: shared must be true for a .shared build and false otherwise, got ${describeValue(options.shared)}`);
+  }
 }
 
 /** Creates the memory the build imports. @throws ResourceError if it cannot be created. */
@@ -115,8 +136,14 @@ function linkError(e: unknown, options: InstantiateWasmOptions): Error {
   return e instanceof Error ? e : new Error(msg);
 }
 
-/** Instantiates a kernel build (asynchronously: compiles bytes off the main thread in browsers). */
+/**
+ * Instantiates a kernel build (asynchronously: compiles bytes off the main thread in browsers).
+ * @throws ConfigError('options') without options; UsageError (bad source, variant, shared flag or
+ *   memory size, a memory import that does not match `shared`); FormatError (not a kernel build);
+ *   ResourceError (no memory).
+ */
 export async function instantiateWasmBackend(options: InstantiateWasmOptions): Promise<WasmBackend> {
+  instantiateArgs('instantiateWasmBackend', options);
   const memory = createMemory(options);
   const imports = { env: { memory } };
   try {
@@ -131,8 +158,12 @@ export async function instantiateWasmBackend(options: InstantiateWasmOptions): P
   }
 }
 
-/** Synchronous `instantiateWasmBackend` (Node, workers; browsers limit synchronous compiles on the main thread). */
+/**
+ * Synchronous `instantiateWasmBackend` (Node, workers; browsers limit synchronous compiles on the main thread).
+ * @throws as `instantiateWasmBackend`.
+ */
 export function instantiateWasmBackendSync(options: InstantiateWasmOptions): WasmBackend {
+  instantiateArgs('instantiateWasmBackendSync', options);
   const memory = createMemory(options);
   try {
     const module = options.source instanceof WebAssembly.Module ? options.source : new WebAssembly.Module(options.source);

@@ -19,7 +19,8 @@
  * Create one with `instantiateWasmBackend` (load.ts, from bytes or a compiled module; runs in browsers)
  * or, in Node, `loadWasmBackend` (src/node/wasm.ts).
  */
-import { UsageError } from '../../errors.js';
+import { ConfigError, UsageError } from '../../errors.js';
+import { describeValue, objectArg } from '../../util/args.js';
 import type {
   Activation,
   AdamWParams,
@@ -81,7 +82,29 @@ export class WasmBackend implements Backend {
   /** Thread policy, pointers and scratch of the op wrappers. */
   private readonly d: WasmDispatch;
 
+  /**
+   * Wraps an instantiated kernel build (use `instantiateWasmBackend`, or `loadWasmBackend` from `reformer-ts/node`).
+   * @throws ConfigError('init') without the build's exports and memory; UsageError for a bad variant.
+   */
   constructor(init: WasmBackendInit) {
+    const how =
+      'a WasmBackendInit {exports, memory, variant}: create the backend with instantiateWasmBackend(options), or loadWasmBackend() from reformer-ts/node';
+    objectArg('new WasmBackend', 'init', init, how);
+    if (init.exports === null || typeof init.exports !== 'object' || typeof init.exports.heapBase !== 'function') {
+      throw new ConfigError(
+        'init',
+        `new WasmBackend: exports must be the kernel module's exports (${how}), got ${describeValue(init.exports)}`,
+      );
+    }
+    if (!(init.memory instanceof WebAssembly.Memory)) {
+      throw new ConfigError(
+        'init',
+        `new WasmBackend: memory must be the module's WebAssembly.Memory (${how}), got ${describeValue(init.memory)}`,
+      );
+    }
+    if (init.variant !== 'simd' && init.variant !== 'relaxed-simd') {
+      throw new UsageError(`new WasmBackend: variant must be 'simd' or 'relaxed-simd', got ${describeValue(init.variant)}`);
+    }
     this.kernels = init.exports;
     this.variant = init.variant;
     this.name = `wasm-${init.variant}`;

@@ -32,6 +32,7 @@
  * starts the helpers as nested workers (`WebWorkerPool`).
  */
 import { UsageError } from '../../errors.js';
+import { optionsArg } from '../../util/args.js';
 import { MAX_KERNEL_ARGS, type KernelCall, type KernelExecutor } from './executor.js';
 import { KERNEL_NAMES } from './kernels.generated.js';
 
@@ -373,14 +374,20 @@ export class WebWorkerPool implements KernelExecutor {
    * Starts the helpers (they instantiate the module in the background: until they are up, the calling
    * thread does all the work; await `ready()` to be sure they started).
    * @throws UsageError if `threads` is not an integer in [2, 256], the memory is not shared, this
-   *   context has no `Worker`, or it cannot block (a page's main thread: run the backend in a worker)
+   *   context has no `Worker`, or it cannot block (a page's main thread: run the backend in a worker);
+   *   ConfigError('options') without an options object.
    */
   constructor(options: WebWorkerPoolOptions) {
+    optionsArg('new WebWorkerPool', options, '{ module, memory: be.arena.memory, threads: 4 }', false);
     const { threads } = options;
     if (!Number.isInteger(threads) || threads < 2 || threads > 256) {
       throw new UsageError(`WebWorkerPool: threads must be an integer in [2, 256] (the calling thread included), got ${threads}`);
     }
-    if (typeof SharedArrayBuffer === 'undefined' || !(options.memory.buffer instanceof SharedArrayBuffer)) {
+    if (
+      typeof SharedArrayBuffer === 'undefined' ||
+      !(options.memory instanceof WebAssembly.Memory) ||
+      !(options.memory.buffer instanceof SharedArrayBuffer)
+    ) {
       throw new UsageError(
         'WebWorkerPool: the WebAssembly memory must be shared (a .shared build; browsers need a cross-origin isolated page) so workers can use it',
       );

@@ -22,8 +22,10 @@ import type { ReformerOptions } from '../../config/options.js';
 import type { ReformerConfig } from '../../config/reformer-config.js';
 import { ConfigError, FormatError, NumericalError } from '../../errors.js';
 import { parseSafetensors, SafetensorsFile } from '../../io/safetensors.js';
+import { describeValue, optionsArg } from '../../util/args.js';
 import {
   type CheckpointFiles,
+  checkpointArgs,
   checkWeightsFit,
   configBytes,
   configFromBytes,
@@ -33,6 +35,7 @@ import {
   lmCheckpointToBytes,
   lmFromCheckpoint,
   loadParameters,
+  modelOfClass,
   OPTIONS_KEY,
   parametersToSafetensors,
   type SaveOptions,
@@ -49,7 +52,7 @@ import { ReformerForMaskedLM } from './masked-lm.js';
 import { qaParamSpecs, ReformerForQuestionAnswering } from './question-answering.js';
 import { classifierParamSpecs, ReformerForSequenceClassification } from './sequence-classification.js';
 import { checkMaskedLM, checkQuestionAnswering, labelInfo } from './task-config.js';
-import type { ReformerArchitecture, ReformerTaskModel } from './task-model.js';
+import { ReformerTaskModel, type ReformerArchitecture } from './task-model.js';
 
 /** The HF classes `modelFromCheckpoint` builds. */
 export const REFORMER_ARCHITECTURES: readonly ReformerArchitecture[] = Object.freeze([
@@ -150,13 +153,15 @@ export function createHeadModel(
  * Builds the class named by the checkpoint (see `architectureOf`) and loads its weights strictly: every
  * parameter present with its HF shape, finite, and (strict, the default) no foreign tensor. The weights
  * are checked against the config before the model is built.
- * @throws ConfigError (config.json, an unknown class), FormatError (safetensors, names, shapes, values).
+ * @throws ConfigError (config.json, an unknown class; `backend`, `files` or `load` not given as such),
+ *   FormatError (safetensors, names, shapes, values).
  */
 export function modelFromCheckpoint(
   backend: Backend,
   files: { safetensors: Uint8Array | SafetensorsFile; config: ConfigSource },
   load: LoadOptions = {},
 ): AnyReformerModel {
+  checkpointArgs('modelFromCheckpoint', backend, files, load);
   const config = configFromBytes(files.config);
   const file = files.safetensors instanceof SafetensorsFile ? files.safetensors : parseSafetensors(files.safetensors);
   const arch = architectureOf(config, file);
@@ -171,15 +176,23 @@ export function modelFromCheckpoint(
   return model;
 }
 
-/** Checkpoint bytes of any Reformer class (HF-loadable; see the file header). */
+const ANY_MODEL =
+  'a Reformer model (ReformerModelWithLMHead, ReformerModel, ReformerForMaskedLM, ...ForSequenceClassification, ...ForQuestionAnswering)';
+
+/**
+ * Checkpoint bytes of any Reformer class (HF-loadable; see the file header).
+ * @throws ConfigError for a `model` that is none of the Reformer classes or `save` options that are not an object.
+ */
 export function checkpointToBytes(model: AnyReformerModel, save: SaveOptions = {}): CheckpointFiles {
   if (model instanceof ReformerModelWithLMHead) return lmCheckpointToBytes(model, save);
   if (model instanceof ReformerModel) return encoderCheckpointToBytes(model, save);
+  modelOfClass('checkpointToBytes', model, ReformerTaskModel, ANY_MODEL);
   return headCheckpointToBytes(model, save);
 }
 
 /** Checkpoint bytes of a head model: `architectures` set to its class, label fields and buckets resolved. */
 export function headCheckpointToBytes(model: ReformerTaskModel, save: SaveOptions = {}): CheckpointFiles {
+  optionsArg('checkpointToBytes', save, "{ dtype: 'F32', metadata: { step: '100' } }");
   const metadata = { ...(save.metadata ?? {}), [OPTIONS_KEY]: JSON.stringify(model.options) };
   const aliases: Record<string, string> = model.parameters.has(TIED_BIAS) ? { [TIED_BIAS_ALIAS]: TIED_BIAS } : {};
   const config = model.resolvedConfig().with({ architectures: [model.architecture] });
@@ -197,9 +210,19 @@ export function headCheckpointToBytes(model: ReformerTaskModel, save: SaveOption
  * All or nothing: every tensor is checked before the first is copied.
  * @returns the names of the parameters that were not in the file (the new head's).
  * @throws FormatError if an encoder parameter is missing (the checkpoint is not a Reformer of this
- *   config), has another shape, or holds a NaN or infinite value.
+ *   config), has another shape, or holds a NaN or infinite value; ConfigError for a `model` that is not
+ *   a task head model or a `file` that is not a `SafetensorsFile`.
  */
 export function loadPretrainedWeights(model: ReformerTaskModel, file: SafetensorsFile): string[] {
+  modelOfClass(
+    'loadPretrainedWeights',
+    model,
+    ReformerTaskModel,
+    'a task head model (ReformerForMaskedLM, ...ForSequenceClassification, ...ForQuestionAnswering)',
+  );
+  if (!(file instanceof SafetensorsFile)) {
+    throw new ConfigError('file', `loadPretrainedWeights needs a SafetensorsFile (parseSafetensors(bytes)), got ${describeValue(file)}`);
+  }
   const f64 = model.params instanceof Float64Array;
   const staged: { name: string; shape: readonly number[]; data: ArrayLike<number> }[] = [];
   const fresh: string[] = [];

@@ -24,6 +24,7 @@ import { lmParamSpecs, type LmTrainResult } from '../lm-model.js';
 import { reformerParamSpecs } from '../param-specs.js';
 import { checkMaskedLM } from './task-config.js';
 import { ReformerTaskModel, type TaskCallOptions } from './task-model.js';
+import { requireModelArgs } from '../validate-inputs.js';
 
 const WHERE = 'ReformerForMaskedLM';
 
@@ -37,9 +38,10 @@ export class ReformerForMaskedLM extends ReformerTaskModel {
   readonly architecture = 'ReformerForMaskedLM' as const;
 
   /**
-   * @throws ConfigError if `is_decoder` is true (HF asserts it is false).
+   * @throws ConfigError without a backend or a `ReformerConfig`, or if `is_decoder` is true (HF asserts it is false).
    */
   constructor(backend: Backend, config: ReformerConfig, options: Partial<ReformerOptions> = {}) {
+    requireModelArgs(WHERE, backend, config);
     checkMaskedLM(config);
     const encoder = reformerParamSpecs(config, 'reformer.').length;
     super(backend, config, options, maskedLmParamSpecs(config).slice(encoder), WHERE);

@@ -23,6 +23,7 @@ import type { ParamSpec } from '../parameters.js';
 import { clampPositions, spanLoss, type SpanLoss } from './losses.js';
 import { checkQuestionAnswering, labelInfo } from './task-config.js';
 import { ReformerTaskModel, type TaskCallOptions } from './task-model.js';
+import { requireModelArgs } from '../validate-inputs.js';
 
 const WHERE = 'ReformerForQuestionAnswering';
 
@@ -50,8 +51,9 @@ export interface SpanLogits {
 export class ReformerForQuestionAnswering extends ReformerTaskModel {
   readonly architecture = 'ReformerForQuestionAnswering' as const;
 
-  /** @throws ConfigError unless num_labels is 2 (see `checkQuestionAnswering`). */
+  /** @throws ConfigError without a backend or a `ReformerConfig`, or unless num_labels is 2 (see `checkQuestionAnswering`). */
   constructor(backend: Backend, config: ReformerConfig, options: Partial<ReformerOptions> = {}) {
+    requireModelArgs(WHERE, backend, config);
     checkQuestionAnswering(labelInfo(config));
     super(backend, config, options, qaParamSpecs(config), WHERE);
   }

@@ -27,6 +27,7 @@ import { classifierBackward, classifierForward, type ClassifierSpec, type Classi
 import { classificationLossPlan, classificationRowTerm, type ClassificationLabels, type ClassificationLossPlan } from './losses.js';
 import { classifierDropout, labelInfo, resolveProblemType, type LabelInfo, type ProblemType } from './task-config.js';
 import { ReformerTaskModel, type TaskCallOptions } from './task-model.js';
+import { requireModelArgs } from '../validate-inputs.js';
 
 const WHERE = 'ReformerForSequenceClassification';
 
@@ -76,8 +77,9 @@ export class ReformerForSequenceClassification extends ReformerTaskModel {
   /** The loss in use: the config's `problem_type`, or the one the first labelled call picked (null before). */
   problemType: ProblemType | null;
 
-  /** @throws ConfigError for invalid label fields (task-config.ts `labelInfo`). */
+  /** @throws ConfigError without a backend or a `ReformerConfig`, or for invalid label fields (task-config.ts `labelInfo`). */
   constructor(backend: Backend, config: ReformerConfig, options: Partial<ReformerOptions> = {}) {
+    requireModelArgs(WHERE, backend, config);
     const labels = labelInfo(config);
     super(backend, config, options, classifierParamSpecs(config, labels.numLabels), WHERE);
     this.labels = labels;

@@ -15,6 +15,8 @@
  */
 import type { ReformerConfig } from '../../config/reformer-config.js';
 import { ConfigError } from '../../errors.js';
+import { describeValue, isArrayValue } from '../../util/args.js';
+import { requireReformerConfig } from '../validate-inputs.js';
 
 /** HF `PretrainedConfig.problem_type` values. */
 export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
@@ -46,9 +48,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * `num_labels`, `id2label`, `label2id` and `problem_type` of a config (HF's rules, see the file header).
  * @throws ConfigError naming the field: a `num_labels` that is not a positive integer or disagrees with
  *   `id2label`, `id2label` keys that are not 0…n−1 or names that are not strings, a `label2id` id outside
- *   [0, num_labels), an unknown `problem_type`.
+ *   [0, num_labels), an unknown `problem_type`; field `config` unless `config` is a `ReformerConfig`.
  */
 export function labelInfo(config: ReformerConfig): LabelInfo {
+  requireReformerConfig(config, 'labelInfo');
   const x = config.extra;
   let numLabels: number | null = null;
   if (x.num_labels !== undefined && x.num_labels !== null) {
@@ -113,9 +116,17 @@ export function labelInfo(config: ReformerConfig): LabelInfo {
 /**
  * The config with the classes named `names` (ids 0…n−1): `id2label`, `label2id` as HF writes them,
  * `num_labels` kept in agreement when the config has one, and `problem_type` if given.
- * @throws ConfigError for an empty or repeated name list.
+ * @throws ConfigError for an empty or repeated name list, names that are not an array of strings, or
+ *   (field `config`) a `config` that is not a `ReformerConfig`.
  */
 export function withLabels(config: ReformerConfig, names: readonly string[], problemType?: ProblemType | null): ReformerConfig {
+  requireReformerConfig(config, 'withLabels');
+  if (!isArrayValue(names) || !names.every((n) => typeof n === 'string')) {
+    throw new ConfigError(
+      'id2label',
+      `withLabels needs the class names as an array of strings such as ['negative', 'positive'], got ${describeValue(names)}`,
+    );
+  }
   if (names.length === 0) throw new ConfigError('id2label', 'needs at least one class name');
   if (new Set(names).size !== names.length) throw new ConfigError('id2label', `class names must be distinct, got ${JSON.stringify(names)}`);
   const id2label: Record<string, string> = {};

@@ -21,7 +21,7 @@ import type { MemoryMode } from '../memory/estimate.js';
 import { reformerParamSpecs } from '../param-specs.js';
 import { Parameters, type ParamSpec } from '../parameters.js';
 import { ReformerModel } from '../reformer-model.js';
-import { requireReformerConfig, validateTokenBatch } from '../validate-inputs.js';
+import { requireModelArgs, validateTokenBatch } from '../validate-inputs.js';
 
 /** HF class names of the models this library builds (config.json `architectures`). */
 export type ReformerArchitecture =
@@ -48,7 +48,7 @@ export abstract class ReformerTaskModel {
   /**
    * @param headSpecs the head's parameters (after the encoder's in the layout).
    * @param where class name for messages.
-   * @throws ConfigError if `config` is not a `ReformerConfig`.
+   * @throws ConfigError without a backend, or if `config` is not a `ReformerConfig`.
    */
   protected constructor(
     backend: Backend,
@@ -57,7 +57,7 @@ export abstract class ReformerTaskModel {
     headSpecs: readonly ParamSpec[],
     where: string,
   ) {
-    requireReformerConfig(config, where);
+    requireModelArgs(where, backend, config);
     this.backend = backend;
     this.config = config;
     this.options = resolveOptions(options);

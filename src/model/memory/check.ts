@@ -6,6 +6,7 @@
 import type { Backend } from '../../backend/backend.js';
 import type { ReformerConfig } from '../../config/reformer-config.js';
 import { ResourceError } from '../../errors.js';
+import { numberArg, stringArg } from '../../util/args.js';
 import { chunkLengthRule } from '../lengths.js';
 import { decodeCacheBytes } from './decode.js';
 import { estimateMemory, type MemoryEstimate, type MemoryEstimateOptions } from './estimate.js';
@@ -53,8 +54,12 @@ export function checkBackendMemory(
  * Throws ResourceError if the estimated peak of this run exceeds `limitBytes` (`what` names the limit,
  * e.g. 'the 4 GiB WASM memory'), with the numbers and ways out: the longest sequence and the largest
  * batch that fit, evaluation mode, the reversible backward, fewer threads.
+ * @throws ConfigError for arguments `estimateMemory` refuses, a `limitBytes` that is not a number or a
+ *   `what` that is not a string.
  */
 export function checkMemory(cfg: ReformerConfig, options: MemoryEstimateOptions, limitBytes: number, what: string): MemoryEstimate {
+  numberArg('checkMemory', 'limitBytes', limitBytes);
+  stringArg('checkMemory', 'what', what);
   const est = estimateMemory(cfg, options);
   if (est.bytes <= limitBytes) return est;
   const { lcm } = chunkLengthRule(cfg);

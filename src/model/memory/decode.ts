@@ -11,6 +11,8 @@
  */
 import { lshChunkSpec } from '../../attention/config.js';
 import type { ReformerConfig } from '../../config/reformer-config.js';
+import { intArg } from '../../util/args.js';
+import { requireReformerConfig } from '../validate-inputs.js';
 import type { Dims, Tally } from './tally.js';
 import { chunkAt, rotationHalf } from './tally.js';
 
@@ -20,8 +22,13 @@ export const PROMPT_CAPTURE_BLOCK_ROWS = 1024;
 /** The JS memory cached decoding may take unless told otherwise (`DecodeOptions.maxCacheBytes`; check.ts `checkDecodeCache`): 4 GiB. */
 export const DEFAULT_MAX_CACHE_BYTES = 4 * 2 ** 30;
 
-/** Bytes of the decode cache holding `positions` positions (`f64`: a float64 backend's 8-byte floats). */
+/**
+ * Bytes of the decode cache holding `positions` positions (`f64`: a float64 backend's 8-byte floats).
+ * @throws ConfigError unless `cfg` is a `ReformerConfig` and `positions` an integer ≥ 0.
+ */
 export function decodeCacheBytes(cfg: ReformerConfig, positions: number, f64 = false): number {
+  requireReformerConfig(cfg, 'decodeCacheBytes');
+  intArg('decodeCacheBytes', 'positions', positions);
   const fb = f64 ? 8 : 4;
   const all = cfg.num_attention_heads * cfg.attention_head_size;
   let bytes = 0;

@@ -26,6 +26,9 @@
  * memory; the model compares it with `Backend.maxBufferBytes` (4 GiB for WASM).
  */
 import type { ReformerConfig } from '../../config/reformer-config.js';
+import { ConfigError } from '../../errors.js';
+import { describeValue, intArg, optionsArg } from '../../util/args.js';
+import { requireReformerConfig } from '../validate-inputs.js';
 import { lshChunkSpec } from '../../attention/config.js';
 import { chunkLengthRule } from '../lengths.js';
 import { reformerParamSpecs } from '../param-specs.js';
@@ -91,23 +94,40 @@ export interface MemoryEstimate {
   readonly peakAt: string;
 }
 
-/** Number of parameters of the bare encoder `ReformerModel` for this config. */
+/**
+ * Number of parameters of the bare encoder `ReformerModel` for this config.
+ * @throws ConfigError unless `cfg` is a `ReformerConfig`.
+ */
 export function encoderParameterCount(cfg: ReformerConfig): number {
+  requireReformerConfig(cfg, 'encoderParameterCount');
   let n = 0;
   for (const s of reformerParamSpecs(cfg, 'reformer.')) n += s.shape.reduce((a, b) => a * b, 1);
   return n;
 }
 
-/** Number of parameters of `ReformerModelWithLMHead` for this config (the encoder's + the LM head's). */
+/**
+ * Number of parameters of `ReformerModelWithLMHead` for this config (the encoder's + the LM head's).
+ * @throws ConfigError unless `cfg` is a `ReformerConfig`.
+ */
 export function lmParameterCount(cfg: ReformerConfig): number {
+  requireReformerConfig(cfg, 'lmParameterCount');
   return encoderParameterCount(cfg) + cfg.vocab_size * 2 * cfg.hidden_size + cfg.vocab_size;
 }
 
 /**
  * Estimated peak memory of one LM forward (evaluation loss) or training step; see the file header.
  * Pure arithmetic: nothing is allocated, nothing is validated beyond what the sizes need.
+ * @throws ConfigError unless `cfg` is a `ReformerConfig` and `options` has integer `batch`, `seqLen` ≥ 1
+ *   and `mode` 'forward' or 'train'.
  */
 export function estimateMemory(cfg: ReformerConfig, options: MemoryEstimateOptions): MemoryEstimate {
+  requireReformerConfig(cfg, 'estimateMemory');
+  optionsArg('estimateMemory', options, "{ batch: 1, seqLen: 4096, mode: 'train' }", false);
+  intArg('estimateMemory', 'batch', options.batch, 1);
+  intArg('estimateMemory', 'seqLen', options.seqLen, 1);
+  if (options.mode !== 'forward' && options.mode !== 'train') {
+    throw new ConfigError('mode', `estimateMemory: must be 'forward' or 'train', got ${describeValue(options.mode)}`);
+  }
   const { batch: B, seqLen, mode } = options;
   const { lcm, min } = chunkLengthRule(cfg);
   const L = seqLen % lcm !== 0 && seqLen > min ? seqLen + (lcm - (seqLen % lcm)) : seqLen;

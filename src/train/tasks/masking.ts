@@ -18,13 +18,13 @@
  */
 import { ConfigError, ShapeError } from '../../errors.js';
 import { IGNORE_INDEX } from '../../nn/lm-head.js';
-import { describeValue, int32Arg, intArg, optionsArg } from '../../util/args.js';
+import { arrayLikeArg, describeValue, int32Arg, intArg, optionsArg } from '../../util/args.js';
 import { Rng } from '../../util/rng.js';
 
 /** HF `DataCollatorForLanguageModeling`'s default `mlm_probability`. */
 export const DEFAULT_MLM_PROBABILITY = 0.15;
 
-/** How `maskTokens` masks (HF `DataCollatorForLanguageModeling`). */
+/** Options of `maskTokens`: selection probability (HF `mlm_probability`), mask id, special ids, vocabulary size. */
 export interface MaskingOptions {
   /** Selection probability per real token, in (0, 1]. Default 0.15. */
   readonly probability?: number;
@@ -47,19 +47,19 @@ export interface MaskedTokens {
 /**
  * Applies HF's 80/10/10 masking to `ids` ([n], with `attentionMask` [n] or null = all real), drawing
  * from `rng` (in position order: selection, then replacement kind, then the random id).
- * @throws ConfigError for a probability outside (0, 1], a vocabulary with no ordinary id, an `rng` that
- *   is not an Rng or options without `maskId` / `specialIds` / `vocabSize`; ShapeError for ids or a
- *   mask that are not Int32Arrays of the same length.
+ * @throws ConfigError for a probability outside (0, 1] or a vocabulary with no ordinary id, a missing
+ *   generator or options; ShapeError for ids or a mask that are not Int32Arrays of the same length.
  */
 export function maskTokens(ids: Int32Array, attentionMask: Int32Array | null, rng: Rng, options: MaskingOptions): MaskedTokens {
-  int32Arg('maskTokens', 'ids', ids);
-  if (attentionMask !== null) int32Arg('maskTokens', 'attentionMask', attentionMask);
-  if (!(rng instanceof Rng)) throw new ConfigError('rng', `maskTokens needs an Rng (new Rng(seed)), got ${describeValue(rng)}`);
-  const o = optionsArg<MaskingOptions>('maskTokens', options, '{ maskId: 0, specialIds: [0, 1], vocabSize: 258 }', false);
-  intArg('maskTokens', 'mask_id', o.maskId);
-  intArg('maskTokens', 'vocab_size', o.vocabSize, 1);
-  if (!Array.isArray(o.specialIds)) throw new ConfigError('special_ids', `must be an array of ids, got ${describeValue(o.specialIds)}`);
-  const p = o.probability ?? DEFAULT_MLM_PROBABILITY;
+  const where = 'maskTokens';
+  int32Arg(where, 'ids', ids);
+  if (attentionMask !== null) int32Arg(where, 'attentionMask', attentionMask);
+  if (!(rng instanceof Rng)) throw new ConfigError('rng', `${where} needs a generator (new Rng(seed)), got ${describeValue(rng)}`);
+  optionsArg(where, options, '{ maskId: 0, specialIds: [0, 1], vocabSize: 258 }', false);
+  intArg(where, 'maskId', options.maskId);
+  intArg(where, 'vocab_size', options.vocabSize, 1);
+  arrayLikeArg(where, 'specialIds', options.specialIds, 'an array of the special ids (padding, end of text, ...)');
+  const p = options.probability ?? DEFAULT_MLM_PROBABILITY;
   if (!(p > 0 && p <= 1)) throw new ConfigError('mlm_probability', `must be in (0, 1], got ${p}; HF's default is 0.15`);
   if (attentionMask && attentionMask.length !== ids.length) {
     throw new ShapeError(`maskTokens: attention mask has ${attentionMask.length} entries for ${ids.length} ids`);

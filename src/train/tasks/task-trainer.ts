@@ -15,8 +15,8 @@
  * (between steps), always followed by a final evaluation and the final checkpoint hook.
  */
 import { ConfigError, FormatError, NumericalError } from '../../errors.js';
+import { describeValue, isArrayValue, optionsArg } from '../../util/args.js';
 import { Rng, type RngState } from '../../util/rng.js';
-import { describeValue, optionsArg } from '../../util/args.js';
 import type { Optimizer } from '../optimizer.js';
 import { learningRate, type LrSchedule, validateSchedule } from '../schedule.js';
 import {
@@ -142,20 +142,31 @@ export class TaskTrainer<E, V = E> {
   private readonly clock: () => number;
 
   /**
-   * @throws ConfigError for invalid options or no training example, a `task` that is not a
-   *   TaskDefinition (ClassificationTask, QuestionAnsweringTask, MaskedLmTask), or train / validation that are not arrays.
+   * @throws ConfigError for invalid options or no training example, a `task` that is not a task
+   *   definition (MaskedLmTask, ClassificationTask, QuestionAnsweringTask), `train` / `validation` that are not arrays.
    */
   constructor(task: TaskDefinition<E, V>, train: readonly E[], validation: readonly V[], options: TaskTrainOptions) {
-    const t = task as unknown as Record<string, unknown> | null | undefined;
-    if (t === null || typeof t !== 'object' || typeof t.lossAndGrad !== 'function' || typeof t.evaluate !== 'function') {
+    const t = task as Partial<TaskDefinition<E, V>> | null | undefined;
+    if (
+      t === null ||
+      typeof t !== 'object' ||
+      typeof t.lossAndGrad !== 'function' ||
+      typeof t.evaluate !== 'function' ||
+      t.model === null ||
+      typeof t.model !== 'object'
+    ) {
       throw new ConfigError(
         'task',
-        `new TaskTrainer(task, ...) needs a TaskDefinition (new ClassificationTask(...), QuestionAnsweringTask or MaskedLmTask), got ${describeValue(task)}`,
+        `new TaskTrainer needs a task definition (new MaskedLmTask(model, ...), ClassificationTask, QuestionAnsweringTask), got ${describeValue(task)}`,
       );
     }
-    if (!Array.isArray(train)) throw new ConfigError('train', `must be an array of training examples, got ${describeValue(train)}`);
-    if (!Array.isArray(validation)) throw new ConfigError('validation', `must be an array of examples, got ${describeValue(validation)}`);
-    optionsArg('TaskTrainer', options, '{ batch: 8, steps: 200 }', false);
+    for (const [k, v] of [
+      ['train', train],
+      ['validation', validation],
+    ] as const) {
+      if (!isArrayValue(v)) throw new ConfigError(k, `new TaskTrainer: must be an array of examples (the task's), got ${describeValue(v)}`);
+    }
+    optionsArg('new TaskTrainer', options, '{ batch: 8, steps: 1000, lr: 1e-4 }', false);
     for (const [k, v] of [
       ['batch', options.batch],
       ['eval_batch', options.evalBatch],
