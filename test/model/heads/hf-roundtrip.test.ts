@@ -111,7 +111,7 @@ function rotations(model: ReformerForSequenceClassification, seed: number): Arra
   });
 }
 
-describe.skipIf(reason !== null)("HF ReformerForSequenceClassification loads our classifier strictly", () => {
+describe.skipIf(reason !== null)('HF ReformerForSequenceClassification loads our classifier strictly', () => {
   it('train --task classify → load_state_dict(strict=True) in HF → the same logits and loss', async () => {
     writeFileSync(p('config.json'), JSON.stringify(CONFIG));
     const rng = new Rng(7);
@@ -215,7 +215,14 @@ describe.skipIf(reason !== null)("HF ReformerForSequenceClassification loads our
     // the control: HF with other rotations gives logits outside the rule, so the comparison above can fail
     const other = rotations(ref.model, 12);
     const hf2 = runHf(ck, inputs(other, ref.model));
-    const miss = compareFloats('out:eval.logits', 'out:eval.logits', Float64Array.from(hf2.logits), ref.logits, DEFAULT_CONFORMANCE_RTOL, true);
+    const miss = compareFloats(
+      'out:eval.logits',
+      'out:eval.logits',
+      Float64Array.from(hf2.logits),
+      ref.logits,
+      DEFAULT_CONFORMANCE_RTOL,
+      true,
+    );
     expect(miss.passed, `other rotations changed the logits by only ${miss.maxAbsError}`).toBe(false);
   }, 180_000);
 
