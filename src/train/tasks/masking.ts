@@ -23,6 +23,7 @@ import type { Rng } from '../../util/rng.js';
 /** HF `DataCollatorForLanguageModeling`'s default `mlm_probability`. */
 export const DEFAULT_MLM_PROBABILITY = 0.15;
 
+/** How `maskTokens` selects and replaces tokens (HF `DataCollatorForLanguageModeling`'s settings). */
 export interface MaskingOptions {
   /** Selection probability per real token, in (0, 1]. Default 0.15. */
   readonly probability?: number;
