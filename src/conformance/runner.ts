@@ -313,7 +313,11 @@ function compareInts(name: string, want: Int32Array, got: ArrayLike<number>, req
   };
 }
 
-function compareFloats(
+/**
+ * The fixture rule on one float tensor: `max|got − want| ≤ rtol·S`, S = max(1, max|want|), or max|want|
+ * for a `grad:` name (NaN in `got` fails). Also used by the HF round-trip test of our checkpoints.
+ */
+export function compareFloats(
   name: string,
   reference: string,
   want: Float,
