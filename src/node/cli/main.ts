@@ -458,7 +458,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--steps <n>', 'at most this many training steps (default: as many as fit in --minutes, measured)', intFlag('--steps'))
     .option(
       '--lr <x>',
-      `peak learning rate (default ${DEMO_DEFAULTS.lr}, cosine decay to lr/10)`,
+      "peak learning rate (default: the planned shape's measured best, 0.003; cosine decay to lr/10)",
       numberFlag('--lr', 0, 10, { exclusiveMin: true }),
     )
     .option('--seed <s>', `initialisation and sampler seed of a new run (default ${DEMO_DEFAULTS.seed})`, intFlag('--seed', 0))
