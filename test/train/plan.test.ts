@@ -5,17 +5,28 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import {
-  DEMO_LADDER,
-  defaultLearningRate,
-  FALLBACK_LR,
-  planRun,
-  type RunShape,
-  TRAIN_LR,
-} from '../../src/train/plan.js';
+import { DEMO_LADDER, defaultLearningRate, FALLBACK_LR, planRun, type RunShape, TRAIN_LR } from '../../src/train/plan.js';
 
-const big: RunShape = { preset: 'small', seqLen: 4096, batch: 1, lr: 3e-3, warmup: 50, plateauSteps: 600, targetSteps: 900 };
-const little: RunShape = { preset: 'tiny', seqLen: 1024, batch: 4, lr: 5e-3, warmup: 100, plateauSteps: 700, targetSteps: 1500 };
+const big: RunShape = {
+  preset: 'small',
+  seqLen: 4096,
+  batch: 1,
+  lr: 3e-3,
+  warmup: 50,
+  plateauSteps: 600,
+  targetSteps: 900,
+  targetBpb: 2.4,
+};
+const little: RunShape = {
+  preset: 'tiny',
+  seqLen: 1024,
+  batch: 4,
+  lr: 5e-3,
+  warmup: 100,
+  plateauSteps: 700,
+  targetSteps: 1500,
+  targetBpb: 2.6,
+};
 const ladder = [big, little];
 
 /** Step times per shape, recording which shapes were measured. */
@@ -79,7 +90,7 @@ describe('planRun', () => {
     expect(p.minutesForTarget).toBe(23);
     expect(p.warning).toMatch(/^the plan \(544 steps of tiny, 4 × 1024 tokens per step\) is shorter than the ≈ 700 steps/);
     expect(p.warning).toMatch(/expect ≈ 3\.5 bits per byte/);
-    expect(p.warning).toMatch(/run with --minutes 23 or more/);
+    expect(p.warning).toMatch(/run with --minutes 23 or more \(1500 steps reached 2\.6 in the measured run\)$/);
   });
 
   it('between the plateau and the target the warning says it stops short', () => {
@@ -87,7 +98,7 @@ describe('planRun', () => {
     // 980 steps: past 700, short of 1500
     expect(p.steps).toBe(980);
     expect(p.verdict).toBe('leaves-plateau');
-    expect(p.warning).toMatch(/leaves the ≈ 3\.5 bits-per-byte plateau but stops short of the ≈ 1500 steps/);
+    expect(p.warning).toMatch(/should leave the ≈ 3\.5 bits-per-byte plateau \(≈ 700 steps\) but stops short of the 1500 steps/);
     expect(p.warning).toMatch(/--minutes 13 or more, or --preset tiny$/);
   });
 
@@ -124,6 +135,7 @@ describe('DEMO_LADDER (measured, docs/TRAINING.md)', () => {
     expect(DEMO_LADDER[0]).toMatchObject({ preset: 'small', seqLen: 4096, batch: 1 });
     for (const s of DEMO_LADDER) {
       expect(s.plateauSteps).toBeLessThan(s.targetSteps);
+      expect(s.targetBpb).toBeLessThan(3);
       expect(s.warmup).toBeLessThan(s.plateauSteps);
     }
     expect(DEMO_LADDER.length).toBeGreaterThan(1);

@@ -4,8 +4,8 @@
  * 1. Plans the run (src/train/plan.ts): measures a training step of the default Reformer (preset
  *    `small`: local/LSH/local/LSH, sequence 4096, reversible, axial positions) on this machine
  *    (calibration, parameters untouched); when the budget does not give it the steps it needs to reach
- *    ≈ 2.6 bits per byte (a slow or loaded machine), measures the next shape of `DEMO_LADDER` (`tiny`,
- *    1 × 1024 tokens per step: a step is ≈ 10× cheaper) and takes it. When even that plan cannot leave
+ *    its measured result (a slow or loaded machine), measures the next shape of `DEMO_LADDER` (`tiny`,
+ *    4 × 1024 tokens per step: a step is 3–4.6× cheaper) and takes it. When even that plan cannot leave
  *    the ≈ 3.5 plateau it says so before training, with the `--minutes` that would.
  * 2. Prints the validation bits per byte of the untrained model (≈ 8 = log2 of 258 ids) on the held-out
  *    last 5% of the embedded "Crime and Punishment" (data/crime-and-punishment.txt).
@@ -25,7 +25,7 @@ import { type DataSplit, splitTokens } from '../../train/data.js';
 import { evaluate } from '../../train/evaluate.js';
 import { BatchSampler } from '../../train/data.js';
 import { ByteTokenizer } from '../../train/tokenizer.js';
-import { DEMO_LADDER, defaultLearningRate, planRun, type RunShape, TARGET_BPB } from '../../train/plan.js';
+import { DEMO_LADDER, defaultLearningRate, planRun, type RunShape } from '../../train/plan.js';
 import { optionsFromState, type RandomStateful } from '../../train/trainer.js';
 import { CHECKPOINT_SUBDIR, loadCheckpoint } from '../checkpoint.js';
 import { readCorpusFile } from '../corpus-file.js';
@@ -231,9 +231,9 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
   log(
     `plan: ${plan.steps} steps of ${shape.batch} × ${em.seqLen} tokens (${shape.preset}), AdamW lr ${lr} (cosine, warm-up ${Math.min(shape.warmup, Math.floor(plan.steps / 10))}); ` +
       (plan.verdict === 'reaches-target'
-        ? `≈ ${shape.targetSteps} steps reached ≤ ${TARGET_BPB} bits per byte in the measured runs (docs/TRAINING.md)`
+        ? `${shape.targetSteps} steps reached ${shape.targetBpb} bits per byte in the measured run (docs/TRAINING.md)`
         : plan.verdict === 'leaves-plateau'
-          ? `enough to leave the ≈ 3.5 plateau (≈ ${shape.plateauSteps} steps), short of ≤ ${TARGET_BPB}`
+          ? `enough to leave the ≈ 3.5 plateau (≈ ${shape.plateauSteps} steps), short of the measured ${shape.targetSteps}`
           : `not enough to leave the ≈ 3.5 plateau (≈ ${shape.plateauSteps} steps)`),
   );
   if (plan.warning) ctx.stderr.write(`warning: ${plan.warning}\n`);
@@ -245,7 +245,9 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
 
   // ---- train (reformer train: progress, checkpoints, metrics, curves, signals)
   const trainFlags: TrainFlags = {
-    ...(resuming ? { resume: runDir } : { out: runDir, preset: shape.preset, seqLen: shape.seqLen, batch: shape.batch, data: dataPath, seed }),
+    ...(resuming
+      ? { resume: runDir }
+      : { out: runDir, preset: shape.preset, seqLen: shape.seqLen, batch: shape.batch, data: dataPath, seed }),
     steps,
     minutes: flags.minutes,
     lr,
