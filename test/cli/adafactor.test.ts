@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { loadCheckpoint } from '../../src/node/checkpoint.js';
-import { TRAIN_DEFAULTS } from '../../src/node/cli/train.js';
+import { TRAIN_LR } from '../../src/train/plan.js';
 import { cli, writeRandomFasta } from './helpers.js';
 
 describe('reformer train --optimizer', () => {
@@ -23,11 +23,11 @@ describe('reformer train --optimizer', () => {
     const t = await cli(['train', ...common, '--steps', '6', '--optimizer', 'adafactor', '--out', run]);
     expect(t.stderr.text).toBe('');
     expect(t.code).toBe(0);
-    expect(t.stdout.text).toContain(`Adafactor lr ${TRAIN_DEFAULTS.adafactorLr} (cosine`);
+    expect(t.stdout.text).toContain(`Adafactor lr ${TRAIN_LR.tiny!.adafactor} (cosine`);
     const ck = loadCheckpoint(run);
     expect(ck.snapshot!.state.step).toBe(6);
     expect(ck.snapshot!.state.options).toMatchObject({
-      lr: TRAIN_DEFAULTS.adafactorLr,
+      lr: TRAIN_LR.tiny!.adafactor,
       optimizer: { name: 'adafactor', scaleParameter: true, relativeStep: false },
     });
     const state = parseSafetensors(ck.snapshot!.optimizer);
@@ -37,7 +37,7 @@ describe('reformer train --optimizer', () => {
     const r = await cli(['train', '--resume', run, '--steps', '8']);
     expect(r.stderr.text).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout.text).toMatch(new RegExp(`^training from step 6 until step 8: .* Adafactor lr ${TRAIN_DEFAULTS.adafactorLr} `, 'm'));
+    expect(r.stdout.text).toMatch(new RegExp(`^training from step 6 until step 8: .* Adafactor lr ${TRAIN_LR.tiny!.adafactor} `, 'm'));
     const after = loadCheckpoint(run);
     expect(after.snapshot!.state.step).toBe(8);
     expect(parseSafetensors(after.snapshot!.optimizer).metadata.step).toBe('8');
@@ -58,7 +58,7 @@ describe('reformer train --optimizer', () => {
     const run = join(dir, 'adamw');
     const t = await cli(['train', ...common, '--steps', '3', '--out', run]);
     expect(t.code).toBe(0);
-    expect(t.stdout.text).toContain(`AdamW lr ${TRAIN_DEFAULTS.lr} (cosine`);
+    expect(t.stdout.text).toContain(`AdamW lr ${TRAIN_LR.tiny!.adamw} (cosine`);
     expect(loadCheckpoint(run).snapshot!.state.options.optimizer).toMatchObject({ name: 'adamw' });
     const r = await cli(['train', '--resume', run, '--steps', '5', '--optimizer', 'adafactor']);
     expect(r.code).toBe(2);

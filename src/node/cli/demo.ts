@@ -1,8 +1,12 @@
 /**
  * `reformer demo` (= `npm start`): the main job a new user runs first.
  *
- * 1. Builds the default Reformer (preset `small`: local/LSH/local/LSH, sequence 4096, reversible, axial
- *    positions) and measures one training step on this machine (calibration, parameters untouched).
+ * 1. Plans the run (src/train/plan.ts): measures a training step of the default Reformer (preset
+ *    `small`: local/LSH/local/LSH, sequence 4096, reversible, axial positions) on this machine
+ *    (calibration, parameters untouched); when the budget does not give it the steps it needs to reach
+ *    its measured result (a slow or loaded machine), measures the next shape of `DEMO_LADDER` (`tiny`,
+ *    4 × 1024 tokens per step: a step is 3–4.6× cheaper) and takes it. When even that plan cannot leave
+ *    the ≈ 3.5 plateau it says so before training, with the `--minutes` that would.
  * 2. Prints the validation bits per byte of the untrained model (≈ 8 = log2 of 258 ids) on the held-out
  *    last 5% of the embedded "Crime and Punishment" (data/crime-and-punishment.txt).
  * 3. Trains for a bounded time (`--minutes`, default `DEMO_DEFAULTS.minutes`): the step count is planned
@@ -17,11 +21,12 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { splitTokens } from '../../train/data.js';
+import { type DataSplit, splitTokens } from '../../train/data.js';
 import { evaluate } from '../../train/evaluate.js';
 import { BatchSampler } from '../../train/data.js';
 import { ByteTokenizer } from '../../train/tokenizer.js';
-import type { RandomStateful } from '../../train/trainer.js';
+import { DEMO_LADDER, defaultLearningRate, planRun, type RunShape } from '../../train/plan.js';
+import { optionsFromState, type RandomStateful } from '../../train/trainer.js';
 import { CHECKPOINT_SUBDIR, loadCheckpoint } from '../checkpoint.js';
 import { readCorpusFile } from '../corpus-file.js';
 import { engineForConfig, parseConfigJson, type EngineModel } from '../engine.js';
@@ -29,6 +34,7 @@ import { fmtDuration, TaskProgress } from '../progress.js';
 import { checkOutputDir } from '../paths.js';
 import type { BackendKind, CliContext } from './context.js';
 import { generateCommand } from './generate.js';
+import { runExtra } from './run-extra.js';
 import { TRAIN_DEFAULTS, trainCommand, type TrainFlags } from './train.js';
 
 export interface DemoFlags {
@@ -46,16 +52,15 @@ export interface DemoFlags {
   backend?: BackendKind;
 }
 
-/** Defaults of the main job (README "Quick start"); chosen by measurement, see docs/TRAINING.md. */
+/**
+ * Defaults of the main job (README "Quick start"); chosen by measurement, see docs/TRAINING.md. The model
+ * shape, peak learning rate (AdamW, cosine decay to lr/10) and warm-up come from the plan (`DEMO_LADDER`).
+ */
 export const DEMO_DEFAULTS = {
   /** Training budget: the whole command stays under 10 minutes on a 2-core machine. */
   minutes: 8.5,
   out: 'runs/default',
   prompt: 'Raskolnikov ',
-  /** Peak learning rate of AdamW (cosine decay to lr/10 over the planned steps). */
-  lr: 3e-3,
-  /** Linear warm-up steps. */
-  warmup: 50,
   /** Periodic validation: every `evalEvery` steps on `evalWindows` windows (≈ 1% of the time). */
   evalEvery: 100,
   evalWindows: 4,
@@ -109,6 +114,42 @@ function secondsPerStep(em: EngineModel, train: Int32Array, batch: number): numb
   return Math.min(...times);
 }
 
+/**
+ * The shapes the plan may choose from: `DEMO_LADDER` for a new run with the default model; the ladder's
+ * entries of `--preset` (or that preset at its own length, unmeasured) when one is given; the checkpoint's
+ * own shape for a continued run. `alternative` is the second remedy a warning names.
+ */
+function demoLadder(
+  ctx: CliContext,
+  resumed: { em: EngineModel; batch: number; preset: string | undefined } | null,
+  preset: string | undefined,
+): { ladder: RunShape[]; alternative?: string } {
+  const measured = DEMO_LADDER.filter((s) => ctx.engine.presets.includes(s.preset));
+  if (resumed) {
+    const own = measured.find((s) => s.preset === resumed.preset && s.seqLen === resumed.em.seqLen && s.batch === resumed.batch);
+    return { ladder: [own ?? unmeasuredShape(resumed.preset ?? 'checkpoint', resumed.em.seqLen, resumed.batch)] };
+  }
+  const smallest = measured[measured.length - 1];
+  const smaller = smallest && smallest.preset !== (preset ?? ctx.engine.defaultPreset) ? `--preset ${smallest.preset}` : undefined;
+  if (preset === undefined) {
+    if (measured.length > 0) return { ladder: measured };
+    preset = ctx.engine.defaultPreset;
+  }
+  const own = measured.filter((s) => s.preset === preset);
+  if (own.length > 0) return { ladder: own, ...(smaller !== undefined ? { alternative: smaller } : {}) };
+  const seqLen = ctx.engine.trainingLength?.({ preset }).seqLen ?? TRAIN_DEFAULTS.tokensPerStep;
+  return {
+    ladder: [unmeasuredShape(preset, seqLen, Math.max(1, Math.round(TRAIN_DEFAULTS.tokensPerStep / seqLen)))],
+    ...(smaller !== undefined ? { alternative: smaller } : {}),
+  };
+}
+
+/** A shape without measured step counts: the small preset's plateau and target steps stand in for them. */
+function unmeasuredShape(preset: string, seqLen: number, batch: number): RunShape {
+  const ref = DEMO_LADDER[0] as RunShape;
+  return { ...ref, preset, seqLen, batch, lr: defaultLearningRate(preset, 'adamw') };
+}
+
 /** Runs `reformer demo`; returns the exit code. */
 export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line: string) => void): Promise<number> {
   const t0 = performance.now();
@@ -132,32 +173,70 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
       : `reformer demo: training a Reformer (preset ${presetName}) on ${dataPath} for at most ${flags.minutes} minutes -> ${runDir}`,
   );
 
-  // ---- the model as it is now (untrained, or the checkpoint), the split, calibration, "before"
+  // ---- the model as it is now (untrained, or the checkpoint), the split, the plan, "before"
   const { backend, note } = await ctx.createBackend(flags.backend ?? 'auto', flags.threads);
   if (note) ctx.stderr.write(`note: ${note}\n`);
   const seed = flags.seed ?? DEMO_DEFAULTS.seed;
-  let em: EngineModel;
+  const corpus = readCorpusFile(dataPath, '--data');
+  const tokens = new ByteTokenizer().encode(corpus.bytes);
   let stepsDone = 0;
+  let resumedModel: { em: EngineModel; batch: number; preset: string | undefined } | null = null;
   if (resuming) {
     const ck = loadCheckpoint(runDir);
     const cfg = parseConfigJson(ck.config, `${ck.dir}/config.json`);
-    em = engineForConfig(cfg, ctx.engines, ck.dir).load(backend, cfg, ck.weights);
+    const extra = runExtra(ck.snapshot);
+    const preset = extra.preset ?? undefined;
+    const em = engineForConfig(cfg, ctx.engines, ck.dir).load(backend, cfg, ck.weights, preset);
     stepsDone = ck.snapshot?.state.step ?? 0;
-  } else {
-    em = ctx.engine.create(backend, { preset: presetName, seed });
+    const stored = ck.snapshot ? optionsFromState(ck.snapshot.state) : null;
+    resumedModel = { em, batch: stored?.batch ?? Math.max(1, Math.round(TRAIN_DEFAULTS.tokensPerStep / em.seqLen)), preset };
   }
-  const corpus = readCorpusFile(dataPath, '--data');
-  const tokens = new ByteTokenizer().encode(corpus.bytes);
-  const data = splitTokens(tokens, { validationFraction: TRAIN_DEFAULTS.valFraction, seqLen: em.seqLen });
-  const batch = Math.max(1, Math.round(TRAIN_DEFAULTS.tokensPerStep / em.seqLen));
-
-  const stepS = secondsPerStep(em, data.train, batch);
-  const evalS = (DEMO_DEFAULTS.evalWindows * stepS) / 3 / DEMO_DEFAULTS.evalEvery; // a forward ≈ 1/3 of a training step
-  const planned = Math.max(DEMO_DEFAULTS.warmup + 1, Math.floor((flags.minutes * 60 - RESERVE_S) / (stepS + evalS)));
-  const steps = stepsDone + (flags.steps !== undefined ? Math.min(flags.steps, planned) : planned);
-  log(
-    `calibration (${backend.name}): ${stepS.toFixed(2)} s per training step of ${batch} × ${em.seqLen} tokens -> planning ${steps - stepsDone} steps`,
+  const { ladder, alternative } = demoLadder(ctx, resumedModel, flags.preset);
+  // each shape is built and measured only when the one before it does not fit
+  const built = new Map<RunShape, { em: EngineModel; split: DataSplit }>();
+  const buildShape = (shape: RunShape): { em: EngineModel; split: DataSplit } => {
+    let b = built.get(shape);
+    if (!b) {
+      const em = resumedModel?.em ?? ctx.engine.create(backend, { preset: shape.preset, seed, seqLen: shape.seqLen });
+      const split = splitTokens(tokens, { validationFraction: TRAIN_DEFAULTS.valFraction, seqLen: em.seqLen });
+      b = { em, split };
+      built.set(shape, b);
+    }
+    return b;
+  };
+  const plan = planRun(
+    flags.minutes,
+    ladder,
+    (shape) => {
+      const { em, split } = buildShape(shape);
+      const stepS = secondsPerStep(em, split.train, shape.batch);
+      // a validation window's forward ≈ 1/3 of training it
+      const evalS = (DEMO_DEFAULTS.evalWindows * (stepS / shape.batch)) / 3 / DEMO_DEFAULTS.evalEvery;
+      log(
+        `calibration (${backend.name}): ${stepS.toFixed(2)} s per training step of ${shape.batch} × ${em.seqLen} tokens (${shape.preset})`,
+      );
+      return stepS + evalS;
+    },
+    {
+      reserveSeconds: RESERVE_S,
+      stepsDone,
+      ...(flags.steps !== undefined ? { maxSteps: flags.steps } : {}),
+      ...(alternative !== undefined ? { alternative } : {}),
+    },
   );
+  const shape = plan.shape;
+  const { em, split: data } = buildShape(shape);
+  const lr = flags.lr ?? shape.lr;
+  const steps = stepsDone + plan.steps;
+  log(
+    `plan: ${plan.steps} steps of ${shape.batch} × ${em.seqLen} tokens (${shape.preset}), AdamW lr ${lr} (cosine, warm-up ${Math.min(shape.warmup, Math.floor(plan.steps / 10))}); ` +
+      (plan.verdict === 'reaches-target'
+        ? `${shape.targetSteps} steps reached ${shape.targetBpb} bits per byte in the measured run (docs/TRAINING.md)`
+        : plan.verdict === 'leaves-plateau'
+          ? `enough to leave the ≈ 3.5 plateau (≈ ${shape.plateauSteps} steps), short of the measured ${shape.targetSteps}`
+          : `not enough to leave the ≈ 3.5 plateau (≈ ${shape.plateauSteps} steps)`),
+  );
+  if (plan.warning) ctx.stderr.write(`warning: ${plan.warning}\n`);
 
   const before = validationBpb(em, data.validation, ctx, 'validation before training');
   log(
@@ -166,11 +245,13 @@ export async function demoCommand(flags: DemoFlags, ctx: CliContext, log: (line:
 
   // ---- train (reformer train: progress, checkpoints, metrics, curves, signals)
   const trainFlags: TrainFlags = {
-    ...(resuming ? { resume: runDir } : { out: runDir, preset: presetName, data: dataPath, seed }),
+    ...(resuming
+      ? { resume: runDir }
+      : { out: runDir, preset: shape.preset, seqLen: shape.seqLen, batch: shape.batch, data: dataPath, seed }),
     steps,
     minutes: flags.minutes,
-    lr: flags.lr ?? DEMO_DEFAULTS.lr,
-    warmup: Math.min(DEMO_DEFAULTS.warmup, Math.floor((steps - stepsDone) / 10)),
+    lr,
+    warmup: Math.min(shape.warmup, Math.floor((steps - stepsDone) / 10)),
     evalEvery: DEMO_DEFAULTS.evalEvery,
     evalWindows: DEMO_DEFAULTS.evalWindows,
     checkpointEvery: DEMO_DEFAULTS.evalEvery,

@@ -26,6 +26,7 @@ import { DEFAULT_MLM_PROBABILITY } from '../../train/tasks/masking.js';
 import { checkTaskFlags, TASK_DEFAULTS, trainTaskCommand, type TaskFlags } from './tasks/train-task.js';
 import { TASK_NAMES } from './tasks/task-model.js';
 import { checkpointTask, predictCommand, taskEvalCommand, type TaskEvalFlags } from './tasks/eval-task.js';
+import { describeTrainLr, FALLBACK_LR } from '../../train/plan.js';
 import { OPTIMIZER_NAMES } from '../../train/trainer.js';
 import { VERIFY_DEFAULTS, verifyCommand, type VerifyFlags } from './verify.js';
 
@@ -134,7 +135,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     )
     .option(
       '--lr <x>',
-      `peak learning rate (default ${TRAIN_DEFAULTS.lr} for AdamW, ${TRAIN_DEFAULTS.adafactorLr} for Adafactor, where a step is lr × the tensor's RMS); decays to lr/10`,
+      `peak learning rate, decays to lr/10 (default: measured per preset, ${describeTrainLr()}; fine-tuning --checkpoint: ${FALLBACK_LR.adamw} / ${FALLBACK_LR.adafactor}; for Adafactor a step is lr × the tensor's RMS)`,
       numberFlag('--lr', 0, 10, { exclusiveMin: true }),
     )
     .option('--warmup <n>', 'linear warm-up steps (default min(100, steps/10), or 50 with --minutes only)', intFlag('--warmup', 0))
@@ -459,7 +460,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--steps <n>', 'at most this many training steps (default: as many as fit in --minutes, measured)', intFlag('--steps'))
     .option(
       '--lr <x>',
-      `peak learning rate (default ${DEMO_DEFAULTS.lr}, cosine decay to lr/10)`,
+      "peak learning rate (default: the planned shape's measured best, 0.003; cosine decay to lr/10)",
       numberFlag('--lr', 0, 10, { exclusiveMin: true }),
     )
     .option('--seed <s>', `initialisation and sampler seed of a new run (default ${DEMO_DEFAULTS.seed})`, intFlag('--seed', 0))

@@ -11,6 +11,7 @@ import { FormatError, UsageError } from '../../errors.js';
 import { DEFAULT_VALIDATION_FRACTION, splitTokens } from '../../train/data.js';
 import { ByteTokenizer, bytesPerTokenOf, type Tokenizer } from '../../train/tokenizer.js';
 import type { OptimizerName } from '../../train/optimizer.js';
+import { defaultLearningRate } from '../../train/plan.js';
 import {
   optimizerName,
   optionsFromState,
@@ -61,14 +62,7 @@ export interface TrainFlags extends FastaFlags {
 export const TRAIN_DEFAULTS = {
   minutes: 10,
   optimizer: 'adamw',
-  /** AdamW's peak learning rate. */
-  lr: 1e-3,
-  /**
-   * Adafactor's peak learning rate: with scale_parameter a step is lr × the tensor's RMS (at most; the
-   * update's RMS is clipped to 1), so it is larger than AdamW's. On the tiny preset 0.03 and 0.1 end
-   * level after 1,200 steps, 0.1 with a bump, 0.3 unstable, 1 diverges (docs/TRAINING.md).
-   */
-  adafactorLr: 0.03,
+  // the peak learning rate: defaultLearningRate(preset, optimizer) (src/train/plan.ts, measured per preset)
   tokensPerStep: 4096,
   seed: 1,
   evalEvery: 100,
@@ -262,7 +256,13 @@ export async function trainCommand(
     seqLen,
     ...(steps !== undefined ? { steps } : {}),
     ...(minutes !== undefined ? { minutes } : {}),
-    lr: pick('lr', flags.lr, storedOptions?.lr, optimizer === 'adafactor' ? TRAIN_DEFAULTS.adafactorLr : TRAIN_DEFAULTS.lr),
+    // a new run from a preset (or a --config on top of one) takes the preset's measured best; fine-tuning the fallback
+    lr: pick(
+      'lr',
+      flags.lr,
+      storedOptions?.lr,
+      defaultLearningRate(pretrained ? undefined : (flags.preset ?? ctx.engine.defaultPreset), optimizer),
+    ),
     warmupSteps: pick('warmup', flags.warmup, storedOptions?.warmupSteps, defaultWarmup),
     ...(storedOptions?.minLr !== undefined && !explicit.has('lr') ? { minLr: storedOptions.minLr } : {}),
     optimizer: storedOptions?.optimizer ?? { name: optimizer },

@@ -48,6 +48,7 @@ import type { CliContext } from '../context.js';
 import { checkpointTokenizer, readCheckpointNoted } from '../load-model.js';
 import { checkLengthMultiple } from '../parse.js';
 import { TRAIN_DEFAULTS, type TrainFlags } from '../train.js';
+import { FALLBACK_LR } from '../../../train/plan.js';
 import { holdOut, readJsonLinesFile } from './task-data.js';
 import { modelLength, newTaskConfig, TASK_ARCHITECTURE, taskOfConfig } from './task-model.js';
 
@@ -245,7 +246,7 @@ export async function trainTaskCommand(
     batch,
     ...(steps !== undefined ? { steps } : {}),
     ...(minutes !== undefined ? { minutes } : {}),
-    lr: flags.lr ?? stored?.options.lr ?? (flags.optimizer === 'adafactor' ? TRAIN_DEFAULTS.adafactorLr : TASK_DEFAULTS.lr),
+    lr: flags.lr ?? stored?.options.lr ?? (flags.optimizer === 'adafactor' ? FALLBACK_LR.adafactor : TASK_DEFAULTS.lr),
     warmupSteps: flags.warmup ?? stored?.options.warmupSteps ?? (steps !== undefined ? Math.min(100, Math.ceil(steps / 10)) : 50),
     optimizer: (stored?.options.optimizer as { name?: 'adamw' } | undefined) ?? { name: flags.optimizer ?? 'adamw' },
     seed: stored?.options.seed ?? seed + 1,
