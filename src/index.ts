@@ -230,7 +230,7 @@ export type {
 export type {
   /** Cache of the HF `LSHSelfAttention` module forward (input reference plus the LSH attention cache). */
   LshSelfAttentionCache,
-} from './attention/lsh.js';
+} from './attention/lsh-module.js';
 export type {
   /** Inputs of `hashBuckets`: shared query/key vectors, shapes, rotations, num_buckets and the padding mask. */
   HashParams,

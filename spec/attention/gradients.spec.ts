@@ -10,7 +10,7 @@ import type { Float } from '../../src/backend/backend.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import { attentionBlockForward, attentionBlockParamShapes, type AttentionBlockWeights } from '../../src/attention/block.js';
 import { attentionBlockBackward } from '../../src/attention/block-backward.js';
-import { lshSelfAttentionForward } from '../../src/attention/lsh.js';
+import { lshSelfAttentionForward } from '../../src/attention/lsh-module.js';
 import { lshSelfAttentionBackward } from '../../src/attention/lsh-backward.js';
 import { localSelfAttentionForward } from '../../src/attention/local.js';
 import { localSelfAttentionBackward } from '../../src/attention/local-backward.js';

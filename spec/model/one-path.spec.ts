@@ -20,7 +20,7 @@ import type { Backend, Float } from '../../src/backend/backend.js';
 import { ReferenceBackend } from '../../src/backend/reference.js';
 import { attentionBlockAddForward, type AttentionBlockWeights, type AttentionKeep, type AttentionKind } from '../../src/attention/block.js';
 import { localSelfAttentionForward } from '../../src/attention/local.js';
-import { lshSelfAttentionForward } from '../../src/attention/lsh.js';
+import { lshSelfAttentionForward } from '../../src/attention/lsh-module.js';
 import { ReformerModel } from '../../src/model/reformer-model.js';
 import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { lmHeadForward, lmHeadLoss } from '../../src/nn/lm-head.js';

@@ -6,7 +6,7 @@ import type { Backend, Float } from '../backend/backend.js';
 import type { NumBuckets } from '../config/buckets.js';
 import type { AttentionKind } from './block.js';
 import type { LocalSelfAttentionCache } from './local.js';
-import type { LshSelfAttentionCache } from './lsh.js';
+import type { LshSelfAttentionCache } from './lsh-module.js';
 
 export interface AttentionBlockCache {
   readonly kind: AttentionKind;

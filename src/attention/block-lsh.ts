@@ -6,7 +6,8 @@ import type { Backend, Float } from '../backend/backend.js';
 import type { AttentionBlockOptions } from './block.js';
 import { commonCache, type AttentionBlockCache, type AttentionBlockResult, type AttentionKeep, type BlockWeights } from './block-cache.js';
 import { ATTENTION_BLOCK_ROWS, headLayout, type AttentionConfig } from './config.js';
-import { lshSpecFromConfig, newLshCache, planLsh, runLshHead, type LshSelfAttentionCache } from './lsh.js';
+import { lshSpecFromConfig, newLshCache, planLsh, runLshHead } from './lsh.js';
+import type { LshSelfAttentionCache } from './lsh-module.js';
 
 export function lshBlock(
   be: Backend,

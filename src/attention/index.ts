@@ -15,15 +15,17 @@ export { drawRotations, effectiveBucketCount, hashBuckets, maskHasPadding, rotat
 export {
   lshAttentionForward,
   lshCaptures,
-  lshSelfAttentionForward,
   lshSpecFromConfig,
   type LshAttentionCache,
   type LshAttentionOptions,
   type LshAttentionSpec,
+} from './lsh.js';
+export {
+  lshSelfAttentionForward,
   type LshSelfAttentionCache,
   type LshSelfAttentionOptions,
   type LshSelfAttentionWeights,
-} from './lsh.js';
+} from './lsh-module.js';
 export { lshAttentionBackward, lshSelfAttentionBackward } from './lsh-backward.js';
 export { localAttentionBackward, localSelfAttentionBackward } from './local-backward.js';
 export {

@@ -8,14 +8,8 @@ import type { Backend, Float } from '../backend/backend.js';
 import { backendArg, dimsArg, objectArg } from '../util/args.js';
 import { checkLength } from './common.js';
 import { KEY_NORM_EPS, MASK_VALUE, SELF_MASK_VALUE } from './config.js';
-import {
-  headDropout,
-  lshProjectionsBackward,
-  lshSpecArg,
-  type LshAttentionCache,
-  type LshSelfAttentionCache,
-  type LshSelfAttentionWeights,
-} from './lsh.js';
+import { headDropout, lshSpecArg, type LshAttentionCache } from './lsh.js';
+import { lshProjectionsBackward, type LshSelfAttentionCache, type LshSelfAttentionWeights } from './lsh-module.js';
 
 /**
  * Backward of `lshAttentionForward`: ACCUMULATES into `dqk` and `dv` (`[batch, seqLen, heads·headSize]`).

@@ -18,7 +18,8 @@ import { ShapeError } from '../errors.js';
 import { arrayLikeArg, backendArg, describeValue, dimsArg, int32Arg, objectArg, optionsArg } from '../util/args.js';
 import type { Rng } from '../util/rng.js';
 import { attentionConfigArg, type AttentionConfig } from './config.js';
-import { lshSelfAttentionForward, type LshAttentionCache, type LshSelfAttentionWeights } from './lsh.js';
+import type { LshAttentionCache } from './lsh.js';
+import { lshSelfAttentionForward, type LshSelfAttentionWeights } from './lsh-module.js';
 import { exactSharedQkProbabilities, type SharedQkOracleParams } from './oracle.js';
 
 export interface AttentionQualityOptions {

@@ -4,7 +4,7 @@ import { ReferenceBackend } from '../../src/backend/reference.js';
 import { attentionBlockForward } from '../../src/attention/block.js';
 import { attentionConfig } from '../../src/attention/config.js';
 import { resolveNumBuckets } from '../../src/config/buckets.js';
-import { lshSelfAttentionForward } from '../../src/attention/lsh.js';
+import { lshSelfAttentionForward } from '../../src/attention/lsh-module.js';
 import { localSelfAttentionForward } from '../../src/attention/local.js';
 import { ConfigError, ShapeError, UsageError } from '../../src/errors.js';
 import { Rng } from '../../src/util/rng.js';

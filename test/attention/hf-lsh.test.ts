@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ReferenceBackend } from '../../src/backend/reference.js';
-import { lshCaptures, lshSelfAttentionForward } from '../../src/attention/lsh.js';
+import { lshCaptures } from '../../src/attention/lsh.js';
+import { lshSelfAttentionForward } from '../../src/attention/lsh-module.js';
 import { localSelfAttentionForward } from '../../src/attention/local.js';
 import { attentionBlockForward } from '../../src/attention/block.js';
 import { loadFixture } from '../../spec/helpers/fixtures.js';

@@ -100,7 +100,10 @@ describe('usage errors exit 2 with one line naming the flag and the allowed valu
     [['verify', '--num-hashes', '1,x'], /--num-hashes "1,x": must be a comma-separated list of positive integers/],
     [['verify', '--checkpoint', dir, '--preset', 'tiny'], /give --checkpoint or --preset, not both/],
     [['bench', 'gpu'], /<what> "gpu": must be one of kernels, attention, model, memory, vs-pytorch/],
-    [['bench', 'kernels', '--threads', '1,2'], /--threads 1,2: bench kernels takes one thread count \(a list is for bench vs-pytorch, bench profile\)/],
+    [
+      ['bench', 'kernels', '--threads', '1,2'],
+      /--threads 1,2: bench kernels takes one thread count \(a list is for bench vs-pytorch, bench profile\)/,
+    ],
     [
       ['bench', 'vs-pytorch', '--modes', 'forward,back'],
       /--modes "forward,back": must be a comma-separated list of distinct values from forward, train/,

@@ -16,26 +16,18 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Backend } from '../../../backend/backend.js';
 import type { ReformerConfig } from '../../../config/reformer-config.js';
 import { FormatError, UsageError } from '../../../errors.js';
-import { parseSafetensors } from '../../../io/safetensors.js';
 import { configFromBytes } from '../../../model/checkpoint.js';
-import { headCheckpointToBytes, loadPretrainedWeights, modelFromCheckpoint } from '../../../model/heads/checkpoint.js';
-import { ReformerForMaskedLM } from '../../../model/heads/masked-lm.js';
-import { ReformerForQuestionAnswering } from '../../../model/heads/question-answering.js';
-import { ReformerForSequenceClassification } from '../../../model/heads/sequence-classification.js';
+import { headCheckpointToBytes } from '../../../model/heads/checkpoint.js';
 import { labelInfo, type ProblemType, withLabels } from '../../../model/heads/task-config.js';
-import type { ReformerTaskModel } from '../../../model/heads/task-model.js';
-import { splitTokens } from '../../../train/data.js';
-import { classificationExamples, labelSchemeFromData, type LabelScheme } from '../../../train/tasks/classification-data.js';
+import { labelSchemeFromData, type LabelScheme } from '../../../train/tasks/classification-data.js';
 import { DEFAULT_MLM_PROBABILITY } from '../../../train/tasks/masking.js';
-import { qaRecords } from '../../../train/tasks/qa-data.js';
 import { TaskTrainer, type TaskValidationInfo } from '../../../train/tasks/task-trainer.js';
-import { ClassificationTask, MaskedLmTask, QuestionAnsweringTask, type TaskDefinition, type TaskKind } from '../../../train/tasks/tasks.js';
-import { ByteTokenizer, bytesPerTokenOf, type Tokenizer } from '../../../train/tokenizer.js';
+import type { TaskKind } from '../../../train/tasks/tasks.js';
+import { ByteTokenizer, type Tokenizer } from '../../../train/tokenizer.js';
 import { CHECKPOINT_SUBDIR, checkCheckpointPath, loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from '../../checkpoint.js';
-import { checkReadableFile, readCorpusFile } from '../../corpus-file.js';
+import { checkReadableFile } from '../../corpus-file.js';
 import { parseConfigJson } from '../../engine.js';
 import { MetricsLog } from '../../metrics.js';
 import { checkOutputDir, displayPath } from '../../paths.js';
@@ -49,8 +41,9 @@ import { checkpointTokenizer, readCheckpointNoted } from '../load-model.js';
 import { checkLengthMultiple } from '../parse.js';
 import { TRAIN_DEFAULTS, type TrainFlags } from '../train.js';
 import { FALLBACK_LR } from '../../../train/plan.js';
-import { holdOut, readJsonLinesFile } from './task-data.js';
+import { readJsonLinesFile } from './task-data.js';
 import { modelLength, newTaskConfig, TASK_ARCHITECTURE, taskOfConfig } from './task-model.js';
+import { buildModel, prepare } from './task-prepare.js';
 
 /** `reformer train` flags of the task runs (besides `TrainFlags`). */
 export interface TaskFlags {
@@ -85,13 +78,6 @@ export function checkTaskFlags(flags: TaskFlags, explicit: ReadonlySet<string>):
   if (explicit.has('validation') && task === 'lm') {
     throw new UsageError('--validation applies to --task mlm|classify|qa; a language-model run holds out --val-fraction of --data');
   }
-}
-
-interface Prepared<E, V> {
-  readonly definition: TaskDefinition<E, V>;
-  readonly train: E[];
-  readonly validation: V[];
-  readonly summary: string;
 }
 
 /** Runs `reformer train --task mlm|classify|qa`; returns the exit code. */
@@ -368,127 +354,4 @@ function shortEvaluation(v: TaskValidationInfo): string {
   if (m.f1 !== undefined) return `F1 ${m.f1.toFixed(1)}`;
   if (m.mse !== undefined) return `MSE ${m.mse.toFixed(4)}`;
   return `bpb ${(m.bits_per_byte ?? Number.NaN).toFixed(3)}`;
-}
-
-/** The task's model: loaded (same class), or new with a pretrained encoder, or new. */
-function buildModel(
-  backend: Backend,
-  task: TaskKind,
-  config: ReformerConfig,
-  source: LoadedCheckpoint | null,
-  sameClass: boolean,
-  seed: number,
-  log: (line: string) => void,
-): ReformerTaskModel {
-  if (source && sameClass) {
-    return modelFromCheckpoint(backend, { config: config.toJSON(), safetensors: source.weights }) as ReformerTaskModel;
-  }
-  const options = { seed };
-  const model: ReformerTaskModel =
-    task === 'mlm'
-      ? new ReformerForMaskedLM(backend, config, options)
-      : task === 'classify'
-        ? new ReformerForSequenceClassification(backend, config, options)
-        : new ReformerForQuestionAnswering(backend, config, options);
-  if (source) {
-    const fresh = loadPretrainedWeights(model, parseSafetensors(source.weights));
-    if (fresh.length > 0) log(`note: ${fresh.join(', ')} ${fresh.length === 1 ? 'is' : 'are'} newly initialised (not in ${source.dir})`);
-  }
-  return model;
-}
-
-interface PrepareOptions {
-  readonly dataPath: string;
-  readonly records: ReturnType<typeof readJsonLinesFile> | null;
-  readonly valRecords: ReturnType<typeof readJsonLinesFile> | null;
-  readonly validationPath: string | undefined;
-  readonly valFraction: number;
-  readonly seqLen: number;
-  readonly scheme: LabelScheme | null;
-  readonly mlmProbability: number;
-  readonly maxAnswerLen: number;
-  readonly seed: number;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: the three tasks' example types differ; each branch is typed
-function prepare(task: TaskKind, model: ReformerTaskModel, tok: Tokenizer, o: PrepareOptions): Prepared<any, any> {
-  const padId = model.config.pad_token_id ?? 0;
-  const dataWhere = `--data ${o.dataPath}`;
-  const valWhere = `--validation ${o.validationPath}`;
-  if (task === 'mlm') {
-    const corpus = readCorpusFile(o.dataPath, '--data');
-    const tokens = tok.encode(corpus.bytes);
-    const windows = (t: Int32Array): Int32Array[] => {
-      const out: Int32Array[] = [];
-      for (let i = 0; i + 2 <= t.length; i += o.seqLen) out.push(t.slice(i, i + o.seqLen));
-      return out;
-    };
-    let train: Int32Array[];
-    let validation: Int32Array[];
-    if (o.validationPath !== undefined) {
-      train = windows(tokens);
-      validation = windows(tok.encode(readCorpusFile(o.validationPath, '--validation').bytes));
-    } else {
-      const split = splitTokens(tokens, { validationFraction: o.valFraction, seqLen: o.seqLen });
-      train = windows(split.train);
-      validation = windows(split.validation);
-    }
-    if (train.length === 0) throw new FormatError(`${dataWhere}: holds no text to train on`);
-    const specialIds = [
-      ...new Set([padId, ...(model.config.eos_token_id !== null ? [model.config.eos_token_id] : []), ...tok.suppressIds]),
-    ];
-    const definition = new MaskedLmTask(model as ReformerForMaskedLM, {
-      seqLen: o.seqLen,
-      padId,
-      maskId: padId,
-      specialIds,
-      vocabSize: model.config.vocab_size,
-      probability: o.mlmProbability,
-      bytesPerToken: bytesPerTokenOf(tok, corpus.bytes.length, tokens.length),
-      seed: o.seed,
-    });
-    return {
-      definition,
-      train,
-      validation,
-      summary: `${o.dataPath} (${corpus.summary}): ${train.length} training and ${validation.length} validation windows of ${o.seqLen} tokens, masking ${o.mlmProbability}`,
-    };
-  }
-  if (task === 'classify') {
-    const scheme = o.scheme!;
-    const opts = { seqLen: o.seqLen, requireLabels: true };
-    const all = classificationExamples(o.records!, tok, scheme, { ...opts, where: dataWhere });
-    const { train, validation } = o.valRecords
-      ? { train: all, validation: classificationExamples(o.valRecords, tok, scheme, { ...opts, where: valWhere }) }
-      : holdOut(all, o.valFraction);
-    const truncated = all.filter((e) => e.length > o.seqLen).length;
-    const classes =
-      scheme.problemType === 'regression'
-        ? 'regression'
-        : `${scheme.names.length} classes (${scheme.names.slice(0, 6).join(', ')}${scheme.names.length > 6 ? ', ...' : ''})`;
-    return {
-      definition: new ClassificationTask(model as ReformerForSequenceClassification, scheme, { seqLen: o.seqLen, padId }),
-      train,
-      validation,
-      summary: `${o.dataPath}: ${train.length} training and ${validation.length} validation examples, ${classes}, ${scheme.problemType}; ${truncated} truncated to ${o.seqLen} tokens`,
-    };
-  }
-  const definition = new QuestionAnsweringTask(model as ReformerForQuestionAnswering, {
-    seqLen: o.seqLen,
-    padId,
-    sepId: model.config.eos_token_id ?? 1,
-    tokenizer: tok,
-    maxAnswerTokens: o.maxAnswerLen,
-    where: dataWhere,
-  });
-  const recs = qaRecords(o.records!, dataWhere, true);
-  const { train, validation } = o.valRecords
-    ? { train: recs, validation: qaRecords(o.valRecords, valWhere, true) }
-    : holdOut(recs, o.valFraction);
-  return {
-    definition,
-    train: definition.windows(train),
-    validation,
-    summary: `${o.dataPath}: ${train.length} training and ${validation.length} validation questions, windows of ${o.seqLen} tokens`,
-  };
 }
