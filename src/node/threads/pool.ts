@@ -34,7 +34,7 @@ import { optionsArg } from '../../util/args.js';
 import { UsageError } from '../../errors.js';
 import type { KernelCall, KernelExecutor } from '../../backend/wasm/executor.js';
 import { KERNEL_NAMES } from '../../backend/wasm/kernels.generated.js';
-import { CONTROL_LAYOUT, JobBoard, MAX_CALLS } from '../../backend/wasm/worker-executor.js';
+import { CONTROL_LAYOUT, JobBoard, MAX_CALLS } from '../../backend/wasm/job-board.js';
 import { WORKER_SOURCE } from './worker-source.js';
 
 export interface WorkerPoolOptions {

@@ -9,7 +9,7 @@
  * STOP. If it cannot instantiate the kernels it throws (the pool's 'error' event: `ready()` rejects
  * with the message, and the other threads take this worker's share).
  */
-import { HELPER_LOOP_SOURCE } from '../../backend/wasm/worker-executor.js';
+import { HELPER_LOOP_SOURCE } from '../../backend/wasm/job-board.js';
 
 export const WORKER_SOURCE = `
 'use strict';
