@@ -13,7 +13,7 @@
  * Tokens are seeded pseudo-random ids. Prints one JSON line (`GenerateChildResult`); on an error, one
  * line `error: <message>` on stderr and exit code 1.
  */
-import { pathToFileURL } from 'node:url';
+import { runAsChild } from './child.js';
 import { ReformerConfig } from '../../config/reformer-config.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
 import { maxContextLength } from '../../model/lengths.js';
@@ -101,15 +101,4 @@ export async function runGenerateChild(req: GenerateChildRequest): Promise<Gener
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (isMain) {
-  try {
-    const req = JSON.parse(process.argv[2] ?? '{}') as GenerateChildRequest;
-    const result = await runGenerateChild(req);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-  } catch (e) {
-    const err = e as Error;
-    process.stderr.write(`error: ${err.name === 'ResourceError' ? 'ResourceError: ' : ''}${err.message ?? String(e)}\n`);
-    process.exitCode = 1;
-  }
-}
+await runAsChild(import.meta.url, runGenerateChild);

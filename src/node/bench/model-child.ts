@@ -16,7 +16,7 @@
  * Prints one JSON line (`ModelChildResult`); on an error, one line `error: <message>` on stderr
  * (`error: ResourceError: ...` when the model refused the run for memory) and exit code 1.
  */
-import { pathToFileURL } from 'node:url';
+import { runAsChild } from './child.js';
 import { ReformerConfig } from '../../config/reformer-config.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
 import { Rng } from '../../util/rng.js';
@@ -169,15 +169,4 @@ export async function runModelChild(req: ModelChildRequest): Promise<ModelChildR
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (isMain) {
-  try {
-    const req = JSON.parse(process.argv[2] ?? '{}') as ModelChildRequest;
-    const result = await runModelChild(req);
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-  } catch (e) {
-    const err = e as Error;
-    process.stderr.write(`error: ${err.name === 'ResourceError' ? 'ResourceError: ' : ''}${err.message ?? String(e)}\n`);
-    process.exitCode = 1;
-  }
-}
+await runAsChild(import.meta.url, runModelChild);

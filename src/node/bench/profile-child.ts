@@ -29,7 +29,7 @@
  * - Columns: forward and backward (the backward pass, recompute included).
  * Prints one JSON line (`ProfileChildResult`).
  */
-import { pathToFileURL } from 'node:url';
+import { runAsChild } from './child.js';
 import type { Backend } from '../../backend/backend.js';
 import { ReformerConfig } from '../../config/reformer-config.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
@@ -259,17 +259,12 @@ export async function runProfileChild(req: ProfileChildRequest): Promise<Profile
     p.total_ms = p.forward_ms + p.backward_ms + (p === other ? stepMs - kernelMs : 0);
     p.percent = (100 * p.total_ms) / stepMs;
   }
-  return { step_ms: stepMs, kernel_ms: kernelMs, phases, threads: raw.threads, wasm_variant: raw.variant };
+  const result = { step_ms: stepMs, kernel_ms: kernelMs, phases, threads: raw.threads, wasm_variant: raw.variant };
+  raw.close();
+  return result;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const req = JSON.parse(process.argv[2] ?? '{}') as ProfileChildRequest;
+await runAsChild(import.meta.url, async (req: ProfileChildRequest) => {
   if (req.config === undefined) req.config = fitConfigToLength({}, req.seqLen).config.toJSON();
-  runProfileChild(req).then(
-    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
-    (e: unknown) => {
-      process.stderr.write(`error: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}\n`);
-      process.exit(1);
-    },
-  );
-}
+  return runProfileChild(req);
+});
