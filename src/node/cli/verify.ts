@@ -17,6 +17,7 @@
  * Cost: the exact oracle is O(L²) time and memory per head (float64 [L, L] probabilities), so the default
  * length is 2048 (a few seconds); 4096 takes ~4× longer and ~256 MB.
  */
+import { layerNormForward } from '../../nn/layer-norm.js';
 import { attentionQualityReport, type AttentionQualityRow } from '../../attention/quality.js';
 import type { Float } from '../../backend/backend.js';
 import { DEFAULT_PRESET, PRESET_NAMES, preset, type PresetName } from '../../config/presets.js';
@@ -172,17 +173,7 @@ export async function runVerify(flags: VerifyFlags, ctx: CliContext, info: (line
       const x = be.floats(L * D);
       x.set(captured1);
       const normed = be.floats(L * D);
-      be.layerNormForward({
-        rows: L,
-        cols: D,
-        x,
-        gamma: p('layer_norm.weight'),
-        beta: p('layer_norm.bias'),
-        eps: cfg.layer_norm_eps,
-        y: normed,
-        mean: be.floats(L),
-        rstd: be.floats(L),
-      });
+      layerNormForward(be, x, L, D, p('layer_norm.weight'), p('layer_norm.bias'), cfg.layer_norm_eps, normed);
       const weights = { 'query_key.weight': p('self_attention.query_key.weight'), 'value.weight': p('self_attention.value.weight') };
       return attentionQualityReport(be, resolved, weights, normed, {
         batch: 1,
