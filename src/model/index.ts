@@ -18,7 +18,7 @@ export type { MemoryEstimate, MemoryEstimateOptions, MemoryMode } from './memory
 export { ReformerModelWithLMHead, lmParamSpecs } from './lm-model.js';
 export type { IncrementalDecoder, IncrementalDecoderOptions } from './language-model.js';
 export { DecodeSession } from './decode.js';
-export type { DecodeCapture, DecodeOptions, DecodePromptCapture, DecodeStepCapture } from './decode.js';
+export type { DecodeCapture, DecodeOptions, DecodePromptCapture, DecodeStepCapture } from './decode-types.js';
 export { decodeCacheBytes, DEFAULT_MAX_CACHE_BYTES } from './memory/decode.js';
 export type { LmCallOptions, LmTrainResult } from './lm-model.js';
 export {

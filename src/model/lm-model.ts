@@ -21,7 +21,8 @@ import { checkCausalLM, type ReformerConfig } from '../config/reformer-config.js
 import { ShapeError } from '../errors.js';
 import { checkLabels, countTargets, lmHeadForward, lmHeadLoss, lmHeadLossRows, type LmHeadWeights } from '../nn/lm-head.js';
 import { Rng } from '../util/rng.js';
-import { DecodeSession, type DecodeOptions } from './decode.js';
+import { DecodeSession } from './decode.js';
+import type { DecodeOptions } from './decode-types.js';
 import type { CausalLanguageModel, LossResult, ParamTensor, TokenBatch } from './language-model.js';
 import { checkBackendMemory } from './memory/check.js';
 import { estimateMemory, type MemoryEstimate, type MemoryMode } from './memory/estimate.js';
