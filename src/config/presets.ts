@@ -8,8 +8,8 @@
  * layer is ≈ 2·(projections + feed-forward) + attention-window work:
  *   local: 2·4·D²  + 2·2·D·F  + 4·H·d·W_local        (W = (before + 1)·chunk keys per query)
  *   lsh:   2·3·D²  + 2·2·D·F  + 4·H·d·W_lsh·R        (+ hashing, sorting)
- * plus the LM head 2·2D·V. `small` (D 128, F 256, H·d 128, W 128, R 1, 4 layers, V 258; 603k
- * parameters) is ≈ 1.4 MFLOP per token forward, ≈ 5.5 MFLOP per trained token, ≈ 22 GFLOP per
+ * plus the LM head 2·2D·V. `small` (D 128, F 256, H·d 128, W_local 8, W_lsh 128, R 1, 4 layers, V 258;
+ * 603k parameters) is ≈ 1.3 MFLOP per token forward, ≈ 5 MFLOP per trained token, ≈ 21 GFLOP per
  * 4096-token step. Measured on the development machine (2 cores): one training step (batch 1, 4096
  * tokens, reversible backward) takes ≈ 0.4 s with the SIMD WASM backend on both cores (≈ 0.6 s on one;
  * ≈ 72 s with the plain reference backend), so the 8.5 minutes of `npm start` give ≈ 1,200 steps ≈ 5 M
@@ -18,8 +18,14 @@
  *
  * Initialisation (measured, docs/TRAINING.md): HF's `axial_norm_std` 1.0 makes the position embeddings
  * 50× larger than the word embeddings (`initializer_range` 0.02); a short run then stays at the unigram
- * level (4.6 bits per byte after 265 steps). `small` and `tiny` use 0.02 for both, and learn past the
- * bigram plateau (≈ 3.5) after ≈ 500 steps (3.06 at step 600, 2.59 at 800).
+ * level (4.6 bits per byte after 265 steps). `small` and `tiny` use 0.02 for both.
+ *
+ * Local window (measured, docs/TRAINING.md "The local window"): with `local_attn_chunk_length` 64 a
+ * query's 64–127 keys start out equally weighted, and the model sat on the ≈ 3.5 bits-per-byte bigram
+ * plateau for ≈ 600 steps (`small`: 3.50 at step 400, 3.00 at 600). With chunk 4 (4–7 keys: the last few
+ * characters) even the untrained uniform weights carry the previous characters, and it leaves the
+ * plateau by step 200 (`small`: 2.91 at 200, 2.51 at 400; `tiny`: 2.67 at 400 against 3.49 with chunk
+ * 64). The LSH layers still attend across the whole window.
  */
 import { ConfigError } from '../errors.js';
 import type { ReformerConfigInput } from './fields.js';
@@ -67,7 +73,7 @@ const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: stri
       attention_head_size: 32,
       feed_forward_size: 128,
       attn_layers: ['local', 'lsh'],
-      local_attn_chunk_length: 64,
+      local_attn_chunk_length: 4, // a query sees 4–7 keys: leaves the ≈ 3.5 plateau after ≈ 150 steps, not ≈ 800 (docs/TRAINING.md)
       lsh_attn_chunk_length: 64,
       num_hashes: 1,
       num_buckets: 32, // 2·L/chunk = 2·1024/64 (paper: chunk m = 2l/n_buckets)
@@ -82,7 +88,7 @@ const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: stri
       chunk_size_lm_head: 0,
     },
     notes: [
-      'smoke-test size: 2 layers (one local, one LSH), hidden 64, sequence 1024 (axial 32×32); seconds per step even on the reference backend',
+      'smoke-test size: 2 layers (one local with chunk 4, one LSH with chunk 64), hidden 64, sequence 1024 (axial 32×32); seconds per step even on the reference backend',
     ],
   },
   small: {
@@ -93,7 +99,7 @@ const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: stri
       attention_head_size: 64, // H·d = 128 = D, as in HF's crime-and-punishment checkpoint (2 × 64)
       feed_forward_size: 256, // 2·D: the feed-forward dominates FLOPs at this width; 4·D would cost ~40% more per step
       attn_layers: ['local', 'lsh', 'local', 'lsh'], // HF crime-and-punishment pattern: local layers are cheap and exact, LSH layers reach across the whole 4096 tokens
-      local_attn_chunk_length: 64, // window 128 keys per query
+      local_attn_chunk_length: 4, // a query sees 4–7 keys (chunk + one chunk back): short-range n-gram context from the first steps; the LSH layers reach across the window (docs/TRAINING.md)
       lsh_attn_chunk_length: 64,
       num_hashes: 1, // training rounds; LSH-1 trained models improve with more rounds at eval (paper Table 2)
       num_buckets: 128, // 2·L/chunk = 2·4096/64 (paper Sec. 2: m = 2l/n_buckets); HF's auto rule gives the same
@@ -108,8 +114,9 @@ const PRESETS: Partial<Record<string, { config: ReformerConfigInput; notes: stri
       chunk_size_lm_head: 0,
     },
     notes: [
-      'default: 4 layers local/lsh/local/lsh, hidden 128, 2 heads × 64, feed-forward 256, sequence 4096 (axial 64×64), chunks 64, 128 buckets, 1 hash round',
-      '603k parameters, ≈ 22 GFLOP per 4096-token training step: ≈ 0.4 s per step with the SIMD backend on 2 cores, ≈ 1,200 steps in the 8.5 minutes of npm start',
+      'default: 4 layers local/lsh/local/lsh, hidden 128, 2 heads × 64, feed-forward 256, sequence 4096 (axial 64×64), local chunks 4, LSH chunks 64, 128 buckets, 1 hash round',
+      'local chunk 4 (a query sees the last 4–7 characters): leaves the ≈ 3.5 bits-per-byte plateau by step 200 instead of ≈ 600 (docs/TRAINING.md)',
+      '603k parameters, ≈ 22 GFLOP per 4096-token training step: ≈ 0.4 s per step with the SIMD backend on 2 cores (development machine, chunk 64), ≈ 1,200 steps in the 8.5 minutes of npm start; 400 reach 2.5 bits per byte',
       'axial_norm_std 0.02 (HF: 1.0): position embeddings as large as the word embeddings, so a short run gets past the unigram level',
       'dropout 0 and no chunking: a 10-minute run under-fits, and 4096-token activations are small',
     ],
