@@ -1,6 +1,7 @@
 /**
  * Allocation replays of the model's building blocks for the memory estimate (estimate.ts): the attention
- * block (src/attention/block.ts, lsh-head.ts and their backward), the feed-forward
+ * block (src/attention/block.ts, lsh-head.ts, their backward and the fused reversible step
+ * block-reverse.ts), the feed-forward
  * (src/nn/feed-forward.ts) and the final LayerNorm with the LM head (ReformerModel.outputRows). Each
  * function allocates on the tally what the code allocates, in the same order and scopes.
  */
