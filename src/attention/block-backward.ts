@@ -2,6 +2,11 @@
  * Backward of the attention block (block.ts, HF `ReformerAttention`) from its cache:
  *
  *   forward:  normed = LayerNorm(x);  a = SelfAttn(normed);  out = a·W_oᵀ
+ *
+ * LSH: head by head (block-lsh-backward.ts: W_o's column block, the head's backward, its projections'
+ * row blocks, d(normed) accumulated over the heads), the same calls as the fused reversible step
+ * (block-reverse.ts), so a store-mode and a reversible backward give the same bits. Local: the whole
+ * d(attnOut), then localSelfAttentionBackward. The LayerNorm backward runs once at the end.
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
@@ -10,7 +15,7 @@ import { backendArg, dimsArg, objectArg } from '../util/args.js';
 import type { AttentionBlockCache, AttentionBlockWeights, AttentionKind } from './block.js';
 import { checkLength } from './common.js';
 import { localSelfAttentionBackward } from './local-backward.js';
-import { lshSelfAttentionBackward } from './lsh-backward.js';
+import { lshBlockHeadBackward } from './block-lsh-backward.js';
 
 function weight(weights: object, name: string, kind: AttentionKind): Float {
   const w = (weights as Record<string, Float | undefined>)[name];
@@ -60,21 +65,61 @@ export function attentionBlockBackward(
   checkLength('ReformerAttention backward: grads layer_norm.weight', g('layer_norm.weight'), { hidden: D });
   checkLength('ReformerAttention backward: grads layer_norm.bias', g('layer_norm.bias'), { hidden: D });
   be.scope(() => {
-    // forward: out = a·W_oᵀ  ⇒  dW_o += dOutᵀ·a, da = dOut·W_o
-    const dAttn = be.floats(rows * all); // [B, L, H·d]
-    linearBackward(be, cache.attnOut, rows, all, w('output.dense.weight'), D, dOut, dAttn, g('output.dense.weight'), null);
-    // forward: a = SelfAttn(normed)
     const dNormed = be.floats(rows * D); // [B, L, D]
     if (cache.self.kind === 'lsh') {
-      lshSelfAttentionBackward(
-        be,
-        { 'query_key.weight': w('self_attention.query_key.weight'), 'value.weight': w('self_attention.value.weight') },
-        { 'query_key.weight': g('self_attention.query_key.weight'), 'value.weight': g('self_attention.value.weight') },
-        cache.self,
-        dAttn,
-        dNormed,
-      );
+      // head by head (block-lsh-backward.ts), as the fused reversible step runs it
+      const a = cache.self.attention;
+      const { heads: H, headSize: d, numHashes: R } = a;
+      const RL = R * L;
+      const geo = {
+        batch: B,
+        seqLen: L,
+        heads: H,
+        headSize: d,
+        hidden: D,
+        numHashes: R,
+        chunk: a.chunk,
+        causal: a.causal,
+        dropout: a.dropout,
+        mask: a.attentionMask,
+      };
+      const mw = { wo: w('output.dense.weight'), wqk: w('self_attention.query_key.weight'), wv: w('self_attention.value.weight') };
+      const mg = { wo: g('output.dense.weight'), wqk: g('self_attention.query_key.weight'), wv: g('self_attention.value.weight') };
+      checkLength('ReformerAttention backward: grads query_key.weight', mg.wqk, { heads·head_size: all, hidden: D });
+      checkLength('ReformerAttention backward: grads value.weight', mg.wv, { heads·head_size: all, hidden: D });
+      for (let h = 0; h < H; h++) {
+        lshBlockHeadBackward(
+          be,
+          geo,
+          mw,
+          mg,
+          h,
+          {
+            attn: { buf: cache.attnOut, offset: h * d, ld: all },
+            qk: { buf: a.qk, offset: h * d, ld: all },
+            v: { buf: a.v, offset: h * d, ld: all },
+            constants: (b) => {
+              const bh = b * H + h;
+              return {
+                sorted: a.sorted.subarray(bh * RL, (bh + 1) * RL),
+                lse: a.lse,
+                lseOffset: bh * RL,
+                outPerRound: a.outPerRound,
+                outPerRoundOffset: bh * RL * d,
+                buckets: a.paperExact && a.buckets ? a.buckets.subarray(bh * RL, (bh + 1) * RL) : null,
+              };
+            },
+          },
+          cache.normed,
+          dOut,
+          dNormed,
+        );
+      }
     } else {
+      // forward: out = a·W_oᵀ  ⇒  dW_o += dOutᵀ·a, da = dOut·W_o
+      const dAttn = be.floats(rows * all); // [B, L, H·d]
+      linearBackward(be, cache.attnOut, rows, all, w('output.dense.weight'), D, dOut, dAttn, g('output.dense.weight'), null);
+      // forward: a = SelfAttn(normed)
       localSelfAttentionBackward(
         be,
         {

@@ -112,8 +112,8 @@ export interface AttentionBlockOptions {
   blockRows?: number;
 }
 
-/** The argument checks of the block forwards (O(1)). */
-function blockArgs(where: string, be: unknown, cfg: unknown, weights: unknown, options: unknown): void {
+/** The argument checks of the block calls (O(1)). @throws ConfigError naming the missing argument. */
+export function blockArgs(where: string, be: unknown, cfg: unknown, weights: unknown, options: unknown): void {
   backendArg(where, be);
   attentionConfigArg(where, cfg);
   objectArg(
@@ -137,25 +137,17 @@ function requireWeight(weights: object, name: string, kind: AttentionKind): Floa
 }
 
 /**
- * `y += F(x)` for one attention block (HF `ReformerAttention`, see the file header).
- * @param x `[batch, seqLen, hidden]` (not modified; must not alias y)
- * @param y `[batch, seqLen, hidden]`, accumulated in place
- * @param keep what to keep besides (default 'none'); 'cache' allocates the cache in the caller's scope.
- * @throws ShapeError (shapes, sequence length not a multiple of the chunk length, missing weights),
- *   ConfigError (config fields; `backend`, `config`, `weights` or `options` not given), UsageError (no
- *   source of LSH rotations).
+ * Checks kind, shapes and weights of a block call and returns the weights by role (O(1)).
+ * @throws ShapeError (kind, lengths, missing weights).
  */
-export function attentionBlockAddForward(
-  be: Backend,
+export function blockWeights(
   cfg: AttentionConfig,
   kind: AttentionKind,
   weights: AttentionBlockWeights,
   x: Float,
   y: Float,
   options: AttentionBlockOptions,
-  keep: AttentionKeep = 'none',
-): AttentionBlockResult {
-  blockArgs('attentionBlockAddForward', be, cfg, weights, options);
+): BlockWeights {
   if (kind !== 'lsh' && kind !== 'local') {
     throw new ShapeError(`attention block: kind must be "lsh" or "local" (HF attn_layers), got ${String(kind)}`);
   }
@@ -184,6 +176,31 @@ export function attentionBlockAddForward(
       hidden: D,
     });
   }
+  return w;
+}
+
+/**
+ * `y += F(x)` for one attention block (HF `ReformerAttention`, see the file header).
+ * @param x `[batch, seqLen, hidden]` (not modified; must not alias y)
+ * @param y `[batch, seqLen, hidden]`, accumulated in place
+ * @param keep what to keep besides (default 'none'); 'cache' allocates the cache in the caller's scope.
+ * @throws ShapeError (shapes, sequence length not a multiple of the chunk length, missing weights),
+ *   ConfigError (config fields; `backend`, `config`, `weights` or `options` not given), UsageError (no
+ *   source of LSH rotations).
+ */
+export function attentionBlockAddForward(
+  be: Backend,
+  cfg: AttentionConfig,
+  kind: AttentionKind,
+  weights: AttentionBlockWeights,
+  x: Float,
+  y: Float,
+  options: AttentionBlockOptions,
+  keep: AttentionKeep = 'none',
+): AttentionBlockResult {
+  blockArgs('attentionBlockAddForward', be, cfg, weights, options);
+  const w = blockWeights(cfg, kind, weights, x, y, options);
+  const { batch: B, seqLen: L } = options;
   const mask = copyMask(be, 'ReformerAttention', options.attentionMask, B, L);
   return kind === 'lsh' ? lshBlock(be, cfg, w, x, y, mask, options, keep) : localBlock(be, cfg, w, x, y, mask, options, keep);
 }

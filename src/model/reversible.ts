@@ -18,6 +18,13 @@
  * Nothing is re-hashed: each sub-layer's forward returns its random `state` (buckets/rotations,
  * dropout seeds), and a replaying forward reuses it exactly.
  *
+ * Both branches fuse the replay, the subtraction and the backward (`Sublayer.reverseBackward`), so a
+ * layer's whole cache never exists: G row block by row block (nn/feed-forward.ts), F = LSH attention one
+ * head at a time (attention/block-reverse.ts: the LayerNorm output, one accumulated d(LayerNorm output)
+ * and one head's replay and backward at a time; local attention still runs the unfused step inside).
+ * The fused steps compute exactly the bits of the unfused `addForward(keep)` + subtraction + `backward`
+ * (spec/model/reverse-attention.spec.ts for F).
+ *
  * Modes:
  * - `reversible`: streams are updated in place; memory holds one layer's activations at a time plus
  *   each layer's (small) random state. Backward costs one extra forward per layer.
@@ -191,6 +198,10 @@ export function reversibleBackward(
     });
     be.scope(() => {
       // f = F(X2), replaying F's buckets and seeds; X1 = Y1 − f; dX2 = dY2 + ∂F/∂X2ᵀ·dY1
+      if (block.f.reverseBackward) {
+        block.f.reverseBackward(y2, y1, dy1, dy2, call, states[l]!.f); // y1 now holds X1
+        return;
+      }
       const out = be.floats(n);
       const fr = block.f.addForward(y2, out, call, states[l]!.f, true);
       be.axpy(y1, -1, out, n); // y1 now holds X1

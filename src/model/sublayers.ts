@@ -8,10 +8,15 @@
  *   Its random state is the LSH buckets of the forward (replayed in the reversible recompute: nothing
  *   is re-hashed), the output-dropout seed and the attention-probability dropout seed
  *   (`lsh_attention_probs_dropout_prob` / `local_attention_probs_dropout_prob`).
+ *
+ * Both have a fused `reverseBackward` for the reversible backward (replay, subtraction and backward piece
+ * by piece, bit-identical to the unfused step): the feed-forward per row block, LSH attention per head
+ * (src/attention/block-reverse.ts); local attention runs the unfused step inside its `reverseBackward`.
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { attentionBlockAddForward, type AttentionBlockCache, type AttentionBlockWeights, type AttentionKeep } from '../attention/block.js';
 import { attentionBlockBackward } from '../attention/block-backward.js';
+import { attentionBlockReverseBackward } from '../attention/block-reverse.js';
 import type { AttentionConfig } from '../attention/config.js';
 import type { NumBuckets } from '../config/buckets.js';
 import type { AttnLayerType } from '../config/fields.js';
@@ -176,6 +181,55 @@ export class AttentionSublayer implements Sublayer {
     }
     const state: AttentionState = { buckets: prior ? prior.buckets : r.buckets, dropoutSeed, probsSeed };
     return { state, cache: keep ? { block: r.cache!, rows, dropoutSeed } : null };
+  }
+
+  /**
+   * Reversible backward step (fused): X1 = Y1 − F(X2) in place of y, dX2 += ∂F/∂X2ᵀ·dY1, the block's
+   * gradients accumulate (src/attention/block-reverse.ts). LSH replays and back-propagates one head at a
+   * time, so the whole block cache (every head's projections, sort, per-round outputs and lse, the
+   * attention output) never exists; the results are bit-identical to `addForward(keep)` into zeros,
+   * the subtraction and `backward`, output dropout (ReformerSelfOutput) and attention-probability dropout
+   * replayed from `state`. Local attention runs that unfused step inside.
+   * @param x [rows, D] X2; y [rows, D] Y1 → X1; dOut [rows, D] dY1; dx [rows, D] dY2 → dX2.
+   */
+  reverseBackward(x: Float, y: Float, dOut: Float, dx: Float, call: SublayerCall, state: unknown): void {
+    const be = this.be;
+    const st = state as AttentionState;
+    const rows = call.batch * call.seqLen;
+    const D = this.attnConfig.hidden_size;
+    const n = rows * D;
+    be.scope(() => {
+      let g = dOut;
+      if (st.dropoutSeed !== null) {
+        // out = Dropout(block(x))  ⇒  dblock = mask ⊙ dOut
+        g = be.floats(n);
+        g.set(dOut.subarray(0, n));
+        applyDropout(g, rows, D, this.dropout, st.dropoutSeed);
+      }
+      const f = be.floats(n); // F(x) replayed into zeros
+      attentionBlockReverseBackward(be, this.attnConfig, this.kind, this.weights, this.grads, x, f, g, dx, {
+        batch: call.batch,
+        seqLen: call.seqLen,
+        attentionMask: call.attentionMask,
+        rng: call.rng,
+        rotations: null,
+        buckets: st.buckets,
+        paperExact: this.paperExact,
+        dropout: st.probsSeed !== null ? { prob: this.probsDropout, seed: st.probsSeed } : null,
+        ...(call.numHashes ? { numHashes: call.numHashes } : {}),
+      });
+      if (st.dropoutSeed !== null) {
+        applyDropout(f, rows, D, this.dropout, st.dropoutSeed);
+        // addForward adds the masked F into zeros (0 + f turns −0 into +0): the same here, block by block
+        const zeros = be.floats(Math.min(n, 4096));
+        for (let i = 0; i < n; i += zeros.length) {
+          const m = Math.min(zeros.length, n - i);
+          const fb = f.subarray(i, i + m);
+          be.add(fb, zeros.subarray(0, m), fb, m);
+        }
+      }
+      be.axpy(y, -1, f, n); // y now holds X1
+    });
   }
 
   backward(cache: unknown, dOut: Float, dx: Float): void {

@@ -1,6 +1,7 @@
 /**
  * Allocation replays of the model's building blocks for the memory estimate (estimate.ts): the attention
- * block (src/attention/block.ts, lsh-head.ts and their backward), the feed-forward
+ * block (src/attention/block.ts, lsh-head.ts, their backward and the fused reversible step
+ * block-reverse.ts), the feed-forward
  * (src/nn/feed-forward.ts) and the final LayerNorm with the LM head (ReformerModel.outputRows). Each
  * function allocates on the tally what the code allocates, in the same order and scopes.
  */
@@ -117,44 +118,103 @@ function localBlock(t: Tally, m: Dims, keep: AttentionKeep): void {
 
 /** attentionBlockBackward (and the sub-layer's dropout copy). */
 export function attentionBackwardTally(t: Tally, m: Dims, type: string): void {
+  t.scope(() => {
+    if (m.cfg.hidden_dropout_prob > 0) t.buf(m.rows * m.D);
+    blockBackwardBody(t, m, type);
+  });
+}
+
+/** attentionBlockBackward's scope: d(normed), then LSH head by head or local over all heads. */
+function blockBackwardBody(t: Tally, m: Dims, type: string): void {
   const { rows, D, all, L, cfg } = m;
   t.scope(() => {
-    if (cfg.hidden_dropout_prob > 0) t.buf(rows * D);
+    t.buf(rows * D); // dNormed
+    if (type === 'lsh') {
+      t.scope(() => lshHeadBackwardTally(t, m));
+      return;
+    }
     t.buf(rows * all); // dAttn
     t.scratch(m.scratch);
-    t.buf(rows * D); // dNormed
+    const k = chunkAt(localChunkSpec(cfg), L);
     t.scope(() => {
-      if (type === 'lsh') {
-        const k = chunkAt(lshChunkSpec(cfg), L);
-        const R = k.short ? 1 : m.R;
-        const RL = R * L;
-        t.bufs(2, rows * all); // dqk, dv
-        t.scope(() => {
-          t.bufs(m.mask ? 3 : 2, RL); // pos, tMajor, keyValid
-          t.buf(RL); // weights
-          t.buf(L); // zAll
-          t.buf(RL); // dw
-          t.buf(RL * m.d); // dOt
-          t.buf(RL); // dz
-          t.buf(RL * m.d); // dOs
-          t.bufs(2, RL); // dLseS, lseS
-          t.bufs(3, RL * m.d); // qs, ks, vs
-          t.buf(RL); // rstd
-          t.bufs(3, RL * m.d); // dqs, dks, dvs
-          t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
-        });
-        t.scratch(m.scratch);
-      } else {
-        const k = chunkAt(localChunkSpec(cfg), L);
-        t.bufs(3, rows * all); // dq, dk, dv
-        t.scope(() => {
-          t.buf(L); // positions
-          t.buf(rows * all); // dkScaled
-          t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
-        });
-        t.scratch(m.scratch);
-      }
+      t.bufs(3, rows * all); // dq, dk, dv
+      t.scope(() => {
+        t.buf(L); // positions
+        t.buf(rows * all); // dkScaled
+        t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
+      });
+      t.scratch(m.scratch);
     });
+  });
+}
+
+/** lshBlockHeadBackward of one head (block-lsh-backward.ts): da_h, dqk_h, dv_h [rows, d] and one (b, h) backward at a time. */
+function lshHeadBackwardTally(t: Tally, m: Dims): void {
+  const { rows, d, L, cfg } = m;
+  const k = chunkAt(lshChunkSpec(cfg), L);
+  const R = k.short ? 1 : m.R;
+  const RL = R * L;
+  t.buf(rows * d); // dAttn_h
+  t.scratch(m.scratch);
+  t.bufs(2, rows * d); // dqk_h, dv_h
+  t.scope(() => {
+    // lshHeadBackward of one (b, h)
+    t.bufs(m.mask ? 3 : 2, RL); // pos, tMajor, keyValid
+    t.buf(RL); // weights
+    t.buf(L); // zAll
+    t.buf(RL); // dw
+    t.buf(RL * d); // dOt
+    t.buf(RL); // dz
+    t.buf(RL * d); // dOs
+    t.bufs(2, RL); // dLseS, lseS
+    t.bufs(3, RL * d); // qs, ks, vs
+    t.buf(RL); // rstd
+    t.bufs(3, RL * d); // dqs, dks, dvs
+    t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
+  });
+  t.scratch(m.scratch);
+}
+
+/**
+ * `AttentionSublayer.reverseBackward` (src/attention/block-reverse.ts): the dropout-masked dOut, F
+ * replayed into zeros, and inside, LSH: the LayerNorm output, d(normed) and one head's replay + backward
+ * at a time; local: the unfused step (the whole block cache, then attentionBlockBackward).
+ */
+export function attentionReverseBackwardTally(t: Tally, m: Dims, type: string): void {
+  const { rows, D, B, L, d } = m;
+  const n = rows * D;
+  const dropout = m.cfg.hidden_dropout_prob > 0;
+  t.scope(() => {
+    if (dropout) t.buf(n); // mask ⊙ dOut
+    t.buf(n); // F replayed into zeros
+    t.scope(() => {
+      if (m.mask) t.buf(rows); // the mask copy
+      if (type !== 'lsh') {
+        localBlock(t, m, 'cache');
+        blockBackwardBody(t, m, type);
+        return;
+      }
+      const k = chunkAt(lshChunkSpec(m.cfg), L);
+      const R = k.short ? 1 : m.R;
+      const RL = R * L;
+      t.buf(n); // normed
+      t.bufs(2, rows); // mean, rstd
+      t.buf(n); // dNormed
+      t.scope(() => {
+        // head h: its replay (all batch elements) ...
+        t.bufs(3, rows * d); // qk_h, v_h, a_h
+        t.buf(B * RL); // sorted
+        t.buf(B * RL); // lse
+        t.buf(B * RL * d); // outPerRound
+        if (!k.short) t.buf(B * RL); // buckets
+        t.scratch(m.scratch); // projections
+        lshHead(t, m, k, R, { cache: true, captured: false, replay: true });
+        t.scratch(m.scratch); // output projection
+        // ... and its backward
+        t.scope(() => lshHeadBackwardTally(t, m));
+      });
+    });
+    if (dropout) t.buf(Math.min(n, 4096)); // zeros of the −0 normalisation
   });
 }
 

@@ -34,6 +34,7 @@ import { chunkLengthRule } from '../lengths.js';
 import { reformerParamSpecs } from '../param-specs.js';
 import {
   attentionBackwardTally,
+  attentionReverseBackwardTally,
   attentionTally,
   feedForwardTally,
   ffBackwardTally,
@@ -242,11 +243,7 @@ function trainTally(t: Tally, m: Dims, reversible: boolean, materialize: boolean
       t.phase(`backward of layer ${l} (${type})`, () => {
         if (reversible) {
           t.scope(() => ffReverseBackwardTally(t, m));
-          t.scope(() => {
-            t.buf(n); // F recomputed into zeros
-            attentionTally(t, m, type, 'cache', true, true);
-            attentionBackwardTally(t, m, type);
-          });
+          attentionReverseBackwardTally(t, m, type);
         } else {
           ffBackwardTally(t, m);
           attentionBackwardTally(t, m, type);
