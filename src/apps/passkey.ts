@@ -197,12 +197,22 @@ export function passkeyBatch(
 }
 
 /**
+ * What the training loss counts: `answer` (the default) only the n answer digits; `all` every next byte
+ * (an ordinary byte-level LM loss, HF's labels = input ids), so the filler and the planted copies teach
+ * the layers to read text too. Evaluation always scores the answer digits only.
+ */
+export type PasskeyLossOn = 'answer' | 'all';
+export const PASSKEY_LOSS_ON: readonly PasskeyLossOn[] = ['answer', 'all'];
+
+/**
  * The trainer's batches (`Trainer`'s `batches`): every step draws `batch` fresh sequences from one seeded
- * generator over `corpus`. Resumable: the state is the generator's words and the batches drawn.
+ * generator over `corpus`, labelled per `lossOn` (default `answer`). Resumable: the state is the
+ * generator's words and the batches drawn.
  */
 export class PasskeyBatches implements BatchSource {
   readonly batch: number;
   readonly seqLen: number;
+  readonly lossOn: PasskeyLossOn;
   private rng: Rng;
   private drawn = 0;
 
@@ -210,7 +220,7 @@ export class PasskeyBatches implements BatchSource {
   constructor(
     readonly corpus: Uint8Array,
     readonly spec: PasskeySpec,
-    options: { batch: number; seed: number },
+    options: { batch: number; seed: number; lossOn?: PasskeyLossOn },
   ) {
     checkPasskeySpec(spec);
     bytesArg('PasskeyBatches', 'corpus', corpus);
@@ -223,12 +233,17 @@ export class PasskeyBatches implements BatchSource {
     if (!Number.isSafeInteger(options.seed)) throw new ConfigError('seed', `must be an integer, got ${options.seed}`);
     this.batch = options.batch;
     this.seqLen = spec.seqLen;
+    if (options.lossOn !== undefined && !PASSKEY_LOSS_ON.includes(options.lossOn)) {
+      throw new ConfigError('loss_on', `must be one of ${PASSKEY_LOSS_ON.join(', ')}, got ${String(options.lossOn)}`);
+    }
+    this.lossOn = options.lossOn ?? 'answer';
     this.rng = new Rng(options.seed);
   }
 
   next(): TokenBatch {
     this.drawn++;
-    return passkeyBatch(this.rng, this.corpus, this.spec, this.batch).batch;
+    const { batch } = passkeyBatch(this.rng, this.corpus, this.spec, this.batch);
+    return this.lossOn === 'all' ? { ...batch, labels: null } : batch;
   }
 
   state(): SamplerState {

@@ -106,6 +106,15 @@ describe('passkey sequences', () => {
     expect(() => writePasskeySequence(new Rng(1), corpus.subarray(0, 10), spec, out)).toThrow(/corpus.*fewer than the 96/);
   });
 
+  it('train on the answer digits by default, on every byte with lossOn all', () => {
+    const a = new PasskeyBatches(corpus, spec, { batch: 2, seed: 3 }).next();
+    expect(a.labels).toEqual(passkeyLabels(a.inputIds, 2, spec));
+    const b = new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, lossOn: 'all' }).next();
+    expect(b.inputIds).toEqual(a.inputIds);
+    expect(b.labels).toBeNull(); // HF: labels = input ids
+    expect(() => new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, lossOn: 'some' as 'all' })).toThrow(/loss_on.*answer, all/);
+  });
+
   it('resume from the batches state', () => {
     const a = new PasskeyBatches(corpus, spec, { batch: 2, seed: 3 });
     a.next();

@@ -19,7 +19,15 @@ import {
   passkeyAttnLayers,
   passkeyConfig,
 } from '../../../apps/passkey-models.js';
-import { checkPasskeySpec, evaluatePasskey, PasskeyBatches, type PasskeyResult, passkeyFillerLength } from '../../../apps/passkey.js';
+import {
+  checkPasskeySpec,
+  evaluatePasskey,
+  PASSKEY_LOSS_ON,
+  PasskeyBatches,
+  type PasskeyLossOn,
+  type PasskeyResult,
+  passkeyFillerLength,
+} from '../../../apps/passkey.js';
 import { ReformerConfig } from '../../../config/reformer-config.js';
 import { UsageError } from '../../../errors.js';
 import { lmCheckpointToBytes } from '../../../model/checkpoint.js';
@@ -31,7 +39,7 @@ import { checkOutputDir, displayPath } from '../../paths.js';
 import { fmtDuration, TaskProgress, TrainingProgress } from '../../progress.js';
 import { ReformerLM } from '../../reformer-engine.js';
 import type { BackendKind, CliContext } from '../context.js';
-import { choiceListFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from '../parse.js';
+import { choiceFlag, choiceListFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from '../parse.js';
 
 export interface PasskeyFlags {
   lengths: number[];
@@ -49,6 +57,7 @@ export interface PasskeyFlags {
   train: PasskeyAttention[];
   steps: number;
   batch: number;
+  lossOn: PasskeyLossOn;
   lr: number;
   warmup?: number;
   evalSequences: number[];
@@ -76,6 +85,7 @@ export const PASSKEY_DEFAULTS = {
   train: [...PASSKEY_ATTENTIONS],
   steps: 500,
   batch: 16,
+  lossOn: 'answer' as PasskeyLossOn,
   lr: 3e-3,
   evalSequences: [64, 64, 32, 16],
   seed: 1,
@@ -146,7 +156,7 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
   note(
     `passkey: ${flags.digits} digits, train at ${T} tokens, evaluate at ${flags.lengths.join(', ')}; ${spec.layers} layers, d_model ${spec.hidden}, ` +
       `${spec.heads} heads, LSH chunk ${spec.lshChunk} (${spec.numHashes} rounds, ${flags.evalHashes} in evaluation), local chunk ${spec.localChunk} ` +
-      `(local layers reach ≤ ${reach} back); ${flags.steps} steps × ${flags.batch} sequences per model; filler ${displayPath(textPath)} (train ${trainText.length} B, held out ${evalText.length} B)`,
+      `(local layers reach ≤ ${reach} back); ${flags.steps} steps × ${flags.batch} sequences per model (loss on ${flags.lossOn}); filler ${displayPath(textPath)} (train ${trainText.length} B, held out ${evalText.length} B)`,
   );
   const resultsPath = join(flags.out, 'results.json');
   const records: ModelRecord[] = [];
@@ -179,7 +189,7 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
             num_hashes_eval: flags.evalHashes,
             axial_pos_cols: spec.axialCols,
           },
-          training: { steps: flags.steps, batch: flags.batch, lr: flags.lr, seed: flags.seed },
+          training: { steps: flags.steps, batch: flags.batch, loss_on: flags.lossOn, lr: flags.lr, seed: flags.seed },
           evaluation: {
             sequences: Object.fromEntries(flags.lengths.map((L, i) => [L, evalCount(i)])),
             seed: flags.seed + EVAL_SEED_OFFSET,
@@ -204,7 +214,7 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
         warmupSteps: flags.warmup ?? Math.min(100, Math.floor(flags.steps / 10)),
         seed: flags.seed,
       },
-      new PasskeyBatches(trainText, { seqLen: T, digits: flags.digits }, { batch: flags.batch, seed: flags.seed }),
+      new PasskeyBatches(trainText, { seqLen: T, digits: flags.digits }, { batch: flags.batch, seed: flags.seed, lossOn: flags.lossOn }),
     );
     note(
       `train ${attention} [${passkeyAttnLayers(attention, spec.layers).join(', ')}]: ${lm.params.length.toLocaleString('en-US')} parameters`,
@@ -381,6 +391,12 @@ export function registerPasskeyTask(
     )
     .option('--steps <n>', `training steps per model (default ${d.steps})`, intFlag('--steps'), d.steps)
     .option('--batch <n>', `sequences per step (default ${d.batch})`, intFlag('--batch'), d.batch)
+    .option(
+      '--loss-on <what>',
+      `training loss over: answer (the answer digits only) or all (every next byte, an LM loss) (default ${d.lossOn})`,
+      choiceFlag('--loss-on', PASSKEY_LOSS_ON),
+      d.lossOn,
+    )
     .option(
       '--lr <x>',
       `peak AdamW learning rate, cosine decay to lr/10 (default ${d.lr})`,
