@@ -1,0 +1,426 @@
+/**
+ * `reformer task passkey`: passkey retrieval at growing length (issue 15; apps/passkey.ts). For each
+ * attention (`--train`: lsh, local) it trains a fresh byte-level model at `--train-length` on sequences
+ * whose filler comes from the first 90% of the novel, saves it in `<out>/<attention>/`, then evaluates it
+ * at every `--lengths` value on held-out sequences (filler from the last 10%), the position table repeated
+ * to the longer length (apps/passkey-models.ts). `<out>/results.json` is rewritten atomically after each
+ * evaluation; progress goes to stderr, the table (exact match per length, both attentions, chance) to stdout.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command, Option } from 'commander';
+import {
+  checkPasskeyModelSpec,
+  copyWithTiledPositions,
+  localReach,
+  PASSKEY_ATTENTIONS,
+  type PasskeyAttention,
+  type PasskeyModelSpec,
+  passkeyAttnLayers,
+  passkeyConfig,
+} from '../../../apps/passkey-models.js';
+import {
+  checkPasskeySpec,
+  evaluatePasskey,
+  PASSKEY_LOSS_ON,
+  PasskeyBatches,
+  type PasskeyLossOn,
+  type PasskeyResult,
+  passkeyFillerLength,
+} from '../../../apps/passkey.js';
+import { ReformerConfig } from '../../../config/reformer-config.js';
+import { UsageError } from '../../../errors.js';
+import { lmCheckpointToBytes } from '../../../model/checkpoint.js';
+import { ReformerModelWithLMHead } from '../../../model/lm-model.js';
+import { Trainer } from '../../../train/trainer.js';
+import { writeFileAtomic } from '../../atomic.js';
+import { saveCheckpoint } from '../../checkpoint.js';
+import { checkOutputDir, displayPath } from '../../paths.js';
+import { fmtDuration, TaskProgress, TrainingProgress } from '../../progress.js';
+import { ReformerLM } from '../../reformer-engine.js';
+import type { BackendKind, CliContext } from '../context.js';
+import { choiceFlag, choiceListFlag, intFlag, intListFlag, nonEmptyFlag, numberFlag } from '../parse.js';
+
+export interface PasskeyFlags {
+  lengths: number[];
+  trainLength: number;
+  digits: number;
+  hidden: number;
+  heads: number;
+  layers: number;
+  ff: number;
+  lshChunk: number;
+  localChunk: number;
+  hashes: number;
+  evalHashes: number;
+  axialCols: number;
+  train: PasskeyAttention[];
+  steps: number;
+  batch: number;
+  lossOn: PasskeyLossOn;
+  lr: number;
+  warmup?: number;
+  evalSequences: number[];
+  seed: number;
+  text?: string;
+  out: string;
+  threads?: number;
+  backend?: BackendKind;
+}
+
+/** Defaults (`--help`); what they cost and why they are these is in docs/applications/passkey.md. */
+export const PASSKEY_DEFAULTS = {
+  lengths: [1024, 4096, 16384, 65536],
+  trainLength: 256,
+  digits: 5,
+  hidden: 64,
+  heads: 2,
+  layers: 2,
+  ff: 128,
+  lshChunk: 32,
+  localChunk: 32,
+  hashes: 2,
+  evalHashes: 4,
+  axialCols: 64,
+  train: [...PASSKEY_ATTENTIONS],
+  steps: 500,
+  batch: 16,
+  lossOn: 'answer' as PasskeyLossOn,
+  lr: 3e-3,
+  evalSequences: [64, 64, 32, 16],
+  seed: 1,
+  out: 'runs/passkey',
+} as const;
+
+/** Share of the corpus (its end) kept for evaluation filler. */
+export const PASSKEY_HELD_OUT = 0.1;
+/** Seed offset of the evaluation sequences: the same set for both models, apart from training's. */
+const EVAL_SEED_OFFSET = 1_000_003;
+
+type LengthRecord = PasskeyResult & { seconds: number; num_buckets: unknown };
+interface ModelRecord {
+  attention: PasskeyAttention;
+  attn_layers: string[];
+  parameters: number;
+  steps: number;
+  stopped_by: string;
+  train_seconds: number;
+  final_train_loss: number | null;
+  checkpoint: string;
+  eval: Record<string, LengthRecord>;
+}
+
+/** Runs the experiment; returns the exit code. @throws ConfigError / UsageError for bad flags (exit 2). */
+export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, log: (line: string) => void): Promise<number> {
+  const spec: PasskeyModelSpec = {
+    hidden: flags.hidden,
+    heads: flags.heads,
+    layers: flags.layers,
+    feedForward: flags.ff,
+    lshChunk: flags.lshChunk,
+    localChunk: flags.localChunk,
+    numHashes: flags.hashes,
+    axialCols: flags.axialCols,
+  };
+  const T = flags.trainLength;
+  checkPasskeySpec({ seqLen: T, digits: flags.digits });
+  checkPasskeyModelSpec(spec, T);
+  for (const L of flags.lengths) {
+    if (L % T !== 0)
+      throw new UsageError(`--lengths ${L}: must be a multiple of --train-length ${T} (the position table repeats with period ${T})`);
+    checkPasskeyModelSpec(spec, L);
+  }
+  if (flags.evalSequences.length !== 1 && flags.evalSequences.length !== flags.lengths.length) {
+    throw new UsageError(
+      `--eval-sequences: give one count or one per length (${flags.lengths.length}), got ${flags.evalSequences.length} values`,
+    );
+  }
+  const evalCount = (i: number): number => flags.evalSequences[flags.evalSequences.length === 1 ? 0 : i]!;
+  checkOutputDir(flags.out, '--out');
+  const textPath = flags.text ?? join(ctx.packageRoot, 'data', 'crime-and-punishment.txt');
+  const text = new Uint8Array(readFileSync(textPath));
+  const split = Math.floor(text.length * (1 - PASSKEY_HELD_OUT));
+  const trainText = text.subarray(0, split);
+  const evalText = text.subarray(split);
+  const longest = Math.max(T, ...flags.lengths);
+  const needed = passkeyFillerLength({ seqLen: longest, digits: flags.digits });
+  if (evalText.length < needed) {
+    throw new UsageError(
+      `--text ${textPath}: its last ${PASSKEY_HELD_OUT * 100}% holds ${evalText.length} bytes, fewer than the ${needed} filler bytes of a ${longest}-token sequence`,
+    );
+  }
+  const note = (line: string): void => void ctx.stderr.write(`${line}\n`);
+  const { backend, note: backendNote } = await ctx.createBackend(flags.backend ?? 'auto', flags.threads);
+  if (backendNote) note(`note: ${backendNote}`);
+  const reach = localReach(spec);
+  note(
+    `passkey: ${flags.digits} digits, train at ${T} tokens, evaluate at ${flags.lengths.join(', ')}; ${spec.layers} layers, d_model ${spec.hidden}, ` +
+      `${spec.heads} heads, LSH chunk ${spec.lshChunk} (${spec.numHashes} rounds, ${flags.evalHashes} in evaluation), local chunk ${spec.localChunk} ` +
+      `(local layers reach ≤ ${reach} back); ${flags.steps} steps × ${flags.batch} sequences per model (loss on ${flags.lossOn}); filler ${displayPath(textPath)} (train ${trainText.length} B, held out ${evalText.length} B)`,
+  );
+  const resultsPath = join(flags.out, 'results.json');
+  const records: ModelRecord[] = [];
+  const write = (): void =>
+    writeFileAtomic(
+      resultsPath,
+      `${JSON.stringify(
+        {
+          format: 'reformer-ts.passkey-results',
+          version: 1,
+          task: {
+            digits: flags.digits,
+            chance_exact: 10 ** -flags.digits,
+            chance_digit: 0.1,
+            train_length: T,
+            lengths: flags.lengths,
+            scored: 'the answer digits at the end (exact match = greedy decoding of the whole key)',
+            filler: displayPath(textPath),
+            filler_split: { train_bytes: [0, split], eval_bytes: [split, text.length] },
+            local_reach: reach,
+          },
+          model: {
+            hidden_size: spec.hidden,
+            num_attention_heads: spec.heads,
+            num_layers: spec.layers,
+            feed_forward_size: spec.feedForward,
+            lsh_attn_chunk_length: spec.lshChunk,
+            local_attn_chunk_length: spec.localChunk,
+            num_hashes_train: spec.numHashes,
+            num_hashes_eval: flags.evalHashes,
+            axial_pos_cols: spec.axialCols,
+          },
+          training: { steps: flags.steps, batch: flags.batch, loss_on: flags.lossOn, lr: flags.lr, seed: flags.seed },
+          evaluation: {
+            sequences: Object.fromEntries(flags.lengths.map((L, i) => [L, evalCount(i)])),
+            seed: flags.seed + EVAL_SEED_OFFSET,
+          },
+          backend: backend.constructor.name,
+          results: records,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  for (const attention of flags.train) {
+    const lm = new ReformerModelWithLMHead(backend, new ReformerConfig(passkeyConfig(spec, attention, T)), { seed: flags.seed });
+    const trainer = new Trainer(
+      new ReformerLM(lm),
+      { train: new Int32Array(0), validation: new Int32Array(0) },
+      {
+        batch: flags.batch,
+        seqLen: T,
+        steps: flags.steps,
+        lr: flags.lr,
+        warmupSteps: flags.warmup ?? Math.min(100, Math.floor(flags.steps / 10)),
+        seed: flags.seed,
+      },
+      new PasskeyBatches(trainText, { seqLen: T, digits: flags.digits }, { batch: flags.batch, seed: flags.seed, lossOn: flags.lossOn }),
+    );
+    note(
+      `train ${attention} [${passkeyAttnLayers(attention, spec.layers).join(', ')}]: ${lm.params.length.toLocaleString('en-US')} parameters`,
+    );
+    const progress = new TrainingProgress({
+      stream: ctx.stderr as NodeJS.WritableStream,
+      tty: Boolean(ctx.stderr.isTTY),
+      totalSteps: flags.steps,
+      startStep: 0,
+      logEvery: 25,
+      bitsPerByte: false,
+    });
+    const t0 = performance.now();
+    let run: Awaited<ReturnType<Trainer['run']>>;
+    try {
+      run = await trainer.run({ onStep: (s) => progress.step(s) });
+    } finally {
+      progress.stop();
+    }
+    const trainSeconds = (performance.now() - t0) / 1000;
+    const files = lmCheckpointToBytes(lm);
+    const dir = join(flags.out, attention);
+    saveCheckpoint(dir, { config: files.config, weights: files.safetensors, snapshot: run.snapshot });
+    const record: ModelRecord = {
+      attention,
+      attn_layers: passkeyAttnLayers(attention, spec.layers),
+      parameters: lm.params.length,
+      steps: run.step,
+      stopped_by: run.stoppedBy,
+      train_seconds: round(trainSeconds, 1),
+      final_train_loss: run.lastStep ? round(run.lastStep.loss, 4) : null,
+      checkpoint: displayPath(dir),
+      eval: {},
+    };
+    records.push(record);
+    note(`${attention}: ${run.step} steps in ${fmtDuration(trainSeconds)}, final training loss ${record.final_train_loss}`);
+    for (const [i, L] of flags.lengths.entries()) {
+      const model = new ReformerModelWithLMHead(backend, new ReformerConfig(passkeyConfig(spec, attention, L)), { seed: flags.seed });
+      copyWithTiledPositions(lm, model);
+      const n = evalCount(i);
+      const bar = new TaskProgress({ stream: ctx.stderr, label: `eval ${attention} @ ${L}`, unit: 'sequences', total: n });
+      const e0 = performance.now();
+      try {
+        const r = evaluatePasskey(
+          model,
+          evalText,
+          { seqLen: L, digits: flags.digits },
+          {
+            sequences: n,
+            batch: 1,
+            seed: flags.seed + EVAL_SEED_OFFSET + L,
+            nearWithin: reach,
+            ...(attention === 'lsh' ? { numHashes: flags.evalHashes } : {}),
+            onProgress: (done) => bar.update(done),
+          },
+        );
+        record.eval[String(L)] = {
+          ...r,
+          seconds: round((performance.now() - e0) / 1000, 1),
+          num_buckets: attention === 'lsh' ? model.resolvedConfig().num_buckets : null,
+        };
+      } finally {
+        bar.stop();
+      }
+      write();
+      const r = record.eval[String(L)]!;
+      note(`${attention} @ ${L}: exact ${pct(r.exactMatch)}, per digit ${pct(r.digitAccuracy)} (${r.sequences} sequences, ${r.seconds} s)`);
+    }
+    write();
+  }
+  for (const line of passkeyTable(records, flags.lengths, flags.digits, reach)) log(line);
+  log(`results: ${displayPath(resultsPath)}`);
+  return 0;
+}
+
+function round(x: number, digits: number): number {
+  const s = 10 ** digits;
+  return Math.round(x * s) / s;
+}
+
+function pct(x: number | null | undefined): string {
+  return x === null || x === undefined ? '-' : `${(100 * x).toFixed(1)}%`;
+}
+
+/**
+ * The table: one row per length; per attention the exact match (whole key, greedy) and the per-digit
+ * accuracy in percent; the chance levels; and for the local model the share of keys within its reach
+ * with the exact match on those.
+ */
+export function passkeyTable(
+  records: readonly Pick<ModelRecord, 'attention' | 'eval'>[],
+  lengths: readonly number[],
+  digits: number,
+  reach: number,
+): string[] {
+  const head = ['tokens', `chance (exact / digit)`];
+  for (const r of records) head.push(`${r.attention} exact`, `${r.attention} per digit`);
+  const local = records.find((r) => r.attention === 'local');
+  if (local) head.push(`keys ≤ ${reach} back: share, local exact`);
+  const rows = lengths.map((L) => {
+    const cells = [String(L), `${(100 * 10 ** -digits).toPrecision(2)}% / 10%`];
+    for (const r of records) {
+      const e = r.eval[String(L)];
+      cells.push(pct(e?.exactMatch), pct(e?.digitAccuracy));
+    }
+    if (local) {
+      const near = local.eval[String(L)]?.near;
+      const e = local.eval[String(L)];
+      cells.push(near && e ? `${pct(near.sequences / e.sequences)}, ${pct(near.exactMatch)}` : '-');
+    }
+    return cells;
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(fmt)];
+}
+
+/** Registers `reformer task passkey` on the `task` command (task.ts passes main.ts's shared options). */
+export function registerPasskeyTask(
+  task: Command,
+  ctx: CliContext,
+  setExit: (code: number) => void,
+  log: (line: string) => void,
+  shared: { threads: Option; backend: Option; exitHelp: string },
+): void {
+  const d = PASSKEY_DEFAULTS;
+  task
+    .command('passkey')
+    .description(
+      'passkey retrieval at growing length: a key planted at a random depth of the novel, asked for at the end; LSH vs local attention, exact match per length; <out>/results.json and a table',
+    )
+    .option(
+      '--lengths <list>',
+      `evaluation lengths, multiples of --train-length (default ${d.lengths.join(',')})`,
+      intListFlag('--lengths'),
+      [...d.lengths],
+    )
+    .option(
+      '--train-length <n>',
+      `training sequence length (= Π axial_pos_shape, HF's rule) (default ${d.trainLength})`,
+      intFlag('--train-length'),
+      d.trainLength,
+    )
+    .option('--digits <n>', `key digits (chance 10^-n) (default ${d.digits})`, intFlag('--digits', 1, 9), d.digits)
+    .option('--hidden <n>', `d_model (default ${d.hidden})`, intFlag('--hidden'), d.hidden)
+    .option('--heads <n>', `attention heads (default ${d.heads})`, intFlag('--heads'), d.heads)
+    .option('--layers <n>', `layers; lsh: local, lsh alternating; local: all local (default ${d.layers})`, intFlag('--layers', 2), d.layers)
+    .option('--ff <n>', `feed_forward_size (default ${d.ff})`, intFlag('--ff'), d.ff)
+    .option('--lsh-chunk <n>', `lsh_attn_chunk_length (default ${d.lshChunk})`, intFlag('--lsh-chunk'), d.lshChunk)
+    .option(
+      '--local-chunk <n>',
+      `local_attn_chunk_length; a layer sees 2·chunk−1 back (default ${d.localChunk})`,
+      intFlag('--local-chunk'),
+      d.localChunk,
+    )
+    .option('--hashes <n>', `hash rounds in training (default ${d.hashes})`, intFlag('--hashes'), d.hashes)
+    .option(
+      '--eval-hashes <n>',
+      `hash rounds in evaluation (HF per-call num_hashes) (default ${d.evalHashes})`,
+      intFlag('--eval-hashes'),
+      d.evalHashes,
+    )
+    .option(
+      '--axial-cols <n>',
+      `second axial axis (axial_pos_shape [L/n, n]) (default ${d.axialCols})`,
+      intFlag('--axial-cols'),
+      d.axialCols,
+    )
+    .option(
+      '--train <list>',
+      `attentions to train, comma-separated from ${PASSKEY_ATTENTIONS.join(', ')} (default both)`,
+      choiceListFlag('--train', PASSKEY_ATTENTIONS),
+      [...d.train],
+    )
+    .option('--steps <n>', `training steps per model (default ${d.steps})`, intFlag('--steps'), d.steps)
+    .option('--batch <n>', `sequences per step (default ${d.batch})`, intFlag('--batch'), d.batch)
+    .option(
+      '--loss-on <what>',
+      `training loss over: answer (the answer digits only) or all (every next byte, an LM loss) (default ${d.lossOn})`,
+      choiceFlag('--loss-on', PASSKEY_LOSS_ON),
+      d.lossOn,
+    )
+    .option(
+      '--lr <x>',
+      `peak AdamW learning rate, cosine decay to lr/10 (default ${d.lr})`,
+      numberFlag('--lr', 0, 10, { exclusiveMin: true }),
+      d.lr,
+    )
+    .option('--warmup <n>', 'linear warm-up steps (default min(100, steps/10))', intFlag('--warmup', 0))
+    .option(
+      '--eval-sequences <list>',
+      `held-out sequences per length: one count, or one per --lengths value (default ${d.evalSequences.join(',')})`,
+      intListFlag('--eval-sequences'),
+      [...d.evalSequences],
+    )
+    .option('--seed <s>', `initialisation, training and evaluation seed (default ${d.seed})`, intFlag('--seed', 0), d.seed)
+    .option(
+      '--text <file>',
+      "filler text (default: the package's data/crime-and-punishment.txt); first 90% train, last 10% evaluation",
+      nonEmptyFlag('--text'),
+    )
+    .option('--out <dir>', `results.json and one checkpoint per trained model (default ${d.out})`, nonEmptyFlag('--out'), d.out)
+    .addOption(shared.threads)
+    .addOption(shared.backend)
+    .addHelpText('after', `\nExample: reformer task passkey --lengths 1024,4096 --steps 200 --out runs/passkey\n${shared.exitHelp}`)
+    .action(async (flags: PasskeyFlags) => {
+      setExit(await taskPasskeyCommand(flags, ctx, log));
+    });
+}

@@ -1,0 +1,72 @@
+/**
+ * `reformer task passkey` in-process on tiny settings: it trains both models, evaluates each at every
+ * length, writes results.json (exact match and per-digit accuracy finite, in [0, 1]; chance 10⁻ⁿ), a
+ * checkpoint per model and the table; bad flags are one line, exit 2.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'reformer-passkey-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// sequences of 128 tokens (30 filler bytes), evaluated at 128 and 256; chunks of 16
+const TINY = [
+  'task', 'passkey', '--train-length', '128', '--lengths', '128,256', '--digits', '3', '--hidden', '16', '--heads', '2',
+  '--ff', '16', '--lsh-chunk', '16', '--local-chunk', '16', '--axial-cols', '16', '--steps', '2', '--batch', '2',
+  '--eval-sequences', '3,2', '--backend', 'reference',
+]; // biome-ignore format: flag pairs
+
+describe('reformer task passkey', () => {
+  it('trains, evaluates per length, writes results.json, checkpoints and the table', async () => {
+    const out = join(dir, 'run');
+    const r = await cli([...TINY, '--out', out]);
+    expect(r.stderr.text).not.toMatch(/reformer: /);
+    expect(r.code).toBe(0);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      format: string;
+      task: { chance_exact: number; lengths: number[] };
+      results: {
+        attention: string;
+        attn_layers: string[];
+        steps: number;
+        eval: Record<string, { exactMatch: number; digitAccuracy: number; loss: number; sequences: number }>;
+      }[];
+    };
+    expect(results.format).toBe('reformer-ts.passkey-results');
+    expect(results.task.chance_exact).toBeCloseTo(1e-3, 12);
+    expect(results.results.map((x) => x.attention)).toEqual(['lsh', 'local']);
+    expect(results.results.map((x) => x.attn_layers)).toEqual([
+      ['local', 'lsh'],
+      ['local', 'local'],
+    ]);
+    for (const m of results.results) {
+      expect(m.steps).toBe(2);
+      expect(existsSync(join(out, m.attention, 'model.safetensors'))).toBe(true);
+      expect(Object.keys(m.eval)).toEqual(['128', '256']);
+      expect(m.eval['128']!.sequences).toBe(3);
+      expect(m.eval['256']!.sequences).toBe(2);
+      for (const v of Object.values(m.eval)) {
+        for (const x of [v.exactMatch, v.digitAccuracy]) expect(Number.isFinite(x) && x >= 0 && x <= 1).toBe(true);
+        expect(Number.isFinite(v.loss)).toBe(true);
+      }
+    }
+    expect(r.stdout.text).toMatch(/\| tokens +\| chance \(exact \/ digit\) +\| lsh exact +\| lsh per digit +\| local exact/);
+    expect(r.stdout.text).toMatch(/\| 256 +\| 0\.10% \/ 10% +\| [\d.]+% +\|/);
+    expect(r.stderr.text).toMatch(/train lsh \[local, lsh\]: [\d,]+ parameters/);
+  });
+
+  it('refuses bad flags with one line naming them (exit 2)', async () => {
+    const len = await cli([...TINY, '--lengths', '128,200', '--out', join(dir, 'bad')]);
+    expect(len.code).toBe(2);
+    expect(len.stderr.text).toMatch(/--lengths 200: must be a multiple of --train-length 128/);
+    const seqs = await cli([...TINY, '--eval-sequences', '1,2,3', '--out', join(dir, 'bad')]);
+    expect(seqs.code).toBe(2);
+    expect(seqs.stderr.text).toMatch(/--eval-sequences: give one count or one per length \(2\)/);
+    const short = await cli([...TINY, '--train-length', '96', '--lengths', '96', '--axial-cols', '16', '--out', join(dir, 'bad')]);
+    expect(short.code).toBe(2);
+    expect(short.stderr.text).toMatch(/seq_len.*> 98/);
+  });
+});
