@@ -236,7 +236,7 @@ export function genomeModelConfig(spec: GenomeModelSpec): ReformerConfigInput {
   }
   return {
     vocab_size: GENOME_VOCAB,
-    pad_token_id: null,
+    pad_token_id: BASE_N, // only pads an evaluation window that is not a multiple of the chunk (causal: never read)
     eos_token_id: null,
     is_decoder: true,
     hidden_size: spec.hidden,

@@ -32,6 +32,8 @@ const data = join(dir, 'genome.fa');
 const other = join(dir, 'other.fa');
 writeGenome(data, 6000, 1);
 writeGenome(other, 700, 2, true);
+const short = join(dir, 'short.fa');
+writeGenome(short, 300, 3);
 
 const TINY = [
   'task', 'genome', '--data', data, '--transfer', other, '--seq-len', '512', '--chunk', '32', '--hidden', '16', '--ff', '32',
@@ -79,6 +81,29 @@ describe('reformer task genome', () => {
     expect(r.stdout.text).toMatch(/\| Markov k=\d+ \S+ \(train counts\) +\| [\d.]+ +\| [\d.]+/);
     expect(r.stdout.text).toMatch(/\| Reformer, context 512 +\| [\d.]+/);
     expect(r.stderr.text).toMatch(/markov: best on validation k=\d+/);
+  });
+
+  it('--checkpoint scores the trained model again without training (a transfer genome shorter than the context is padded)', async () => {
+    const out = join(dir, 'again');
+    const r = await cli([...TINY, '--contexts', '128,1024', '--seq-len', '1024', '--checkpoint', join(dir, 'run'), '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.text).toMatch(/--contexts 1024: the checkpoint's axial position table covers 512 bases/);
+    const ok = await cli([...TINY, '--checkpoint', join(dir, 'run'), '--out', out]);
+    expect(ok.stderr.text).not.toMatch(/reformer: /);
+    expect(ok.code).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      model: { loaded_from: string; training: { steps: number }; transfer: Row[] };
+    };
+    expect(res.model.loaded_from).toMatch(/checkpoint$/);
+    expect(res.model.training.steps).toBe(3);
+    for (const row of res.model.transfer) expect(Number.isFinite(row.bits_per_base)).toBe(true);
+    expect(res.model.transfer[1]).toMatchObject({ context: 512, context_used: 512 });
+    // 300 bases < 512 and not a multiple of the chunk (32): one window, padded with N by the model
+    const padded = await cli([...TINY.slice(0, 4), '--transfer', short, ...TINY.slice(6), '--checkpoint', join(dir, 'run'), '--out', out]);
+    expect(padded.code).toBe(0);
+    const p = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { model: { transfer: Row[] } };
+    expect(p.model.transfer[1]).toMatchObject({ context: 512, context_used: 300, targets: 299 });
+    expect(Number.isFinite(p.model.transfer[1]!.bits_per_base)).toBe(true);
   });
 
   it('--steps 0 runs the Markov baseline only', async () => {

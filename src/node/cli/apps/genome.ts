@@ -12,11 +12,11 @@ import { genomeModelConfig, genomeSplit, baseTokens, evaluateGenome, type BaseRa
 import { MARKOV_MAX_ORDER, MarkovCounts, MarkovStats, selectMarkov, type MarkovSetting } from '../../../apps/genome-markov.js';
 import { ReformerConfig } from '../../../config/reformer-config.js';
 import { UsageError } from '../../../errors.js';
-import { lmCheckpointToBytes } from '../../../model/checkpoint.js';
+import { lmCheckpointToBytes, lmFromCheckpoint } from '../../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../../model/lm-model.js';
 import { Trainer } from '../../../train/trainer.js';
 import { writeFileAtomic } from '../../atomic.js';
-import { saveCheckpoint } from '../../checkpoint.js';
+import { checkpointDirFor, loadCheckpoint, saveCheckpoint } from '../../checkpoint.js';
 import { readCorpusFile } from '../../corpus-file.js';
 import { checkOutputDir, displayPath } from '../../paths.js';
 import { fmtDuration, TaskProgress, TrainingProgress } from '../../progress.js';
@@ -27,6 +27,7 @@ import { intFlag, intListFlag, nonEmptyFlag, numberFlag } from '../parse.js';
 export interface GenomeFlags {
   data?: string;
   transfer?: string;
+  checkpoint?: string;
   heldOut: number;
   validation: number;
   maxOrder: number;
@@ -190,9 +191,11 @@ export async function taskGenomeCommand(flags: GenomeFlags, ctx: CliContext, log
 
   // --- the model (--steps 0: the Markov baseline only) ---
   const model =
-    flags.steps > 0
-      ? await trainAndScore(flags, ctx, configInput, { train, validation, heldOut, transfer: transfer?.tokens ?? null }, note)
-      : null;
+    flags.checkpoint !== undefined
+      ? await loadAndScore(flags, ctx, { heldOut, transfer: transfer?.tokens ?? null }, note)
+      : flags.steps > 0
+        ? await trainAndScore(flags, ctx, configInput, { train, validation, heldOut, transfer: transfer?.tokens ?? null }, note)
+        : null;
 
   const results = {
     format: 'reformer-ts.genome-results',
@@ -218,6 +221,83 @@ export async function taskGenomeCommand(flags: GenomeFlags, ctx: CliContext, log
 }
 
 type ModelRow = { context: number; context_used: number; bits_per_base: number };
+
+/** The model's bits per base on `region` at every context, with a progress bar each. */
+function scoreContexts(lm: ReformerModelWithLMHead, region: Int32Array, what: string, contexts: readonly number[], ctx: CliContext) {
+  return contexts.map((context) => {
+    const bar = new TaskProgress({ stream: ctx.stderr, label: `eval ${what} @${context}`, unit: 'bases', total: region.length - 1 });
+    const e0 = performance.now();
+    try {
+      const r = evaluateGenome(lm, region, { context, onProgress: (d) => bar.update(d) });
+      return {
+        context,
+        context_used: r.context,
+        bits_per_base: r4(r.bitsPerBase),
+        targets: r.targets,
+        windows: r.windows,
+        seconds: Math.round((performance.now() - e0) / 100) / 10,
+      };
+    } finally {
+      bar.stop();
+    }
+  });
+}
+
+/**
+ * `--checkpoint`: scores a genome model trained earlier by this command (no training). Its training figures
+ * come from the checkpoint's trainer state. A config with pad_token_id null (checkpoints of the first
+ * version) gets N (4): padding only fills the end of a window shorter than a chunk multiple.
+ */
+async function loadAndScore(
+  flags: GenomeFlags,
+  ctx: CliContext,
+  regions: { heldOut: Int32Array; transfer: Int32Array | null },
+  note: (line: string) => void,
+) {
+  const dir = checkpointDirFor(flags.checkpoint!, '--checkpoint');
+  const loaded = loadCheckpoint(dir, '--checkpoint', { inferenceOnly: true });
+  const config = JSON.parse(new TextDecoder().decode(loaded.config)) as Record<string, unknown>;
+  if (config.vocab_size !== 5)
+    throw new UsageError(`--checkpoint ${flags.checkpoint}: not a genome model (vocab_size ${String(config.vocab_size)}, expected 5)`);
+  if (config.pad_token_id === null || config.pad_token_id === undefined) config.pad_token_id = 4;
+  const maxLen = (config.axial_pos_shape as number[]).reduce((a, b) => a * b, 1);
+  for (const c of flags.contexts) {
+    if (c > maxLen) throw new UsageError(`--contexts ${c}: the checkpoint's axial position table covers ${maxLen} bases`);
+  }
+  const { backend, note: backendNote } = await ctx.createBackend(flags.backend ?? 'auto', flags.threads);
+  if (backendNote) note(`note: ${backendNote}`);
+  const lm = lmFromCheckpoint(backend, { config, safetensors: loaded.weights });
+  const st = loaded.snapshot?.state ?? null;
+  note(
+    `model: ${en(lm.params.length)} parameters from ${displayPath(dir)}${st ? ` (${st.step} steps, ${fmtDuration(st.elapsedMs / 1000)} of training)` : ''}`,
+  );
+  const held = scoreContexts(lm, regions.heldOut, 'held-out', flags.contexts, ctx);
+  const transfer = regions.transfer ? scoreContexts(lm, regions.transfer, 'transfer', flags.contexts, ctx) : null;
+  const opts = st?.options;
+  const record = {
+    config,
+    parameters: lm.params.length,
+    loaded_from: displayPath(dir),
+    training: st
+      ? {
+          steps: st.step,
+          seq_len: opts?.seqLen ?? null,
+          batch: opts?.batch ?? null,
+          lr: opts?.lr ?? null,
+          warmup: opts?.warmupSteps ?? null,
+          seed: opts?.seed ?? null,
+          tokens: st.tokensSeen,
+          seconds: Math.round(st.elapsedMs / 1000),
+          seconds_per_step: Math.round((st.elapsedMs / 1000 / Math.max(1, st.step)) * 100) / 100,
+          last_validation_bits_per_base: st.lastValidation ? r4(st.lastValidation.bitsPerByte) : null,
+        }
+      : null,
+    held_out: held,
+    transfer,
+    checkpoint: displayPath(dir),
+  };
+  return { record, held, transfer, backend: backend.constructor.name };
+}
 
 /** Trains the genome LM on the train region (Trainer, validation on the validation region), saves it, scores it at every context. */
 async function trainAndScore(
@@ -281,24 +361,7 @@ async function trainAndScore(
     `trained ${run.step} steps in ${fmtDuration(trainSeconds)} (${(trainSeconds / Math.max(1, run.step)).toFixed(2)} s per step); checkpoint ${displayPath(ckpt)}`,
   );
 
-  const evalOn = (region: Int32Array, what: string) =>
-    flags.contexts.map((context) => {
-      const bar = new TaskProgress({ stream: ctx.stderr, label: `eval ${what} @${context}`, unit: 'bases', total: region.length - 1 });
-      const e0 = performance.now();
-      try {
-        const r = evaluateGenome(lm, region, { context, onProgress: (d) => bar.update(d) });
-        return {
-          context,
-          context_used: r.context,
-          bits_per_base: r4(r.bitsPerBase),
-          targets: r.targets,
-          windows: r.windows,
-          seconds: Math.round((performance.now() - e0) / 100) / 10,
-        };
-      } finally {
-        bar.stop();
-      }
-    });
+  const evalOn = (region: Int32Array, what: string) => scoreContexts(lm, region, what, flags.contexts, ctx);
   const held = evalOn(regions.heldOut, 'held-out');
   const transfer = regions.transfer ? evalOn(regions.transfer, 'transfer') : null;
   const record = {
@@ -396,6 +459,11 @@ export function registerGenomeTask(
       '--transfer <fasta>',
       'a second genome to score the same model and Markov counts on, e.g. lambda_virus.fa',
       nonEmptyFlag('--transfer'),
+    )
+    .option(
+      '--checkpoint <dir>',
+      'score a model this command trained before (its run or checkpoint directory) instead of training one',
+      nonEmptyFlag('--checkpoint'),
     )
     .option(
       '--held-out <f>',
