@@ -40,6 +40,7 @@ import { fmtDuration, TaskProgress, TrainingProgress } from '../progress.js';
 import type { BackendKind, CliContext } from './context.js';
 import { choiceListFlag, intFlag, nonEmptyFlag, numberFlag } from './parse.js';
 import { registerPasskeyTask } from './apps/passkey.js';
+import { registerGenomeTask } from './apps/genome.js';
 
 export interface DuplicationFlags {
   wordLength: number;
@@ -359,4 +360,5 @@ export function addTaskCommand(
       setExit(await taskDuplicationCommand(flags, ctx, log));
     });
   registerPasskeyTask(task, ctx, setExit, log, shared);
+  registerGenomeTask(task, ctx, setExit, log, shared);
 }
