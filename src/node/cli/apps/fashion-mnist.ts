@@ -94,7 +94,7 @@ export const FASHION_MNIST_DEFAULTS = {
   ff: 128,
   chunk: 28,
   numHashes: 1,
-  steps: 1200,
+  steps: 700,
   classifySteps: 800,
   batch: 8,
   lr: 3e-3,
