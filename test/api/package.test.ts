@@ -36,7 +36,7 @@ describe('package.json', () => {
         imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
       }
     }
-    expect([...imported].sort()).toEqual(['cli-progress', 'commander', 'pbf', 'tinybench', 'vega']);
+    expect([...imported].sort()).toEqual(['cli-progress', 'commander', 'pbf', 'pngjs', 'tinybench', 'vega']);
     for (const name of imported) {
       expect(pkg.dependencies[name], `${name} must be in "dependencies"`).toMatch(/^\d+\.\d+\.\d+$/);
       expect(pkg.devDependencies[name], `${name} must not be a devDependency only`).toBeUndefined();

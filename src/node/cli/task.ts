@@ -33,6 +33,7 @@ import { lmCheckpointToBytes, lmFromCheckpoint } from '../../model/checkpoint.js
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
 import { Trainer } from '../../train/trainer.js';
 import { writeFileAtomic } from '../atomic.js';
+import { registerFashionMnistTask } from './apps/fashion-mnist.js';
 import { saveCheckpoint } from '../checkpoint.js';
 import { ReformerLM } from '../reformer-engine.js';
 import { checkOutputDir, displayPath } from '../paths.js';
@@ -361,4 +362,5 @@ export function addTaskCommand(
     });
   registerPasskeyTask(task, ctx, setExit, log, shared);
   registerGenomeTask(task, ctx, setExit, log, shared);
+  registerFashionMnistTask(task, ctx, setExit, log, shared);
 }
