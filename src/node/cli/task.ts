@@ -39,6 +39,7 @@ import { checkOutputDir, displayPath } from '../paths.js';
 import { fmtDuration, TaskProgress, TrainingProgress } from '../progress.js';
 import type { BackendKind, CliContext } from './context.js';
 import { choiceListFlag, intFlag, nonEmptyFlag, numberFlag } from './parse.js';
+import { registerForecastTask } from './apps/forecast.js';
 
 export interface DuplicationFlags {
   wordLength: number;
@@ -357,4 +358,5 @@ export function addTaskCommand(
     .action(async (flags: DuplicationFlags) => {
       setExit(await taskDuplicationCommand(flags, ctx, log));
     });
+  registerForecastTask(task, ctx, setExit, log, shared);
 }
