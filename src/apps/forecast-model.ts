@@ -129,9 +129,14 @@ export class ScaledWindowBatches implements BatchSource {
    * @param values `[n]` the training history (n ≥ window).
    * @throws ConfigError for a bad batch, seed, spec, or a history shorter than one window.
    */
-  constructor(values: Float64Array, spec: Pick<ForecastModelSpec, 'window' | 'context' | 'quantizer'>, options: { batch: number; seed: number }) {
+  constructor(
+    values: Float64Array,
+    spec: Pick<ForecastModelSpec, 'window' | 'context' | 'quantizer'>,
+    options: { batch: number; seed: number },
+  ) {
     optionsArg('ScaledWindowBatches', options, '{ batch: 8, seed: 1 }', false);
-    if (!Number.isSafeInteger(options.batch) || options.batch < 1) throw new ConfigError('batch', `must be a positive integer, got ${options.batch}`);
+    if (!Number.isSafeInteger(options.batch) || options.batch < 1)
+      throw new ConfigError('batch', `must be a positive integer, got ${options.batch}`);
     if (!Number.isSafeInteger(options.seed)) throw new ConfigError('seed', `must be an integer, got ${options.seed}`);
     checkQuantizer(spec.quantizer);
     if (!(values instanceof Float64Array) || values.length < spec.window) {
@@ -202,7 +207,10 @@ export function sampleForecastPaths(
   if (!Number.isSafeInteger(H) || H < 1) throw new ConfigError('horizon', `must be a positive integer, got ${describeValue(H)}`);
   if (!Number.isSafeInteger(N) || N < 1) throw new ConfigError('samples', `must be a positive integer, got ${describeValue(N)}`);
   if (C + H > spec.window) {
-    throw new ConfigError('context', `context ${C} + horizon ${H} exceeds the window ${spec.window}: the forecast would run past the trained positions`);
+    throw new ConfigError(
+      'context',
+      `context ${C} + horizon ${H} exceeds the window ${spec.window}: the forecast would run past the trained positions`,
+    );
   }
   if (history.length < C) throw new ConfigError('context', `${C} is longer than the ${history.length}-value history`);
   const ctx = Float64Array.from({ length: C }, (_, t) => history[history.length - C + t]!);

@@ -89,7 +89,11 @@ export function parseSeriesCsv(text: string, gaps: SeriesGaps): Series {
   const kept = rows.filter((r) => r.value !== null);
   if (kept.length < 2) throw new FormatError(`series CSV: ${kept.length} observed value(s); a series needs at least two`);
   if (gaps === 'none') {
-    return { dates: kept.map((r) => r.date), values: Float64Array.from(kept, (r) => r.value!), observed: new Uint8Array(kept.length).fill(1) };
+    return {
+      dates: kept.map((r) => r.date),
+      values: Float64Array.from(kept, (r) => r.value!),
+      observed: new Uint8Array(kept.length).fill(1),
+    };
   }
   const first = kept[0]!.day;
   const n = kept[kept.length - 1]!.day - first + 1;
@@ -102,7 +106,8 @@ export function parseSeriesCsv(text: string, gaps: SeriesGaps): Series {
   let last = 0; // index of the last observed day
   for (let t = 1; t < n; t++) {
     if (observed[t]) {
-      if (gaps === 'linear') for (let u = last + 1; u < t; u++) values[u] = values[last]! + ((values[t]! - values[last]!) * (u - last)) / (t - last);
+      if (gaps === 'linear')
+        for (let u = last + 1; u < t; u++) values[u] = values[last]! + ((values[t]! - values[last]!) * (u - last)) / (t - last);
       last = t;
     } else if (gaps === 'ffill') values[t] = values[last]!;
   }
@@ -124,7 +129,8 @@ export interface QuantizerSpec {
 export function checkQuantizer(q: QuantizerSpec): void {
   if (!Number.isSafeInteger(q?.bins) || q.bins < 2) throw new ConfigError('bins', `must be an integer ≥ 2, got ${describeValue(q?.bins)}`);
   if (!Number.isFinite(q.low)) throw new ConfigError('low', `must be a finite number, got ${describeValue(q.low)}`);
-  if (!Number.isFinite(q.high) || !(q.high > q.low)) throw new ConfigError('high', `must be a finite number above low (${q.low}), got ${describeValue(q.high)}`);
+  if (!Number.isFinite(q.high) || !(q.high > q.low))
+    throw new ConfigError('high', `must be a finite number above low (${q.low}), got ${describeValue(q.high)}`);
 }
 
 /** Width of one bin in scaled units: (high − low)/(B − 1). */
@@ -162,7 +168,8 @@ export function meanScale(values: ArrayLike<number>, from = 0, to = values.lengt
 export function quantize(values: ArrayLike<number>, scale: number, q: QuantizerSpec): Int32Array {
   arrayLikeArg('quantize', 'values', values);
   checkQuantizer(q);
-  if (!(scale > 0 && Number.isFinite(scale))) throw new ConfigError('scale', `must be a positive finite number, got ${describeValue(scale)}`);
+  if (!(scale > 0 && Number.isFinite(scale)))
+    throw new ConfigError('scale', `must be a positive finite number, got ${describeValue(scale)}`);
   const w = binWidth(q);
   const ids = new Int32Array(values.length);
   for (let t = 0; t < values.length; t++) {
@@ -179,10 +186,12 @@ export function quantize(values: ArrayLike<number>, scale: number, q: QuantizerS
 export function dequantize(ids: ArrayLike<number>, scale: number, q: QuantizerSpec): Float64Array {
   arrayLikeArg('dequantize', 'ids', ids);
   const c = binCentres(q);
-  if (!(scale > 0 && Number.isFinite(scale))) throw new ConfigError('scale', `must be a positive finite number, got ${describeValue(scale)}`);
+  if (!(scale > 0 && Number.isFinite(scale)))
+    throw new ConfigError('scale', `must be a positive finite number, got ${describeValue(scale)}`);
   return Float64Array.from({ length: ids.length }, (_, t) => {
     const id = ids[t]!;
-    if (!Number.isInteger(id) || id < 0 || id >= q.bins) throw new ShapeError(`dequantize: ids[${t}] = ${id} is outside the bins 0…${q.bins - 1}`);
+    if (!Number.isInteger(id) || id < 0 || id >= q.bins)
+      throw new ShapeError(`dequantize: ids[${t}] = ${id} is outside the bins 0…${q.bins - 1}`);
     return c[id]! * scale;
   });
 }
@@ -203,7 +212,8 @@ export function maseScale(train: ArrayLike<number>, m: number): number {
   let sum = 0;
   for (let t = m; t < train.length; t++) sum += Math.abs(train[t]! - train[t - m]!);
   const s = sum / (train.length - m);
-  if (!(s > 0)) throw new FormatError(`maseScale: the in-sample seasonal-naive error (season ${m}) is 0; MASE is undefined for this series`);
+  if (!(s > 0))
+    throw new FormatError(`maseScale: the in-sample seasonal-naive error (season ${m}) is 0; MASE is undefined for this series`);
   return s;
 }
 
@@ -241,7 +251,11 @@ export const WQL_LEVELS: readonly number[] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7,
  * Weighted quantile loss (file header): `quantiles[k]` is the `[H]` forecast of level `levels[k]`.
  * @throws ShapeError for mismatched lengths or Σ|y| = 0; ConfigError('levels') for a level outside (0, 1).
  */
-export function weightedQuantileLoss(truth: ArrayLike<number>, quantiles: readonly ArrayLike<number>[], levels: readonly number[] = WQL_LEVELS): number {
+export function weightedQuantileLoss(
+  truth: ArrayLike<number>,
+  quantiles: readonly ArrayLike<number>[],
+  levels: readonly number[] = WQL_LEVELS,
+): number {
   if (quantiles.length !== levels.length || levels.length === 0) {
     throw new ShapeError(`weightedQuantileLoss: ${quantiles.length} quantile forecasts for ${levels.length} levels`);
   }

@@ -68,7 +68,13 @@ export function forecastPlotSpec(d: ForecastPlotData): vega.Spec {
       {
         name: 'y',
         type: 'linear',
-        domain: { fields: [{ data: 'lines', field: 'v' }, { data: 'fan', field: 'lo' }, { data: 'fan', field: 'hi' }] },
+        domain: {
+          fields: [
+            { data: 'lines', field: 'v' },
+            { data: 'fan', field: 'lo' },
+            { data: 'fan', field: 'hi' },
+          ],
+        },
         range: 'height',
         zero: false,
         nice: true,
@@ -80,7 +86,17 @@ export function forecastPlotSpec(d: ForecastPlotData): vega.Spec {
       { orient: 'bottom', scale: 'x', title: 'date' },
       { orient: 'left', scale: 'y', title: d.unit, grid: true },
     ],
-    legends: [{ stroke: 'color', strokeDash: 'dash', orient: 'top-left', symbolType: 'stroke', labelLimit: 260, title: 'shaded: 10–90% of the sampled paths' }],
+    legends: [
+      {
+        stroke: 'color',
+        strokeDash: 'dash',
+        orient: 'top-left',
+        symbolType: 'stroke',
+        labelLimit: 260,
+        title: 'shaded: 10–90% of the sampled paths',
+        titleLimit: 300,
+      },
+    ],
     marks: [
       {
         type: 'area',

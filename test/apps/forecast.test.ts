@@ -59,7 +59,9 @@ describe('series CSV', () => {
 
   it('names the line of a bad row', () => {
     expect(() => parseSeriesCsv('d,v\n2020-01-01,1\n2020-13-01,2\n', 'none')).toThrow(/line 3: date "2020-13-01" is not an ISO date/);
-    expect(() => parseSeriesCsv('d,v\n2020-01-02,1\n2020-01-01,2\n', 'none')).toThrow(/line 3: date 2020-01-01 does not come after 2020-01-02/);
+    expect(() => parseSeriesCsv('d,v\n2020-01-02,1\n2020-01-01,2\n', 'none')).toThrow(
+      /line 3: date 2020-01-01 does not come after 2020-01-02/,
+    );
     expect(() => parseSeriesCsv('d,v\n2020-01-01,1\n2020-01-02,abc\n', 'none')).toThrow(/line 3: value "abc" is not a number/);
     expect(() => parseSeriesCsv('d,v\n2020-01-01,1,2\n', 'none')).toThrow(FormatError);
     expect(() => parseSeriesCsv('d,v\n2020-01-01,1\n', 'none')).toThrow(/1 observed value/);
@@ -81,7 +83,7 @@ describe('Chronos quantization', () => {
           const xs = us.map((u) => (low + u * span) * scale);
           const back = dequantize(quantize(xs, scale, q), scale, q);
           const half = (binWidth(q) * scale) / 2;
-          xs.forEach((x, t) => expect(Math.abs(back[t]! - x)).toBeLessThanOrEqual(half * (1 + 1e-9) + 1e-12 * Math.abs(x)));
+          for (const [t, x] of xs.entries()) expect(Math.abs(back[t]! - x)).toBeLessThanOrEqual(half * (1 + 1e-9) + 1e-12 * Math.abs(x));
           const out = quantize([(low - 1) * scale, (low + span + 1) * scale], scale, q);
           expect([...out]).toEqual([0, bins - 1]);
         },
@@ -120,7 +122,15 @@ describe('forecast metrics', () => {
     expect(quantileLoss(8, 10, 0.1)).toBeCloseTo(0.2, 15);
     expect(quantileLoss(12, 10, 0.9)).toBeCloseTo(0.2, 15);
     // truth [10, 20]; Σ|y| = 30; per level 2·ΣQL/30: 0.1 → 0.8/30, 0.5 → 2/30, 0.9 → 1.4/30
-    const w = weightedQuantileLoss([10, 20], [[8, 18], [10, 22], [12, 25]], [0.1, 0.5, 0.9]);
+    const w = weightedQuantileLoss(
+      [10, 20],
+      [
+        [8, 18],
+        [10, 22],
+        [12, 25],
+      ],
+      [0.1, 0.5, 0.9],
+    );
     expect(w).toBeCloseTo(4.2 / 90, 14);
     expect(() => weightedQuantileLoss([10], [[1]], [0.1, 0.5])).toThrow(ShapeError);
     expect(() => weightedQuantileLoss([0, 0], [[1, 1]], [0.5])).toThrow(/Σ\|y\|/);
@@ -152,7 +162,13 @@ describe('forecast metrics', () => {
   });
 
   it("path quantiles interpolate order statistics as numpy's np.quantile", () => {
-    const paths = [[5, 0], [1, 0], [3, 0], [2, 0], [4, 10]];
+    const paths = [
+      [5, 0],
+      [1, 0],
+      [3, 0],
+      [2, 0],
+      [4, 10],
+    ];
     const [q10, q50, q90] = pathQuantiles(paths, [0.1, 0.5, 0.9]);
     expect(q10![0]).toBeCloseTo(1.4, 14);
     expect(q50![0]).toBe(3);

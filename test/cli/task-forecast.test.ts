@@ -63,7 +63,7 @@ describe('reformer task forecast', () => {
       for (const x of [v.mase, v.wql, v.mae]) expect(Number.isFinite(x) && x >= 0).toBe(true);
     }
     expect(s.forecast.median.length).toBe(16);
-    s.forecast.q10.forEach((q, t) => expect(q).toBeLessThanOrEqual(s.forecast.q90[t]!));
+    for (const [t, q] of s.forecast.q10.entries()) expect(q).toBeLessThanOrEqual(s.forecast.q90[t]!);
     const svg = readFileSync(join(out, 'co2.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toMatch(/median \(ours\)/);

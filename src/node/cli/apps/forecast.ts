@@ -21,7 +21,6 @@ import {
   seasonalNaiveForecast,
   maseScale,
   WQL_LEVELS,
-  type ForecastScore,
   type SeriesGaps,
 } from '../../../apps/forecast.js';
 import { type ForecastModelSpec, forecastConfig, sampleForecastPaths, ScaledWindowBatches } from '../../../apps/forecast-model.js';
@@ -38,41 +37,7 @@ import { fmtDuration, TaskProgress, TrainingProgress } from '../../progress.js';
 import { ReformerLM } from '../../reformer-engine.js';
 import type { BackendKind, CliContext } from '../context.js';
 import { choiceFlag, choiceListFlag, intFlag, nonEmptyFlag, numberFlag } from '../parse.js';
-
-export type SeriesName = 'co2' | 'wti';
-export const SERIES_NAMES: readonly SeriesName[] = ['co2', 'wti'];
-
-/** Per-series defaults (docs/applications/time-series.md says why). */
-export const SERIES_DEFAULTS: Readonly<
-  Record<SeriesName, { data: string; gaps: SeriesGaps; season: number; maseSeason: number; bins: number; low: number; high: number; unit: string; title: string }>
-> = {
-  // calendar days, missing days forward-filled; yearly cycle of 365 days; scaled values of the training
-  // windows lie in [0.979, 1.030] (measured), so 512 bins on [0.96, 1.06]: 0.08 ppm per bin at 410 ppm
-  co2: {
-    data: '/work/shared/data/co2-mauna-loa-daily/co2_mlo_daily.csv',
-    gaps: 'ffill',
-    season: 365,
-    maseSeason: 365,
-    bins: 512,
-    low: 0.96,
-    high: 1.06,
-    unit: 'CO2 (ppm)',
-    title: 'Mauna Loa daily CO2: last 365 days held out',
-  },
-  // trading days as they are; a year ≈ 252 of them; near a random walk, so MASE is scaled by the naive
-  // (m = 1) error; scaled values lie in [−0.77, 2.61] (2020's negative price at the low end): 1024 bins on [−1, 3]
-  wti: {
-    data: '/work/shared/data/wti-oil-daily/wti_daily.csv',
-    gaps: 'none',
-    season: 252,
-    maseSeason: 1,
-    bins: 1024,
-    low: -1,
-    high: 3,
-    unit: 'WTI spot (USD per barrel)',
-    title: 'WTI crude daily spot price: last 365 trading days held out',
-  },
-};
+import { forecastTable, SERIES_DEFAULTS, SERIES_NAMES, type SeriesName, type SeriesRecord } from './forecast-series.js';
 
 export interface ForecastFlags {
   series: SeriesName[];
@@ -129,32 +94,15 @@ export const FORECAST_DEFAULTS = {
 const round = (x: number, d: number): number => Math.round(x * 10 ** d) / 10 ** d;
 const rounded = (a: ArrayLike<number>, d = 4): number[] => Array.from(a, (x) => round(x, d));
 
-interface SeriesRecord {
-  series: SeriesName;
-  data: string;
-  gaps: SeriesGaps;
-  values: number;
-  observed: number;
-  train: { first: string; last: string; length: number };
-  test: { first: string; last: string; length: number; observed: number };
-  quantizer: { bins: number; low: number; high: number };
-  season: number;
-  mase_season: number;
-  mase_scale: number;
-  training: { steps: number; stopped_by: string; seconds: number; final_loss: number | null; parameters: number };
-  sampling: { samples: number; seconds: number; context_scale: number; temperature: number };
-  scores: Record<'ours' | 'naive' | 'seasonal_naive', ForecastScore>;
-  forecast: { dates: string[]; truth: number[]; median: number[]; q10: number[]; q90: number[] };
-  plot: string;
-  checkpoint: string;
-}
-
 /** Runs the experiment; returns the exit code. @throws UsageError / ConfigError for bad flags or data (exit 2). */
 export async function taskForecastCommand(flags: ForecastFlags, ctx: CliContext, log: (line: string) => void): Promise<number> {
   checkOutputDir(flags.out, '--out');
   if (flags.series.length > 1) {
     for (const f of ['data', 'gaps', 'season', 'maseSeason', 'bins', 'low', 'high'] as const) {
-      if (flags[f] !== undefined) throw new UsageError(`--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} sets one series' data: pass it with a single --series`);
+      if (flags[f] !== undefined)
+        throw new UsageError(
+          `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} sets one series' data: pass it with a single --series`,
+        );
     }
   }
   if (flags.context + flags.horizon > flags.window) {
@@ -182,7 +130,9 @@ export async function taskForecastCommand(flags: ForecastFlags, ctx: CliContext,
     const H = flags.horizon;
     const n = series.values.length;
     if (n - H < flags.window + 1) {
-      throw new UsageError(`--horizon ${H}: leaves ${n - H} of ${n} values to train on, fewer than one window (${flags.window}) + 1; lower --horizon or --window`);
+      throw new UsageError(
+        `--horizon ${H}: leaves ${n - H} of ${n} values to train on, fewer than one window (${flags.window}) + 1; lower --horizon or --window`,
+      );
     }
     const train = series.values.slice(0, n - H);
     const truth = series.values.slice(n - H);
@@ -221,7 +171,9 @@ export async function taskForecastCommand(flags: ForecastFlags, ctx: CliContext,
       },
       new ScaledWindowBatches(train, spec, { batch: flags.batch, seed: flags.seed }),
     );
-    note(`train ${name}: ${lm.params.length.toLocaleString('en-US')} parameters, ${flags.steps} steps × ${flags.batch} windows of ${flags.window}`);
+    note(
+      `train ${name}: ${lm.params.length.toLocaleString('en-US')} parameters, ${flags.steps} steps × ${flags.batch} windows of ${flags.window}`,
+    );
     const progress = new TrainingProgress({
       stream: ctx.stderr as NodeJS.WritableStream,
       tty: Boolean(ctx.stderr.isTTY),
@@ -296,19 +248,32 @@ export async function taskForecastCommand(flags: ForecastFlags, ctx: CliContext,
         final_loss: run.lastStep ? round(run.lastStep.loss, 4) : null,
         parameters: lm.params.length,
       },
-      sampling: { samples: flags.samples, seconds: round(sampleSeconds, 1), context_scale: round(sampled.scale, 6), temperature: flags.temperature },
+      sampling: {
+        samples: flags.samples,
+        seconds: round(sampleSeconds, 1),
+        context_scale: round(sampled.scale, 6),
+        temperature: flags.temperature,
+      },
       scores: {
         ours: scoreForecast(truth, qs, scale, observedTest),
         naive: scoreForecast(truth, pointQuantiles(naive), scale, observedTest),
         seasonal_naive: scoreForecast(truth, pointQuantiles(snaive), scale, observedTest),
       },
-      forecast: { dates: series.dates.slice(n - H), truth: rounded(truth), median: rounded(at(0.5)), q10: rounded(at(0.1)), q90: rounded(at(0.9)) },
+      forecast: {
+        dates: series.dates.slice(n - H),
+        truth: rounded(truth),
+        median: rounded(at(0.5)),
+        q10: rounded(at(0.1)),
+        q90: rounded(at(0.9)),
+      },
       plot: displayPath(plotPath),
       checkpoint: displayPath(dir),
     };
     records.push(record);
     writeFileAtomic(resultsPath, `${JSON.stringify(resultsJson(flags, backend.constructor.name, records), null, 1)}\n`);
-    note(`${name}: trained ${run.step} steps in ${fmtDuration(trainSeconds)}, sampled ${flags.samples} paths in ${fmtDuration(sampleSeconds)}; plot ${displayPath(plotPath)}`);
+    note(
+      `${name}: trained ${run.step} steps in ${fmtDuration(trainSeconds)}, sampled ${flags.samples} paths in ${fmtDuration(sampleSeconds)}; plot ${displayPath(plotPath)}`,
+    );
   }
   for (const line of forecastTable(records)) log(line);
   log(`results: ${displayPath(resultsPath)}`);
@@ -342,25 +307,6 @@ function resultsJson(flags: ForecastFlags, backend: string, records: SeriesRecor
   };
 }
 
-/** One row per series and forecaster: MASE, WQL, MAE. */
-export function forecastTable(records: readonly Pick<SeriesRecord, 'series' | 'scores' | 'mase_season'>[]): string[] {
-  const head = ['series', 'forecaster', 'MASE', 'WQL', 'MAE'];
-  const rows: string[][] = [];
-  for (const r of records) {
-    for (const [k, label] of [
-      ['ours', 'Reformer (median, fan)'],
-      ['naive', 'naive'],
-      ['seasonal_naive', 'seasonal naive'],
-    ] as const) {
-      const s = r.scores[k];
-      rows.push([`${r.series} (MASE m=${r.mase_season})`, label, s.mase.toFixed(3), s.wql.toFixed(4), s.mae.toFixed(3)]);
-    }
-  }
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(fmt)];
-}
-
 /** Registers `reformer task forecast` under `task`. */
 export function registerForecastTask(
   task: Command,
@@ -375,8 +321,14 @@ export function registerForecastTask(
     .description(
       'long daily series (Mauna Loa CO2, WTI oil) as Chronos-style tokens: train a Reformer LM on the history, sample the held-out last 365 steps; MASE and WQL vs naive and seasonal naive, an SVG fan chart',
     )
-    .option('--series <list>', `comma-separated from ${SERIES_NAMES.join(', ')} (default both)`, choiceListFlag('--series', SERIES_NAMES), [...d.series])
-    .option('--data <csv>', "the series' CSV, date,value with a header (default: the shared data set of the series)", nonEmptyFlag('--data'))
+    .option('--series <list>', `comma-separated from ${SERIES_NAMES.join(', ')} (default both)`, choiceListFlag('--series', SERIES_NAMES), [
+      ...d.series,
+    ])
+    .option(
+      '--data <csv>',
+      "the series' CSV, date,value with a header (default: the shared data set of the series)",
+      nonEmptyFlag('--data'),
+    )
     .option('--gaps <rule>', `missing days: ${SERIES_GAPS.join(', ')} (default co2 ffill, wti none)`, choiceFlag('--gaps', SERIES_GAPS))
     .option('--season <m>', 'season of the seasonal-naive forecast (default co2 365, wti 252)', intFlag('--season'))
     .option('--mase-season <m>', 'season of the MASE scale (default co2 365, wti 1)', intFlag('--mase-season'))
@@ -385,7 +337,12 @@ export function registerForecastTask(
     .option('--high <x>', 'centre of the highest bin (default co2 1.06, wti 3)', numberFlag('--high', -1e6, 1e6))
     .option('--horizon <n>', `held-out steps to forecast (default ${d.horizon})`, intFlag('--horizon'), d.horizon)
     .option('--window <n>', `training window T = Π axial_pos_shape (default ${d.window})`, intFlag('--window', 2), d.window)
-    .option('--context <n>', `values the scale and the forecast prompt cover; context + horizon ≤ window (default ${d.context})`, intFlag('--context'), d.context)
+    .option(
+      '--context <n>',
+      `values the scale and the forecast prompt cover; context + horizon ≤ window (default ${d.context})`,
+      intFlag('--context'),
+      d.context,
+    )
     .option('--hidden <n>', `d_model (default ${d.hidden})`, intFlag('--hidden', 2), d.hidden)
     .option('--heads <n>', `attention heads (default ${d.heads})`, intFlag('--heads'), d.heads)
     .option('--ff <n>', `feed_forward_size (default ${d.ff})`, intFlag('--ff'), d.ff)
@@ -394,10 +351,20 @@ export function registerForecastTask(
     .option('--hashes <n>', `num_hashes of the LSH layers (default ${d.hashes})`, intFlag('--hashes'), d.hashes)
     .option('--steps <n>', `training steps per series (default ${d.steps})`, intFlag('--steps'), d.steps)
     .option('--batch <n>', `windows per step (default ${d.batch})`, intFlag('--batch'), d.batch)
-    .option('--lr <x>', `peak AdamW learning rate, cosine decay to lr/10 (default ${d.lr})`, numberFlag('--lr', 0, 10, { exclusiveMin: true }), d.lr)
+    .option(
+      '--lr <x>',
+      `peak AdamW learning rate, cosine decay to lr/10 (default ${d.lr})`,
+      numberFlag('--lr', 0, 10, { exclusiveMin: true }),
+      d.lr,
+    )
     .option('--warmup <n>', 'linear warm-up steps (default min(100, steps/10))', intFlag('--warmup', 0))
     .option('--samples <n>', `sampled forecast paths (default ${d.samples})`, intFlag('--samples'), d.samples)
-    .option('--temperature <t>', `sampling temperature (default ${d.temperature})`, numberFlag('--temperature', 0, 10, { exclusiveMin: true }), d.temperature)
+    .option(
+      '--temperature <t>',
+      `sampling temperature (default ${d.temperature})`,
+      numberFlag('--temperature', 0, 10, { exclusiveMin: true }),
+      d.temperature,
+    )
     .option('--plot-tail <n>', `history steps shown before the forecast (default ${d.plotTail})`, intFlag('--plot-tail'), d.plotTail)
     .option('--seed <s>', `initialisation, windows and sampling seed (default ${d.seed})`, intFlag('--seed', 0), d.seed)
     .option('--out <dir>', `results.json, <series>.svg and a checkpoint per series (default ${d.out})`, nonEmptyFlag('--out'), d.out)
