@@ -42,6 +42,7 @@ import type { BackendKind, CliContext } from './context.js';
 import { choiceListFlag, intFlag, nonEmptyFlag, numberFlag } from './parse.js';
 import { registerPasskeyTask } from './apps/passkey.js';
 import { registerGenomeTask } from './apps/genome.js';
+import { registerForecastTask } from './apps/forecast.js';
 
 export interface DuplicationFlags {
   wordLength: number;
@@ -363,4 +364,5 @@ export function addTaskCommand(
   registerPasskeyTask(task, ctx, setExit, log, shared);
   registerGenomeTask(task, ctx, setExit, log, shared);
   registerFashionMnistTask(task, ctx, setExit, log, shared);
+  registerForecastTask(task, ctx, setExit, log, shared);
 }
