@@ -296,7 +296,9 @@ export function addTaskCommand(
   const d = DUPLICATION_DEFAULTS;
   const task = program
     .command('task')
-    .description("the seed's applications, one command each (docs/APPLICATIONS.md): duplication (long-range retrieval, paper Table 2)");
+    .description(
+      "the seed's applications, one command each (docs/APPLICATIONS.md): duplication (paper Table 2), passkey (retrieval at 1K-64K), genome (bits per base vs Markov), fashion-mnist (pixels: bits/dim, classification), forecast (CO2, WTI)",
+    );
   task
     .command('duplication')
     .description(
