@@ -746,7 +746,7 @@ describe('train --seq-len vs the chunk lengths, checked before the model is buil
     };
   };
 
-  it('--seq-len 1000 on preset tiny (chunks of 64) → UsageError naming the fields and the nearest lengths, exit 2', async () => {
+  it('--seq-len 1000 on preset tiny (LSH chunks of 64, local of 4) → UsageError naming the fields and the nearest lengths, exit 2', async () => {
     const { ctx, built } = counting();
     const r = await cli(
       ['train', '--preset', 'tiny', '--seq-len', '1000', '--data', DATA, '--out', out(), '--steps', '2', '--backend', 'reference'],
@@ -755,7 +755,7 @@ describe('train --seq-len vs the chunk lengths, checked before the model is buil
     oneLine(
       r,
       2,
-      /^reformer: --seq-len 1000: must be a multiple of 64 \(lsh_attn_chunk_length \/ local_attn_chunk_length of this model\), e\.g\. 960 or 1024$/,
+      /^reformer: --seq-len 1000: must be a multiple of 64 \(the least common multiple of lsh_attn_chunk_length 64 and local_attn_chunk_length 4 of this model\), e\.g\. 960 or 1024$/,
     );
     expect(r.stdout.text).toBe('');
     expect(built()).toBe(0);
@@ -773,7 +773,7 @@ describe('train --seq-len vs the chunk lengths, checked before the model is buil
       2,
       /^reformer: --config .*chunks100\.json: the training length 1024 \(no --seq-len given\) must be a multiple of 100 \(lsh_attn_chunk_length \/ local_attn_chunk_length of this model\), e\.g\. 1000 or 1100; pass one with --seq-len, or change the chunk lengths in the config$/,
     );
-    const lsh = text('lsh96.json', '{"lsh_attn_chunk_length": 96}');
+    const lsh = text('lsh96.json', '{"lsh_attn_chunk_length": 96, "local_attn_chunk_length": 64}');
     const r2 = await cli(
       [
         'train',
