@@ -37,10 +37,10 @@ describe('reformer demo (npm start)', () => {
     expect(text.match(/^calibration /gm)).toHaveLength(1);
     expect(text).toMatch(/^calibration \([\w-]+\): \d+\.\d\d s per training step of 4 × 1024 tokens \(tiny\)$/m);
     expect(text).toMatch(
-      /^plan: 3 steps of 4 × 1024 tokens \(tiny\), AdamW lr 0\.003 \(cosine, warm-up 0\); not enough to leave the ≈ 3\.5 plateau \(≈ 800 steps\)$/m,
+      /^plan: 3 steps of 4 × 1024 tokens \(tiny\), AdamW lr 0\.003 \(cosine, warm-up 0\); not enough to leave the ≈ 3\.5 plateau \(≈ 150 steps\)$/m,
     );
     expect(r.stderr.text).toMatch(
-      /^warning: the plan \(3 steps of tiny, 4 × 1024 tokens per step\) is shorter than .*raise --steps to 1200 or leave it out/m,
+      /^warning: the plan \(3 steps of tiny, 4 × 1024 tokens per step\) is shorter than .*raise --steps to 400 or leave it out/m,
     );
     expect(text).toMatch(
       /^summary: 3 steps this run \(3 in total\), 12,288 training tokens in total, [\d,]+ tokens\/s of training; wall time of this command \S+$/m,
