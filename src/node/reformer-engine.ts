@@ -23,6 +23,7 @@ import { lmCheckpointToBytes, lmFromCheckpoint } from '../model/checkpoint.js';
 import type { LmCallOptions } from '../model/lm-model.js';
 import { ReformerModelWithLMHead } from '../model/lm-model.js';
 import { chunkLengthRule } from '../model/lengths.js';
+import { repeatAxialPositions } from '../model/extend-positions.js';
 import type { RandomStateful } from '../train/trainer.js';
 import { describeValue, intArg } from '../util/args.js';
 import { Rng, type RngState } from '../util/rng.js';
@@ -155,6 +156,21 @@ export function resolveConfig(spec: Omit<CreateSpec, 'seed'>): { name: PresetNam
     }
   }
   return { name, config };
+}
+
+/**
+ * `em` with windows of up to `seqLen` tokens: the axial position table repeated with the period of the
+ * training length (model/extend-positions.ts, `reformer eval --extend-positions repeat`).
+ * @throws ConfigError for a model that is not this engine's Reformer, or one without axial embeddings.
+ */
+export function withRepeatedPositions(em: EngineModel, seqLen: number): EngineModel {
+  if (!(em.model instanceof ReformerLM)) {
+    throw new ConfigError('model', `--extend-positions repeat needs a Reformer checkpoint, got a ${em.kind} model`);
+  }
+  const lm = repeatAxialPositions(em.model.lm, seqLen);
+  const trained = em.seqLen;
+  const model = wrap(lm, '');
+  return { ...model, describe: () => `${model.describe()} (positions repeated with period ${trained})` };
 }
 
 export const reformerEngine: ModelEngine = {

@@ -27,10 +27,14 @@ import { readCorpusFile } from '../corpus-file.js';
 import { plural, TaskProgress } from '../progress.js';
 import type { BackendKind, CliContext } from './context.js';
 import { numHashesFlag } from './inference.js';
+import { withRepeatedPositions } from '../reformer-engine.js';
 import { loadCheckpointModel } from './load-model.js';
 import { fastaOptionsOf, fingerprint, runExtra, type FastaFlags, type TrainExtra } from './run-extra.js';
 
 export const EVAL_SPLITS = ['val', 'train', 'all'] as const;
+/** `--extend-positions`: `no` refuses a window longer than the model's positions, `repeat` repeats them (model/extend-positions.ts). */
+export const EXTEND_POSITIONS = ['no', 'repeat'] as const;
+export type ExtendPositions = (typeof EXTEND_POSITIONS)[number];
 export type EvalSplit = (typeof EVAL_SPLITS)[number];
 
 export interface EvalFlags extends FastaFlags {
@@ -38,6 +42,7 @@ export interface EvalFlags extends FastaFlags {
   data: string;
   split?: EvalSplit;
   seqLen?: number;
+  extendPositions?: ExtendPositions;
   batch?: number;
   numHashes?: number;
   threads?: number;
@@ -83,9 +88,18 @@ function chooseSplit(
 export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<number> {
   const info = (l: string): void => void ctx.stderr.write(`${l}\n`);
   const out = (l: string): void => void ctx.stdout.write(`${l}\n`);
-  const { em, ck, tokenizer } = await loadCheckpointModel(flags.checkpoint, undefined, flags.backend ?? 'auto', flags.threads, ctx, info, {
+  const {
+    em: loaded,
+    ck,
+    tokenizer,
+  } = await loadCheckpointModel(flags.checkpoint, undefined, flags.backend ?? 'auto', flags.threads, ctx, info, {
     inferenceFor: 'eval',
   });
+  let em = loaded;
+  if (flags.seqLen !== undefined && flags.seqLen > em.maxContext && flags.extendPositions === 'repeat') {
+    em = withRepeatedPositions(em, flags.seqLen);
+    info(`positions: repeated with period ${en(loaded.seqLen)} to take windows of ${en(flags.seqLen)} tokens (--extend-positions repeat)`);
+  }
   const call = numHashesFlag(em, flags.numHashes);
   const extra = runExtra(ck.snapshot);
   const fasta = fastaOptionsOf(flags, extra.fasta);
@@ -101,7 +115,9 @@ export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<nu
   }
   let seqLen = flags.seqLen ?? Math.min(em.seqLen, em.maxContext);
   if (seqLen > em.maxContext) {
-    throw new UsageError(`--seq-len ${seqLen}: this model takes at most ${em.maxContext} tokens per window`);
+    throw new UsageError(
+      `--seq-len ${seqLen}: this model takes at most ${em.maxContext} tokens per window; --extend-positions repeat evaluates longer windows with the axial position table repeated (period ${em.seqLen})`,
+    );
   }
   if (part.length < seqLen) {
     if (flags.seqLen !== undefined) {

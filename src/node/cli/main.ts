@@ -14,7 +14,7 @@ import { checkCheckpointPath } from '../checkpoint.js';
 import { addCheckpointCommand } from './checkpoint.js';
 import { addTaskCommand } from './task.js';
 import { convertCommand } from './convert.js';
-import { EVAL_SPLITS, evalCommand, type EvalFlags } from './eval.js';
+import { EVAL_SPLITS, EXTEND_POSITIONS, evalCommand, type EvalFlags } from './eval.js';
 import { generateCommand, type GenerateFlags } from './generate.js';
 import { fastaOptionsFlags } from './run-extra.js';
 import { BENCH_TARGETS, benchCommand, benchOptions, conformanceCommand, type BenchFlags, type BenchTarget } from './misc.js';
@@ -65,6 +65,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       '--seq-len <n>',
       "window length (default: the model's training length); windows overlap by one token, every byte after the first is scored once",
       intFlag('--seq-len', 2),
+    )
+    .option(
+      '--extend-positions <mode>',
+      `${EXTEND_POSITIONS.join(', ')}: a --seq-len longer than the model's positions is refused, or scored with the axial position table repeated with the period of the training length (position t gets the embedding of t mod L; default no)`,
+      choiceFlag('--extend-positions', EXTEND_POSITIONS),
     )
     .option('--batch <n>', 'windows per forward pass (default 1)', intFlag('--batch'))
     .addOption(numHashesOption())
