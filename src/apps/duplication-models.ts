@@ -18,6 +18,7 @@
 import { ConfigError } from '../errors.js';
 import type { ReformerConfigInput } from '../config/fields.js';
 import { type DuplicationSpec, duplicationSeqLen } from './duplication.js';
+import { smallModelConfig } from './small-model.js';
 
 /** What a model trains with. */
 export type DuplicationTrainAttention = 'full' | 'lsh-1' | 'lsh-2' | 'lsh-4' | 'local';
@@ -118,30 +119,18 @@ export function duplicationConfig(
   const L = duplicationSeqLen(s.wordLength);
   const kind = family(train);
   const full = (evaluation ?? train) === 'full';
-  return {
-    vocab_size: s.vocabSize,
-    pad_token_id: 0,
-    eos_token_id: null,
-    is_decoder: true,
-    hidden_size: s.hidden,
-    num_attention_heads: s.heads,
-    attention_head_size: s.hidden / s.heads,
-    feed_forward_size: s.feedForward,
-    hidden_act: 'gelu_new',
-    attn_layers: Array.from({ length: s.layers }, () => kind),
-    lsh_attn_chunk_length: full ? L : s.lshChunk,
-    local_attn_chunk_length: full ? L : s.localChunk,
-    lsh_num_chunks_before: 1,
-    lsh_num_chunks_after: 0,
-    local_num_chunks_before: 1,
-    local_num_chunks_after: 0,
-    num_hashes: hashesOf(train),
-    num_buckets: null,
-    axial_pos_embds: false,
-    max_position_embeddings: L,
-    hidden_dropout_prob: 0,
-    lsh_attention_probs_dropout_prob: 0,
-    local_attention_probs_dropout_prob: 0,
-    tie_word_embeddings: false,
-  };
+  return smallModelConfig({
+    vocabSize: s.vocabSize,
+    padTokenId: 0,
+    hidden: s.hidden,
+    heads: s.heads,
+    feedForward: s.feedForward,
+    attnLayers: Array.from({ length: s.layers }, () => kind),
+    localChunk: full ? L : s.localChunk,
+    lshChunk: full ? L : s.lshChunk,
+    numHashes: hashesOf(train),
+    numBuckets: null,
+    maxPositions: L,
+    axialShape: null,
+  });
 }

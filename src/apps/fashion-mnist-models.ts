@@ -28,6 +28,7 @@ import {
   pixelSequence,
   START_ID,
 } from './fashion-mnist.js';
+import { smallModelConfig } from './small-model.js';
 
 /** The model shape of both tasks. */
 export interface PixelModelSpec {
@@ -69,47 +70,30 @@ export function checkPixelModelSpec(s: PixelModelSpec): void {
   }
 }
 
-function baseConfig(s: PixelModelSpec): ReformerConfigInput {
+function baseConfig(s: PixelModelSpec, causal: boolean): ReformerConfigInput {
   checkPixelModelSpec(s);
-  return {
-    vocab_size: PIXEL_VOCAB_SIZE,
-    pad_token_id: 0, // never used: every sequence is exactly 812 tokens
-    eos_token_id: null,
-    hidden_size: s.hidden,
-    num_attention_heads: s.heads,
-    attention_head_size: s.hidden / s.heads,
-    feed_forward_size: s.feedForward,
-    hidden_act: 'gelu_new',
-    attn_layers: [...s.attnLayers],
-    local_attn_chunk_length: s.chunk,
-    lsh_attn_chunk_length: s.chunk,
-    lsh_num_chunks_before: 1,
-    local_num_chunks_before: 1,
-    num_hashes: s.numHashes,
-    num_buckets: null, // HF's rule from 2·L/chunk
-    axial_pos_embds: true,
-    axial_pos_shape: [...PIXEL_AXIAL_SHAPE],
-    axial_pos_embds_dim: [s.hidden / 2, s.hidden / 2],
-    axial_norm_std: 0.02,
-    max_position_embeddings: PIXEL_SEQ_LEN,
-    hidden_dropout_prob: 0,
-    local_attention_probs_dropout_prob: 0,
-    lsh_attention_probs_dropout_prob: 0,
-    chunk_size_feed_forward: 0,
-    chunk_size_lm_head: 0,
-    tie_word_embeddings: false,
-  };
+  return smallModelConfig({
+    vocabSize: PIXEL_VOCAB_SIZE,
+    padTokenId: 0, // never used: every sequence is exactly 812 tokens
+    causal,
+    hidden: s.hidden,
+    heads: s.heads,
+    feedForward: s.feedForward,
+    attnLayers: s.attnLayers,
+    localChunk: s.chunk,
+    lshChunk: s.chunk,
+    numHashes: s.numHashes,
+    numBuckets: null, // HF's rule from 2·L/chunk
+    maxPositions: PIXEL_SEQ_LEN,
+    axialShape: PIXEL_AXIAL_SHAPE,
+    axialNormStd: 0.02,
+    unchunked: true,
+  });
 }
 
 /** HF config of the causal pixel LM (`ReformerModelWithLMHead`: is_decoder, no look-ahead). */
 export function pixelLmConfig(s: PixelModelSpec): ReformerConfigInput {
-  return {
-    ...baseConfig(s),
-    is_decoder: true,
-    lsh_num_chunks_after: 0,
-    local_num_chunks_after: 0,
-    architectures: ['ReformerModelWithLMHead'],
-  };
+  return { ...baseConfig(s, true), architectures: ['ReformerModelWithLMHead'] };
 }
 
 /**
@@ -120,10 +104,7 @@ export function pixelClassifierConfig(s: PixelModelSpec): ReformerConfigInput {
   const id2label = Object.fromEntries(FASHION_CLASSES.map((n, i) => [String(i), n]));
   const label2id = Object.fromEntries(FASHION_CLASSES.map((n, i) => [n, i]));
   return {
-    ...baseConfig(s),
-    is_decoder: false,
-    lsh_num_chunks_after: 1,
-    local_num_chunks_after: 1,
+    ...baseConfig(s, false),
     id2label,
     label2id,
     problem_type: 'single_label_classification',

@@ -21,6 +21,7 @@ import { generateTokens } from '../train/generate.js';
 import { describeValue, optionsArg } from '../util/args.js';
 import { Rng } from '../util/rng.js';
 import { checkQuantizer, dequantize, meanScale, quantize, type QuantizerSpec } from './forecast.js';
+import { smallModelConfig } from './small-model.js';
 
 /** The model and window of a forecaster. */
 export interface ForecastModelSpec {
@@ -81,38 +82,22 @@ export function checkForecastModelSpec(s: ForecastModelSpec): void {
  */
 export function forecastConfig(s: ForecastModelSpec): ReformerConfigInput {
   checkForecastModelSpec(s);
-  const buckets = (2 * s.window) / s.chunk;
-  return {
-    vocab_size: s.quantizer.bins,
-    pad_token_id: 0,
-    eos_token_id: null,
-    is_decoder: true,
-    hidden_size: s.hidden,
-    num_attention_heads: s.heads,
-    attention_head_size: s.hidden / s.heads,
-    feed_forward_size: s.feedForward,
-    hidden_act: 'gelu_new',
-    attn_layers: [...s.layers],
-    lsh_attn_chunk_length: s.chunk,
-    local_attn_chunk_length: s.chunk,
-    lsh_num_chunks_before: 1,
-    lsh_num_chunks_after: 0,
-    local_num_chunks_before: 1,
-    local_num_chunks_after: 0,
-    num_hashes: s.hashes,
-    num_buckets: buckets,
-    axial_pos_embds: true,
-    axial_pos_shape: axialShape(s.window),
-    axial_pos_embds_dim: [s.hidden / 2, s.hidden / 2],
-    axial_norm_std: 0.02,
-    max_position_embeddings: s.window,
-    hidden_dropout_prob: 0,
-    lsh_attention_probs_dropout_prob: 0,
-    local_attention_probs_dropout_prob: 0,
-    chunk_size_feed_forward: 0,
-    chunk_size_lm_head: 0,
-    tie_word_embeddings: false,
-  };
+  return smallModelConfig({
+    vocabSize: s.quantizer.bins,
+    padTokenId: 0,
+    hidden: s.hidden,
+    heads: s.heads,
+    feedForward: s.feedForward,
+    attnLayers: s.layers,
+    localChunk: s.chunk,
+    lshChunk: s.chunk,
+    numHashes: s.hashes,
+    numBuckets: (2 * s.window) / s.chunk,
+    maxPositions: s.window,
+    axialShape: axialShape(s.window),
+    axialNormStd: 0.02,
+    unchunked: true,
+  });
 }
 
 /** Random mean-scaled windows of a training series for the `Trainer` (see the file header). */

@@ -27,6 +27,7 @@ import type { ReformerConfigInput } from '../config/fields.js';
 import { ConfigError, FormatError, NumericalError } from '../errors.js';
 import type { CausalLanguageModel, TokenBatch } from '../model/language-model.js';
 import { bytesArg, int32Arg, intArg, modelArg } from '../util/args.js';
+import { smallModelConfig } from './small-model.js';
 
 /** Token id → letter. */
 export const GENOME_BASES = ['A', 'C', 'G', 'T', 'N'] as const;
@@ -234,36 +235,21 @@ export function genomeModelConfig(spec: GenomeModelSpec): ReformerConfigInput {
   if (spec.layers.length === 0 || spec.layers.some((l) => l !== 'local' && l !== 'lsh')) {
     throw new ConfigError('layers', `must be a non-empty list of local / lsh, got ${JSON.stringify(spec.layers)}`);
   }
-  return {
-    vocab_size: GENOME_VOCAB,
-    pad_token_id: BASE_N, // only pads an evaluation window that is not a multiple of the chunk (causal: never read)
-    eos_token_id: null,
-    is_decoder: true,
-    hidden_size: spec.hidden,
-    num_attention_heads: spec.heads,
-    attention_head_size: spec.hidden / spec.heads,
-    feed_forward_size: spec.feedForward,
-    attn_layers: [...spec.layers],
-    local_attn_chunk_length: spec.chunk,
-    lsh_attn_chunk_length: spec.chunk,
-    local_num_chunks_before: 1,
-    local_num_chunks_after: 0,
-    lsh_num_chunks_before: 1,
-    lsh_num_chunks_after: 0,
-    num_hashes: spec.numHashes,
-    num_buckets: null,
-    axial_pos_embds: true,
-    axial_pos_shape: axialFactors(spec.seqLen),
-    axial_pos_embds_dim: [spec.hidden / 2, spec.hidden / 2],
-    max_position_embeddings: spec.seqLen,
-    axial_norm_std: 0.02,
-    initializer_range: 0.02,
-    hidden_act: 'gelu_new',
-    hidden_dropout_prob: 0,
-    local_attention_probs_dropout_prob: 0,
-    lsh_attention_probs_dropout_prob: 0,
-    chunk_size_feed_forward: 0,
-    chunk_size_lm_head: 0,
-    tie_word_embeddings: false,
-  };
+  return smallModelConfig({
+    vocabSize: GENOME_VOCAB,
+    padTokenId: BASE_N, // only pads an evaluation window that is not a multiple of the chunk (causal: never read)
+    hidden: spec.hidden,
+    heads: spec.heads,
+    feedForward: spec.feedForward,
+    attnLayers: spec.layers,
+    localChunk: spec.chunk,
+    lshChunk: spec.chunk,
+    numHashes: spec.numHashes,
+    numBuckets: null,
+    maxPositions: spec.seqLen,
+    axialShape: axialFactors(spec.seqLen),
+    axialNormStd: 0.02,
+    initializerRange: 0.02,
+    unchunked: true,
+  });
 }

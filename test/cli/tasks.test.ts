@@ -13,27 +13,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadFixture } from '../../spec/helpers/fixtures.js';
+import { tinyClassifierConfig } from '../helpers/tiny-classifier.js';
 import { cli } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'reformer-tasks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const p = (name: string): string => join(dir, name);
 
-// the HF fixture's classifier shape (2 layers local/lsh, hidden 32, 2×16 heads, ff 64, axial [4, 8]), byte vocabulary
-const CONFIG = {
-  hidden_size: 32,
-  num_attention_heads: 2,
-  attention_head_size: 16,
-  feed_forward_size: 64,
-  attn_layers: ['local', 'lsh'],
-  local_attn_chunk_length: 8,
-  lsh_attn_chunk_length: 8,
-  num_buckets: 4,
-  num_hashes: 1,
-  axial_pos_shape: [4, 8],
-  axial_pos_embds_dim: [16, 16],
-  max_position_embeddings: 32,
-};
+const CONFIG = tinyClassifierConfig();
 writeFileSync(p('config.json'), JSON.stringify(CONFIG));
 
 const rng = new Rng(4);

@@ -78,6 +78,16 @@ export function choiceListFlag<T extends string>(flag: string, choices: readonly
   };
 }
 
+/** HF `attn_layers` as a comma-separated list of `local` and `lsh`, repeats allowed (unlike `choiceListFlag`), e.g. `local,lsh,local,lsh`. */
+export function attnLayersFlag(flag: string): Parser<('local' | 'lsh')[]> {
+  return (value) => {
+    const parts = value.split(',').map((s) => s.trim());
+    if (parts.some((p) => p !== 'local' && p !== 'lsh'))
+      throw bad(flag, value, 'must be a comma-separated list of local and lsh, e.g. local,lsh');
+    return parts as ('local' | 'lsh')[];
+  };
+}
+
 /** A non-empty string (paths, prompts). */
 export function nonEmptyFlag(flag: string): Parser<string> {
   return (value) => {

@@ -31,15 +31,14 @@ import {
 import { ReformerConfig } from '../../config/reformer-config.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
-import { Trainer } from '../../train/trainer.js';
-import { writeFileAtomic } from '../atomic.js';
 import { registerFashionMnistTask } from './apps/fashion-mnist.js';
-import { saveCheckpoint } from '../checkpoint.js';
-import { ReformerLM } from '../reformer-engine.js';
 import { checkOutputDir, displayPath } from '../paths.js';
-import { fmtDuration, TaskProgress, TrainingProgress } from '../progress.js';
+import { fmtDuration, TaskProgress } from '../progress.js';
 import type { BackendKind, CliContext } from './context.js';
-import { choiceListFlag, intFlag, nonEmptyFlag, numberFlag } from './parse.js';
+import { choiceListFlag, intFlag, nonEmptyFlag } from './parse.js';
+import { lrOption, minutesOption, warmupOption } from './tasks/task-flags.js';
+import { markdownTable, round, writeResultsJson } from './tasks/task-results.js';
+import { lmTrainer, trainAndSave, warmupSteps } from './tasks/task-training.js';
 import { registerPasskeyTask } from './apps/passkey.js';
 import { registerGenomeTask } from './apps/genome.js';
 import { registerForecastTask } from './apps/forecast.js';
@@ -137,69 +136,53 @@ export async function taskDuplicationCommand(flags: DuplicationFlags, ctx: CliCo
   const resultsPath = join(flags.out, 'results.json');
   const records: ModelRecord[] = [];
   const write = (): void =>
-    writeFileAtomic(
-      resultsPath,
-      `${JSON.stringify(
-        {
-          format: 'reformer-ts.duplication-results',
-          version: 1,
-          task: { word_length: spec.wordLength, vocab_size: spec.vocabSize, seq_len: L, scored: 'second copy of w' },
-          model: {
-            hidden_size: spec.hidden,
-            num_attention_heads: spec.heads,
-            num_layers: spec.layers,
-            feed_forward_size: spec.feedForward,
-            lsh_attn_chunk_length: spec.lshChunk,
-            local_attn_chunk_length: spec.localChunk,
-          },
-          training: { steps: flags.steps, minutes: flags.minutes ?? null, batch: flags.batch, lr: flags.lr, seed: flags.seed },
-          evaluation: { sequences: flags.evalSequences, seed: flags.seed + EVAL_SEED_OFFSET },
-          backend: backend.constructor.name,
-          results: records,
-          paper_table2_percent: PAPER_TABLE2,
-        },
-        null,
-        2,
-      )}\n`,
-    );
+    writeResultsJson(resultsPath, {
+      format: 'reformer-ts.duplication-results',
+      version: 1,
+      task: { word_length: spec.wordLength, vocab_size: spec.vocabSize, seq_len: L, scored: 'second copy of w' },
+      model: {
+        hidden_size: spec.hidden,
+        num_attention_heads: spec.heads,
+        num_layers: spec.layers,
+        feed_forward_size: spec.feedForward,
+        lsh_attn_chunk_length: spec.lshChunk,
+        local_attn_chunk_length: spec.localChunk,
+      },
+      training: { steps: flags.steps, minutes: flags.minutes ?? null, batch: flags.batch, lr: flags.lr, seed: flags.seed },
+      evaluation: { sequences: flags.evalSequences, seed: flags.seed + EVAL_SEED_OFFSET },
+      backend: backend.constructor.name,
+      results: records,
+      paper_table2_percent: PAPER_TABLE2,
+    });
   for (const attention of flags.train) {
     const lm = new ReformerModelWithLMHead(backend, new ReformerConfig(duplicationConfig(spec, attention)), { seed: flags.seed });
-    const warmupSteps = flags.warmup ?? Math.min(100, Math.floor(flags.steps / 10));
-    const trainer = new Trainer(
-      new ReformerLM(lm), // with its random state (hash rotations) in the snapshot
-      { train: new Int32Array(0), validation: new Int32Array(0) },
+    const trainer = lmTrainer(
+      lm,
       {
         batch: flags.batch,
         seqLen: L,
         steps: flags.steps,
         lr: flags.lr,
-        warmupSteps,
+        warmupSteps: warmupSteps(flags.steps, flags.warmup),
         seed: flags.seed,
         ...(flags.minutes !== undefined ? { minutes: flags.minutes } : {}),
       },
       new DuplicationBatches(spec, { batch: flags.batch, seed: flags.seed }),
     );
     note(`train ${attention}: ${lm.params.length.toLocaleString('en-US')} parameters`);
-    const progress = new TrainingProgress({
-      stream: ctx.stderr as NodeJS.WritableStream,
-      tty: Boolean(ctx.stderr.isTTY),
+    const dir = join(flags.out, attention);
+    const {
+      run,
+      seconds: trainSeconds,
+      files,
+    } = await trainAndSave(trainer, {
+      stream: ctx.stderr,
       totalSteps: flags.steps,
       ...(flags.minutes !== undefined ? { minutes: flags.minutes } : {}),
-      startStep: 0,
       logEvery: 50,
       bitsPerByte: false,
+      checkpoint: { dir, files: () => lmCheckpointToBytes(lm) },
     });
-    const t0 = performance.now();
-    let run: Awaited<ReturnType<Trainer['run']>>;
-    try {
-      run = await trainer.run({ onStep: (s) => progress.step(s) });
-    } finally {
-      progress.stop();
-    }
-    const trainSeconds = (performance.now() - t0) / 1000;
-    const files = lmCheckpointToBytes(lm);
-    const dir = join(flags.out, attention);
-    saveCheckpoint(dir, { config: files.config, weights: files.safetensors, snapshot: run.snapshot });
     const record: ModelRecord = {
       train: attention,
       steps: run.step,
@@ -251,11 +234,6 @@ export async function taskDuplicationCommand(flags: DuplicationFlags, ctx: CliCo
   return 0;
 }
 
-function round(x: number, digits: number): number {
-  const s = 10 ** digits;
-  return Math.round(x * s) / s;
-}
-
 function fmtPercent(x: number | undefined): string {
   return x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`;
 }
@@ -277,9 +255,7 @@ export function duplicationTable(
       return `${ours ? (100 * ours.accuracy).toFixed(1) : 'n/a'} (${paper === undefined ? '-' : paper.toFixed(1)})`;
     }),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(fmt)];
+  return markdownTable(head, rows);
 }
 
 /**
@@ -335,19 +311,10 @@ export function addTaskCommand(
       [...d.eval],
     )
     .option('--steps <n>', `training steps per model (default ${d.steps})`, intFlag('--steps'), d.steps)
-    .option(
-      '--minutes <m>',
-      'also stop each model after m minutes of training (whichever comes first)',
-      numberFlag('--minutes', 0, 1e6, { exclusiveMin: true, what: 'a number of minutes' }),
-    )
+    .option(...minutesOption('also stop each model after m minutes of training (whichever comes first)'))
     .option('--batch <n>', `sequences per step (default ${d.batch})`, intFlag('--batch'), d.batch)
-    .option(
-      '--lr <x>',
-      `peak AdamW learning rate, cosine decay to lr/10 (default ${d.lr})`,
-      numberFlag('--lr', 0, 10, { exclusiveMin: true }),
-      d.lr,
-    )
-    .option('--warmup <n>', 'linear warm-up steps (default min(100, steps/10))', intFlag('--warmup', 0))
+    .option(...lrOption(d.lr))
+    .option(...warmupOption())
     .option(
       '--eval-sequences <n>',
       `held-out sequences per evaluation (default ${d.evalSequences})`,

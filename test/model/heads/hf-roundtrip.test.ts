@@ -25,6 +25,7 @@ import { padBatch } from '../../../src/train/tasks/batching.js';
 import { ByteTokenizer } from '../../../src/train/tokenizer.js';
 import { Rng } from '../../../src/util/rng.js';
 import { cli, REPO } from '../../cli/helpers.js';
+import { tinyClassifierConfig } from '../../helpers/tiny-classifier.js';
 
 const PYTHON = process.env.REFORMER_PYTHON ?? '/usr/bin/python3';
 const PKG = process.env.ORACLE_PKG ?? join(process.env.TMPDIR ?? '/tmp', 'reformer-peer-pytorch', 'hfpkg');
@@ -50,22 +51,7 @@ const p = (name: string): string => join(dir, name);
 
 // local + LSH layers (2 hash rounds), bidirectional, axial positions 4×8 = 32 tokens; larger initial
 // weights than HF's 0.02 so attention is far from uniform and a wrong rotation shows in the logits
-const CONFIG = {
-  hidden_size: 32,
-  num_attention_heads: 2,
-  attention_head_size: 16,
-  feed_forward_size: 64,
-  attn_layers: ['local', 'lsh'],
-  local_attn_chunk_length: 8,
-  lsh_attn_chunk_length: 8,
-  num_buckets: 4,
-  num_hashes: 2,
-  axial_pos_shape: [4, 8],
-  axial_pos_embds_dim: [16, 16],
-  max_position_embeddings: 32,
-  initializer_range: 0.3,
-  axial_norm_std: 0.3,
-};
+const CONFIG = tinyClassifierConfig({ num_hashes: 2, initializer_range: 0.3, axial_norm_std: 0.3 });
 const TEXTS = [
   ['the cat sat on the warm mat today', 'cat'],
   ['a dog ran', 'dog'],

@@ -3,6 +3,7 @@
  * measured reasons), the record one series leaves in results.json, and the table on stdout.
  */
 import type { ForecastScore, SeriesGaps } from '../../../apps/forecast.js';
+import { markdownTable } from '../tasks/task-results.js';
 
 export type SeriesName = 'co2' | 'wti';
 export const SERIES_NAMES: readonly SeriesName[] = ['co2', 'wti'];
@@ -87,7 +88,5 @@ export function forecastTable(records: readonly Pick<SeriesRecord, 'series' | 's
       rows.push([`${r.series} (MASE m=${r.mase_season})`, label, s.mase.toFixed(3), s.wql.toFixed(4), s.mae.toFixed(3)]);
     }
   }
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(fmt)];
+  return markdownTable(head, rows);
 }

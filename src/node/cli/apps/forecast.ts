@@ -28,15 +28,15 @@ import { ReformerConfig } from '../../../config/reformer-config.js';
 import { UsageError } from '../../../errors.js';
 import { lmCheckpointToBytes } from '../../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../../model/lm-model.js';
-import { Trainer } from '../../../train/trainer.js';
 import { writeFileAtomic } from '../../atomic.js';
-import { saveCheckpoint } from '../../checkpoint.js';
 import { forecastPlotSvg } from '../../forecast-plot.js';
 import { checkOutputDir, displayPath, errnoCode } from '../../paths.js';
-import { fmtDuration, TaskProgress, TrainingProgress } from '../../progress.js';
-import { ReformerLM } from '../../reformer-engine.js';
+import { fmtDuration, TaskProgress } from '../../progress.js';
 import type { BackendKind, CliContext } from '../context.js';
-import { choiceFlag, choiceListFlag, intFlag, nonEmptyFlag, numberFlag } from '../parse.js';
+import { attnLayersFlag, choiceFlag, choiceListFlag, intFlag, nonEmptyFlag, numberFlag } from '../parse.js';
+import { lrOption, warmupOption } from '../tasks/task-flags.js';
+import { round, writeResultsJson } from '../tasks/task-results.js';
+import { lmTrainer, trainAndSave, warmupSteps } from '../tasks/task-training.js';
 import { forecastTable, SERIES_DEFAULTS, SERIES_NAMES, type SeriesName, type SeriesRecord } from './forecast-series.js';
 
 export interface ForecastFlags {
@@ -91,7 +91,6 @@ export const FORECAST_DEFAULTS = {
   out: 'runs/forecast',
 } as const;
 
-const round = (x: number, d: number): number => Math.round(x * 10 ** d) / 10 ** d;
 const rounded = (a: ArrayLike<number>, d = 4): number[] => Array.from(a, (x) => round(x, d));
 
 /** Runs the experiment; returns the exit code. @throws UsageError / ConfigError for bad flags or data (exit 2). */
@@ -157,42 +156,30 @@ export async function taskForecastCommand(flags: ForecastFlags, ctx: CliContext,
         `forecast ${H} steps ${series.dates[n - H]} … ${series.dates[n - 1]}; ${spec.quantizer.bins} bins on [${spec.quantizer.low}, ${spec.quantizer.high}]`,
     );
     const lm = new ReformerModelWithLMHead(backend, new ReformerConfig(config), { seed: flags.seed });
-    const model = new ReformerLM(lm);
-    const trainer = new Trainer(
-      model,
-      { train: new Int32Array(0), validation: new Int32Array(0) },
+    const trainer = lmTrainer(
+      lm,
       {
         batch: flags.batch,
         seqLen: flags.window,
         steps: flags.steps,
         lr: flags.lr,
-        warmupSteps: flags.warmup ?? Math.min(100, Math.floor(flags.steps / 10)),
+        warmupSteps: warmupSteps(flags.steps, flags.warmup),
         seed: flags.seed,
       },
       new ScaledWindowBatches(train, spec, { batch: flags.batch, seed: flags.seed }),
     );
+    const model = trainer.model;
     note(
       `train ${name}: ${lm.params.length.toLocaleString('en-US')} parameters, ${flags.steps} steps × ${flags.batch} windows of ${flags.window}`,
     );
-    const progress = new TrainingProgress({
-      stream: ctx.stderr as NodeJS.WritableStream,
-      tty: Boolean(ctx.stderr.isTTY),
+    const dir = join(flags.out, name);
+    const { run, seconds: trainSeconds } = await trainAndSave(trainer, {
+      stream: ctx.stderr,
       totalSteps: flags.steps,
-      startStep: 0,
       logEvery: 25,
       bitsPerByte: false,
+      checkpoint: { dir, files: () => lmCheckpointToBytes(lm) },
     });
-    const t0 = performance.now();
-    let run: Awaited<ReturnType<Trainer['run']>>;
-    try {
-      run = await trainer.run({ onStep: (s) => progress.step(s) });
-    } finally {
-      progress.stop();
-    }
-    const trainSeconds = (performance.now() - t0) / 1000;
-    const files = lmCheckpointToBytes(lm);
-    const dir = join(flags.out, name);
-    saveCheckpoint(dir, { config: files.config, weights: files.safetensors, snapshot: run.snapshot });
     const bar = new TaskProgress({ stream: ctx.stderr, label: `sample ${name}`, unit: 'paths', total: flags.samples });
     const s0 = performance.now();
     let sampled: ReturnType<typeof sampleForecastPaths>;
@@ -270,7 +257,7 @@ export async function taskForecastCommand(flags: ForecastFlags, ctx: CliContext,
       checkpoint: displayPath(dir),
     };
     records.push(record);
-    writeFileAtomic(resultsPath, `${JSON.stringify(resultsJson(flags, backend.constructor.name, records), null, 1)}\n`);
+    writeResultsJson(resultsPath, resultsJson(flags, backend.constructor.name, records), 1);
     note(
       `${name}: trained ${run.step} steps in ${fmtDuration(trainSeconds)}, sampled ${flags.samples} paths in ${fmtDuration(sampleSeconds)}; plot ${displayPath(plotPath)}`,
     );
@@ -346,18 +333,15 @@ export function registerForecastTask(
     .option('--hidden <n>', `d_model (default ${d.hidden})`, intFlag('--hidden', 2), d.hidden)
     .option('--heads <n>', `attention heads (default ${d.heads})`, intFlag('--heads'), d.heads)
     .option('--ff <n>', `feed_forward_size (default ${d.ff})`, intFlag('--ff'), d.ff)
-    .option('--layers <list>', `attn_layers, comma-separated local/lsh (default ${d.layers.join(',')})`, layersFlag, [...d.layers])
+    .option('--layers <list>', `attn_layers, comma-separated local/lsh (default ${d.layers.join(',')})`, attnLayersFlag('--layers'), [
+      ...d.layers,
+    ])
     .option('--chunk <n>', `local and LSH chunk length, a divisor of the window (default ${d.chunk})`, intFlag('--chunk'), d.chunk)
     .option('--hashes <n>', `num_hashes of the LSH layers (default ${d.hashes})`, intFlag('--hashes'), d.hashes)
     .option('--steps <n>', `training steps per series (default ${d.steps})`, intFlag('--steps'), d.steps)
     .option('--batch <n>', `windows per step (default ${d.batch})`, intFlag('--batch'), d.batch)
-    .option(
-      '--lr <x>',
-      `peak AdamW learning rate, cosine decay to lr/10 (default ${d.lr})`,
-      numberFlag('--lr', 0, 10, { exclusiveMin: true }),
-      d.lr,
-    )
-    .option('--warmup <n>', 'linear warm-up steps (default min(100, steps/10))', intFlag('--warmup', 0))
+    .option(...lrOption(d.lr))
+    .option(...warmupOption())
     .option('--samples <n>', `sampled forecast paths (default ${d.samples})`, intFlag('--samples'), d.samples)
     .option(
       '--temperature <t>',
@@ -374,12 +358,4 @@ export function registerForecastTask(
     .action(async (flags: ForecastFlags) => {
       setExit(await taskForecastCommand(flags, ctx, log));
     });
-}
-
-function layersFlag(value: string): ('local' | 'lsh')[] {
-  const parts = value.split(',').map((s) => s.trim());
-  if (parts.length === 0 || parts.some((p) => p !== 'local' && p !== 'lsh')) {
-    throw new UsageError(`--layers ${JSON.stringify(value)}: must be a comma-separated list of local and lsh, e.g. local,lsh`);
-  }
-  return parts as ('local' | 'lsh')[];
 }
