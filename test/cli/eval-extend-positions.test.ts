@@ -57,3 +57,19 @@ describe('reformer eval --extend-positions', () => {
     expect(bad.stderr.text).toMatch(/--extend-positions.*no, repeat/);
   }, 120_000);
 });
+
+describe('eval: the per-letter table only where the whole logits fit', () => {
+  it('logitsFit: true without a limit or under it; false with a note naming the sizes over it', async () => {
+    const { logitsFit } = await import('../../src/node/cli/eval.js');
+    const { preset } = await import('../../src/config/presets.js');
+    const config = preset('tiny').config;
+    const notes: string[] = [];
+    expect(logitsFit({ model: { config, backend: {} } }, 1024, 1, (l) => notes.push(l))).toBe(true);
+    expect(logitsFit({ model: { config, backend: { maxBufferBytes: 2 ** 32 } } }, 1024, 1, (l) => notes.push(l))).toBe(true);
+    expect(notes).toEqual([]);
+    expect(logitsFit({ model: { config, backend: { maxBufferBytes: 2 ** 20 } } }, 1024, 1, (l) => notes.push(l))).toBe(false);
+    expect(notes[0]).toMatch(
+      /^note: no per-letter table at --seq-len 1,024: it needs each window's whole logits \(.* over the 1\.0 MiB limit\)/,
+    );
+  });
+});

@@ -20,6 +20,8 @@
  * Progress (windows) goes to stderr: a bar on a terminal, plain lines in a pipe.
  */
 import { UsageError } from '../../errors.js';
+import { formatBytes } from '../../model/memory/check.js';
+import { estimateMemory } from '../../model/memory/estimate.js';
 import { DEFAULT_VALIDATION_FRACTION, validationLength } from '../../train/data.js';
 import { evaluate, type EvaluateResult } from '../../train/evaluate.js';
 import { ByteTokenizer, bytesPerTokenOf } from '../../train/tokenizer.js';
@@ -144,7 +146,7 @@ export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<nu
     const trained = (em.model as { config?: { num_hashes?: number } }).config?.num_hashes;
     out(`num_hashes: ${call.numHashes} per LSH layer${trained !== undefined ? ` (the config's: ${trained})` : ''}`);
   }
-  const fastaReport = corpus.format === 'fasta' && tokenizer instanceof ByteTokenizer; // letters are byte ids
+  const fastaReport = corpus.format === 'fasta' && tokenizer instanceof ByteTokenizer && logitsFit(em, seqLen, flags.batch ?? 1, info); // letters are byte ids
   let progress: TaskProgress | null = null;
   let r: EvaluateResult;
   try {
@@ -167,6 +169,24 @@ export async function evalCommand(flags: EvalFlags, ctx: CliContext): Promise<nu
   out(`loss: ${r.loss.toFixed(6)} nats per ${unit}`);
   out(`bits_per_byte: ${r.bitsPerByte.toFixed(6)}`);
   return 0;
+}
+
+/**
+ * Whether the per-letter table (which scores from the whole [batch·seqLen, vocab] logits of a window)
+ * fits the backend's memory; if not, a note says it is skipped and the bits per byte are computed by the
+ * streamed loss alone (the LM head in row blocks, never the whole logits).
+ */
+export function logitsFit(em: { model: unknown }, seqLen: number, batch: number, info: (l: string) => void): boolean {
+  const m = em.model as { config?: unknown; backend?: { maxBufferBytes?: number; threads?: number } };
+  const limit = m.backend?.maxBufferBytes;
+  if (limit === undefined || !m.config) return true;
+  const cfg = m.config as Parameters<typeof estimateMemory>[0];
+  const need = estimateMemory(cfg, { batch, seqLen, mode: 'forward', materializeOutput: true, threads: m.backend?.threads ?? 1 }).bytes;
+  if (need <= limit) return true;
+  info(
+    `note: no per-letter table at --seq-len ${en(seqLen)}: it needs each window's whole logits (${formatBytes(need)} with them, over the ${formatBytes(limit)} limit); bits per byte come from the streamed loss`,
+  );
+  return false;
 }
 
 /**
