@@ -27,6 +27,7 @@ import {
   scorePasskey,
   writePasskeySequence,
 } from '../../src/apps/passkey.js';
+import { passkeyTable } from '../../src/apps/passkey-table.js';
 import { PASSKEY_PAD, PasskeyBatches, passkeyTrainingBatch } from '../../src/apps/passkey-train.js';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ConfigError } from '../../src/errors.js';
@@ -336,5 +337,33 @@ describe('passkey models', () => {
     const c = plain.parameters.param(AXIAL_COARSE);
     for (let i = 0; i < c.length; i++) expect(c[i]).toBe(a[i % a.length]);
     expect(() => copyWithTiledPositions(short, long, 9)).toThrow(/period must be an integer in 1 … 8/);
+  });
+});
+
+describe('passkey table', () => {
+  const r = (exact: number, digit: number, near: { within: number; sequences: number; exactMatch: number | null } | null = null) => ({
+    exactMatch: exact,
+    digitAccuracy: digit,
+    loss: 1,
+    sequences: 10,
+    chance: 1e-5,
+    near,
+  });
+
+  it('prints exact and per-digit percent per length and model, "-" where a model was not evaluated', () => {
+    const lines = passkeyTable(
+      [
+        { attention: 'full', eval: { '128': r(1, 1) } },
+        { attention: 'local', eval: { '128': r(0.5, 0.75, { within: 381, sequences: 4, exactMatch: 0.25 }), '1024': r(0, 0.1) } },
+      ],
+      [128, 1024],
+      5,
+      381,
+    );
+    expect(lines[0]).toMatch(
+      /^\| tokens \| chance \(exact \/ digit\) \| full exact \| full per digit \| local exact \| local per digit \| keys ≤ 381 back/,
+    );
+    expect(lines[2]).toMatch(/^\| 128 +\| 0\.0010% \/ 10% +\| 100\.0% +\| 100\.0% +\| 50\.0% +\| 75\.0% +\| 40\.0%, 25\.0% +\|$/);
+    expect(lines[3]).toMatch(/^\| 1024 +\| 0\.0010% \/ 10% +\| - +\| - +\| 0\.0% +\| 10\.0% +\| - +\|$/);
   });
 });

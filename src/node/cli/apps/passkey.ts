@@ -44,7 +44,7 @@ import { choiceFlag, choiceListFlag, intFlag, intListFlag, nonEmptyFlag, numberF
 export interface PasskeyFlags {
   lengths: number[];
   trainLength: number;
-  minLength: number;
+  minLength?: number;
   fullMaxLength: number;
   evalPositions: PasskeyEvalPositions;
   digits: number;
@@ -75,9 +75,8 @@ export interface PasskeyFlags {
 
 /** Defaults (`--help`); what they cost and why they are these is in docs/applications/passkey.md. */
 export const PASSKEY_DEFAULTS = {
-  lengths: [256, 1024, 4096, 16384, 65536],
-  trainLength: 256,
-  minLength: 256,
+  lengths: [128, 1024, 4096, 16384, 65536],
+  trainLength: 128,
   fullMaxLength: 4096,
   evalPositions: 'filler' as PasskeyEvalPositions,
   digits: 5,
@@ -92,10 +91,10 @@ export const PASSKEY_DEFAULTS = {
   evalHashes: 4,
   axialCols: 64,
   train: [...PASSKEY_ATTENTIONS],
-  steps: 800,
-  batch: 16,
+  steps: 1500,
+  batch: 32,
   lossOn: 'answer' as PasskeyLossOn,
-  lr: 2e-3,
+  lr: 3e-3,
   evalSequences: [64, 64, 64, 32, 16],
   seed: 1,
   out: 'runs/passkey',
@@ -137,8 +136,9 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
     axialCols: flags.axialCols,
   };
   const T = flags.trainLength;
+  const minLength = flags.minLength ?? T;
   checkPasskeySpec({ seqLen: T, digits: flags.digits });
-  checkMinLength(flags.minLength, { seqLen: T, digits: flags.digits });
+  checkMinLength(minLength, { seqLen: T, digits: flags.digits });
   for (const a of flags.train) checkPasskeyModelSpec(spec, T, a);
   for (const L of flags.lengths) {
     if (L % T !== 0)
@@ -150,7 +150,7 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
       `--eval-sequences: give one count or one per length (${flags.lengths.length}), got ${flags.evalSequences.length} values`,
     );
   }
-  const period = flags.evalPositions === 'filler' ? passkeyFillerRows(flags.minLength, flags.digits, flags.axialCols) : T / flags.axialCols;
+  const period = flags.evalPositions === 'filler' ? passkeyFillerRows(minLength, flags.digits, flags.axialCols) : T / flags.axialCols;
   const evalCount = (i: number): number => flags.evalSequences[flags.evalSequences.length === 1 ? 0 : i]!;
   checkOutputDir(flags.out, '--out');
   const textPath = flags.text ?? join(ctx.packageRoot, 'data', 'crime-and-punishment.txt');
@@ -172,7 +172,7 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
   note(
     `passkey: ${flags.digits} digits, train at ${T} tokens, evaluate at ${flags.lengths.join(', ')}; ${spec.layers} layers, d_model ${spec.hidden}, ` +
       `${spec.heads} heads, LSH chunk ${spec.lshChunk} (${spec.numHashes} rounds, ${flags.evalHashes} in evaluation), local chunk ${spec.localChunk}, ` +
-      `local model's chunk ${flags.localModelChunk} (it reaches ≤ ${reach} back); ${flags.steps} steps × ${flags.batch} sequences of ${flags.minLength} … ${T} tokens per model ` +
+      `local model's chunk ${flags.localModelChunk} (it reaches ≤ ${reach} back); ${flags.steps} steps × ${flags.batch} sequences of ${minLength} … ${T} tokens per model ` +
       `(loss on ${flags.lossOn}); filler ${displayPath(textPath)} (train ${trainText.length} B, held out ${evalText.length} B)`,
   );
   const resultsPath = join(flags.out, 'results.json');
@@ -190,7 +190,7 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
             chance_exact: 10 ** -flags.digits,
             chance_digit: 0.1,
             train_length: T,
-            train_min_length: flags.minLength,
+            train_min_length: minLength,
             lengths: flags.lengths,
             scored: 'the answer digits at the end (exact match = greedy decoding of the whole key)',
             filler: displayPath(textPath),
@@ -250,7 +250,7 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
       new PasskeyBatches(
         trainText,
         { seqLen: T, digits: flags.digits },
-        { batch: flags.batch, seed: flags.seed, lossOn: flags.lossOn, minLength: flags.minLength },
+        { batch: flags.batch, seed: flags.seed, lossOn: flags.lossOn, minLength },
       ),
     );
     note(
@@ -369,9 +369,8 @@ export function registerPasskeyTask(
     )
     .option(
       '--min-length <n>',
-      `shortest training sequence: each row holds one passkey sequence of min-length … train-length tokens, then padding, so the answer is not always at the same position (default ${d.minLength})`,
+      'shortest training sequence: each row holds one passkey sequence of min-length … train-length tokens, then padding, so the answer is not always at the same position (default: train-length, every sequence that long)',
       intFlag('--min-length'),
-      d.minLength,
     )
     .option(
       '--full-max-length <n>',
