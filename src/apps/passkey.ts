@@ -28,7 +28,6 @@
 import type { Float } from '../backend/backend.js';
 import { ConfigError, NumericalError, ShapeError } from '../errors.js';
 import type { CausalLanguageModel, TokenBatch } from '../model/language-model.js';
-import type { BatchSource, SamplerState } from '../train/data.js';
 import { callLogits, numHashesCall } from '../train/generate.js';
 import { bytesArg, intArg, modelArg, optionsArg } from '../util/args.js';
 import { Rng } from '../util/rng.js';
@@ -194,70 +193,6 @@ export function passkeyBatch(
     batch: { inputIds, batch: count, seqLen: L, attentionMask: null, labels: passkeyLabels(inputIds, count, spec) },
     placements,
   };
-}
-
-/**
- * What the training loss counts: `answer` (the default) only the n answer digits; `all` every next byte
- * (an ordinary byte-level LM loss, HF's labels = input ids), so the filler and the planted copies teach
- * the layers to read text too. Evaluation always scores the answer digits only.
- */
-export type PasskeyLossOn = 'answer' | 'all';
-export const PASSKEY_LOSS_ON: readonly PasskeyLossOn[] = ['answer', 'all'];
-
-/**
- * The trainer's batches (`Trainer`'s `batches`): every step draws `batch` fresh sequences from one seeded
- * generator over `corpus`, labelled per `lossOn` (default `answer`). Resumable: the state is the
- * generator's words and the batches drawn.
- */
-export class PasskeyBatches implements BatchSource {
-  readonly batch: number;
-  readonly seqLen: number;
-  readonly lossOn: PasskeyLossOn;
-  private rng: Rng;
-  private drawn = 0;
-
-  /** @throws ConfigError for a bad spec, batch, seed, or a corpus shorter than the filler. */
-  constructor(
-    readonly corpus: Uint8Array,
-    readonly spec: PasskeySpec,
-    options: { batch: number; seed: number; lossOn?: PasskeyLossOn },
-  ) {
-    checkPasskeySpec(spec);
-    bytesArg('PasskeyBatches', 'corpus', corpus);
-    if (corpus.length < passkeyFillerLength(spec)) {
-      throw new ConfigError('corpus', `has ${corpus.length} bytes, fewer than the ${passkeyFillerLength(spec)} filler bytes per sequence`);
-    }
-    optionsArg('PasskeyBatches', options, '{ batch: 8, seed: 1 }', false);
-    if (!Number.isSafeInteger(options.batch) || options.batch < 1)
-      throw new ConfigError('batch', `must be a positive integer, got ${options.batch}`);
-    if (!Number.isSafeInteger(options.seed)) throw new ConfigError('seed', `must be an integer, got ${options.seed}`);
-    this.batch = options.batch;
-    this.seqLen = spec.seqLen;
-    if (options.lossOn !== undefined && !PASSKEY_LOSS_ON.includes(options.lossOn)) {
-      throw new ConfigError('loss_on', `must be one of ${PASSKEY_LOSS_ON.join(', ')}, got ${String(options.lossOn)}`);
-    }
-    this.lossOn = options.lossOn ?? 'answer';
-    this.rng = new Rng(options.seed);
-  }
-
-  next(): TokenBatch {
-    this.drawn++;
-    const { batch } = passkeyBatch(this.rng, this.corpus, this.spec, this.batch);
-    return this.lossOn === 'all' ? { ...batch, labels: null } : batch;
-  }
-
-  state(): SamplerState {
-    return { rng: this.rng.state(), batchesDrawn: this.drawn };
-  }
-
-  restore(state: SamplerState): void {
-    optionsArg('PasskeyBatches.restore', state, 'batches.state()', false);
-    if (!Number.isSafeInteger(state.batchesDrawn) || state.batchesDrawn < 0) {
-      throw new ConfigError('sampler', `batchesDrawn must be a non-negative integer, got ${state.batchesDrawn}`);
-    }
-    this.rng = Rng.fromState(state.rng);
-    this.drawn = state.batchesDrawn;
-  }
 }
 
 /** Counts of scored sequences (sums, so batches add up). */

@@ -12,6 +12,7 @@ import {
   copyWithTiledPositions,
   localReach,
   type PasskeyModelSpec,
+  passkeyFillerRows,
   passkeyAttnLayers,
   passkeyConfig,
 } from '../../src/apps/passkey-models.js';
@@ -20,13 +21,14 @@ import {
   evaluatePasskey,
   PASSKEY_PLANTED_PREFIX,
   PASSKEY_QUESTION,
-  PasskeyBatches,
   passkeyBatch,
   passkeyFillerLength,
   passkeyLabels,
   scorePasskey,
   writePasskeySequence,
 } from '../../src/apps/passkey.js';
+import { passkeyTable } from '../../src/apps/passkey-table.js';
+import { PASSKEY_PAD, PasskeyBatches, passkeyTrainingBatch } from '../../src/apps/passkey-train.js';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ConfigError } from '../../src/errors.js';
 import type { CausalLanguageModel, TokenBatch } from '../../src/model/language-model.js';
@@ -111,8 +113,38 @@ describe('passkey sequences', () => {
     expect(a.labels).toEqual(passkeyLabels(a.inputIds, 2, spec));
     const b = new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, lossOn: 'all' }).next();
     expect(b.inputIds).toEqual(a.inputIds);
-    expect(b.labels).toBeNull(); // HF: labels = input ids
+    expect(b.labels).toEqual(b.inputIds); // every byte (HF shifts them inside the loss)
+    // rows of the full length are the evaluation's sequences: no length is drawn
+    expect(a.inputIds).toEqual(passkeyBatch(new Rng(3), corpus, spec, 2).batch.inputIds);
     expect(() => new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, lossOn: 'some' as 'all' })).toThrow(/loss_on.*answer, all/);
+  });
+
+  it('hold sequences of minLength … L tokens, padded, with the answer at the end of each', () => {
+    const L = spec.seqLen;
+    const minLength = 120;
+    const { batch, placements } = passkeyTrainingBatch(new Rng(11), corpus, spec, 40, { minLength });
+    const all = passkeyTrainingBatch(new Rng(11), corpus, spec, 40, { minLength, lossOn: 'all' });
+    expect(all.batch.inputIds).toEqual(batch.inputIds);
+    const lengths = placements.map((p) => p.length);
+    expect(Math.min(...lengths)).toBeGreaterThanOrEqual(minLength);
+    expect(Math.max(...lengths)).toBeLessThanOrEqual(L);
+    expect(new Set(lengths).size).toBeGreaterThan(10);
+    for (const [b, p] of placements.entries()) {
+      const row = batch.inputIds.subarray(b * L, (b + 1) * L);
+      const text = dec(row.subarray(0, p.length));
+      const key = p.key.join('');
+      expect(text).toContain(` The pass key is ${key}. Remember it. ${key} is the pass key. `);
+      expect(text.endsWith(`${dec(PASSKEY_QUESTION)}${key}`)).toBe(true);
+      expect(p.distance).toBe(p.length - 5 - p.keyPosition);
+      expect(row.subarray(p.length).every((t) => t === PASSKEY_PAD)).toBe(true);
+      for (let t = 0; t < L; t++) {
+        const i = b * L + t;
+        expect(batch.labels![i]).toBe(t >= p.length - 5 && t < p.length ? row[t] : -100);
+        expect(all.batch.labels![i]).toBe(t < p.length ? row[t] : -100);
+      }
+    }
+    expect(() => passkeyTrainingBatch(new Rng(1), corpus, spec, 2, { minLength: 104 })).toThrow(/min_length.*105 … 200/);
+    expect(() => new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, minLength: 201 })).toThrow(/min_length/);
   });
 
   it('resume from the batches state', () => {
@@ -123,6 +155,14 @@ describe('passkey sequences', () => {
     const b = new PasskeyBatches(corpus, spec, { batch: 2, seed: 99 });
     b.restore(s);
     expect(b.next().inputIds).toEqual(x);
+    // with lengths drawn too
+    const c = new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, minLength: 150 });
+    c.next();
+    const cs = c.state();
+    const y = c.next().inputIds;
+    const d = new PasskeyBatches(corpus, spec, { batch: 2, seed: 99, minLength: 150 });
+    d.restore(cs);
+    expect(d.next().inputIds).toEqual(y);
   });
 });
 
@@ -225,13 +265,25 @@ describe('passkey models', () => {
     axialCols: 16,
   };
 
-  it('alternate local and LSH layers, or use local ones only', () => {
+  it('put local layers first and an LSH layer last, or use local ones only', () => {
+    expect(passkeyAttnLayers('lsh', 2)).toEqual(['local', 'lsh']);
+    expect(passkeyAttnLayers('lsh', 3)).toEqual(['local', 'local', 'lsh']);
     expect(passkeyAttnLayers('lsh', 4)).toEqual(['local', 'lsh', 'local', 'lsh']);
+    expect(passkeyAttnLayers('full', 3)).toEqual(['local', 'local', 'lsh']);
     expect(passkeyAttnLayers('local', 2)).toEqual(['local', 'local']);
     expect(localReach(mspec)).toBe(30);
+    expect(localReach({ ...mspec, localModelChunk: 16 })).toBe(62);
     const c = passkeyConfig(mspec, 'lsh', 128);
     expect(c.axial_pos_shape).toEqual([8, 16]);
     expect(c.max_position_embeddings).toBe(128);
+    expect(c.lsh_attn_chunk_length).toBe(8);
+    // full: one LSH chunk over the whole sequence (HF's short path); local: the local model's own chunk
+    expect(passkeyConfig(mspec, 'full', 128).lsh_attn_chunk_length).toBe(128);
+    expect(passkeyConfig(mspec, 'full', 128).local_attn_chunk_length).toBe(8);
+    expect(passkeyConfig({ ...mspec, localModelChunk: 32 }, 'local', 128).local_attn_chunk_length).toBe(32);
+    expect(passkeyConfig({ ...mspec, localModelChunk: 32 }, 'lsh', 128).local_attn_chunk_length).toBe(8);
+    expect(() => passkeyConfig({ ...mspec, localModelChunk: 48 }, 'local', 128)).toThrow(/local model.*48 does not divide/);
+    expect(() => passkeyConfig({ ...mspec, lshChunk: 48 }, 'full', 128)).not.toThrow(); // full ignores the LSH chunk
     expect(() => passkeyConfig(mspec, 'lsh', 100)).toThrow(/axial_pos_shape.*16 does not divide the sequence length 100/);
     expect(() => passkeyConfig({ ...mspec, layers: 1 }, 'lsh', 128)).toThrow(/num_layers/);
   });
@@ -261,5 +313,57 @@ describe('passkey models', () => {
       for (let j = 0; j < 256; j++) expect(ll[(192 + t) * 256 + j]).toBeCloseTo(ls[t * 256 + j]!, 9);
     }
     expect(() => copyWithTiledPositions(long, short)).toThrow(/axial_pos_shape/);
+  });
+
+  it('keep the trained table at the end and repeat only the rows before the question earlier (filler positions)', () => {
+    // rows of 16 positions; sequences of ≥ 100 tokens, question + 5 digits = 44: the first ⌊56/16⌋ = 3 rows never hold the question
+    expect(passkeyFillerRows(100, 5, 16)).toBe(3);
+    expect(passkeyFillerRows(256, 5, 64)).toBe(3);
+    expect(() => passkeyFillerRows(100, 5, 64)).toThrow(/axial_pos_shape.*no coarse row of 64 positions/);
+    const be = new ReferenceBackend();
+    const short = new ReformerModelWithLMHead(be, new ReformerConfig(passkeyConfig(mspec, 'lsh', 128)), { seed: 1 }); // 8 rows
+    const long = new ReformerModelWithLMHead(be, new ReformerConfig(passkeyConfig(mspec, 'lsh', 512)), { seed: 2 }); // 32 rows
+    copyWithTiledPositions(short, long, 3);
+    const a = short.parameters.param(AXIAL_COARSE);
+    const b = long.parameters.param(AXIAL_COARSE);
+    const d0 = a.length / 8;
+    const rowOf = (i: number): number => (i >= 24 ? i - 24 : i % 3);
+    for (let i = 0; i < 32; i++) {
+      for (let k = 0; k < d0; k++) expect(b[i * d0 + k]).toBe(a[rowOf(i) * d0 + k]);
+    }
+    // period = the trained rows is plain repetition
+    const plain = new ReformerModelWithLMHead(be, new ReformerConfig(passkeyConfig(mspec, 'lsh', 512)), { seed: 3 });
+    copyWithTiledPositions(short, plain, 8);
+    const c = plain.parameters.param(AXIAL_COARSE);
+    for (let i = 0; i < c.length; i++) expect(c[i]).toBe(a[i % a.length]);
+    expect(() => copyWithTiledPositions(short, long, 9)).toThrow(/period must be an integer in 1 … 8/);
+  });
+});
+
+describe('passkey table', () => {
+  const r = (exact: number, digit: number, near: { within: number; sequences: number; exactMatch: number | null } | null = null) => ({
+    exactMatch: exact,
+    digitAccuracy: digit,
+    loss: 1,
+    sequences: 10,
+    chance: 1e-5,
+    near,
+  });
+
+  it('prints exact and per-digit percent per length and model, "-" where a model was not evaluated', () => {
+    const lines = passkeyTable(
+      [
+        { attention: 'full', eval: { '128': r(1, 1) } },
+        { attention: 'local', eval: { '128': r(0.5, 0.75, { within: 381, sequences: 4, exactMatch: 0.25 }), '1024': r(0, 0.1) } },
+      ],
+      [128, 1024],
+      5,
+      381,
+    );
+    expect(lines[0]).toMatch(
+      /^\| tokens \| chance \(exact \/ digit\) \| full exact \| full per digit \| local exact \| local per digit \| keys ≤ 381 back/,
+    );
+    expect(lines[2]).toMatch(/^\| 128 +\| 0\.0010% \/ 10% +\| 100\.0% +\| 100\.0% +\| 50\.0% +\| 75\.0% +\| 40\.0%, 25\.0% +\|$/);
+    expect(lines[3]).toMatch(/^\| 1024 +\| 0\.0010% \/ 10% +\| - +\| - +\| 0\.0% +\| 10\.0% +\| - +\|$/);
   });
 });

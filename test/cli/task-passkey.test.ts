@@ -1,6 +1,6 @@
 /**
- * `reformer task passkey` in-process on tiny settings: it trains both models, evaluates each at every
- * length, writes results.json (exact match and per-digit accuracy finite, in [0, 1]; chance 10⁻ⁿ), a
+ * `reformer task passkey` in-process on tiny settings: it trains the three models, evaluates each at every
+ * length (the full one up to --full-max-length), writes results.json (exact match and per-digit accuracy finite, in [0, 1]; chance 10⁻ⁿ), a
  * checkpoint per model and the table; bad flags are one line, exit 2.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,15 +12,15 @@ import { cli } from './helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'reformer-passkey-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-// sequences of 128 tokens (30 filler bytes), evaluated at 128 and 256; chunks of 16
+// rows of 128 tokens (sequences of 100 … 128: 2 … 30 filler bytes), evaluated at 128 and 256; chunks of 16
 const TINY = [
-  'task', 'passkey', '--train-length', '128', '--lengths', '128,256', '--digits', '3', '--hidden', '16', '--heads', '2',
-  '--ff', '16', '--lsh-chunk', '16', '--local-chunk', '16', '--axial-cols', '16', '--steps', '2', '--batch', '2',
-  '--eval-sequences', '3,2', '--backend', 'reference',
+  'task', 'passkey', '--train-length', '128', '--min-length', '100', '--lengths', '128,256', '--digits', '3', '--hidden', '16',
+  '--heads', '2', '--layers', '2', '--ff', '16', '--lsh-chunk', '16', '--local-chunk', '16', '--local-model-chunk', '32',
+  '--axial-cols', '16', '--steps', '2', '--batch', '2', '--eval-sequences', '3,2', '--full-max-length', '128', '--backend', 'reference',
 ]; // biome-ignore format: flag pairs
 
 describe('reformer task passkey', () => {
-  it('trains, evaluates per length, writes results.json, checkpoints and the table', async () => {
+  it('trains, evaluates per length, writes results.json, checkpoints and the table', { timeout: 60_000 }, async () => {
     const out = join(dir, 'run');
     const r = await cli([...TINY, '--out', out]);
     expect(r.stderr.text).not.toMatch(/reformer: /);
@@ -31,30 +31,43 @@ describe('reformer task passkey', () => {
       results: {
         attention: string;
         attn_layers: string[];
+        lsh_attn_chunk_length: number | string;
+        local_attn_chunk_length: number;
         steps: number;
         eval: Record<string, { exactMatch: number; digitAccuracy: number; loss: number; sequences: number }>;
+        skipped: Record<string, string>;
       }[];
     };
     expect(results.format).toBe('reformer-ts.passkey-results');
     expect(results.task.chance_exact).toBeCloseTo(1e-3, 12);
-    expect(results.results.map((x) => x.attention)).toEqual(['lsh', 'local']);
+    expect(results.results.map((x) => x.attention)).toEqual(['full', 'lsh', 'local']);
     expect(results.results.map((x) => x.attn_layers)).toEqual([
       ['local', 'lsh'],
+      ['local', 'lsh'],
       ['local', 'local'],
+    ]);
+    expect(results.results.map((x) => [x.lsh_attn_chunk_length, x.local_attn_chunk_length])).toEqual([
+      ['sequence length', 16],
+      [16, 16],
+      [16, 32],
     ]);
     for (const m of results.results) {
       expect(m.steps).toBe(2);
       expect(existsSync(join(out, m.attention, 'model.safetensors'))).toBe(true);
-      expect(Object.keys(m.eval)).toEqual(['128', '256']);
+      // full attention only up to --full-max-length
+      expect(Object.keys(m.eval)).toEqual(m.attention === 'full' ? ['128'] : ['128', '256']);
+      expect(Object.keys(m.skipped)).toEqual(m.attention === 'full' ? ['256'] : []);
       expect(m.eval['128']!.sequences).toBe(3);
-      expect(m.eval['256']!.sequences).toBe(2);
+      if (m.attention !== 'full') expect(m.eval['256']!.sequences).toBe(2);
       for (const v of Object.values(m.eval)) {
         for (const x of [v.exactMatch, v.digitAccuracy]) expect(Number.isFinite(x) && x >= 0 && x <= 1).toBe(true);
         expect(Number.isFinite(v.loss)).toBe(true);
       }
     }
-    expect(r.stdout.text).toMatch(/\| tokens +\| chance \(exact \/ digit\) +\| lsh exact +\| lsh per digit +\| local exact/);
-    expect(r.stdout.text).toMatch(/\| 256 +\| 0\.10% \/ 10% +\| [\d.]+% +\|/);
+    expect(r.stdout.text).toMatch(
+      /\| tokens +\| chance \(exact \/ digit\) +\| full exact +\| full per digit +\| lsh exact +\| lsh per digit +\| local exact/,
+    );
+    expect(r.stdout.text).toMatch(/\| 256 +\| 0\.10% \/ 10% +\| - +\| - +\| [\d.]+% +\|/);
     expect(r.stderr.text).toMatch(/train lsh \[local, lsh\]: [\d,]+ parameters/);
   });
 
@@ -68,5 +81,8 @@ describe('reformer task passkey', () => {
     const short = await cli([...TINY, '--train-length', '96', '--lengths', '96', '--axial-cols', '16', '--out', join(dir, 'bad')]);
     expect(short.code).toBe(2);
     expect(short.stderr.text).toMatch(/seq_len.*> 98/);
+    const min = await cli([...TINY, '--min-length', '129', '--out', join(dir, 'bad')]);
+    expect(min.code).toBe(2);
+    expect(min.stderr.text).toMatch(/min_length.*must be an integer in 99 … 128/);
   });
 });

@@ -1,10 +1,12 @@
 /**
  * `reformer task passkey`: passkey retrieval at growing length (issue 15; apps/passkey.ts). For each
- * attention (`--train`: lsh, local) it trains a fresh byte-level model at `--train-length` on sequences
- * whose filler comes from the first 90% of the novel, saves it in `<out>/<attention>/`, then evaluates it
- * at every `--lengths` value on held-out sequences (filler from the last 10%), the position table repeated
- * to the longer length (apps/passkey-models.ts). `<out>/results.json` is rewritten atomically after each
- * evaluation; progress goes to stderr, the table (exact match per length, both attentions, chance) to stdout.
+ * attention (`--train`: full, lsh, local) it trains a fresh byte-level model on rows of `--train-length`
+ * tokens holding passkey sequences of `--min-length` … `--train-length` tokens whose filler comes from the
+ * first 90% of the novel (apps/passkey-train.ts), saves it in `<out>/<attention>/`, then evaluates it at
+ * every `--lengths` value (the full model up to `--full-max-length`) on held-out sequences (filler from
+ * the last 10%), the position table repeated to the longer length (apps/passkey-models.ts).
+ * `<out>/results.json` is rewritten atomically after each evaluation; progress goes to stderr, the table
+ * (exact match and per-digit accuracy per length and attention, chance) to stdout.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,16 +20,14 @@ import {
   type PasskeyModelSpec,
   passkeyAttnLayers,
   passkeyConfig,
+  passkeyLocalChunk,
+  PASSKEY_EVAL_POSITIONS,
+  type PasskeyEvalPositions,
+  passkeyFillerRows,
 } from '../../../apps/passkey-models.js';
-import {
-  checkPasskeySpec,
-  evaluatePasskey,
-  PASSKEY_LOSS_ON,
-  PasskeyBatches,
-  type PasskeyLossOn,
-  type PasskeyResult,
-  passkeyFillerLength,
-} from '../../../apps/passkey.js';
+import { checkPasskeySpec, evaluatePasskey, type PasskeyResult, passkeyFillerLength } from '../../../apps/passkey.js';
+import { passkeyTable } from '../../../apps/passkey-table.js';
+import { checkMinLength, PASSKEY_LOSS_ON, PasskeyBatches, type PasskeyLossOn } from '../../../apps/passkey-train.js';
 import { ReformerConfig } from '../../../config/reformer-config.js';
 import { UsageError } from '../../../errors.js';
 import { lmCheckpointToBytes } from '../../../model/checkpoint.js';
@@ -44,6 +44,9 @@ import { choiceFlag, choiceListFlag, intFlag, intListFlag, nonEmptyFlag, numberF
 export interface PasskeyFlags {
   lengths: number[];
   trainLength: number;
+  minLength?: number;
+  fullMaxLength: number;
+  evalPositions: PasskeyEvalPositions;
   digits: number;
   hidden: number;
   heads: number;
@@ -51,11 +54,13 @@ export interface PasskeyFlags {
   ff: number;
   lshChunk: number;
   localChunk: number;
+  localModelChunk: number;
   hashes: number;
   evalHashes: number;
   axialCols: number;
   train: PasskeyAttention[];
   steps: number;
+  minutes?: number;
   batch: number;
   lossOn: PasskeyLossOn;
   lr: number;
@@ -70,24 +75,27 @@ export interface PasskeyFlags {
 
 /** Defaults (`--help`); what they cost and why they are these is in docs/applications/passkey.md. */
 export const PASSKEY_DEFAULTS = {
-  lengths: [1024, 4096, 16384, 65536],
-  trainLength: 256,
+  lengths: [128, 1024, 4096, 16384, 65536],
+  trainLength: 128,
+  fullMaxLength: 4096,
+  evalPositions: 'filler' as PasskeyEvalPositions,
   digits: 5,
   hidden: 64,
   heads: 2,
-  layers: 2,
+  layers: 3,
   ff: 128,
   lshChunk: 32,
-  localChunk: 32,
+  localChunk: 8,
+  localModelChunk: 64,
   hashes: 2,
   evalHashes: 4,
   axialCols: 64,
   train: [...PASSKEY_ATTENTIONS],
-  steps: 500,
-  batch: 16,
+  steps: 1500,
+  batch: 32,
   lossOn: 'answer' as PasskeyLossOn,
   lr: 3e-3,
-  evalSequences: [64, 64, 32, 16],
+  evalSequences: [64, 64, 64, 32, 16],
   seed: 1,
   out: 'runs/passkey',
 } as const;
@@ -101,6 +109,8 @@ type LengthRecord = PasskeyResult & { seconds: number; num_buckets: unknown };
 interface ModelRecord {
   attention: PasskeyAttention;
   attn_layers: string[];
+  lsh_attn_chunk_length: number | 'sequence length';
+  local_attn_chunk_length: number;
   parameters: number;
   steps: number;
   stopped_by: string;
@@ -108,6 +118,8 @@ interface ModelRecord {
   final_train_loss: number | null;
   checkpoint: string;
   eval: Record<string, LengthRecord>;
+  /** Lengths not evaluated, with the reason. */
+  skipped: Record<string, string>;
 }
 
 /** Runs the experiment; returns the exit code. @throws ConfigError / UsageError for bad flags (exit 2). */
@@ -119,22 +131,26 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
     feedForward: flags.ff,
     lshChunk: flags.lshChunk,
     localChunk: flags.localChunk,
+    localModelChunk: flags.localModelChunk,
     numHashes: flags.hashes,
     axialCols: flags.axialCols,
   };
   const T = flags.trainLength;
+  const minLength = flags.minLength ?? T;
   checkPasskeySpec({ seqLen: T, digits: flags.digits });
-  checkPasskeyModelSpec(spec, T);
+  checkMinLength(minLength, { seqLen: T, digits: flags.digits });
+  for (const a of flags.train) checkPasskeyModelSpec(spec, T, a);
   for (const L of flags.lengths) {
     if (L % T !== 0)
       throw new UsageError(`--lengths ${L}: must be a multiple of --train-length ${T} (the position table repeats with period ${T})`);
-    checkPasskeyModelSpec(spec, L);
+    for (const a of flags.train) checkPasskeyModelSpec(spec, L, a);
   }
   if (flags.evalSequences.length !== 1 && flags.evalSequences.length !== flags.lengths.length) {
     throw new UsageError(
       `--eval-sequences: give one count or one per length (${flags.lengths.length}), got ${flags.evalSequences.length} values`,
     );
   }
+  const period = flags.evalPositions === 'filler' ? passkeyFillerRows(minLength, flags.digits, flags.axialCols) : T / flags.axialCols;
   const evalCount = (i: number): number => flags.evalSequences[flags.evalSequences.length === 1 ? 0 : i]!;
   checkOutputDir(flags.out, '--out');
   const textPath = flags.text ?? join(ctx.packageRoot, 'data', 'crime-and-punishment.txt');
@@ -155,10 +171,12 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
   const reach = localReach(spec);
   note(
     `passkey: ${flags.digits} digits, train at ${T} tokens, evaluate at ${flags.lengths.join(', ')}; ${spec.layers} layers, d_model ${spec.hidden}, ` +
-      `${spec.heads} heads, LSH chunk ${spec.lshChunk} (${spec.numHashes} rounds, ${flags.evalHashes} in evaluation), local chunk ${spec.localChunk} ` +
-      `(local layers reach ≤ ${reach} back); ${flags.steps} steps × ${flags.batch} sequences per model (loss on ${flags.lossOn}); filler ${displayPath(textPath)} (train ${trainText.length} B, held out ${evalText.length} B)`,
+      `${spec.heads} heads, LSH chunk ${spec.lshChunk} (${spec.numHashes} rounds, ${flags.evalHashes} in evaluation), local chunk ${spec.localChunk}, ` +
+      `local model's chunk ${flags.localModelChunk} (it reaches ≤ ${reach} back); ${flags.steps} steps × ${flags.batch} sequences of ${minLength} … ${T} tokens per model ` +
+      `(loss on ${flags.lossOn}); filler ${displayPath(textPath)} (train ${trainText.length} B, held out ${evalText.length} B)`,
   );
   const resultsPath = join(flags.out, 'results.json');
+  const warmup = flags.warmup ?? Math.min(100, Math.floor(flags.steps / 10));
   const records: ModelRecord[] = [];
   const write = (): void =>
     writeFileAtomic(
@@ -172,6 +190,7 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
             chance_exact: 10 ** -flags.digits,
             chance_digit: 0.1,
             train_length: T,
+            train_min_length: minLength,
             lengths: flags.lengths,
             scored: 'the answer digits at the end (exact match = greedy decoding of the whole key)',
             filler: displayPath(textPath),
@@ -185,14 +204,27 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
             feed_forward_size: spec.feedForward,
             lsh_attn_chunk_length: spec.lshChunk,
             local_attn_chunk_length: spec.localChunk,
+            local_model_local_attn_chunk_length: flags.localModelChunk,
             num_hashes_train: spec.numHashes,
             num_hashes_eval: flags.evalHashes,
             axial_pos_cols: spec.axialCols,
           },
-          training: { steps: flags.steps, batch: flags.batch, loss_on: flags.lossOn, lr: flags.lr, seed: flags.seed },
+          training: {
+            steps: flags.steps,
+            minutes: flags.minutes ?? null,
+            batch: flags.batch,
+            loss_on: flags.lossOn,
+            lr: flags.lr,
+            warmup: warmup,
+            schedule: 'linear warm-up, cosine decay to lr/10',
+            seed: flags.seed,
+          },
           evaluation: {
             sequences: Object.fromEntries(flags.lengths.map((L, i) => [L, evalCount(i)])),
             seed: flags.seed + EVAL_SEED_OFFSET,
+            full_max_length: flags.fullMaxLength,
+            positions: flags.evalPositions,
+            position_period: period * flags.axialCols,
           },
           backend: backend.constructor.name,
           results: records,
@@ -210,11 +242,16 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
         batch: flags.batch,
         seqLen: T,
         steps: flags.steps,
+        ...(flags.minutes === undefined ? {} : { minutes: flags.minutes }),
         lr: flags.lr,
-        warmupSteps: flags.warmup ?? Math.min(100, Math.floor(flags.steps / 10)),
+        warmupSteps: warmup,
         seed: flags.seed,
       },
-      new PasskeyBatches(trainText, { seqLen: T, digits: flags.digits }, { batch: flags.batch, seed: flags.seed, lossOn: flags.lossOn }),
+      new PasskeyBatches(
+        trainText,
+        { seqLen: T, digits: flags.digits },
+        { batch: flags.batch, seed: flags.seed, lossOn: flags.lossOn, minLength },
+      ),
     );
     note(
       `train ${attention} [${passkeyAttnLayers(attention, spec.layers).join(', ')}]: ${lm.params.length.toLocaleString('en-US')} parameters`,
@@ -241,6 +278,8 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
     const record: ModelRecord = {
       attention,
       attn_layers: passkeyAttnLayers(attention, spec.layers),
+      lsh_attn_chunk_length: attention === 'full' ? 'sequence length' : spec.lshChunk,
+      local_attn_chunk_length: passkeyLocalChunk(spec, attention),
       parameters: lm.params.length,
       steps: run.step,
       stopped_by: run.stoppedBy,
@@ -248,12 +287,17 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
       final_train_loss: run.lastStep ? round(run.lastStep.loss, 4) : null,
       checkpoint: displayPath(dir),
       eval: {},
+      skipped: {},
     };
     records.push(record);
     note(`${attention}: ${run.step} steps in ${fmtDuration(trainSeconds)}, final training loss ${record.final_train_loss}`);
     for (const [i, L] of flags.lengths.entries()) {
+      if (attention === 'full' && L > flags.fullMaxLength) {
+        record.skipped[String(L)] = `full attention costs L²; evaluated up to --full-max-length ${flags.fullMaxLength}`;
+        continue;
+      }
       const model = new ReformerModelWithLMHead(backend, new ReformerConfig(passkeyConfig(spec, attention, L)), { seed: flags.seed });
-      copyWithTiledPositions(lm, model);
+      copyWithTiledPositions(lm, model, period);
       const n = evalCount(i);
       const bar = new TaskProgress({ stream: ctx.stderr, label: `eval ${attention} @ ${L}`, unit: 'sequences', total: n });
       const e0 = performance.now();
@@ -281,7 +325,9 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
       }
       write();
       const r = record.eval[String(L)]!;
-      note(`${attention} @ ${L}: exact ${pct(r.exactMatch)}, per digit ${pct(r.digitAccuracy)} (${r.sequences} sequences, ${r.seconds} s)`);
+      note(
+        `${attention} @ ${L}: exact ${(100 * r.exactMatch).toFixed(1)}%, per digit ${(100 * r.digitAccuracy).toFixed(1)}% (${r.sequences} sequences, ${r.seconds} s)`,
+      );
     }
     write();
   }
@@ -293,43 +339,6 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
 function round(x: number, digits: number): number {
   const s = 10 ** digits;
   return Math.round(x * s) / s;
-}
-
-function pct(x: number | null | undefined): string {
-  return x === null || x === undefined ? '-' : `${(100 * x).toFixed(1)}%`;
-}
-
-/**
- * The table: one row per length; per attention the exact match (whole key, greedy) and the per-digit
- * accuracy in percent; the chance levels; and for the local model the share of keys within its reach
- * with the exact match on those.
- */
-export function passkeyTable(
-  records: readonly Pick<ModelRecord, 'attention' | 'eval'>[],
-  lengths: readonly number[],
-  digits: number,
-  reach: number,
-): string[] {
-  const head = ['tokens', `chance (exact / digit)`];
-  for (const r of records) head.push(`${r.attention} exact`, `${r.attention} per digit`);
-  const local = records.find((r) => r.attention === 'local');
-  if (local) head.push(`keys ≤ ${reach} back: share, local exact`);
-  const rows = lengths.map((L) => {
-    const cells = [String(L), `${(100 * 10 ** -digits).toPrecision(2)}% / 10%`];
-    for (const r of records) {
-      const e = r.eval[String(L)];
-      cells.push(pct(e?.exactMatch), pct(e?.digitAccuracy));
-    }
-    if (local) {
-      const near = local.eval[String(L)]?.near;
-      const e = local.eval[String(L)];
-      cells.push(near && e ? `${pct(near.sequences / e.sequences)}, ${pct(near.exactMatch)}` : '-');
-    }
-    return cells;
-  });
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [fmt(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(fmt)];
 }
 
 /** Registers `reformer task passkey` on the `task` command (task.ts passes main.ts's shared options). */
@@ -358,17 +367,45 @@ export function registerPasskeyTask(
       intFlag('--train-length'),
       d.trainLength,
     )
+    .option(
+      '--min-length <n>',
+      'shortest training sequence: each row holds one passkey sequence of min-length … train-length tokens, then padding, so the answer is not always at the same position (default: train-length, every sequence that long)',
+      intFlag('--min-length'),
+    )
+    .option(
+      '--full-max-length <n>',
+      `evaluate the full-attention model only at lengths up to this (its cost grows as L²) (default ${d.fullMaxLength})`,
+      intFlag('--full-max-length'),
+      d.fullMaxLength,
+    )
+    .option(
+      '--eval-positions <how>',
+      `position table at a longer length: filler (the last train-length positions as trained, earlier ones repeat the rows that never held the question) or repeat (position t gets t mod train-length) (default ${d.evalPositions})`,
+      choiceFlag('--eval-positions', PASSKEY_EVAL_POSITIONS),
+      d.evalPositions,
+    )
     .option('--digits <n>', `key digits (chance 10^-n) (default ${d.digits})`, intFlag('--digits', 1, 9), d.digits)
     .option('--hidden <n>', `d_model (default ${d.hidden})`, intFlag('--hidden'), d.hidden)
     .option('--heads <n>', `attention heads (default ${d.heads})`, intFlag('--heads'), d.heads)
-    .option('--layers <n>', `layers; lsh: local, lsh alternating; local: all local (default ${d.layers})`, intFlag('--layers', 2), d.layers)
+    .option(
+      '--layers <n>',
+      `layers; lsh, full: local first, LSH last, alternating back from the end; local: all local (default ${d.layers})`,
+      intFlag('--layers', 2),
+      d.layers,
+    )
     .option('--ff <n>', `feed_forward_size (default ${d.ff})`, intFlag('--ff'), d.ff)
     .option('--lsh-chunk <n>', `lsh_attn_chunk_length (default ${d.lshChunk})`, intFlag('--lsh-chunk'), d.lshChunk)
     .option(
       '--local-chunk <n>',
-      `local_attn_chunk_length; a layer sees 2·chunk−1 back (default ${d.localChunk})`,
+      `local_attn_chunk_length of the LSH and full models' local layers; a layer sees 2·chunk−1 back (default ${d.localChunk})`,
       intFlag('--local-chunk'),
       d.localChunk,
+    )
+    .option(
+      '--local-model-chunk <n>',
+      `local_attn_chunk_length of the local model (it reaches layers·(2·chunk−1) back) (default ${d.localModelChunk})`,
+      intFlag('--local-model-chunk'),
+      d.localModelChunk,
     )
     .option('--hashes <n>', `hash rounds in training (default ${d.hashes})`, intFlag('--hashes'), d.hashes)
     .option(
@@ -385,11 +422,16 @@ export function registerPasskeyTask(
     )
     .option(
       '--train <list>',
-      `attentions to train, comma-separated from ${PASSKEY_ATTENTIONS.join(', ')} (default both)`,
+      `attentions to train, comma-separated from ${PASSKEY_ATTENTIONS.join(', ')} (default all three)`,
       choiceListFlag('--train', PASSKEY_ATTENTIONS),
       [...d.train],
     )
     .option('--steps <n>', `training steps per model (default ${d.steps})`, intFlag('--steps'), d.steps)
+    .option(
+      '--minutes <x>',
+      'also stop each training after this many minutes (default: steps only)',
+      numberFlag('--minutes', 0, 1e6, { exclusiveMin: true }),
+    )
     .option('--batch <n>', `sequences per step (default ${d.batch})`, intFlag('--batch'), d.batch)
     .option(
       '--loss-on <what>',
