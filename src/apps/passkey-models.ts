@@ -27,6 +27,7 @@
  * the hash rotations are random, not weights, so this changes no parameter.
  */
 import { ConfigError } from '../errors.js';
+import { AXIAL_COARSE_TABLE } from '../model/extend-positions.js';
 import type { ReformerConfigInput } from '../config/fields.js';
 import type { ReformerModelWithLMHead } from '../model/lm-model.js';
 import { PASSKEY_QUESTION, PASSKEY_VOCAB } from './passkey.js';
@@ -147,7 +148,7 @@ export function passkeyConfig(s: PasskeyModelSpec, attention: PasskeyAttention, 
 }
 
 /** The coarse axial table (HF `weights.0`, shape [n₀, 1, d₀]). */
-export const AXIAL_COARSE = 'reformer.embeddings.position_embeddings.weights.0';
+export const AXIAL_COARSE = AXIAL_COARSE_TABLE;
 
 /**
  * How a longer evaluation model's positions map onto the trained table (`copyWithTiledPositions`):
