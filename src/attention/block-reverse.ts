@@ -19,8 +19,14 @@
  * then batch: each row sees the same sequence of additions).
  *
  * Local attention is not fused yet: it runs the unfused step (same result, same memory as before).
+ *
+ * Host-resident x, out and dx (plain JS arrays outside the WASM arena, backend/host-streams.ts): the
+ * LayerNorm reads x block by block, `out` takes each head's W_o product by row blocks, and the LayerNorm
+ * backward streams x and dx by row blocks (the same calls on the same values: the same bits); the
+ * unfused local step runs on arena copies.
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { backendCopy, gemmStreamC, HOST_BLOCK_ROWS, layerNormBackwardStream, withRows } from '../backend/host-streams.js';
 import { checkLength, copyMask } from './common.js';
 import { ATTENTION_BLOCK_ROWS, headLayout, type AttentionConfig } from './config.js';
 import {
@@ -70,10 +76,14 @@ export function attentionBlockReverseBackward(
   checkLength('ReformerAttention reverse backward: dOut', dOut, { batch: B, seq: L, hidden: headLayout(cfg).hidden });
   checkLength('ReformerAttention reverse backward: dx', dx, { batch: B, seq: L, hidden: headLayout(cfg).hidden });
   if (kind === 'local') {
-    // not fused yet: the unfused step
+    // not fused yet: the unfused step (host-resident buffers: on arena copies)
     be.scope(() => {
-      const r = attentionBlockAddForward(be, cfg, kind, weights, x, out, options, 'cache');
-      attentionBlockBackward(be, weights, grads, r.cache!, dOut, dx);
+      const n = B * L * headLayout(cfg).hidden;
+      const [xa, outa, dOuta, dxa] = [x, out, dOut, dx].map((a) => backendCopy(be, a, n)) as [Float, Float, Float, Float];
+      const r = attentionBlockAddForward(be, cfg, kind, weights, xa, outa, options, 'cache');
+      attentionBlockBackward(be, weights, grads, r.cache!, dOuta, dxa);
+      if (outa !== out) out.set(outa.subarray(0, n));
+      if (dxa !== dx) dx.set(dxa.subarray(0, n));
     });
     return;
   }
@@ -123,19 +133,22 @@ function lshReverseBackward(
     for (let r0 = 0; r0 < L; r0 += nb) {
       const nr = Math.min(nb, L - r0);
       const row0 = b * L + r0;
-      be.layerNormForward({
-        rows: nr,
-        cols: D,
-        x: x.subarray(row0 * D, (row0 + nr) * D),
-        gamma: w.gamma,
-        beta: w.beta,
-        eps: cfg.layer_norm_eps,
-        y: normed.subarray(row0 * D, (row0 + nr) * D),
-        mean: mean.subarray(row0, row0 + nr),
-        rstd: rstd.subarray(row0, row0 + nr),
-      });
+      withRows(be, x, D, row0, nr, 'read', (xr) =>
+        be.layerNormForward({
+          rows: nr,
+          cols: D,
+          x: xr,
+          gamma: w.gamma,
+          beta: w.beta,
+          eps: cfg.layer_norm_eps,
+          y: normed.subarray(row0 * D, (row0 + nr) * D),
+          mean: mean.subarray(row0, row0 + nr),
+          rstd: rstd.subarray(row0, row0 + nr),
+        }),
+      );
     }
   }
+  const hostRows = options.hostBlockRows ?? HOST_BLOCK_ROWS;
   const dNormed = be.floats(rows * D); // [B·L, D] accumulated over the heads
   const geo = {
     batch: B,
@@ -212,22 +225,26 @@ function lshReverseBackward(
           },
         );
         // out += a_h·W_o,hᵀ
-        be.gemm({
-          m: L,
-          n: D,
-          k: d,
-          a: acc,
-          aOffset: b * L * d,
-          lda: d,
-          b: w.wo,
-          bOffset: h * d,
-          ldb: H * d,
-          transB: true,
-          c: out,
-          cOffset: b * L * D,
-          ldc: D,
-          accumulate: true,
-        });
+        gemmStreamC(
+          be,
+          {
+            m: L,
+            n: D,
+            k: d,
+            a: acc,
+            aOffset: b * L * d,
+            lda: d,
+            b: w.wo,
+            bOffset: h * d,
+            ldb: H * d,
+            transB: true,
+            c: out,
+            cOffset: b * L * D,
+            ldc: D,
+            accumulate: true,
+          },
+          hostRows,
+        );
       }
       // ---- backward of head h
       lshBlockHeadBackward(
@@ -258,16 +275,20 @@ function lshReverseBackward(
     });
   }
   // ---- forward: n = LayerNorm(x)·γ + β, once for all heads
-  be.layerNormBackward({
-    rows,
-    cols: D,
-    dy: dNormed,
-    x,
-    mean,
-    rstd,
-    gamma: w.gamma,
-    dx,
-    dgamma: g.gamma,
-    dbeta: g.beta,
-  });
+  layerNormBackwardStream(
+    be,
+    {
+      rows,
+      cols: D,
+      dy: dNormed,
+      x,
+      mean,
+      rstd,
+      gamma: w.gamma,
+      dx,
+      dgamma: g.gamma,
+      dbeta: g.beta,
+    },
+    hostRows,
+  );
 }

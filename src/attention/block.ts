@@ -110,6 +110,12 @@ export interface AttentionBlockOptions {
   dropout?: AttentionDropout | null;
   /** Query rows per streamed block (default ATTENTION_BLOCK_ROWS). Changes memory and speed, never results. */
   blockRows?: number;
+  /**
+   * Rows per block streamed between host-resident buffers (plain JS arrays outside the WASM arena, see
+   * backend/host-streams.ts) and the arena in the reversible step (default HOST_BLOCK_ROWS). Never
+   * changes results.
+   */
+  hostBlockRows?: number;
 }
 
 /** The argument checks of the block calls (O(1)). @throws ConfigError naming the missing argument. */

@@ -23,9 +23,35 @@ export interface ReformerOptions {
    * `hash_seed` is null) and dropout seeds. Default 0.
    */
   readonly seed: number;
+  /**
+   * Where the residual streams X1, X2 and their gradients live (issue 17; src/backend/host-streams.ts):
+   * 'never' = in the backend's memory (the WASM arena); 'always' = in plain JS arrays outside it, every
+   * layer streaming row blocks through the arena (same bits, more than 4 GiB in all); 'auto' = host
+   * arrays only for a run whose arena estimate exceeds the backend's limit. Needs the reversible
+   * backward for training (store-activations keeps every layer in the arena). Default 'auto'.
+   */
+  readonly hostStreams: 'auto' | 'always' | 'never';
+  /**
+   * Rows per block streamed between a host-resident buffer and the arena (rounded down to a multiple
+   * of 4). Changes memory and speed, never results. Default 4096.
+   */
+  readonly hostBlockRows: number;
+  /**
+   * Bytes the host-resident path may take in all (WASM arena + host arrays), checked with its memory
+   * estimate before a run; null = no check beyond the arena's limit. The Node adapters pass a share of
+   * the machine's memory (`os.totalmem()`). Default null.
+   */
+  readonly hostMemoryBytes: number | null;
 }
 
-export const DEFAULT_OPTIONS: ReformerOptions = Object.freeze({ reversible: true, paperExactAttention: false, seed: 0 });
+export const DEFAULT_OPTIONS: ReformerOptions = Object.freeze({
+  reversible: true,
+  paperExactAttention: false,
+  seed: 0,
+  hostStreams: 'auto',
+  hostBlockRows: 4096,
+  hostMemoryBytes: null,
+});
 
 /** Fills defaults and validates. @throws ConfigError naming `options.<field>`. */
 export function resolveOptions(options: Partial<ReformerOptions> = {}): ReformerOptions {
@@ -34,6 +60,12 @@ export function resolveOptions(options: Partial<ReformerOptions> = {}): Reformer
     if (typeof o[k] !== 'boolean') throw new ConfigError(`options.${k}`, `must be true or false, got ${String(o[k])}`);
   }
   if (!Number.isSafeInteger(o.seed)) throw new ConfigError('options.seed', `must be an integer, got ${String(o.seed)}`);
+  if (o.hostStreams !== 'auto' && o.hostStreams !== 'always' && o.hostStreams !== 'never')
+    throw new ConfigError('options.hostStreams', `must be 'auto', 'always' or 'never', got ${String(o.hostStreams)}`);
+  if (!Number.isSafeInteger(o.hostBlockRows) || o.hostBlockRows < 4)
+    throw new ConfigError('options.hostBlockRows', `must be an integer ≥ 4, got ${String(o.hostBlockRows)}`);
+  if (o.hostMemoryBytes !== null && !(typeof o.hostMemoryBytes === 'number' && o.hostMemoryBytes > 0))
+    throw new ConfigError('options.hostMemoryBytes', `must be a number of bytes > 0 or null, got ${String(o.hostMemoryBytes)}`);
   return Object.freeze(o);
 }
 

@@ -14,7 +14,7 @@ import { validateRotations, validateTokenBatch } from './validate-inputs.js';
  * the chunk-length multiple, allocated in JS, HF `_pad_to_mult_of_chunk_length`) and the sequence length
  * against the config. The caller checks the memory estimate next.
  */
-export function prepareEncoderInput(cfg: ReformerConfig, input: EncoderInput): PreparedInput {
+export function prepareEncoderInput(cfg: ReformerConfig, input: EncoderInput): Omit<PreparedInput, 'hostStreams'> {
   validateTokenBatch(input, 'ReformerModel');
   validateRotations(input.rotations, 'ReformerModel');
   const { batch: B, seqLen: L, training } = input;

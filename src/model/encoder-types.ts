@@ -29,6 +29,12 @@ export interface EncoderInput {
    * what you keep, never modify it.
    */
   readonly onAttentionInput?: ((layer: number, hidden: Float) => void) | null;
+  /**
+   * Where this call's residual streams live, as a head already chose it with its own memory check
+   * ('arena' | 'host'; backend/host-streams.ts); null/undefined = the model decides from
+   * `options.hostStreams` and its estimate.
+   */
+  readonly streams?: 'arena' | 'host' | null;
 }
 
 /** Result of `ReformerModel.forward`; pass it to `backward` (training forwards only). */
@@ -77,6 +83,8 @@ export interface PreparedInput {
   readonly ids: Int32Array;
   readonly mask: Int32Array | null;
   readonly paddedLen: number;
+  /** The residual streams live outside the backend's memory (plain JS arrays; backend/host-streams.ts). */
+  readonly hostStreams: boolean;
 }
 
 export interface EncoderTape {

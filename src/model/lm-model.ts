@@ -121,12 +121,12 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
   forwardBackward(batch: TokenBatch, call: LmCallOptions & { returnLogits?: boolean } = {}): LmTrainResult {
     const be = this.backend;
     const labels = this.labelsOf(batch);
-    const input = this.encoderInput(batch, true, call);
     const D2 = 2 * this.config.hidden_size;
     const V = this.vocabSize;
     const chunk = this.config.chunk_size_lm_head;
     const head = this.headWeights();
-    this.checkMemory(batch, 'train', call.returnLogits ?? false);
+    const streams = this.checkMemory(batch, 'train', call.returnLogits ?? false);
+    const input = { ...this.encoderInput(batch, true, call), streams };
     const tokens = countTargets(labels, batch.batch, batch.seqLen);
     const logits = call.returnLogits ? be.floats(batch.batch * batch.seqLen * V) : null;
     let sum = 0; // Σ −log p(target) over the blocks
@@ -151,10 +151,10 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
    */
   loss(batch: TokenBatch, call: LmCallOptions = {}): LossResult {
     const labels = this.labelsOf(batch);
-    const input = this.encoderInput(batch, false, call);
     const D2 = 2 * this.config.hidden_size;
     const head = this.headWeights();
-    this.checkMemory(batch, 'forward', false);
+    const streams = this.checkMemory(batch, 'forward', false);
+    const input = { ...this.encoderInput(batch, false, call), streams };
     const tokens = countTargets(labels, batch.batch, batch.seqLen);
     let sum = 0;
     this.reformer.forwardRows(input, (r0, n, h) => {
@@ -179,9 +179,9 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
 
   /** Evaluation-mode logits [batch, seqLen, vocab] (fresh buffer; the encoder output is streamed into it). */
   logits(batch: TokenBatch, call: LmCallOptions = {}): Float {
-    const input = this.encoderInput(batch, false, call);
     const V = this.vocabSize;
-    this.checkMemory(batch, 'forward', true);
+    const streams = this.checkMemory(batch, 'forward', true);
+    const input = { ...this.encoderInput(batch, false, call), streams };
     const logits = this.backend.floats(batch.batch * batch.seqLen * V);
     const head = this.headWeights();
     this.reformer.forwardRows(input, (r0, n, h) => {
@@ -244,7 +244,7 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
   memoryEstimate(
     batch: Pick<TokenBatch, 'batch' | 'seqLen' | 'attentionMask'>,
     mode: MemoryMode,
-    options: { logits?: boolean; optimizer?: boolean } = {},
+    options: { logits?: boolean; optimizer?: boolean; hostStreams?: boolean } = {},
   ): MemoryEstimate {
     return estimateMemory(this.config, {
       batch: batch.batch,
@@ -253,8 +253,17 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
       reversible: this.options.reversible,
       padding: batch.attentionMask != null,
       threads: this.backend.threads ?? 1,
+      hostBlockRows: this.options.hostBlockRows,
       ...options,
     });
+  }
+
+  /**
+   * Whether a call of this size keeps its residual streams in host memory (`options.hostStreams`,
+   * memory/check.ts), or throws the ResourceError the call would throw.
+   */
+  usesHostStreams(batch: Pick<TokenBatch, 'batch' | 'seqLen' | 'attentionMask'>, mode: MemoryMode): boolean {
+    return this.checkMemory({ ...batch, inputIds: new Int32Array(0) }, mode, false) === 'host';
   }
 
   // ------------------------------------------------------------------ internals
@@ -268,15 +277,19 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
    * Refuses a run whose estimated peak exceeds the backend's hard limit (WASM: 4 GiB) before anything
    * is allocated: ResourceError with the numbers and a way out (see `checkMemory`).
    */
-  private checkMemory(batch: TokenBatch, mode: MemoryMode, logits: boolean): void {
-    checkBackendMemory(this.backend, this.config, {
+  private checkMemory(batch: TokenBatch, mode: MemoryMode, logits: boolean): 'arena' | 'host' {
+    const { hostStreams } = checkBackendMemory(this.backend, this.config, {
       batch: batch.batch,
       seqLen: batch.seqLen,
       mode,
       reversible: this.options.reversible,
       padding: batch.attentionMask != null,
       logits,
+      hostStreams: this.options.hostStreams,
+      hostBlockRows: this.options.hostBlockRows,
+      ...(this.options.hostMemoryBytes !== null ? { hostBudgetBytes: this.options.hostMemoryBytes } : {}),
     });
+    return hostStreams ? 'host' : 'arena';
   }
 
   private head(enc: EncoderOutput): Float {

@@ -18,6 +18,7 @@
  * a call starts (model/validate-inputs.ts); both use `nonFiniteSummary` for their messages.
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { countNonFiniteStream } from '../backend/host-streams.js';
 import type { AttnLayerType } from '../config/fields.js';
 import { NumericalError } from '../errors.js';
 import type { OutputSink } from './encoder-types.js';
@@ -75,7 +76,7 @@ export function nonFiniteError(scope: NumericsScope, what: string): NumericalErr
 
 /** Throws NumericalError (see `nonFiniteError`) if x[0 … n) holds a NaN or ±Infinity. */
 export function checkFiniteValues(scope: NumericsScope, what: string, x: Float, n: number): void {
-  const bad = scope.be.countNonFinite(x, n);
+  const bad = countNonFiniteStream(scope.be, x, n); // x may be a host-resident stream
   if (bad > 0) throw nonFiniteError(scope, `${what} (${bad} NaN or infinite value(s) of ${n})`);
 }
 

@@ -1,9 +1,11 @@
 /**
  * The encoder's output stage, block by block of rows: `Dropout(LayerNorm_final(concat[Y1, Y2]))` (HF
  * `ReformerEncoder`'s final layer norm, attention stream first), handed to a consumer, and in training
- * its backward into the gradients at Y1, Y2. Nothing of [rows, 2·hidden] is held.
+ * its backward into the gradients at Y1, Y2. Nothing of [rows, 2·hidden] is held. Y1, Y2, dY1, dY2 may be
+ * host-resident (backend/host-streams.ts): their rows are copied like the gathers copy them.
  */
 import type { Float } from '../backend/backend.js';
+import { copyRows } from '../backend/host-streams.js';
 import { applyDropout } from '../nn/dropout.js';
 import { layerNormBackward, layerNormForward } from '../nn/layer-norm.js';
 import type { EncoderRun, OutputSink } from './encoder-types.js';
@@ -37,8 +39,8 @@ export function outputRows(m: EncoderParts, run: EncoderRun, sink: OutputSink, g
           const idx = iota.subarray(0, n);
           // concat[i] = [Y1[pr + i], Y2[pr + i]]   [n, 2D]
           const concat = be.floats(n * D2);
-          be.gatherRows({ rows: n, cols: D, index: idx, src: record.y1, srcOffset: pr * D, ldSrc: D, dst: concat, ldDst: D2 });
-          be.gatherRows({
+          copyRows(be, { rows: n, cols: D, index: idx, src: record.y1, srcOffset: pr * D, ldSrc: D, dst: concat, dstOffset: 0, ldDst: D2 });
+          copyRows(be, {
             rows: n,
             cols: D,
             index: idx,
@@ -72,8 +74,8 @@ export function outputRows(m: EncoderParts, run: EncoderRun, sink: OutputSink, g
             P.grad(`${prefix}encoder.layer_norm.bias`),
           );
           // concat = [Y1, Y2]
-          be.gatherRows({ rows: n, cols: D, index: idx, src: dConcat, ldSrc: D2, dst: grad.dy1, dstOffset: pr * D, ldDst: D });
-          be.gatherRows({
+          copyRows(be, { rows: n, cols: D, index: idx, src: dConcat, srcOffset: 0, ldSrc: D2, dst: grad.dy1, dstOffset: pr * D, ldDst: D });
+          copyRows(be, {
             rows: n,
             cols: D,
             index: idx,

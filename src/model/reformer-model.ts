@@ -24,13 +24,18 @@
  *   blocks into one output buffer, `forwardRows` hands them to a consumer (the LM head's loss) and
  *   never holds [rows, 2D]; `trainRows` also takes dL/dh per block and back-propagates the LayerNorm
  *   there, before the layers' backward.
+ * - Host-resident streams (issue 17; `options.hostStreams`, backend/host-streams.ts): X1, X2, dY1, dY2,
+ *   the embedding output and dEmbedding are plain JS arrays outside the WASM arena, and every layer
+ *   streams them through the arena in row blocks; same bits as the arena path. 'auto' chooses them only
+ *   for a run whose arena estimate exceeds the backend's limit (memory/check.ts).
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { hostFloats, onBackend, streamAdd } from '../backend/host-streams.js';
 import type { AttentionBlockWeights } from '../attention/block.js';
 import type { AttnLayerType } from '../config/fields.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
 import type { ReformerConfig } from '../config/reformer-config.js';
-import { ShapeError, UsageError } from '../errors.js';
+import { ConfigError, ShapeError, UsageError } from '../errors.js';
 import { applyDropout } from '../nn/dropout.js';
 import { wordEmbeddingBackward, wordEmbeddingForward } from '../nn/embeddings.js';
 import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js';
@@ -88,6 +93,11 @@ export class ReformerModel {
     this.backend = backend;
     this.givenConfig = config;
     this.options = resolveOptions(init.options);
+    if (this.options.hostStreams === 'always' && !this.options.reversible)
+      throw new ConfigError(
+        'options.hostStreams',
+        "'always' needs the reversible backward (options.reversible: true): store-activations keeps every layer in the backend's memory",
+      );
     this.prefix = init.prefix ?? '';
     if (init.parameters) {
       this.parameters = init.parameters;
@@ -238,12 +248,12 @@ export class ReformerModel {
     if (!input.training) throw new UsageError('ReformerModel.trainRows: needs training: true (use forwardRows for evaluation)');
     const be = this.backend;
     const prepared = this.prepare(input, false); // before dEmbedding: a refused call allocates nothing
-    const dEmbedding = be.floats(input.batch * input.seqLen * this.config.hidden_size);
+    const dEmbedding = this.streamFloats(prepared, input.batch * input.seqLen * this.config.hidden_size);
     const buckets = be.scope(() => {
       const run = this.encode(input, prepared, { keepEmbedding: false, captureBuckets: true });
       const n = run.record.n;
-      const dy1 = be.floats(n);
-      const dy2 = be.floats(n);
+      const dy1 = this.streamFloats(prepared, n);
+      const dy2 = this.streamFloats(prepared, n);
       if (options.prepass)
         outputRows(this.parts, run, checkedRows(this.parts, 'the encoder output', 2 * this.config.hidden_size, options.prepass), null);
       outputRows(this.parts, run, checkedRows(this.parts, 'the encoder output', 2 * this.config.hidden_size, sink), { dy1, dy2 });
@@ -278,10 +288,11 @@ export class ReformerModel {
         `ReformerModel.backward: dOutput must have [batch, seqLen, 2·hidden] = ${2 * n} elements, got ${dOutput.length}`,
       );
     tape.consumed = true;
-    const dEmb = be.floats(n);
+    const host = !onBackend(be, run.record.y1);
+    const dEmb = host ? hostFloats(be, n) : be.floats(n);
     be.scope(() => {
-      const dy1 = be.floats(n);
-      const dy2 = be.floats(n);
+      const dy1 = host ? hostFloats(be, n) : be.floats(n);
+      const dy2 = host ? hostFloats(be, n) : be.floats(n);
       outputRows(this.parts, run, (r0, nr, _h, dh) => dh!.set(dOutput.subarray(r0 * D2, (r0 + nr) * D2)), { dy1, dy2 });
       this.layersBackward(run, dy1, dy2, dEmb);
     });
@@ -332,8 +343,13 @@ export class ReformerModel {
    */
   private prepare(input: EncoderInput, materializeOutput: boolean): PreparedInput {
     const prepared = prepareEncoderInput(this.config, input);
-    this.checkMemory(input, input.training ? 'train' : 'forward', materializeOutput);
-    return prepared;
+    const host = this.checkMemory(input, input.training ? 'train' : 'forward', materializeOutput);
+    return { ...prepared, hostStreams: input.streams !== undefined && input.streams !== null ? input.streams === 'host' : host };
+  }
+
+  /** A [rows, D]-sized stream buffer of this call: host-resident (plain JS) or a backend buffer. */
+  private streamFloats(prepared: PreparedInput, n: number): Float {
+    return prepared.hostStreams ? hostFloats(this.backend, n) : this.backend.floats(n);
   }
 
   private encode(input: EncoderInput, prepared: PreparedInput, opts: { keepEmbedding: boolean; captureBuckets: boolean }): EncoderRun {
@@ -357,16 +373,30 @@ export class ReformerModel {
     };
     const idsBuf = be.ints(rows);
     idsBuf.set(ids);
-    const x1 = be.floats(n); // [rows, D] attention stream
-    const x2 = be.floats(n); // [rows, D] hidden stream
-    wordEmbeddingForward(be, this.parameters.param(`${this.prefix}embeddings.word_embeddings.weight`), D, idsBuf, rows, x1);
-    if (seeds.word !== null) applyDropout(x1, rows, D, drop, seeds.word);
-    positionForward(this.parts, positions, rows, Lp, B, x2, seeds.position, drop); // P(pos), in X2 for now
-    be.add(x1, x1, x2, n);
-    x2.set(x1);
+    const embed = (e1: Float, e2: Float): void => {
+      wordEmbeddingForward(be, this.parameters.param(`${this.prefix}embeddings.word_embeddings.weight`), D, idsBuf, rows, e1);
+      if (seeds.word !== null) applyDropout(e1, rows, D, drop, seeds.word);
+      positionForward(this.parts, positions, rows, Lp, B, e2, seeds.position, drop); // P(pos), in X2 for now
+      be.add(e1, e1, e2, n);
+      e2.set(e1);
+    };
+    const host = prepared.hostStreams;
+    const x1 = this.streamFloats(prepared, n); // [rows, D] attention stream
+    const x2 = this.streamFloats(prepared, n); // [rows, D] hidden stream
+    if (host) {
+      // host-resident streams: the embeddings computed in the arena, then copied out
+      be.scope(() => {
+        const e1 = be.floats(n);
+        embed(e1, be.floats(n));
+        x1.set(e1);
+        x2.set(e1);
+      });
+    } else {
+      embed(x1, x2);
+    }
     let embedding: Float | null = null;
     if (opts.keepEmbedding) {
-      embedding = be.floats(n);
+      embedding = this.streamFloats(prepared, n);
       embedding.set(x1);
     }
 
@@ -384,6 +414,7 @@ export class ReformerModel {
       onAttentionInput: input.onAttentionInput ?? null,
       captureBuckets: opts.captureBuckets,
       onLayerOutput: layerOutputCheck(this.parts, cfg.attn_layers, n),
+      hostBlockRows: this.options.hostBlockRows,
     };
     const mode = training ? (this.options.reversible ? 'reversible' : 'store') : 'inference';
     const record = reversibleForward(be, this.blocks, x1, x2, n, call, mode);
@@ -396,8 +427,8 @@ export class ReformerModel {
    * backward) exceeds the backend's hard limit (WASM: 4 GiB) before anything is allocated:
    * ResourceError with the numbers and a way out.
    */
-  private checkMemory(input: EncoderInput, mode: MemoryMode, materializeOutput: boolean): void {
-    checkBackendMemory(this.backend, this.config, {
+  private checkMemory(input: EncoderInput, mode: MemoryMode, materializeOutput: boolean): boolean {
+    return checkBackendMemory(this.backend, this.config, {
       batch: input.batch,
       seqLen: input.seqLen,
       mode,
@@ -406,7 +437,10 @@ export class ReformerModel {
       ...(input.numHashes != null ? { numHashes: input.numHashes } : {}),
       head: false,
       materializeOutput,
-    });
+      hostBlockRows: this.options.hostBlockRows,
+      hostStreams: input.streams === 'host' ? 'always' : input.streams === 'arena' ? 'never' : this.options.hostStreams,
+      ...(this.options.hostMemoryBytes !== null ? { hostBudgetBytes: this.options.hostMemoryBytes } : {}),
+    }).hostStreams;
   }
 
   /**
@@ -422,18 +456,30 @@ export class ReformerModel {
     const P = this.parameters;
     // layers, last to first: dy1 → dX1, dy2 → dX2
     reversibleBackward(be, this.blocks, run.record, dy1, dy2);
-    // X1 = X2 = emb  ⇒  demb = dX1 + dX2
-    be.add(dEmb, dy1, dy2, n);
-    // emb = Dropout(W_word[ids]) + P(pos)
-    positionBackward(this.parts, run.positions, rows, run.paddedLen, run.batch, dEmb, run.seeds.position, drop);
+    const embeddingBackward = (de: Float): void => {
+      // X1 = X2 = emb  ⇒  demb = dX1 + dX2
+      streamAdd(be, de, dy1, dy2, n);
+      // emb = Dropout(W_word[ids]) + P(pos)
+      positionBackward(this.parts, run.positions, rows, run.paddedLen, run.batch, de, run.seeds.position, drop);
+      be.scope(() => {
+        let g = de;
+        if (run.seeds.word !== null) {
+          g = be.floats(n);
+          g.set(de.subarray(0, n));
+          applyDropout(g, rows, D, drop, run.seeds.word);
+        }
+        wordEmbeddingBackward(be, P.grad(`${this.prefix}embeddings.word_embeddings.weight`), D, run.ids, rows, g);
+      });
+    };
+    if (onBackend(be, dEmb)) {
+      embeddingBackward(dEmb);
+      return;
+    }
+    // host-resident dEmbedding: the embedding backward runs on an arena copy
     be.scope(() => {
-      let g = dEmb;
-      if (run.seeds.word !== null) {
-        g = be.floats(n);
-        g.set(dEmb.subarray(0, n));
-        applyDropout(g, rows, D, drop, run.seeds.word);
-      }
-      wordEmbeddingBackward(be, P.grad(`${this.prefix}embeddings.word_embeddings.weight`), D, run.ids, rows, g);
+      const de = be.floats(n);
+      embeddingBackward(de);
+      dEmb.set(de);
     });
   }
 

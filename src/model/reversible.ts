@@ -35,9 +35,12 @@
  * attention head by head, feed-forward row block by row block), so a forward holds the two streams plus
  * per-head / per-block temporaries and no [rows, D] buffer more, and every mode computes the same bits.
  *
- * Buffers: X1, X2, Y1, Y2 are [rows, D] with rows = batch·seqLen.
+ * Buffers: X1, X2, Y1, Y2 are [rows, D] with rows = batch·seqLen: backend buffers, or (host-resident
+ * streams, issue 17) plain JS arrays outside the WASM arena, which the sub-layers stream through it in
+ * row blocks (backend/host-streams.ts); the same bits either way.
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { streamAxpy } from '../backend/host-streams.js';
 import { UsageError } from '../errors.js';
 import type { Rng } from '../util/rng.js';
 
@@ -68,6 +71,11 @@ export interface SublayerCall {
   readonly captureBuckets?: boolean;
   /** Called after each layer of a forward (not a backward's recompute) with its outputs Y1, Y2 (numerics.ts: may throw). */
   readonly onLayerOutput?: ((layer: number, y1: Float, y2: Float) => void) | null;
+  /**
+   * Rows per block streamed between host-resident streams and the arena (backend/host-streams.ts;
+   * `ReformerOptions.hostBlockRows`); undefined = HOST_BLOCK_ROWS. Never changes results.
+   */
+  readonly hostBlockRows?: number;
 }
 
 /**
@@ -193,7 +201,7 @@ export function reversibleBackward(
       }
       const out = be.floats(n);
       const gr = block.g.addForward(y1, out, call, states[l]!.g, true);
-      be.axpy(y2, -1, out, n); // y2 now holds X2
+      streamAxpy(be, y2, -1, out, n); // y2 now holds X2
       block.g.backward(gr.cache, dy2, dy1);
     });
     be.scope(() => {
@@ -204,7 +212,7 @@ export function reversibleBackward(
       }
       const out = be.floats(n);
       const fr = block.f.addForward(y2, out, call, states[l]!.f, true);
-      be.axpy(y1, -1, out, n); // y1 now holds X1
+      streamAxpy(be, y1, -1, out, n); // y1 now holds X1
       block.f.backward(fr.cache, dy1, dy2);
     });
   }
@@ -223,10 +231,10 @@ export function reversibleInverse(be: Backend, blocks: readonly ReversibleBlock[
     for (let l = blocks.length - 1; l >= 0; l--) {
       out.fill(0);
       blocks[l]!.g.addForward(y1, out, call, states[l]!.g, false);
-      be.axpy(y2, -1, out, n); // X2 = Y2 − G(Y1)
+      streamAxpy(be, y2, -1, out, n); // X2 = Y2 − G(Y1)
       out.fill(0);
       blocks[l]!.f.addForward(y2, out, call, states[l]!.f, false);
-      be.axpy(y1, -1, out, n); // X1 = Y1 − F(X2)
+      streamAxpy(be, y1, -1, out, n); // X1 = Y1 − F(X2)
     }
   });
 }

@@ -12,8 +12,14 @@
  * Both have a fused `reverseBackward` for the reversible backward (replay, subtraction and backward piece
  * by piece, bit-identical to the unfused step): the feed-forward per row block, LSH attention per head
  * (src/attention/block-reverse.ts); local attention runs the unfused step inside its `reverseBackward`.
+ *
+ * Host-resident streams (backend/host-streams.ts; x, y, dOut, dx plain JS arrays outside the arena): the
+ * feed-forward streams its row blocks; the attention forward copies x and y (with output dropout: x and
+ * F(x)) into the arena for the block and adds back; its reversible step keeps F(x) replayed on the host
+ * and copies dOut (the gradient operand of W_o's reduction over rows) into the arena. Same bits.
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { backendCopy, hostFloats, onBackend, streamAdd, streamAxpy } from '../backend/host-streams.js';
 import { attentionBlockAddForward, type AttentionBlockCache, type AttentionBlockWeights, type AttentionKeep } from '../attention/block.js';
 import { attentionBlockBackward } from '../attention/block-backward.js';
 import { attentionBlockReverseBackward } from '../attention/block-reverse.js';
@@ -143,13 +149,13 @@ export class AttentionSublayer implements Sublayer {
       : !prior && this.kind === 'lsh' && (call.training || call.captureBuckets !== false)
         ? 'buckets'
         : 'none';
-    const run = (target: Float) =>
+    const run = (xb: Float, target: Float) =>
       attentionBlockAddForward(
         be,
         this.attnConfig,
         this.kind,
         this.weights,
-        x,
+        xb,
         target,
         {
           batch: call.batch,
@@ -165,12 +171,20 @@ export class AttentionSublayer implements Sublayer {
         mode,
       );
     const forward = (): ReturnType<typeof run> => {
-      if (dropoutSeed === null) return run(y);
+      // host-resident streams: the block runs on arena copies (x; y, or F aside), the same calls
+      const xb = backendCopy(be, x, n);
+      if (dropoutSeed === null) {
+        if (onBackend(be, y)) return run(xb, y);
+        const yb = backendCopy(be, y, n);
+        const res = run(xb, yb);
+        y.set(yb.subarray(0, n));
+        return res;
+      }
       // ReformerSelfOutput dropout acts on F(x) as a whole: compute it aside, mask it, add it
       const f = be.floats(n);
-      const res = run(f);
+      const res = run(xb, f);
       applyDropout(f, rows, this.attnConfig.hidden_size, this.dropout, dropoutSeed);
-      be.add(y, y, f, n);
+      streamAdd(be, y, y, f, n);
       return res;
     };
     // with a cache everything stays in the caller's scope; without, only the (plain) buckets survive
@@ -198,15 +212,17 @@ export class AttentionSublayer implements Sublayer {
     const rows = call.batch * call.seqLen;
     const D = this.attnConfig.hidden_size;
     const n = rows * D;
+    const host = !onBackend(be, y);
     be.scope(() => {
       let g = dOut;
-      if (st.dropoutSeed !== null) {
-        // out = Dropout(block(x))  ⇒  dblock = mask ⊙ dOut
+      if (st.dropoutSeed !== null || !onBackend(be, dOut)) {
+        // out = Dropout(block(x))  ⇒  dblock = mask ⊙ dOut (host-resident dOut: copied into the arena,
+        // where W_o's gradient reduces it over all rows in one GEMM)
         g = be.floats(n);
         g.set(dOut.subarray(0, n));
-        applyDropout(g, rows, D, this.dropout, st.dropoutSeed);
+        if (st.dropoutSeed !== null) applyDropout(g, rows, D, this.dropout, st.dropoutSeed);
       }
-      const f = be.floats(n); // F(x) replayed into zeros
+      const f = host ? hostFloats(be, n) : be.floats(n); // F(x) replayed into zeros
       attentionBlockReverseBackward(be, this.attnConfig, this.kind, this.weights, this.grads, x, f, g, dx, {
         batch: call.batch,
         seqLen: call.seqLen,
@@ -217,6 +233,7 @@ export class AttentionSublayer implements Sublayer {
         paperExact: this.paperExact,
         dropout: st.probsSeed !== null ? { prob: this.probsDropout, seed: st.probsSeed } : null,
         ...(call.numHashes ? { numHashes: call.numHashes } : {}),
+        ...(call.hostBlockRows ? { hostBlockRows: call.hostBlockRows } : {}),
       });
       if (st.dropoutSeed !== null) {
         applyDropout(f, rows, D, this.dropout, st.dropoutSeed);
@@ -225,10 +242,10 @@ export class AttentionSublayer implements Sublayer {
         for (let i = 0; i < n; i += zeros.length) {
           const m = Math.min(zeros.length, n - i);
           const fb = f.subarray(i, i + m);
-          be.add(fb, zeros.subarray(0, m), fb, m);
+          streamAdd(be, fb, zeros.subarray(0, m), fb, m);
         }
       }
-      be.axpy(y, -1, f, n); // y now holds X1
+      streamAxpy(be, y, -1, f, n); // y now holds X1
     });
   }
 

@@ -18,8 +18,13 @@
  * backward; with chunking it keeps nothing but the input, and the backward recomputes each chunk's
  * forward right before back-propagating it (memory stays O(c·F)). Keeping never changes the output
  * (`feedForwardAddForward` computes the same blocks either way).
+ *
+ * Host-resident streams (backend/host-streams.ts): x, y, dOut and dx may be plain JS arrays outside the
+ * WASM arena; each block's rows are then copied into arena temporaries around the same kernel calls
+ * (same bits). Keeping activations (`keep` with an unchunked config: store mode) needs arena streams.
  */
 import type { Activation, Backend, Float } from '../backend/backend.js';
+import { backendSpan, withRows } from '../backend/host-streams.js';
 import { applyDropout } from './dropout.js';
 import { layerNormBackward, type LayerNormCache } from './layer-norm.js';
 import { linearBackward, linearForward } from './linear.js';
@@ -92,7 +97,7 @@ function forwardChunk(
   into?: ChunkActivations,
 ): ChunkActivations {
   const { hidden: D, inner: F } = spec;
-  const xc = x.subarray(r0 * D, (r0 + n) * D);
+  const xc = backendSpan(be, x, r0 * D, n * D); // a view, or a copy of host-resident rows (caller's scope)
   const acts: ChunkActivations = into ?? {
     ln: be.floats(n * D),
     lnStats: { mean: be.floats(n), rstd: be.floats(n) },
@@ -172,8 +177,7 @@ export function feedForwardReverseBackward(
       const n = r1 - r0;
       const out = be.floats(n * D);
       const acts = forwardChunk(be, spec, w, x, r0, n, seeds, out); // g rows
-      const yb = y.subarray(r0 * D, r1 * D);
-      be.axpy(yb, -1, out, n * D); // X2 = Y2 − g
+      withRows(be, y, D, r0, n, 'update', (yb) => be.axpy(yb, -1, out, n * D)); // X2 = Y2 − g
       backwardChunk(be, spec, w, g, acts, x, r0, n, seeds, dOut, dx); // dY1 += ∂G/∂Y1ᵀ·dY2
     });
   }
@@ -219,8 +223,7 @@ export function feedForwardAddForward(
       const n = r1 - r0;
       const o = out.subarray(0, n * D);
       be.scope(() => void forwardChunk(be, spec, w, x, r0, n, seeds, o, stored ? rowsOf(stored, r0, n, D, F) : undefined));
-      const yb = y.subarray(r0 * D, r1 * D);
-      be.add(yb, yb, o, n * D); // Y2 = X2 + G(Y1)
+      withRows(be, y, D, r0, n, 'update', (yb) => be.add(yb, yb, o, n * D)); // Y2 = X2 + G(Y1)
     }
   });
   return keep ? { x, rows, seeds, stored } : null;
@@ -258,17 +261,9 @@ function backwardChunk(
     const dln = be.floats(n * D);
     linearBackward(be, acts.ln, n, D, w.w1, F, dh, dln, g.w1, g.b1);
     // ln = LayerNorm_f(x)  ⇒  dx += ..., dγ, dβ
-    layerNormBackward(
-      be,
-      x.subarray(r0 * D, (r0 + n) * D),
-      n,
-      D,
-      w.lnWeight,
-      acts.lnStats,
-      dln,
-      dx.subarray(r0 * D, (r0 + n) * D),
-      g.lnWeight,
-      g.lnBias,
+    const xc = backendSpan(be, x, r0 * D, n * D);
+    withRows(be, dx, D, r0, n, 'update', (dxc) =>
+      layerNormBackward(be, xc, n, D, w.lnWeight, acts.lnStats, dln, dxc, g.lnWeight, g.lnBias),
     );
   });
 }

@@ -105,7 +105,7 @@ describe('reformer bench memory', () => {
   it('--layers 2,4 --json: one training step per layer count and mode, peak RSS of child processes', async () => {
     const r = await cli(['bench', 'memory', '--seq-len', '256', '--layers', '2,4', '--threads', '1', '--json']);
     expect(r.code, r.stderr.text).toBe(0);
-    expect(r.stdout.text).toMatch(/^layers +reversible peak RSS +WASM peak +estimate +stored peak RSS/m);
+    expect(r.stdout.text).toMatch(/^layers +reversible peak RSS +streams +WASM peak +estimate +host est\. +stored peak RSS/m);
     const j = lastJson(r.stdout) as { seq_len: number; rows: Array<Record<string, number | null>> };
     expect(j.seq_len).toBe(256);
     expect(j.rows.map((x) => x.layers)).toEqual([2, 4]);

@@ -9,6 +9,7 @@ import { ResourceError } from '../../errors.js';
 import { numberArg, stringArg } from '../../util/args.js';
 import { chunkLengthRule } from '../lengths.js';
 import { decodeCacheBytes } from './decode.js';
+import type { HostStreamsOption } from '../../backend/host-streams.js';
 import { estimateMemory, type MemoryEstimate, type MemoryEstimateOptions } from './estimate.js';
 
 /** Formats bytes as GiB with two decimals (MiB below 1 GiB). */
@@ -29,24 +30,106 @@ function largestFitting(cfg: ReformerConfig, o: MemoryEstimateOptions, limit: nu
   return lo * step;
 }
 
+/** What `checkBackendMemory` checks besides the estimate's options: where the streams may live. */
+export interface BackendMemoryOptions extends Omit<MemoryEstimateOptions, 'threads' | 'hostStreams'> {
+  /** `ReformerOptions.hostStreams`: 'never' (default here), 'always', or 'auto' (host only when the arena path does not fit). */
+  readonly hostStreams?: HostStreamsOption;
+  /** Host path: the most bytes WASM + host arrays may take together (`ReformerOptions.hostMemoryBytes`); undefined = no check. */
+  readonly hostBudgetBytes?: number;
+  /** How refusals name the limit (default: the backend's 32-bit WebAssembly memory). */
+  readonly limitName?: string;
+}
+
 /**
  * `checkMemory` against a backend's hard limit (`Backend.maxBufferBytes`, 4 GiB for WASM), with the
- * backend's thread count; nothing to check for a backend without a limit. Used by both models before
- * they allocate anything.
- * @throws ResourceError as `checkMemory`.
+ * backend's thread count, and the choice of where the residual streams live (issue 17): the arena, or
+ * (`hostStreams` 'always', or 'auto' when the arena path's estimate exceeds the limit) host arrays,
+ * whose WASM part must fit the limit and whose total must fit `hostBudgetBytes`. Nothing to check for a
+ * backend without a limit (host streams there only with 'always': they are ordinary buffers). Used by
+ * the models before they allocate anything.
+ * @returns `hostStreams`: true when the run should keep its streams in host memory.
+ * @throws ResourceError as `checkMemory` (for the path that would run: the arena path's numbers when
+ *   host streams are off or cannot be used, else the host path's, naming the longest length that fits).
  */
 export function checkBackendMemory(
   backend: Pick<Backend, 'name' | 'maxBufferBytes' | 'threads'>,
   cfg: ReformerConfig,
-  options: Omit<MemoryEstimateOptions, 'threads'>,
-): void {
+  options: BackendMemoryOptions,
+): { hostStreams: boolean } {
+  const { hostStreams: choice = 'never', hostBudgetBytes, limitName, ...rest } = options;
+  const hostPossible = rest.mode === 'forward' || rest.reversible !== false;
   const limit = backend.maxBufferBytes;
-  if (limit === undefined) return;
-  checkMemory(
-    cfg,
-    { ...options, threads: backend.threads ?? 1 },
-    limit,
-    `the ${backend.name} backend's memory limit of one 32-bit WebAssembly memory`,
+  if (limit === undefined) return { hostStreams: choice === 'always' && hostPossible };
+  const est = { ...rest, threads: backend.threads ?? 1 };
+  const what = limitName ?? `the ${backend.name} backend's memory limit of one 32-bit WebAssembly memory`;
+  if (choice === 'never' || !hostPossible) {
+    checkMemory(cfg, est, limit, what);
+    return { hostStreams: false };
+  }
+  if (choice === 'always') {
+    checkHostMemory(cfg, { ...est, hostStreams: true }, limit, hostBudgetBytes, what);
+    return { hostStreams: true };
+  }
+  if (estimateMemory(cfg, est).bytes <= limit) return { hostStreams: false };
+  const host = { ...est, hostStreams: true };
+  if (hostFits(estimateMemory(cfg, host), limit, hostBudgetBytes)) return { hostStreams: true };
+  // neither fits: the arena path's refusal, with the longest length the host path takes on this machine
+  const fitLen = hostFitLength(cfg, host, limit, hostBudgetBytes);
+  try {
+    checkMemory(cfg, est, limit, what);
+  } catch (e) {
+    if (!(e instanceof ResourceError)) throw e;
+    throw new ResourceError(
+      `${e.message}${fitLen > 0 ? `; with host-resident streams (options.hostStreams), a sequence length of at most ${fitLen} fits this machine` : ''}`,
+    );
+  }
+  return { hostStreams: false };
+}
+
+function hostFits(e: MemoryEstimate, limitBytes: number, hostBudgetBytes: number | undefined): boolean {
+  return e.bytes <= limitBytes && (hostBudgetBytes === undefined || e.bytes + e.hostBytes <= hostBudgetBytes);
+}
+
+/** The longest multiple of the chunk-length lcm ≤ options.seqLen whose host-path estimate fits (0 if none). */
+function hostFitLength(
+  cfg: ReformerConfig,
+  options: MemoryEstimateOptions,
+  limitBytes: number,
+  hostBudgetBytes: number | undefined,
+): number {
+  const step = Math.max(1, chunkLengthRule(cfg).lcm);
+  let lo = 0;
+  let hi = Math.floor(options.seqLen / step);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (hostFits(estimateMemory(cfg, { ...options, seqLen: mid * step }), limitBytes, hostBudgetBytes)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo * step;
+}
+
+/**
+ * The host path's refusal: ResourceError if its WASM part exceeds `limitBytes` or WASM + host arrays
+ * exceed `hostBudgetBytes` (when given), naming the longest sequence length that fits both.
+ * @throws ResourceError as described; ConfigError for arguments `estimateMemory` refuses.
+ */
+export function checkHostMemory(
+  cfg: ReformerConfig,
+  options: MemoryEstimateOptions,
+  limitBytes: number,
+  hostBudgetBytes: number | undefined,
+  what: string,
+): MemoryEstimate {
+  const est = estimateMemory(cfg, options);
+  if (hostFits(est, limitBytes, hostBudgetBytes)) return est;
+  const fitLen = hostFitLength(cfg, options, limitBytes, hostBudgetBytes);
+  const kind = options.mode === 'train' ? 'a training step' : 'a forward';
+  const budget = hostBudgetBytes !== undefined ? ` and ${formatBytes(hostBudgetBytes)} of host memory in all` : '';
+  throw new ResourceError(
+    `${kind} of batch ${options.batch} × ${options.seqLen} tokens with host-resident streams needs about ` +
+      `${formatBytes(est.bytes)} of WASM memory (${est.bytes} bytes, peak at ${est.peakAt}) plus ${formatBytes(est.hostBytes)} ` +
+      `of host arrays, more than ${what} (${formatBytes(limitBytes)})${budget}; ` +
+      (fitLen > 0 ? `use a sequence length of at most ${fitLen} on this machine` : 'use a smaller model'),
   );
 }
 

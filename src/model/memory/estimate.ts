@@ -22,6 +22,12 @@
  * With `head: false` the bare encoder `ReformerModel` (`forwardRows`, `trainRows`, `forward`,
  * `backward`): no LM-head parameters and no logits blocks.
  *
+ * Host-resident streams (`hostStreams: true`, issue 17; backend/host-streams.ts): the residual streams,
+ * their gradients, dEmbedding and the attention replay F(X2) are plain JS arrays (`hostBytes`); the WASM
+ * part (`bytes`) holds what the layers stream through it: the arena copies of the attention forward's
+ * input and output, the reversible attention step's dOut, the LayerNorm output and its gradient, one
+ * head's work, and row-block temporaries (host-tally.ts).
+ *
  * Browser-safe (no Node imports): the CLI and the benchmarks compare the result with the machine's
  * memory; the model compares it with `Backend.maxBufferBytes` (4 GiB for WASM).
  */
@@ -42,6 +48,7 @@ import {
   outputTally,
 } from './blocks.js';
 import { promptCaptureTally, promptRotationsTally } from './decode.js';
+import { hostEmbeddingBackwardTally, hostForwardLayerTally, hostReverseBackwardTally, hostStreamBytes } from './host-tally.js';
 import { chunkAt, GEMM_SCRATCH_BYTES, Tally, type Dims } from './tally.js';
 
 /** What is estimated: 'forward' = the evaluation loss (streamed), 'train' = one training step. */
@@ -79,6 +86,14 @@ export interface MemoryEstimateOptions {
    * memory/decode.ts). Default false.
    */
   readonly promptCapture?: boolean;
+  /**
+   * The residual streams and their gradients live in host (JS) memory outside the WASM arena
+   * (`ReformerOptions.hostStreams`); needs `reversible` in 'train' and no `materializeOutput`/`promptCapture`
+   * beyond what the arena holds. Default false.
+   */
+  readonly hostStreams?: boolean;
+  /** Rows per host ↔ arena block (`ReformerOptions.hostBlockRows`). Default 4096. */
+  readonly hostBlockRows?: number;
 }
 
 /** Result of `estimateMemory`: bytes at the peak, and where it is reached. */
@@ -89,6 +104,8 @@ export interface MemoryEstimate {
   readonly parameterBytes: number;
   /** Plain JS typed arrays the run keeps besides (LSH buckets of a training forward, per-position statistics). */
   readonly jsBytes: number;
+  /** Host-resident streams (`hostStreams`): bytes of the JS arrays that hold them at the peak; 0 otherwise. */
+  readonly hostBytes: number;
   /** Sequence length the layers run on (eval pads to a multiple of the chunk lengths). */
   readonly paddedLen: number;
   /** Where the peak is reached, e.g. `backward of layer 1 (lsh)`. */
@@ -157,29 +174,45 @@ export function estimateMemory(cfg: ReformerConfig, options: MemoryEstimateOptio
   const parameterBytes = t.live;
   if (options.logits) t.phase('logits', () => t.buf(B * seqLen * cfg.vocab_size));
   let jsBytes = 0;
-  if (mode === 'forward') {
-    jsBytes = forwardTally(t, dims, materialize, seqLen, options.promptCapture ?? false);
-  } else {
-    jsBytes = trainTally(t, dims, options.reversible ?? true, materialize, seqLen);
+  const host = options.hostStreams ?? false;
+  if (host && mode === 'train' && options.reversible === false) {
+    throw new ConfigError('hostStreams', 'estimateMemory: host-resident streams need the reversible backward (reversible: true)');
   }
-  return { bytes: t.peak, parameterBytes, jsBytes, paddedLen: L, peakAt: t.peakAt };
+  const hm = host ? { ...dims, hostRows: Math.max(4, Math.floor(options.hostBlockRows ?? 4096)) } : null;
+  if (mode === 'forward') {
+    jsBytes = forwardTally(t, dims, materialize, seqLen, options.promptCapture ?? false, hm);
+  } else {
+    jsBytes = trainTally(t, dims, options.reversible ?? true, materialize, seqLen, hm);
+  }
+  const hostBytes = hm ? hostStreamBytes(hm, mode, materialize) : 0;
+  return { bytes: t.peak, parameterBytes, jsBytes, hostBytes, paddedLen: L, peakAt: t.peakAt };
 }
 
 // ------------------------------------------------------------------ evaluation (streamed)
 
-function forwardTally(t: Tally, m: Dims, materialize: boolean, seqLen: number, decode: boolean): number {
+function forwardTally(
+  t: Tally,
+  m: Dims,
+  materialize: boolean,
+  seqLen: number,
+  decode: boolean,
+  host: (Dims & { hostRows: number }) | null,
+): number {
   const { D, B, L, cfg } = m;
   let js = 4 * L; // lshRoundCombine's validation: one Int32Array [L] of position stamps
   // ReformerModel.forward and the decode prompt pass capture the LSH buckets (a plain copy per layer); forwardRows does not
   const capture = (materialize || decode) && !chunkAt(lshChunkSpec(cfg), L).short;
   if (capture) js += cfg.attn_layers.filter((x) => x === 'lsh').length * B * m.H * m.R * L * 4;
   if (decode) t.phase('decode rotations', () => promptRotationsTally(t, m));
-  embeddingsTally(t, m, materialize);
+  embeddingsTally(t, m, materialize, host !== null);
   cfg.attn_layers.forEach((type, l) => {
-    t.phase(`layer ${l} (${type}, streamed)`, () => {
+    t.phase(`layer ${l} (${type}, streamed${host ? ', host streams' : ''})`, () => {
       if (decode) promptCaptureTally(t, m, type, seqLen);
-      attentionTally(t, m, type, capture && type === 'lsh' ? 'buckets' : 'none', false, false);
-      feedForwardTally(t, m, false);
+      if (host) hostForwardLayerTally(t, host, type, capture && type === 'lsh' ? 'buckets' : 'none', false);
+      else {
+        attentionTally(t, m, type, capture && type === 'lsh' ? 'buckets' : 'none', false, false);
+        feedForwardTally(t, m, false);
+      }
     });
   });
   if (materialize) t.phase('output', () => t.buf(B * seqLen * 2 * D));
@@ -187,17 +220,22 @@ function forwardTally(t: Tally, m: Dims, materialize: boolean, seqLen: number, d
   return js;
 }
 
-/** ReformerModel.encode's embeddings: positions, ids, the two streams, the mask copy. */
-function embeddingsTally(t: Tally, m: Dims, materialize: boolean): void {
+/** ReformerModel.encode's embeddings: positions, ids, the two streams (host: arena temporaries), the mask copy. */
+function embeddingsTally(t: Tally, m: Dims, materialize: boolean, host = false): void {
   const { rows, D, cfg } = m;
   const n = rows * D;
   t.phase('embeddings', () => {
     t.buf(rows); // positions
     t.buf(rows); // ids
-    t.buf(n); // X1
-    t.buf(n); // X2
-    if (cfg.axial_pos_embds) t.scope(() => t.buf(rows)); // axial digit index
-    if (materialize) t.buf(n); // embedding copy
+    const streams = (): void => {
+      t.buf(n); // X1
+      t.buf(n); // X2
+      if (cfg.axial_pos_embds) t.scope(() => t.buf(rows)); // axial digit index
+    };
+    if (host)
+      t.scope(streams); // computed in the arena, copied out to the host streams
+    else streams();
+    if (materialize && !host) t.buf(n); // embedding copy
     if (m.mask) t.buf(rows);
   });
 }
@@ -209,18 +247,29 @@ function embeddingsTally(t: Tally, m: Dims, materialize: boolean): void {
  * whole output and the caller's dOutput are held (dEmbedding is counted first, as the streamed step
  * does: an upper bound for the encoder, which allocates it in `backward`).
  */
-function trainTally(t: Tally, m: Dims, reversible: boolean, materialize: boolean, seqLen: number): number {
+function trainTally(
+  t: Tally,
+  m: Dims,
+  reversible: boolean,
+  materialize: boolean,
+  seqLen: number,
+  host: (Dims & { hostRows: number }) | null,
+): number {
   const { rows, D, cfg, B } = m;
   const n = rows * D;
   const lshLayers = cfg.attn_layers.filter((x) => x === 'lsh').length;
   const shortLsh = chunkAt(lshChunkSpec(cfg), m.L).short;
   // JS: each LSH layer's buckets [B, H, R, L] kept for the reversible replay (store: in the caches)
   const js = (reversible && !shortLsh ? lshLayers * B * m.H * m.R * m.L * 4 : 0) + 4 * m.L;
-  t.phase('training step', () => t.buf(B * seqLen * D)); // dEmbedding (caller's scope)
+  if (!host) t.phase('training step', () => t.buf(B * seqLen * D)); // dEmbedding (caller's scope)
   t.scope(() => {
-    embeddingsTally(t, m, materialize);
+    embeddingsTally(t, m, materialize, host !== null);
     cfg.attn_layers.forEach((type, l) => {
       t.phase(reversible ? `forward of layer ${l} (${type})` : `forward of layer ${l} (${type}, stored)`, () => {
+        if (host) {
+          hostForwardLayerTally(t, host, type, type === 'lsh' ? 'buckets' : 'none', true);
+          return;
+        }
         if (!reversible) t.buf(n); // Y1
         attentionTally(t, m, type, reversible ? (type === 'lsh' ? 'buckets' : 'none') : 'cache', false, true);
         if (!reversible) t.buf(n); // Y2
@@ -234,14 +283,15 @@ function trainTally(t: Tally, m: Dims, reversible: boolean, materialize: boolean
       });
       t.phase('backward', () => t.buf(B * seqLen * 2 * D)); // the caller's dOutput
     }
-    t.bufs(2, n); // dY1, dY2
+    if (!host) t.bufs(2, n); // dY1, dY2
     t.phase(m.V > 0 ? 'final LayerNorm and LM head with backward (streamed)' : 'final LayerNorm with backward (streamed)', () =>
       outputTally(t, m, true),
     );
     for (let l = cfg.attn_layers.length - 1; l >= 0; l--) {
       const type = cfg.attn_layers[l]!;
       t.phase(`backward of layer ${l} (${type})`, () => {
-        if (reversible) {
+        if (host) hostReverseBackwardTally(t, host, type);
+        else if (reversible) {
           t.scope(() => ffReverseBackwardTally(t, m));
           attentionReverseBackwardTally(t, m, type);
         } else {
@@ -251,6 +301,10 @@ function trainTally(t: Tally, m: Dims, reversible: boolean, materialize: boolean
       });
     }
     t.phase('embedding backward', () => {
+      if (host) {
+        hostEmbeddingBackwardTally(t, host);
+        return;
+      }
       if (cfg.axial_pos_embds) t.scope(() => t.buf(rows));
       if (cfg.hidden_dropout_prob > 0) t.scope(() => t.buf(n));
     });

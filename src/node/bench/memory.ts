@@ -20,7 +20,8 @@ import { intListFlag } from '../cli/parse.js';
 import { defaultThreads } from '../wasm.js';
 import { fmtBytes, table } from './measure.js';
 import { fitConfigToLength, type ModelChildResult } from './model-child.js';
-import { checkBenchLength, modelChildScript, readBenchConfig, runModelChildProcess, sharedModelOptions } from './model.js';
+import type { HostStreamsOption } from '../../backend/host-streams.js';
+import { benchHostBudget, checkBenchLength, modelChildScript, readBenchConfig, runModelChildProcess, sharedModelOptions } from './model.js';
 import type { BenchEnv, BenchSubcommand } from './registry.js';
 
 interface MemoryRow {
@@ -36,6 +37,10 @@ interface MemoryRow {
   /** why a mode has no measurement (refused by the memory check, or failed) */
   reversible_note: string | null;
   stored_note: string | null;
+  /** the reversible run kept its residual streams in host arrays outside the WASM memory (issue 17) */
+  reversible_host_streams: boolean;
+  /** its estimated host arrays (null on the arena path) */
+  reversible_estimated_host_bytes: number | null;
 }
 
 export const memoryBench: BenchSubcommand = {
@@ -47,6 +52,7 @@ export const memoryBench: BenchSubcommand = {
   ],
   async run(flags: Record<string, unknown>, env: BenchEnv): Promise<number> {
     const L = (flags.seqLen as number | undefined) ?? 16384;
+    const hostOption = (flags.hostStreams as HostStreamsOption | undefined) ?? 'auto';
     const layerCounts = (flags.layers as number[] | undefined) ?? [2, 4, 8, 12];
     const threads = env.threads ?? defaultThreads();
     const json = readBenchConfig(flags.config as string | undefined);
@@ -79,6 +85,8 @@ export const memoryBench: BenchSubcommand = {
         stored_seconds: null,
         reversible_note: null,
         stored_note: null,
+        reversible_host_streams: false,
+        reversible_estimated_host_bytes: null,
       };
       for (const reversible of [true, false]) {
         const key = reversible ? 'reversible' : 'stored';
@@ -91,6 +99,9 @@ export const memoryBench: BenchSubcommand = {
           threads,
           reps: 1,
           warmup: false,
+          // the stored run keeps every layer in the arena; the reversible one may stream from host arrays
+          hostStreams: reversible ? hostOption : 'never',
+          hostMemoryBytes: benchHostBudget(),
         });
         if ('error' in r) {
           if (!r.resource) failed = true;
@@ -102,6 +113,11 @@ export const memoryBench: BenchSubcommand = {
         row[`${key}_peak_rss_bytes`] = ok.peak_rss_bytes;
         row[`${key}_wasm_peak_bytes`] = ok.wasm_peak_bytes;
         row[`${key}_seconds`] = ok.seconds;
+        if (reversible && ok.host_streams) {
+          row.reversible_host_streams = true;
+          row.reversible_estimated_bytes = ok.estimated_wasm_bytes ?? row.reversible_estimated_bytes;
+          row.reversible_estimated_host_bytes = ok.estimated_host_bytes ?? null;
+        }
         log(
           `    peak RSS ${fmtBytes(ok.peak_rss_bytes)}, WASM peak ${fmtBytes(ok.wasm_peak_bytes)} (estimate ${fmtBytes(row[`${key}_estimated_bytes`])}), ${ok.seconds!.toFixed(1)} s`,
         );
@@ -113,12 +129,14 @@ export const memoryBench: BenchSubcommand = {
       measured !== null ? fmtBytes(measured) : note?.startsWith('refused') ? 'refused' : 'failed';
     env.stdout.write(
       `${table(
-        ['layers', 'reversible peak RSS', 'WASM peak', 'estimate', 'stored peak RSS', 'WASM peak', 'estimate'],
+        ['layers', 'reversible peak RSS', 'streams', 'WASM peak', 'estimate', 'host est.', 'stored peak RSS', 'WASM peak', 'estimate'],
         rows.map((r) => [
           String(r.layers),
           cell(r.reversible_peak_rss_bytes, r.reversible_note),
+          r.reversible_host_streams ? 'host' : 'arena',
           fmtBytes(r.reversible_wasm_peak_bytes),
           fmtBytes(r.reversible_estimated_bytes),
+          r.reversible_host_streams ? fmtBytes(r.reversible_estimated_host_bytes ?? 0) : '-',
           cell(r.stored_peak_rss_bytes, r.stored_note),
           fmtBytes(r.stored_wasm_peak_bytes),
           fmtBytes(r.stored_estimated_bytes),

@@ -42,6 +42,10 @@ export interface ModelChildRequest {
   maxSeconds?: number;
   /** Warm-up call at min(seqLen, 4096) tokens first. Default true. */
   warmup?: boolean;
+  /** Where the residual streams live (`ReformerOptions.hostStreams`). Default 'auto'. */
+  hostStreams?: 'auto' | 'always' | 'never';
+  /** Host path: bytes WASM + host arrays may take (`ReformerOptions.hostMemoryBytes`). Default: none. */
+  hostMemoryBytes?: number;
 }
 
 export interface ModelChildResult {
@@ -57,6 +61,10 @@ export interface ModelChildResult {
   wasm_memory_bytes: number;
   /** The model's own estimate of the peak (model/memory.ts). */
   estimated_wasm_bytes: number | null;
+  /** The residual streams and their gradients lived in host arrays outside the WASM memory. */
+  host_streams?: boolean;
+  /** The estimate's host arrays (0 on the arena path). */
+  estimated_host_bytes?: number | null;
   /** The kernel build that ran: 'relaxed-simd' or 'simd'. */
   wasm_variant: string;
 }
@@ -119,6 +127,8 @@ export async function runModelChild(req: ModelChildRequest): Promise<ModelChildR
         wasm_peak_bytes: be.arena.peakBytes,
         wasm_memory_bytes: be.arena.capacity,
         estimated_wasm_bytes: null,
+        host_streams: false,
+        estimated_host_bytes: null,
         wasm_variant: be.variant,
       };
     }
@@ -126,6 +136,11 @@ export async function runModelChild(req: ModelChildRequest): Promise<ModelChildR
     const B = req.batch ?? 1;
     const L = req.seqLen;
     const reversible = req.reversible ?? true;
+    const options = {
+      reversible,
+      hostStreams: req.hostStreams ?? 'auto',
+      ...(req.hostMemoryBytes !== undefined ? { hostMemoryBytes: req.hostMemoryBytes } : {}),
+    } as const;
     const config = ReformerConfig.fromJSON(req.config);
     const run = (model: ReformerModelWithLMHead, ids: Int32Array, len: number): number =>
       be.scope(() => {
@@ -138,12 +153,13 @@ export async function runModelChild(req: ModelChildRequest): Promise<ModelChildR
       const w = Math.min(L, 4096);
       be.scope(() => {
         const small = fitConfigToLength(req.config, w).config;
-        run(new ReformerModelWithLMHead(be, small, { reversible }), tokens(B * w, small.vocab_size, 1), w);
+        run(new ReformerModelWithLMHead(be, small, options), tokens(B * w, small.vocab_size, 1), w);
       });
     }
-    const model = new ReformerModelWithLMHead(be, config, { reversible });
+    const model = new ReformerModelWithLMHead(be, config, options);
     const ids = tokens(B * L, config.vocab_size, 2);
-    const estimate = model.memoryEstimate({ batch: B, seqLen: L }, mode).bytes;
+    const host = model.usesHostStreams({ batch: B, seqLen: L }, mode);
+    const estimate = model.memoryEstimate({ batch: B, seqLen: L }, mode, { hostStreams: host });
     be.arena.resetPeak();
     const times: number[] = [];
     let loss: number | null = null;
@@ -161,7 +177,9 @@ export async function runModelChild(req: ModelChildRequest): Promise<ModelChildR
       peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
       wasm_peak_bytes: be.arena.peakBytes,
       wasm_memory_bytes: be.arena.capacity,
-      estimated_wasm_bytes: estimate,
+      estimated_wasm_bytes: estimate.bytes,
+      host_streams: host,
+      estimated_host_bytes: estimate.hostBytes,
       wasm_variant: be.variant,
     };
   } finally {

@@ -30,7 +30,8 @@ import { Option } from 'commander';
 import { WASM_MAX_BYTES } from '../../backend/wasm/arena.js';
 import type { ReformerConfig } from '../../config/reformer-config.js';
 import { FormatError, ResourceError, UsageError } from '../../errors.js';
-import { checkMemory } from '../../model/memory/check.js';
+import type { HostStreamsOption } from '../../backend/host-streams.js';
+import { checkBackendMemory, checkMemory } from '../../model/memory/check.js';
 import type { MemoryEstimateOptions } from '../../model/memory/estimate.js';
 import { checkLengthMultiple, choiceFlag, intFlag, nonEmptyFlag } from '../cli/parse.js';
 import { chunkMultiple } from '../reformer-engine.js';
@@ -142,16 +143,28 @@ export function readBenchConfig(path: string | undefined): Record<string, unknow
  * Refuses, before anything runs, a run whose memory estimate exceeds the 4 GiB WASM memory or this
  * machine's memory (ResourceError with the numbers and the longest length that fits).
  */
-export function checkBenchMemory(config: ReformerConfig, options: MemoryEstimateOptions): void {
-  const machine = totalmem() - PROCESS_OVERHEAD_BYTES;
-  if (machine < WASM_MAX_BYTES)
-    checkMemory(
-      config,
-      options,
-      machine,
-      `this machine's memory (${fmtBytes(totalmem())} minus ${fmtBytes(PROCESS_OVERHEAD_BYTES)} for Node)`,
-    );
-  checkMemory(config, options, WASM_MAX_BYTES, 'the 4 GiB a 32-bit WebAssembly memory can hold');
+export function checkBenchMemory(
+  config: ReformerConfig,
+  options: MemoryEstimateOptions,
+  hostStreams: HostStreamsOption = 'never',
+): { hostStreams: boolean } {
+  const machine = benchHostBudget();
+  const what = `this machine's memory (${fmtBytes(totalmem())} minus ${fmtBytes(PROCESS_OVERHEAD_BYTES)} for Node)`;
+  if (machine < WASM_MAX_BYTES) checkMemory(config, options, machine, what);
+  // the arena path against the 4 GiB WASM memory; the host path (issue 17): its WASM part against it, and
+  // WASM + host arrays against this machine's memory
+  const { threads: _t, hostStreams: _h, ...rest } = options;
+  return checkBackendMemory({ name: 'wasm', maxBufferBytes: WASM_MAX_BYTES, threads: options.threads ?? 1 }, config, {
+    ...rest,
+    hostStreams,
+    hostBudgetBytes: machine,
+    limitName: 'the 4 GiB a 32-bit WebAssembly memory can hold',
+  });
+}
+
+/** Bytes a host-streams run may take in all on this machine (its memory minus Node's own). */
+export function benchHostBudget(): number {
+  return totalmem() - PROCESS_OVERHEAD_BYTES;
 }
 
 /** Checks a sequence length against the config's chunking (training needs a multiple of the chunk lcm; the rule of `reformer train`). */
@@ -168,6 +181,10 @@ export function sharedModelOptions(): Option[] {
     new Option('--seq-len <n>', 'model, memory: sequence length (default: model 4096, memory 16384)').argParser(
       intFlag('--seq-len', 1, 2 ** 24),
     ),
+    new Option(
+      '--host-streams <mode>',
+      'model, memory: residual streams in host arrays outside the WASM memory: auto (when the arena path does not fit), always, never (default auto)',
+    ).argParser(choiceFlag('--host-streams', ['auto', 'always', 'never'] as const)),
   ];
 }
 
@@ -191,7 +208,8 @@ export const modelBench: BenchSubcommand = {
     const threads = env.threads ?? defaultThreads();
     const { config, note } = fitConfigToLength(readBenchConfig(flags.config as string | undefined), L);
     checkBenchLength(config, L, mode);
-    checkBenchMemory(config, { batch: 1, seqLen: L, mode, threads });
+    const hostOption = (flags.hostStreams as HostStreamsOption | undefined) ?? 'auto';
+    const { hostStreams } = checkBenchMemory(config, { batch: 1, seqLen: L, mode, threads }, hostOption);
     const log = (l: string): void => void env.stderr.write(`${l}\n`);
     const script = modelChildScript(env.packageRoot);
     const base = runModelChildProcess(script, { config: config.toJSON(), seqLen: 0, mode: 'baseline', threads });
@@ -199,7 +217,16 @@ export const modelBench: BenchSubcommand = {
     log(
       `bench model: ${mode} at ${L} tokens, ${threads} thread(s)${note ? `; ${note}` : ''} (baseline RSS ${fmtBytes(base.peak_rss_bytes)})`,
     );
-    const r = runModelChildProcess(script, { config: config.toJSON(), seqLen: L, mode, threads, reps, maxSeconds: 600 });
+    const r = runModelChildProcess(script, {
+      config: config.toJSON(),
+      seqLen: L,
+      mode,
+      threads,
+      reps,
+      maxSeconds: 600,
+      hostStreams: hostStreams ? 'always' : 'never',
+      hostMemoryBytes: benchHostBudget(),
+    });
     if ('error' in r) {
       if (r.resource) throw new ResourceError(r.error);
       throw new Error(`bench model: the run failed: ${r.error}`);
@@ -208,7 +235,7 @@ export const modelBench: BenchSubcommand = {
     const tokensPerS = L / seconds;
     env.stdout.write(
       `${table(
-        ['mode', 'seq_len', 'threads', 'tokens/s', 's/call', 'peak RSS', 'WASM peak', 'estimate', 'calls'],
+        ['mode', 'seq_len', 'threads', 'tokens/s', 's/call', 'peak RSS', 'streams', 'WASM peak', 'estimate', 'host est.', 'calls'],
         [
           [
             mode,
@@ -217,8 +244,10 @@ export const modelBench: BenchSubcommand = {
             fmt(tokensPerS),
             fmt(seconds),
             fmtBytes(r.peak_rss_bytes),
+            r.host_streams ? 'host' : 'arena',
             fmtBytes(r.wasm_peak_bytes),
             fmtBytes(r.estimated_wasm_bytes),
+            r.host_streams ? fmtBytes(r.estimated_host_bytes ?? 0) : '-',
             String(r.times.length),
           ],
         ],
@@ -228,7 +257,8 @@ export const modelBench: BenchSubcommand = {
     env.stdout.write(
       `(ReformerModelWithLMHead, batch 1, ${config.attn_layers.length} layers [${config.attn_layers.join(', ')}]; ` +
         `${mode === 'forward' ? 'evaluation loss' : 'loss + gradients, reversible'}; median of ${r.times.length} call(s) after a warm-up; ` +
-        `peak RSS of the child process, baseline ${fmtBytes(base.peak_rss_bytes)})\n`,
+        `peak RSS of the child process, baseline ${fmtBytes(base.peak_rss_bytes)}; streams: the residual streams and their ` +
+        `gradients in the WASM arena or in host arrays outside it, "host est." their estimated bytes)\n`,
     );
     if (env.json) {
       env.stdout.write(
@@ -241,6 +271,8 @@ export const modelBench: BenchSubcommand = {
           peak_rss_bytes: r.peak_rss_bytes,
           wasm_peak_bytes: r.wasm_peak_bytes,
           estimated_wasm_bytes: r.estimated_wasm_bytes,
+          host_streams: r.host_streams ?? false,
+          estimated_host_bytes: r.estimated_host_bytes ?? null,
           baseline_rss_bytes: base.peak_rss_bytes,
           times: r.times,
           loss: r.loss,
