@@ -82,6 +82,7 @@ export function attentionBlockBackward(
         causal: a.causal,
         dropout: a.dropout,
         mask: a.attentionMask,
+        blockRows: a.blockRows,
       };
       const mw = { wo: w('output.dense.weight'), wqk: w('self_attention.query_key.weight'), wv: w('self_attention.value.weight') };
       const mg = { wo: g('output.dense.weight'), wqk: g('self_attention.query_key.weight'), wv: g('self_attention.value.weight') };

@@ -148,6 +148,7 @@ function lshReverseBackward(
     causal: plan.head.causal,
     dropout,
     mask,
+    blockRows: plan.head.blockRows,
   };
   const mw: LshBlockMatrices = { wo: w.wo, wqk: w.proj[0]!, wv: w.proj[1]! };
   const mg: LshBlockMatrices = { wo: g.wo, wqk: g.proj[0]!, wv: g.proj[1]! };

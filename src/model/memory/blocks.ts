@@ -7,6 +7,7 @@
  */
 import { ATTENTION_BLOCK_ROWS, chunksPerBlock, localChunkSpec, lshChunkSpec } from '../../attention/config.js';
 import type { AttentionKeep } from '../../attention/block.js';
+import { lshBackwardBlockRows } from '../../attention/lsh-head-backward.js';
 import { FF_LEAN_BLOCK_ROWS } from '../../nn/feed-forward.js';
 import { outputBlockRows } from '../lengths.js';
 import { attentionScratch, bucketsPerRound, chunkAt, hashScratch, rotationHalf, type Dims, type Tally } from './tally.js';
@@ -158,18 +159,20 @@ function lshHeadBackwardTally(t: Tally, m: Dims): void {
   t.scratch(m.scratch);
   t.bufs(2, rows * d); // dqk_h, dv_h
   t.scope(() => {
-    // lshHeadBackward of one (b, h)
-    t.bufs(m.mask ? 3 : 2, RL); // pos, tMajor, keyValid
+    // lshHeadBackward of one (b, h) (lsh-head-backward.ts): [L, R] arrays, then one block's buffers
     t.buf(RL); // weights
     t.buf(L); // zAll
     t.buf(RL); // dw
-    t.buf(RL * d); // dOt
     t.buf(RL); // dz
-    t.buf(RL * d); // dOs
-    t.bufs(2, RL); // dLseS, lseS
-    t.bufs(3, RL * d); // qs, ks, vs
-    t.buf(RL); // rstd
-    t.bufs(3, RL * d); // dqs, dks, dvs
+    const chunk = { chunkLength: k.c, numChunksBefore: k.before, numChunksAfter: k.after };
+    const sizes = lshBackwardBlockRows(RL / k.c, chunk);
+    for (const n of [sizes.block, sizes.wrap]) {
+      if (n === 0) continue;
+      t.bufs(m.mask ? 3 : 2, n); // pos, tMajor, keyValid
+      t.bufs(3, n * d); // q, k̂, v
+      t.bufs(4, n); // rstd, lse, dLse, w
+      t.bufs(5, n * d); // dOut rows, do⁽ⁿ⁾, dq, dk, dv
+    }
     t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
   });
   t.scratch(m.scratch);
