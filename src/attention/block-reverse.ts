@@ -18,20 +18,14 @@
  * `out` sums the heads in head order in both (the unfused forward loops batch then head; this loops head
  * then batch: each row sees the same sequence of additions).
  *
- * Local attention is not fused yet: it runs the unfused step (same result, same memory as before).
+ * Local attention: the block forward replayed as it ran (keeping nothing), then head by head
+ * (block-local-backward.ts `localReverseBackward`, the store-mode backward's per-head code).
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { checkLength, copyMask } from './common.js';
 import { ATTENTION_BLOCK_ROWS, headLayout, type AttentionConfig } from './config.js';
-import {
-  attentionBlockAddForward,
-  blockArgs,
-  blockWeights,
-  type AttentionBlockOptions,
-  type AttentionBlockWeights,
-  type AttentionKind,
-} from './block.js';
-import { attentionBlockBackward } from './block-backward.js';
+import { blockArgs, blockWeights, type AttentionBlockOptions, type AttentionBlockWeights, type AttentionKind } from './block.js';
+import { localReverseBackward } from './block-local-backward.js';
 import type { BlockWeights } from './block-cache.js';
 import { lshBlockHeadBackward, type LshBlockMatrices } from './block-lsh-backward.js';
 import { headDropout, lshSpecFromConfig, planLsh } from './lsh.js';
@@ -70,11 +64,7 @@ export function attentionBlockReverseBackward(
   checkLength('ReformerAttention reverse backward: dOut', dOut, { batch: B, seq: L, hidden: headLayout(cfg).hidden });
   checkLength('ReformerAttention reverse backward: dx', dx, { batch: B, seq: L, hidden: headLayout(cfg).hidden });
   if (kind === 'local') {
-    // not fused yet: the unfused step
-    be.scope(() => {
-      const r = attentionBlockAddForward(be, cfg, kind, weights, x, out, options, 'cache');
-      attentionBlockBackward(be, weights, grads, r.cache!, dOut, dx);
-    });
+    be.scope(() => localReverseBackward(be, cfg, w, g, x, out, dOut, dx, options));
     return;
   }
   be.scope(() => lshReverseBackward(be, cfg, w, g, x, out, dOut, dx, options));

@@ -125,28 +125,35 @@ export function attentionBackwardTally(t: Tally, m: Dims, type: string): void {
   });
 }
 
-/** attentionBlockBackward's scope: d(normed), then LSH head by head or local over all heads. */
+/** attentionBlockBackward's scope: d(normed), then head by head (LSH or local). */
 function blockBackwardBody(t: Tally, m: Dims, type: string): void {
-  const { rows, D, all, L, cfg } = m;
+  const { rows, D } = m;
   t.scope(() => {
     t.buf(rows * D); // dNormed
     if (type === 'lsh') {
       t.scope(() => lshHeadBackwardTally(t, m));
       return;
     }
-    t.buf(rows * all); // dAttn
-    t.scratch(m.scratch);
-    const k = chunkAt(localChunkSpec(cfg), L);
-    t.scope(() => {
-      t.bufs(3, rows * all); // dq, dk, dv
-      t.scope(() => {
-        t.buf(L); // positions
-        t.buf(rows * all); // dkScaled
-        t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
-      });
-      t.scratch(m.scratch);
-    });
+    t.scope(() => localHeadBackwardTally(t, m));
   });
+}
+
+/** localBlockHeadBackward of one head (block-local-backward.ts): the head recomputed, then its backward. */
+function localHeadBackwardTally(t: Tally, m: Dims): void {
+  const { rows, d, L, cfg } = m;
+  const k = chunkAt(localChunkSpec(cfg), L);
+  for (let i = 0; i < 3; i++) {
+    t.buf(rows * d); // q_h, k_h, v_h
+    t.scratch(m.scratch);
+  }
+  t.buf(rows * d); // a_h
+  t.buf(rows); // lse_h
+  t.buf(L); // positions
+  t.scratch(attentionScratch(m, k, false));
+  t.buf(rows * d); // da_h
+  t.scratch(m.scratch);
+  t.bufs(3, rows * d); // dq_h, dk_h, dv_h
+  t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
 }
 
 /** lshBlockHeadBackward of one head (block-lsh-backward.ts): da_h, dqk_h, dv_h [rows, d] and one (b, h) backward at a time. */
@@ -181,7 +188,7 @@ function lshHeadBackwardTally(t: Tally, m: Dims): void {
 /**
  * `AttentionSublayer.reverseBackward` (src/attention/block-reverse.ts): the dropout-masked dOut, F
  * replayed into zeros, and inside, LSH: the LayerNorm output, d(normed) and one head's replay + backward
- * at a time; local: the unfused step (the whole block cache, then attentionBlockBackward).
+ * at a time; local: the block forward replayed, then the same per head.
  */
 export function attentionReverseBackwardTally(t: Tally, m: Dims, type: string): void {
   const { rows, D, B, L, d } = m;
@@ -193,8 +200,12 @@ export function attentionReverseBackwardTally(t: Tally, m: Dims, type: string): 
     t.scope(() => {
       if (m.mask) t.buf(rows); // the mask copy
       if (type !== 'lsh') {
-        localBlock(t, m, 'cache');
-        blockBackwardBody(t, m, type);
+        // localReverseBackward: the block forward replayed (keeping nothing), n, d(n), one head at a time
+        t.scope(() => localBlock(t, m, 'none'));
+        t.buf(n); // normed
+        t.bufs(2, rows); // mean, rstd
+        t.buf(n); // dNormed
+        t.scope(() => localHeadBackwardTally(t, m));
         return;
       }
       const k = chunkAt(lshChunkSpec(m.cfg), L);
