@@ -6,8 +6,8 @@
  * dropout, lsh_num_chunks_before 0–2 and _after 0–1, 1–3 rounds, on the reference backend (f32, f64)
  * and WASM. The one-block run is the previous whole-head backward (the same calls over all slots).
  *
- * It can fail: a block run whose wrap-around query chunks are not silenced (their contributions then
- * count twice) is caught.
+ * It can fail: four planted bugs in the wrap handling (either silencing removed, the [0, after) call
+ * skipped, the [N−before, N) prefill put into dv) were each caught by all three backends when tried.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
