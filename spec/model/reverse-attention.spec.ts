@@ -1,6 +1,7 @@
 /**
  * Law: the attention sub-layer's fused reversible step (`AttentionSublayer.reverseBackward`,
- * src/attention/block-reverse.ts: LSH replayed and back-propagated one head at a time) computes the
+ * src/attention/block-reverse.ts: LSH replayed and back-propagated one head at a time, each head block by
+ * block of sorted chunks; local: the block forward replayed, then head by head, block-local-backward.ts) computes the
  * same bits as the unfused step it replaces in `reversibleBackward`: `addForward(keep)` into zeros, the
  * subtraction `Y1 − F(X2)` and `backward` over the whole block cache. Every element of the rebuilt X1,
  * of dX2 and of every parameter gradient is compared with `Object.is` (so −0 ≠ +0 and NaN = NaN), for
@@ -178,6 +179,16 @@ describe('AttentionSublayer.reverseBackward == addForward(keep) + subtraction + 
         const d = differences(bad, step(wasm, s, false));
         expect(d.some((x) => x.startsWith('X1'))).toBe(true);
         expect(d.some((x) => x.startsWith('output.dense.weight'))).toBe(true);
+      });
+    });
+    it('local: another output-dropout seed moves X1 and the gradients (the fused local path)', () => {
+      const local: StepCase = { ...s, kind: 'local' };
+      wasm.scope(() => {
+        expect(differences(step(wasm, local, true), step(wasm, local, false))).toEqual([]);
+        const bad = step(wasm, local, true, (st) => ({ ...st, dropoutSeed: (st.dropoutSeed! + 1) >>> 0 }));
+        const d = differences(bad, step(wasm, local, false));
+        expect(d.some((x) => x.startsWith('X1'))).toBe(true);
+        expect(d.some((x) => x.startsWith('self_attention.query.weight'))).toBe(true);
       });
     });
     it('other buckets (one position moved) move the gradients', () => {

@@ -5,16 +5,16 @@
  *
  * LSH: head by head (block-lsh-backward.ts: W_o's column block, the head's backward, its projections'
  * row blocks, d(normed) accumulated over the heads), the same calls as the fused reversible step
- * (block-reverse.ts), so a store-mode and a reversible backward give the same bits. Local: the whole
- * d(attnOut), then localSelfAttentionBackward. The LayerNorm backward runs once at the end.
+ * (block-reverse.ts), so a store-mode and a reversible backward give the same bits. Local: head by head
+ * likewise (block-local-backward.ts, recomputing each head from the cache's LayerNorm output). The
+ * LayerNorm backward runs once at the end.
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { ShapeError } from '../errors.js';
-import { linearBackward } from '../nn/linear.js';
 import { backendArg, dimsArg, objectArg } from '../util/args.js';
 import type { AttentionBlockCache, AttentionBlockWeights, AttentionKind } from './block.js';
 import { checkLength } from './common.js';
-import { localSelfAttentionBackward } from './local-backward.js';
+import { type LocalBlockMatrices, localBlockHeadBackward } from './block-local-backward.js';
 import { lshBlockHeadBackward } from './block-lsh-backward.js';
 
 function weight(weights: object, name: string, kind: AttentionKind): Float {
@@ -82,6 +82,7 @@ export function attentionBlockBackward(
         causal: a.causal,
         dropout: a.dropout,
         mask: a.attentionMask,
+        blockRows: a.blockRows,
       };
       const mw = { wo: w('output.dense.weight'), wqk: w('self_attention.query_key.weight'), wv: w('self_attention.value.weight') };
       const mg = { wo: g('output.dense.weight'), wqk: g('self_attention.query_key.weight'), wv: g('self_attention.value.weight') };
@@ -116,26 +117,27 @@ export function attentionBlockBackward(
         );
       }
     } else {
-      // forward: out = a·W_oᵀ  ⇒  dW_o += dOutᵀ·a, da = dOut·W_o
-      const dAttn = be.floats(rows * all); // [B, L, H·d]
-      linearBackward(be, cache.attnOut, rows, all, w('output.dense.weight'), D, dOut, dAttn, g('output.dense.weight'), null);
-      // forward: a = SelfAttn(normed)
-      localSelfAttentionBackward(
-        be,
-        {
-          'query.weight': w('self_attention.query.weight'),
-          'key.weight': w('self_attention.key.weight'),
-          'value.weight': w('self_attention.value.weight'),
-        },
-        {
-          'query.weight': g('self_attention.query.weight'),
-          'key.weight': g('self_attention.key.weight'),
-          'value.weight': g('self_attention.value.weight'),
-        },
-        cache.self,
-        dAttn,
-        dNormed,
-      );
+      // head by head (block-local-backward.ts), as the fused reversible step runs it
+      const a = cache.self.attention;
+      const geo = {
+        batch: B,
+        seqLen: L,
+        heads: a.heads,
+        headSize: a.headSize,
+        hidden: D,
+        chunk: a.chunk,
+        causal: a.causal,
+        dropout: a.dropout,
+        mask: a.attentionMask,
+      };
+      const names = ['output.dense.weight', 'self_attention.query.weight', 'self_attention.key.weight', 'self_attention.value.weight'];
+      const [mw, mg] = [w, g].map((get) => {
+        const [wo, wq, wk, wv] = names.map(get) as [Float, Float, Float, Float];
+        return { wo, wq, wk, wv };
+      }) as [LocalBlockMatrices, LocalBlockMatrices];
+      for (const name of names.slice(1))
+        checkLength(`ReformerAttention backward: grads ${name}`, g(name), { heads·head_size: all, hidden: D });
+      for (let h = 0; h < a.heads; h++) localBlockHeadBackward(be, geo, mw, mg, h, cache.normed, dOut, dNormed);
     }
     // forward: normed = LayerNorm(x)·γ + β
     be.layerNormBackward({

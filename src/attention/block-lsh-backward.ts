@@ -13,11 +13,12 @@
  *
  * with n = LayerNorm(x) [B·L, D] and dn its gradient, accumulated over the heads (in head order, the
  * query/key term before the value term); the caller runs the LayerNorm backward once at the end.
- * Temporaries: 3·B·L·d (da_h, dqk_h, dv_h) plus one head's `lshHeadBackward` buffers.
+ * Temporaries: 3·B·L·d (da_h, dqk_h, dv_h) plus one (b, h)'s `lshHeadBackward` buffers (one block of
+ * sorted chunks and [L, num_hashes] arrays, lsh-head-backward.ts).
  */
 import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
 import type { ChunkSpec } from './config.js';
-import { type HeadRows, lshHeadBackward } from './lsh-backward.js';
+import { type HeadRows, lshHeadBackward } from './lsh-head-backward.js';
 import { headDropout } from './lsh.js';
 
 /** The geometry of an LSH block backward (resolved from the forward). */
@@ -35,6 +36,8 @@ export interface LshBlockGeometry {
   readonly dropout: AttentionDropout | null;
   /** `[batch, seqLen]` attention mask copy, or null. */
   readonly mask: Int32Array | null;
+  /** Sorted slots per block of `lshHeadBackward` (default ATTENTION_BLOCK_ROWS); never changes results. */
+  readonly blockRows?: number;
 }
 
 /** The forward constants of head h of batch element b (views). */
@@ -134,6 +137,7 @@ export function lshBlockHeadBackward(
         dOut: { buf: dAttn, offset: b * L * d, ld: d },
         dqk: { buf: dqk, offset: b * L * d, ld: d },
         dv: { buf: dv, offset: b * L * d, ld: d },
+        blockRows: geo.blockRows,
       });
     }
     // forward: qk_h = n·W_qk,hᵀ, v_h = n·W_v,hᵀ  ⇒  dn += dp·W_p,h,  dW_p,h += dpᵀ·n  (query/key, then value)

@@ -18,26 +18,20 @@
  * `out` sums the heads in head order in both (the unfused forward loops batch then head; this loops head
  * then batch: each row sees the same sequence of additions).
  *
- * Local attention is not fused yet: it runs the unfused step (same result, same memory as before).
+ * Local attention: the block forward replayed as it ran (keeping nothing), then head by head
+ * (block-local-backward.ts `localReverseBackward`, the store-mode backward's per-head code).
  *
  * Host-resident x, out and dx (plain JS arrays outside the WASM arena, backend/host-streams.ts): the
  * LayerNorm reads x block by block, `out` takes each head's W_o product by row blocks, and the LayerNorm
  * backward streams x and dx by row blocks (the same calls on the same values: the same bits); the
- * unfused local step runs on arena copies.
+ * local step runs on arena copies.
  */
 import type { Backend, Float } from '../backend/backend.js';
 import { backendCopy, gemmStreamC, HOST_BLOCK_ROWS, layerNormBackwardStream, withRows } from '../backend/host-streams.js';
 import { checkLength, copyMask } from './common.js';
 import { ATTENTION_BLOCK_ROWS, headLayout, type AttentionConfig } from './config.js';
-import {
-  attentionBlockAddForward,
-  blockArgs,
-  blockWeights,
-  type AttentionBlockOptions,
-  type AttentionBlockWeights,
-  type AttentionKind,
-} from './block.js';
-import { attentionBlockBackward } from './block-backward.js';
+import { blockArgs, blockWeights, type AttentionBlockOptions, type AttentionBlockWeights, type AttentionKind } from './block.js';
+import { localReverseBackward } from './block-local-backward.js';
 import type { BlockWeights } from './block-cache.js';
 import { lshBlockHeadBackward, type LshBlockMatrices } from './block-lsh-backward.js';
 import { headDropout, lshSpecFromConfig, planLsh } from './lsh.js';
@@ -76,12 +70,11 @@ export function attentionBlockReverseBackward(
   checkLength('ReformerAttention reverse backward: dOut', dOut, { batch: B, seq: L, hidden: headLayout(cfg).hidden });
   checkLength('ReformerAttention reverse backward: dx', dx, { batch: B, seq: L, hidden: headLayout(cfg).hidden });
   if (kind === 'local') {
-    // not fused yet: the unfused step (host-resident buffers: on arena copies)
+    // host-resident buffers: the local step runs on arena copies (backendCopy returns an arena buffer as it is)
     be.scope(() => {
       const n = B * L * headLayout(cfg).hidden;
       const [xa, outa, dOuta, dxa] = [x, out, dOut, dx].map((a) => backendCopy(be, a, n)) as [Float, Float, Float, Float];
-      const r = attentionBlockAddForward(be, cfg, kind, weights, xa, outa, options, 'cache');
-      attentionBlockBackward(be, weights, grads, r.cache!, dOuta, dxa);
+      localReverseBackward(be, cfg, w, g, xa, outa, dOuta, dxa, options);
       if (outa !== out) out.set(outa.subarray(0, n));
       if (dxa !== dx) dx.set(dxa.subarray(0, n));
     });
@@ -161,6 +154,7 @@ function lshReverseBackward(
     causal: plan.head.causal,
     dropout,
     mask,
+    blockRows: plan.head.blockRows,
   };
   const mw: LshBlockMatrices = { wo: w.wo, wqk: w.proj[0]!, wv: w.proj[1]! };
   const mg: LshBlockMatrices = { wo: g.wo, wqk: g.proj[0]!, wv: g.proj[1]! };

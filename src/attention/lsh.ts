@@ -110,6 +110,8 @@ export interface LshAttentionCache {
   readonly lse: Float;
   /** `[batch, heads, seqLen, numHashes, headSize]`: per-round outputs o⁽ⁿ⁾_t, unsorted. */
   readonly outPerRound: Float;
+  /** Sorted slots per block of the backward (the forward's `blockRows`); changes memory and speed, never results. */
+  readonly blockRows: number;
 }
 
 /** The members an `LshAttentionSpec` (and its cache) must carry as positive integers. */
@@ -328,6 +330,7 @@ export function newLshCache(
     undoSorted: be.ints(B * H * R * L), // [B, H, R·L]
     lse: be.floats(B * H * L * R), // [B, H, L, R]
     outPerRound: be.floats(B * H * L * R * d), // [B, H, L, R, d]
+    blockRows: plan.head.blockRows,
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import { ATTENTION_BLOCK_ROWS, chunksPerBlock, localChunkSpec, lshChunkSpec } from '../../attention/config.js';
 import type { AttentionKeep } from '../../attention/block.js';
+import { lshBackwardBlockRows } from '../../attention/lsh-head-backward.js';
 import { FF_LEAN_BLOCK_ROWS } from '../../nn/feed-forward.js';
 import { outputBlockRows } from '../lengths.js';
 import { attentionScratch, bucketsPerRound, chunkAt, hashScratch, rotationHalf, type Dims, type Tally } from './tally.js';
@@ -124,28 +125,35 @@ export function attentionBackwardTally(t: Tally, m: Dims, type: string): void {
   });
 }
 
-/** attentionBlockBackward's scope: d(normed), then LSH head by head or local over all heads. */
+/** attentionBlockBackward's scope: d(normed), then head by head (LSH or local). */
 function blockBackwardBody(t: Tally, m: Dims, type: string): void {
-  const { rows, D, all, L, cfg } = m;
+  const { rows, D } = m;
   t.scope(() => {
     t.buf(rows * D); // dNormed
     if (type === 'lsh') {
       t.scope(() => lshHeadBackwardTally(t, m));
       return;
     }
-    t.buf(rows * all); // dAttn
-    t.scratch(m.scratch);
-    const k = chunkAt(localChunkSpec(cfg), L);
-    t.scope(() => {
-      t.bufs(3, rows * all); // dq, dk, dv
-      t.scope(() => {
-        t.buf(L); // positions
-        t.buf(rows * all); // dkScaled
-        t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
-      });
-      t.scratch(m.scratch);
-    });
+    t.scope(() => localHeadBackwardTally(t, m));
   });
+}
+
+/** localBlockHeadBackward of one head (block-local-backward.ts): the head recomputed, then its backward. */
+function localHeadBackwardTally(t: Tally, m: Dims): void {
+  const { rows, d, L, cfg } = m;
+  const k = chunkAt(localChunkSpec(cfg), L);
+  for (let i = 0; i < 3; i++) {
+    t.buf(rows * d); // q_h, k_h, v_h
+    t.scratch(m.scratch);
+  }
+  t.buf(rows * d); // a_h
+  t.buf(rows); // lse_h
+  t.buf(L); // positions
+  t.scratch(attentionScratch(m, k, false));
+  t.buf(rows * d); // da_h
+  t.scratch(m.scratch);
+  t.bufs(3, rows * d); // dq_h, dk_h, dv_h
+  t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
 }
 
 /** lshBlockHeadBackward of one head (block-lsh-backward.ts): da_h, dqk_h, dv_h [rows, d] and one (b, h) backward at a time. */
@@ -158,18 +166,20 @@ function lshHeadBackwardTally(t: Tally, m: Dims): void {
   t.scratch(m.scratch);
   t.bufs(2, rows * d); // dqk_h, dv_h
   t.scope(() => {
-    // lshHeadBackward of one (b, h)
-    t.bufs(m.mask ? 3 : 2, RL); // pos, tMajor, keyValid
+    // lshHeadBackward of one (b, h) (lsh-head-backward.ts): [L, R] arrays, then one block's buffers
     t.buf(RL); // weights
     t.buf(L); // zAll
     t.buf(RL); // dw
-    t.buf(RL * d); // dOt
     t.buf(RL); // dz
-    t.buf(RL * d); // dOs
-    t.bufs(2, RL); // dLseS, lseS
-    t.bufs(3, RL * d); // qs, ks, vs
-    t.buf(RL); // rstd
-    t.bufs(3, RL * d); // dqs, dks, dvs
+    const chunk = { chunkLength: k.c, numChunksBefore: k.before, numChunksAfter: k.after };
+    const sizes = lshBackwardBlockRows(RL / k.c, chunk);
+    for (const n of [sizes.block, sizes.wrap]) {
+      if (n === 0) continue;
+      t.bufs(m.mask ? 3 : 2, n); // pos, tMajor, keyValid
+      t.bufs(3, n * d); // q, k̂, v
+      t.bufs(4, n); // rstd, lse, dLse, w
+      t.bufs(5, n * d); // dOut rows, do⁽ⁿ⁾, dq, dk, dv
+    }
     t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
   });
   t.scratch(m.scratch);
@@ -178,7 +188,7 @@ function lshHeadBackwardTally(t: Tally, m: Dims): void {
 /**
  * `AttentionSublayer.reverseBackward` (src/attention/block-reverse.ts): the dropout-masked dOut, F
  * replayed into zeros, and inside, LSH: the LayerNorm output, d(normed) and one head's replay + backward
- * at a time; local: the unfused step (the whole block cache, then attentionBlockBackward).
+ * at a time; local: the block forward replayed, then the same per head.
  */
 export function attentionReverseBackwardTally(t: Tally, m: Dims, type: string): void {
   const { rows, D, B, L, d } = m;
@@ -190,8 +200,12 @@ export function attentionReverseBackwardTally(t: Tally, m: Dims, type: string): 
     t.scope(() => {
       if (m.mask) t.buf(rows); // the mask copy
       if (type !== 'lsh') {
-        localBlock(t, m, 'cache');
-        blockBackwardBody(t, m, type);
+        // localReverseBackward: the block forward replayed (keeping nothing), n, d(n), one head at a time
+        t.scope(() => localBlock(t, m, 'none'));
+        t.buf(n); // normed
+        t.bufs(2, rows); // mean, rstd
+        t.buf(n); // dNormed
+        t.scope(() => localHeadBackwardTally(t, m));
         return;
       }
       const k = chunkAt(lshChunkSpec(m.cfg), L);
