@@ -180,8 +180,9 @@ export class ReformerModelWithLMHead implements CausalLanguageModel {
   /** Evaluation-mode logits [batch, seqLen, vocab] (fresh buffer; the encoder output is streamed into it). */
   logits(batch: TokenBatch, call: LmCallOptions = {}): Float {
     const V = this.vocabSize;
+    const encoderInput = this.encoderInput(batch, false, call); // validates the batch first
     const streams = this.checkMemory(batch, 'forward', true);
-    const input = { ...this.encoderInput(batch, false, call), streams };
+    const input = { ...encoderInput, streams };
     const logits = this.backend.floats(batch.batch * batch.seqLen * V);
     const head = this.headWeights();
     this.reformer.forwardRows(input, (r0, n, h) => {
