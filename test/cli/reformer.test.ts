@@ -57,7 +57,9 @@ describe('reformer train / eval / generate with ReformerModelWithLMHead', () => 
 
     const tooLong = await cli(['eval', '--checkpoint', run, '--data', data, '--seq-len', '4096']);
     expect(tooLong.code).toBe(2);
-    expect(tooLong.stderr.text).toBe('reformer: --seq-len 4096: this model takes at most 128 tokens per window\n');
+    expect(tooLong.stderr.text).toBe(
+      'reformer: --seq-len 4096: this model takes at most 128 tokens per window; --extend-positions repeat evaluates longer windows with the axial position table repeated (period 128)\n',
+    );
 
     const g = await cli(['generate', '--checkpoint', run, '--prompt', 'GATTACA', '--max-new-tokens', '12', '--seed', '5']);
     expect(g.code).toBe(0);
