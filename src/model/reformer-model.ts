@@ -24,18 +24,18 @@
  *   blocks into one output buffer, `forwardRows` hands them to a consumer (the LM head's loss) and
  *   never holds [rows, 2D]; `trainRows` also takes dL/dh per block and back-propagates the LayerNorm
  *   there, before the layers' backward.
- * - Host-resident streams (issue 17; `options.hostStreams`, backend/host-streams.ts): X1, X2, dY1, dY2,
- *   the embedding output and dEmbedding are plain JS arrays outside the WASM arena, and every layer
- *   streams them through the arena in row blocks; same bits as the arena path. 'auto' chooses them only
- *   for a run whose arena estimate exceeds the backend's limit (memory/check.ts).
+ * - Host-resident streams (issue 17; `options.hostStreams`, encoder-streams.ts, backend/host-streams.ts):
+ *   X1, X2, dY1, dY2, the embedding output and dEmbedding are plain JS arrays outside the WASM arena, and
+ *   every layer streams them through the arena in row blocks; same bits as the arena path. 'auto' chooses
+ *   them only for a run whose arena estimate exceeds the backend's limit (memory/check.ts).
  */
 import type { Backend, Float } from '../backend/backend.js';
-import { hostFloats, onBackend, streamAdd } from '../backend/host-streams.js';
+import { onBackend, streamAdd } from '../backend/host-streams.js';
 import type { AttentionBlockWeights } from '../attention/block.js';
 import type { AttnLayerType } from '../config/fields.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
 import type { ReformerConfig } from '../config/reformer-config.js';
-import { ConfigError, ShapeError, UsageError } from '../errors.js';
+import { ShapeError, UsageError } from '../errors.js';
 import { applyDropout } from '../nn/dropout.js';
 import { wordEmbeddingBackward, wordEmbeddingForward } from '../nn/embeddings.js';
 import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js';
@@ -43,9 +43,8 @@ import { optionsArg } from '../util/args.js';
 import { Rng } from '../util/rng.js';
 import { positionBackward, positionForward, type EncoderParts } from './embedding-stage.js';
 import { prepareEncoderInput } from './encoder-input.js';
+import { checkHostStreamsOption, chooseHostStreams, embeddingStreams, isHostStream, streamFloats } from './encoder-streams.js';
 import type { EncoderInput, EncoderOutput, EncoderRun, EncoderTape, OutputSink, PreparedInput } from './encoder-types.js';
-import { checkBackendMemory } from './memory/check.js';
-import type { MemoryMode } from './memory/estimate.js';
 import { checkedRows, checkFiniteValues, layerOutputCheck } from './numerics.js';
 import { outputRows } from './output-rows.js';
 import { reformerParamSpecs } from './param-specs.js';
@@ -93,11 +92,7 @@ export class ReformerModel {
     this.backend = backend;
     this.givenConfig = config;
     this.options = resolveOptions(init.options);
-    if (this.options.hostStreams === 'always' && !this.options.reversible)
-      throw new ConfigError(
-        'options.hostStreams',
-        "'always' needs the reversible backward (options.reversible: true): store-activations keeps every layer in the backend's memory",
-      );
+    checkHostStreamsOption(this.options);
     this.prefix = init.prefix ?? '';
     if (init.parameters) {
       this.parameters = init.parameters;
@@ -248,12 +243,12 @@ export class ReformerModel {
     if (!input.training) throw new UsageError('ReformerModel.trainRows: needs training: true (use forwardRows for evaluation)');
     const be = this.backend;
     const prepared = this.prepare(input, false); // before dEmbedding: a refused call allocates nothing
-    const dEmbedding = this.streamFloats(prepared, input.batch * input.seqLen * this.config.hidden_size);
+    const dEmbedding = streamFloats(be, prepared.hostStreams, input.batch * input.seqLen * this.config.hidden_size);
     const buckets = be.scope(() => {
       const run = this.encode(input, prepared, { keepEmbedding: false, captureBuckets: true });
       const n = run.record.n;
-      const dy1 = this.streamFloats(prepared, n);
-      const dy2 = this.streamFloats(prepared, n);
+      const dy1 = streamFloats(be, prepared.hostStreams, n);
+      const dy2 = streamFloats(be, prepared.hostStreams, n);
       if (options.prepass)
         outputRows(this.parts, run, checkedRows(this.parts, 'the encoder output', 2 * this.config.hidden_size, options.prepass), null);
       outputRows(this.parts, run, checkedRows(this.parts, 'the encoder output', 2 * this.config.hidden_size, sink), { dy1, dy2 });
@@ -288,11 +283,11 @@ export class ReformerModel {
         `ReformerModel.backward: dOutput must have [batch, seqLen, 2·hidden] = ${2 * n} elements, got ${dOutput.length}`,
       );
     tape.consumed = true;
-    const host = !onBackend(be, run.record.y1);
-    const dEmb = host ? hostFloats(be, n) : be.floats(n);
+    const host = isHostStream(be, run.record.y1);
+    const dEmb = streamFloats(be, host, n);
     be.scope(() => {
-      const dy1 = host ? hostFloats(be, n) : be.floats(n);
-      const dy2 = host ? hostFloats(be, n) : be.floats(n);
+      const dy1 = streamFloats(be, host, n);
+      const dy2 = streamFloats(be, host, n);
       outputRows(this.parts, run, (r0, nr, _h, dh) => dh!.set(dOutput.subarray(r0 * D2, (r0 + nr) * D2)), { dy1, dy2 });
       this.layersBackward(run, dy1, dy2, dEmb);
     });
@@ -327,31 +322,26 @@ export class ReformerModel {
 
   // ------------------------------------------------------------------ internals
 
-  /**
-   * Embeddings and the layers on a prepared input: X1 = X2 = emb, then Y1, Y2 of the last layer in
-   * `record` (the final LayerNorm is left to `outputRows`). Draws the dropout seeds in HF order (word,
-   * position, the layers', then the output's).
-   */
   /** What the stages read (embedding-stage.ts, output-rows.ts). */
   private get parts(): EncoderParts {
     return { be: this.backend, cfg: this.config, params: this.parameters, prefix: this.prefix };
   }
 
   /**
-   * The input checked and padded (encoder-input.ts), then the memory estimate of the call checked
-   * (`materializeOutput`: `forward`, which holds the whole output) before anything is allocated.
+   * The input checked and padded (encoder-input.ts), then the memory estimate of the call checked and
+   * its streams' path chosen (encoder-streams.ts; `materializeOutput`: `forward`, which holds the whole
+   * output) before anything is allocated.
    */
   private prepare(input: EncoderInput, materializeOutput: boolean): PreparedInput {
     const prepared = prepareEncoderInput(this.config, input);
-    const host = this.checkMemory(input, input.training ? 'train' : 'forward', materializeOutput);
-    return { ...prepared, hostStreams: input.streams !== undefined && input.streams !== null ? input.streams === 'host' : host };
+    return { ...prepared, hostStreams: chooseHostStreams(this.backend, this.config, this.options, input, materializeOutput) };
   }
 
-  /** A [rows, D]-sized stream buffer of this call: host-resident (plain JS) or a backend buffer. */
-  private streamFloats(prepared: PreparedInput, n: number): Float {
-    return prepared.hostStreams ? hostFloats(this.backend, n) : this.backend.floats(n);
-  }
-
+  /**
+   * Embeddings and the layers on a prepared input: X1 = X2 = emb, then Y1, Y2 of the last layer in
+   * `record` (the final LayerNorm is left to `outputRows`). Draws the dropout seeds in HF order (word,
+   * position, the layers', then the output's).
+   */
   private encode(input: EncoderInput, prepared: PreparedInput, opts: { keepEmbedding: boolean; captureBuckets: boolean }): EncoderRun {
     const be = this.backend;
     const cfg = this.config;
@@ -380,23 +370,10 @@ export class ReformerModel {
       be.add(e1, e1, e2, n);
       e2.set(e1);
     };
-    const host = prepared.hostStreams;
-    const x1 = this.streamFloats(prepared, n); // [rows, D] attention stream
-    const x2 = this.streamFloats(prepared, n); // [rows, D] hidden stream
-    if (host) {
-      // host-resident streams: the embeddings computed in the arena, then copied out
-      be.scope(() => {
-        const e1 = be.floats(n);
-        embed(e1, be.floats(n));
-        x1.set(e1);
-        x2.set(e1);
-      });
-    } else {
-      embed(x1, x2);
-    }
+    const { x1, x2 } = embeddingStreams(be, prepared.hostStreams, n, embed); // [rows, D] attention, hidden streams
     let embedding: Float | null = null;
     if (opts.keepEmbedding) {
-      embedding = this.streamFloats(prepared, n);
+      embedding = streamFloats(be, prepared.hostStreams, n);
       embedding.set(x1);
     }
 
@@ -420,27 +397,6 @@ export class ReformerModel {
     const record = reversibleForward(be, this.blocks, x1, x2, n, call, mode);
     if (drop > 0) seeds.output = rng.u32(); // the final dropout's seed, drawn after the layers'
     return { batch: B, seqLen: L, paddedLen: Lp, training, ids: idsBuf, positions, seeds, record, embedding };
-  }
-
-  /**
-   * Refuses a call whose estimated peak (model/memory.ts; a training forward is estimated with its
-   * backward) exceeds the backend's hard limit (WASM: 4 GiB) before anything is allocated:
-   * ResourceError with the numbers and a way out.
-   */
-  private checkMemory(input: EncoderInput, mode: MemoryMode, materializeOutput: boolean): boolean {
-    return checkBackendMemory(this.backend, this.config, {
-      batch: input.batch,
-      seqLen: input.seqLen,
-      mode,
-      reversible: this.options.reversible,
-      padding: input.attentionMask != null,
-      ...(input.numHashes != null ? { numHashes: input.numHashes } : {}),
-      head: false,
-      materializeOutput,
-      hostBlockRows: this.options.hostBlockRows,
-      hostStreams: input.streams === 'host' ? 'always' : input.streams === 'arena' ? 'never' : this.options.hostStreams,
-      ...(this.options.hostMemoryBytes !== null ? { hostBudgetBytes: this.options.hostMemoryBytes } : {}),
-    }).hostStreams;
   }
 
   /**
