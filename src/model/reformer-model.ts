@@ -13,8 +13,9 @@
  * next multiple, the attention mask is extended with zeros (or created as ones-then-zeros), positions
  * continue 0…Lp−1, and the output is cut back to L. In training this is an error naming the length.
  *
- * The backward (`backward`) is the reversible one by default (options.reversible), or ordinary
- * back-propagation over stored layer inputs; both give the same gradients.
+ * The backward (`backward`; the layers and embeddings in encoder-backward.ts) is the reversible one by
+ * default (options.reversible), or ordinary back-propagation over stored layer inputs; both give the
+ * same gradients.
  *
  * Memory (linear in L; model/memory.ts estimates it):
  * - Evaluation runs the layers in place on the two streams X1, X2 [rows, D], each branch streamed
@@ -30,18 +31,18 @@
  *   them only for a run whose arena estimate exceeds the backend's limit (memory/check.ts).
  */
 import type { Backend, Float } from '../backend/backend.js';
-import { onBackend, streamAdd } from '../backend/host-streams.js';
 import type { AttentionBlockWeights } from '../attention/block.js';
 import type { AttnLayerType } from '../config/fields.js';
 import { resolveOptions, type ReformerOptions } from '../config/options.js';
 import type { ReformerConfig } from '../config/reformer-config.js';
 import { ShapeError, UsageError } from '../errors.js';
 import { applyDropout } from '../nn/dropout.js';
-import { wordEmbeddingBackward, wordEmbeddingForward } from '../nn/embeddings.js';
+import { wordEmbeddingForward } from '../nn/embeddings.js';
 import type { FeedForwardSpec, FeedForwardWeights } from '../nn/feed-forward.js';
 import { optionsArg } from '../util/args.js';
 import { Rng } from '../util/rng.js';
-import { positionBackward, positionForward, type EncoderParts } from './embedding-stage.js';
+import { positionForward, type EncoderParts } from './embedding-stage.js';
+import { encoderBackward } from './encoder-backward.js';
 import { prepareEncoderInput } from './encoder-input.js';
 import { checkHostStreamsOption, chooseHostStreams, embeddingStreams, isHostStream, streamFloats } from './encoder-streams.js';
 import type { EncoderInput, EncoderOutput, EncoderRun, EncoderTape, OutputSink, PreparedInput } from './encoder-types.js';
@@ -49,14 +50,7 @@ import { checkedRows, checkFiniteValues, layerOutputCheck } from './numerics.js'
 import { outputRows } from './output-rows.js';
 import { reformerParamSpecs } from './param-specs.js';
 import { Parameters } from './parameters.js';
-import {
-  reversibleBackward,
-  reversibleForward,
-  reversibleInverse,
-  type ReversibleBlock,
-  type ReversibleRecord,
-  type SublayerCall,
-} from './reversible.js';
+import { reversibleForward, reversibleInverse, type ReversibleBlock, type ReversibleRecord, type SublayerCall } from './reversible.js';
 import { AttentionSublayer, FeedForwardSublayer, type AttentionState } from './sublayers.js';
 import { requireModelArgs } from './validate-inputs.js';
 
@@ -252,7 +246,7 @@ export class ReformerModel {
       if (options.prepass)
         outputRows(this.parts, run, checkedRows(this.parts, 'the encoder output', 2 * this.config.hidden_size, options.prepass), null);
       outputRows(this.parts, run, checkedRows(this.parts, 'the encoder output', 2 * this.config.hidden_size, sink), { dy1, dy2 });
-      this.layersBackward(run, dy1, dy2, dEmbedding);
+      encoderBackward(this.parts, this.blocks, run, dy1, dy2, dEmbedding);
       return bucketsOf(run.record);
     });
     return { dEmbedding, buckets };
@@ -289,7 +283,7 @@ export class ReformerModel {
       const dy1 = streamFloats(be, host, n);
       const dy2 = streamFloats(be, host, n);
       outputRows(this.parts, run, (r0, nr, _h, dh) => dh!.set(dOutput.subarray(r0 * D2, (r0 + nr) * D2)), { dy1, dy2 });
-      this.layersBackward(run, dy1, dy2, dEmb);
+      encoderBackward(this.parts, this.blocks, run, dy1, dy2, dEmb);
     });
     return dEmb;
   }
@@ -397,46 +391,6 @@ export class ReformerModel {
     const record = reversibleForward(be, this.blocks, x1, x2, n, call, mode);
     if (drop > 0) seeds.output = rng.u32(); // the final dropout's seed, drawn after the layers'
     return { batch: B, seqLen: L, paddedLen: Lp, training, ids: idsBuf, positions, seeds, record, embedding };
-  }
-
-  /**
-   * Backward of the layers and the embeddings, from dy1, dy2 (gradients at the last layer's outputs;
-   * overwritten): parameter gradients accumulate; dEmb [rows, D] receives d(loss)/d(embedding output).
-   */
-  private layersBackward(run: EncoderRun, dy1: Float, dy2: Float, dEmb: Float): void {
-    const be = this.backend;
-    const D = this.config.hidden_size;
-    const rows = run.batch * run.paddedLen;
-    const n = rows * D;
-    const drop = this.config.hidden_dropout_prob;
-    const P = this.parameters;
-    // layers, last to first: dy1 → dX1, dy2 → dX2
-    reversibleBackward(be, this.blocks, run.record, dy1, dy2);
-    const embeddingBackward = (de: Float): void => {
-      // X1 = X2 = emb  ⇒  demb = dX1 + dX2
-      streamAdd(be, de, dy1, dy2, n);
-      // emb = Dropout(W_word[ids]) + P(pos)
-      positionBackward(this.parts, run.positions, rows, run.paddedLen, run.batch, de, run.seeds.position, drop);
-      be.scope(() => {
-        let g = de;
-        if (run.seeds.word !== null) {
-          g = be.floats(n);
-          g.set(de.subarray(0, n));
-          applyDropout(g, rows, D, drop, run.seeds.word);
-        }
-        wordEmbeddingBackward(be, P.grad(`${this.prefix}embeddings.word_embeddings.weight`), D, run.ids, rows, g);
-      });
-    };
-    if (onBackend(be, dEmb)) {
-      embeddingBackward(dEmb);
-      return;
-    }
-    // host-resident dEmbedding: the embedding backward runs on an arena copy
-    be.scope(() => {
-      const de = be.floats(n);
-      embeddingBackward(de);
-      dEmb.set(de);
-    });
   }
 
   /** Injected rotations copied into this backend's buffers (any float array accepted). */
