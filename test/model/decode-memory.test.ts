@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AttnLayerType } from '../../src/config/fields.js';
-import { ReformerConfig } from '../../src/config/reformer-config.js';
+import type { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ResourceError } from '../../src/errors.js';
 import { decodeCacheBytes } from '../../src/model/memory/decode.js';
 import { estimateMemory } from '../../src/model/memory/estimate.js';
@@ -13,34 +13,12 @@ import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { loadWasmBackendSync } from '../../src/node/wasm.js';
 import { generateTokens, newStats } from '../../src/train/generate.js';
 import { Rng } from '../../src/util/rng.js';
+import { memoryTestConfig } from '../helpers/memory-config.js';
 
 const be = loadWasmBackendSync({ threads: 1 });
 
 function config(layers: AttnLayerType[], L: number, numBuckets: number | null = null): ReformerConfig {
-  const a0 = 2 ** Math.floor(Math.log2(L) / 2);
-  return new ReformerConfig({
-    vocab_size: 64,
-    hidden_size: 64,
-    num_attention_heads: 2,
-    attention_head_size: 32,
-    feed_forward_size: 256,
-    attn_layers: layers,
-    lsh_attn_chunk_length: 32,
-    local_attn_chunk_length: 64,
-    lsh_num_chunks_before: 1,
-    local_num_chunks_before: 1,
-    num_hashes: 2,
-    num_buckets: numBuckets,
-    is_decoder: true,
-    hidden_act: 'relu',
-    axial_pos_embds: true,
-    axial_pos_shape: [a0, L / a0],
-    axial_pos_embds_dim: [32, 32],
-    max_position_embeddings: L,
-    hidden_dropout_prob: 0,
-    local_attention_probs_dropout_prob: 0,
-    pad_token_id: 0,
-  });
+  return memoryTestConfig(layers, L, { num_buckets: numBuckets, local_attention_probs_dropout_prob: 0 });
 }
 
 describe('cached decoding: memory', () => {

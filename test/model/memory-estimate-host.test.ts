@@ -15,32 +15,12 @@ import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { loadWasmBackendSync } from '../../src/node/wasm.js';
 import { Rng } from '../../src/util/rng.js';
 import { REFERENCE_CONFIG } from '../../src/node/bench/model.js';
+import { memoryTestConfig } from '../helpers/memory-config.js';
 
 const be = loadWasmBackendSync({ threads: 1 });
 
 function config(L: number, layers: AttnLayerType[], dropout: number): ReformerConfig {
-  const a0 = 2 ** Math.floor(Math.log2(L) / 2);
-  return new ReformerConfig({
-    vocab_size: 64,
-    hidden_size: 64,
-    num_attention_heads: 2,
-    attention_head_size: 32,
-    feed_forward_size: 256,
-    attn_layers: layers,
-    lsh_attn_chunk_length: 32,
-    local_attn_chunk_length: 64,
-    lsh_num_chunks_before: 1,
-    local_num_chunks_before: 1,
-    num_hashes: 2,
-    is_decoder: true,
-    hidden_act: 'relu',
-    axial_pos_embds: true,
-    axial_pos_shape: [a0, L / a0],
-    axial_pos_embds_dim: [32, 32],
-    max_position_embeddings: L,
-    hidden_dropout_prob: dropout,
-    pad_token_id: 0,
-  });
+  return memoryTestConfig(layers, L, { hidden_dropout_prob: dropout });
 }
 
 const CASES = [

@@ -14,6 +14,7 @@ import { ReformerModelWithLMHead } from '../../src/model/lm-model.js';
 import { ReformerModel } from '../../src/model/reformer-model.js';
 import { loadWasmBackendSync } from '../../src/node/wasm.js';
 import { Rng } from '../../src/util/rng.js';
+import { memoryTestConfig } from '../helpers/memory-config.js';
 
 const be = loadWasmBackendSync({ threads: 1 });
 
@@ -31,31 +32,11 @@ interface Case {
 }
 
 function config(c: Case): ReformerConfig {
-  const a0 = 2 ** Math.floor(Math.log2(c.L) / 2);
-  return new ReformerConfig({
-    vocab_size: 64,
-    hidden_size: 64,
-    num_attention_heads: 2,
-    attention_head_size: 32,
-    feed_forward_size: 256,
-    attn_layers: c.layers,
-    lsh_attn_chunk_length: 32,
-    local_attn_chunk_length: 64,
-    lsh_num_chunks_before: 1,
-    local_num_chunks_before: 1,
-    num_hashes: 2,
+  return memoryTestConfig(c.layers, c.L, {
     num_buckets: c.numBuckets,
-    is_decoder: true,
-    hidden_act: 'relu',
-    axial_pos_embds: true,
-    axial_pos_shape: [a0, c.L / a0],
-    axial_pos_embds_dim: [32, 32],
-    max_position_embeddings: c.L,
-    hidden_dropout_prob: 0,
     local_attention_probs_dropout_prob: 0,
     chunk_size_feed_forward: c.ffChunk,
     chunk_size_lm_head: c.lmChunk,
-    pad_token_id: 0,
   });
 }
 
