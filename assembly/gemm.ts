@@ -368,6 +368,15 @@ function gemmPacked(
   return <i64>k * <i64>n <= <i64>DIRECT_MAX_KN || (m <= DIRECT_MAX_M && !transB);
 }
 
+/**
+ * Depth at whose multiples the reduction (k) of this product may be cut into consecutive calls (the later
+ * ones accumulating) with the bits of one call, or 0. The packed path adds each KC-deep panel product
+ * into C in panel order, so cuts at multiples of KC keep every sum, provided each part takes it too.
+ */
+export function gemmReductionStep(m: i32, n: i32, k: i32, transB: bool): i32 {
+  return m > 0 && n > 0 && k > 0 && !useDirect(m, n, k, transB) ? KC : 0;
+}
+
 /** Bytes of scratch `gemm` needs for these sizes (0 when it needs none). */
 export function gemmScratchBytes(m: i32, n: i32, k: i32, transB: bool): usize {
   if (m == 0 || n == 0 || k == 0) return 0;

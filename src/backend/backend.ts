@@ -91,6 +91,13 @@ export interface Backend {
   // ---- dense linear algebra (ops/gemm/) ----
   gemm(p: GemmParams): void;
   gemmBatched(p: GemmBatchedParams): void;
+  /**
+   * Where the reduction (k) of a gemm of these sizes may be cut into consecutive calls, the later ones
+   * accumulating, with the bits of one call: cuts at multiples of the returned depth (each part itself
+   * checked with this function), or 0 = nowhere. Backends with a memory limit implement it for the
+   * host-resident streams (backend/host-streams.ts `gemmStreamK`); undefined = never cut.
+   */
+  gemmReductionStep?(m: number, n: number, k: number, transB: boolean): number;
 
   // ---- element-wise helpers, n elements, contiguous (ops/elementwise/) ----
   /** out = a + b (out may alias a or b). */

@@ -20,6 +20,7 @@
  * On a backend without a hard memory limit (the reference backend) a host array IS a backend buffer:
  * `onBackend` is true and every helper calls the kernel on it directly, without copies.
  */
+import { UsageError } from '../errors.js';
 import type { Backend, Float, GemmParams, LayerNormBackwardParams } from './backend.js';
 
 /** Where the residual streams live: `auto` = in the arena unless its estimate exceeds the backend's limit. */
@@ -29,7 +30,7 @@ export type HostStreamsOption = 'auto' | 'always' | 'never';
 export const HOST_BLOCK_ROWS = 4096;
 
 /** Elements per block of the element-wise streams (any split gives the same bits). */
-const ELEMENT_BLOCK = 1 << 20;
+export const ELEMENT_BLOCK = 1 << 20;
 
 /**
  * A zeroed host buffer of `n` elements of the backend's float type (Float64Array for an f64 reference
@@ -37,6 +38,14 @@ const ELEMENT_BLOCK = 1 << 20;
  */
 export function hostFloats(be: Pick<Backend, 'dtype'>, n: number): Float {
   return be.dtype === 'f64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+/**
+ * A zeroed buffer of `n` floats living where `like` lives: in the arena (`be.floats`, freed by the
+ * caller's scope) if the backend accepts `like`, else a host array.
+ */
+export function floatsLike(be: Backend, like: Float, n: number): Float {
+  return onBackend(be, like) ? be.floats(n) : hostFloats(be, n);
 }
 
 /** True if the backend's kernels accept `x` (a WASM backend: a view of its arena; other backends: any array). */
@@ -136,9 +145,9 @@ export function countNonFiniteStream(be: Backend, x: Float, n: number): number {
 }
 
 /**
- * Copies `rows` rows of `cols` values: dst[dstOffset + i·ldDst + j] = src[srcOffset + i·ldSrc + j]
- * (`Backend.gatherRows` with the identity index when both are backend buffers; else plain copies, which
- * move the same bits). `index` [rows] must hold 0 … rows − 1 (the caller's iota).
+ * Gathers `rows` rows of `cols` values: dst[dstOffset + i·ldDst + j] = src[srcOffset + index[i]·ldSrc + j]
+ * (`Backend.gatherRows` when both are backend buffers; else plain copies, which move the same bits).
+ * `index` [rows] holds row numbers of src (the identity for a plain block copy).
  */
 export function copyRows(
   be: Backend,
@@ -159,37 +168,109 @@ export function copyRows(
     return;
   }
   for (let i = 0; i < p.rows; i++) {
-    const s = p.srcOffset + i * p.ldSrc;
+    const s = p.srcOffset + p.index[i]! * p.ldSrc;
     p.dst.set(p.src.subarray(s, s + p.cols), p.dstOffset + i * p.ldDst);
   }
 }
 
+/** Elements of a stored operand that rows [r0, r1) of it span (row stride `ld`, `cols` used per row). */
+function rowsSpan(offset: number, ld: number, cols: number, r0: number, r1: number): [number, number] {
+  return [offset + r0 * ld, (r1 - r0 - 1) * ld + cols];
+}
+
 /**
- * `Backend.gemm` whose C may be host-resident (A and B must be backend buffers): by blocks of
- * `blockRows` rows of C (a multiple of 4; a last block of ≤ 8 rows joins the one before), each block's
- * span of C copied in, multiplied with the same arguments and copied back. Bit-identical to one call
- * (file header).
+ * `Backend.gemm` whose C and/or A may be host-resident (B must be a backend buffer; a host A must not be
+ * transposed): by blocks of `blockRows` rows of C (a multiple of 4; a last block of ≤ 8 rows joins the
+ * one before), each block's rows of A and span of C copied in, multiplied with the same arguments and C
+ * copied back. Bit-identical to one call (file header).
+ * @throws UsageError if a host A is transposed or B is host-resident
  */
-export function gemmStreamC(be: Backend, p: GemmParams, blockRows: number): void {
-  if (onBackend(be, p.c)) {
+export function gemmStreamRows(be: Backend, p: GemmParams, blockRows: number): void {
+  const hostA = !onBackend(be, p.a);
+  const hostC = !onBackend(be, p.c);
+  if (!hostA && !hostC) {
     be.gemm(p);
     return;
   }
+  if (!onBackend(be, p.b) || (hostA && p.transA)) {
+    throw new UsageError('gemmStreamRows: B must be a backend buffer and a host-resident A must not be transposed');
+  }
   const block = blockRowsOf(blockRows);
   const aRow = p.transA ? 1 : p.lda; // distance between rows i and i + 1 of op(A)
+  const a0 = p.aOffset ?? 0;
   const c0 = p.cOffset ?? 0;
   for (let r0 = 0; r0 < p.m; ) {
     let r1 = Math.min(p.m, r0 + block);
     if (p.m - r1 <= 8) r1 = p.m;
     const nr = r1 - r0;
-    const start = c0 + r0 * p.ldc;
-    const span = (nr - 1) * p.ldc + p.n;
+    const [cStart, cSpan] = rowsSpan(c0, p.ldc, p.n, r0, r1);
     be.scope(() => {
-      const c = backendSpan(be, p.c, start, span);
-      be.gemm({ ...p, m: nr, aOffset: (p.aOffset ?? 0) + r0 * aRow, c, cOffset: 0 });
-      p.c.set(c, start);
+      const c = hostC ? backendSpan(be, p.c, cStart, cSpan) : p.c; // copied in: the span's gaps (ldc > n) go back as they were
+      const [aStart, aSpan] = rowsSpan(a0, p.lda, p.k, r0, r1);
+      const a = hostA ? backendSpan(be, p.a, aStart, aSpan) : p.a;
+      be.gemm({
+        ...p,
+        m: nr,
+        a,
+        aOffset: hostA ? 0 : a0 + r0 * aRow,
+        c,
+        cOffset: hostC ? 0 : cStart,
+      });
+      if (hostC) p.c.set(c.subarray(0, cSpan), cStart);
     });
     r0 = r1;
+  }
+}
+
+/**
+ * `Backend.gemm` C (+)= op(A)·B whose reduction runs over host-resident rows: A transposed (stored
+ * [k, m]) and/or B (stored [k, n], not transposed) may be host arrays; C must be a backend buffer. The
+ * k rows are streamed in blocks of about `blockRows` cut at the backend's `gemmReductionStep`, the later
+ * calls accumulating: the bits of one call (the packed GEMM adds each panel into C in order). Where the
+ * backend cannot cut this product (a small k: the direct path), the host operands are copied whole.
+ * This is how a weight gradient dW += dYᵀ·X reduces over 2^20 rows whose dY and X live on the host.
+ * @throws UsageError if C is host-resident, or a host A is not transposed / a host B is transposed
+ */
+export function gemmStreamK(be: Backend, p: GemmParams, blockRows: number): void {
+  const hostA = !onBackend(be, p.a);
+  const hostB = !onBackend(be, p.b);
+  if (!hostA && !hostB) {
+    be.gemm(p);
+    return;
+  }
+  if (!onBackend(be, p.c) || (hostA && !p.transA) || (hostB && p.transB)) {
+    throw new UsageError('gemmStreamK: C must be a backend buffer; a host-resident A must be transposed, a host B not');
+  }
+  const transB = p.transB ?? false;
+  const step = be.gemmReductionStep?.(p.m, p.n, p.k, transB) ?? 0;
+  const want = Math.max(step, blockRowsOf(blockRows) - (step > 0 ? blockRowsOf(blockRows) % step : 0));
+  const cuts: number[] = [0];
+  if (step > 0) {
+    for (let k0 = want; k0 < p.k; k0 += want) {
+      // each part must itself take the cuttable path; a short tail joins the part before
+      if (be.gemmReductionStep!(p.m, p.n, Math.min(want, p.k - k0), transB) === 0) break;
+      cuts.push(k0);
+    }
+  }
+  cuts.push(p.k);
+  const a0 = p.aOffset ?? 0;
+  const b0 = p.bOffset ?? 0;
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const k0 = cuts[i]!;
+    const k1 = cuts[i + 1]!;
+    be.scope(() => {
+      const [aStart, aSpan] = rowsSpan(a0, p.lda, p.m, k0, k1);
+      const [bStart, bSpan] = rowsSpan(b0, p.ldb, p.n, k0, k1);
+      be.gemm({
+        ...p,
+        k: k1 - k0,
+        a: hostA ? backendSpan(be, p.a, aStart, aSpan) : p.a,
+        aOffset: hostA ? 0 : aStart,
+        b: hostB ? backendSpan(be, p.b, bStart, bSpan) : p.b,
+        bOffset: hostB ? 0 : bStart,
+        accumulate: (p.accumulate ?? false) || i > 0,
+      });
+    });
   }
 }
 

@@ -14,6 +14,8 @@ export interface KernelExports {
   gemmRows(m: number, n: number, k: number, a: number, lda: number, transA: number, b: number, ldb: number, transB: number, c: number, ldc: number, accumulate: number, scratch: number, rowBegin: number, rowEnd: number): void;
   /** assembly/gemm/gemmScratchBytes(m: i32, n: i32, k: i32, transB: bool): usize */
   gemmScratchBytes(m: number, n: number, k: number, transB: number): number;
+  /** assembly/gemm/gemmReductionStep(m: i32, n: i32, k: i32, transB: bool): i32 */
+  gemmReductionStep(m: number, n: number, k: number, transB: number): number;
   /** assembly/hash/lshHash(x: usize, ldx: i32, rows: i32, dHead: i32, rot: usize, numHashes: i32, factors: usize, numFactors: i32, half: i32, buckets: usize, ldBuckets: i32, scratch: usize): void */
   lshHash(x: number, ldx: number, rows: number, dHead: number, rot: number, numHashes: number, factors: number, numFactors: number, half: number, buckets: number, ldBuckets: number, scratch: number): void;
   /** assembly/hash/lshHashScratchBytes(rows: i32, dHead: i32, numHashes: i32, half: i32): usize */
@@ -85,7 +87,7 @@ export interface KernelExports {
 }
 
 /** Every export a kernel build must have (checked when a module is instantiated). */
-export const KERNEL_NAMES = ['gemm', 'gemmBatched', 'gemmRows', 'gemmScratchBytes', 'lshHash', 'lshHashScratchBytes', 'argsortKeys', 'argsortCount', 'argsortOffsets', 'argsortPlace', 'invertPermutation', 'gatherRows', 'scatterRows', 'scatterAddRows', 'softmaxRows', 'softmaxRowsBackward', 'layerNormForward', 'layerNormBackward', 'layerNormBackwardDx', 'layerNormBackwardParams', 'rmsNormForward', 'rmsNormBackward', 'activationForward', 'activationBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows', 'sumRowsStrided', 'sumSquares', 'countNonFinite', 'chunkAttentionForward', 'chunkAttentionBackward', 'chunkAttentionScratchBytes', 'lshRoundCombine', 'adamw', 'heapBase'] as const;
+export const KERNEL_NAMES = ['gemm', 'gemmBatched', 'gemmRows', 'gemmScratchBytes', 'gemmReductionStep', 'lshHash', 'lshHashScratchBytes', 'argsortKeys', 'argsortCount', 'argsortOffsets', 'argsortPlace', 'invertPermutation', 'gatherRows', 'scatterRows', 'scatterAddRows', 'softmaxRows', 'softmaxRowsBackward', 'layerNormForward', 'layerNormBackward', 'layerNormBackwardDx', 'layerNormBackwardParams', 'rmsNormForward', 'rmsNormBackward', 'activationForward', 'activationBackward', 'add', 'axpy', 'scale', 'addRowVector', 'sumRows', 'sumRowsStrided', 'sumSquares', 'countNonFinite', 'chunkAttentionForward', 'chunkAttentionBackward', 'chunkAttentionScratchBytes', 'lshRoundCombine', 'adamw', 'heapBase'] as const;
 
 /** Name of a kernel export. */
 export type KernelName = (typeof KERNEL_NAMES)[number];

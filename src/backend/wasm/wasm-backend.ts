@@ -198,6 +198,10 @@ export class WasmBackend implements Backend {
   gemmBatched(p: GemmBatchedParams): void {
     gemm.gemmBatched(this.d, p);
   }
+  /** The packed path sums k in panels of 256 added into C in order (assembly/gemm.ts `gemmReductionStep`). */
+  gemmReductionStep(m: number, n: number, k: number, transB: boolean): number {
+    return this.kernels.gemmReductionStep(m, n, k, transB ? 1 : 0);
+  }
 
   add(out: Float, a: Float, b: Float, n: number): void {
     elementwise.add(this.d, out, a, b, n);
