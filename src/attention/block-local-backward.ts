@@ -19,10 +19,11 @@
  * (q_h, k_h, v_h, a_h, da_h, dq_h, dk̃_h, dv_h) plus B·L (lse_h) and L (positions).
  */
 import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
+import { floatsLike, gemmStreamK, gemmStreamRows, HOST_BLOCK_ROWS, layerNormBackwardStream } from '../backend/host-streams.js';
 import type { AttentionBlockOptions } from './block.js';
 import type { BlockWeights } from './block-cache.js';
 import { localBlock } from './block-local.js';
-import { copyMask, iota } from './common.js';
+import { copyMask, iota, layerNormAllRows } from './common.js';
 import {
   ATTENTION_BLOCK_ROWS,
   chunkingFor,
@@ -48,6 +49,8 @@ export interface LocalBlockGeometry {
   readonly dropout: AttentionDropout | null;
   /** `[batch, seqLen]` attention mask copy, or null. */
   readonly mask: Int32Array | null;
+  /** Rows per host ↔ arena block when normed, dOut, dNormed are host-resident (default HOST_BLOCK_ROWS); never changes results. */
+  readonly hostBlockRows?: number;
 }
 
 /** Weights (or their gradients, same layout) of the local block: W_o [D, H·d], W_q, W_k, W_v [H·d, D]. */
@@ -79,9 +82,14 @@ export function localBlockHeadBackward(
   const { chunkLength, numChunksBefore, numChunksAfter } = geo.chunk;
   be.scope(() => {
     // forward: q_h, k_h = (n·W_k,hᵀ)/√d, v_h
+    const hostRows = geo.hostBlockRows ?? HOST_BLOCK_ROWS;
     const proj = [w.wq, w.wk, w.wv].map((p) => {
       const y = be.floats(rows * d); // [B·L, d]
-      be.gemm({ m: rows, n: d, k: D, a: normed, lda: D, b: p, bOffset: h * d * D, ldb: D, transB: true, c: y, ldc: d });
+      gemmStreamRows(
+        be,
+        { m: rows, n: d, k: D, a: normed, lda: D, b: p, bOffset: h * d * D, ldb: D, transB: true, c: y, ldc: d },
+        hostRows,
+      );
       return y;
     });
     const [q, k, v] = proj as [Float, Float, Float];
@@ -117,8 +125,22 @@ export function localBlockHeadBackward(
     for (let b = 0; b < B; b++) be.chunkAttentionForward({ ...common(b), out: attn, outOffset: b * L * d, ldOut: d });
     // forward: F = a_h·W_o,hᵀ (+ other heads)  ⇒  da_h = dOut·W_o,h,  dW_o,h += dOutᵀ·a_h
     const dAttn = be.floats(rows * d);
-    be.gemm({ m: rows, n: d, k: D, a: dOut, lda: D, b: w.wo, bOffset: h * d, ldb: all, c: dAttn, ldc: d });
-    be.gemm({ m: D, n: d, k: rows, a: dOut, lda: D, transA: true, b: attn, ldb: d, c: g.wo, cOffset: h * d, ldc: all, accumulate: true });
+    gemmStreamRows(be, { m: rows, n: d, k: D, a: dOut, lda: D, b: w.wo, bOffset: h * d, ldb: all, c: dAttn, ldc: d }, hostRows);
+    const dWo = {
+      m: D,
+      n: d,
+      k: rows,
+      a: dOut,
+      lda: D,
+      transA: true,
+      b: attn,
+      ldb: d,
+      c: g.wo,
+      cOffset: h * d,
+      ldc: all,
+      accumulate: true,
+    };
+    gemmStreamK(be, dWo, hostRows);
     // forward: a_h = softmax(masked q·k̃ᵀ)·v per window
     const dq = be.floats(rows * d);
     const dk = be.floats(rows * d); // w.r.t. k̃ = k/√d, then k
@@ -133,8 +155,16 @@ export function localBlockHeadBackward(
       [w.wk, g.wk, dk],
       [w.wv, g.wv, dv],
     ] as const) {
-      be.gemm({ m: rows, n: D, k: d, a: dp, lda: d, b: p, bOffset: h * d * D, ldb: D, c: dNormed, ldc: D, accumulate: true });
-      be.gemm({ m: d, n: D, k: rows, a: dp, lda: d, transA: true, b: normed, ldb: D, c: gp, cOffset: h * d * D, ldc: D, accumulate: true });
+      gemmStreamRows(
+        be,
+        { m: rows, n: D, k: d, a: dp, lda: d, b: p, bOffset: h * d * D, ldb: D, c: dNormed, ldc: D, accumulate: true },
+        hostRows,
+      );
+      gemmStreamK(
+        be,
+        { m: d, n: D, k: rows, a: dp, lda: d, transA: true, b: normed, ldb: D, c: gp, cOffset: h * d * D, ldc: D, accumulate: true },
+        hostRows,
+      );
     }
   });
 }
@@ -172,30 +202,16 @@ export function localReverseBackward(
     causal: options.isDecoder ?? cfg.is_decoder,
     dropout,
     mask,
+    hostBlockRows: options.hostBlockRows ?? HOST_BLOCK_ROWS,
   };
-  // ---- LayerNorm of every row (per row the forward's values), in row blocks
-  const normed = be.floats(rows * D); // [B·L, D]
-  const mean = be.floats(rows);
-  const rstd = be.floats(rows);
-  const nb = Math.min(rows, Math.max(1, options.blockRows ?? ATTENTION_BLOCK_ROWS));
-  for (let r0 = 0; r0 < rows; r0 += nb) {
-    const nr = Math.min(nb, rows - r0);
-    be.layerNormForward({
-      rows: nr,
-      cols: D,
-      x: x.subarray(r0 * D, (r0 + nr) * D),
-      gamma: w.gamma,
-      beta: w.beta,
-      eps: cfg.layer_norm_eps,
-      y: normed.subarray(r0 * D, (r0 + nr) * D),
-      mean: mean.subarray(r0, r0 + nr),
-      rstd: rstd.subarray(r0, r0 + nr),
-    });
-  }
-  const dNormed = be.floats(rows * D); // [B·L, D] accumulated over the heads
+  // ---- LayerNorm of every row (per row the forward's values)
+  const ln = { gamma: w.gamma, beta: w.beta, eps: cfg.layer_norm_eps };
+  const { normed, mean, rstd } = layerNormAllRows(be, x, rows, D, ln, options.blockRows ?? ATTENTION_BLOCK_ROWS);
+  const dNormed = floatsLike(be, x, rows * D); // [B·L, D] accumulated over the heads
   const mw: LocalBlockMatrices = { wo: w.wo, wq: w.proj[0]!, wk: w.proj[1]!, wv: w.proj[2]! };
   const mg: LocalBlockMatrices = { wo: g.wo, wq: g.proj[0]!, wk: g.proj[1]!, wv: g.proj[2]! };
   for (let h = 0; h < H; h++) localBlockHeadBackward(be, geo, mw, mg, h, normed, dOut, dNormed);
   // forward: n = LayerNorm(x)·γ + β, once for all heads
-  be.layerNormBackward({ rows, cols: D, dy: dNormed, x, mean, rstd, gamma: w.gamma, dx, dgamma: g.gamma, dbeta: g.beta });
+  const lnBackward = { rows, cols: D, dy: dNormed, x, mean, rstd, gamma: w.gamma, dx, dgamma: g.gamma, dbeta: g.beta };
+  layerNormBackwardStream(be, lnBackward, geo.hostBlockRows ?? HOST_BLOCK_ROWS);
 }

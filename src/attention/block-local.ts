@@ -1,9 +1,12 @@
 /**
  * The local attention block, block by block of query chunks with their neighbour chunks (see block.ts
  * for the contract): LayerNorm and the q/k/v projections of the block's rows, the chunk attention of its
- * query chunks (all heads), `W_o` on its query rows added into y.
+ * query chunks (all heads), `W_o` on its query rows added into y. Without a cache, x and y may be
+ * host-resident (backend/host-streams.ts): the block's rows are copied in and its rows of y updated, the
+ * same kernel calls on the same values.
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { copyRows, withRows } from '../backend/host-streams.js';
 import type { AttentionBlockOptions } from './block.js';
 import { commonCache, type AttentionBlockCache, type AttentionBlockResult, type AttentionKeep, type BlockWeights } from './block-cache.js';
 import { headLayout, localChunkSpec, type AttentionConfig } from './config.js';
@@ -76,7 +79,17 @@ export function localBlock(
         const nq = Math.min(g.chunksPerBlock, g.numChunks - j0);
         const { rows: ext, start } = localBlockRows(g, j0, nq, idx, keyValid, mask, b * L);
         // LayerNorm and projections of the block's rows (HF: q = x·W_qᵀ, k = x·W_kᵀ/√d, v = x·W_vᵀ)
-        be.gatherRows({ rows: ext, cols: D, index: idx.subarray(0, ext), src: x, srcOffset: b * L * D, ldSrc: D, dst: xb, ldDst: D });
+        copyRows(be, {
+          rows: ext,
+          cols: D,
+          index: idx.subarray(0, ext),
+          src: x,
+          srcOffset: b * L * D,
+          ldSrc: D,
+          dst: xb,
+          dstOffset: 0,
+          ldDst: D,
+        });
         be.layerNormForward({
           rows: ext,
           cols: D,
@@ -118,8 +131,7 @@ export function localBlock(
         const nr = nq * c;
         const t0 = b * L + j0 * c; // first query row in [B·L]
         be.gemm({ m: nr, n: D, k: all, a: o, aOffset: k0 * all, lda: all, b: w.wo, ldb: all, transB: true, c: f, ldc: D });
-        const yb = y.subarray(t0 * D, (t0 + nr) * D);
-        be.add(yb, yb, f, nr * D);
+        withRows(be, y, D, t0, nr, 'update', (yb) => be.add(yb, yb, f, nr * D));
         if (cache) {
           // keep the query rows' LayerNorm, projections, output and log-sum-exp (each row is a query row once)
           const a = (cache.self as LocalSelfAttentionCache).attention;

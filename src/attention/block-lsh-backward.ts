@@ -14,9 +14,12 @@
  * with n = LayerNorm(x) [B·L, D] and dn its gradient, accumulated over the heads (in head order, the
  * query/key term before the value term); the caller runs the LayerNorm backward once at the end.
  * Temporaries: 3·B·L·d (da_h, dqk_h, dv_h) plus one (b, h)'s `lshHeadBackward` buffers (one block of
- * sorted chunks and [L, num_hashes] arrays, lsh-head-backward.ts).
+ * sorted chunks and [L, num_hashes] arrays, lsh-head-backward.ts). normed, dOut and dNormed may be
+ * host-resident (the reversible step on host streams): streamed by row blocks, the weight gradients by
+ * k blocks (backend/host-streams.ts `gemmStreamRows`, `gemmStreamK`), the same bits.
  */
 import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
+import { gemmStreamK, gemmStreamRows, HOST_BLOCK_ROWS } from '../backend/host-streams.js';
 import type { ChunkSpec } from './config.js';
 import { type HeadRows, lshHeadBackward } from './lsh-head-backward.js';
 import { headDropout } from './lsh.js';
@@ -38,6 +41,8 @@ export interface LshBlockGeometry {
   readonly mask: Int32Array | null;
   /** Sorted slots per block of `lshHeadBackward` (default ATTENTION_BLOCK_ROWS); never changes results. */
   readonly blockRows?: number;
+  /** Rows per host ↔ arena block when normed, dOut, dNormed are host-resident (default HOST_BLOCK_ROWS); never changes results. */
+  readonly hostBlockRows?: number;
 }
 
 /** The forward constants of head h of batch element b (views). */
@@ -95,23 +100,28 @@ export function lshBlockHeadBackward(
   const all = H * d;
   be.scope(() => {
     // forward: F = a_h·W_o,hᵀ (+ other heads)  ⇒  da_h = dOut·W_o,h,  dW_o,h += dOutᵀ·a_h
+    const hostRows = geo.hostBlockRows ?? HOST_BLOCK_ROWS;
     const dAttn = be.floats(rows * d); // [B·L, d]
-    be.gemm({ m: rows, n: d, k: D, a: dOut, lda: D, b: w.wo, bOffset: h * d, ldb: all, c: dAttn, ldc: d });
-    be.gemm({
-      m: D,
-      n: d,
-      k: rows,
-      a: dOut,
-      lda: D,
-      transA: true,
-      b: head.attn.buf,
-      bOffset: head.attn.offset,
-      ldb: head.attn.ld,
-      c: g.wo,
-      cOffset: h * d,
-      ldc: all,
-      accumulate: true,
-    });
+    gemmStreamRows(be, { m: rows, n: d, k: D, a: dOut, lda: D, b: w.wo, bOffset: h * d, ldb: all, c: dAttn, ldc: d }, hostRows);
+    gemmStreamK(
+      be,
+      {
+        m: D,
+        n: d,
+        k: rows,
+        a: dOut,
+        lda: D,
+        transA: true,
+        b: head.attn.buf,
+        bOffset: head.attn.offset,
+        ldb: head.attn.ld,
+        c: g.wo,
+        cOffset: h * d,
+        ldc: all,
+        accumulate: true,
+      },
+      hostRows,
+    );
     // forward: a_h = LshHead(qk_h, v_h) per batch element
     const dqk = be.floats(rows * d); // [B·L, d]
     const dv = be.floats(rows * d); // [B·L, d]
@@ -145,21 +155,29 @@ export function lshBlockHeadBackward(
       [w.wqk, g.wqk, dqk],
       [w.wv, g.wv, dv],
     ] as const) {
-      be.gemm({ m: rows, n: D, k: d, a: dp, lda: d, b: p, bOffset: h * d * D, ldb: D, c: dNormed, ldc: D, accumulate: true });
-      be.gemm({
-        m: d,
-        n: D,
-        k: rows,
-        a: dp,
-        lda: d,
-        transA: true,
-        b: normed,
-        ldb: D,
-        c: gp,
-        cOffset: h * d * D,
-        ldc: D,
-        accumulate: true,
-      });
+      gemmStreamRows(
+        be,
+        { m: rows, n: D, k: d, a: dp, lda: d, b: p, bOffset: h * d * D, ldb: D, c: dNormed, ldc: D, accumulate: true },
+        hostRows,
+      );
+      gemmStreamK(
+        be,
+        {
+          m: d,
+          n: D,
+          k: rows,
+          a: dp,
+          lda: d,
+          transA: true,
+          b: normed,
+          ldb: D,
+          c: gp,
+          cOffset: h * d * D,
+          ldc: D,
+          accumulate: true,
+        },
+        hostRows,
+      );
     }
   });
 }

@@ -1,8 +1,11 @@
 /**
  * The LSH attention block, head by head (see block.ts for the contract): LayerNorm and the head's
  * projections in row blocks, `lshHeadForward` (lsh-head.ts), then the head's slice of `W_o` added into y.
+ * Without a cache, x and y may be host-resident (backend/host-streams.ts): x is read and y updated by
+ * row blocks with the same kernel calls, so the bits are those of arena buffers.
  */
 import type { Backend, Float } from '../backend/backend.js';
+import { gemmStreamRows, HOST_BLOCK_ROWS, withRows } from '../backend/host-streams.js';
 import type { AttentionBlockOptions } from './block.js';
 import { commonCache, type AttentionBlockCache, type AttentionBlockResult, type AttentionKeep, type BlockWeights } from './block-cache.js';
 import { ATTENTION_BLOCK_ROWS, headLayout, type AttentionConfig } from './config.js';
@@ -69,6 +72,7 @@ export function lshBlock(
     const accH = cache ? null : be.floats(L * d); // [L, d] head output
     const bucketsH = captured ? be.ints(RL) : null;
     const eps = cfg.layer_norm_eps;
+    const hostRows = options.hostBlockRows ?? HOST_BLOCK_ROWS;
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         // ---- projections of head h: qk_h = LayerNorm(x)·W_qk[h]ᵀ, v_h = LayerNorm(x)·W_v[h]ᵀ, in row blocks
@@ -82,7 +86,7 @@ export function lshBlock(
               be.layerNormForward({
                 rows: nr,
                 cols: D,
-                x: x.subarray(row0 * D, (row0 + nr) * D),
+                x: x.subarray(row0 * D, (row0 + nr) * D), // store mode: x is a backend buffer
                 gamma: w.gamma,
                 beta: w.beta,
                 eps,
@@ -94,17 +98,19 @@ export function lshBlock(
             a = cache.normed;
             aOffset = row0 * D;
           } else {
-            be.layerNormForward({
-              rows: nr,
-              cols: D,
-              x: x.subarray(row0 * D, (row0 + nr) * D),
-              gamma: w.gamma,
-              beta: w.beta,
-              eps,
-              y: xn!.subarray(0, nr * D),
-              mean: mean!.subarray(0, nr),
-              rstd: rstd!.subarray(0, nr),
-            });
+            withRows(be, x, D, row0, nr, 'read', (xr) =>
+              be.layerNormForward({
+                rows: nr,
+                cols: D,
+                x: xr,
+                gamma: w.gamma,
+                beta: w.beta,
+                eps,
+                y: xn!.subarray(0, nr * D),
+                mean: mean!.subarray(0, nr),
+                rstd: rstd!.subarray(0, nr),
+              }),
+            );
             a = xn!;
             aOffset = 0;
           }
@@ -146,23 +152,27 @@ export function lshBlock(
           bucketsH,
         );
         if (captured) captured.set(bucketsH!, (b * H + h) * RL);
-        // ---- y += o_h · W_o[:, h·d:(h+1)·d]ᵀ
-        be.gemm({
-          m: L,
-          n: D,
-          k: d,
-          a: acc,
-          aOffset: off,
-          lda: ld,
-          b: w.wo,
-          bOffset: h * d,
-          ldb: all,
-          transB: true,
-          c: y,
-          cOffset: b * L * D,
-          ldc: D,
-          accumulate: true,
-        });
+        // ---- y += o_h · W_o[:, h·d:(h+1)·d]ᵀ (a host-resident y by row blocks: the same bits)
+        gemmStreamRows(
+          be,
+          {
+            m: L,
+            n: D,
+            k: d,
+            a: acc,
+            aOffset: off,
+            lda: ld,
+            b: w.wo,
+            bOffset: h * d,
+            ldb: all,
+            transB: true,
+            c: y,
+            cOffset: b * L * D,
+            ldc: D,
+            accumulate: true,
+          },
+          hostRows,
+        );
       }
     }
   });

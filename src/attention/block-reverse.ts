@@ -21,14 +21,15 @@
  * Local attention: the block forward replayed as it ran (keeping nothing), then head by head
  * (block-local-backward.ts `localReverseBackward`, the store-mode backward's per-head code).
  *
- * Host-resident x, out and dx (plain JS arrays outside the WASM arena, backend/host-streams.ts): the
- * LayerNorm reads x block by block, `out` takes each head's W_o product by row blocks, and the LayerNorm
- * backward streams x and dx by row blocks (the same calls on the same values: the same bits); the
- * local step runs on arena copies.
+ * Host-resident x, out, dOut and dx (plain JS arrays outside the WASM arena, backend/host-streams.ts):
+ * n and d(n) are then host arrays too; every [rows, ·] product streams them by row blocks and every
+ * weight gradient (a reduction over rows) by k blocks cut where the GEMM's sums allow
+ * (`gemmStreamRows`, `gemmStreamK`): the same calls on the same values, the same bits. The arena holds
+ * one head's work.
  */
 import type { Backend, Float } from '../backend/backend.js';
-import { backendCopy, gemmStreamC, HOST_BLOCK_ROWS, layerNormBackwardStream, withRows } from '../backend/host-streams.js';
-import { checkLength, copyMask } from './common.js';
+import { floatsLike, gemmStreamRows, HOST_BLOCK_ROWS, layerNormBackwardStream, withRows } from '../backend/host-streams.js';
+import { checkLength, copyMask, layerNormAllRows } from './common.js';
 import { ATTENTION_BLOCK_ROWS, headLayout, type AttentionConfig } from './config.js';
 import { blockArgs, blockWeights, type AttentionBlockOptions, type AttentionBlockWeights, type AttentionKind } from './block.js';
 import { localReverseBackward } from './block-local-backward.js';
@@ -70,14 +71,7 @@ export function attentionBlockReverseBackward(
   checkLength('ReformerAttention reverse backward: dOut', dOut, { batch: B, seq: L, hidden: headLayout(cfg).hidden });
   checkLength('ReformerAttention reverse backward: dx', dx, { batch: B, seq: L, hidden: headLayout(cfg).hidden });
   if (kind === 'local') {
-    // host-resident buffers: the local step runs on arena copies (backendCopy returns an arena buffer as it is)
-    be.scope(() => {
-      const n = B * L * headLayout(cfg).hidden;
-      const [xa, outa, dOuta, dxa] = [x, out, dOut, dx].map((a) => backendCopy(be, a, n)) as [Float, Float, Float, Float];
-      localReverseBackward(be, cfg, w, g, xa, outa, dOuta, dxa, options);
-      if (outa !== out) out.set(outa.subarray(0, n));
-      if (dxa !== dx) dx.set(dxa.subarray(0, n));
-    });
+    be.scope(() => localReverseBackward(be, cfg, w, g, x, out, dOut, dx, options));
     return;
   }
   be.scope(() => lshReverseBackward(be, cfg, w, g, x, out, dOut, dx, options));
@@ -117,32 +111,18 @@ function lshReverseBackward(
   const dropout = options.dropout && options.dropout.prob > 0 ? { prob: options.dropout.prob, seed: options.dropout.seed } : null;
   const shortPath = plan.head.chunking.shortPath;
   const paperBuckets = plan.head.paperExact && !shortPath;
-  // ---- LayerNorm of every row, in the forward's row blocks
-  const normed = be.floats(rows * D); // [B·L, D]
-  const mean = be.floats(rows);
-  const rstd = be.floats(rows);
+  // ---- LayerNorm of every row (per row the forward's values)
+  const { normed, mean, rstd } = layerNormAllRows(
+    be,
+    x,
+    rows,
+    D,
+    { gamma: w.gamma, beta: w.beta, eps: cfg.layer_norm_eps },
+    plan.head.blockRows,
+  );
   const nb = Math.min(L, Math.max(1, plan.head.blockRows));
-  for (let b = 0; b < B; b++) {
-    for (let r0 = 0; r0 < L; r0 += nb) {
-      const nr = Math.min(nb, L - r0);
-      const row0 = b * L + r0;
-      withRows(be, x, D, row0, nr, 'read', (xr) =>
-        be.layerNormForward({
-          rows: nr,
-          cols: D,
-          x: xr,
-          gamma: w.gamma,
-          beta: w.beta,
-          eps: cfg.layer_norm_eps,
-          y: normed.subarray(row0 * D, (row0 + nr) * D),
-          mean: mean.subarray(row0, row0 + nr),
-          rstd: rstd.subarray(row0, row0 + nr),
-        }),
-      );
-    }
-  }
   const hostRows = options.hostBlockRows ?? HOST_BLOCK_ROWS;
-  const dNormed = be.floats(rows * D); // [B·L, D] accumulated over the heads
+  const dNormed = floatsLike(be, x, rows * D); // [B·L, D] accumulated over the heads
   const geo = {
     batch: B,
     seqLen: L,
@@ -155,6 +135,7 @@ function lshReverseBackward(
     dropout,
     mask,
     blockRows: plan.head.blockRows,
+    hostBlockRows: hostRows,
   };
   const mw: LshBlockMatrices = { wo: w.wo, wqk: w.proj[0]!, wv: w.proj[1]! };
   const mg: LshBlockMatrices = { wo: g.wo, wqk: g.proj[0]!, wv: g.proj[1]! };
@@ -172,26 +153,14 @@ function lshReverseBackward(
         for (let r0 = 0; r0 < L; r0 += nb) {
           const nr = Math.min(nb, L - r0);
           const row0 = b * L + r0;
-          for (const [p, dst] of [
-            [w.proj[0]!, qk],
-            [w.proj[1]!, v],
-          ] as const) {
-            be.gemm({
-              m: nr,
-              n: d,
-              k: D,
-              a: normed,
-              aOffset: row0 * D,
-              lda: D,
-              b: p,
-              bOffset: h * d * D,
-              ldb: D,
-              transB: true,
-              c: dst,
-              cOffset: row0 * d,
-              ldc: d,
-            });
-          }
+          withRows(be, normed, D, row0, nr, 'read', (a) => {
+            for (const [p, dst] of [
+              [w.proj[0]!, qk],
+              [w.proj[1]!, v],
+            ] as const) {
+              be.gemm({ m: nr, n: d, k: D, a, lda: D, b: p, bOffset: h * d * D, ldb: D, transB: true, c: dst, cOffset: row0 * d, ldc: d });
+            }
+          });
         }
         const bh = b * H + h;
         lshHeadForward(
@@ -219,7 +188,7 @@ function lshReverseBackward(
           },
         );
         // out += a_h·W_o,hᵀ
-        gemmStreamC(
+        gemmStreamRows(
           be,
           {
             m: L,

@@ -1,7 +1,8 @@
 /**
  * Boundary checks and small helpers shared by the attention modules (not exported from the package).
  */
-import type { Backend } from '../backend/backend.js';
+import type { Backend, Float } from '../backend/backend.js';
+import { floatsLike, withRows } from '../backend/host-streams.js';
 import { ShapeError } from '../errors.js';
 
 /** Throws ShapeError unless `arr` holds exactly `dims.product` elements. */
@@ -57,4 +58,44 @@ export function iota(be: Backend, n: number): Int32Array {
   const out = be.ints(n);
   for (let i = 0; i < n; i++) out[i] = i;
   return out;
+}
+
+/**
+ * n = LayerNorm(x)·γ + β of every row of x [rows, D], with its statistics mean, rstd [rows], in blocks
+ * of `blockRows` rows (a per-row op: any blocks give the bits of one call). n lives where x lives (a
+ * host-resident x gets a host n, both streamed by row blocks: backend/host-streams.ts); the statistics
+ * are backend buffers. Allocated in the caller's scope. Used by the reversible steps (block-reverse.ts,
+ * block-local-backward.ts), which need n of all rows for the weight gradients.
+ */
+export function layerNormAllRows(
+  be: Backend,
+  x: Float,
+  rows: number,
+  D: number,
+  ln: { gamma: Float; beta: Float; eps: number },
+  blockRows: number,
+): { normed: Float; mean: Float; rstd: Float } {
+  const normed = floatsLike(be, x, rows * D); // [rows, D]
+  const mean = be.floats(rows);
+  const rstd = be.floats(rows);
+  const nb = Math.min(rows, Math.max(1, blockRows));
+  for (let r0 = 0; r0 < rows; r0 += nb) {
+    const nr = Math.min(nb, rows - r0);
+    withRows(be, normed, D, r0, nr, 'write', (y) =>
+      withRows(be, x, D, r0, nr, 'read', (xr) =>
+        be.layerNormForward({
+          rows: nr,
+          cols: D,
+          x: xr,
+          gamma: ln.gamma,
+          beta: ln.beta,
+          eps: ln.eps,
+          y,
+          mean: mean.subarray(r0, r0 + nr),
+          rstd: rstd.subarray(r0, r0 + nr),
+        }),
+      ),
+    );
+  }
+  return { normed, mean, rstd };
 }

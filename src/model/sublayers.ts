@@ -19,7 +19,7 @@
  * and copies dOut (the gradient operand of W_o's reduction over rows) into the arena. Same bits.
  */
 import type { Backend, Float } from '../backend/backend.js';
-import { backendCopy, hostFloats, onBackend, streamAdd, streamAxpy } from '../backend/host-streams.js';
+import { hostFloats, onBackend, streamAdd, streamAxpy } from '../backend/host-streams.js';
 import { attentionBlockAddForward, type AttentionBlockCache, type AttentionBlockWeights, type AttentionKeep } from '../attention/block.js';
 import { attentionBlockBackward } from '../attention/block-backward.js';
 import { attentionBlockReverseBackward } from '../attention/block-reverse.js';
@@ -167,22 +167,16 @@ export class AttentionSublayer implements Sublayer {
           paperExact: this.paperExact,
           dropout: probsSeed !== null ? { prob: this.probsDropout, seed: probsSeed } : null,
           ...(call.numHashes ? { numHashes: call.numHashes } : {}),
+          ...(call.hostBlockRows ? { hostBlockRows: call.hostBlockRows } : {}),
         },
         mode,
       );
     const forward = (): ReturnType<typeof run> => {
-      // host-resident streams: the block runs on arena copies (x; y, or F aside), the same calls
-      const xb = backendCopy(be, x, n);
-      if (dropoutSeed === null) {
-        if (onBackend(be, y)) return run(xb, y);
-        const yb = backendCopy(be, y, n);
-        const res = run(xb, yb);
-        y.set(yb.subarray(0, n));
-        return res;
-      }
+      // host-resident streams: the block reads x and updates y (or F aside) by row blocks, the same calls
+      if (dropoutSeed === null) return run(x, y);
       // ReformerSelfOutput dropout acts on F(x) as a whole: compute it aside, mask it, add it
-      const f = be.floats(n);
-      const res = run(xb, f);
+      const f = onBackend(be, y) ? be.floats(n) : hostFloats(be, n);
+      const res = run(x, f);
       applyDropout(f, rows, this.attnConfig.hidden_size, this.dropout, dropoutSeed);
       streamAdd(be, y, y, f, n);
       return res;
@@ -203,7 +197,8 @@ export class AttentionSublayer implements Sublayer {
    * time, so the whole block cache (every head's projections, sort, per-round outputs and lse, the
    * attention output) never exists; the results are bit-identical to `addForward(keep)` into zeros,
    * the subtraction and `backward`, output dropout (ReformerSelfOutput) and attention-probability dropout
-   * replayed from `state`. Local attention runs that unfused step inside.
+   * replayed from `state`. Local attention replays its block forward, then back-propagates head by head.
+   * Host-resident x, y, dOut and dx are streamed by row blocks (backend/host-streams.ts).
    * @param x [rows, D] X2; y [rows, D] Y1 → X1; dOut [rows, D] dY1; dx [rows, D] dY2 → dX2.
    */
   reverseBackward(x: Float, y: Float, dOut: Float, dx: Float, call: SublayerCall, state: unknown): void {
@@ -215,12 +210,11 @@ export class AttentionSublayer implements Sublayer {
     const host = !onBackend(be, y);
     be.scope(() => {
       let g = dOut;
-      if (st.dropoutSeed !== null || !onBackend(be, dOut)) {
-        // out = Dropout(block(x))  ⇒  dblock = mask ⊙ dOut (host-resident dOut: copied into the arena,
-        // where W_o's gradient reduces it over all rows in one GEMM)
-        g = be.floats(n);
+      if (st.dropoutSeed !== null) {
+        // out = Dropout(block(x))  ⇒  dblock = mask ⊙ dOut (beside dOut, host-resident with it)
+        g = onBackend(be, dOut) ? be.floats(n) : hostFloats(be, n);
         g.set(dOut.subarray(0, n));
-        if (st.dropoutSeed !== null) applyDropout(g, rows, D, this.dropout, st.dropoutSeed);
+        applyDropout(g, rows, D, this.dropout, st.dropoutSeed);
       }
       const f = host ? hostFloats(be, n) : be.floats(n); // F(x) replayed into zeros
       attentionBlockReverseBackward(be, this.attnConfig, this.kind, this.weights, this.grads, x, f, g, dx, {
