@@ -8,9 +8,30 @@
 import { ATTENTION_BLOCK_ROWS, chunksPerBlock, localChunkSpec, lshChunkSpec } from '../../attention/config.js';
 import type { AttentionKeep } from '../../attention/block.js';
 import { lshBackwardBlockRows } from '../../attention/lsh-head-backward.js';
+import { ELEMENT_BLOCK } from '../../backend/host-streams.js';
 import { FF_LEAN_BLOCK_ROWS } from '../../nn/feed-forward.js';
 import { outputBlockRows } from '../lengths.js';
-import { attentionScratch, bucketsPerRound, chunkAt, hashScratch, rotationHalf, type Dims, type Tally } from './tally.js';
+import {
+  attentionScratch,
+  bucketsPerRound,
+  chunkAt,
+  hashScratch,
+  hostGemmRows,
+  hostKRows,
+  rotationHalf,
+  type Dims,
+  type Tally,
+} from './tally.js';
+
+/** On the host path (`m.hostRows` set): a row-streamed GEMM's block of `rows`·`cols` copied in, with its scratch; else the scratch. */
+function streamedGemm(t: Tally, m: Dims, rows: number, cols: number): void {
+  if (m.hostRows === undefined) t.scratch(m.scratch);
+  else
+    t.scope(() => {
+      t.buf(rows * cols);
+      t.scratch(m.scratch);
+    });
+}
 
 /**
  * `AttentionSublayer.addForward` → `attentionBlockAddForward(keep)`: what stays allocated in the caller's
@@ -19,7 +40,7 @@ import { attentionScratch, bucketsPerRound, chunkAt, hashScratch, rotationHalf, 
  */
 export function attentionTally(t: Tally, m: Dims, type: string, keep: AttentionKeep, replay: boolean, training: boolean): void {
   const body = (): void => {
-    if (training && m.cfg.hidden_dropout_prob > 0) t.buf(m.rows * m.D); // F aside, then dropout
+    if (training && m.cfg.hidden_dropout_prob > 0 && m.hostRows === undefined) t.buf(m.rows * m.D); // F aside (host path: a host array)
     if (m.mask) t.buf(m.rows); // the mask copy
     if (type === 'lsh') lshBlock(t, m, keep, replay);
     else localBlock(t, m, keep);
@@ -58,9 +79,13 @@ function lshBlock(t: Tally, m: Dims, keep: AttentionKeep, replay: boolean): void
       t.bufs(3, L * d); // qk_h, v_h, the head output
     }
     if (captured) t.buf(RL);
+    const host = m.hostRows !== undefined && !cache;
+    if (host) t.scope(() => t.buf(nb * D)); // x rows copied in for the LayerNorm
     t.scratch(m.scratch); // projections
     lshHead(t, m, k, R, { cache, captured, replay });
-    t.scratch(m.scratch); // output projection
+    if (host)
+      streamedGemm(t, m, hostGemmRows(m, L), D); // output projection into y's rows
+    else t.scratch(m.scratch);
   });
 }
 
@@ -114,6 +139,7 @@ function localBlock(t: Tally, m: Dims, keep: AttentionKeep): void {
     t.buf(H * n); // lse
     t.buf(Q * k.c * D); // F rows
     t.scratch(Math.max(m.scratch, attentionScratch(m, k, false)));
+    if (m.hostRows !== undefined && keep !== 'cache') t.scope(() => t.buf(Q * k.c * D)); // y's rows updated
   });
 }
 
@@ -142,18 +168,21 @@ function blockBackwardBody(t: Tally, m: Dims, type: string): void {
 function localHeadBackwardTally(t: Tally, m: Dims): void {
   const { rows, d, L, cfg } = m;
   const k = chunkAt(localChunkSpec(cfg), L);
+  const { D } = m;
   for (let i = 0; i < 3; i++) {
     t.buf(rows * d); // q_h, k_h, v_h
-    t.scratch(m.scratch);
+    streamedGemm(t, m, hostGemmRows(m, rows), D); // from n's rows
   }
   t.buf(rows * d); // a_h
   t.buf(rows); // lse_h
   t.buf(L); // positions
   t.scratch(attentionScratch(m, k, false));
   t.buf(rows * d); // da_h
-  t.scratch(m.scratch);
+  streamedGemm(t, m, hostGemmRows(m, rows), D); // da_h from dOut's rows
+  streamedGemm(t, m, hostKRows(m, D, d, rows), D); // dW_o,h over dOut's rows
   t.bufs(3, rows * d); // dq_h, dk_h, dv_h
   t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
+  streamedGemm(t, m, Math.max(hostGemmRows(m, rows), hostKRows(m, d, D, rows)), D); // d(n) rows, dW_p,h over n's rows
 }
 
 /** lshBlockHeadBackward of one head (block-lsh-backward.ts): da_h, dqk_h, dv_h [rows, d] and one (b, h) backward at a time. */
@@ -162,8 +191,10 @@ function lshHeadBackwardTally(t: Tally, m: Dims): void {
   const k = chunkAt(lshChunkSpec(cfg), L);
   const R = k.short ? 1 : m.R;
   const RL = R * L;
+  const { D } = m;
   t.buf(rows * d); // dAttn_h
-  t.scratch(m.scratch);
+  streamedGemm(t, m, hostGemmRows(m, rows), D); // from dOut's rows
+  streamedGemm(t, m, hostKRows(m, D, d, rows), D); // dW_o,h over dOut's rows
   t.bufs(2, rows * d); // dqk_h, dv_h
   t.scope(() => {
     // lshHeadBackward of one (b, h) (lsh-head-backward.ts): [L, R] arrays, then one block's buffers
@@ -182,7 +213,7 @@ function lshHeadBackwardTally(t: Tally, m: Dims): void {
     }
     t.scratch(Math.max(m.scratch, attentionScratch(m, k, true)));
   });
-  t.scratch(m.scratch);
+  streamedGemm(t, m, Math.max(hostGemmRows(m, rows), hostKRows(m, d, D, rows)), D); // d(n) rows, dW_p,h over n's rows
 }
 
 /**
@@ -194,26 +225,34 @@ export function attentionReverseBackwardTally(t: Tally, m: Dims, type: string): 
   const { rows, D, B, L, d } = m;
   const n = rows * D;
   const dropout = m.cfg.hidden_dropout_prob > 0;
+  const host = m.hostRows !== undefined; // n, d(n), F, mask ⊙ dOut are host arrays, streamed by row blocks
+  const lnRows = Math.min(rows, ATTENTION_BLOCK_ROWS);
+  const allRowsLayerNorm = (): void => {
+    if (!host) t.buf(n); // normed
+    t.bufs(2, rows); // mean, rstd
+    if (host) t.scope(() => t.bufs(2, lnRows * D)); // x rows in, n rows out
+    if (!host) t.buf(n); // dNormed
+  };
+  const layerNormBackward = (): void => {
+    if (host) t.scope(() => t.bufs(3, Math.min(rows, m.hostRows!) * D)); // x, d(n), dx rows
+  };
   t.scope(() => {
-    if (dropout) t.buf(n); // mask ⊙ dOut
-    t.buf(n); // F replayed into zeros
+    if (dropout && !host) t.buf(n); // mask ⊙ dOut
+    if (!host) t.buf(n); // F replayed into zeros
     t.scope(() => {
       if (m.mask) t.buf(rows); // the mask copy
       if (type !== 'lsh') {
         // localReverseBackward: the block forward replayed (keeping nothing), n, d(n), one head at a time
         t.scope(() => localBlock(t, m, 'none'));
-        t.buf(n); // normed
-        t.bufs(2, rows); // mean, rstd
-        t.buf(n); // dNormed
+        allRowsLayerNorm();
         t.scope(() => localHeadBackwardTally(t, m));
+        layerNormBackward();
         return;
       }
       const k = chunkAt(lshChunkSpec(m.cfg), L);
       const R = k.short ? 1 : m.R;
       const RL = R * L;
-      t.buf(n); // normed
-      t.bufs(2, rows); // mean, rstd
-      t.buf(n); // dNormed
+      allRowsLayerNorm();
       t.scope(() => {
         // head h: its replay (all batch elements) ...
         t.bufs(3, rows * d); // qk_h, v_h, a_h
@@ -221,14 +260,19 @@ export function attentionReverseBackwardTally(t: Tally, m: Dims, type: string): 
         t.buf(B * RL); // lse
         t.buf(B * RL * d); // outPerRound
         if (!k.short) t.buf(B * RL); // buckets
-        t.scratch(m.scratch); // projections
+        streamedGemm(t, m, Math.min(L, ATTENTION_BLOCK_ROWS), D); // projections from n's rows
         lshHead(t, m, k, R, { cache: true, captured: false, replay: true });
-        t.scratch(m.scratch); // output projection
+        streamedGemm(t, m, hostGemmRows(m, L), D); // output projection into F's rows
         // ... and its backward
         t.scope(() => lshHeadBackwardTally(t, m));
       });
+      layerNormBackward();
     });
-    if (dropout) t.buf(Math.min(n, 4096)); // zeros of the −0 normalisation
+    if (dropout) {
+      t.buf(Math.min(n, 4096)); // zeros of the −0 normalisation
+      if (host) t.scope(() => t.buf(Math.min(n, 4096))); // F's block
+    }
+    if (host) t.scope(() => t.bufs(2, Math.min(n, ELEMENT_BLOCK))); // Y1 − F, streamed
   });
 }
 

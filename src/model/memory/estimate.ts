@@ -23,10 +23,10 @@
  * `backward`): no LM-head parameters and no logits blocks.
  *
  * Host-resident streams (`hostStreams: true`, issue 17; backend/host-streams.ts): the residual streams,
- * their gradients, dEmbedding and the attention replay F(X2) are plain JS arrays (`hostBytes`); the WASM
- * part (`bytes`) holds what the layers stream through it: the arena copies of the attention forward's
- * input and output, the reversible attention step's dOut, the LayerNorm output and its gradient, one
- * head's work, and row-block temporaries (host-tally.ts).
+ * their gradients, dEmbedding, and in the reversible attention step F(X2), the LayerNorm output n and
+ * d(n) are plain JS arrays (`hostBytes`); the WASM part (`bytes`) holds what the layers stream through
+ * it: one head's work, one block's rows, the row and k blocks of the streamed GEMMs (host-tally.ts, the
+ * `hostRows` branches of blocks.ts).
  *
  * Browser-safe (no Node imports): the CLI and the benchmarks compare the result with the machine's
  * memory; the model compares it with `Backend.maxBufferBytes` (4 GiB for WASM).
@@ -50,6 +50,7 @@ import {
 import { promptCaptureTally, promptRotationsTally } from './decode.js';
 import { hostEmbeddingBackwardTally, hostForwardLayerTally, hostReverseBackwardTally, hostStreamBytes } from './host-tally.js';
 import { chunkAt, GEMM_SCRATCH_BYTES, Tally, type Dims } from './tally.js';
+import { blockRowsOf } from '../../backend/host-streams.js';
 
 /** What is estimated: 'forward' = the evaluation loss (streamed), 'train' = one training step. */
 export type MemoryMode = 'forward' | 'train';
@@ -178,7 +179,7 @@ export function estimateMemory(cfg: ReformerConfig, options: MemoryEstimateOptio
   if (host && mode === 'train' && options.reversible === false) {
     throw new ConfigError('hostStreams', 'estimateMemory: host-resident streams need the reversible backward (reversible: true)');
   }
-  const hm = host ? { ...dims, hostRows: Math.max(4, Math.floor(options.hostBlockRows ?? 4096)) } : null;
+  const hm = host ? { ...dims, hostRows: blockRowsOf(options.hostBlockRows) } : null;
   if (mode === 'forward') {
     jsBytes = forwardTally(t, dims, materialize, seqLen, options.promptCapture ?? false, hm);
   } else {

@@ -7,15 +7,13 @@
  */
 import { FF_LEAN_BLOCK_ROWS } from '../../nn/feed-forward.js';
 import type { AttentionKeep } from '../../attention/block.js';
+import { ELEMENT_BLOCK } from '../../backend/host-streams.js';
 import { attentionReverseBackwardTally, attentionTally, feedForwardTally, ffReverseBackwardTally } from './blocks.js';
 import type { Dims, Tally } from './tally.js';
 import type { MemoryMode } from './estimate.js';
 
-/** Dims of the host path: the rows per host ↔ arena block besides. */
+/** Dims of the host path: the rows per host ↔ arena block set. */
 export type HostDims = Dims & { readonly hostRows: number };
-
-/** Elements per block of the element-wise streams (host-streams.ts ELEMENT_BLOCK). */
-const ELEMENT_BLOCK = 1 << 20;
 
 /** Rows per feed-forward block (feed-forward.ts `leanBlockRows`). */
 function ffBlock(m: Dims): number {
@@ -23,18 +21,16 @@ function ffBlock(m: Dims): number {
 }
 
 /**
- * One layer's forward on host streams: the attention block on arena copies of X2 and Y1 (with output
- * dropout in training: X2 and F aside, then Y1 += F streamed), the feed-forward with its block's rows
- * copied in and out, and the layer-output checks streamed.
+ * One layer's forward on host streams: the attention block reading X2 and updating Y1 by row blocks
+ * (with output dropout in training: F aside on the host, then Y1 += F streamed), the feed-forward with
+ * its block's rows copied in and out, and the layer-output checks streamed.
  */
 export function hostForwardLayerTally(t: Tally, m: HostDims, type: string, keep: AttentionKeep, training: boolean): void {
   const n = m.rows * m.D;
   const dropout = training && m.cfg.hidden_dropout_prob > 0;
   t.scope(() => {
-    t.buf(n); // X2 copy
-    if (!dropout) t.buf(n); // Y1 copy (with dropout, F aside is counted by attentionTally)
     attentionTally(t, m, type, keep, false, training);
-    if (dropout) t.scope(() => t.buf(Math.min(n, ELEMENT_BLOCK))); // Y1 += F, streamed
+    if (dropout) t.scope(() => t.bufs(2, Math.min(n, ELEMENT_BLOCK))); // Y1 += F, both host, streamed
   });
   t.scope(() => {
     t.buf(ffBlock(m) * m.D); // the block's input rows (and, after it, its output rows)
@@ -45,24 +41,16 @@ export function hostForwardLayerTally(t: Tally, m: HostDims, type: string, keep:
 
 /**
  * One layer's reversible backward on host streams. The feed-forward: per block its rows of Y1, Y2, dY1
- * copied in besides the arena path's temporaries. The attention: dOut copied into the arena where the
- * arena path replays F (F is host-resident), so the arena path's tally without output dropout counts
- * the same; plus the row block of F being accumulated (LSH) or the arena copies of X2, F and dX2 of the
- * unfused local step.
+ * copied in besides the arena path's temporaries. The attention: the block tallies of the host path
+ * (`m.hostRows` set: F, n, d(n) and the dropout-masked dOut on the host, one head's work and the
+ * row / k blocks streamed through the arena).
  */
 export function hostReverseBackwardTally(t: Tally, m: HostDims, type: string): void {
-  const n = m.rows * m.D;
   t.scope(() => {
     t.bufs(3, ffBlock(m) * m.D); // x rows (forward and backward copies), dx rows
     ffReverseBackwardTally(t, m);
   });
-  const noDropout: HostDims = { ...m, cfg: m.cfg.with({ hidden_dropout_prob: 0 }) };
-  t.scope(() => {
-    if (type === 'lsh')
-      t.buf(Math.min(m.rows, m.hostRows) * m.D); // a row block of F or of dX2 in the arena
-    else t.bufs(3, n); // X2, F, dX2 copies of the unfused local step
-    attentionReverseBackwardTally(t, noDropout, type);
-  });
+  t.scope(() => attentionReverseBackwardTally(t, m, type));
 }
 
 /** The embedding backward on host gradients: dEmbedding computed in the arena (dY1 + dY2 streamed), then copied out. */
@@ -77,10 +65,12 @@ export function hostEmbeddingBackwardTally(t: Tally, m: HostDims): void {
 }
 
 /**
- * Bytes of the host arrays (f32): forward X1, X2 (+ the embedding copy of `ReformerModel.forward`);
- * training X1, X2, dY1, dY2, dEmbedding and one layer's attention replay F(X2).
+ * Bytes of the host arrays (f32) at their peak: forward X1, X2 (+ the embedding copy of
+ * `ReformerModel.forward`; + F aside with output dropout in training); training X1, X2, dY1, dY2,
+ * dEmbedding and, in one layer's reversible attention step, F(X2), n, d(n) (+ mask ⊙ dOut with dropout).
  */
 export function hostStreamBytes(m: Dims, mode: MemoryMode, materialize: boolean): number {
   const n = m.rows * m.D;
-  return 4 * n * (mode === 'forward' ? 2 + (materialize ? 1 : 0) : 6);
+  const dropout = m.cfg.hidden_dropout_prob > 0;
+  return 4 * n * (mode === 'forward' ? 2 + (materialize ? 1 : 0) : 8 + (dropout ? 1 : 0));
 }

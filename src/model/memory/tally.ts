@@ -80,6 +80,29 @@ export interface Dims {
   readonly threads: number;
   /** bytes of one GEMM call's scratch over all threads */
   readonly scratch: number;
+  /**
+   * Host-resident streams (`hostStreams`): rows per host ↔ arena block (`blockRowsOf(hostBlockRows)`);
+   * undefined on the arena path. The block tallies then count the stream copies instead of the [rows, D]
+   * buffers that live on the host.
+   */
+  readonly hostRows?: number;
+}
+
+/** Host path: rows of the arena block of C (or A) of a row-streamed GEMM over `m` rows (gemmStreamRows: a short tail joins). */
+export function hostGemmRows(m: Dims, rows: number): number {
+  return Math.min(rows, (m.hostRows ?? rows) + 8);
+}
+
+/**
+ * Host path: rows of the largest k block of a GEMM reducing over `k` host rows (gemmStreamK), an upper
+ * bound: the whole k where the kernel cannot cut the product (assembly/gemm.ts `useDirect`: k·n ≤ 128K
+ * elements or m ≤ 8 without transB), else two blocks (a tail too short to stand alone joins the last).
+ */
+export function hostKRows(m: Dims, rowsOut: number, n: number, k: number): number {
+  if (k * n <= 128 * 1024 || rowsOut <= 8) return k;
+  const hb = m.hostRows ?? k;
+  const want = Math.max(256, hb - (hb % 256));
+  return Math.min(k, 2 * want);
 }
 
 /** Effective chunking of an attention type at length L (the short path is one chunk of L). */
