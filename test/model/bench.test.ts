@@ -67,12 +67,17 @@ describe('reformer bench model', () => {
   });
 
   it('refuses a run that cannot fit the 4 GiB WASM memory before starting it (exit 1, one line with the numbers)', async () => {
-    const r = await cli(['bench', 'model', '--seq-len', '1048576', '--mode', 'train', '--threads', '1']);
+    const r = await cli(['bench', 'model', '--seq-len', '1048576', '--mode', 'train', '--threads', '1', '--host-streams', 'never']);
     expect(r.code).toBe(1);
     expect(r.stderr.text).toMatch(
       /ResourceError.*training step of batch 1 × 1048576 tokens needs about [\d.]+ GiB.*more than the 4 GiB.*use a sequence length of at most \d+ \(with axial_pos_shape changed to factors of it\), or evaluation only/,
     );
     expect(r.stdout.text).toBe('');
+    // the default ('auto') would take host-resident streams at 2^20; 2^22 fits neither path
+    const big = await cli(['bench', 'model', '--seq-len', '4194304', '--mode', 'train', '--threads', '1']);
+    expect(big.code).toBe(1);
+    expect(big.stderr.text).toMatch(/ResourceError.*training step of batch 1 × 4194304 tokens.*host-resident streams/);
+    expect(big.stdout.text).toBe('');
   });
 
   it('a training length that is not a multiple of the chunk lengths is a usage error', async () => {

@@ -193,7 +193,7 @@ describe('runs that cannot fit the 4 GiB WASM memory are refused before anything
 
   it('a 2^20-token training step: ResourceError with the estimate, the limit and the ways out', () => {
     be.scope(() => {
-      const model = new ReformerModelWithLMHead(be, reference);
+      const model = new ReformerModelWithLMHead(be, reference, { hostStreams: 'never' });
       const live = be.arena.liveBytes;
       const L = 2 ** 20;
       let err: unknown = null;
@@ -215,6 +215,17 @@ describe('runs that cannot fit the 4 GiB WASM memory are refused before anything
     });
   });
 
+  it("the default ('auto') takes host-resident streams for a 2^20-token training step, and refuses 2^22 naming the longest length", () => {
+    const model = new ReformerModelWithLMHead(be, reference);
+    const live = be.arena.liveBytes;
+    expect(model.usesHostStreams({ batch: 1, seqLen: 2 ** 20 }, 'train')).toBe(true);
+    expect(model.usesHostStreams({ batch: 1, seqLen: 2 ** 16 }, 'train')).toBe(false);
+    expect(() => model.usesHostStreams({ batch: 1, seqLen: 2 ** 22 }, 'train')).toThrow(
+      /training step of batch 1 × 4194304 tokens needs about [\d.]+ GiB.*with host-resident streams \(options\.hostStreams\), a sequence length of at most \d+ fits/,
+    );
+    expect(be.arena.liveBytes).toBe(live); // nothing allocated
+  });
+
   it('the 2^20-token evaluation forward is estimated to fit (2 streams of 1 GiB + per-head temporaries)', () => {
     const e = estimateMemory(reference, { batch: 1, seqLen: 2 ** 20, mode: 'forward' });
     expect(e.bytes).toBeLessThan(be.maxBufferBytes);
@@ -223,8 +234,8 @@ describe('runs that cannot fit the 4 GiB WASM memory are refused before anything
 
   it('the bare encoder: a 2^20-token training forward (with its backward) is refused before anything is allocated; forwardRows is not', () => {
     be.scope(() => {
-      const model = new ReformerModel(be, reference);
-      const arenaOnly = new ReformerModel(be, reference, { options: { hostStreams: 'never' } });
+      const model = new ReformerModel(be, reference, { options: { hostStreams: 'never' } });
+      const arenaOnly = model;
       const live = be.arena.liveBytes;
       const L = 2 ** 20;
       const input = { inputIds: new Int32Array(L), batch: 1, seqLen: L, training: true };
@@ -234,7 +245,7 @@ describe('runs that cannot fit the 4 GiB WASM memory are refused before anything
       );
       expect(be.arena.liveBytes).toBe(live);
       // an eval forward that holds the whole output does not fit the arena either (with host-resident
-      // streams, the default 'auto' would run it); the streamed one is estimated to
+      // streams, the default 'auto' would run it, as it would the training step); the streamed one is estimated to
       expect(() => arenaOnly.forward({ ...input, training: false })).toThrow(/a forward of batch 1 × 1048576 tokens/);
       // the encoder has no LM head: its phases are not named after one (its peak here is the final LayerNorm)
       expect(estimateMemory(reference, { batch: 1, seqLen: L, mode: 'forward', head: false, materializeOutput: true }).peakAt).toBe(

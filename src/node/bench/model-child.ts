@@ -6,7 +6,8 @@
  *   node dist/src/node/bench/model-child.js '{"config":{...},"seqLen":65536,"batch":1,"mode":"train","reversible":true,"threads":1,"reps":3}'
  *
  * - mode "forward": the evaluation loss `model.loss(batch)` (streamed: logits never held whole);
- *   mode "train": one training step `model.lossAndGrad(batch)` (loss + gradients, no optimizer);
+ *   mode "train": one training step `model.lossAndGrad(batch)` (loss + gradients; with `optimizer`, plus one
+ *   AdamW update of every parameter, `createOptimizer(model, 'adamw')`);
  *   mode "baseline": only loads the backend (the RSS of Node + the kernels, for reference).
  * - Warm-up (`warmup`, default true): one call of the same model code at min(seqLen, 4096) tokens on a
  *   temporary model (the kernels' first calls run in V8's baseline tier), freed before measuring.
@@ -19,6 +20,8 @@
 import { runAsChild } from './child.js';
 import { ReformerConfig } from '../../config/reformer-config.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
+import type { Optimizer } from '../../train/optimizer.js';
+import { createOptimizer } from '../../train/optimizer-choice.js';
 import { Rng } from '../../util/rng.js';
 import { loadWasmBackend } from '../wasm.js';
 import { median } from './measure.js';
@@ -46,6 +49,8 @@ export interface ModelChildRequest {
   hostStreams?: 'auto' | 'always' | 'never';
   /** Host path: bytes WASM + host arrays may take (`ReformerOptions.hostMemoryBytes`). Default: none. */
   hostMemoryBytes?: number;
+  /** Train mode: one AdamW update after each step's gradients (timed with it). Default false. */
+  optimizer?: boolean;
 }
 
 export interface ModelChildResult {
@@ -142,13 +147,22 @@ export async function runModelChild(req: ModelChildRequest): Promise<ModelChildR
       ...(req.hostMemoryBytes !== undefined ? { hostMemoryBytes: req.hostMemoryBytes } : {}),
     } as const;
     const config = ReformerConfig.fromJSON(req.config);
-    const run = (model: ReformerModelWithLMHead, ids: Int32Array, len: number): number =>
-      be.scope(() => {
+    const optimizers = new Map<ReformerModelWithLMHead, Optimizer>();
+    const run = (model: ReformerModelWithLMHead, ids: Int32Array, len: number): number => {
+      const loss = be.scope(() => {
         const batch = { inputIds: ids, batch: B, seqLen: len };
         if (mode === 'forward') return model.loss(batch).loss;
         model.parameters.zeroGrads();
         return model.lossAndGrad(batch).loss;
       });
+      if (mode === 'train' && req.optimizer) {
+        // the moments live in the arena beside the parameters, allocated once per model (outside the step's scope)
+        const opt = optimizers.get(model) ?? createOptimizer(model, 'adamw');
+        optimizers.set(model, opt);
+        opt.update(model.params, model.grads, 1e-4);
+      }
+      return loss;
+    };
     if (req.warmup ?? true) {
       const w = Math.min(L, 4096);
       be.scope(() => {
@@ -159,7 +173,7 @@ export async function runModelChild(req: ModelChildRequest): Promise<ModelChildR
     const model = new ReformerModelWithLMHead(be, config, options);
     const ids = tokens(B * L, config.vocab_size, 2);
     const host = model.usesHostStreams({ batch: B, seqLen: L }, mode);
-    const estimate = model.memoryEstimate({ batch: B, seqLen: L }, mode, { hostStreams: host });
+    const estimate = model.memoryEstimate({ batch: B, seqLen: L }, mode, { hostStreams: host, optimizer: req.optimizer ?? false });
     be.arena.resetPeak();
     const times: number[] = [];
     let loss: number | null = null;

@@ -200,11 +200,14 @@ export const modelBench: BenchSubcommand = {
       '--repeats <n>',
       'model: timed calls after the warm-up; the median is reported (default 3; fewer once they pass 10 minutes)',
     ).argParser(intFlag('--repeats', 1, 100)),
+    new Option('--optimizer', 'model, train mode: each timed step also runs one AdamW update of every parameter (default: none)'),
   ],
   async run(flags: Record<string, unknown>, env: BenchEnv): Promise<number> {
     const L = (flags.seqLen as number | undefined) ?? 4096;
     const mode = (flags.mode as ModelBenchMode | undefined) ?? 'forward';
     const reps = (flags.repeats as number | undefined) ?? 3;
+    const optimizer = flags.optimizer === true;
+    if (optimizer && mode !== 'train') throw new UsageError('--optimizer: only with --mode train');
     const threads = env.threads ?? defaultThreads();
     const { config, note } = fitConfigToLength(readBenchConfig(flags.config as string | undefined), L);
     checkBenchLength(config, L, mode);
@@ -226,6 +229,7 @@ export const modelBench: BenchSubcommand = {
       maxSeconds: 600,
       hostStreams: hostStreams ? 'always' : 'never',
       hostMemoryBytes: benchHostBudget(),
+      optimizer,
     });
     if ('error' in r) {
       if (r.resource) throw new ResourceError(r.error);
@@ -256,7 +260,7 @@ export const modelBench: BenchSubcommand = {
     if (note) env.stdout.write(`config ${note}\n`);
     env.stdout.write(
       `(ReformerModelWithLMHead, batch 1, ${config.attn_layers.length} layers [${config.attn_layers.join(', ')}]; ` +
-        `${mode === 'forward' ? 'evaluation loss' : 'loss + gradients, reversible'}; median of ${r.times.length} call(s) after a warm-up; ` +
+        `${mode === 'forward' ? 'evaluation loss' : `loss + gradients, reversible${optimizer ? ' + one AdamW update' : ''}`}; median of ${r.times.length} call(s) after a warm-up; ` +
         `peak RSS of the child process, baseline ${fmtBytes(base.peak_rss_bytes)}; streams: the residual streams and their ` +
         `gradients in the WASM arena or in host arrays outside it, "host est." their estimated bytes)\n`,
     );
@@ -266,6 +270,7 @@ export const modelBench: BenchSubcommand = {
           mode,
           seq_len: L,
           threads,
+          optimizer: optimizer ? 'adamw' : null,
           tokens_per_s: tokensPerS,
           seconds,
           peak_rss_bytes: r.peak_rss_bytes,
