@@ -19,7 +19,8 @@
  * (q_h, k_h, v_h, a_h, da_h, dq_h, dk̃_h, dv_h) plus B·L (lse_h) and L (positions).
  */
 import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
-import { floatsLike, gemmStreamK, gemmStreamRows, HOST_BLOCK_ROWS, layerNormBackwardStream } from '../backend/host-streams.js';
+import { floatsLike, gemmStreamRows, HOST_BLOCK_ROWS, layerNormBackwardStream } from '../backend/host-streams.js';
+import { type HeadDims, headOutputBackward, headProjectionBackward } from './head-linear.js';
 import type { AttentionBlockOptions } from './block.js';
 import type { BlockWeights } from './block-cache.js';
 import { localBlock } from './block-local.js';
@@ -124,23 +125,8 @@ export function localBlockHeadBackward(
     });
     for (let b = 0; b < B; b++) be.chunkAttentionForward({ ...common(b), out: attn, outOffset: b * L * d, ldOut: d });
     // forward: F = a_h·W_o,hᵀ (+ other heads)  ⇒  da_h = dOut·W_o,h,  dW_o,h += dOutᵀ·a_h
-    const dAttn = be.floats(rows * d);
-    gemmStreamRows(be, { m: rows, n: d, k: D, a: dOut, lda: D, b: w.wo, bOffset: h * d, ldb: all, c: dAttn, ldc: d }, hostRows);
-    const dWo = {
-      m: D,
-      n: d,
-      k: rows,
-      a: dOut,
-      lda: D,
-      transA: true,
-      b: attn,
-      ldb: d,
-      c: g.wo,
-      cOffset: h * d,
-      ldc: all,
-      accumulate: true,
-    };
-    gemmStreamK(be, dWo, hostRows);
+    const hd: HeadDims = { rows, D, d, all, hostRows };
+    const dAttn = headOutputBackward(be, hd, h, w.wo, g.wo, dOut, { buf: attn, offset: 0, ld: d });
     // forward: a_h = softmax(masked q·k̃ᵀ)·v per window
     const dq = be.floats(rows * d);
     const dk = be.floats(rows * d); // w.r.t. k̃ = k/√d, then k
@@ -150,22 +136,9 @@ export function localBlockHeadBackward(
     }
     be.scale(dk, 1 / Math.sqrt(d), rows * d); // k̃ = k/√d  ⇒  dk = dk̃/√d
     // forward: p_h = n·W_p,hᵀ  ⇒  dn += dp·W_p,h,  dW_p,h += dpᵀ·n  (query, key, value)
-    for (const [p, gp, dp] of [
-      [w.wq, g.wq, dq],
-      [w.wk, g.wk, dk],
-      [w.wv, g.wv, dv],
-    ] as const) {
-      gemmStreamRows(
-        be,
-        { m: rows, n: D, k: d, a: dp, lda: d, b: p, bOffset: h * d * D, ldb: D, c: dNormed, ldc: D, accumulate: true },
-        hostRows,
-      );
-      gemmStreamK(
-        be,
-        { m: d, n: D, k: rows, a: dp, lda: d, transA: true, b: normed, ldb: D, c: gp, cOffset: h * d * D, ldc: D, accumulate: true },
-        hostRows,
-      );
-    }
+    headProjectionBackward(be, hd, h, w.wq, g.wq, dq, normed, dNormed);
+    headProjectionBackward(be, hd, h, w.wk, g.wk, dk, normed, dNormed);
+    headProjectionBackward(be, hd, h, w.wv, g.wv, dv, normed, dNormed);
   });
 }
 

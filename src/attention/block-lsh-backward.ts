@@ -19,7 +19,8 @@
  * k blocks (backend/host-streams.ts `gemmStreamRows`, `gemmStreamK`), the same bits.
  */
 import type { AttentionDropout, Backend, Float } from '../backend/backend.js';
-import { gemmStreamK, gemmStreamRows, HOST_BLOCK_ROWS } from '../backend/host-streams.js';
+import { HOST_BLOCK_ROWS } from '../backend/host-streams.js';
+import { type HeadDims, headOutputBackward, headProjectionBackward } from './head-linear.js';
 import type { ChunkSpec } from './config.js';
 import { type HeadRows, lshHeadBackward } from './lsh-head-backward.js';
 import { headDropout } from './lsh.js';
@@ -100,28 +101,8 @@ export function lshBlockHeadBackward(
   const all = H * d;
   be.scope(() => {
     // forward: F = a_h·W_o,hᵀ (+ other heads)  ⇒  da_h = dOut·W_o,h,  dW_o,h += dOutᵀ·a_h
-    const hostRows = geo.hostBlockRows ?? HOST_BLOCK_ROWS;
-    const dAttn = be.floats(rows * d); // [B·L, d]
-    gemmStreamRows(be, { m: rows, n: d, k: D, a: dOut, lda: D, b: w.wo, bOffset: h * d, ldb: all, c: dAttn, ldc: d }, hostRows);
-    gemmStreamK(
-      be,
-      {
-        m: D,
-        n: d,
-        k: rows,
-        a: dOut,
-        lda: D,
-        transA: true,
-        b: head.attn.buf,
-        bOffset: head.attn.offset,
-        ldb: head.attn.ld,
-        c: g.wo,
-        cOffset: h * d,
-        ldc: all,
-        accumulate: true,
-      },
-      hostRows,
-    );
+    const hd: HeadDims = { rows, D, d, all, hostRows: geo.hostBlockRows ?? HOST_BLOCK_ROWS };
+    const dAttn = headOutputBackward(be, hd, h, w.wo, g.wo, dOut, head.attn);
     // forward: a_h = LshHead(qk_h, v_h) per batch element
     const dqk = be.floats(rows * d); // [B·L, d]
     const dv = be.floats(rows * d); // [B·L, d]
@@ -151,33 +132,7 @@ export function lshBlockHeadBackward(
       });
     }
     // forward: qk_h = n·W_qk,hᵀ, v_h = n·W_v,hᵀ  ⇒  dn += dp·W_p,h,  dW_p,h += dpᵀ·n  (query/key, then value)
-    for (const [p, gp, dp] of [
-      [w.wqk, g.wqk, dqk],
-      [w.wv, g.wv, dv],
-    ] as const) {
-      gemmStreamRows(
-        be,
-        { m: rows, n: D, k: d, a: dp, lda: d, b: p, bOffset: h * d * D, ldb: D, c: dNormed, ldc: D, accumulate: true },
-        hostRows,
-      );
-      gemmStreamK(
-        be,
-        {
-          m: d,
-          n: D,
-          k: rows,
-          a: dp,
-          lda: d,
-          transA: true,
-          b: normed,
-          ldb: D,
-          c: gp,
-          cOffset: h * d * D,
-          ldc: D,
-          accumulate: true,
-        },
-        hostRows,
-      );
-    }
+    headProjectionBackward(be, hd, h, w.wqk, g.wqk, dqk, normed, dNormed);
+    headProjectionBackward(be, hd, h, w.wv, g.wv, dv, normed, dNormed);
   });
 }
