@@ -5,7 +5,8 @@
  * row blocks with the same kernel calls, so the bits are those of arena buffers.
  */
 import type { Backend, Float } from '../backend/backend.js';
-import { gemmStreamRows, HOST_BLOCK_ROWS, withRows } from '../backend/host-streams.js';
+import { HOST_BLOCK_ROWS, withRows } from '../backend/host-streams.js';
+import { headOutputForward } from './head-linear.js';
 import type { AttentionBlockOptions } from './block.js';
 import { commonCache, type AttentionBlockCache, type AttentionBlockResult, type AttentionKeep, type BlockWeights } from './block-cache.js';
 import { ATTENTION_BLOCK_ROWS, headLayout, type AttentionConfig } from './config.js';
@@ -153,26 +154,7 @@ export function lshBlock(
         );
         if (captured) captured.set(bucketsH!, (b * H + h) * RL);
         // ---- y += o_h · W_o[:, h·d:(h+1)·d]ᵀ (a host-resident y by row blocks: the same bits)
-        gemmStreamRows(
-          be,
-          {
-            m: L,
-            n: D,
-            k: d,
-            a: acc,
-            aOffset: off,
-            lda: ld,
-            b: w.wo,
-            bOffset: h * d,
-            ldb: all,
-            transB: true,
-            c: y,
-            cOffset: b * L * D,
-            ldc: D,
-            accumulate: true,
-          },
-          hostRows,
-        );
+        headOutputForward(be, { D, d, all, hostRows }, h, L, w.wo, { buf: acc, offset: off, ld }, y, b * L * D);
       }
     }
   });

@@ -28,7 +28,8 @@
  * one head's work.
  */
 import type { Backend, Float } from '../backend/backend.js';
-import { floatsLike, gemmStreamRows, HOST_BLOCK_ROWS, layerNormBackwardStream, withRows } from '../backend/host-streams.js';
+import { floatsLike, HOST_BLOCK_ROWS, layerNormBackwardStream, withRows } from '../backend/host-streams.js';
+import { headOutputForward } from './head-linear.js';
 import { checkLength, copyMask, layerNormAllRows } from './common.js';
 import { ATTENTION_BLOCK_ROWS, headLayout, type AttentionConfig } from './config.js';
 import { blockArgs, blockWeights, type AttentionBlockOptions, type AttentionBlockWeights, type AttentionKind } from './block.js';
@@ -188,26 +189,7 @@ function lshReverseBackward(
           },
         );
         // out += a_h·W_o,hᵀ
-        gemmStreamRows(
-          be,
-          {
-            m: L,
-            n: D,
-            k: d,
-            a: acc,
-            aOffset: b * L * d,
-            lda: d,
-            b: w.wo,
-            bOffset: h * d,
-            ldb: H * d,
-            transB: true,
-            c: out,
-            cOffset: b * L * D,
-            ldc: D,
-            accumulate: true,
-          },
-          hostRows,
-        );
+        headOutputForward(be, { D, d, all: H * d, hostRows }, h, L, w.wo, { buf: acc, offset: b * L * d, ld: d }, out, b * L * D);
       }
       // ---- backward of head h
       lshBlockHeadBackward(

@@ -1,10 +1,11 @@
 /**
- * The backward of one attention head's linear maps, shared by the LSH and the local block backwards
+ * One attention head's linear maps: the output map's forward (block-lsh.ts and the reversible replay
+ * block-reverse.ts) and the backward shared by the LSH and the local block backwards
  * (block-lsh-backward.ts, block-local-backward.ts). For head h of a block over rows = B·L, with
  * n = LayerNorm(x) [rows, D], W_p,h the head's rows of a projection [H·d, D] and W_o,h the head's columns
  * of the output map [D, H·d]:
  *
- *   forward:  p_h = n·W_p,hᵀ [rows, d];   F = Σ_h a_h·W_o,hᵀ [rows, D]
+ *   forward:  p_h = n·W_p,hᵀ [rows, d];   F = Σ_h a_h·W_o,hᵀ [rows, D] (`headOutputForward`)
  *   backward: dn += dp_h·W_p,h,  dW_p,h += dp_hᵀ·n;   da_h = dOut·W_o,h,  dW_o,h += dOutᵀ·a_h
  *
  * n, d(n) and dOut may be host-resident (the reversible step on host streams): the [rows, ·] products
@@ -79,4 +80,38 @@ export function headOutputBackward(be: Backend, m: HeadDims, h: number, wo: Floa
   };
   gemmStreamK(be, dW, hostRows);
   return dAttn;
+}
+
+/**
+ * y [seqLen, D] (rows of one batch element at `yOffset`) += a_h·W_o,hᵀ, with a_h [seqLen, d] at `attn`; a
+ * host-resident y is updated by row blocks (the bits of one call).
+ */
+export function headOutputForward(
+  be: Backend,
+  m: Pick<HeadDims, 'D' | 'd' | 'all' | 'hostRows'>,
+  h: number,
+  seqLen: number,
+  wo: Float,
+  attn: HeadRowsView,
+  y: Float,
+  yOffset: number,
+): void {
+  const { D, d, all } = m;
+  const p = {
+    m: seqLen,
+    n: D,
+    k: d,
+    a: attn.buf,
+    aOffset: attn.offset,
+    lda: attn.ld,
+    b: wo,
+    bOffset: h * d,
+    ldb: all,
+    transB: true,
+    c: y,
+    cOffset: yOffset,
+    ldc: D,
+    accumulate: true,
+  };
+  gemmStreamRows(be, p, m.hostRows);
 }
