@@ -80,6 +80,31 @@ describe('reformer bench model', () => {
     expect(big.stdout.text).toBe('');
   });
 
+  it('--optimizer adds one AdamW update to each timed training step; only with --mode train', async () => {
+    const r = await cli([
+      'bench',
+      'model',
+      '--seq-len',
+      '256',
+      '--mode',
+      'train',
+      '--optimizer',
+      '--repeats',
+      '1',
+      '--threads',
+      '1',
+      '--json',
+    ]);
+    expect(r.code, r.stderr.text).toBe(0);
+    const j = lastJson(r.stdout);
+    expect(j.optimizer).toBe('adamw');
+    expect(Number.isFinite(j.loss as number)).toBe(true);
+    expect(r.stdout.text).toMatch(/loss \+ gradients, reversible \+ one AdamW update/);
+    const bad = await cli(['bench', 'model', '--seq-len', '256', '--optimizer', '--threads', '1']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.text).toMatch(/--optimizer: only with --mode train/);
+  });
+
   it('a training length that is not a multiple of the chunk lengths is a usage error', async () => {
     const r = await cli(['bench', 'model', '--seq-len', '200', '--mode', 'train', '--threads', '1']);
     expect(r.code).toBe(2);
