@@ -1,7 +1,7 @@
 // Angular LSH (Andoni et al. 2015; Kitaev et al. 2020 Sec. 2), semantics: Backend.lshHash.
 // rotated = x·R by blocks of rows (gemm into scratch), then per hash round and bucket factor the
 // signed argmax: argmax([s, −s]) over the factor's slice, ties to the lowest index.
-import { gemmInto, gemmScratchBytes } from './gemm';
+import { gemmInto, gemmScratchBytes } from './gemm-entry';
 
 /**
  * argmax([s, −s]) over the n f32 values s at p, ties to the lowest index (torch.argmax): the first

@@ -1,7 +1,7 @@
 // Kernel entry points of the WASM backend (loaded by src/backend/wasm). Re-exports only.
 // Every entry point takes byte addresses (usize) into the one imported memory plus sizes; none
 // allocates or throws. Scratch memory, where needed, is passed in (see the *ScratchBytes functions).
-export { gemm, gemmBatched, gemmRows, gemmScratchBytes, gemmReductionStep } from './gemm';
+export { gemm, gemmBatched, gemmRows, gemmScratchBytes, gemmReductionStep } from './gemm-entry';
 export { lshHash, lshHashScratchBytes } from './hash';
 export {
   argsortKeys, argsortCount, argsortOffsets, argsortPlace, invertPermutation, gatherRows, scatterRows, scatterAddRows,

@@ -15,7 +15,7 @@ export function parseBindings(dts) {
   const re = /\/\*\*([\s\S]*?)\*\/\s*export function (\w+)\(([^)]*)\):\s*([\w.]+);/g;
   for (const m of dts.matchAll(re)) {
     const [, doc, name, paramList, returns] = m;
-    const source = /\*\s+(assembly\/[\w/]+)/.exec(doc)?.[1] ?? null;
+    const source = /\*\s+(assembly\/[\w/-]+)/.exec(doc)?.[1] ?? null;
     const asTypes = new Map([...doc.matchAll(/@param (\w+) `([^`]+)`/g)].map((p) => [p[1], p[2]]));
     const asReturns = /@returns `([^`]+)`/.exec(doc)?.[1] ?? 'void';
     const params = paramList

@@ -6,15 +6,15 @@
 
 /** The function exports of the kernel module, as TypeScript sees them. */
 export interface KernelExports {
-  /** assembly/gemm/gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32, c: usize, ldc: i32, accumulate: i32, scratch: usize): void */
+  /** assembly/gemm-entry/gemm(m: i32, n: i32, k: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32, c: usize, ldc: i32, accumulate: i32, scratch: usize): void */
   gemm(m: number, n: number, k: number, a: number, lda: number, transA: number, b: number, ldb: number, transB: number, c: number, ldc: number, accumulate: number, scratch: number): void;
-  /** assembly/gemm/gemmBatched(batch: i32, strideA: i32, strideB: i32, strideC: i32, m: i32, n: i32, k: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32, c: usize, ldc: i32, accumulate: i32, scratch: usize): void */
+  /** assembly/gemm-entry/gemmBatched(batch: i32, strideA: i32, strideB: i32, strideC: i32, m: i32, n: i32, k: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32, c: usize, ldc: i32, accumulate: i32, scratch: usize): void */
   gemmBatched(batch: number, strideA: number, strideB: number, strideC: number, m: number, n: number, k: number, a: number, lda: number, transA: number, b: number, ldb: number, transB: number, c: number, ldc: number, accumulate: number, scratch: number): void;
-  /** assembly/gemm/gemmRows(m: i32, n: i32, k: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32, c: usize, ldc: i32, accumulate: i32, scratch: usize, rowBegin: i32, rowEnd: i32): void */
+  /** assembly/gemm-entry/gemmRows(m: i32, n: i32, k: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32, c: usize, ldc: i32, accumulate: i32, scratch: usize, rowBegin: i32, rowEnd: i32): void */
   gemmRows(m: number, n: number, k: number, a: number, lda: number, transA: number, b: number, ldb: number, transB: number, c: number, ldc: number, accumulate: number, scratch: number, rowBegin: number, rowEnd: number): void;
-  /** assembly/gemm/gemmScratchBytes(m: i32, n: i32, k: i32, transB: bool): usize */
+  /** assembly/gemm-entry/gemmScratchBytes(m: i32, n: i32, k: i32, transB: bool): usize */
   gemmScratchBytes(m: number, n: number, k: number, transB: number): number;
-  /** assembly/gemm/gemmReductionStep(m: i32, n: i32, k: i32, transB: bool): i32 */
+  /** assembly/gemm-entry/gemmReductionStep(m: i32, n: i32, k: i32, transB: bool): i32 */
   gemmReductionStep(m: number, n: number, k: number, transB: number): number;
   /** assembly/hash/lshHash(x: usize, ldx: i32, rows: i32, dHead: i32, rot: usize, numHashes: i32, factors: usize, numFactors: i32, half: i32, buckets: usize, ldBuckets: i32, scratch: usize): void */
   lshHash(x: number, ldx: number, rows: number, dHead: number, rot: number, numHashes: number, factors: number, numFactors: number, half: number, buckets: number, ldBuckets: number, scratch: number): void;
