@@ -27,7 +27,7 @@ import {
   scorePasskey,
   writePasskeySequence,
 } from '../../src/apps/passkey.js';
-import { passkeyTable } from '../../src/apps/passkey-table.js';
+import { passkeyTable } from '../../src/node/cli/apps/passkey-report.js';
 import { PASSKEY_PAD, PasskeyBatches, passkeyTrainingBatch } from '../../src/apps/passkey-train.js';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ConfigError } from '../../src/errors.js';
