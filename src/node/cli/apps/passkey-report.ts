@@ -6,6 +6,7 @@
  */
 import type { PasskeyAttention, PasskeyModelSpec } from '../../../apps/passkey-models.js';
 import type { PasskeyResult } from '../../../apps/passkey.js';
+import type { PasskeyCurriculum } from '../../../apps/passkey-train.js';
 import { markdownTable, type PhaseMeter } from '../tasks/task-results.js';
 import { chunkedShapeRecord } from '../tasks/task-shape.js';
 import type { PasskeyFlags } from './passkey.js';
@@ -26,15 +27,30 @@ export interface ModelRecord {
   /** The training's wall and CPU seconds and the load before and after (tasks/task-results.ts `meter`). */
   train_meter: PhaseMeter;
   final_train_loss: number | null;
+  /** Stopped by `--stop-if-dead`: the probe found the answer independent of the input. */
+  dead: boolean;
+  /** The probes of the training (`--probe-every`). */
+  probes: ProbeRecord[];
   checkpoint: string;
   eval: Record<string, LengthRecord>;
   /** Lengths not evaluated, with the reason. */
   skipped: Record<string, string>;
 }
 
+/** One probe in results.json (apps/passkey-probe.ts): the spread of the answer distribution and the scores on the probe batch. */
+export interface ProbeRecord {
+  step: number;
+  spread: number;
+  digit_accuracy: number;
+  exact_match: number;
+  loss: number;
+}
+
 /** What results.json says of the run besides the flags: where the filler came from and what was derived. */
 export interface PasskeyRunFacts {
   readonly spec: PasskeyModelSpec;
+  /** The curriculum used (null: none). */
+  readonly curriculum: PasskeyCurriculum | null;
   readonly minLength: number;
   readonly warmup: number;
   readonly textPath: string;
@@ -79,6 +95,9 @@ export function passkeyResults(flags: PasskeyFlags, f: PasskeyRunFacts, records:
       minutes: flags.minutes ?? null,
       batch: flags.batch,
       loss_on: flags.lossOn,
+      curriculum: f.curriculum,
+      probe_every: flags.probeEvery,
+      stop_if_dead: flags.stopIfDead ?? null,
       lr: flags.lr,
       warmup: f.warmup,
       schedule: 'linear warm-up, cosine decay to lr/10',

@@ -18,10 +18,12 @@ import {
   passkeyFillerRows,
   passkeyLocalChunk,
 } from '../../../apps/passkey-models.js';
-import { checkPasskeySpec, evaluatePasskey, passkeyFillerLength } from '../../../apps/passkey.js';
-import { checkMinLength, PasskeyBatches } from '../../../apps/passkey-train.js';
+import { checkPasskeySpec, evaluatePasskey, passkeyBatch, passkeyFillerLength } from '../../../apps/passkey.js';
+import { type PasskeyProbe, probePasskey } from '../../../apps/passkey-probe.js';
+import { checkMinLength, PasskeyBatches, type PasskeyCurriculum } from '../../../apps/passkey-train.js';
 import { ReformerConfig } from '../../../config/reformer-config.js';
 import { UsageError } from '../../../errors.js';
+import { Rng } from '../../../util/rng.js';
 import { lmCheckpointToBytes } from '../../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../../model/lm-model.js';
 import { checkOutputDir, displayPath } from '../../paths.js';
@@ -31,12 +33,27 @@ import { round, writeResultsJson } from '../tasks/task-results.js';
 import { chunkedShape } from '../tasks/task-shape.js';
 import { lmTrainer, trainAndSave, warmupSteps } from '../tasks/task-training.js';
 import type { PasskeyFlags } from './passkey.js';
-import { type ModelRecord, type PasskeyRunFacts, passkeyResults, passkeyTable } from './passkey-report.js';
+import { type ModelRecord, type PasskeyRunFacts, type ProbeRecord, passkeyResults, passkeyTable } from './passkey-report.js';
 
 /** Share of the corpus (its end) kept for evaluation filler. */
 export const PASSKEY_HELD_OUT = 0.1;
 /** Seed offset of the evaluation sequences: the same set for every model, apart from training's. */
 const EVAL_SEED_OFFSET = 1_000_003;
+/** The probe's sequences: how many, and their seed (apart from the evaluation's). */
+const PROBE_SEQUENCES = 16;
+const PROBE_SEED_OFFSET = 7;
+/** A probe spread below this is a dead run (`--stop-if-dead`): the last round's dead models had 2.6·10⁻⁴. */
+export const DEAD_SPREAD = 0.01;
+
+function probeRecord(step: number, p: PasskeyProbe): ProbeRecord {
+  return {
+    step,
+    spread: round(p.spread, 5),
+    digit_accuracy: round(p.digitAccuracy, 4),
+    exact_match: round(p.exactMatch, 4),
+    loss: round(p.loss, 4),
+  };
+}
 
 /** The model shape of the flags. */
 function modelSpec(flags: PasskeyFlags): PasskeyModelSpec {
@@ -46,6 +63,13 @@ function modelSpec(flags: PasskeyFlags): PasskeyModelSpec {
     numHashes: flags.hashes,
     axialCols: flags.axialCols,
   };
+}
+
+/** The curriculum of the flags: shorter keys for the first `--curriculum-steps` steps, or null (none, or no shorter key). */
+function passkeyCurriculum(flags: PasskeyFlags): PasskeyCurriculum | null {
+  return flags.curriculumSteps > 0 && flags.curriculumDigits < flags.digits
+    ? { digits: flags.curriculumDigits, steps: flags.curriculumSteps }
+    : null;
 }
 
 /** @throws ConfigError / UsageError for flags that do not fit together (exit 2). */
@@ -58,6 +82,11 @@ function checkFlags(flags: PasskeyFlags, spec: PasskeyModelSpec, minLength: numb
     if (L % T !== 0)
       throw new UsageError(`--lengths ${L}: must be a multiple of --train-length ${T} (the position table repeats with period ${T})`);
     for (const a of flags.train) checkPasskeyModelSpec(spec, L, a);
+  }
+  if (flags.curriculumSteps > 0 && flags.curriculumDigits > flags.digits) {
+    throw new UsageError(
+      `--curriculum-digits ${flags.curriculumDigits}: must be at most --digits ${flags.digits} (the curriculum trains on shorter keys first)`,
+    );
   }
   if (flags.evalSequences.length !== 1 && flags.evalSequences.length !== flags.lengths.length) {
     throw new UsageError(
@@ -97,10 +126,17 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
       `local model's chunk ${flags.localModelChunk} (it reaches ≤ ${reach} back); ${flags.steps} steps × ${flags.batch} sequences of ${minLength} … ${T} tokens per model ` +
       `(loss on ${flags.lossOn}); filler ${displayPath(textPath)} (train ${trainText.length} B, held out ${evalText.length} B)`,
   );
+  const curriculum = passkeyCurriculum(flags);
+  if (curriculum) {
+    note(
+      `curriculum: the first ${Math.min(curriculum.steps, flags.steps)} steps on ${curriculum.digits}-digit keys${curriculum.steps >= flags.steps ? ' (all of them: --curriculum-steps ≥ --steps)' : `, then ${flags.digits}-digit keys`}`,
+    );
+  } else if (flags.curriculumSteps > 0) note(`no curriculum: the key has no more digits (${flags.digits}) than --curriculum-digits`);
   const resultsPath = join(flags.out, 'results.json');
   const warmup = warmupSteps(flags.steps, flags.warmup);
   const facts: PasskeyRunFacts = {
     spec,
+    curriculum,
     minLength,
     warmup,
     textPath: displayPath(textPath),
@@ -112,6 +148,22 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
     evalSeed: flags.seed + EVAL_SEED_OFFSET,
     backend: backend.constructor.name,
   };
+  // the probe: fixed held-out sequences at the training length, the model's generator put back afterwards
+  // (LSH rotations), so probing changes nothing of the training
+  const probeBatch = passkeyBatch(
+    new Rng(facts.evalSeed + PROBE_SEED_OFFSET),
+    evalText,
+    { seqLen: T, digits: flags.digits },
+    PROBE_SEQUENCES,
+  ).batch;
+  const probe = (lm: ReformerModelWithLMHead): PasskeyProbe => {
+    const state = lm.reformer.rng.state();
+    try {
+      return probePasskey(lm, probeBatch, { seqLen: T, digits: flags.digits });
+    } finally {
+      lm.reformer.rng = Rng.fromState(state);
+    }
+  };
   const records: ModelRecord[] = [];
   const write = (): void => writeResultsJson(resultsPath, passkeyResults(flags, facts, records));
   for (const attention of flags.train) {
@@ -119,7 +171,13 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
     const batches = new PasskeyBatches(
       trainText,
       { seqLen: T, digits: flags.digits },
-      { batch: flags.batch, seed: flags.seed, lossOn: flags.lossOn, minLength },
+      {
+        batch: flags.batch,
+        seed: flags.seed,
+        lossOn: flags.lossOn,
+        minLength,
+        ...(curriculum ? { curriculum } : {}),
+      },
     );
     const trainer = lmTrainer(
       lm,
@@ -138,6 +196,8 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
       `train ${attention} [${passkeyAttnLayers(attention, spec.layers).join(', ')}]: ${lm.params.length.toLocaleString('en-US')} parameters`,
     );
     const dir = join(flags.out, attention);
+    const probes: ProbeRecord[] = [];
+    let dead = false;
     const trained = await trainAndSave(trainer, {
       stream: ctx.stderr,
       totalSteps: flags.steps,
@@ -145,6 +205,16 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
       logEvery: 25,
       bitsPerByte: false,
       checkpoint: { dir, files: () => lmCheckpointToBytes(lm) },
+      onStep: (s) => {
+        if (flags.probeEvery === 0 || s.step % flags.probeEvery !== 0) return;
+        const p = probeRecord(s.step, probe(lm));
+        probes.push(p);
+        note(
+          `probe ${attention} @ step ${s.step}: spread ${p.spread}, per digit ${p.digit_accuracy}, exact ${p.exact_match}, loss ${p.loss}`,
+        );
+        if (flags.stopIfDead !== undefined && s.step >= flags.stopIfDead && p.spread < DEAD_SPREAD) dead = true;
+      },
+      shouldStop: () => dead,
     });
     const { run } = trained;
     const record: ModelRecord = {
@@ -158,6 +228,8 @@ export async function taskPasskeyCommand(flags: PasskeyFlags, ctx: CliContext, l
       train_seconds: round(trained.seconds, 1),
       train_meter: trained.meter,
       final_train_loss: run.lastStep ? round(run.lastStep.loss, 4) : null,
+      dead,
+      probes,
       checkpoint: displayPath(dir),
       eval: {},
       skipped: {},
