@@ -46,6 +46,10 @@ export interface PasskeyFlags {
   minutes?: number;
   batch: number;
   lossOn: PasskeyLossOn;
+  curriculumDigits: number;
+  curriculumSteps: number;
+  probeEvery: number;
+  stopIfDead?: number;
   lr: number;
   warmup?: number;
   evalSequences: number[];
@@ -63,10 +67,10 @@ export const PASSKEY_DEFAULTS = {
   fullMaxLength: 4096,
   evalPositions: 'filler' as PasskeyEvalPositions,
   digits: 5,
-  hidden: 64,
+  hidden: 32,
   heads: 2,
   layers: 3,
-  ff: 128,
+  ff: 64,
   lshChunk: 32,
   localChunk: 8,
   localModelChunk: 64,
@@ -74,9 +78,12 @@ export const PASSKEY_DEFAULTS = {
   evalHashes: 4,
   axialCols: 64,
   train: [...PASSKEY_ATTENTIONS],
-  steps: 1500,
-  batch: 32,
+  steps: 6000,
+  batch: 8,
   lossOn: 'answer' as PasskeyLossOn,
+  curriculumDigits: 1,
+  curriculumSteps: 2000,
+  probeEvery: 250,
   lr: 3e-3,
   evalSequences: [64, 64, 64, 32, 16],
   seed: 1,
@@ -176,6 +183,29 @@ export function registerPasskeyTask(
       `training loss over: answer (the answer digits only) or all (every next byte, an LM loss) (default ${d.lossOn})`,
       choiceFlag('--loss-on', PASSKEY_LOSS_ON),
       d.lossOn,
+    )
+    .option(
+      '--curriculum-steps <n>',
+      `train the first n steps on keys of --curriculum-digits digits, then on --digits (0: no curriculum) (default ${d.curriculumSteps})`,
+      intFlag('--curriculum-steps', 0),
+      d.curriculumSteps,
+    )
+    .option(
+      '--curriculum-digits <n>',
+      `key digits during the curriculum's steps, fewer than --digits (default ${d.curriculumDigits})`,
+      intFlag('--curriculum-digits', 1, 8),
+      d.curriculumDigits,
+    )
+    .option(
+      '--probe-every <n>',
+      `every n steps, score 16 fixed held-out sequences and measure how much the answer distribution depends on the input (its spread; 0: no probe) (default ${d.probeEvery})`,
+      intFlag('--probe-every', 0),
+      d.probeEvery,
+    )
+    .option(
+      '--stop-if-dead <step>',
+      'stop a training whose probe spread is still below 0.01 at this step (a dead run: its answer ignores the input) (default: never)',
+      intFlag('--stop-if-dead'),
     )
     .option(...lrOption(d.lr))
     .option(...warmupOption())
