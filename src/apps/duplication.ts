@@ -26,6 +26,7 @@ import type { BatchSource, SamplerState } from '../train/data.js';
 import { callLogits, numHashesCall } from '../train/generate.js';
 import { intArg, modelArg, optionsArg } from '../util/args.js';
 import { Rng } from '../util/rng.js';
+import { scoreSpan } from './span-score.js';
 
 /** The task's size: |w| and the vocabulary (symbols 1 … vocabSize − 1, separator 0). */
 export interface DuplicationSpec {
@@ -186,26 +187,10 @@ export function scoreDuplication(
     );
   }
   for (let b = 0; b < batch; b++) {
-    let allRight = true;
-    for (let p = wordLength + 2; p < L; p++) {
-      const target = inputIds[b * L + p]!;
-      const row = (b * L + p - 1) * vocab;
-      let best = 0;
-      let max = -Infinity;
-      for (let j = 0; j < vocab; j++) {
-        const x = logits[row + j]!;
-        if (x > max) {
-          max = x;
-          best = j;
-        }
-      }
-      let sum = 0;
-      for (let j = 0; j < vocab; j++) sum += Math.exp(logits[row + j]! - max);
-      tally.nats += max + Math.log(sum) - logits[row + target]!;
-      tally.targets++;
-      if (best === target) tally.correct++;
-      else allRight = false;
-    }
+    const { nats, targets, correct, allRight } = scoreSpan(logits, inputIds, b, L, wordLength + 2, vocab, tally.nats);
+    tally.nats = nats;
+    tally.targets += targets;
+    tally.correct += correct;
     tally.sequences++;
     if (allRight) tally.exact++;
   }

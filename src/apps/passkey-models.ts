@@ -27,7 +27,7 @@
  * the hash rotations are random, not weights, so this changes no parameter.
  */
 import { ConfigError } from '../errors.js';
-import { AXIAL_COARSE_TABLE } from '../model/extend-positions.js';
+import { AXIAL_COARSE_TABLE, repeatAxialPositions } from '../model/extend-positions.js';
 import type { ReformerConfigInput } from '../config/fields.js';
 import type { ReformerModelWithLMHead } from '../model/lm-model.js';
 import { PASSKEY_QUESTION, PASSKEY_VOCAB } from './passkey.js';
@@ -182,40 +182,53 @@ export function passkeyFillerRows(minLength: number, digits: number, axialCols: 
  * Copies every parameter of `trained` into `target` (same names and shapes), except the coarse axial
  * table (trained n₀ rows, target m₀): target row i ← trained row i − (m₀ − n₀) for the last n₀ rows,
  * row i mod `period` before them (see `PasskeyEvalPositions`). `period` = n₀ (the default) is plain
- * repetition, row i ← i mod n₀ (see the file header).
+ * repetition, row i ← i mod n₀: the library's `repeatAxialPositions` (model/extend-positions.ts) builds
+ * that table, and this copies it (the target keeps its own config: the `full` model's chunk is its length).
  * @throws ConfigError if a parameter is missing or its shape differs, the target's coarse rows are
  *   not a multiple of the trained ones, or period is not an integer in 1 … n₀.
  */
 export function copyWithTiledPositions(trained: ReformerModelWithLMHead, target: ReformerModelWithLMHead, period?: number): void {
-  const from = trained.parameters;
-  const to = target.parameters;
-  for (const e of to.entries) {
-    if (!from.has(e.name)) throw new ConfigError('weights', `the trained model has no parameter ${e.name}`);
-    const src = from.entry(e.name);
-    const dst = to.param(e.name);
-    if (e.name === AXIAL_COARSE) {
-      const [n0, one, d0] = src.shape as [number, number, number];
-      const [m0, one2, e0] = e.shape as [number, number, number];
-      if (one !== 1 || one2 !== 1 || d0 !== e0 || m0 % n0 !== 0) {
-        throw new ConfigError(
-          'axial_pos_shape',
-          `cannot repeat the coarse axial table [${src.shape.join(', ')}] into [${e.shape.join(', ')}]: the rows must be a multiple of ${n0}, the width ${d0}`,
-        );
-      }
-      const p = period ?? n0;
-      if (!Number.isSafeInteger(p) || p < 1 || p > n0) {
-        throw new ConfigError('axial_pos_shape', `the repeat period must be an integer in 1 … ${n0} coarse rows, got ${p}`);
-      }
-      const rows = from.param(e.name);
-      for (let i = 0; i < m0; i++) {
-        const r = i >= m0 - n0 ? i - (m0 - n0) : i % p;
-        dst.set(rows.subarray(r * d0, (r + 1) * d0), i * d0);
-      }
-      continue;
-    }
+  if (!trained.parameters.has(AXIAL_COARSE)) throw new ConfigError('weights', `the trained model has no parameter ${AXIAL_COARSE}`);
+  const src = trained.parameters.entry(AXIAL_COARSE);
+  const [n0, one, d0] = src.shape as [number, number, number];
+  const [m0, one2, e0] = (target.parameters.has(AXIAL_COARSE) ? target.parameters.entry(AXIAL_COARSE).shape : []) as [
+    number,
+    number,
+    number,
+  ];
+  if (one !== 1 || one2 !== 1 || d0 !== e0 || m0 % n0 !== 0) {
+    throw new ConfigError(
+      'axial_pos_shape',
+      `cannot repeat the coarse axial table [${src.shape.join(', ')}] into [${m0 === undefined ? 'none' : `${m0}, ${one2}, ${e0}`}]: the rows must be a multiple of ${n0}, the width ${d0}`,
+    );
+  }
+  const p = period ?? n0;
+  if (!Number.isSafeInteger(p) || p < 1 || p > n0) {
+    throw new ConfigError('axial_pos_shape', `the repeat period must be an integer in 1 … ${n0} coarse rows, got ${p}`);
+  }
+  if (p === n0) {
+    const cols = trained.config.axial_pos_shape[1]!;
+    copyParameters(repeatAxialPositions(trained, m0 * cols), target);
+    return;
+  }
+  copyParameters(trained, target, AXIAL_COARSE);
+  const rows = trained.parameters.param(AXIAL_COARSE);
+  const dst = target.parameters.param(AXIAL_COARSE);
+  for (let i = 0; i < m0; i++) {
+    const r = i >= m0 - n0 ? i - (m0 - n0) : i % p;
+    dst.set(rows.subarray(r * d0, (r + 1) * d0), i * d0);
+  }
+}
+
+/** Copies every parameter of `to` from `from` (same names and shapes), but `skip`. @throws ConfigError naming a missing or mis-shaped one. */
+function copyParameters(from: ReformerModelWithLMHead, to: ReformerModelWithLMHead, skip?: string): void {
+  for (const e of to.parameters.entries) {
+    if (e.name === skip) continue;
+    if (!from.parameters.has(e.name)) throw new ConfigError('weights', `the trained model has no parameter ${e.name}`);
+    const src = from.parameters.entry(e.name);
     if (src.shape.length !== e.shape.length || src.shape.some((d, i) => d !== e.shape[i])) {
       throw new ConfigError('weights', `${e.name} has shape [${src.shape.join(', ')}] in the trained model, [${e.shape.join(', ')}] here`);
     }
-    dst.set(from.param(e.name));
+    to.parameters.param(e.name).set(from.parameters.param(e.name));
   }
 }

@@ -79,23 +79,40 @@ export function checkMinLength(minLength: number, spec: PasskeySpec): void {
 }
 
 /**
+ * A curriculum of the key's length: the first `steps` batches hold keys of `digits` digits (fewer than
+ * the task's), the later ones the task's keys. A model learns to retrieve a 1-digit key (every digit of
+ * the sequence is the answer: "find a digit, copy it") long before it leaves the plateau of a 2- or
+ * 5-digit key (docs/applications/passkey.md, "Measured"), and then refines that circuit to the
+ * first digit after "is " and to the digits that follow.
+ */
+export interface PasskeyCurriculum {
+  readonly digits: number;
+  readonly steps: number;
+}
+
+/**
  * The trainer's batches (`Trainer`'s `batches`): every step draws `batch` fresh rows from one seeded
  * generator over `corpus` (`passkeyTrainingBatch`: lengths from `minLength`, default L, to L; labels per
- * `lossOn`, default `answer`). Resumable: the state is the generator's words and the batches drawn.
+ * `lossOn`, default `answer`; with `curriculum`, its shorter keys for its first steps). Resumable: the
+ * state is the generator's words and the batches drawn.
  */
 export class PasskeyBatches implements BatchSource {
   readonly batch: number;
   readonly seqLen: number;
   readonly lossOn: PasskeyLossOn;
   readonly minLength: number;
+  readonly curriculum: PasskeyCurriculum | null;
   private rng: Rng;
   private drawn = 0;
 
-  /** @throws ConfigError for a bad spec, batch, seed, minLength, lossOn, or a corpus shorter than the filler. */
+  /**
+   * @throws ConfigError for a bad spec, batch, seed, minLength, lossOn, curriculum (digits 1 … the
+   *   task's − 1, steps ≥ 0), or a corpus shorter than the filler.
+   */
   constructor(
     readonly corpus: Uint8Array,
     readonly spec: PasskeySpec,
-    options: { batch: number; seed: number; lossOn?: PasskeyLossOn; minLength?: number },
+    options: { batch: number; seed: number; lossOn?: PasskeyLossOn; minLength?: number; curriculum?: PasskeyCurriculum },
   ) {
     checkPasskeySpec(spec);
     bytesArg('PasskeyBatches', 'corpus', corpus);
@@ -114,12 +131,31 @@ export class PasskeyBatches implements BatchSource {
     this.lossOn = options.lossOn ?? 'answer';
     this.minLength = options.minLength ?? spec.seqLen;
     checkMinLength(this.minLength, spec);
+    const c = options.curriculum;
+    if (c !== undefined) {
+      optionsArg('PasskeyBatches', c, '{ digits: 1, steps: 1000 }', false);
+      if (!Number.isSafeInteger(c.digits) || c.digits < 1 || c.digits >= spec.digits) {
+        throw new ConfigError(
+          'curriculum.digits',
+          `must be an integer in 1 … ${spec.digits - 1} (fewer than the key's digits), got ${c.digits}`,
+        );
+      }
+      if (!Number.isSafeInteger(c.steps) || c.steps < 0)
+        throw new ConfigError('curriculum.steps', `must be an integer ≥ 0, got ${c.steps}`);
+    }
+    this.curriculum = c !== undefined && c.steps > 0 ? { digits: c.digits, steps: c.steps } : null;
     this.rng = new Rng(options.seed);
   }
 
+  /** The task of the batch after `drawn` batches: the curriculum's shorter key during its steps, else `spec`. */
+  specAt(drawn: number): PasskeySpec {
+    return this.curriculum && drawn < this.curriculum.steps ? { seqLen: this.seqLen, digits: this.curriculum.digits } : this.spec;
+  }
+
   next(): TokenBatch {
+    const spec = this.specAt(this.drawn);
     this.drawn++;
-    return passkeyTrainingBatch(this.rng, this.corpus, this.spec, this.batch, { minLength: this.minLength, lossOn: this.lossOn }).batch;
+    return passkeyTrainingBatch(this.rng, this.corpus, spec, this.batch, { minLength: this.minLength, lossOn: this.lossOn }).batch;
   }
 
   state(): SamplerState {

@@ -31,6 +31,7 @@ import type { CausalLanguageModel, TokenBatch } from '../model/language-model.js
 import { callLogits, numHashesCall } from '../train/generate.js';
 import { bytesArg, intArg, modelArg, optionsArg } from '../util/args.js';
 import { Rng } from '../util/rng.js';
+import { scoreSpan } from './span-score.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -242,26 +243,10 @@ export function scorePasskey(
     throw new ShapeError(`scorePasskey: near.distances must have ${batch} entries, got ${near.distances.length}`);
   }
   for (let b = 0; b < batch; b++) {
-    let allRight = true;
-    for (let p = L - spec.digits; p < L; p++) {
-      const target = inputIds[b * L + p]!;
-      const row = (b * L + p - 1) * vocab;
-      let best = 0;
-      let max = -Infinity;
-      for (let j = 0; j < vocab; j++) {
-        const x = logits[row + j]!;
-        if (x > max) {
-          max = x;
-          best = j;
-        }
-      }
-      let sum = 0;
-      for (let j = 0; j < vocab; j++) sum += Math.exp(logits[row + j]! - max);
-      tally.nats += max + Math.log(sum) - logits[row + target]!;
-      tally.digits++;
-      if (best === target) tally.digitsCorrect++;
-      else allRight = false;
-    }
+    const { nats, targets, correct, allRight } = scoreSpan(logits, inputIds, b, L, L - spec.digits, vocab, tally.nats);
+    tally.nats = nats;
+    tally.digits += targets;
+    tally.digitsCorrect += correct;
     tally.sequences++;
     if (allRight) tally.exact++;
     if (near && near.distances[b]! <= near.within) {

@@ -27,7 +27,8 @@ import {
   scorePasskey,
   writePasskeySequence,
 } from '../../src/apps/passkey.js';
-import { passkeyTable } from '../../src/apps/passkey-table.js';
+import { passkeyTable } from '../../src/node/cli/apps/passkey-report.js';
+import { probePasskey } from '../../src/apps/passkey-probe.js';
 import { PASSKEY_PAD, PasskeyBatches, passkeyTrainingBatch } from '../../src/apps/passkey-train.js';
 import { ReformerConfig } from '../../src/config/reformer-config.js';
 import { ConfigError } from '../../src/errors.js';
@@ -147,6 +148,31 @@ describe('passkey sequences', () => {
     expect(() => new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, minLength: 201 })).toThrow(/min_length/);
   });
 
+  it('train on shorter keys during the curriculum, then on the task keys, resumably', () => {
+    const labelled = (x: TokenBatch): number => x.labels!.filter((l) => l !== -100).length;
+    const a = new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, curriculum: { digits: 1, steps: 2 } });
+    const first = a.next();
+    expect(labelled(first)).toBe(2); // 1 answer digit per row
+    const row = dec(first.inputIds.subarray(0, spec.seqLen));
+    expect(row).toMatch(/ The pass key is \d\. Remember it\. \d is the pass key\. .* What is the pass key\? The pass key is \d$/);
+    expect(labelled(a.next())).toBe(2);
+    const s = a.state();
+    const third = a.next();
+    expect(labelled(third)).toBe(10); // the task's 5 digits from step 3 on
+    const b = new PasskeyBatches(corpus, spec, { batch: 2, seed: 99, curriculum: { digits: 1, steps: 2 } });
+    b.restore(s);
+    expect(b.next().inputIds).toEqual(third.inputIds);
+    // steps 0: no curriculum, the plain batches
+    const plain = new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, curriculum: { digits: 1, steps: 0 } });
+    expect(plain.next().inputIds).toEqual(new PasskeyBatches(corpus, spec, { batch: 2, seed: 3 }).next().inputIds);
+    expect(() => new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, curriculum: { digits: 5, steps: 9 } })).toThrow(
+      /curriculum\.digits.*1 … 4/,
+    );
+    expect(() => new PasskeyBatches(corpus, spec, { batch: 2, seed: 3, curriculum: { digits: 1, steps: -1 } })).toThrow(
+      /curriculum\.steps/,
+    );
+  });
+
   it('resume from the batches state', () => {
     const a = new PasskeyBatches(corpus, spec, { batch: 2, seed: 3 });
     a.next();
@@ -195,6 +221,36 @@ function oracle(ids: Int32Array, row: number, t: number, L: number, wrongDigit =
   const d = ids[row + at + k]!;
   return k === wrongDigit ? DIGIT_ZERO + ((d - DIGIT_ZERO + 1) % 10) : d;
 }
+
+describe('passkey probe', () => {
+  it('measures 0 spread for an answer that ignores the input and a large one for a reader of the key', () => {
+    const { batch } = passkeyBatch(new Rng(5), corpus, spec, 4);
+    const constant = probePasskey(
+      fakeModel(() => DIGIT_ZERO + 3),
+      batch,
+      spec,
+    );
+    expect(constant.spread).toBe(0);
+    const reader = probePasskey(
+      fakeModel((ids, row, t) => oracle(ids, row, t, spec.seqLen)),
+      batch,
+      spec,
+    );
+    expect([reader.digitAccuracy, reader.exactMatch]).toEqual([1, 1]);
+    // one-hot logits of 5 over 256 ids: p = e⁵/(e⁵ + 255) on the argmax, 1/(e⁵ + 255) elsewhere
+    const top = Math.exp(5) / (Math.exp(5) + 255);
+    const low = 1 / (Math.exp(5) + 255);
+    expect(reader.spread).toBeCloseTo(top - low, 12); // the 4 keys differ in some digit
+    expect(reader.loss).toBeCloseTo(-Math.log(top), 12);
+    expect(() =>
+      probePasskey(
+        fakeModel(() => 0),
+        passkeyBatch(new Rng(5), corpus, spec, 1).batch,
+        spec,
+      ),
+    ).toThrow(/batch.*at least 2/);
+  });
+});
 
 describe('passkey scoring', () => {
   it('scores a reader of the planted key 1 and a constant guess at its hand-counted rate', () => {

@@ -69,6 +69,39 @@ describe('reformer task passkey', () => {
     );
     expect(r.stdout.text).toMatch(/\| 256 +\| 0\.10% \/ 10% +\| - +\| - +\| [\d.]+% +\|/);
     expect(r.stderr.text).toMatch(/train lsh \[local, lsh\]: [\d,]+ parameters/);
+    // the default curriculum (1-digit keys first) covers all of a 2-step training
+    expect(r.stderr.text).toMatch(/curriculum: the first 2 steps on 1-digit keys \(all of them/);
+  });
+
+  it('probes the answer distribution and stops a dead training (--stop-if-dead)', { timeout: 60_000 }, async () => {
+    const out = join(dir, 'dead');
+    const r = await cli([
+      ...TINY,
+      '--train',
+      'full',
+      '--lengths',
+      '128',
+      '--eval-sequences',
+      '3',
+      '--probe-every',
+      '1',
+      '--stop-if-dead',
+      '1',
+      '--out',
+      out,
+    ]);
+    expect(r.code).toBe(0);
+    const m = (
+      JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+        results: { steps: number; stopped_by: string; dead: boolean; probes: { step: number; spread: number }[] }[];
+      }
+    ).results[0]!;
+    // an untrained model's answer barely depends on its input: dead at the first probe
+    expect([m.steps, m.stopped_by, m.dead]).toEqual([1, 'stop-request', true]);
+    expect(m.probes.map((p) => p.step)).toEqual([1]);
+    expect(m.probes[0]!.spread).toBeGreaterThanOrEqual(0);
+    expect(m.probes[0]!.spread).toBeLessThan(0.01);
+    expect(r.stderr.text).toMatch(/probe full @ step 1: spread/);
   });
 
   it('refuses bad flags with one line naming them (exit 2)', async () => {
@@ -84,5 +117,8 @@ describe('reformer task passkey', () => {
     const min = await cli([...TINY, '--min-length', '129', '--out', join(dir, 'bad')]);
     expect(min.code).toBe(2);
     expect(min.stderr.text).toMatch(/min_length.*must be an integer in 99 … 128/);
+    const cur = await cli([...TINY, '--curriculum-steps', '5', '--curriculum-digits', '4', '--out', join(dir, 'bad')]);
+    expect(cur.code).toBe(2);
+    expect(cur.stderr.text).toMatch(/--curriculum-digits 4: must be at most --digits 3/);
   });
 });

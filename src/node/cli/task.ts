@@ -39,6 +39,7 @@ import { choiceListFlag, intFlag, nonEmptyFlag } from './parse.js';
 import { lrOption, minutesOption, warmupOption } from './tasks/task-flags.js';
 import { markdownTable, round, writeResultsJson } from './tasks/task-results.js';
 import { lmTrainer, trainAndSave, warmupSteps } from './tasks/task-training.js';
+import { chunkedShape, chunkedShapeRecord } from './tasks/task-shape.js';
 import { registerPasskeyTask } from './apps/passkey.js';
 import { registerGenomeTask } from './apps/genome.js';
 import { registerForecastTask } from './apps/forecast.js';
@@ -110,12 +111,7 @@ export async function taskDuplicationCommand(flags: DuplicationFlags, ctx: CliCo
   const spec: DuplicationModelSpec = {
     wordLength: flags.wordLength,
     vocabSize: flags.vocab,
-    hidden: flags.hidden,
-    heads: flags.heads,
-    layers: flags.layers,
-    feedForward: flags.ff,
-    lshChunk: flags.lshChunk,
-    localChunk: flags.localChunk,
+    ...chunkedShape(flags),
   };
   checkDuplicationSpec(spec);
   checkDuplicationModelSpec(spec);
@@ -140,14 +136,7 @@ export async function taskDuplicationCommand(flags: DuplicationFlags, ctx: CliCo
       format: 'reformer-ts.duplication-results',
       version: 1,
       task: { word_length: spec.wordLength, vocab_size: spec.vocabSize, seq_len: L, scored: 'second copy of w' },
-      model: {
-        hidden_size: spec.hidden,
-        num_attention_heads: spec.heads,
-        num_layers: spec.layers,
-        feed_forward_size: spec.feedForward,
-        lsh_attn_chunk_length: spec.lshChunk,
-        local_attn_chunk_length: spec.localChunk,
-      },
+      model: chunkedShapeRecord(spec),
       training: { steps: flags.steps, minutes: flags.minutes ?? null, batch: flags.batch, lr: flags.lr, seed: flags.seed },
       evaluation: { sequences: flags.evalSequences, seed: flags.seed + EVAL_SEED_OFFSET },
       backend: backend.constructor.name,

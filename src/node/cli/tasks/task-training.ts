@@ -40,7 +40,11 @@ export function lmTrainer(lm: ReformerModelWithLMHead, options: TrainOptions, ba
 
 /** What `trainAndSave` runs: `Trainer` or `TaskTrainer` (`V`: their validation record). */
 export interface ModelTrainer<R, V> {
-  run(hooks: { onStep?(info: StepInfo): void | Promise<void>; onValidation?(info: V): void | Promise<void> }): Promise<R>;
+  run(hooks: {
+    onStep?(info: StepInfo): void | Promise<void>;
+    onValidation?(info: V): void | Promise<void>;
+    shouldStop?(): boolean;
+  }): Promise<R>;
   snapshot(): TrainerSnapshot;
 }
 
@@ -60,6 +64,8 @@ export interface TrainAndSaveOptions<V> {
   onStep?(info: StepInfo): void;
   /** Called with every validation (the trainer's `evalEvery`), with the progress to report it on. */
   onValidation?(info: V, progress: TrainingProgress): void;
+  /** Checked between steps (the trainer's `shouldStop`): true ends the training early, and it is saved as it is. */
+  shouldStop?(): boolean;
 }
 
 /** What `trainAndSave` did: the trainer's result, the training's wall seconds (unrounded), its meter, the files saved. */
@@ -99,6 +105,7 @@ export async function trainAndSave<R extends { readonly step: number; readonly s
         progress.step(s);
       },
       ...(options.onValidation ? { onValidation: (v: V) => options.onValidation!(v, progress) } : {}),
+      ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
     });
   } finally {
     progress.stop();
