@@ -99,9 +99,11 @@ describe('reformer task genome', () => {
     for (const row of res.model.transfer) expect(Number.isFinite(row.bits_per_base)).toBe(true);
     expect(res.model.transfer[1]).toMatchObject({ context: 512, context_used: 512 });
     // 300 bases < 512 and not a multiple of the chunk (32): one window, padded with N by the model
-    const padded = await cli([...TINY.slice(0, 4), '--transfer', short, ...TINY.slice(6), '--checkpoint', join(dir, 'run'), '--out', out]);
+    // (a new --out: a task refuses to overwrite an earlier run's results.json)
+    const out2 = join(dir, 'again-padded');
+    const padded = await cli([...TINY.slice(0, 4), '--transfer', short, ...TINY.slice(6), '--checkpoint', join(dir, 'run'), '--out', out2]);
     expect(padded.code).toBe(0);
-    const p = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { model: { transfer: Row[] } };
+    const p = JSON.parse(readFileSync(join(out2, 'results.json'), 'utf8')) as { model: { transfer: Row[] } };
     expect(p.model.transfer[1]).toMatchObject({ context: 512, context_used: 300, targets: 299 });
     expect(Number.isFinite(p.model.transfer[1]!.bits_per_base)).toBe(true);
   });

@@ -71,6 +71,14 @@ describe('reformer task passkey', () => {
     expect(r.stderr.text).toMatch(/train lsh \[local, lsh\]: [\d,]+ parameters/);
     // the default curriculum (1-digit keys first) covers all of a 2-step training
     expect(r.stderr.text).toMatch(/curriculum: the first 2 steps on 1-digit keys \(all of them/);
+    // a second run into the same --out is refused before it trains: the results stay as they were
+    const before = readFileSync(join(out, 'results.json'), 'utf8');
+    const again = await cli([...TINY, '--out', out]);
+    expect(again.code).toBe(2);
+    expect(again.stderr.text.trim()).toMatch(
+      /^reformer: --out .*: .*results\.json holds an earlier run's results, which this run would overwrite; choose another --out/,
+    );
+    expect(readFileSync(join(out, 'results.json'), 'utf8')).toBe(before);
   });
 
   it('probes the answer distribution and stops a dead training (--stop-if-dead)', { timeout: 60_000 }, async () => {

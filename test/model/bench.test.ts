@@ -80,6 +80,13 @@ describe('reformer bench model', () => {
     expect(big.stdout.text).toBe('');
   });
 
+  it('a forward length that is not a multiple of the chunk lengths runs, its positions fitted to the padded length', async () => {
+    const r = await cli(['bench', 'model', '--seq-len', '1000', '--repeats', '1', '--threads', '1', '--json']);
+    expect(r.code, r.stderr.text).toBe(0);
+    expect(r.stdout.text).toMatch(/adjusted to seq_len 1000 \(padded to 1024\): axial_pos_shape \[64, 64\] → \[32, 32\]/);
+    expect(lastJson(r.stdout).seq_len).toBe(1000);
+  });
+
   it('--optimizer adds one AdamW update to each timed training step; only with --mode train', async () => {
     const r = await cli([
       'bench',
@@ -100,6 +107,26 @@ describe('reformer bench model', () => {
     expect(j.optimizer).toBe('adamw');
     expect(Number.isFinite(j.loss as number)).toBe(true);
     expect(r.stdout.text).toMatch(/loss \+ gradients, reversible \+ one AdamW update/);
+    const named = await cli([
+      'bench',
+      'model',
+      '--seq-len',
+      '256',
+      '--mode',
+      'train',
+      '--optimizer',
+      'adamw',
+      '--repeats',
+      '1',
+      '--threads',
+      '1',
+      '--json',
+    ]);
+    expect(named.code, named.stderr.text).toBe(0);
+    expect(lastJson(named.stdout).optimizer).toBe('adamw');
+    const other = await cli(['bench', 'model', '--seq-len', '256', '--mode', 'train', '--optimizer', 'sgd', '--threads', '1']);
+    expect(other.code).toBe(2);
+    expect(other.stderr.text).toMatch(/--optimizer "?sgd"?: must be .*adamw/);
     const bad = await cli(['bench', 'model', '--seq-len', '256', '--optimizer', '--threads', '1']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.text).toMatch(/--optimizer: only with --mode train/);

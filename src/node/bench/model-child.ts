@@ -19,6 +19,7 @@
  */
 import { runAsChild } from './child.js';
 import { ReformerConfig } from '../../config/reformer-config.js';
+import { chunkLengthRule } from '../../model/lengths.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
 import type { Optimizer } from '../../train/optimizer.js';
 import { createOptimizer } from '../../train/optimizer-choice.js';
@@ -85,13 +86,19 @@ function axialFactors(n: number): [number, number] {
  * The config adjusted so that a sequence of `seqLen` tokens fits: `max_position_embeddings` ≥ seqLen
  * and, with axial position embeddings, `axial_pos_shape` with product exactly seqLen (training needs
  * equality): the last two axes become [a, seqLen/a] (a the largest divisor ≤ √seqLen), earlier axes 1;
- * `max_position_embeddings` then becomes seqLen (it may not exceed the product).
+ * `max_position_embeddings` then becomes seqLen (it may not exceed the product). A `seqLen` that is not
+ * a multiple of the chunk lengths' lcm is first padded to one, as the model pads an evaluation input.
  * Returns the config and a note describing the change (null if none was needed).
  */
 export function fitConfigToLength(json: Record<string, unknown>, seqLen: number): { config: ReformerConfig; note: string | null } {
   const base = ReformerConfig.fromJSON(json);
   const changes: Record<string, unknown> = {};
   const notes: string[] = [];
+  // the model pads a forward's input to a multiple of the chunk lengths: the positions must cover that
+  const { lcm, min } = chunkLengthRule(base);
+  const padded = seqLen % lcm !== 0 && seqLen > min ? seqLen + (lcm - (seqLen % lcm)) : seqLen;
+  const given = seqLen;
+  seqLen = padded;
   if (base.axial_pos_embds) {
     const shape = base.axial_pos_shape;
     const prod = shape.reduce((a, b) => a * b, 1);
@@ -109,7 +116,8 @@ export function fitConfigToLength(json: Record<string, unknown>, seqLen: number)
     notes.push(`max_position_embeddings ${maxPos} → ${seqLen}`);
   }
   if (notes.length === 0) return { config: base, note: null };
-  return { config: base.with(changes), note: `adjusted to seq_len ${seqLen}: ${notes.join(', ')}` };
+  const what = padded === given ? `seq_len ${given}` : `seq_len ${given} (padded to ${padded})`;
+  return { config: base.with(changes), note: `adjusted to ${what}: ${notes.join(', ')}` };
 }
 
 /** Seeded pseudo-random token ids [batch·seqLen] in [0, vocab). */

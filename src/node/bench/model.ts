@@ -200,13 +200,16 @@ export const modelBench: BenchSubcommand = {
       '--repeats <n>',
       'model: timed calls after the warm-up; the median is reported (default 3; fewer once they pass 10 minutes)',
     ).argParser(intFlag('--repeats', 1, 100)),
-    new Option('--optimizer', 'model, train mode: each timed step also runs one AdamW update of every parameter (default: none)'),
+    new Option(
+      '--optimizer [name]',
+      'model, train mode: each timed step also runs one update of every parameter by this optimizer (adamw, the one choice and the value when none is given) (default: none)',
+    ).argParser(choiceFlag('--optimizer', ['adamw'] as const)),
   ],
   async run(flags: Record<string, unknown>, env: BenchEnv): Promise<number> {
     const L = (flags.seqLen as number | undefined) ?? 4096;
     const mode = (flags.mode as ModelBenchMode | undefined) ?? 'forward';
     const reps = (flags.repeats as number | undefined) ?? 3;
-    const optimizer = flags.optimizer === true;
+    const optimizer = flags.optimizer === true || flags.optimizer === 'adamw';
     if (optimizer && mode !== 'train') throw new UsageError('--optimizer: only with --mode train');
     const threads = env.threads ?? defaultThreads();
     const { config, note } = fitConfigToLength(readBenchConfig(flags.config as string | undefined), L);

@@ -142,7 +142,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .requiredOption('--prompt <text>', 'text to continue (at least one byte)', nonEmptyFlag('--prompt'))
     .option(
       '--max-new-tokens <n>',
-      'tokens to generate (bytes for a byte-level model; each one re-runs the model: when all of them would take over 10 minutes, a note on stderr says so after the first)',
+      'tokens to generate (bytes for a byte-level model; each one is a cached step, or with --no-cache a forward over the last window: when all of them would take over 10 minutes, a note on stderr says so after the first)',
       intFlag('--max-new-tokens'),
       200,
     )

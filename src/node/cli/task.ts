@@ -8,7 +8,7 @@
  * the paper's, goes to stdout at the end.
  */
 import { join } from 'node:path';
-import type { Command, Option } from 'commander';
+import { type Command, Help, type Option } from 'commander';
 import {
   DUPLICATION_EVAL_ATTENTIONS,
   DUPLICATION_TRAIN_ATTENTIONS,
@@ -32,12 +32,12 @@ import { ReformerConfig } from '../../config/reformer-config.js';
 import { lmCheckpointToBytes, lmFromCheckpoint } from '../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../model/lm-model.js';
 import { registerFashionMnistTask } from './apps/fashion-mnist.js';
-import { checkOutputDir, displayPath } from '../paths.js';
+import { displayPath } from '../paths.js';
 import { fmtDuration, TaskProgress } from '../progress.js';
 import type { BackendKind, CliContext } from './context.js';
 import { choiceListFlag, intFlag, nonEmptyFlag } from './parse.js';
 import { lrOption, minutesOption, warmupOption } from './tasks/task-flags.js';
-import { markdownTable, round, writeResultsJson } from './tasks/task-results.js';
+import { checkTaskOut, markdownTable, round, writeResultsJson } from './tasks/task-results.js';
 import { lmTrainer, trainAndSave, warmupSteps } from './tasks/task-training.js';
 import { chunkedShape, chunkedShapeRecord } from './tasks/task-shape.js';
 import { registerPasskeyTask } from './apps/passkey.js';
@@ -115,7 +115,7 @@ export async function taskDuplicationCommand(flags: DuplicationFlags, ctx: CliCo
   };
   checkDuplicationSpec(spec);
   checkDuplicationModelSpec(spec);
-  checkOutputDir(flags.out, '--out');
+  checkTaskOut(flags.out);
   const L = duplicationSeqLen(spec.wordLength);
   const note = (line: string): void => void ctx.stderr.write(`${line}\n`);
   if (flags.train.includes('local') && 2 * spec.localChunk - 1 >= spec.wordLength + 1) {
@@ -263,7 +263,9 @@ export function addTaskCommand(
     .command('task')
     .description(
       "the seed's applications, one command each (docs/APPLICATIONS.md): duplication (paper Table 2), passkey (retrieval at 1K-64K), genome (bits per base vs Markov), fashion-mnist (pixels: bits/dim, classification), forecast (CO2, WTI)",
-    );
+    )
+    // the task options name their defaults in their descriptions: no second "(default: …)" from commander
+    .configureHelp({ optionDescription: (o) => (/\(default/.test(o.description) ? o.description : new Help().optionDescription(o)) });
   task
     .command('duplication')
     .description(

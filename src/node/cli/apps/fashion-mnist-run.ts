@@ -35,10 +35,10 @@ import { classificationMetrics } from '../../../train/tasks/metrics.js';
 import { TaskTrainer } from '../../../train/tasks/task-trainer.js';
 import { ClassificationTask } from '../../../train/tasks/tasks.js';
 import { type LabelledImages, readFashionMnist, writeGrayPng } from '../../fashion-mnist-data.js';
-import { checkOutputDir, displayPath } from '../../paths.js';
+import { displayPath } from '../../paths.js';
 import { fmtDuration, TaskProgress } from '../../progress.js';
 import type { CliContext } from '../context.js';
-import { meter, round, writeResultsJson } from '../tasks/task-results.js';
+import { checkTaskOut, meter, round, writeResultsJson } from '../tasks/task-results.js';
 import { lmTrainer, trainAndSave, warmupSteps } from '../tasks/task-training.js';
 import type { FashionMnistFlags } from './fashion-mnist.js';
 import { classifyRows, fashionMnistResults, fashionMnistTable, generateRows } from './fashion-mnist-report.js';
@@ -83,7 +83,7 @@ export async function taskFashionMnistCommand(flags: FashionMnistFlags, ctx: Cli
     numHashes: flags.numHashes,
   };
   pixelLmConfig(spec); // validates the spec before any work
-  checkOutputDir(flags.out, '--out');
+  checkTaskOut(flags.out);
   const data = readFashionMnist(flags.data);
   const train = take(data.train, flags.trainImages, 'train_images');
   const test = take(data.test, flags.testImages, 'test_images');

@@ -30,12 +30,12 @@ import { lmCheckpointToBytes } from '../../../model/checkpoint.js';
 import { ReformerModelWithLMHead } from '../../../model/lm-model.js';
 import { writeFileAtomic } from '../../atomic.js';
 import { forecastPlotSvg } from '../../forecast-plot.js';
-import { checkOutputDir, displayPath, errnoCode } from '../../paths.js';
+import { displayPath, errnoCode } from '../../paths.js';
 import { fmtDuration, TaskProgress } from '../../progress.js';
 import type { BackendKind, CliContext } from '../context.js';
 import { attnLayersFlag, choiceFlag, choiceListFlag, intFlag, nonEmptyFlag, numberFlag } from '../parse.js';
 import { lrOption, warmupOption } from '../tasks/task-flags.js';
-import { round, writeResultsJson } from '../tasks/task-results.js';
+import { checkTaskOut, round, writeResultsJson } from '../tasks/task-results.js';
 import { lmTrainer, trainAndSave, warmupSteps } from '../tasks/task-training.js';
 import { forecastTable, SERIES_DEFAULTS, SERIES_NAMES, type SeriesName, type SeriesRecord } from './forecast-series.js';
 
@@ -95,7 +95,7 @@ const rounded = (a: ArrayLike<number>, d = 4): number[] => Array.from(a, (x) => 
 
 /** Runs the experiment; returns the exit code. @throws UsageError / ConfigError for bad flags or data (exit 2). */
 export async function taskForecastCommand(flags: ForecastFlags, ctx: CliContext, log: (line: string) => void): Promise<number> {
-  checkOutputDir(flags.out, '--out');
+  checkTaskOut(flags.out);
   if (flags.series.length > 1) {
     for (const f of ['data', 'gaps', 'season', 'maseSeason', 'bins', 'low', 'high'] as const) {
       if (flags[f] !== undefined)

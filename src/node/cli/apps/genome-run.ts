@@ -14,11 +14,11 @@ import { ReformerModelWithLMHead } from '../../../model/lm-model.js';
 import { Trainer } from '../../../train/trainer.js';
 import { checkpointDirFor, loadCheckpoint } from '../../checkpoint.js';
 import { readCorpusFile } from '../../corpus-file.js';
-import { checkOutputDir, displayPath } from '../../paths.js';
+import { displayPath } from '../../paths.js';
 import { fmtDuration, TaskProgress } from '../../progress.js';
 import { ReformerLM } from '../../reformer-engine.js';
 import type { CliContext } from '../context.js';
-import { round, writeResultsJson } from '../tasks/task-results.js';
+import { checkTaskOut, round, writeResultsJson } from '../tasks/task-results.js';
 import { trainAndSave, warmupSteps } from '../tasks/task-training.js';
 import type { GenomeFlags } from './genome.js';
 import { genomeTable, markovRecord, r4 } from './genome-report.js';
@@ -59,7 +59,7 @@ export async function taskGenomeCommand(flags: GenomeFlags, ctx: CliContext, log
       );
     }
   }
-  checkOutputDir(flags.out, '--out');
+  checkTaskOut(flags.out);
   const note = (line: string): void => void ctx.stderr.write(`${line}\n`);
   const t00 = performance.now();
   const genome = readGenome(flags.data, '--data');

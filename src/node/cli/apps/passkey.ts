@@ -192,7 +192,7 @@ export function registerPasskeyTask(
     )
     .option(
       '--curriculum-digits <n>',
-      `key digits during the curriculum's steps, fewer than --digits (default ${d.curriculumDigits})`,
+      `key digits during the curriculum's steps, at most --digits (default ${d.curriculumDigits})`,
       intFlag('--curriculum-digits', 1, 8),
       d.curriculumDigits,
     )

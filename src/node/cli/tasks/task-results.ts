@@ -4,8 +4,12 @@
  * `<out>/results.json` atomically (src/node/atomic.ts: a reader sees the old file or the new one), and
  * prints the table on stdout as a Markdown table.
  */
+import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../../../errors.js';
 import { writeFileAtomic } from '../../atomic.js';
+import { checkOutputDir, displayPath } from '../../paths.js';
 
 /** `x` rounded to `digits` decimals (half away from zero as `Math.round`), e.g. round(0.12345, 4) = 0.1235. */
 export function round(x: number, digits: number): number {
@@ -35,6 +39,21 @@ export function meter(): () => PhaseMeter {
       load_end: loadavg().map((x) => round(x, 2)),
     };
   };
+}
+
+/**
+ * Checks a task's `--out` before anything runs: a directory this user can create or write to
+ * (`checkOutputDir`) that does not hold an earlier run's results.json, which the task would overwrite
+ * with its checkpoints (as `train --out` refuses a folder that holds a checkpoint).
+ * @throws UsageError naming `--out` and the way out
+ */
+export function checkTaskOut(out: string): void {
+  checkOutputDir(out, '--out');
+  const results = join(out, 'results.json');
+  if (existsSync(results))
+    throw new UsageError(
+      `--out ${out}: ${displayPath(results)} holds an earlier run's results, which this run would overwrite; choose another --out, or delete the folder first`,
+    );
 }
 
 /**
