@@ -298,7 +298,13 @@ export function rehashCheckpoint(
   const weights = files[CHECKPOINT_FILES.weights];
   if (!config || !weights)
     throw new FormatError(`${dir}: the manifest does not list ${CHECKPOINT_FILES.config} and ${CHECKPOINT_FILES.weights}`);
-  validate(config, weights, dir);
+  try {
+    validate(config, weights, dir);
+  } catch (e) {
+    // name the folder the bad config.json / model.safetensors came from (nothing has been written)
+    if (!(e instanceof FormatError) || e.message.includes(dir)) throw e;
+    throw new FormatError(`${displayPath(dir)}: ${e.message}; nothing was rewritten`);
+  }
   if (files[CHECKPOINT_FILES.trainerState] || files[CHECKPOINT_FILES.optimizer]) {
     try {
       decodeTrainerSnapshot(files, dir);

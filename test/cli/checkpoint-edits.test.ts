@@ -71,6 +71,19 @@ describe('an edited config.json', () => {
     expect(readFileSync(join(run, 'checkpoint', 'manifest.json')).equals(manifest)).toBe(true);
   });
 
+  it('rehash of a truncated model.safetensors names the folder and rewrites nothing', async () => {
+    const run = await trainedRun();
+    const wPath = join(run, 'checkpoint', 'model.safetensors');
+    const manifest = readFileSync(join(run, 'checkpoint', 'manifest.json'));
+    const weights = readFileSync(wPath);
+    writeFileSync(wPath, weights.subarray(0, weights.length - 10));
+    const r = await cli(['checkpoint', 'rehash', run], bigram);
+    expect(r.code).toBe(2);
+    expect(r.stderr.text).toMatch(/^reformer: FormatError: .*checkpoint: .*safetensors.*; nothing was rewritten\n$/);
+    expect(readFileSync(join(run, 'checkpoint', 'manifest.json')).equals(manifest)).toBe(true);
+    expect(readFileSync(wPath).length).toBe(weights.length - 10);
+  });
+
   it('rehash of a folder without a manifest (an HF folder) says there is nothing to rehash', async () => {
     const run = await trainedRun();
     rmSync(join(run, 'checkpoint', 'manifest.json'));

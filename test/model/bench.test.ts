@@ -76,7 +76,7 @@ describe('reformer bench model', () => {
     // the default ('auto') would take host-resident streams at 2^20; 2^22 fits neither path
     const big = await cli(['bench', 'model', '--seq-len', '4194304', '--mode', 'train', '--threads', '1']);
     expect(big.code).toBe(1);
-    expect(big.stderr.text).toMatch(/ResourceError.*training step of batch 1 × 4194304 tokens.*host-resident streams/);
+    expect(big.stderr.text).toMatch(/ResourceError.*training step of batch 1 × 4194304 tokens.*host-resident streams \(--host-streams\)/);
     expect(big.stdout.text).toBe('');
   });
 

@@ -38,6 +38,8 @@ export interface BackendMemoryOptions extends Omit<MemoryEstimateOptions, 'threa
   readonly hostBudgetBytes?: number;
   /** How refusals name the limit (default: the backend's 32-bit WebAssembly memory). */
   readonly limitName?: string;
+  /** How refusals name the host-streams setting (default `options.hostStreams`; the CLI: its flag). */
+  readonly hostStreamsName?: string;
 }
 
 /**
@@ -56,7 +58,7 @@ export function checkBackendMemory(
   cfg: ReformerConfig,
   options: BackendMemoryOptions,
 ): { hostStreams: boolean } {
-  const { hostStreams: choice = 'never', hostBudgetBytes, limitName, ...rest } = options;
+  const { hostStreams: choice = 'never', hostBudgetBytes, limitName, hostStreamsName = 'options.hostStreams', ...rest } = options;
   const hostPossible = rest.mode === 'forward' || rest.reversible !== false;
   const limit = backend.maxBufferBytes;
   if (limit === undefined) return { hostStreams: choice === 'always' && hostPossible };
@@ -80,7 +82,7 @@ export function checkBackendMemory(
   } catch (e) {
     if (!(e instanceof ResourceError)) throw e;
     throw new ResourceError(
-      `${e.message}${fitLen > 0 ? `; with host-resident streams (options.hostStreams), a sequence length of at most ${fitLen} fits this machine` : ''}`,
+      `${e.message}${fitLen > 0 ? `; with host-resident streams (${hostStreamsName}), a sequence length of at most ${fitLen} fits this machine` : ''}`,
     );
   }
   return { hostStreams: false };

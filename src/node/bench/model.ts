@@ -159,6 +159,7 @@ export function checkBenchMemory(
     hostStreams,
     hostBudgetBytes: machine,
     limitName: 'the 4 GiB a 32-bit WebAssembly memory can hold',
+    hostStreamsName: '--host-streams',
   });
 }
 
