@@ -132,6 +132,16 @@ describe.each(VARIANTS)('host-streamed gemm == one call (%s)', (variant) => {
     );
   });
 
+  it('gemmStreamRows keeps blocks above 8 rows: a packed product of 13 rows in blocks of 4 (seed 1008753752)', () => {
+    // blocks of 4 rows would take the direct path (m ≤ 8) where the whole product takes the packed one
+    const rng = new Rng(0);
+    const [m, n, k] = [13, 256, 600];
+    const data = { a: randomFloats(rng, m * k), b: randomFloats(rng, k * n), c: randomFloats(rng, m * n) };
+    const p = { m, n, k, lda: k, ldb: n, ldc: n };
+    const { got, want } = compare(be, p, data, { a: true, b: false, c: true }, (q) => gemmStreamRows(be, q, 4));
+    expectSameBits(got, want, 'gemmStreamRows 13×256×600 in blocks of 4');
+  });
+
   it('the law can fail: cuts off the KC grid change the bits', () => {
     const rng = new Rng(7);
     const [m, n, k] = [64, 64, 4096];

@@ -180,8 +180,8 @@ function rowsSpan(offset: number, ld: number, cols: number, r0: number, r1: numb
 
 /**
  * `Backend.gemm` whose C and/or A may be host-resident (B must be a backend buffer; a host A must not be
- * transposed): by blocks of `blockRows` rows of C (a multiple of 4; a last block of ≤ 8 rows joins the
- * one before), each block's rows of A and span of C copied in, multiplied with the same arguments and C
+ * transposed): by blocks of `blockRows` rows of C (a multiple of 4, at least 12; a last block of ≤ 8 rows
+ * joins the one before), each block's rows of A and span of C copied in, multiplied with the same arguments and C
  * copied back. Bit-identical to one call (file header).
  * @throws UsageError if a host A is transposed or B is host-resident
  */
@@ -195,7 +195,8 @@ export function gemmStreamRows(be: Backend, p: GemmParams, blockRows: number): v
   if (!onBackend(be, p.b) || (hostA && p.transA)) {
     throw new UsageError('gemmStreamRows: B must be a backend buffer and a host-resident A must not be transposed');
   }
-  const block = blockRowsOf(blockRows);
+  // blocks of more than 8 rows (multiples of the 4-row tile): the kernel picks its path from m at ≤ 8 rows
+  const block = Math.max(12, blockRowsOf(blockRows));
   const aRow = p.transA ? 1 : p.lda; // distance between rows i and i + 1 of op(A)
   const a0 = p.aOffset ?? 0;
   const c0 = p.cOffset ?? 0;
