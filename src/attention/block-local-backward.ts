@@ -146,7 +146,8 @@ export function localBlockHeadBackward(
  * The fused reversible step of a local block (block-reverse.ts): `out += F(x)` replayed by the block
  * forward itself (block-local.ts, keeping nothing: the first forward's bits), then the LayerNorm output of
  * every row, the heads' backward one at a time and the LayerNorm backward once. Held at a time: n and
- * d(n) [B·L, D], the caller's `out`, and one head's buffers (8·B·L·d). Arguments are checked by the caller.
+ * d(n) [B·L, D] (host arrays when x is host-resident), the caller's `out`, and one head's buffers
+ * (8·B·L·d) in the arena. Arguments are checked by the caller.
  */
 export function localReverseBackward(
   be: Backend,

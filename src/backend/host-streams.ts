@@ -61,6 +61,23 @@ export function blockRowsOf(rows: number | undefined): number {
 }
 
 /**
+ * Rows per block of a row-streamed GEMM (`gemmStreamRows`): `rows` as a multiple of the 4-row tile, and
+ * more than 8 (the kernel picks its path from m at ≤ 8 rows). A last block of ≤ 8 rows joins the one before.
+ */
+export function gemmRowBlock(rows: number | undefined): number {
+  return Math.max(12, blockRowsOf(rows));
+}
+
+/**
+ * k rows per block of a reduction streamed at the kernel's cut depth `step` (`gemmStreamK`): about
+ * `rows`, a multiple of step (at least one step).
+ */
+export function reductionBlock(step: number, rows: number | undefined): number {
+  const r = blockRowsOf(rows);
+  return Math.max(step, r - (step > 0 ? r % step : 0));
+}
+
+/**
  * Elements [i0, i0 + n) of `x` as a backend buffer: a view of x when the backend accepts it, else a copy
  * in the arena (allocated in the caller's scope; `copy: false` leaves it zeroed).
  */
@@ -69,11 +86,6 @@ export function backendSpan(be: Backend, x: Float, i0: number, n: number, copy =
   const t = be.floats(n);
   if (copy) t.set(x.subarray(i0, i0 + n));
   return t;
-}
-
-/** A whole-buffer version of `backendSpan`: x itself, or an arena copy of its first n elements. */
-export function backendCopy(be: Backend, x: Float, n: number): Float {
-  return onBackend(be, x) ? x : backendSpan(be, x, 0, n);
 }
 
 /**
@@ -195,8 +207,7 @@ export function gemmStreamRows(be: Backend, p: GemmParams, blockRows: number): v
   if (!onBackend(be, p.b) || (hostA && p.transA)) {
     throw new UsageError('gemmStreamRows: B must be a backend buffer and a host-resident A must not be transposed');
   }
-  // blocks of more than 8 rows (multiples of the 4-row tile): the kernel picks its path from m at ≤ 8 rows
-  const block = Math.max(12, blockRowsOf(blockRows));
+  const block = gemmRowBlock(blockRows);
   const aRow = p.transA ? 1 : p.lda; // distance between rows i and i + 1 of op(A)
   const a0 = p.aOffset ?? 0;
   const c0 = p.cOffset ?? 0;
@@ -244,7 +255,7 @@ export function gemmStreamK(be: Backend, p: GemmParams, blockRows: number): void
   }
   const transB = p.transB ?? false;
   const step = be.gemmReductionStep?.(p.m, p.n, p.k, transB) ?? 0;
-  const want = Math.max(step, blockRowsOf(blockRows) - (step > 0 ? blockRowsOf(blockRows) % step : 0));
+  const want = reductionBlock(step, blockRows);
   const cuts: number[] = [0];
   if (step > 0) {
     for (let k0 = want; k0 < p.k; k0 += want) {

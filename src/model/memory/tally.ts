@@ -6,7 +6,10 @@ import { bucketCount, resolveNumBuckets, rotationHalfSize } from '../../config/b
 import type { ReformerConfig } from '../../config/reformer-config.js';
 import { chunkAttentionScratchBytes } from '../../backend/ops/attention/scratch.js';
 import type { ChunkSpec } from '../../attention/config.js';
+import { gemmRowBlock, reductionBlock } from '../../backend/host-streams.js';
 
+/** Depth of the packed GEMM's panels (assembly/gemm.ts KC): where a streamed reduction is cut. */
+const GEMM_KC = 256;
 /** Bytes of allocation alignment in the arena. */
 const ALIGN = 64;
 /** Allowance for one GEMM call's scratch per thread: the packed GEMM's panels, (KC·NC + MC·KC + 32)·4 bytes. */
@@ -90,7 +93,7 @@ export interface Dims {
 
 /** Host path: rows of the arena block of C (or A) of a row-streamed GEMM over `m` rows (gemmStreamRows: a short tail joins). */
 export function hostGemmRows(m: Dims, rows: number): number {
-  return Math.min(rows, (m.hostRows ?? rows) + 8);
+  return Math.min(rows, gemmRowBlock(m.hostRows ?? rows) + 8);
 }
 
 /**
@@ -100,9 +103,7 @@ export function hostGemmRows(m: Dims, rows: number): number {
  */
 export function hostKRows(m: Dims, rowsOut: number, n: number, k: number): number {
   if (k * n <= 128 * 1024 || rowsOut <= 8) return k;
-  const hb = m.hostRows ?? k;
-  const want = Math.max(256, hb - (hb % 256));
-  return Math.min(k, 2 * want);
+  return Math.min(k, 2 * reductionBlock(GEMM_KC, m.hostRows ?? k));
 }
 
 /** Effective chunking of an attention type at length L (the short path is one chunk of L). */
